@@ -1,0 +1,56 @@
+/*
+ * core.h: what every portico module shares: the return-code vocabulary
+ * of I/O-shaped functions, byte slices, and a few helpers.
+ */
+#ifndef PORTICO_CORE_H
+#define PORTICO_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* Return codes of I/O-shaped functions (read, write, parse, connect). */
+enum {
+	P_OK    =  0,	/* finished, go on */
+	P_ERROR = -1,	/* failed; the caller closes or answers an error */
+	P_AGAIN = -2,	/* would block or needs more input; call again later */
+	P_DONE  = -3	/* the peer or the stream has ended cleanly */
+};
+
+/* A byte range inside a buffer someone else owns; never NUL-terminated. */
+struct slice {
+	const char *p;
+	size_t len;
+};
+
+#define SLICE_LIT(s) ((struct slice){ (s), sizeof(s) - 1 })
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Case-insensitive comparison of a slice with a lower-case C string. */
+static inline bool slice_ieq(struct slice s, const char *lower)
+{
+	size_t i;
+
+	for (i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c >= 'A' && c <= 'Z')
+			c |= 0x20;
+		if (lower[i] == '\0' || c != (unsigned char)lower[i])
+			return false;
+	}
+	return lower[i] == '\0';
+}
+
+static inline bool slice_eq(struct slice s, const char *str)
+{
+	size_t n = strlen(str);
+	return s.len == n && memcmp(s.p, str, n) == 0;
+}
+
+#endif

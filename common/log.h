@@ -1,0 +1,49 @@
+/*
+ * log.h: the error log. One line per event: time, level, pid, message.
+ *
+ * Owns: the error log's file descriptor and level. Lines are written
+ * with one write(2) to an O_APPEND file, so master and workers can share
+ * the file without interleaving. Until a file is opened, lines go to
+ * stderr.
+ */
+#ifndef PORTICO_LOG_H
+#define PORTICO_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LL_EMERG = 0, LL_ALERT, LL_CRIT, LL_ERROR, LL_WARN, LL_NOTICE,
+	LL_INFO, LL_DEBUG
+};
+
+/* Level from its name ("error", "warn", ...); -1 if unknown. */
+int log_level_parse(const char *name);
+const char *log_level_name(int level);
+
+void log_set_level(int level);
+
+/* Tag written after the pid, e.g. "master" or "worker 2". */
+void log_set_role(const char *role);
+
+/*
+ * Open path for appending (created 0644). Returns the new descriptor or
+ * -1 with errno set; the caller reports the failure.
+ */
+int log_open_file(const char *path);
+
+/* Make fd the error log; the previous one, if any, is closed. */
+void log_use_fd(int fd);
+int log_fd(void);
+
+void log_msg(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* As log_msg, with " (errno: strerror)" appended. */
+void log_errno(int level, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Log at LL_EMERG and exit(1): for what cannot go on. */
+void fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+#endif
