@@ -25,6 +25,8 @@ struct slice {
 };
 
 #define SLICE_LIT(s) ((struct slice){ (s), sizeof(s) - 1 })
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))

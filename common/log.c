@@ -57,8 +57,6 @@ int log_open_file(const char *path)
 
 void log_use_fd(int fd)
 {
-	if (log_fd_current > STDERR_FILENO && log_fd_current != fd)
-		close(log_fd_current);
 	log_fd_current = fd;
 }
 

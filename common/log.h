@@ -31,7 +31,7 @@ void log_set_role(const char *role);
  */
 int log_open_file(const char *path);
 
-/* Make fd the error log; the previous one, if any, is closed. */
+/* Make fd the error log. The caller owns fd and closes the previous one. */
 void log_use_fd(int fd);
 int log_fd(void);
 

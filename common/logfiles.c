@@ -1,0 +1,84 @@
+/*
+ * logfiles.c: the log files of a configuration.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "logfiles.h"
+
+int logfiles_index(const struct logfiles *lf, const char *path)
+{
+	unsigned i;
+
+	for (i = 0; i < lf->n; i++)
+		if (strcmp(lf->paths[i], path) == 0)
+			return (int)i;
+	return -1;
+}
+
+int logfiles_reopen(const struct logfiles *lf, int *fds, char *err, size_t errlen)
+{
+	unsigned i;
+
+	for (i = 0; i < lf->n; i++) {
+		fds[i] = log_open_file(lf->paths[i]);
+		if (fds[i] < 0) {
+			snprintf(err, errlen, "open() \"%s\" failed (%d: %s)",
+				 lf->paths[i], errno, strerror(errno));
+			while (i > 0)
+				close(fds[--i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct logfiles *logfiles_open(const struct conf *conf, char *err, size_t errlen)
+{
+	struct logfiles *lf;
+	unsigned i;
+
+	lf = calloc(1, sizeof(*lf));
+	if (lf == NULL)
+		goto nomem;
+	lf->paths = calloc(conf->nsites + 1, sizeof(*lf->paths));
+	lf->fds = calloc(conf->nsites + 1, sizeof(*lf->fds));
+	if (lf->paths == NULL || lf->fds == NULL)
+		goto nomem;
+	lf->paths[lf->n++] = conf->error_log;
+	for (i = 0; i < conf->nsites; i++) {
+		const char *p = conf->sites[i].access_log;
+
+		if (p != NULL && logfiles_index(lf, p) < 0)
+			lf->paths[lf->n++] = (char *)p;
+	}
+	if (logfiles_reopen(lf, lf->fds, err, errlen) < 0) {
+		lf->n = 0;
+		logfiles_free(lf);
+		return NULL;
+	}
+	return lf;
+nomem:
+	snprintf(err, errlen, "out of memory opening log files");
+	if (lf != NULL)
+		logfiles_free(lf);
+	return NULL;
+}
+
+void logfiles_free(struct logfiles *lf)
+{
+	unsigned i;
+
+	for (i = 0; i < lf->n; i++)
+		if (lf->fds[i] >= 0)
+			close(lf->fds[i]);
+	free(lf->paths);
+	free(lf->fds);
+	free(lf);
+}

@@ -1,0 +1,36 @@
+/*
+ * logfiles.h: the set of log files a configuration writes: the error log
+ * and each distinct access log path.
+ *
+ * Owns: opening them (by the master, as root, so the workers never need
+ * to open a path) and the order in which their descriptors travel to
+ * workers when they are reopened.
+ */
+#ifndef PORTICO_LOGFILES_H
+#define PORTICO_LOGFILES_H
+
+#include "conf.h"
+
+struct logfiles {
+	unsigned n;		/* [0] is the error log, then access logs */
+	char **paths;		/* borrowed from the conf */
+	int *fds;
+};
+
+/*
+ * Open every log file of conf. On failure returns NULL and writes
+ * "open() "path" failed (errno: text)" into err[errlen].
+ */
+struct logfiles *logfiles_open(const struct conf *conf, char *err, size_t errlen);
+
+/* Open the same paths again into fds[0..lf->n); 0, or -1 with err set
+ * (and nothing left open). */
+int logfiles_reopen(const struct logfiles *lf, int *fds, char *err, size_t errlen);
+
+/* Position of path in lf, or -1. */
+int logfiles_index(const struct logfiles *lf, const char *path);
+
+/* Close the descriptors and free the set. */
+void logfiles_free(struct logfiles *lf);
+
+#endif

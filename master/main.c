@@ -1,0 +1,242 @@
+/*
+ * main.c: the command line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <zlib.h>
+#include <confuse.h>
+
+#include "log.h"
+#include "conf.h"
+#include "master.h"
+#include "process.h"
+
+#define RELOAD_WAIT_MS 30000
+
+struct options {
+	const char *conf_file;
+	bool test;
+	bool dump;
+	bool foreground;
+	const char *signal;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: portico [-c file] [-t | -T] [-F] [-s reload|stop|quit|reopen] [-V] [-h]\n"
+		"  -c file   configuration file (default %s)\n"
+		"  -t        test the configuration and exit\n"
+		"  -T        test the configuration, print it and exit\n"
+		"  -F        stay in the foreground\n"
+		"  -s signal send a signal to the running master\n"
+		"  -V        print version and build options\n"
+		"  -h        print this help\n", CONF_DEFAULT_FILE);
+}
+
+static void print_version(void)
+{
+	char pcre2[64] = "";
+
+	pcre2_config(PCRE2_CONFIG_VERSION, pcre2);
+	printf("portico version %s\n", PACKAGE_VERSION);
+	printf("built with %s, PCRE2 %s, zlib %s, libConfuse %s\n",
+	       OpenSSL_version(OPENSSL_VERSION), pcre2, zlibVersion(), confuse_version);
+	printf("configure arguments: %s\n", PORTICO_CONFIGURE_ARGS);
+}
+
+static void print_errors(const char *errors)
+{
+	const char *line = errors;
+
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		int len = eol ? (int)(eol - line) : (int)strlen(line);
+
+		fprintf(stderr, "portico: %.*s\n", len, line);
+		line = eol ? eol + 1 : NULL;
+	}
+}
+
+static struct conf *load_or_report(const char *file)
+{
+	char *errors = NULL;
+	struct conf *conf = conf_load(file, &errors);
+
+	if (conf == NULL) {
+		print_errors(errors);
+		free(errors);
+	}
+	return conf;
+}
+
+static int test_config(const struct options *o)
+{
+	struct conf *conf = load_or_report(o->conf_file);
+
+	if (conf == NULL) {
+		fprintf(stderr, "portico: configuration file %s test failed\n", o->conf_file);
+		return 1;
+	}
+	if (o->dump)
+		conf_dump(conf, stdout);
+	fprintf(stderr, "portico: configuration file %s test is successful\n", o->conf_file);
+	conf_free(conf);
+	return 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The first line of the verdict file: "<master pid>.<serial> ok|failed". */
+static int read_verdict(const char *path, char *line, size_t len, char **rest)
+{
+	static char text[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	char *eol;
+
+	if (f == NULL)
+		return -1;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	eol = strchr(text, '\n');
+	if (eol == NULL)
+		return -1;
+	*eol = '\0';
+	n = MIN((size_t)(eol - text), len - 1);
+	memcpy(line, text, n);
+	line[n] = '\0';
+	*rest = eol + 1;
+	return 0;
+}
+
+/* Send HUP and wait for the master to say whether it took the new
+ * configuration: a refused reload must not look like a successful one. */
+static int reload_and_wait(const struct conf *conf, pid_t pid)
+{
+	char path[4096], before[128] = "", now[128];
+	char *errors;
+	long waited;
+
+	master_verdict_path(conf, path, sizeof(path));
+	read_verdict(path, before, sizeof(before), &errors);
+	if (kill(pid, SIGHUP) < 0) {
+		fprintf(stderr, "portico: kill(%ld, SIGHUP) failed: %s\n", (long)pid, strerror(errno));
+		return 1;
+	}
+	for (waited = 0; waited < RELOAD_WAIT_MS; waited += 50) {
+		sleep_ms(50);
+		if (read_verdict(path, now, sizeof(now), &errors) < 0 || strcmp(now, before) == 0)
+			continue;
+		if (strstr(now, " ok") != NULL) {
+			fprintf(stderr, "portico: configuration reloaded by master %ld\n", (long)pid);
+			return 0;
+		}
+		print_errors(errors);
+		fprintf(stderr, "portico: reload refused, master %ld keeps its configuration\n",
+			(long)pid);
+		return 1;
+	}
+	fprintf(stderr, "portico: no answer from master %ld within %d s\n", (long)pid,
+		RELOAD_WAIT_MS / 1000);
+	return 1;
+}
+
+static int send_signal(const struct options *o)
+{
+	static const struct { const char *name; int sig; } sigs[] = {
+		{ "reload", SIGHUP }, { "stop", SIGTERM }, { "quit", SIGQUIT },
+		{ "reopen", SIGUSR1 },
+	};
+	struct conf *conf;
+	size_t i;
+	pid_t pid;
+	int status = 1;
+
+	for (i = 0; i < ARRAY_LEN(sigs); i++)
+		if (strcmp(o->signal, sigs[i].name) == 0)
+			break;
+	if (i == ARRAY_LEN(sigs)) {
+		fprintf(stderr, "portico: unknown signal \"%s\"\n", o->signal);
+		return 1;
+	}
+	/* The configuration names the pid file; for a reload, it is also
+	 * worth refusing here what the master would refuse. */
+	conf = load_or_report(o->conf_file);
+	if (conf == NULL) {
+		fprintf(stderr, "portico: configuration file %s test failed%s\n", o->conf_file,
+			sigs[i].sig == SIGHUP ? ", reload not attempted" : "");
+		return 1;
+	}
+	pid = pidfile_read(conf->pid_file);
+	if (pid < 0)
+		fprintf(stderr, "portico: cannot read pid file \"%s\": %s\n", conf->pid_file,
+			errno == EINVAL ? "invalid contents" : strerror(errno));
+	else if (sigs[i].sig == SIGHUP)
+		status = reload_and_wait(conf, pid);
+	else if (kill(pid, sigs[i].sig) < 0)
+		fprintf(stderr, "portico: kill(%ld, %s) failed: %s\n", (long)pid, o->signal,
+			strerror(errno));
+	else
+		status = 0;
+	conf_free(conf);
+	return status;
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	int c;
+
+	o->conf_file = CONF_DEFAULT_FILE;
+	while ((c = getopt(argc, argv, "c:tTFs:Vh")) != -1) {
+		switch (c) {
+		case 'c': o->conf_file = optarg; break;
+		case 't': o->test = true; break;
+		case 'T': o->test = o->dump = true; break;
+		case 'F': o->foreground = true; break;
+		case 's': o->signal = optarg; break;
+		case 'V': print_version(); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(1);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "portico: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct conf *conf;
+	char *conf_path;
+
+	parse_args(argc, argv, &o);
+	if (o.test)
+		return test_config(&o);
+	if (o.signal)
+		return send_signal(&o);
+	conf = load_or_report(o.conf_file);
+	if (conf == NULL) {
+		fprintf(stderr, "portico: configuration file %s test failed\n", o.conf_file);
+		return 1;
+	}
+	/* A daemon changes to "/", and reloads must still find the file. */
+	conf_path = realpath(o.conf_file, NULL);
+	return master_run(conf, conf_path ? conf_path : o.conf_file, o.foreground);
+}

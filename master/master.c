@@ -1,0 +1,467 @@
+/*
+ * master.c: supervision and signals.
+ *
+ * The master runs no event loop: it waits in sigtimedwait() for a signal
+ * or the next deadline (a respawn, a straggler to kill), acts, and waits
+ * again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "channel.h"
+#include "logfiles.h"
+#include "listen.h"
+#include "master.h"
+#include "process.h"
+
+#define RESPAWN_BACKOFF_MIN 100		/* ms */
+#define RESPAWN_BACKOFF_MAX 30000
+#define STABLE_AFTER 10000		/* a worker this old resets its back-off */
+#define FAST_STOP_GRACE 3000		/* TERM, then KILL after this */
+#define QUIT_GRACE 2000			/* past shutdown_timeout, then KILL */
+
+struct proc {
+	pid_t pid;
+	int channel;
+	unsigned generation;
+	unsigned slot;
+	uint64_t started;
+	uint64_t kill_at;		/* 0, or when to SIGKILL a straggler */
+};
+
+struct slot {
+	unsigned backoff;		/* ms before the next respawn */
+	uint64_t respawn_at;		/* 0 = no respawn pending */
+};
+
+static struct conf *conf;
+static const char *conf_path;
+static int *listen_fds;
+static struct logfiles *logs;
+static unsigned generation;
+static struct proc *procs;
+static unsigned nprocs, procs_cap;
+static struct slot *slots;
+static unsigned reload_serial;
+static bool stopping;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void master_verdict_path(const struct conf *c, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s.reload", c->pid_file);
+}
+
+static void write_verdict(bool ok, const char *errors)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	reload_serial++;
+	master_verdict_path(conf, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		log_errno(LL_ERROR, errno, "fopen(\"%s\") failed", tmp);
+		return;
+	}
+	fprintf(f, "%ld.%u %s\n%s", (long)getpid(), reload_serial, ok ? "ok" : "failed",
+		errors ? errors : "");
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		log_errno(LL_ERROR, errno, "writing \"%s\" failed", path);
+}
+
+static struct proc *proc_add(void)
+{
+	if (nprocs == procs_cap) {
+		unsigned cap = procs_cap ? 2 * procs_cap : 16;
+		struct proc *p = realloc(procs, cap * sizeof(*p));
+
+		if (p == NULL)
+			return NULL;
+		procs = p;
+		procs_cap = cap;
+	}
+	memset(&procs[nprocs], 0, sizeof(procs[0]));
+	return &procs[nprocs++];
+}
+
+static void proc_remove(struct proc *p)
+{
+	if (p->channel >= 0)
+		close(p->channel);
+	*p = procs[--nprocs];
+}
+
+static void spawn(unsigned slot)
+{
+	struct worker_args args = {
+		.conf = conf, .index = slot, .channel_fd = -1,
+		.listen_fds = listen_fds, .logs = logs,
+	};
+	struct proc *p = proc_add();
+	int channel;
+	pid_t pid;
+
+	if (p == NULL) {
+		log_msg(LL_ALERT, "out of memory spawning worker %u", slot);
+		return;
+	}
+	pid = process_spawn_worker(&args, &channel);
+	if (pid < 0) {
+		log_errno(LL_ALERT, errno, "fork() of worker %u failed", slot);
+		nprocs--;
+		slots[slot].respawn_at = now_ms() + RESPAWN_BACKOFF_MAX / 10;
+		return;
+	}
+	p->pid = pid;
+	p->channel = channel;
+	p->generation = generation;
+	p->slot = slot;
+	p->started = now_ms();
+	slots[slot].respawn_at = 0;
+	log_msg(LL_INFO, "started worker %u, pid %ld", slot, (long)pid);
+}
+
+static int spawn_generation(void)
+{
+	unsigned i;
+
+	free(slots);
+	slots = calloc(conf->workers, sizeof(*slots));
+	if (slots == NULL)
+		return -1;
+	for (i = 0; i < conf->workers; i++) {
+		slots[i].backoff = RESPAWN_BACKOFF_MIN;
+		spawn(i);
+	}
+	return 0;
+}
+
+static void signal_generation(unsigned gen, int sig, uint64_t kill_after)
+{
+	unsigned i;
+
+	for (i = 0; i < nprocs; i++) {
+		if (procs[i].generation != gen)
+			continue;
+		kill(procs[i].pid, sig);
+		if (procs[i].kill_at == 0)
+			procs[i].kill_at = now_ms() + kill_after;
+	}
+}
+
+static void signal_all(int sig, uint64_t kill_after)
+{
+	unsigned g;
+
+	for (g = 0; g <= generation; g++)
+		signal_generation(g, sig, kill_after);
+}
+
+static void schedule_respawn(struct proc *p)
+{
+	struct slot *s = &slots[p->slot];
+	uint64_t now = now_ms();
+
+	if (now - p->started >= STABLE_AFTER)
+		s->backoff = RESPAWN_BACKOFF_MIN;
+	s->respawn_at = now + s->backoff;
+	if (s->backoff > RESPAWN_BACKOFF_MIN)
+		log_msg(LL_WARN, "worker %u keeps exiting, respawning in %u ms", p->slot, s->backoff);
+	s->backoff = MIN(s->backoff * 2, (unsigned)RESPAWN_BACKOFF_MAX);
+}
+
+static void log_exit(const struct proc *p, int status)
+{
+	if (WIFSIGNALED(status))
+		log_msg(LL_ALERT, "worker %u (pid %ld) killed by signal %d%s", p->slot,
+			(long)p->pid, WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
+	else if (WEXITSTATUS(status) != 0)
+		log_msg(LL_ALERT, "worker %u (pid %ld) exited with status %d", p->slot,
+			(long)p->pid, WEXITSTATUS(status));
+	else
+		log_msg(LL_INFO, "worker %u (pid %ld) exited", p->slot, (long)p->pid);
+}
+
+static struct proc *proc_by_pid(pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < nprocs; i++)
+		if (procs[i].pid == pid)
+			return &procs[i];
+	return NULL;
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct proc *p = proc_by_pid(pid);
+		bool unexpected;
+
+		if (p == NULL)
+			continue;
+		unexpected = p->generation == generation && !stopping && p->kill_at == 0;
+		if (unexpected || status != 0)
+			log_exit(p, status);
+		else
+			log_msg(LL_INFO, "worker %u (pid %ld) of generation %u exited", p->slot,
+				(long)p->pid, p->generation);
+		if (unexpected)
+			schedule_respawn(p);
+		proc_remove(p);
+	}
+}
+
+/* Kill stragglers and respawn what is due; returns ms to the next due. */
+static int run_deadlines(void)
+{
+	uint64_t now = now_ms(), next = UINT64_MAX;
+	unsigned i;
+
+	for (i = 0; i < nprocs; i++) {
+		if (procs[i].kill_at == 0)
+			continue;
+		if (procs[i].kill_at <= now) {
+			log_msg(LL_WARN, "worker pid %ld did not exit in time, killing it",
+				(long)procs[i].pid);
+			kill(procs[i].pid, SIGKILL);
+			procs[i].kill_at = now + 1000;
+		}
+		next = MIN(next, procs[i].kill_at);
+	}
+	for (i = 0; !stopping && i < conf->workers; i++) {
+		if (slots[i].respawn_at == 0)
+			continue;
+		if (slots[i].respawn_at <= now)
+			spawn(i);
+		if (slots[i].respawn_at != 0)
+			next = MIN(next, slots[i].respawn_at);
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)MIN(next - now, (uint64_t)60000);
+}
+
+static void log_errors(const char *prefix, const char *errors)
+{
+	const char *line = errors;
+
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		int len = eol ? (int)(eol - line) : (int)strlen(line);
+
+		log_msg(LL_ERROR, "%s%.*s", prefix, len, line);
+		line = eol ? eol + 1 : NULL;
+	}
+}
+
+static void refuse_reload(struct conf *nc, const char *errors)
+{
+	log_errors("reload refused: ", errors);
+	write_verdict(false, errors);
+	if (nc != NULL)
+		conf_free(nc);
+}
+
+static void reload(void)
+{
+	char err[512], *errors = NULL;
+	struct logfiles *nlogs;
+	struct conf *nc;
+	unsigned old_gen = generation;
+	int *nfds;
+
+	log_msg(LL_NOTICE, "SIGHUP received, reloading %s", conf_path);
+	nc = conf_load(conf_path, &errors);
+	if (nc == NULL) {
+		refuse_reload(NULL, errors);
+		free(errors);
+		return;
+	}
+	nlogs = logfiles_open(nc, err, sizeof(err));
+	if (nlogs == NULL) {
+		refuse_reload(nc, err);
+		return;
+	}
+	nfds = listen_open_all(nc, conf, listen_fds, err, sizeof(err));
+	if (nfds == NULL) {
+		logfiles_free(nlogs);
+		refuse_reload(nc, err);
+		return;
+	}
+	/* The new generation starts before the old one is told to stop, so
+	 * some worker accepts connections at every moment. */
+	listen_close_unused(conf, listen_fds, nc, nfds);
+	free(listen_fds);
+	listen_fds = nfds;
+	log_use_fd(nlogs->fds[0]);
+	logfiles_free(logs);
+	logs = nlogs;
+	log_set_level(nc->log_level);
+	conf_free(conf);
+	conf = nc;
+	generation++;
+	if (spawn_generation() < 0)
+		log_msg(LL_ALERT, "out of memory starting generation %u", generation);
+	signal_generation(old_gen, SIGQUIT, conf->shutdown_timeout + QUIT_GRACE);
+	write_verdict(true, NULL);
+	log_msg(LL_NOTICE, "configuration reloaded, generation %u started", generation);
+}
+
+static void reopen_logs(void)
+{
+	int fds[CHANNEL_MAX_FDS];
+	char err[512];
+	unsigned i;
+
+	if (logs->n > CHANNEL_MAX_FDS) {
+		log_msg(LL_ERROR, "too many log files (%u) to reopen, at most %d", logs->n,
+			CHANNEL_MAX_FDS);
+		return;
+	}
+	if (logfiles_reopen(logs, fds, err, sizeof(err)) < 0) {
+		log_msg(LL_ERROR, "reopening logs failed: %s", err);
+		return;
+	}
+	for (i = 0; i < logs->n; i++) {
+		close(logs->fds[i]);
+		logs->fds[i] = fds[i];
+	}
+	log_use_fd(logs->fds[0]);
+	for (i = 0; i < nprocs; i++)
+		if (channel_send(procs[i].channel, CHANNEL_REOPEN_LOGS, logs->fds, logs->n) < 0)
+			log_errno(LL_ERROR, errno, "sending reopened logs to worker pid %ld failed",
+				  (long)procs[i].pid);
+	log_msg(LL_NOTICE, "log files reopened");
+}
+
+static void handle_signal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		reap();
+		break;
+	case SIGHUP:
+		if (!stopping)
+			reload();
+		break;
+	case SIGUSR1:
+		reopen_logs();
+		break;
+	case SIGQUIT:
+		log_msg(LL_NOTICE, "SIGQUIT received, stopping gracefully");
+		stopping = true;
+		signal_all(SIGQUIT, conf->shutdown_timeout + QUIT_GRACE);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_msg(LL_NOTICE, "signal %d received, stopping", sig);
+		stopping = true;
+		signal_all(SIGTERM, FAST_STOP_GRACE);
+		break;
+	default:
+		break;
+	}
+}
+
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int supervise(void)
+{
+	sigset_t set;
+
+	block_signals(&set);
+	if (spawn_generation() < 0) {
+		log_msg(LL_EMERG, "out of memory starting workers");
+		return 1;
+	}
+	for (;;) {
+		int timeout = run_deadlines();
+		struct timespec ts = { 60, 0 };
+		int sig;
+
+		if (stopping && nprocs == 0)
+			break;
+		if (timeout >= 0) {
+			ts.tv_sec = timeout / 1000;
+			ts.tv_nsec = (long)(timeout % 1000) * 1000000;
+		}
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig > 0)
+			handle_signal(sig);
+	}
+	return 0;
+}
+
+int master_run(struct conf *c, const char *path, bool foreground)
+{
+	char err[512];
+	int status;
+
+	conf = c;
+	conf_path = path;
+	log_set_role("master");
+	log_set_level(conf->log_level);
+	logs = logfiles_open(conf, err, sizeof(err));
+	if (logs == NULL) {
+		log_msg(LL_EMERG, "%s", err);
+		return 1;
+	}
+	listen_fds = listen_open_all(conf, NULL, NULL, err, sizeof(err));
+	if (listen_fds == NULL) {
+		log_msg(LL_EMERG, "%s", err);
+		return 1;
+	}
+	if (!foreground && conf->daemon && process_daemonize() < 0) {
+		log_errno(LL_EMERG, errno, "daemonizing failed");
+		return 1;
+	}
+	/* From here on, the error log is where the operator looks. */
+	log_use_fd(logs->fds[0]);
+	prctl(PR_SET_NAME, "portico-master", 0, 0, 0);
+	if (pidfile_write(conf->pid_file, getpid()) < 0) {
+		log_errno(LL_EMERG, errno, "writing pid file \"%s\" failed", conf->pid_file);
+		return 1;
+	}
+	if (geteuid() != 0)
+		log_msg(LL_NOTICE, "not running as root: user \"%s\" is ignored, workers run as uid %ld",
+			conf->user, (long)getuid());
+	log_msg(LL_NOTICE, "portico %s started, %u workers", PACKAGE_VERSION, conf->workers);
+	status = supervise();
+	unlink(conf->pid_file);
+	log_msg(LL_NOTICE, "exiting");
+	return status;
+}

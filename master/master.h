@@ -1,0 +1,25 @@
+/*
+ * master.h: the master process: supervises workers and acts on signals
+ * (reload, graceful and fast stop, log reopening).
+ *
+ * Owns: the running configuration, its listeners and log files, and the
+ * table of worker processes by generation.
+ */
+#ifndef PORTICO_MASTER_H
+#define PORTICO_MASTER_H
+
+#include "conf.h"
+
+/* Where the master reports its verdict on the last reload, for
+ * "portico -s reload" to read: "<serial> ok" or "<serial> failed" followed
+ * by the errors. */
+void master_verdict_path(const struct conf *conf, char *out, size_t outlen);
+
+/*
+ * Serve conf (loaded from conf_path) until told to stop: bind, open logs,
+ * daemonize unless foreground, fork workers, supervise. Returns the exit
+ * status.
+ */
+int master_run(struct conf *conf, const char *conf_path, bool foreground);
+
+#endif

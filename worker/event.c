@@ -1,0 +1,213 @@
+/*
+ * event.c: epoll and a timer heap.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+#include "core.h"
+#include "log.h"
+#include "event.h"
+
+#define EV_BATCH 256
+
+static int epfd = -1;
+static uint64_t now_ms;
+
+/* Timer heap: heap[1..count], heap[0] unused so a zero heap_index means
+ * "not armed". */
+static struct ev_timer **heap;
+static unsigned heap_count, heap_cap;
+
+static void clock_update(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t ev_now(void)
+{
+	return now_ms;
+}
+
+void ev_update_time(void)
+{
+	clock_update();
+}
+
+int ev_init(void)
+{
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -1;
+	heap_cap = 1024;
+	heap = calloc(heap_cap, sizeof(*heap));
+	if (heap == NULL)
+		return -1;
+	clock_update();
+	return 0;
+}
+
+int ev_add(struct ev_io *io)
+{
+	struct epoll_event ee = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = io,
+	};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, io->fd, &ee);
+}
+
+int ev_add_listener(struct ev_io *io, bool exclusive)
+{
+	struct epoll_event ee = {
+		.events = EPOLLIN | (exclusive ? EPOLLEXCLUSIVE : 0),
+		.data.ptr = io,
+	};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, io->fd, &ee);
+}
+
+void ev_del(struct ev_io *io)
+{
+	/* Closing the fd removes it too; this is for fds that stay open. */
+	if (epoll_ctl(epfd, EPOLL_CTL_DEL, io->fd, NULL) < 0 && errno != ENOENT)
+		log_errno(LL_ALERT, errno, "epoll_ctl(DEL, %d) failed", io->fd);
+}
+
+static void heap_swap(unsigned a, unsigned b)
+{
+	struct ev_timer *t = heap[a];
+
+	heap[a] = heap[b];
+	heap[b] = t;
+	heap[a]->heap_index = a;
+	heap[b]->heap_index = b;
+}
+
+static void heap_up(unsigned i)
+{
+	while (i > 1 && heap[i / 2]->when > heap[i]->when) {
+		heap_swap(i, i / 2);
+		i /= 2;
+	}
+}
+
+static void heap_down(unsigned i)
+{
+	for (;;) {
+		unsigned l = 2 * i, r = l + 1, m = i;
+
+		if (l <= heap_count && heap[l]->when < heap[m]->when)
+			m = l;
+		if (r <= heap_count && heap[r]->when < heap[m]->when)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+void ev_timer_del(struct ev_timer *t)
+{
+	unsigned i = t->heap_index;
+
+	if (i == 0)
+		return;
+	t->heap_index = 0;
+	if (i != heap_count) {
+		heap[i] = heap[heap_count];
+		heap[i]->heap_index = i;
+		heap_count--;
+		heap_up(i);
+		heap_down(heap[i]->heap_index);
+	} else {
+		heap_count--;
+	}
+}
+
+void ev_timer_set(struct ev_timer *t, uint64_t ms)
+{
+	uint64_t when = now_ms + ms;
+
+	if (t->heap_index) {
+		uint64_t old = t->when;
+
+		t->when = when;
+		if (when < old)
+			heap_up(t->heap_index);
+		else if (when > old)
+			heap_down(t->heap_index);
+		return;
+	}
+	if (heap_count + 1 >= heap_cap) {
+		struct ev_timer **h = realloc(heap, 2 * heap_cap * sizeof(*heap));
+
+		if (h == NULL)
+			fatal("out of memory growing the timer heap to %u", 2 * heap_cap);
+		heap = h;
+		heap_cap *= 2;
+	}
+	t->when = when;
+	heap[++heap_count] = t;
+	t->heap_index = heap_count;
+	heap_up(heap_count);
+}
+
+static int next_timeout(void)
+{
+	if (heap_count == 0)
+		return -1;
+	if (heap[1]->when <= now_ms)
+		return 0;
+	return (int)MIN(heap[1]->when - now_ms, 60000);
+}
+
+static void run_timers(void)
+{
+	while (heap_count > 0 && heap[1]->when <= now_ms) {
+		struct ev_timer *t = heap[1];
+
+		ev_timer_del(t);
+		t->cb(t);
+	}
+}
+
+void ev_run_once(void)
+{
+	struct epoll_event events[EV_BATCH];
+	int n, i;
+
+	n = epoll_wait(epfd, events, EV_BATCH, next_timeout());
+	clock_update();
+	if (n < 0) {
+		if (errno != EINTR)
+			log_errno(LL_ALERT, errno, "epoll_wait() failed");
+		n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct ev_io *io = events[i].data.ptr;
+		uint32_t e = events[i].events;
+
+		/* Closed earlier in this batch by another callback. Objects
+		 * holding an ev_io live in free lists and are never freed,
+		 * so the pointer is still safe to read. */
+		if (io->fd < 0)
+			continue;
+		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			io->readable = 1;
+		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			io->writable = 1;
+		if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			io->hup = 1;
+		io->cb(io, e);
+	}
+	run_timers();
+}

@@ -1,0 +1,68 @@
+/*
+ * event.h: the worker's event loop: edge-triggered epoll for file
+ * descriptors, a binary heap of timers, and the cached clock.
+ *
+ * Owns: the epoll instance and the timer heap of this process. It knows
+ * nothing of HTTP: callers register an ev_io or ev_timer with a callback.
+ */
+#ifndef PORTICO_EVENT_H
+#define PORTICO_EVENT_H
+
+#include <stdint.h>
+#include <stdbool.h>
+
+struct ev_io;
+typedef void (*ev_io_cb)(struct ev_io *io, uint32_t events);
+
+/* Whoever closes io->fd sets it to -1, and must keep the memory of the
+ * ev_io valid for the rest of the loop iteration (free lists do). */
+struct ev_io {
+	int fd;
+	ev_io_cb cb;
+	/* Readiness as last seen. Edge-triggered epoll reports a change
+	 * once, so I/O code clears a flag when a call returns EAGAIN and the
+	 * loop sets it again on the next edge. */
+	unsigned readable:1;
+	unsigned writable:1;
+	unsigned hup:1;		/* peer shut down its side or reset */
+};
+
+struct ev_timer;
+typedef void (*ev_timer_cb)(struct ev_timer *t);
+
+struct ev_timer {
+	uint64_t when;		/* ms, on the ev_now() clock */
+	unsigned heap_index;	/* 0 = not armed */
+	ev_timer_cb cb;
+};
+
+int ev_init(void);
+
+/* Watch fd for input and output, edge-triggered; io->cb runs on events. */
+int ev_add(struct ev_io *io);
+
+/* Watch a listening or control fd, level-triggered, for input only.
+ * exclusive: wake one of the processes sharing fd, not all of them. */
+int ev_add_listener(struct ev_io *io, bool exclusive);
+
+void ev_del(struct ev_io *io);
+
+/* Arm (or re-arm) t to fire ms from now. */
+void ev_timer_set(struct ev_timer *t, uint64_t ms);
+void ev_timer_del(struct ev_timer *t);
+
+static inline bool ev_timer_armed(const struct ev_timer *t)
+{
+	return t->heap_index != 0;
+}
+
+/* Milliseconds on a monotonic clock, read once per loop iteration. */
+uint64_t ev_now(void);
+
+/* Re-read the clock; for code that ran long within one iteration. */
+void ev_update_time(void);
+
+/* Wait for events and run callbacks once, then due timers. */
+void ev_run_once(void);
+
+#endif

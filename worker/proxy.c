@@ -1,0 +1,550 @@
+/*
+ * proxy.c: the upstream half of an exchange.
+ *
+ * Helpers that can end the exchange return P_DONE when they did: the
+ * session then belongs to someone else (answered, closed or reused) and
+ * the caller must not touch it again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "proxy.h"
+#include "session.h"
+#include "upstream.h"
+#include "worker.h"
+
+/* Appends to a buffer; remembers when something did not fit. */
+struct writer {
+	char *p, *end;
+	bool overflow;
+};
+
+static void put(struct writer *w, const char *s, size_t len)
+{
+	if (w->overflow || (size_t)(w->end - w->p) < len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p, s, len);
+	w->p += len;
+}
+
+static void put_slice(struct writer *w, struct slice s)
+{
+	put(w, s.p, s.len);
+}
+
+static void put_str(struct writer *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void put_header(struct writer *w, const struct http_header *h)
+{
+	put_slice(w, h->name);
+	put(w, ": ", 2);
+	put_slice(w, h->value);
+	put(w, "\r\n", 2);
+}
+
+static bool is_forwarding_header(const struct http_header *h)
+{
+	return slice_ieq(h->name, "x-forwarded-for") ||
+	       slice_ieq(h->name, "x-real-ip") ||
+	       slice_ieq(h->name, "x-forwarded-proto");
+}
+
+/* The request line's target as the upstream must see it: origin-form,
+ * even when the client sent the absolute form. */
+static void put_target(struct writer *w, const struct http_message *r)
+{
+	if (r->target.len > 0 && r->target.p[0] != '/' && r->target.p[0] != '*') {
+		put_slice(w, r->path);
+		if (r->query.len) {
+			put(w, "?", 1);
+			put_slice(w, r->query);
+		}
+		return;
+	}
+	put_slice(w, r->target);
+}
+
+static void put_forwarded_for(struct writer *w, const struct session *s)
+{
+	const struct http_message *r = &s->x->req;
+	unsigned i;
+
+	put_str(w, "X-Forwarded-For: ");
+	for (i = 0; i < r->nheaders; i++)
+		if (slice_ieq(r->headers[i].name, "x-forwarded-for") &&
+		    r->headers[i].value.len > 0) {
+			put_slice(w, r->headers[i].value);
+			put(w, ", ", 2);
+		}
+	put_str(w, s->peer);
+	put_str(w, "\r\nX-Real-IP: ");
+	put_str(w, s->peer);
+	put_str(w, "\r\nX-Forwarded-Proto: http\r\n");
+}
+
+/* Returns the head's length, or 0 when it does not fit the buffer. */
+static size_t build_request_head(struct session *s, struct buf *b)
+{
+	const struct exchange *x = s->x;
+	const struct http_message *r = &x->req;
+	struct writer w = { b->start, b->end, false };
+	unsigned i;
+
+	put_slice(&w, r->method);
+	put(&w, " ", 1);
+	put_target(&w, r);
+	put_str(&w, " HTTP/1.1\r\n");
+	for (i = 0; i < r->nheaders; i++) {
+		const struct http_header *h = &r->headers[i];
+
+		/* Expect is answered by portico itself (see proxy_start). */
+		if ((h->flags & HTTP_HDR_HOP) || h->id == HDR_EXPECT ||
+		    is_forwarding_header(h))
+			continue;
+		put_header(&w, h);
+	}
+	if (r->host.len == 0) {
+		put_str(&w, "Host: ");
+		put_str(&w, x->up->conf->servers[x->first_server].address);
+		put(&w, "\r\n", 2);
+	}
+	if (r->framing == HTTP_BODY_CHUNKED)
+		put_str(&w, "Transfer-Encoding: chunked\r\n");
+	if (x->up->conf->keepalive == 0)
+		put_str(&w, "Connection: close\r\n");
+	put_forwarded_for(&w, s);
+	put(&w, "\r\n", 2);
+	return w.overflow ? 0 : (size_t)(w.p - b->start);
+}
+
+static size_t build_response_head(struct session *s, struct buf *b, bool chunked)
+{
+	const struct http_message *r = &s->x->resp;
+	struct writer w = { b->start, b->end, false };
+	char status[8];
+	unsigned i;
+
+	snprintf(status, sizeof(status), "%03d ", r->status);
+	put_str(&w, "HTTP/1.1 ");
+	put_str(&w, status);
+	put_slice(&w, r->reason);
+	put(&w, "\r\n", 2);
+	for (i = 0; i < r->nheaders; i++)
+		if (!(r->headers[i].flags & HTTP_HDR_HOP))
+			put_header(&w, &r->headers[i]);
+	if (chunked)
+		put_str(&w, "Transfer-Encoding: chunked\r\n");
+	if (!s->keep_alive)
+		put_str(&w, "Connection: close\r\n");
+	else if (s->x->req.version == 10)
+		put_str(&w, "Connection: keep-alive\r\n");
+	put(&w, "\r\n", 2);
+	return w.overflow ? 0 : (size_t)(w.p - b->start);
+}
+
+static void upstream_event(struct ev_io *io, uint32_t events)
+{
+	struct upconn *uc = (struct upconn *)io;
+
+	(void)events;
+	proxy_progress(uc->owner);
+}
+
+static void drop_upstream(struct exchange *x)
+{
+	if (x->uc != NULL) {
+		upstream_release(x->uc, false);
+		x->uc = NULL;
+	}
+	x->connecting = false;
+}
+
+static int start_sending(struct session *s)
+{
+	struct exchange *x = s->x;
+	const struct http_message *r = &x->req;
+	size_t head_len = (size_t)(x->req_head->last - x->req_head->start);
+
+	x->connecting = false;
+	x->upstream_addr = upconn_addr(x->uc);
+	pump_init(&x->req_pump, &s->client, &x->uc->conn, s->in, r->framing,
+		  r->content_length,
+		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
+		  x->req_head->start, head_len);
+	return P_OK;
+}
+
+/* Try servers from the one after the last attempt until one connects or
+ * all have failed. */
+static int connect_next(struct session *s, bool pooled)
+{
+	struct exchange *x = s->x;
+	unsigned n = x->up->conf->nservers;
+	int err = 0, r;
+
+	while (x->attempts < n) {
+		unsigned idx = (x->first_server + x->attempts) % n;
+
+		x->attempts++;
+		r = upstream_connect(x->up, idx, s, upstream_event, pooled, &x->uc, &err);
+		if (r == P_OK)
+			return start_sending(s);
+		if (r == P_AGAIN) {
+			x->connecting = true;
+			ev_timer_set(&s->timer, x->up->conf->connect_timeout);
+			return P_AGAIN;
+		}
+		x->uc = NULL;
+		session_log(s, LL_ERROR, err, "connect() to upstream %s failed",
+			    x->up->conf->servers[idx].address);
+	}
+	session_respond(s, x->connect_timed_out ? 504 : 502, false);
+	return P_DONE;
+}
+
+/* A connection taken from the pool may have been closed by the server
+ * just as we sent on it; a request without a body can safely go again on
+ * a new connection to the same server. */
+static bool can_retry_fresh(const struct exchange *x)
+{
+	return x->uc != NULL && x->uc->reused && x->req.framing == HTTP_BODY_NONE &&
+	       x->uin_bytes == 0;
+}
+
+static int retry_fresh(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	drop_upstream(x);
+	x->attempts--;
+	x->req_done = false;
+	return connect_next(s, false);
+}
+
+static int upstream_failed(struct session *s, int err, const char *what)
+{
+	struct exchange *x = s->x;
+
+	if (can_retry_fresh(x)) {
+		session_log(s, LL_DEBUG, err, "kept-alive upstream %s failed %s, retrying",
+			    x->upstream_addr, what);
+		return retry_fresh(s);
+	}
+	session_log(s, LL_ERROR, err, "upstream %s failed %s", x->upstream_addr, what);
+	session_respond(s, 502, false);
+	return P_DONE;
+}
+
+static int send_request(struct session *s)
+{
+	struct exchange *x = s->x;
+	int r = pump_run(&x->req_pump);
+
+	if (r == P_OK) {
+		x->req_done = true;
+		return P_OK;
+	}
+	if (r == P_AGAIN)
+		return P_OK;
+	switch (x->req_pump.fault) {
+	case PUMP_SRC_INVALID:
+		session_log(s, LL_INFO, 0, "invalid chunked body from client");
+		session_respond(s, 400, true);
+		return P_DONE;
+	case PUMP_SRC_EOF:
+	case PUMP_SRC_ERROR:
+		session_log(s, LL_INFO, s->client.err, "client closed while sending the request body");
+		x->status = 499;
+		s->keep_alive = false;
+		session_exchange_done(s);
+		return P_DONE;
+	default:
+		/* The server may have answered early and closed: read on, its
+		 * response is still worth forwarding. */
+		x->req_failed = true;
+		x->req_err = x->uc->conn.err;
+		return P_OK;
+	}
+}
+
+/* Decide how the body goes to the client and start the response pump. */
+static int start_response(struct session *s, size_t head_len)
+{
+	struct exchange *x = s->x;
+	const struct http_message *r = &x->resp;
+	bool chunked = false;
+	size_t len;
+
+	x->resp_head_done = true;
+	x->status = r->status;
+	if (r->framing == HTTP_BODY_CHUNKED || r->framing == HTTP_BODY_EOF) {
+		if (x->req.version >= 11)
+			chunked = true;
+		else
+			s->keep_alive = false;	/* the end is shown by closing */
+	}
+	if (session_quitting || x->req_failed)
+		s->keep_alive = false;
+	x->resp_reusable = http_keep_alive(r) && r->framing != HTTP_BODY_EOF &&
+			   x->up->conf->keepalive > 0;
+	if (x->resp_head == NULL && (x->resp_head = buf_get()) == NULL) {
+		session_log(s, LL_ERROR, ENOMEM, "no buffer for a response head");
+		session_respond(s, 502, true);
+		return P_DONE;
+	}
+	len = build_response_head(s, x->resp_head, chunked);
+	if (len == 0) {
+		session_log(s, LL_ERROR, 0, "response head from %s too large", x->upstream_addr);
+		session_respond(s, 502, false);
+		return P_DONE;
+	}
+	x->uin->pos += head_len;
+	pump_init(&x->resp_pump, &x->uc->conn, &s->client, x->uin, r->framing,
+		  r->content_length, chunked ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
+		  x->resp_head->start, len);
+	return P_OK;
+}
+
+static int bad_response(struct session *s, const char *why)
+{
+	session_log(s, LL_ERROR, 0, "%s from upstream %s", why, s->x->upstream_addr);
+	session_respond(s, 502, false);
+	return P_DONE;
+}
+
+static int parse_response_head(struct session *s, size_t end)
+{
+	const struct conf *conf = worker_conf;
+	struct http_limits lim = {
+		.max_request_line = conf->max_header_line,
+		.max_header_line = conf->max_header_line,
+		.max_head = conf->header_buffer_size,
+	};
+	struct exchange *x = s->x;
+
+	if (http_parse_response(x->uin->pos, end, &x->resp, &lim, x->req.method_id) != P_OK)
+		return bad_response(s, "invalid response head");
+	if (x->resp.status == 101)
+		return bad_response(s, "unrequested protocol switch");
+	if (x->resp.status < 200) {
+		/* Interim responses are not passed on yet; the client got its
+		 * own 100 Continue from us. */
+		x->uin->pos += end;
+		x->uscanned = 0;
+		return P_AGAIN;
+	}
+	return start_response(s, end);
+}
+
+static int read_response_head(struct session *s)
+{
+	struct exchange *x = s->x;
+	struct buf *in;
+	ssize_t n;
+	long end;
+
+	if (x->uin == NULL && (x->uin = buf_get()) == NULL) {
+		session_log(s, LL_ERROR, ENOMEM, "no buffer for a response");
+		session_respond(s, 502, false);
+		return P_DONE;
+	}
+	in = x->uin;
+	for (;;) {
+		if (buf_len(in) > 0) {
+			end = http_head_scan(in->pos, buf_len(in), &x->uscanned);
+			if (end < 0)
+				return bad_response(s, "invalid bytes in response head");
+			if (end > 0) {
+				int r = parse_response_head(s, (size_t)end);
+
+				if (r != P_AGAIN)
+					return r;
+				continue;
+			}
+			if (buf_len(in) >= worker_conf->header_buffer_size)
+				return bad_response(s, "too large response head");
+		}
+		if (buf_room(in) == 0)
+			buf_compact(in);
+		n = conn_recv(&x->uc->conn, in->last, buf_room(in));
+		if (n == P_AGAIN)
+			return P_AGAIN;
+		if (n == P_DONE)
+			return upstream_failed(s, x->req_failed ? x->req_err : 0,
+					       "closing the connection before a response");
+		if (n == P_ERROR)
+			return upstream_failed(s, x->uc->conn.err, "reading the response head");
+		in->last += n;
+		x->uin_bytes += (size_t)n;
+	}
+}
+
+static int send_response(struct session *s)
+{
+	struct exchange *x = s->x;
+	int r = pump_run(&x->resp_pump);
+
+	if (r == P_AGAIN)
+		return P_AGAIN;
+	if (r == P_OK) {
+		/* Bytes after the response's end mean the server and we
+		 * disagree on framing: never reuse that connection. */
+		x->resp_reusable = x->resp_reusable && x->req_done && !x->req_failed &&
+				   buf_len(x->uin) == 0;
+		if (!x->req_pump.in_done && x->req.framing != HTTP_BODY_NONE)
+			s->keep_alive = false;
+	} else {
+		x->resp_reusable = false;
+		s->keep_alive = false;
+		if (x->resp_pump.fault == PUMP_DST_ERROR)
+			session_log(s, LL_INFO, s->client.err, "client closed while receiving the response");
+		else
+			session_log(s, LL_ERROR, x->uc->conn.err,
+				    "upstream %s broke off the response body (%s)", x->upstream_addr,
+				    x->resp_pump.fault == PUMP_SRC_INVALID ? "invalid chunked framing" :
+				    "closed early");
+	}
+	session_exchange_done(s);
+	return P_DONE;
+}
+
+static unsigned current_timeout(const struct session *s)
+{
+	const struct exchange *x = s->x;
+	const struct conf_upstream *cu = x->up->conf;
+
+	if (x->resp_head_done)
+		return pump_blocked_on_dst(&x->resp_pump) ? worker_conf->send_timeout
+							  : cu->read_timeout;
+	if (!x->req_done && !x->req_failed)
+		return pump_blocked_on_dst(&x->req_pump) ? cu->send_timeout
+							 : worker_conf->client_body_timeout;
+	return cu->read_timeout;
+}
+
+/* Timeouts count from the last byte moved in either direction. */
+static void arm_timer(struct session *s)
+{
+	struct exchange *x = s->x;
+	uint64_t progress = x->req_pump.progress + x->resp_pump.progress + x->uin_bytes;
+
+	if (x->connecting)
+		return;
+	if (progress == x->progress_seen && ev_timer_armed(&s->timer))
+		return;
+	x->progress_seen = progress;
+	ev_timer_set(&s->timer, current_timeout(s));
+}
+
+void proxy_progress(struct session *s)
+{
+	struct exchange *x = s->x;
+	int r, err;
+
+	if (x->connecting) {
+		if (!x->uc->conn.io.writable)
+			return;
+		err = upstream_connected(x->uc);
+		if (err != 0) {
+			session_log(s, LL_ERROR, err, "connect() to upstream %s failed",
+				    upconn_addr(x->uc));
+			drop_upstream(x);
+			if (connect_next(s, true) != P_OK)
+				return;
+		} else {
+			start_sending(s);
+		}
+	}
+	if (!x->req_done && !x->req_failed && send_request(s) == P_DONE)
+		return;
+	if (!x->resp_head_done) {
+		r = read_response_head(s);
+		if (r == P_DONE)
+			return;
+		if (r == P_AGAIN) {
+			arm_timer(s);
+			return;
+		}
+	}
+	if (send_response(s) == P_DONE)
+		return;
+	arm_timer(s);
+}
+
+void proxy_timeout(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	if (x->connecting) {
+		session_log(s, LL_ERROR, ETIMEDOUT, "upstream %s timed out while connecting",
+			    upconn_addr(x->uc));
+		x->connect_timed_out = true;
+		drop_upstream(x);
+		if (connect_next(s, true) == P_OK)
+			proxy_progress(s);
+		return;
+	}
+	if (x->resp_head_done) {
+		session_log(s, LL_ERROR, ETIMEDOUT, "timed out %s",
+			    pump_blocked_on_dst(&x->resp_pump) ? "sending the response to the client"
+							       : "reading the response body from upstream");
+		x->resp_reusable = false;
+		s->keep_alive = false;
+		session_exchange_done(s);
+		return;
+	}
+	if (!x->req_done && !x->req_failed && !pump_blocked_on_dst(&x->req_pump)) {
+		session_log(s, LL_INFO, ETIMEDOUT, "client timed out sending the request body");
+		session_respond(s, 408, true);
+		return;
+	}
+	session_log(s, LL_ERROR, ETIMEDOUT, "upstream %s timed out sending a response head",
+		    x->upstream_addr);
+	session_respond(s, 504, false);
+}
+
+static void send_continue(struct session *s)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct iovec iov = { (void *)cont, sizeof(cont) - 1 };
+
+	/* The socket's send buffer is empty while a request is being read,
+	 * so this small write completes or the client is gone anyway. */
+	if (conn_writev(&s->client, &iov, 1) != (ssize_t)iov.iov_len)
+		session_log(s, LL_INFO, s->client.err, "could not send 100 Continue");
+}
+
+void proxy_start(struct session *s)
+{
+	struct exchange *x = s->x;
+	size_t len;
+
+	x->up = upstream_of(x->route->upstream);
+	x->first_server = upstream_pick(x->up);
+	x->req_head = buf_get();
+	if (x->req_head == NULL) {
+		session_log(s, LL_ERROR, ENOMEM, "no buffer for a request head");
+		session_respond(s, 500, true);
+		return;
+	}
+	len = build_request_head(s, x->req_head);
+	if (len == 0) {
+		session_respond(s, 431, true);
+		return;
+	}
+	x->req_head->last = x->req_head->start + len;
+	if (x->req.expect_continue && x->req.version >= 11 &&
+	    x->req.framing != HTTP_BODY_NONE && buf_len(s->in) == 0)
+		send_continue(s);
+	if (connect_next(s, true) == P_DONE)
+		return;
+	proxy_progress(s);
+}

@@ -1,0 +1,183 @@
+/*
+ * pump.c: body streaming between two connections.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "pump.h"
+
+void pump_init(struct pump *p, struct conn *src, struct conn *dst,
+	       struct buf *buf, int in_framing, uint64_t length, int out,
+	       const char *prefix, size_t prefix_len)
+{
+	memset(p, 0, offsetof(struct pump, iov));
+	p->src = src;
+	p->dst = dst;
+	p->buf = buf;
+	p->in_framing = (uint8_t)in_framing;
+	p->out = (uint8_t)out;
+	p->remaining = length;
+	p->iov_first = p->iov_count = p->nsizes = 0;
+	http_chunked_init(&p->chunked);
+	if (in_framing == HTTP_BODY_NONE ||
+	    (in_framing == HTTP_BODY_LENGTH && length == 0))
+		p->in_done = true;
+	if (prefix_len > 0) {
+		p->iov[0].iov_base = (char *)prefix;
+		p->iov[0].iov_len = prefix_len;
+		p->iov_count = 1;
+	}
+}
+
+static bool iov_full(const struct pump *p)
+{
+	return p->iov_first + p->iov_count + 3 > PUMP_IOV_MAX ||
+	       p->nsizes >= (int)ARRAY_LEN(p->sizes);
+}
+
+static void queue(struct pump *p, const char *data, size_t len)
+{
+	struct iovec *v = &p->iov[p->iov_first + p->iov_count++];
+
+	v->iov_base = (char *)data;
+	v->iov_len = len;
+}
+
+static void queue_payload(struct pump *p, const char *data, size_t len)
+{
+	if (len == 0)
+		return;
+	if (p->out == PUMP_OUT_CHUNKED) {
+		char *line = p->sizes[p->nsizes++];
+		int n = snprintf(line, sizeof(p->sizes[0]), "%zx\r\n", len);
+
+		queue(p, line, (size_t)n);
+		queue(p, data, len);
+		queue(p, "\r\n", 2);
+	} else {
+		queue(p, data, len);
+	}
+	p->body_out += len;
+}
+
+/* Write what is queued; P_OK once all of it went out. */
+static int flush(struct pump *p)
+{
+	while (p->iov_count > 0) {
+		ssize_t n = conn_writev(p->dst, &p->iov[p->iov_first], p->iov_count);
+		int done;
+
+		if (n < 0) {
+			if (n == P_ERROR)
+				p->fault = PUMP_DST_ERROR;
+			return (int)n;
+		}
+		p->progress++;
+		done = iov_advance(&p->iov[p->iov_first], p->iov_count, (size_t)n);
+		p->iov_first += done;
+		p->iov_count -= done;
+	}
+	p->iov_first = 0;
+	p->nsizes = 0;
+	return P_OK;
+}
+
+/* Decode buffered input into queued output, as far as the iov allows. */
+static int decode(struct pump *p)
+{
+	struct buf *b = p->buf;
+
+	while (!p->in_done && buf_len(b) > 0 && !iov_full(p)) {
+		struct slice data;
+		size_t used;
+		int r;
+
+		switch (p->in_framing) {
+		case HTTP_BODY_LENGTH:
+			used = (size_t)MIN((uint64_t)buf_len(b), p->remaining);
+			queue_payload(p, b->pos, used);
+			b->pos += used;
+			p->remaining -= used;
+			p->in_done = p->remaining == 0;
+			break;
+		case HTTP_BODY_EOF:
+			queue_payload(p, b->pos, buf_len(b));
+			b->pos = b->last;
+			break;
+		default:
+			r = http_chunked_decode(&p->chunked, b->pos, buf_len(b), &used, &data);
+			b->pos += used;
+			if (r == HTTP_CHUNK_DATA)
+				queue_payload(p, data.p, data.len);
+			else if (r == P_DONE)
+				p->in_done = true;
+			else if (r == P_ERROR) {
+				p->fault = PUMP_SRC_INVALID;
+				return P_ERROR;
+			}
+			break;
+		}
+	}
+	if (p->in_done && p->out == PUMP_OUT_CHUNKED && !p->last_chunk_queued &&
+	    !iov_full(p)) {
+		queue(p, "0\r\n\r\n", 5);
+		p->last_chunk_queued = true;
+	}
+	return P_OK;
+}
+
+/* Read more input into the buffer; only called when it is empty. */
+static int fill(struct pump *p)
+{
+	struct buf *b = p->buf;
+	size_t want = buf_room(b);
+	ssize_t n;
+
+	b->pos = b->last = b->start;
+	want = (size_t)(b->end - b->start);
+	/* Do not read past a Content-Length body: what follows belongs to
+	 * the next message on this connection. */
+	if (p->in_framing == HTTP_BODY_LENGTH && p->remaining < want)
+		want = (size_t)p->remaining;
+	n = conn_recv(p->src, b->last, want);
+	if (n > 0) {
+		b->last += n;
+		p->progress++;
+		return P_OK;
+	}
+	if (n == P_DONE) {
+		if (p->in_framing == HTTP_BODY_EOF) {
+			p->in_done = true;
+			return P_OK;
+		}
+		p->fault = PUMP_SRC_EOF;
+		return P_ERROR;
+	}
+	if (n == P_ERROR)
+		p->fault = PUMP_SRC_ERROR;
+	return (int)n;
+}
+
+int pump_run(struct pump *p)
+{
+	int r;
+
+	for (;;) {
+		r = flush(p);
+		if (r != P_OK)
+			return r;
+		if (p->in_done && (p->out != PUMP_OUT_CHUNKED || p->last_chunk_queued)) {
+			p->done = true;
+			return P_OK;
+		}
+		if (buf_len(p->buf) == 0 && !p->in_done) {
+			r = fill(p);
+			if (r != P_OK)
+				return r;
+		}
+		r = decode(p);
+		if (r != P_OK)
+			return r;
+	}
+}

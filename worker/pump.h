@@ -1,0 +1,76 @@
+/*
+ * pump.h: stream one message body from one connection to another.
+ *
+ * Owns: decoding the body's framing on the way in (Content-Length,
+ * chunked, or until end of stream), encoding it on the way out (as is, or
+ * chunked), and flow control: it reads from the source only when what it
+ * read before has been written, so memory stays one buffer per direction
+ * whatever the body's size.
+ */
+#ifndef PORTICO_PUMP_H
+#define PORTICO_PUMP_H
+
+#include "core.h"
+#include "conn.h"
+#include "http_parse.h"
+
+#define PUMP_IOV_MAX 32
+
+enum pump_out {
+	PUMP_OUT_IDENTITY = 0,
+	PUMP_OUT_CHUNKED
+};
+
+/* Which side a pump stopped on, and why. */
+enum pump_fault {
+	PUMP_OK = 0,
+	PUMP_SRC_ERROR,		/* reading failed */
+	PUMP_SRC_EOF,		/* the source closed before the body ended */
+	PUMP_SRC_INVALID,	/* the body's framing is malformed */
+	PUMP_DST_ERROR		/* writing failed */
+};
+
+struct pump {
+	struct conn *src, *dst;
+	struct buf *buf;		/* bytes read from src; owned by the caller */
+	uint8_t in_framing;		/* enum http_framing */
+	uint8_t out;			/* enum pump_out */
+	uint8_t fault;			/* enum pump_fault */
+	bool in_done;			/* the body's end was read */
+	bool done;			/* ... and everything was written */
+	bool last_chunk_queued;
+	uint64_t remaining;		/* HTTP_BODY_LENGTH: bytes still to read */
+	uint64_t body_out;		/* payload bytes written */
+	uint64_t progress;		/* bumped on every byte moved */
+	struct http_chunked chunked;
+
+	/* Output not yet written: a prefix (a head), then body slices. */
+	struct iovec iov[PUMP_IOV_MAX];
+	int iov_first, iov_count;
+	char sizes[PUMP_IOV_MAX / 3][20];	/* chunk-size lines */
+	int nsizes;
+};
+
+/*
+ * Prepare p to move a body of the given framing from src to dst, with
+ * buf holding bytes already read from src (from buf->pos on). prefix,
+ * if not NULL, is written before the body, in the same write.
+ */
+void pump_init(struct pump *p, struct conn *src, struct conn *dst,
+	       struct buf *buf, int in_framing, uint64_t length, int out,
+	       const char *prefix, size_t prefix_len);
+
+/*
+ * Move what can be moved now. Returns P_OK when the whole body was
+ * written, P_AGAIN when waiting on either side (which one shows in
+ * src->io.readable / dst->io.writable), P_ERROR with p->fault set.
+ */
+int pump_run(struct pump *p);
+
+/* Whether the pump waits for the destination to accept more bytes. */
+static inline bool pump_blocked_on_dst(const struct pump *p)
+{
+	return p->iov_count > 0;
+}
+
+#endif

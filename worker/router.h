@@ -1,0 +1,25 @@
+/*
+ * router.h: which site answers a request (by listener and Host) and which
+ * route inside it (by path).
+ *
+ * Owns: nothing but lookups over the configuration.
+ */
+#ifndef PORTICO_ROUTER_H
+#define PORTICO_ROUTER_H
+
+#include "core.h"
+#include "conf.h"
+
+/* The site for host on listener: exact name, then the longest matching
+ * "*.suffix", then "*", then the listener's first site. NULL only when no
+ * site uses the listener. host may carry a ":port", which is ignored. */
+const struct conf_site *router_site(const struct conf *conf,
+				    const struct conf_listen *lst,
+				    struct slice host);
+
+/* The route for path: the longest matching prefix, unless a regex route
+ * matches (regexes are tried in file order). NULL when none matches. */
+const struct conf_route *router_route(const struct conf_site *site,
+				      struct slice path);
+
+#endif

@@ -1,0 +1,499 @@
+/*
+ * session.c: the client side of the request path.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <netinet/tcp.h>
+
+#include "log.h"
+#include "access_log.h"
+#include "proxy.h"
+#include "router.h"
+#include "session.h"
+#include "upstream.h"
+#include "worker.h"
+
+bool session_quitting;
+
+static struct session *open_sessions;
+static unsigned open_count;
+static struct session *session_free;
+static struct exchange *exchange_free;
+
+static void client_event(struct ev_io *io, uint32_t events);
+static void session_timeout(struct ev_timer *t);
+static void read_head(struct session *s);
+
+unsigned session_count(void)
+{
+	return open_count;
+}
+
+void session_log(const struct session *s, int level, int err, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->x != NULL && s->x->request_line[0])
+		log_errno(level, err, "%s, client: %s, request: \"%s\"", msg, s->peer,
+			  s->x->request_line);
+	else
+		log_errno(level, err, "%s, client: %s", msg, s->peer);
+}
+
+static void message_reset(struct http_message *m)
+{
+	memset(m, 0, offsetof(struct http_message, headers));
+	memset(&m->nheaders, 0, sizeof(*m) - offsetof(struct http_message, nheaders));
+}
+
+static struct exchange *exchange_alloc(void)
+{
+	struct exchange *x = exchange_free;
+
+	if (x != NULL)
+		exchange_free = x->next_free;
+	else if ((x = malloc(sizeof(*x))) == NULL)
+		return NULL;
+	/* The header arrays are filled by the parser; clear the rest. */
+	message_reset(&x->req);
+	message_reset(&x->resp);
+	memset(&x->site, 0, sizeof(*x) - offsetof(struct exchange, site));
+	return x;
+}
+
+static void exchange_free_one(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	if (x == NULL)
+		return;
+	if (x->uc != NULL)
+		upstream_release(x->uc, false);
+	buf_put(x->req_head);
+	buf_put(x->resp_head);
+	buf_put(x->uin);
+	x->next_free = exchange_free;
+	exchange_free = x;
+	s->x = NULL;
+}
+
+void session_close(struct session *s, const char *reason)
+{
+	log_msg(LL_DEBUG, "close client %s: %s", s->peer, reason);
+	exchange_free_one(s);
+	ev_timer_del(&s->timer);
+	conn_close(&s->client);
+	buf_put(s->in);
+	s->in = NULL;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		open_sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	open_count--;
+	/* Stays in the free list, never freed: see struct ev_io. */
+	s->next = session_free;
+	session_free = s;
+}
+
+static struct session *session_alloc(void)
+{
+	struct session *s = session_free;
+
+	if (s != NULL)
+		session_free = s->next;
+	else if ((s = malloc(sizeof(*s))) == NULL)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+void session_accept(int fd, const struct conf_listen *lst,
+		    const struct sockaddr *peer)
+{
+	struct session *s;
+	int one = 1;
+
+	s = session_alloc();
+	if (s == NULL) {
+		log_msg(LL_ERROR, "out of memory accepting a connection");
+		close(fd);
+		return;
+	}
+	s->client.io.fd = fd;
+	s->client.io.cb = client_event;
+	s->client.io.readable = 1;
+	s->client.io.writable = 1;
+	s->listen = lst;
+	s->timer.cb = session_timeout;
+	s->state = SS_IDLE;
+	if (peer->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr,
+			  s->peer, sizeof(s->peer));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
+			  s->peer, sizeof(s->peer));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	s->next = open_sessions;
+	if (open_sessions)
+		open_sessions->prev = s;
+	open_sessions = s;
+	open_count++;
+
+	if (ev_add(&s->client.io) < 0) {
+		log_errno(LL_ALERT, errno, "epoll_ctl(ADD) of a client failed");
+		session_close(s, "epoll_ctl failed");
+		return;
+	}
+	ev_timer_set(&s->timer, worker_conf->client_header_timeout);
+	read_head(s);
+}
+
+/* Wait for the next request on a kept-alive connection, or serve one that
+ * is already buffered (pipelining). */
+static void next_request(struct session *s)
+{
+	s->state = SS_IDLE;
+	s->scanned = 0;
+	if (s->in != NULL && buf_len(s->in) > 0) {
+		buf_compact(s->in);
+		s->state = SS_HEAD;
+		ev_timer_set(&s->timer, worker_conf->client_header_timeout);
+		read_head(s);
+		return;
+	}
+	/* An idle connection holds no buffer: thousands of idle clients
+	 * cost a session each, not a session and a buffer. */
+	buf_put(s->in);
+	s->in = NULL;
+	if (session_quitting) {
+		session_close(s, "worker stopping");
+		return;
+	}
+	ev_timer_set(&s->timer, worker_conf->keepalive_timeout);
+	if (s->client.io.readable)
+		read_head(s);
+}
+
+void session_exchange_done(struct session *s)
+{
+	struct exchange *x = s->x;
+	bool keep = s->keep_alive && !session_quitting;
+
+	access_log_write(s);
+	if (x->uc != NULL) {
+		upstream_release(x->uc, x->resp_reusable);
+		x->uc = NULL;
+	}
+	exchange_free_one(s);
+	if (!keep) {
+		session_close(s, "exchange done, connection not kept");
+		return;
+	}
+	next_request(s);
+}
+
+static const char *status_reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default:  return "Error";
+	}
+}
+
+/* Own pages are small and fixed, so they fit any buffer. */
+static size_t format_page(char *out, size_t cap, int status, bool close, bool head,
+			  size_t *body_len)
+{
+	char body[256];
+	int blen, n;
+
+	blen = snprintf(body, sizeof(body),
+			"<html>\r\n<head><title>%d %s</title></head>\r\n"
+			"<body>\r\n<center><h1>%d %s</h1></center>\r\n"
+			"<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
+			status, status_reason(status), status, status_reason(status));
+	n = snprintf(out, cap,
+		     "HTTP/1.1 %d %s\r\nServer: portico\r\n"
+		     "Content-Type: text/html\r\nContent-Length: %d\r\n%s\r\n%s",
+		     status, status_reason(status), blen,
+		     close ? "Connection: close\r\n" : "", head ? "" : body);
+	*body_len = head ? 0 : (size_t)blen;
+	return (size_t)MIN((size_t)n, cap - 1);
+}
+
+void session_respond(struct session *s, int status, bool close)
+{
+	struct exchange *x = s->x;
+	size_t len, body_len;
+
+	if (x->uc != NULL) {
+		upstream_release(x->uc, false);
+		x->uc = NULL;
+	}
+	if (x->resp_head == NULL && (x->resp_head = buf_get()) == NULL) {
+		session_close(s, "out of memory for a response");
+		return;
+	}
+	/* A request whose body was not read cannot be followed by another
+	 * on this connection: we would take its body for the next head. */
+	if (!close && x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done)
+		close = true;
+	if (session_quitting)
+		close = true;
+	s->keep_alive = !close && http_keep_alive(&x->req);
+	x->status = status;
+	len = format_page(x->resp_head->start, (size_t)(x->resp_head->end - x->resp_head->start),
+			  status, !s->keep_alive, x->req.method_id == HTTP_HEAD, &body_len);
+	pump_init(&x->resp_pump, NULL, &s->client, NULL, HTTP_BODY_NONE, 0,
+		  PUMP_OUT_IDENTITY, x->resp_head->start, len);
+	x->resp_pump.body_out = body_len;
+	s->state = SS_RESPOND;
+	ev_timer_set(&s->timer, worker_conf->send_timeout);
+	client_event(&s->client.io, 0);
+}
+
+static void respond_loop(struct session *s)
+{
+	int r = pump_run(&s->x->resp_pump);
+
+	if (r == P_AGAIN)
+		return;
+	if (r == P_ERROR) {
+		s->keep_alive = false;
+		session_log(s, LL_INFO, s->client.err, "writing a response to the client failed");
+	}
+	session_exchange_done(s);
+}
+
+/* Copy a piece of the request for the access log, escaping what a log
+ * reader must not be fooled by. */
+static void copy_escaped(char *out, size_t cap, struct slice in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < in.len && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)in.p[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+static struct slice header_value(const struct http_message *m, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nheaders; i++)
+		if (slice_ieq(m->headers[i].name, name))
+			return m->headers[i].value;
+	return (struct slice){ NULL, 0 };
+}
+
+static void remember_for_log(struct exchange *x, const char *head, size_t len)
+{
+	const char *eol = memchr(head, '\r', len);
+
+	copy_escaped(x->request_line, sizeof(x->request_line),
+		     (struct slice){ head, eol ? (size_t)(eol - head) : MIN(len, (size_t)200) });
+	copy_escaped(x->referer, sizeof(x->referer), header_value(&x->req, "referer"));
+	copy_escaped(x->user_agent, sizeof(x->user_agent), header_value(&x->req, "user-agent"));
+}
+
+static void dispatch(struct session *s, size_t head_len)
+{
+	const struct conf *conf = worker_conf;
+	struct http_limits lim = {
+		.max_request_line = conf->max_request_line,
+		.max_header_line = conf->max_header_line,
+		.max_head = conf->header_buffer_size,
+	};
+	struct exchange *x;
+	int r;
+
+	x = s->x = exchange_alloc();
+	if (x == NULL) {
+		session_close(s, "out of memory for a request");
+		return;
+	}
+	x->start_ms = ev_now();
+	r = http_parse_request(s->in->pos, head_len, &x->req, &lim);
+	remember_for_log(x, s->in->pos, head_len);
+	x->site = router_site(conf, s->listen, r == P_OK ? x->req.host : (struct slice){ NULL, 0 });
+	if (r != P_OK) {
+		session_log(s, LL_INFO, 0, "invalid request, answered %d", r);
+		x->req.framing = HTTP_BODY_NONE;
+		session_respond(s, r, true);
+		return;
+	}
+	s->in->pos += x->req.head_len;
+	s->scanned = 0;
+	x->route = x->site ? router_route(x->site, x->req.path) : NULL;
+	if (x->route == NULL) {
+		session_respond(s, 404, false);
+		return;
+	}
+	s->keep_alive = http_keep_alive(&x->req);
+	s->state = SS_PROXY;
+	proxy_start(s);
+}
+
+/* Status for a head that filled the buffer without ending. */
+static int oversized_head_status(const struct buf *in)
+{
+	return memchr(in->pos, '\n', buf_len(in)) == NULL ? 414 : 431;
+}
+
+static void refuse_head(struct session *s, int status, const char *why)
+{
+	struct exchange *x = s->x = exchange_alloc();
+
+	if (x == NULL) {
+		session_close(s, "out of memory for a request");
+		return;
+	}
+	x->start_ms = ev_now();
+	copy_escaped(x->request_line, sizeof(x->request_line),
+		     (struct slice){ s->in->pos, MIN(buf_len(s->in), (size_t)200) });
+	x->site = router_site(worker_conf, s->listen, (struct slice){ NULL, 0 });
+	session_log(s, LL_INFO, 0, "%s, answered %d", why, status);
+	session_respond(s, status, true);
+}
+
+static void read_head(struct session *s)
+{
+	struct buf *in;
+	ssize_t n;
+	long end;
+
+	if (s->in == NULL && (s->in = buf_get()) == NULL) {
+		session_close(s, "out of memory for a request buffer");
+		return;
+	}
+	in = s->in;
+	for (;;) {
+		if (buf_len(in) > 0) {
+			end = http_head_scan(in->pos, buf_len(in), &s->scanned);
+			if (end > 0) {
+				dispatch(s, (size_t)end);
+				return;
+			}
+			if (end < 0) {
+				refuse_head(s, 400, "invalid bytes in a request head");
+				return;
+			}
+			if (buf_len(in) >= worker_conf->header_buffer_size) {
+				refuse_head(s, oversized_head_status(in), "request head too large");
+				return;
+			}
+		}
+		if (buf_room(in) == 0)
+			buf_compact(in);
+		n = conn_recv(&s->client, in->last,
+			      MIN(buf_room(in), worker_conf->header_buffer_size - buf_len(in)));
+		if (n == P_AGAIN) {
+			if (s->state == SS_IDLE && buf_len(in) == 0) {
+				buf_put(s->in);
+				s->in = NULL;
+			}
+			return;
+		}
+		if (n == P_DONE) {
+			session_close(s, buf_len(in) ? "client closed mid-head" : "client closed");
+			return;
+		}
+		if (n == P_ERROR) {
+			session_close(s, "read error from client");
+			return;
+		}
+		if (s->state == SS_IDLE) {
+			s->state = SS_HEAD;
+			ev_timer_set(&s->timer, worker_conf->client_header_timeout);
+		}
+		in->last += n;
+	}
+}
+
+static void client_event(struct ev_io *io, uint32_t events)
+{
+	struct session *s = (struct session *)io;
+
+	(void)events;
+	switch (s->state) {
+	case SS_IDLE:
+	case SS_HEAD:
+		read_head(s);
+		break;
+	case SS_PROXY:
+		proxy_progress(s);
+		break;
+	case SS_RESPOND:
+		respond_loop(s);
+		break;
+	}
+}
+
+static void session_timeout(struct ev_timer *t)
+{
+	struct session *s = container_of(t, struct session, timer);
+
+	switch (s->state) {
+	case SS_IDLE:
+		session_close(s, "keep-alive timeout");
+		break;
+	case SS_HEAD:
+		refuse_head(s, 408, "request head timeout");
+		break;
+	case SS_PROXY:
+		proxy_timeout(s);
+		break;
+	case SS_RESPOND:
+		session_log(s, LL_INFO, 0, "client timed out reading a response");
+		s->keep_alive = false;
+		session_exchange_done(s);
+		break;
+	}
+}
+
+void session_quit_all(void)
+{
+	struct session *s = open_sessions, *next;
+
+	session_quitting = true;
+	for (; s != NULL; s = next) {
+		next = s->next;
+		if (s->state == SS_IDLE)
+			session_close(s, "worker stopping");
+	}
+}

@@ -1,0 +1,234 @@
+/*
+ * upstream.c: balancing, connecting and pooling upstream connections.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "upstream.h"
+
+static struct upstream *upstreams;
+static unsigned nupstreams;
+static struct upconn *upconn_free;
+static unsigned open_count;
+
+int upstream_init_all(const struct conf *conf)
+{
+	unsigned i;
+
+	nupstreams = conf->nupstreams;
+	upstreams = calloc(nupstreams ? nupstreams : 1, sizeof(*upstreams));
+	if (upstreams == NULL)
+		return -1;
+	for (i = 0; i < nupstreams; i++) {
+		upstreams[i].conf = &conf->upstreams[i];
+		upstreams[i].servers = calloc(conf->upstreams[i].nservers,
+					      sizeof(*upstreams[i].servers));
+		if (upstreams[i].servers == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+struct upstream *upstream_of(const struct conf_upstream *cu)
+{
+	return &upstreams[cu->index];
+}
+
+unsigned upstream_pick(struct upstream *up)
+{
+	const struct conf_upstream *cu = up->conf;
+	int total = 0, best = -1;
+	unsigned i;
+
+	/* nginx's smooth weighted round robin: every server gains its
+	 * weight, the richest is picked and pays the total; weights 5,1,1
+	 * give a a b a c a a rather than a a a a a b c. */
+	for (i = 0; i < cu->nservers; i++) {
+		struct upstream_server *s = &up->servers[i];
+
+		s->current_weight += cu->servers[i].weight;
+		total += cu->servers[i].weight;
+		if (best < 0 || s->current_weight > up->servers[best].current_weight)
+			best = (int)i;
+	}
+	up->servers[best].current_weight -= total;
+	return (unsigned)best;
+}
+
+static struct upconn *upconn_alloc(void)
+{
+	struct upconn *uc = upconn_free;
+
+	if (uc != NULL)
+		upconn_free = uc->next;
+	else if ((uc = malloc(sizeof(*uc))) == NULL)
+		return NULL;
+	memset(uc, 0, sizeof(*uc));
+	uc->conn.io.fd = -1;
+	return uc;
+}
+
+/* The memory stays in the free list: see struct ev_io. */
+static void upconn_destroy(struct upconn *uc)
+{
+	if (uc->conn.io.fd >= 0) {
+		conn_close(&uc->conn);
+		open_count--;
+	}
+	uc->next = upconn_free;
+	upconn_free = uc;
+}
+
+static void idle_unlink(struct upconn *uc)
+{
+	struct upstream_server *s = &uc->up->servers[uc->server];
+
+	if (uc->prev)
+		uc->prev->next = uc->next;
+	else
+		s->idle = uc->next;
+	if (uc->next)
+		uc->next->prev = uc->prev;
+	uc->prev = uc->next = NULL;
+	uc->up->nidle--;
+}
+
+/* Any event on an idle connection ends it: the server closed it, or sent
+ * bytes nobody asked for. */
+static void idle_event(struct ev_io *io, uint32_t events)
+{
+	struct upconn *uc = (struct upconn *)io;
+
+	(void)events;
+	if (!io->readable && !io->hup)
+		return;
+	idle_unlink(uc);
+	upconn_destroy(uc);
+}
+
+static int take_idle(struct upstream *up, unsigned s, void *owner, ev_io_cb cb,
+		     struct upconn **out)
+{
+	struct upconn *uc = up->servers[s].idle;
+
+	if (uc == NULL)
+		return P_AGAIN;
+	idle_unlink(uc);
+	uc->owner = owner;
+	uc->reused = true;
+	uc->conn.io.cb = cb;
+	*out = uc;
+	return P_OK;
+}
+
+static int open_socket(const struct conf_server *srv, int *err)
+{
+	int fd, one = 1;
+
+	fd = socket(srv->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&srv->addr, srv->addrlen) < 0 &&
+	    errno != EINPROGRESS) {
+		*err = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int upstream_connect(struct upstream *up, unsigned s, void *owner,
+		     ev_io_cb cb, bool pooled, struct upconn **out, int *err)
+{
+	struct upconn *uc;
+	int fd;
+
+	if (pooled && take_idle(up, s, owner, cb, out) == P_OK)
+		return P_OK;
+	uc = upconn_alloc();
+	if (uc == NULL) {
+		*err = ENOMEM;
+		return P_ERROR;
+	}
+	fd = open_socket(&up->conf->servers[s], err);
+	if (fd < 0) {
+		upconn_destroy(uc);
+		return P_ERROR;
+	}
+	open_count++;
+	uc->conn.io.fd = fd;
+	uc->conn.io.cb = cb;
+	uc->up = up;
+	uc->server = s;
+	uc->owner = owner;
+	if (ev_add(&uc->conn.io) < 0) {
+		*err = errno;
+		upconn_destroy(uc);
+		return P_ERROR;
+	}
+	*out = uc;
+	return P_AGAIN;
+}
+
+int upstream_connected(struct upconn *uc)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(uc->conn.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+void upstream_release(struct upconn *uc, bool reusable)
+{
+	struct upstream *up = uc->up;
+	struct upstream_server *s = &up->servers[uc->server];
+
+	if (!reusable || up->nidle >= up->conf->keepalive || uc->conn.io.hup) {
+		upconn_destroy(uc);
+		return;
+	}
+	uc->owner = NULL;
+	uc->conn.io.cb = idle_event;
+	uc->prev = NULL;
+	uc->next = s->idle;
+	if (s->idle)
+		s->idle->prev = uc;
+	s->idle = uc;
+	up->nidle++;
+}
+
+void upstream_close_idle(void)
+{
+	unsigned i, j;
+
+	for (i = 0; i < nupstreams; i++)
+		for (j = 0; j < upstreams[i].conf->nservers; j++)
+			while (upstreams[i].servers[j].idle) {
+				struct upconn *uc = upstreams[i].servers[j].idle;
+
+				idle_unlink(uc);
+				upconn_destroy(uc);
+			}
+}
+
+const char *upconn_addr(const struct upconn *uc)
+{
+	return uc->up->conf->servers[uc->server].address;
+}
+
+unsigned upstream_open_count(void)
+{
+	return open_count;
+}

@@ -1,0 +1,70 @@
+/*
+ * upstream.h: a worker's view of its upstreams: which server takes the
+ * next request, and the connections to servers (connecting, in use, or
+ * idle in the keep-alive pool).
+ *
+ * Owns: the per-worker balancer state and the idle connection pools.
+ */
+#ifndef PORTICO_UPSTREAM_H
+#define PORTICO_UPSTREAM_H
+
+#include "conf.h"
+#include "conn.h"
+
+struct upstream;
+
+struct upconn {
+	struct conn conn;
+	struct upstream *up;
+	unsigned server;		/* index in up->conf->servers */
+	bool reused;			/* came from the idle pool */
+	void *owner;			/* the exchange using it */
+	struct upconn *prev, *next;	/* idle list, or free list */
+};
+
+struct upstream_server {
+	int current_weight;		/* smooth weighted round robin state */
+	struct upconn *idle;		/* most recently used first */
+};
+
+struct upstream {
+	const struct conf_upstream *conf;
+	struct upstream_server *servers;
+	unsigned nidle;
+};
+
+/* Build the runtime state for every upstream of conf; -1 on no memory. */
+int upstream_init_all(const struct conf *conf);
+
+/* Runtime state of a configured upstream. */
+struct upstream *upstream_of(const struct conf_upstream *cu);
+
+/* The server for the next request: smooth weighted round robin. */
+unsigned upstream_pick(struct upstream *up);
+
+/*
+ * A connection to server s of up, for owner: an idle pooled one when
+ * pooled and there is one, else a new non-blocking connect. Returns P_OK (usable
+ * now), P_AGAIN (connect in progress: finish with upstream_connected()
+ * once writable), or P_ERROR with errno in *err.
+ */
+int upstream_connect(struct upstream *up, unsigned s, void *owner,
+		     ev_io_cb cb, bool pooled, struct upconn **out, int *err);
+
+/* After a writable event on a connecting upconn: 0 or the errno. */
+int upstream_connected(struct upconn *uc);
+
+/* Done with uc: keep it idle for reuse when reusable and the pool has
+ * room, else close it. */
+void upstream_release(struct upconn *uc, bool reusable);
+
+/* Close every idle connection (graceful stop). */
+void upstream_close_idle(void);
+
+/* "1.2.3.4:80" of the connection's server. */
+const char *upconn_addr(const struct upconn *uc);
+
+/* Open upstream connections, for the worker's connection cap. */
+unsigned upstream_open_count(void);
+
+#endif
