@@ -70,7 +70,10 @@ struct http_message {
 	/* request line (requests only) */
 	struct slice method;
 	struct slice target;		/* as sent: origin or absolute form */
-	struct slice path;		/* target's path, without the query */
+	struct slice path;		/* target's path, without the query;
+					   "/" for an absolute URI without
+					   one, "*" for OPTIONS *, empty for
+					   CONNECT's host:port */
 	struct slice query;		/* after '?', without it; len 0 if none */
 	uint8_t method_id;		/* enum http_method */
 
@@ -84,12 +87,18 @@ struct http_message {
 	unsigned nheaders;
 
 	/* derived while parsing */
-	struct slice host;		/* Host value (requests), len 0 if absent */
-	uint8_t framing;		/* enum http_framing */
+	struct slice host;		/* Host value (requests), len 0 if absent;
+					   an absolute-form target's authority
+					   (Host must then match it) */
+	uint8_t framing;		/* enum http_framing; a request with
+					   Content-Length: 0 is BODY_NONE, a
+					   response's is BODY_LENGTH 0 */
 	uint64_t content_length;	/* when framing == HTTP_BODY_LENGTH */
 	uint8_t conn_flags;		/* HTTP_CONN_* */
 	bool expect_continue;		/* "Expect: 100-continue" */
-	size_t head_len;		/* bytes up to and including the blank line */
+	size_t head_len;		/* bytes up to and including the blank
+					   line, with any empty lines before a
+					   request line */
 };
 
 /*
@@ -99,6 +108,9 @@ struct http_message {
  * Returns the head length when the end is found, 0 when more input is
  * needed, or -1 when the bytes seen so far are already invalid (bare CR,
  * bare LF, NUL), so a broken head is refused without waiting for more.
+ * Empty lines (CRLF) before the first line do not end the head: they are
+ * skipped (RFC 9112 2.2) and counted in the length. The caller bounds the
+ * buffer (header_buffer_size).
  */
 long http_head_scan(const char *buf, size_t len, size_t *scanned);
 
@@ -106,7 +118,12 @@ long http_head_scan(const char *buf, size_t len, size_t *scanned);
  * Parse a complete request head; buf[0..len) must hold at least the
  * whole head (call after http_head_scan found its end).
  * Returns P_OK and fills *msg, or an HTTP status code for the error
- * reply (400, 414, 431, 501, 505).
+ * reply (400, 414, 431, 501, 505, or 417 for an Expect other than
+ * 100-continue on an otherwise valid request). After any error the
+ * connection must close: what follows the head cannot be trusted.
+ * Called on a full buffer that holds no complete head, it still gives
+ * the right answer (414 for the request line, else 431).
+ * lim NULL means 8k request line, 8k field line, 32k head.
  */
 int http_parse_request(const char *buf, size_t len, struct http_message *msg,
 		       const struct http_limits *lim);
@@ -115,12 +132,19 @@ int http_parse_request(const char *buf, size_t len, struct http_message *msg,
  * Parse a complete response head. request_method is the method of the
  * request it answers (a response to HEAD has no body).
  * Returns P_OK and fills *msg, or 502 when the head is malformed or
- * ambiguous.
+ * ambiguous. Transfer-Encoding must be exactly "chunked" (any other
+ * coding would lose its label when we drop the field), and never with
+ * Content-Length. A repeated identical Content-Length is accepted and
+ * the copies are flagged HTTP_HDR_HOP so only one is forwarded.
  */
 int http_parse_response(const char *buf, size_t len, struct http_message *msg,
 			const struct http_limits *lim, int request_method);
 
-/* Whether a request's connection persists after the exchange. */
+/*
+ * Whether a message's connection persists after the exchange: HTTP/1.1
+ * without "close", HTTP/1.0 with "keep-alive" and without "close"; never
+ * for a close-delimited response body.
+ */
 bool http_keep_alive(const struct http_message *msg);
 
 /* Incremental decoder of the chunked transfer coding. */

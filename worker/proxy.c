@@ -61,15 +61,29 @@ static bool is_forwarding_header(const struct http_header *h)
  * even when the client sent the absolute form. */
 static void put_target(struct writer *w, const struct http_message *r)
 {
-	if (r->target.len > 0 && r->target.p[0] != '/' && r->target.p[0] != '*') {
-		put_slice(w, r->path);
+	const char *end = r->target.p + r->target.len;
+
+	if (r->target.len == 0 || r->target.p[0] == '/' || r->target.p[0] == '*') {
+		put_slice(w, r->target);
+	} else if (r->path.p >= r->target.p && r->path.p < end) {
+		put(w, r->path.p, (size_t)(end - r->path.p));	/* path and query */
+	} else {
+		put(w, "/", 1);		/* "http://host" or "http://host?q" */
 		if (r->query.len) {
 			put(w, "?", 1);
 			put_slice(w, r->query);
 		}
-		return;
 	}
-	put_slice(w, r->target);
+}
+
+static bool has_host_field(const struct http_message *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nheaders; i++)
+		if (r->headers[i].id == HDR_HOST)
+			return true;
+	return false;
 }
 
 static void put_forwarded_for(struct writer *w, const struct session *s)
@@ -111,9 +125,14 @@ static size_t build_request_head(struct session *s, struct buf *b)
 			continue;
 		put_header(&w, h);
 	}
-	if (r->host.len == 0) {
+	/* HTTP/1.1 upstreams need a Host: the absolute-form's authority, or
+	 * for an HTTP/1.0 request without one, the server's address. */
+	if (!has_host_field(r)) {
 		put_str(&w, "Host: ");
-		put_str(&w, x->up->conf->servers[x->first_server].address);
+		if (r->host.len)
+			put_slice(&w, r->host);
+		else
+			put_str(&w, x->up->conf->servers[x->first_server].address);
 		put(&w, "\r\n", 2);
 	}
 	if (r->framing == HTTP_BODY_CHUNKED)

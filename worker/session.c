@@ -36,17 +36,19 @@ unsigned session_count(void)
 
 void session_log(const struct session *s, int level, int err, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], cause[128] = "";
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (err)
+		snprintf(cause, sizeof(cause), " (%d: %s)", err, strerror(err));
 	if (s->x != NULL && s->x->request_line[0])
-		log_errno(level, err, "%s, client: %s, request: \"%s\"", msg, s->peer,
-			  s->x->request_line);
+		log_msg(level, "%s%s, client: %s, request: \"%s\"", msg, cause, s->peer,
+			s->x->request_line);
 	else
-		log_errno(level, err, "%s, client: %s", msg, s->peer);
+		log_msg(level, "%s%s, client: %s", msg, cause, s->peer);
 }
 
 static void message_reset(struct http_message *m)

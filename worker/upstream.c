@@ -100,15 +100,20 @@ static void idle_unlink(struct upconn *uc)
 	uc->up->nidle--;
 }
 
-/* Any event on an idle connection ends it: the server closed it, or sent
- * bytes nobody asked for. */
+/* An idle connection must stay silent: if the server closed it, reset it
+ * or sent bytes nobody asked for, it is of no more use. Other events (a
+ * late EPOLLOUT edge) leave it alone. */
 static void idle_event(struct ev_io *io, uint32_t events)
 {
 	struct upconn *uc = (struct upconn *)io;
+	char byte;
 
 	(void)events;
-	if (!io->readable && !io->hup)
+	if (recv(io->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+		io->readable = 0;
+		io->hup = 0;
 		return;
+	}
 	idle_unlink(uc);
 	upconn_destroy(uc);
 }
