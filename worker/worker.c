@@ -115,6 +115,12 @@ static void close_listeners(void)
 {
 	unsigned i;
 
+	/* The master and the next generation hold the same sockets, so a
+	 * close() alone would leave them registered in our epoll, taking
+	 * exclusive wake-ups that nobody here acts on. */
+	if (!listeners_paused)
+		listeners_watch(false);
+	ev_timer_del(&resume_timer);
 	for (i = 0; i < nlisteners; i++) {
 		if (listeners[i].io.fd < 0)
 			continue;

@@ -1,0 +1,525 @@
+package Test::Portico;
+
+# Starts a real portico master from a generated config, with real backends
+# (Test::Portico::Backend), waits for it with deadlines, and stops it. When
+# the test file reaches done_testing(), every portico started by the file is
+# stopped and its error log (and stderr) is checked: an [alert] or [emerg]
+# line or a sanitizer report fails the file, like nginx-tests.
+#
+#   my $p = Test::Portico->new(conf => <<'EOF')->start;
+#   listen http { address = "127.0.0.1:%%PORT:http%%" }
+#   upstream app { server "%%BACKEND:a%%" {} }
+#   site s { route "/" { upstream = "app" } }
+#   EOF
+#   my $r = http_get($p->port('http'), '/name');
+#
+# Placeholders: %%PORT:name%% a free 127.0.0.1 port (the same name gives the
+# same port; a port nobody listens on is just one never used in a listen),
+# %%BACKEND:name%% the "127.0.0.1:port" of a backend started on first use,
+# %%TMP%% this instance's temporary directory.
+#
+# Globals the config does not set are appended (so line numbers of the
+# written config stay as written): pid_file and error_log in TMP,
+# workers = 1, log_level = "info", and user = "nobody" when root.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Errno qw(ESRCH);
+use File::Temp qw(tempdir);
+use IO::Socket::IP;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+use Test::Portico::Backend;
+use Test::Portico::Client qw(http http_get);
+
+use Exporter 'import';
+our @EXPORT = qw(http http_get wait_for run_portico portico_bin);
+
+our $BIN = $ENV{PORTICO_BIN} // do {
+	my $here = abs_path(__FILE__) =~ s{/t/lib/Test/Portico\.pm$}{}r;
+	"$here/portico";
+};
+
+my @INSTANCES;		# every instance made by this file, for the final check
+my %USED_PORTS;		# ports handed out, so two names never share one
+my $MAIN_PID = $$;
+
+sub portico_bin { $BIN }
+
+# ---- waiting ----
+
+# wait_for(sub { condition }, $timeout = 10, $interval = 0.02): polls the
+# condition until it returns true or the deadline passes; returns its last
+# value. Never use a fixed sleep to wait for something to happen.
+sub wait_for {
+	my ($cond, $timeout, $interval) = @_;
+	my $deadline = time + ($timeout // 10);
+	$interval //= 0.02;
+	while (1) {
+		my $v = $cond->();
+		return $v if $v;
+		return $v if time >= $deadline;
+		sleep $interval;
+	}
+}
+
+# ---- running the binary as a command ----
+
+# run_portico(@args) -> (exit code, stdout, stderr); killed after 30 s.
+sub run_portico {
+	my (@args) = @_;
+	return _run(undef, $BIN, @args);
+}
+
+sub _run {
+	my ($dir, @cmd) = @_;
+	$dir //= tempdir(CLEANUP => 1);
+	my ($out, $err) = ("$dir/run.out", "$dir/run.err");
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>', $out;
+		open STDERR, '>', $err;
+		exec @cmd or POSIX::_exit(127);
+	}
+	my $status;
+	wait_for(sub { waitpid($pid, WNOHANG) == $pid and $status = $?, 1 }, 30)
+	    or do {
+		kill 'KILL', $pid;
+		waitpid($pid, 0);
+		$status = -1;
+	};
+	my $rc = $status == -1 ? -1 : $status & 127 ? 128 + ($status & 127) : $status >> 8;
+	return ($rc, _slurp($out), _slurp($err));
+}
+
+sub _slurp {
+	my ($path) = @_;
+	open my $fh, '<', $path or return '';
+	local $/;
+	my $s = <$fh>;
+	return $s // '';
+}
+
+# ---- ports ----
+
+sub _free_port {
+	while (1) {
+		my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
+		    Proto => 'tcp', Listen => 1) or die "bind: $@\n";
+		my $port = $s->sockport;
+		close $s;
+		next if $USED_PORTS{$port}++;
+		return $port;
+	}
+}
+
+# ---- an instance ----
+
+# new(conf => TEXT, files => { 'inc.conf' => TEXT, ... })
+sub new {
+	my ($class, %args) = @_;
+	my $self = bless {
+		ports => {}, backends => {}, allow => [],
+		files => $args{files} // {},
+	}, $class;
+	$self->{tmp} = tempdir('portico-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	# Workers run as nobody when we are root; they inherit their log
+	# descriptors, but keep the directory traversable anyway.
+	chmod 0755, $self->{tmp};
+	$self->{conf_file} = "$self->{tmp}/portico.conf";
+	$self->{pid_file} = "$self->{tmp}/portico.pid";
+	$self->{error_log} = "$self->{tmp}/error.log";
+	$self->{stderr} = "$self->{tmp}/stderr.log";
+	push @INSTANCES, $self;
+	$self->write_conf($args{conf}) if defined $args{conf};
+	return $self;
+}
+
+sub tmp { $_[0]{tmp} }
+sub conf_file { $_[0]{conf_file} }
+sub pid_file { $_[0]{pid_file} }
+sub error_log_file { $_[0]{error_log} }
+
+# port('http'): the port behind %%PORT:http%% (allocated on first use).
+sub port {
+	my ($self, $name) = @_;
+	return $self->{ports}{$name} //= _free_port();
+}
+
+# backend('a'): the backend behind %%BACKEND:a%% (started on first use).
+sub backend {
+	my ($self, $name) = @_;
+	return $self->{backends}{$name} //=
+	    Test::Portico::Backend->new(name => $name, dir => $self->{tmp});
+}
+
+# Replace placeholders in a text.
+sub expand {
+	my ($self, $text) = @_;
+	$text =~ s/%%PORT:(\w+)%%/$self->port($1)/ge;
+	$text =~ s/%%BACKEND:(\w+)%%/$self->backend($1)->address/ge;
+	$text =~ s/%%TMP%%/$self->{tmp}/g;
+	return $text;
+}
+
+# write_conf(TEXT, extra files): (re)writes the config (and the files it
+# includes, relative to TMP); used before start and before a reload.
+sub write_conf {
+	my ($self, $text, %files) = @_;
+	%files = (%{ $self->{files} }, %files);
+	for my $name (keys %files) {
+		$self->write_file($name, $files{$name});
+	}
+	$text = $self->expand($text);
+	$text .= "\n" unless $text =~ /\n\z/;
+	my %g = (
+		pid_file => qq("$self->{pid_file}"),
+		error_log => qq("$self->{error_log}"),
+		workers => 1,
+		log_level => '"info"',
+	);
+	$g{user} = '"nobody"' if $> == 0;
+	my $add = '';
+	for my $k (sort keys %g) {
+		$add .= "$k = $g{$k}\n" unless $text =~ /^\s*\Q$k\E\s*=/m;
+	}
+	$text .= "# added by Test::Portico\n$add" if $add;
+	$self->{conf_text} = $text;
+	_write("$self->{conf_file}", $text);
+	return $self;
+}
+
+sub conf_text { $_[0]{conf_text} }
+
+sub write_file {
+	my ($self, $name, $text) = @_;
+	my $path = $name =~ m{^/} ? $name : "$self->{tmp}/$name";
+	_write($path, $self->expand($text));
+	return $path;
+}
+
+sub _write {
+	my ($path, $text) = @_;
+	open my $fh, '>', $path or die "$path: $!\n";
+	print $fh $text;
+	close $fh or die "$path: $!\n";
+}
+
+# Addresses of the listen blocks in the written config, as [host, port].
+sub listen_addresses {
+	my ($self) = @_;
+	my @a;
+	my $text = $self->{conf_text} =~ s/#[^\n]*//gr;
+	while ($text =~ /\blisten\s+\w+\s*\{([^}]*)\}/g) {
+		my $body = $1;
+		next unless $body =~ /\baddress\s*=\s*"([^"]+)"/;
+		my $addr = $1;
+		if ($addr =~ /^\[([^\]]+)\]:(\d+)$/) {
+			push @a, [$1 eq '::' ? '::1' : $1, $2];
+		} elsif ($addr =~ /^([^:]+):(\d+)$/) {
+			push @a, [$1 eq '*' || $1 eq '0.0.0.0' ? '127.0.0.1' : $1, $2];
+		} elsif ($addr =~ /^(\d+)$/) {
+			push @a, ['127.0.0.1', $1];
+		}
+	}
+	return @a;
+}
+
+# run(@args): run the binary with "-c CONF" and @args -> (rc, out, err).
+sub run {
+	my ($self, @args) = @_;
+	return _run($self->{tmp}, $BIN, '-c', $self->{conf_file}, @args);
+}
+
+# start(daemon => 0): start the master (in the foreground with -F unless
+# daemon => 1) and wait until the pid file names it and every listen
+# address accepts connections. Returns $self. If it does not come up
+# within the deadline, fails a test and ends the file (or, with
+# may_fail => 1, returns undef).
+sub start {
+	my ($self, %opt) = @_;
+	die "$BIN is not executable\n" unless -x $BIN;
+	unlink $self->{pid_file};
+	$self->{daemon} = $opt{daemon} // 0;
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		setpgrp(0, 0);	# so a dying test can kill the whole tree
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>>', $self->{stderr};
+		open STDERR, '>>', $self->{stderr};
+		my @cmd = ($BIN, $self->{daemon} ? () : '-F', '-c', $self->{conf_file});
+		exec @cmd or POSIX::_exit(127);
+	}
+	$self->{child} = $pid;
+	$self->{started} = 1;
+	if ($self->{daemon}) {
+		my $status;
+		wait_for(sub { waitpid($pid, WNOHANG) == $pid and $status = $?, 1 }, 15);
+		delete $self->{child};
+		$self->{daemon_exit} = $status;
+		unless (defined $status && $status == 0) {
+			fail('portico daemon started');
+			diag("exit status " . ($status // 'none (still running)'));
+			diag($self->stderr_text . $self->error_log);
+			return undef if $opt{may_fail};
+			done_testing();
+			exit 1;
+		}
+	}
+	my $exited;
+	my $up = wait_for(sub {
+		if (!$self->{daemon} && waitpid($pid, WNOHANG) == $pid) {
+			$exited = $?;
+			delete $self->{child};
+			return 1;
+		}
+		my $mp = $self->master_pid or return 0;
+		return 0 if !$self->{daemon} && $mp != $pid;
+		for my $a ($self->listen_addresses) {
+			my $s = IO::Socket::IP->new(PeerHost => $a->[0],
+			    PeerPort => $a->[1], Proto => 'tcp', Timeout => 1)
+			    or return 0;
+			close $s;
+		}
+		return 1;
+	}, 15);
+	if (!$up || defined $exited) {
+		fail('portico started and listening');
+		diag(defined $exited ? "portico exited with status $exited: "
+		    : "portico did not come up within 15 s: ");
+		diag($self->stderr_text . $self->error_log);
+		$self->_kill_all;
+		return undef if $opt{may_fail};
+		done_testing();
+		exit 1;
+	}
+	$self->{running} = 1;
+	$self->{master} = $self->master_pid;
+	return $self;
+}
+
+# The master's pid, from the pid file (undef when absent or stale).
+sub master_pid {
+	my ($self) = @_;
+	open my $fh, '<', $self->{pid_file} or return undef;
+	my $pid = <$fh>;
+	return undef unless defined $pid && $pid =~ /^(\d+)\s*$/;
+	return $1;
+}
+
+# The pid of the process start() ran (the master itself with -F).
+sub spawned_pid { $_[0]{child} }
+
+sub running {
+	my ($self) = @_;
+	my $pid = $self->{master} // $self->master_pid // return 0;
+	return alive($pid);
+}
+
+# True while $pid runs (zombies count as gone).
+sub alive {
+	my ($pid) = @_;
+	my $st = proc_stat($pid) or return 0;
+	return $st->{state} ne 'Z' && $st->{state} ne 'X';
+}
+
+# /proc/PID/stat as { pid, comm, state, ppid }, or undef.
+sub proc_stat {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return undef;
+	my $s = <$fh> // return undef;
+	$s =~ /^(\d+) \((.*)\) (\S) (\d+)/s or return undef;
+	return { pid => $1, comm => $2, state => $3, ppid => $4 };
+}
+
+# /proc/PID/status as a hash (Uid => "0 0 0 0", VmRSS => "1234 kB", ...).
+sub proc_status {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/status" or return undef;
+	my %s;
+	while (<$fh>) {
+		$s{$1} = $2 if /^(\w+):\s*(.*?)\s*$/;
+	}
+	return \%s;
+}
+
+# Live children of $pid.
+sub children_of {
+	my ($pid) = @_;
+	my @c;
+	opendir my $d, '/proc' or return ();
+	for my $e (readdir $d) {
+		next unless $e =~ /^\d+$/;
+		my $st = proc_stat($e) or next;
+		push @c, $st if $st->{ppid} == $pid && $st->{state} ne 'Z';
+	}
+	return sort { $a->{pid} <=> $b->{pid} } @c;
+}
+
+# Pids of the master's live worker processes (comm "portico-worker").
+sub worker_pids {
+	my ($self) = @_;
+	my $m = $self->{master} // $self->master_pid // return ();
+	return map { $_->{pid} } grep { $_->{comm} eq 'portico-worker' } children_of($m);
+}
+
+# Wait until the master has $n workers (default: the configured number).
+sub wait_workers {
+	my ($self, $n, $timeout) = @_;
+	$n //= $self->workers_configured;
+	my @w;
+	wait_for(sub { @w = $self->worker_pids; @w == $n }, $timeout // 10);
+	return @w;
+}
+
+sub workers_configured {
+	my ($self) = @_;
+	return $self->{conf_text} =~ /^\s*workers\s*=\s*"?(\d+)"?/m ? $1 : 1;
+}
+
+sub signal {
+	my ($self, $sig) = @_;
+	my $pid = $self->{master} // $self->master_pid // return 0;
+	return kill $sig, $pid;
+}
+
+# reload_and_wait(wait_old => 1, timeout => 10): send HUP, wait until a new
+# generation of workers (none of the old pids) is in place and, unless
+# wait_old => 0, until the old workers have exited. Returns the new pids
+# (empty list on timeout).
+sub reload_and_wait {
+	my ($self, %opt) = @_;
+	my $timeout = $opt{timeout} // 10;
+	my %old = map { $_ => 1 } $self->worker_pids;
+	my $n = $self->workers_configured;
+	$self->signal('HUP');
+	my @new;
+	wait_for(sub {
+		@new = grep { !$old{$_} } $self->worker_pids;
+		@new >= $n;
+	}, $timeout) or return ();
+	if ($opt{wait_old} // 1) {
+		wait_for(sub { !grep { alive($_) } keys %old }, $timeout) or return ();
+	}
+	return @new;
+}
+
+# stop(signal => 'TERM', timeout => 10): stop the master and wait until it
+# and its workers are gone. Returns true if they went within the deadline
+# (otherwise they are killed).
+sub stop {
+	my ($self, %opt) = @_;
+	my $sig = $opt{signal} // 'TERM';
+	my $m = $self->{master} // $self->master_pid // $self->{child};
+	my @w = $m ? map { $_->{pid} } children_of($m) : ();
+	kill $sig, $m if $m;
+	my $gone = $self->wait_exit($opt{timeout} // 10, @w);
+	$self->_kill_all unless $gone;
+	$self->{running} = 0;
+	return $gone;
+}
+
+# Wait until the master (and the given extra pids) have exited.
+sub wait_exit {
+	my ($self, $timeout, @pids) = @_;
+	my $m = $self->{master} // $self->master_pid;
+	return wait_for(sub {
+		if ($self->{child} && waitpid($self->{child}, WNOHANG) == $self->{child}) {
+			$self->{exit_status} = $?;
+			delete $self->{child};
+		}
+		return 0 if $self->{child};
+		return 0 if $m && alive($m);
+		return !grep { alive($_) } @pids;
+	}, $timeout);
+}
+
+sub _kill_all {
+	my ($self) = @_;
+	my $m = $self->{master} // $self->master_pid;
+	my @pids = grep { defined } ($m, $self->{child});
+	push @pids, map { $_->{pid} } children_of($_) for @pids;
+	kill 'KILL', @pids if @pids;
+	kill 'KILL', -$self->{child} if $self->{child};
+	if ($self->{child}) {
+		waitpid($self->{child}, 0);
+		delete $self->{child};
+	}
+}
+
+# ---- logs ----
+
+sub error_log { _slurp($_[0]{error_log}) }
+sub stderr_text { _slurp($_[0]{stderr}) }
+
+# Lines of a log file (path relative to TMP unless absolute).
+sub log_lines {
+	my ($self, $path) = @_;
+	$path = "$self->{tmp}/$path" unless $path =~ m{^/};
+	return grep { /\n\z/ } split /^/m, _slurp($path);
+}
+
+sub access_log {
+	my ($self, $path) = @_;
+	return map { s/\n\z//r } $self->log_lines($path // 'access.log');
+}
+
+# allow_log(qr/.../): an [alert]/[emerg] line matching it is expected (a
+# test that kills a worker on purpose) and does not fail the final check.
+sub allow_log {
+	my ($self, $re) = @_;
+	push @{ $self->{allow} }, $re;
+}
+
+# The error log and stderr lines that fail the final check.
+sub bad_log_lines {
+	my ($self) = @_;
+	my @bad;
+	for my $line (split /\n/, $self->error_log . "\n" . $self->stderr_text) {
+		next unless $line =~ /\[(?:alert|emerg)\]|Sanitizer|runtime error:/;
+		next if grep { $line =~ $_ } @{ $self->{allow} };
+		push @bad, $line;
+	}
+	return @bad;
+}
+
+# ---- the end of a test file ----
+
+sub _final_check {
+	my ($self) = @_;
+	$self->stop if $self->running || $self->{child};
+	$_->stop for values %{ $self->{backends} };
+	return unless $self->{started};
+	my @bad = $self->bad_log_lines;
+	ok(!@bad, "no alerts or sanitizer reports in the error log ($self->{tmp})")
+	    or diag(join "\n", @bad[0 .. ($#bad < 19 ? $#bad : 19)]);
+}
+
+# done_testing() in a file runs this first, so the checks count as tests.
+eval {
+	require Test2::API;
+	Test2::API::test2_add_callback_testing_done(sub {
+		return unless $$ == $MAIN_PID;
+		$_->_final_check for @INSTANCES;
+		@INSTANCES = ();
+	});
+	1;
+} or warn "Test2::API missing: error logs are not checked\n";
+
+# A test that dies still must not leave daemons or backends behind.
+END {
+	if ($$ == $MAIN_PID) {
+		local $?;
+		for my $p (@INSTANCES) {
+			$p->_kill_all;
+			$_->stop for values %{ $p->{backends} };
+		}
+	}
+}
+
+1;

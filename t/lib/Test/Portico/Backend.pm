@@ -1,0 +1,450 @@
+package Test::Portico::Backend;
+
+# A real HTTP/1.1 origin server for the integration tests: a forked Perl
+# process listening on 127.0.0.1, one child per connection (so slow answers
+# never hold up other clients), keep-alive capable, strict about request
+# framing (Content-Length or chunked, never both).
+#
+# Every request it reads is appended, as one JSON line, to a log file the
+# test reads back with ->requests, so a test can say "the backend saw
+# exactly this" or "the backend saw nothing".
+#
+# What it answers is chosen by the end of the path (so "/api/size/10" works
+# behind a route "/api/"; "/delay/MS" may come anywhere):
+#   /echo            JSON: the request (method, target, headers, body) and name
+#   /size/N          N bytes of deterministic content, Content-Length
+#   /chunked/N       the same N bytes, chunked in assorted chunk sizes
+#   /close/N         the same N bytes, no framing: close-delimited
+#   /delay/MS/REST   sleep MS milliseconds, then answer REST (default: the name)
+#   /status/CODE     an answer with that status
+#   /drop            close without answering
+#   /reset           reset the connection (SO_LINGER 0)
+#   /garbage         a malformed response head
+#   /name, others    the backend's own name
+#   /upload          JSON with the request body's length and md5
+# Every answer carries "X-Backend: NAME".
+
+use strict;
+use warnings;
+
+use Digest::MD5;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Socket qw(SOL_SOCKET SO_LINGER);
+use Time::HiRes qw(sleep time);
+
+use Exporter 'import';
+our @EXPORT_OK = qw(content content_md5 content_stream);
+
+my $JSON = JSON::PP->new->canonical->utf8;
+
+# Deterministic content: a 251-byte pattern (prime length, so it never lines
+# up with buffer or chunk sizes) repeated; the block is a whole number of
+# periods, so writing it repeatedly continues the pattern exactly.
+my $PATTERN = join '', map { chr(33 + ($_ * 7 + int($_ / 13)) % 94) } 0 .. 250;
+my $BLOCK = $PATTERN x 1044;		# 262044 bytes
+
+# The first $n bytes of the content (for small sizes: tests compare bytes).
+sub content {
+	my ($n) = @_;
+	my $s = $BLOCK x (int($n / length $BLOCK) + 1);
+	return substr($s, 0, $n);
+}
+
+# Call $cb->($piece) with the content of $n bytes, in pieces of at most
+# one block; used both to send and to compute expected digests.
+sub content_stream {
+	my ($n, $cb) = @_;
+	while ($n > 0) {
+		my $len = $n < length $BLOCK ? $n : length $BLOCK;
+		$cb->($len == length $BLOCK ? $BLOCK : substr($BLOCK, 0, $len));
+		$n -= $len;
+	}
+}
+
+sub content_md5 {
+	my ($n) = @_;
+	my $md5 = Digest::MD5->new;
+	content_stream($n, sub { $md5->add($_[0]) });
+	return $md5->hexdigest;
+}
+
+# new(name => 'a', dir => $tmpdir): binds now (so the port is known and
+# accepting at once), serves from a forked process.
+sub new {
+	my ($class, %args) = @_;
+	my $self = bless {
+		name => $args{name} // 'backend',
+		dir => $args{dir} // die("Backend needs dir\n"),
+	}, $class;
+	$self->{log} = "$self->{dir}/backend-$self->{name}.log";
+	open my $fh, '>', $self->{log} or die "$self->{log}: $!\n";
+	close $fh;
+	my $sock = IO::Socket::INET->new(
+		LocalAddr => '127.0.0.1', LocalPort => $args{port} // 0,
+		Listen => 128, ReuseAddr => 1, Proto => 'tcp',
+	) or die "backend $self->{name}: bind: $@\n";
+	$self->{port} = $sock->sockport;
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		setpgrp(0, 0);
+		$self->_serve($sock);
+		POSIX::_exit(0);
+	}
+	close $sock;
+	$self->{pid} = $pid;
+	$self->{owner} = $$;
+	return $self;
+}
+
+sub name { $_[0]{name} }
+sub port { $_[0]{port} }
+sub address { "127.0.0.1:$_[0]{port}" }
+sub pid { $_[0]{pid} }
+
+# Every request read so far, oldest first: hashes with method, target,
+# version, headers (array of [name, value]), header (hash, lower-case names,
+# values joined by ", "), body_length, body_md5, body (first 64 KiB), conn
+# (the peer's port: one per TCP connection), seq (1.. on that connection),
+# error (when the request was malformed).
+sub requests {
+	my ($self) = @_;
+	open my $fh, '<', $self->{log} or return ();
+	my @r;
+	while (my $line = <$fh>) {
+		next unless $line =~ /\n\z/;	# a line still being written
+		my $req = eval { $JSON->decode($line) } or next;
+		push @r, $req if $req->{type} eq 'request';
+	}
+	return @r;
+}
+
+# Peer ports of the TCP connections accepted so far.
+sub connections {
+	my ($self) = @_;
+	open my $fh, '<', $self->{log} or return ();
+	my @c;
+	while (my $line = <$fh>) {
+		next unless $line =~ /\n\z/;
+		my $e = eval { $JSON->decode($line) } or next;
+		push @c, $e->{conn} if $e->{type} eq 'connection';
+	}
+	return @c;
+}
+
+# Forget what was logged so far.
+sub clear {
+	my ($self) = @_;
+	open my $fh, '>', $self->{log} or die "$self->{log}: $!\n";
+	close $fh;
+}
+
+sub stop {
+	my ($self) = @_;
+	return unless $self->{pid} && $self->{owner} == $$;
+	kill 'KILL', -$self->{pid};	# the server and its connection children
+	kill 'KILL', $self->{pid};
+	waitpid($self->{pid}, 0);
+	delete $self->{pid};
+}
+
+sub DESTROY { $_[0]->stop }
+
+# ---- the server process ----
+
+sub _serve {
+	my ($self, $listen) = @_;
+	$SIG{CHLD} = 'IGNORE';
+	$SIG{PIPE} = 'IGNORE';
+	$SIG{TERM} = sub { POSIX::_exit(0) };
+	$0 = "portico-test-backend $self->{name}";
+	while (1) {
+		my $c = $listen->accept or next;
+		my $pid = fork();
+		if (!defined $pid) {
+			close $c;
+			next;
+		}
+		if ($pid == 0) {
+			close $listen;
+			eval { $self->_connection($c) };
+			POSIX::_exit(0);
+		}
+		close $c;
+	}
+}
+
+sub _log {
+	my ($self, $entry) = @_;
+	# One write per line on an O_APPEND file keeps lines from concurrent
+	# connection processes whole.
+	open my $fh, '>>', $self->{log} or return;
+	binmode $fh;
+	syswrite $fh, $JSON->encode($entry) . "\n";
+	close $fh;
+}
+
+# A buffered reader over the connection with a deadline per wait.
+sub _fill {
+	my ($st) = @_;
+	my $n = sysread($st->{sock}, $st->{buf}, 262144, length $st->{buf});
+	return $n;
+}
+
+sub _read_line {
+	my ($st) = @_;
+	while (1) {
+		my $i = index($st->{buf}, "\n");
+		if ($i >= 0) {
+			my $line = substr($st->{buf}, 0, $i + 1, '');
+			return $line;
+		}
+		return undef if length $st->{buf} > 65536;
+		my $n = _fill($st);
+		return undef unless $n;
+	}
+}
+
+# Read exactly $len bytes, feeding them to $cb.
+sub _read_exact {
+	my ($st, $len, $cb) = @_;
+	while ($len > 0) {
+		if (!length $st->{buf}) {
+			my $n = _fill($st);
+			return 0 unless $n;
+		}
+		my $take = $len < length $st->{buf} ? $len : length $st->{buf};
+		$cb->(substr($st->{buf}, 0, $take, ''));
+		$len -= $take;
+	}
+	return 1;
+}
+
+sub _connection {
+	my ($self, $sock) = @_;
+	binmode $sock;
+	my $st = { sock => $sock, buf => '' };
+	my $conn = $sock->peerport;
+	$self->_log({ type => 'connection', conn => $conn });
+	my $seq = 0;
+	while (1) {
+		my $req = $self->_read_request($st) or return;
+		$req->{conn} = $conn;
+		$req->{seq} = ++$seq;
+		$req->{type} = 'request';
+		$req->{time} = time;
+		$self->_log($req);
+		if ($req->{error}) {
+			_send($sock, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+			    . "Connection: close\r\nX-Backend: $self->{name}\r\n\r\n");
+			return;
+		}
+		my $keep = $self->_answer($sock, $req);
+		return unless $keep;
+	}
+}
+
+# Strict request reading: the line, the fields, then the body in the one
+# framing it declares. Returns undef on a clean close before a request.
+sub _read_request {
+	my ($self, $st) = @_;
+	my $line = _read_line($st);
+	return undef unless defined $line;
+	my %req = (headers => [], header => {});
+	unless ($line =~ m{^(\S+) (\S+) HTTP/(1\.[01])\r\n\z}) {
+		return { %req, error => "bad request line: $line" };
+	}
+	@req{qw(method target version)} = ($1, $2, $3);
+	while (1) {
+		my $h = _read_line($st);
+		return { %req, error => 'eof in head' } unless defined $h;
+		last if $h eq "\r\n";
+		if ($h !~ /^([!#\$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r\n\z/) {
+			return { %req, error => "bad header line: $h" };
+		}
+		push @{ $req{headers} }, [$1, $2];
+		my $k = lc $1;
+		$req{header}{$k} = exists $req{header}{$k}
+		    ? "$req{header}{$k}, $2" : $2;
+	}
+	my $te = $req{header}{'transfer-encoding'};
+	my $cl = $req{header}{'content-length'};
+	return { %req, error => 'both Content-Length and Transfer-Encoding' }
+	    if defined $te && defined $cl;
+	my $md5 = Digest::MD5->new;
+	my ($len, $keep) = (0, '');
+	my $sink = sub {
+		$md5->add($_[0]);
+		$len += length $_[0];
+		$keep .= substr($_[0], 0, 65536 - length $keep)
+		    if length $keep < 65536;
+	};
+	if (defined $te) {
+		return { %req, error => "unsupported Transfer-Encoding: $te" }
+		    unless lc $te eq 'chunked';
+		while (1) {
+			my $sz = _read_line($st);
+			return { %req, error => 'eof in chunk size' } unless defined $sz;
+			return { %req, error => "bad chunk size line: $sz" }
+			    unless $sz =~ /^([0-9A-Fa-f]+)(;[^\r\n]*)?\r\n\z/;
+			my $n = hex $1;
+			if ($n == 0) {
+				while (1) {	# trailer fields, then the empty line
+					my $t = _read_line($st);
+					return { %req, error => 'eof in trailer' } unless defined $t;
+					last if $t eq "\r\n";
+				}
+				last;
+			}
+			_read_exact($st, $n, $sink)
+			    or return { %req, error => 'eof in chunk data' };
+			my $crlf = '';
+			_read_exact($st, 2, sub { $crlf .= $_[0] })
+			    or return { %req, error => 'eof after chunk' };
+			return { %req, error => 'no CRLF after chunk data' }
+			    unless $crlf eq "\r\n";
+		}
+		$req{framing} = 'chunked';
+	} elsif (defined $cl) {
+		return { %req, error => "bad Content-Length: $cl" } unless $cl =~ /^\d+\z/;
+		_read_exact($st, $cl, $sink)
+		    or return { %req, error => 'eof in body' };
+		$req{framing} = 'length';
+	} else {
+		$req{framing} = 'none';
+	}
+	$req{body_length} = $len;
+	$req{body_md5} = $md5->hexdigest;
+	$req{body} = $keep;
+	my $c = lc($req{header}{connection} // '');
+	$req{keepalive} = $req{version} eq '1.1'
+	    ? ($c !~ /\bclose\b/ ? 1 : 0) : ($c =~ /\bkeep-alive\b/ ? 1 : 0);
+	return \%req;
+}
+
+sub _send {
+	my ($sock, $data) = @_;
+	my $off = 0;
+	while ($off < length $data) {
+		my $n = syswrite($sock, $data, length($data) - $off, $off);
+		return 0 unless $n;
+		$off += $n;
+	}
+	return 1;
+}
+
+sub _head {
+	my ($self, $req, $status, $keep, @fields) = @_;
+	my %reason = (200 => 'OK', 201 => 'Created', 204 => 'No Content',
+	    304 => 'Not Modified', 400 => 'Bad Request', 404 => 'Not Found',
+	    500 => 'Internal Server Error', 503 => 'Service Unavailable');
+	my $h = "HTTP/1.1 $status " . ($reason{$status} // 'Status') . "\r\n";
+	$h .= "X-Backend: $self->{name}\r\n";
+	$h .= "Connection: close\r\n" unless $keep;
+	while (my ($k, $v) = splice @fields, 0, 2) {
+		$h .= "$k: $v\r\n";
+	}
+	return "$h\r\n";
+}
+
+# Answer a whole body with Content-Length (no body for HEAD).
+sub _simple {
+	my ($self, $sock, $req, $status, $body, @fields) = @_;
+	my $keep = $req->{keepalive};
+	my $h = $self->_head($req, $status, $keep,
+	    'Content-Length' => length $body, @fields);
+	_send($sock, $req->{method} eq 'HEAD' ? $h : $h . $body) or return 0;
+	return $keep;
+}
+
+# Returns true to keep the connection for another request.
+sub _answer {
+	my ($self, $sock, $req, $path) = @_;
+	$path //= $req->{target} =~ s/\?.*//sr;
+	my $head = $req->{method} eq 'HEAD';
+
+	if ($path =~ m{/delay/(\d+)(/.*)?$}) {
+		sleep($1 / 1000);
+		return $self->_answer($sock, $req, $2 // '/name');
+	}
+	if ($path =~ m{/echo$}) {
+		my %e = map { $_ => $req->{$_} }
+		    qw(method target version headers header body_length body_md5 body conn seq framing);
+		$e{name} = $self->{name};
+		return $self->_simple($sock, $req, 200, $JSON->encode(\%e),
+		    'Content-Type' => 'application/json');
+	}
+	if ($path =~ m{/upload$}) {
+		return $self->_simple($sock, $req, 200,
+		    $JSON->encode({ length => $req->{body_length},
+			md5 => $req->{body_md5}, framing => $req->{framing},
+			name => $self->{name} }),
+		    'Content-Type' => 'application/json');
+	}
+	if ($path =~ m{/size/(\d+)$}) {
+		my $n = $1;
+		my $keep = $req->{keepalive};
+		_send($sock, $self->_head($req, 200, $keep, 'Content-Length' => $n,
+		    'Content-Type' => 'application/octet-stream')) or return 0;
+		return $keep if $head;
+		my $ok = 1;
+		content_stream($n, sub { $ok &&= _send($sock, $_[0]) });
+		return $ok && $keep;
+	}
+	if ($path =~ m{/chunked/(\d+)$}) {
+		my $n = $1;
+		my $keep = $req->{keepalive};
+		_send($sock, $self->_head($req, 200, $keep,
+		    'Transfer-Encoding' => 'chunked',
+		    'Content-Type' => 'application/octet-stream')) or return 0;
+		return $keep if $head;
+		my @sizes = (1, 7, 100, 4096, 3, 65536, 16385, 250, 131072);
+		my ($i, $off, $first) = (0, 0, 1);
+		my $data = '';
+		my $ok = 1;
+		# Generate lazily so huge sizes do not sit in memory.
+		while ($ok && $off < $n) {
+			my $sz = $sizes[$i++ % @sizes];
+			$sz = $n - $off if $sz > $n - $off;
+			$data .= $BLOCK while length $data < $sz;
+			my $chunk = substr($data, 0, $sz, '');
+			my $ext = $first ? ';ext=1' : '';
+			$first = 0;
+			$ok &&= _send($sock, sprintf("%x%s\r\n", $sz, $ext) . $chunk . "\r\n");
+			$off += $sz;
+		}
+		$ok &&= _send($sock, "0\r\n\r\n");
+		return $ok && $keep;
+	}
+	if ($path =~ m{/close/(\d+)$}) {
+		_send($sock, $self->_head($req, 200, 0,
+		    'Content-Type' => 'application/octet-stream')) or return 0;
+		content_stream($1, sub { _send($sock, $_[0]) }) unless $head;
+		return 0;
+	}
+	if ($path =~ m{/status/(\d{3})$}) {
+		my $code = $1;
+		if ($code == 204 || $code == 304) {
+			_send($sock, $self->_head($req, $code, $req->{keepalive}));
+			return $req->{keepalive};
+		}
+		return $self->_simple($sock, $req, $code, "status $code\n");
+	}
+	if ($path =~ m{/drop$}) {
+		return 0;
+	}
+	if ($path =~ m{/reset$}) {
+		setsockopt($sock, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+		close $sock;
+		return 0;
+	}
+	if ($path =~ m{/garbage$}) {
+		_send($sock, "this is not HTTP at all\r\n\x01\x02\r\n\r\n");
+		return 0;
+	}
+	return $self->_simple($sock, $req, 200, $self->{name},
+	    'Content-Type' => 'text/plain');
+}
+
+1;
