@@ -18,6 +18,10 @@
 #include "upstream.h"
 #include "worker.h"
 
+/* How long an idle keep-alive connection may still send a request once
+ * its worker stops gracefully. */
+#define QUIT_IDLE_GRACE_MS 1000
+
 bool session_quitting;
 
 static struct session *open_sessions;
@@ -179,10 +183,6 @@ static void next_request(struct session *s)
 	 * cost a session each, not a session and a buffer. */
 	buf_put(s->in);
 	s->in = NULL;
-	if (session_quitting) {
-		session_close(s, "worker stopping");
-		return;
-	}
 	ev_timer_set(&s->timer, worker_conf->keepalive_timeout);
 	if (s->client.io.readable)
 		read_head(s);
@@ -204,6 +204,13 @@ void session_exchange_done(struct session *s)
 		return;
 	}
 	next_request(s);
+}
+
+/* Whether the connection may carry another request after this one. */
+static bool client_wants_keep_alive(const struct exchange *x)
+{
+	return http_keep_alive(&x->req) && worker_conf->keepalive_timeout > 0 &&
+	       !session_quitting;
 }
 
 static const char *status_reason(int status)
@@ -264,9 +271,7 @@ void session_respond(struct session *s, int status, bool close)
 	 * on this connection: we would take its body for the next head. */
 	if (!close && x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done)
 		close = true;
-	if (session_quitting)
-		close = true;
-	s->keep_alive = !close && http_keep_alive(&x->req);
+	s->keep_alive = !close && client_wants_keep_alive(x);
 	x->status = status;
 	len = format_page(x->resp_head->start, (size_t)(x->resp_head->end - x->resp_head->start),
 			  status, !s->keep_alive, x->req.method_id == HTTP_HEAD, &body_len);
@@ -366,7 +371,7 @@ static void dispatch(struct session *s, size_t head_len)
 		session_respond(s, 404, false);
 		return;
 	}
-	s->keep_alive = http_keep_alive(&x->req);
+	s->keep_alive = client_wants_keep_alive(x);
 	s->state = SS_PROXY;
 	proxy_start(s);
 }
@@ -490,12 +495,14 @@ static void session_timeout(struct ev_timer *t)
 
 void session_quit_all(void)
 {
-	struct session *s = open_sessions, *next;
+	struct session *s;
 
 	session_quitting = true;
-	for (; s != NULL; s = next) {
-		next = s->next;
+	/* Closing an idle connection races with a request the client may be
+	 * sending on it right now. A short grace lets such a request in (it
+	 * is answered with Connection: close); quiet ones close after it. */
+	for (s = open_sessions; s != NULL; s = s->next)
 		if (s->state == SS_IDLE)
-			session_close(s, "worker stopping");
-	}
+			ev_timer_set(&s->timer, MIN(worker_conf->keepalive_timeout,
+						    QUIT_IDLE_GRACE_MS));
 }
