@@ -81,6 +81,20 @@ note(sprintf '64 MB in %.2f s', time - $t0);
 $r = http_get($port, "/chunked/$size", timeout => 60, body_cb => sub {});
 is($r->{body_md5}, content_md5($size), 'a 64 MB chunked response arrives unchanged');
 
+# A client that goes away in the middle of a response costs nothing more.
+my @w = $p->wait_workers(1);
+$c = Test::Portico::Client->new($port);
+$c->request(GET => "/size/$size");
+my $part = 0;
+eval { $c->response(timeout => 10, body_cb => sub {
+	$part += length $_[0];
+	die "enough\n" if $part > $MB;	# read 1 MB of 64, then hang up
+}) };
+$c->close;
+$r = http_get($port, '/size/100');
+is($r && $r->{status}, 200, 'after a client closed mid-response, the next request is served');
+is(join(' ', $p->worker_pids), join(' ', @w), 'by the same worker (it did not crash)');
+
 # Memory: a 256 MB response to a client that reads slowly must not pile up
 # in the worker.
 my ($worker) = $p->wait_workers(1);

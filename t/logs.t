@@ -62,8 +62,8 @@ sub rotate_and_check {
 	for my $i (1 .. 5) {
 		http_get($port, "/app/$tag-before-$i");
 	}
-	rename "$tmp/access.log", "$tmp/access.log.$tag" or die $!;
-	rename "$tmp/error.log", "$tmp/error.log.$tag" or die $!;
+	ok(rename("$tmp/access.log", "$tmp/access.log.$tag")
+	    && rename("$tmp/error.log", "$tmp/error.log.$tag"), "$how: the logs are renamed");
 	for my $i (1 .. 5) {
 		# Still written to the renamed file, through the open descriptor.
 		http_get($port, "/app/$tag-between-$i");

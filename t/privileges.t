@@ -27,11 +27,9 @@ upstream a { server "%%BACKEND:a%%" {} }
 site main { route "/" { upstream = "a" } }
 EOF
 
-# The helper adds user = "nobody" when root; drop that line, so portico's
-# own default is what is tested.
-my $p = Test::Portico->new(conf => $conf);
-$p->write_conf($p->conf_text =~ s/^user = .*\n//mr);
-$p->start;
+# No user in the config (the helper would add one): portico's default.
+my $p = Test::Portico->new(conf => $conf, omit => ['user'])->start;
+unlike($p->conf_text, qr/^\s*user\s*=/m, 'the config names no user');
 my ($w) = $p->wait_workers(1);
 is(ids($w, 'Uid'), join(' ', ($nobody) x 4),
     'workers run as nobody by default (real, effective, saved, fs uid)');

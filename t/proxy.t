@@ -124,6 +124,15 @@ $r = $c->get('/name', version => '1.0');
 is($r && $r->{body}, 'a', 'HTTP/1.0 without keep-alive is answered');
 ok($c->closed_within(5), 'and then the connection is closed');
 
+# Pipelining: two requests in one packet, two answers in order.
+$c = Test::Portico::Client->new($port);
+$c->send_raw("GET /api/1 HTTP/1.1\r\nHost: one.test\r\n\r\n"
+    . "GET /name HTTP/1.1\r\nHost: one.test\r\n\r\n");
+push @{ $c->{pending} }, 'GET', 'GET';
+my @two = map { my $x = $c->response; $x ? $x->{body} : 'none' } 1 .. 2;
+is("@two", 'b a', 'pipelined requests are answered in order');
+$c->close;
+
 # Upstream keep-alive: one backend connection serves consecutive requests.
 $c = Test::Portico::Client->new($port);
 $c->get("/ka/$_") for 1 .. 5;
@@ -139,6 +148,15 @@ $c->get("/noka/$_") for 1 .. 5;
 is(scalar(keys %{{ map { $_ => 1 } @conns }}), 5,
     'keepalive = 0: each request gets a new backend connection');
 $c->close;
+
+# A pooled upstream connection the backend closed while idle is not used
+# for the next request (or the request is retried): no error reaches the client.
+$p->backend('ka')->clear;
+$r = http_get($port, '/ka/idle-close/50');
+is($r && $r->{status}, 200, 'a backend answers keep-alive, then closes the idle connection');
+ok(wait_for(sub { scalar $p->backend('ka')->closed }, 5), 'the backend has closed it');
+$r = http_get($port, '/ka/name');
+is($r && $r->{status}, 200, 'the next request succeeds despite the stale pooled connection');
 
 # Smooth weighted round robin, weight 3:1.
 my %count;

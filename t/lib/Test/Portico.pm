@@ -120,17 +120,26 @@ sub _free_port {
 
 # ---- an instance ----
 
-# new(conf => TEXT, files => { 'inc.conf' => TEXT, ... })
+# new(conf => TEXT, files => { 'inc.conf' => TEXT, ... }, omit => ['user'])
+# omit: globals the helper must not add (to test portico's own default).
 sub new {
 	my ($class, %args) = @_;
 	my $self = bless {
 		ports => {}, backends => {}, allow => [],
 		files => $args{files} // {},
+		omit => { map { $_ => 1 } @{ $args{omit} // [] } },
 	}, $class;
-	$self->{tmp} = tempdir('portico-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	# PORTICO_TEST_KEEP=1 keeps the directory (config, logs) for a post-mortem.
+	$self->{tmp} = tempdir('portico-test-XXXXXX', TMPDIR => 1,
+	    CLEANUP => !$ENV{PORTICO_TEST_KEEP});
 	# Workers run as nobody when we are root; they inherit their log
 	# descriptors, but keep the directory traversable anyway.
 	chmod 0755, $self->{tmp};
+	# Sanitizer reports of every process (a daemon has no stderr; workers
+	# are not root) go to files here, checked at the end.
+	$self->{san_dir} = "$self->{tmp}/sanitizer";
+	mkdir $self->{san_dir};
+	chmod 01777, $self->{san_dir};
 	$self->{conf_file} = "$self->{tmp}/portico.conf";
 	$self->{pid_file} = "$self->{tmp}/portico.pid";
 	$self->{error_log} = "$self->{tmp}/error.log";
@@ -184,6 +193,7 @@ sub write_conf {
 		log_level => '"info"',
 	);
 	$g{user} = '"nobody"' if $> == 0;
+	delete @g{ keys %{ $self->{omit} } };
 	my $add = '';
 	for my $k (sort keys %g) {
 		$add .= "$k = $g{$k}\n" unless $text =~ /^\s*\Q$k\E\s*=/m;
@@ -252,6 +262,10 @@ sub start {
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>>', $self->{stderr};
 		open STDERR, '>>', $self->{stderr};
+		for my $v (qw(ASAN_OPTIONS UBSAN_OPTIONS)) {
+			$ENV{$v} = join ':', grep { length } $ENV{$v} // '',
+			    "log_path=$self->{san_dir}/report";
+		}
 		my @cmd = ($BIN, $self->{daemon} ? () : '-F', '-c', $self->{conf_file});
 		exec @cmd or POSIX::_exit(127);
 	}
@@ -480,7 +494,8 @@ sub allow_log {
 sub bad_log_lines {
 	my ($self) = @_;
 	my @bad;
-	for my $line (split /\n/, $self->error_log . "\n" . $self->stderr_text) {
+	my $san = join "\n", map { _slurp($_) } glob("$self->{san_dir}/report*");
+	for my $line (split /\n/, join "\n", $self->error_log, $self->stderr_text, $san) {
 		next unless $line =~ /\[(?:alert|emerg)\]|Sanitizer|runtime error:/;
 		next if grep { $line =~ $_ } @{ $self->{allow} };
 		push @bad, $line;
@@ -506,12 +521,25 @@ eval {
 	Test2::API::test2_add_callback_testing_done(sub {
 		return unless $$ == $MAIN_PID;
 		$_->_final_check for @INSTANCES;
+		# A failing file shows what portico said about it.
+		unless (Test::More->builder->is_passing) {
+			for my $p (grep { $_->{started} } @INSTANCES) {
+				my @l = split /\n/, $p->error_log . $p->stderr_text;
+				splice @l, 0, -30 if @l > 30;
+				diag("last lines of $p->{error_log}:\n" . join "\n", @l) if @l;
+			}
+		}
 		@INSTANCES = ();
 	});
 	1;
 } or warn "Test2::API missing: error logs are not checked\n";
 
-# A test that dies still must not leave daemons or backends behind.
+# A test that dies still must not leave daemons or backends behind: turn
+# signals into an exit so the END block runs; a closed socket is an error
+# to report, not a reason to die.
+$SIG{PIPE} = 'IGNORE';
+$SIG{$_} = sub { diag("killed by SIG$_[0]"); exit 1 } for qw(TERM INT HUP);
+
 END {
 	if ($$ == $MAIN_PID) {
 		local $?;

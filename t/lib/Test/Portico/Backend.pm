@@ -17,6 +17,8 @@ package Test::Portico::Backend;
 #   /close/N         the same N bytes, no framing: close-delimited
 #   /delay/MS/REST   sleep MS milliseconds, then answer REST (default: the name)
 #   /status/CODE     an answer with that status
+#   /idle-close/MS   answer (keep-alive), then close the idle connection
+#                    after MS milliseconds (->closed lists those)
 #   /drop            close without answering
 #   /reset           reset the connection (SO_LINGER 0)
 #   /garbage         a malformed response head
@@ -133,6 +135,19 @@ sub connections {
 	return @c;
 }
 
+# Connections the backend closed while idle (after /idle-close/MS).
+sub closed {
+	my ($self) = @_;
+	open my $fh, '<', $self->{log} or return ();
+	my @c;
+	while (my $line = <$fh>) {
+		next unless $line =~ /\n\z/;
+		my $e = eval { $JSON->decode($line) } or next;
+		push @c, $e->{conn} if $e->{type} eq 'closed';
+	}
+	return @c;
+}
+
 # Forget what was logged so far.
 sub clear {
 	my ($self) = @_;
@@ -241,6 +256,13 @@ sub _connection {
 			return;
 		}
 		my $keep = $self->_answer($sock, $req);
+		if ($keep && $keep =~ /^idle-close:(\d+)$/) {
+			# Answered as keep-alive, then closed while idle.
+			sleep($1 / 1000);
+			close $sock;
+			$self->_log({ type => 'closed', conn => $conn });
+			return;
+		}
 		return unless $keep;
 	}
 }
@@ -430,6 +452,12 @@ sub _answer {
 			return $req->{keepalive};
 		}
 		return $self->_simple($sock, $req, $code, "status $code\n");
+	}
+	if ($path =~ m{/idle-close/(\d+)$}) {
+		my $ms = $1;
+		my $keep = $self->_simple($sock, $req, 200, $self->{name},
+		    'Content-Type' => 'text/plain');
+		return $keep ? "idle-close:$ms" : 0;
 	}
 	if ($path =~ m{/drop$}) {
 		return 0;
