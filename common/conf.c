@@ -1306,8 +1306,9 @@ static bool get_bool(struct loader *ld, cfg_t *sec, const char *name, bool def)
 }
 
 /* A string option that must not be empty; a copy of it or of def. */
-static char *get_path(struct loader *ld, cfg_t *sec, const char *name,
-		      const char *def)
+/* A string option that must not be empty; def when absent. */
+static char *get_string(struct loader *ld, cfg_t *sec, const char *name,
+			const char *def)
 {
 	const char *s = cfg_getstr(sec, name);
 
@@ -1318,6 +1319,26 @@ static char *get_path(struct loader *ld, cfg_t *sec, const char *name,
 	if (s == NULL && def == NULL)
 		return NULL;
 	return ld_strdup(ld, s ? s : def);
+}
+
+/* A file path: relative ones hang off the main file's directory, as
+ * includes do, since the daemon's working directory is "/". */
+static char *get_path(struct loader *ld, cfg_t *sec, const char *name,
+		      const char *def)
+{
+	char *s = get_string(ld, sec, name, def), full[PATH_MAX], *abs;
+
+	if (s == NULL || s[0] == '/')
+		return s;
+	if (pp_include_path(ld->main_file, s, full, sizeof(full)) < 0) {
+		ld_error(ld, opt_line(ld, sec, name), "%s is too long", name);
+		return s;
+	}
+	abs = ld_strdup(ld, full);
+	if (abs == NULL)
+		return s;
+	free(s);
+	return abs;
 }
 
 /* Resolving: globals */
@@ -1336,7 +1357,7 @@ static void resolve_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 	const char *s;
 
 	c->user_explicit = cfg_getstr(cfg, "user") != NULL;
-	c->user = get_path(ld, cfg, "user", DEF_USER);
+	c->user = get_string(ld, cfg, "user", DEF_USER);
 	if (c->user_explicit && c->user && *c->user && getpwnam(c->user) == NULL)
 		ld_error(ld, opt_line(ld, cfg, "user"), "unknown user \"%s\"",
 		    c->user);

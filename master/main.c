@@ -231,12 +231,15 @@ int main(int argc, char **argv)
 		return test_config(&o);
 	if (o.signal)
 		return send_signal(&o);
-	conf = load_or_report(o.conf_file);
+	/* A daemon changes to "/": reloads must still find the file, and the
+	 * paths in it are taken relative to its directory. */
+	conf_path = realpath(o.conf_file, NULL);
+	if (conf_path == NULL)
+		conf_path = (char *)o.conf_file;
+	conf = load_or_report(conf_path);
 	if (conf == NULL) {
 		fprintf(stderr, "portico: configuration file %s test failed\n", o.conf_file);
 		return 1;
 	}
-	/* A daemon changes to "/", and reloads must still find the file. */
-	conf_path = realpath(o.conf_file, NULL);
-	return master_run(conf, conf_path ? conf_path : o.conf_file, o.foreground);
+	return master_run(conf, conf_path, o.foreground);
 }

@@ -348,8 +348,11 @@ static void reopen_logs(void)
 		logs->fds[i] = fds[i];
 	}
 	log_use_fd(logs->fds[0]);
+	/* Older generations are draining with the log files of their own
+	 * configuration; they finish in the renamed files. */
 	for (i = 0; i < nprocs; i++)
-		if (channel_send(procs[i].channel, CHANNEL_REOPEN_LOGS, logs->fds, logs->n) < 0)
+		if (procs[i].generation == generation &&
+		    channel_send(procs[i].channel, CHANNEL_REOPEN_LOGS, logs->fds, logs->n) < 0)
 			log_errno(LL_ERROR, errno, "sending reopened logs to worker pid %ld failed",
 				  (long)procs[i].pid);
 	log_msg(LL_NOTICE, "log files reopened");

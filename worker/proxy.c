@@ -245,6 +245,7 @@ static int retry_fresh(struct session *s)
 	drop_upstream(x);
 	x->attempts--;
 	x->req_done = false;
+	x->req_failed = false;
 	return connect_next(s, false);
 }
 
@@ -341,12 +342,7 @@ static int bad_response(struct session *s, const char *why)
 
 static int parse_response_head(struct session *s, size_t end)
 {
-	const struct conf *conf = worker_conf;
-	struct http_limits lim = {
-		.max_request_line = conf->max_header_line,
-		.max_header_line = conf->max_header_line,
-		.max_head = conf->header_buffer_size,
-	};
+	struct http_limits lim = worker_head_limits();
 	struct exchange *x = s->x;
 
 	if (http_parse_response(x->uin->pos, end, &x->resp, &lim, x->req.method_id) != P_OK)

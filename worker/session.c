@@ -341,11 +341,7 @@ static void remember_for_log(struct exchange *x, const char *head, size_t len)
 static void dispatch(struct session *s, size_t head_len)
 {
 	const struct conf *conf = worker_conf;
-	struct http_limits lim = {
-		.max_request_line = conf->max_request_line,
-		.max_header_line = conf->max_header_line,
-		.max_head = conf->header_buffer_size,
-	};
+	struct http_limits lim = worker_head_limits();
 	struct exchange *x;
 	int r;
 

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "logfiles.h"
+#include "http_parse.h"
 
 struct worker_args {
 	const struct conf *conf;
@@ -24,5 +25,15 @@ void worker_main(const struct worker_args *args) __attribute__((noreturn));
 
 /* The configuration this worker serves. */
 extern const struct conf *worker_conf;
+
+/* The parser's limits for heads, from the configuration. */
+static inline struct http_limits worker_head_limits(void)
+{
+	return (struct http_limits){
+		.max_request_line = worker_conf->max_request_line,
+		.max_header_line = worker_conf->max_header_line,
+		.max_head = worker_conf->header_buffer_size,
+	};
+}
 
 #endif

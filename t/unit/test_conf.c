@@ -677,6 +677,32 @@ static void test_hosts_and_regex(void)
 }
 
 /* The dump reads back into the same configuration. */
+/* The daemon works from "/", so relative paths must not depend on the
+ * directory portico was started from. */
+static void test_relative_paths(void)
+{
+	char *errs = NULL, want[PATH_MAX];
+	struct conf *c;
+
+	c = load("rel/main.conf",
+		 "pid_file = \"run/p.pid\"\n"
+		 "error_log = \"/var/log/abs.log\"\n"
+		 "listen http { address = \"127.0.0.1:8080\" }\n"
+		 "upstream app { server \"127.0.0.1:9000\" {} }\n"
+		 "site s { access_log = \"logs/a.log\"  route \"/\" { upstream = \"app\" } }\n",
+		 &errs);
+	ok(c != NULL, "relative paths: config loads");
+	if (c != NULL) {
+		snprintf(want, sizeof(want), "%s/rel/run/p.pid", dir);
+		is_str(c->pid_file, want, "a relative pid_file is taken from the config's directory");
+		snprintf(want, sizeof(want), "%s/rel/logs/a.log", dir);
+		is_str(c->sites[0].access_log, want, "so is a relative access_log");
+		is_str(c->error_log, "/var/log/abs.log", "an absolute path is kept as written");
+	}
+	conf_free(c);
+	free(errs);
+}
+
 static void test_dump(void)
 {
 	struct conf *c, *c2;
@@ -733,6 +759,7 @@ int main(void)
 	test_syntax();
 	test_parsers();
 	test_hosts_and_regex();
+	test_relative_paths();
 	test_dump();
 
 	while (npaths > 0)
