@@ -1006,6 +1006,10 @@ static cfg_opt_t site_opts[] = {
 	OPT_LIST("listen", 0),
 	OPT_LIST("hosts", "{\"*\"}"),
 	OPT("access_log"),
+	OPT_LIST("forwarded_headers",
+	    "{\"x-forwarded-for\", \"x-real-ip\", \"x-forwarded-proto\", \"forwarded\"}"),
+	OPT("via"),
+	OPT("hide_server"),
 	SEC("route", route_opts),
 	CFG_END()
 };
@@ -1024,6 +1028,7 @@ static cfg_opt_t conf_opts[] = {
 	OPT("keepalive_timeout"),
 	OPT("send_timeout"),
 	OPT("shutdown_timeout"),
+	OPT("tunnel_timeout"),
 	OPT("header_buffer_size"),
 	OPT("max_request_line"),
 	OPT("max_header_line"),
@@ -1404,6 +1409,8 @@ static void resolve_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 	c->send_timeout = get_duration(ld, cfg, "send_timeout", 60000, false);
 	c->shutdown_timeout = get_duration(ld, cfg, "shutdown_timeout", 30000,
 	    false);
+	c->tunnel_timeout = get_duration(ld, cfg, "tunnel_timeout", 3600000,
+	    false);
 	c->header_buffer_size = get_size(ld, cfg, "header_buffer_size", 32768);
 	c->max_request_line = get_size(ld, cfg, "max_request_line", 8192);
 	c->max_header_line = get_size(ld, cfg, "max_header_line", 8192);
@@ -1700,6 +1707,38 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 		    "unknown upstream \"%s\"", r->pattern, up);
 }
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} forwarded_fields[] = {
+	{ "x-forwarded-for", CONF_FWD_FOR },
+	{ "x-real-ip", CONF_FWD_REAL_IP },
+	{ "x-forwarded-proto", CONF_FWD_PROTO },
+	{ "forwarded", CONF_FWD_FORWARDED },
+};
+
+static void resolve_site_forwarded(struct loader *ld, cfg_t *sec,
+				   struct conf_site *site)
+{
+	unsigned i, j, n = cfg_size(sec, "forwarded_headers");
+
+	for (i = 0; i < n; i++) {
+		const char *s = cfg_getnstr(sec, "forwarded_headers", i);
+
+		for (j = 0; j < ARRAY_LEN(forwarded_fields); j++)
+			if (strcasecmp(s, forwarded_fields[j].name) == 0)
+				break;
+		if (j == ARRAY_LEN(forwarded_fields)) {
+			ld_error(ld, opt_line_n(ld, sec, "forwarded_headers", i),
+			    "site \"%s\": unknown forwarded header \"%s\" (use "
+			    "x-forwarded-for, x-real-ip, x-forwarded-proto or "
+			    "forwarded)", site->name, s);
+			continue;
+		}
+		site->forwarded |= forwarded_fields[j].bit;
+	}
+}
+
 static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c,
 			 struct conf_site *site)
 {
@@ -1711,6 +1750,9 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c,
 	resolve_site_listens(ld, sec, c, site);
 	resolve_site_hosts(ld, sec, site);
 	site->access_log = get_path(ld, sec, "access_log", NULL);
+	resolve_site_forwarded(ld, sec, site);
+	site->via = get_bool(ld, sec, "via", false);
+	site->hide_server = get_bool(ld, sec, "hide_server", true);
 	if (n == 0) {
 		ld_error(ld, sec_line(ld, sec), "site \"%s\" has no route",
 		    site->name);
@@ -2039,6 +2081,7 @@ static void dump_globals(const struct conf *c, FILE *out)
 	dump_duration(out, "keepalive_timeout", c->keepalive_timeout, "");
 	dump_duration(out, "send_timeout", c->send_timeout, "");
 	dump_duration(out, "shutdown_timeout", c->shutdown_timeout, "");
+	dump_duration(out, "tunnel_timeout", c->tunnel_timeout, "");
 	dump_size(out, "header_buffer_size", c->header_buffer_size);
 	dump_size(out, "max_request_line", c->max_request_line);
 	dump_size(out, "max_header_line", c->max_header_line);
@@ -2064,7 +2107,7 @@ static void dump_upstream(const struct conf_upstream *u, FILE *out)
 
 static void dump_site(const struct conf_site *s, FILE *out)
 {
-	unsigned i;
+	unsigned i, n;
 
 	fputs("\nsite ", out);
 	dump_str(out, s->name);
@@ -2084,6 +2127,12 @@ static void dump_site(const struct conf_site *s, FILE *out)
 		dump_str(out, s->access_log);
 		fputc('\n', out);
 	}
+	fputs("\tforwarded_headers = {", out);
+	for (i = 0, n = 0; i < ARRAY_LEN(forwarded_fields); i++)
+		if (s->forwarded & forwarded_fields[i].bit)
+			fprintf(out, "%s\"%s\"", n++ ? ", " : "", forwarded_fields[i].name);
+	fprintf(out, "}\n\tvia = %s\n\thide_server = %s\n", s->via ? "true" : "false",
+		s->hide_server ? "true" : "false");
 	for (i = 0; i < s->nroutes; i++) {
 		fputs("\troute ", out);
 		dump_str(out, s->routes[i].pattern);

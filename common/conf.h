@@ -61,6 +61,12 @@ struct conf_host {
 	bool wildcard;
 };
 
+/* conf_site.forwarded: which forwarding fields to set upstream. */
+#define CONF_FWD_FOR       0x01		/* X-Forwarded-For */
+#define CONF_FWD_REAL_IP   0x02		/* X-Real-IP */
+#define CONF_FWD_PROTO     0x04		/* X-Forwarded-Proto */
+#define CONF_FWD_FORWARDED 0x08		/* Forwarded (RFC 7239) */
+
 struct conf_site {
 	char *name;
 	struct conf_listen **listens;
@@ -70,6 +76,9 @@ struct conf_site {
 	char *access_log;		/* NULL: no access log */
 	struct conf_route *routes;	/* in file order */
 	unsigned nroutes;
+	unsigned forwarded;		/* CONF_FWD_* */
+	bool via;			/* add "Via: 1.1 portico" both ways */
+	bool hide_server;		/* drop the backend's Server field */
 };
 
 struct conf {
@@ -90,6 +99,7 @@ struct conf {
 	unsigned keepalive_timeout;	/* ms; 0 disables client keep-alive */
 	unsigned send_timeout;		/* ms, writing to a client */
 	unsigned shutdown_timeout;	/* ms, graceful stop of old workers */
+	unsigned tunnel_timeout;	/* ms, idle upgraded connection */
 	size_t header_buffer_size;	/* largest request head accepted */
 	size_t max_request_line;
 	size_t max_header_line;

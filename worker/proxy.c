@@ -9,165 +9,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "head.h"
 #include "proxy.h"
 #include "session.h"
 #include "upstream.h"
 #include "worker.h"
-
-/* Appends to a buffer; remembers when something did not fit. */
-struct writer {
-	char *p, *end;
-	bool overflow;
-};
-
-static void put(struct writer *w, const char *s, size_t len)
-{
-	if (w->overflow || (size_t)(w->end - w->p) < len) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->p, s, len);
-	w->p += len;
-}
-
-static void put_slice(struct writer *w, struct slice s)
-{
-	put(w, s.p, s.len);
-}
-
-static void put_str(struct writer *w, const char *s)
-{
-	put(w, s, strlen(s));
-}
-
-static void put_header(struct writer *w, const struct http_header *h)
-{
-	put_slice(w, h->name);
-	put(w, ": ", 2);
-	put_slice(w, h->value);
-	put(w, "\r\n", 2);
-}
-
-static bool is_forwarding_header(const struct http_header *h)
-{
-	return slice_ieq(h->name, "x-forwarded-for") ||
-	       slice_ieq(h->name, "x-real-ip") ||
-	       slice_ieq(h->name, "x-forwarded-proto");
-}
-
-/* The request line's target as the upstream must see it: origin-form,
- * even when the client sent the absolute form. */
-static void put_target(struct writer *w, const struct http_message *r)
-{
-	const char *end = r->target.p + r->target.len;
-
-	if (r->target.len == 0 || r->target.p[0] == '/' || r->target.p[0] == '*') {
-		put_slice(w, r->target);
-	} else if (r->path.p >= r->target.p && r->path.p < end) {
-		put(w, r->path.p, (size_t)(end - r->path.p));	/* path and query */
-	} else {
-		put(w, "/", 1);		/* "http://host" or "http://host?q" */
-		if (r->query.len) {
-			put(w, "?", 1);
-			put_slice(w, r->query);
-		}
-	}
-}
-
-static bool has_host_field(const struct http_message *r)
-{
-	unsigned i;
-
-	for (i = 0; i < r->nheaders; i++)
-		if (r->headers[i].id == HDR_HOST)
-			return true;
-	return false;
-}
-
-static void put_forwarded_for(struct writer *w, const struct session *s)
-{
-	const struct http_message *r = &s->x->req;
-	unsigned i;
-
-	put_str(w, "X-Forwarded-For: ");
-	for (i = 0; i < r->nheaders; i++)
-		if (slice_ieq(r->headers[i].name, "x-forwarded-for") &&
-		    r->headers[i].value.len > 0) {
-			put_slice(w, r->headers[i].value);
-			put(w, ", ", 2);
-		}
-	put_str(w, s->peer);
-	put_str(w, "\r\nX-Real-IP: ");
-	put_str(w, s->peer);
-	put_str(w, "\r\nX-Forwarded-Proto: http\r\n");
-}
-
-/* Returns the head's length, or 0 when it does not fit the buffer. */
-static size_t build_request_head(struct session *s, struct buf *b)
-{
-	const struct exchange *x = s->x;
-	const struct http_message *r = &x->req;
-	struct writer w = { b->start, b->end, false };
-	unsigned i;
-
-	put_slice(&w, r->method);
-	put(&w, " ", 1);
-	put_target(&w, r);
-	put_str(&w, " HTTP/1.1\r\n");
-	for (i = 0; i < r->nheaders; i++) {
-		const struct http_header *h = &r->headers[i];
-
-		/* Expect is answered by portico itself (see proxy_start). */
-		if ((h->flags & HTTP_HDR_HOP) || h->id == HDR_EXPECT ||
-		    is_forwarding_header(h))
-			continue;
-		put_header(&w, h);
-	}
-	/* HTTP/1.1 upstreams need a Host: the absolute-form's authority, or
-	 * for an HTTP/1.0 request without one, the server's address. */
-	if (!has_host_field(r)) {
-		put_str(&w, "Host: ");
-		if (r->host.len)
-			put_slice(&w, r->host);
-		else
-			put_str(&w, x->up->conf->servers[x->first_server].address);
-		put(&w, "\r\n", 2);
-	}
-	if (r->framing == HTTP_BODY_CHUNKED)
-		put_str(&w, "Transfer-Encoding: chunked\r\n");
-	if (x->up->conf->keepalive == 0)
-		put_str(&w, "Connection: close\r\n");
-	put_forwarded_for(&w, s);
-	put(&w, "\r\n", 2);
-	return w.overflow ? 0 : (size_t)(w.p - b->start);
-}
-
-static size_t build_response_head(struct session *s, struct buf *b, bool chunked)
-{
-	const struct http_message *r = &s->x->resp;
-	struct writer w = { b->start, b->end, false };
-	char status[8];
-	unsigned i;
-
-	snprintf(status, sizeof(status), "%03d ", r->status);
-	put_str(&w, "HTTP/1.1 ");
-	put_str(&w, status);
-	put_slice(&w, r->reason);
-	put(&w, "\r\n", 2);
-	for (i = 0; i < r->nheaders; i++)
-		if (!(r->headers[i].flags & HTTP_HDR_HOP))
-			put_header(&w, &r->headers[i]);
-	if (chunked)
-		put_str(&w, "Transfer-Encoding: chunked\r\n");
-	if (!s->keep_alive)
-		put_str(&w, "Connection: close\r\n");
-	else if (s->x->req.version == 10)
-		put_str(&w, "Connection: keep-alive\r\n");
-	put(&w, "\r\n", 2);
-	return w.overflow ? 0 : (size_t)(w.p - b->start);
-}
 
 static void upstream_event(struct ev_io *io, uint32_t events)
 {
@@ -295,6 +144,19 @@ static int send_request(struct session *s)
 	}
 }
 
+static int no_head_room(struct session *s, const char *what)
+{
+	session_log(s, LL_ERROR, 0, "%s from upstream %s does not fit a buffer", what,
+		    s->x->upstream_addr);
+	session_respond(s, 502, false);
+	return P_DONE;
+}
+
+static bool get_resp_head(struct exchange *x)
+{
+	return x->resp_head != NULL || (x->resp_head = buf_get()) != NULL;
+}
+
 /* Decide how the body goes to the client and start the response pump. */
 static int start_response(struct session *s, size_t head_len)
 {
@@ -315,22 +177,60 @@ static int start_response(struct session *s, size_t head_len)
 		s->keep_alive = false;
 	x->resp_reusable = http_keep_alive(r) && r->framing != HTTP_BODY_EOF &&
 			   x->up->conf->keepalive > 0;
-	if (x->resp_head == NULL && (x->resp_head = buf_get()) == NULL) {
-		session_log(s, LL_ERROR, ENOMEM, "no buffer for a response head");
-		session_respond(s, 502, true);
-		return P_DONE;
-	}
-	len = build_response_head(s, x->resp_head, chunked);
-	if (len == 0) {
-		session_log(s, LL_ERROR, 0, "response head from %s too large", x->upstream_addr);
-		session_respond(s, 502, false);
-		return P_DONE;
-	}
+	if (!get_resp_head(x))
+		return no_head_room(s, "a response head");
+	len = head_response(s, x->resp_head, chunked ? HEAD_FINAL_CHUNKED : HEAD_FINAL);
+	if (len == 0)
+		return no_head_room(s, "a response head");
 	x->uin->pos += head_len;
 	pump_init(&x->resp_pump, &x->uc->conn, &s->client, x->uin, r->framing,
 		  r->content_length, chunked ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
 		  x->resp_head->start, len);
 	return P_OK;
+}
+
+/* 101 to an upgrade request: from now on bytes flow both ways untouched,
+ * until both sides have closed. */
+static int start_tunnel(struct session *s, size_t head_len)
+{
+	struct exchange *x = s->x;
+	size_t len;
+
+	if (!get_resp_head(x))
+		return no_head_room(s, "a 101 head");
+	len = head_response(s, x->resp_head, HEAD_SWITCH);
+	if (len == 0)
+		return no_head_room(s, "a 101 head");
+	x->uin->pos += head_len;
+	x->resp_head_done = true;
+	x->tunnel = true;
+	x->status = 101;
+	x->resp_reusable = false;
+	s->keep_alive = false;
+	pump_init(&x->resp_pump, &x->uc->conn, &s->client, x->uin, HTTP_BODY_EOF, 0,
+		  PUMP_OUT_IDENTITY, x->resp_head->start, len);
+	pump_init(&x->req_pump, &s->client, &x->uc->conn, s->in, HTTP_BODY_EOF, 0,
+		  PUMP_OUT_IDENTITY, NULL, 0);
+	return P_OK;
+}
+
+/* A 1xx before the final response: passed to HTTP/1.1 clients (102, 103),
+ * except 100, which the client already had from portico. */
+static int interim_response(struct session *s, size_t head_len)
+{
+	struct exchange *x = s->x;
+	size_t len = 0;
+
+	if (x->resp.status != 100 && x->req.version >= 11 && get_resp_head(x))
+		len = head_response(s, x->resp_head, HEAD_INTERIM);
+	x->uin->pos += head_len;
+	x->uscanned = 0;
+	if (len > 0) {
+		pump_init(&x->resp_pump, NULL, &s->client, NULL, HTTP_BODY_NONE, 0,
+			  PUMP_OUT_IDENTITY, x->resp_head->start, len);
+		x->interim_pending = true;
+	}
+	return P_AGAIN;
 }
 
 static int bad_response(struct session *s, const char *why)
@@ -340,6 +240,8 @@ static int bad_response(struct session *s, const char *why)
 	return P_DONE;
 }
 
+/* P_OK: the final response started; P_AGAIN: an interim one was handled,
+ * read on; P_DONE: the exchange was answered. */
 static int parse_response_head(struct session *s, size_t end)
 {
 	struct http_limits lim = worker_head_limits();
@@ -347,16 +249,31 @@ static int parse_response_head(struct session *s, size_t end)
 
 	if (http_parse_response(x->uin->pos, end, &x->resp, &lim, x->req.method_id) != P_OK)
 		return bad_response(s, "invalid response head");
-	if (x->resp.status == 101)
-		return bad_response(s, "unrequested protocol switch");
-	if (x->resp.status < 200) {
-		/* Interim responses are not passed on yet; the client got its
-		 * own 100 Continue from us. */
-		x->uin->pos += end;
-		x->uscanned = 0;
-		return P_AGAIN;
+	if (x->resp.status == 101) {
+		if (head_upgrade_request(&x->req).p == NULL)
+			return bad_response(s, "unrequested protocol switch");
+		return start_tunnel(s, end);
 	}
+	if (x->resp.status < 200)
+		return interim_response(s, end);
 	return start_response(s, end);
+}
+
+/* Write out a forwarded interim response before reading further. */
+static int flush_interim(struct session *s)
+{
+	struct exchange *x = s->x;
+	int r = pump_run(&x->resp_pump);
+
+	if (r == P_AGAIN)
+		return P_AGAIN;
+	x->interim_pending = false;
+	if (r == P_OK)
+		return P_OK;
+	session_log(s, LL_INFO, s->client.err, "client closed while receiving a 1xx response");
+	s->keep_alive = false;
+	session_exchange_done(s);
+	return P_DONE;
 }
 
 static int read_response_head(struct session *s)
@@ -373,6 +290,12 @@ static int read_response_head(struct session *s)
 	}
 	in = x->uin;
 	for (;;) {
+		if (x->interim_pending) {
+			int r = flush_interim(s);
+
+			if (r != P_OK)
+				return r;
+		}
 		if (buf_len(in) > 0) {
 			end = http_head_scan(in->pos, buf_len(in), &x->uscanned);
 			if (end < 0)
@@ -436,6 +359,9 @@ static unsigned current_timeout(const struct session *s)
 	const struct exchange *x = s->x;
 	const struct conf_upstream *cu = x->up->conf;
 
+	if (x->tunnel)
+		return worker_conf->tunnel_timeout;
+
 	if (x->resp_head_done)
 		return pump_blocked_on_dst(&x->resp_pump) ? worker_conf->send_timeout
 							  : cu->read_timeout;
@@ -459,10 +385,49 @@ static void arm_timer(struct session *s)
 	ev_timer_set(&s->timer, current_timeout(s));
 }
 
+/* One direction of a tunnel: when its source has closed, pass the close
+ * on with a half-close, so the other direction can still finish. */
+static int tunnel_direction(struct session *s, struct pump *p)
+{
+	int r;
+
+	if (p->done)
+		return P_OK;
+	r = pump_run(p);
+	if (r == P_OK)
+		shutdown(p->dst->io.fd, SHUT_WR);
+	if (r != P_ERROR)
+		return P_OK;
+	session_log(s, LL_INFO, p->fault == PUMP_DST_ERROR ? p->dst->err : p->src->err,
+		    "tunnel closed on an error");
+	s->keep_alive = false;
+	session_exchange_done(s);
+	return P_DONE;
+}
+
+static void tunnel_progress(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	if (tunnel_direction(s, &x->resp_pump) == P_DONE ||
+	    tunnel_direction(s, &x->req_pump) == P_DONE)
+		return;
+	if (x->resp_pump.done && x->req_pump.done) {
+		session_exchange_done(s);
+		return;
+	}
+	arm_timer(s);
+}
+
 void proxy_progress(struct session *s)
 {
 	struct exchange *x = s->x;
 	int r, err;
+
+	if (x->tunnel) {
+		tunnel_progress(s);
+		return;
+	}
 
 	if (x->connecting) {
 		if (!x->uc->conn.io.writable)
@@ -488,6 +453,10 @@ void proxy_progress(struct session *s)
 			arm_timer(s);
 			return;
 		}
+		if (x->tunnel) {
+			tunnel_progress(s);
+			return;
+		}
 	}
 	if (send_response(s) == P_DONE)
 		return;
@@ -497,6 +466,13 @@ void proxy_progress(struct session *s)
 void proxy_timeout(struct session *s)
 {
 	struct exchange *x = s->x;
+
+	if (x->tunnel) {
+		session_log(s, LL_INFO, 0, "tunnel idle for tunnel_timeout, closing");
+		s->keep_alive = false;
+		session_exchange_done(s);
+		return;
+	}
 
 	if (x->connecting) {
 		session_log(s, LL_ERROR, ETIMEDOUT, "upstream %s timed out while connecting",
@@ -550,7 +526,7 @@ void proxy_start(struct session *s)
 		session_respond(s, 500, true);
 		return;
 	}
-	len = build_request_head(s, x->req_head);
+	len = head_request(s, x->req_head);
 	if (len == 0) {
 		session_respond(s, 431, true);
 		return;

@@ -49,6 +49,8 @@ struct exchange {
 	bool resp_head_done;
 	bool resp_done;
 	bool resp_reusable;		/* the upstream connection may be kept */
+	bool interim_pending;		/* a 1xx is being written to the client */
+	bool tunnel;			/* switched protocols: bytes both ways */
 	struct buf *req_head;		/* head we send upstream */
 	struct buf *resp_head;		/* head we send the client */
 	struct buf *uin;		/* bytes read from the upstream */

@@ -1,0 +1,236 @@
+/*
+ * head.c: writing request and response heads.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "head.h"
+#include "upstream.h"
+
+/* Appends to a buffer; remembers when something did not fit. */
+struct writer {
+	char *p, *end;
+	bool overflow;
+};
+
+static void put(struct writer *w, const char *s, size_t len)
+{
+	if (w->overflow || (size_t)(w->end - w->p) < len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p, s, len);
+	w->p += len;
+}
+
+static void put_slice(struct writer *w, struct slice s)
+{
+	put(w, s.p, s.len);
+}
+
+static void put_str(struct writer *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void put_field(struct writer *w, const char *name, struct slice value)
+{
+	put_str(w, name);
+	put(w, ": ", 2);
+	put_slice(w, value);
+	put(w, "\r\n", 2);
+}
+
+static void put_header(struct writer *w, const struct http_header *h)
+{
+	put_slice(w, h->name);
+	put(w, ": ", 2);
+	put_slice(w, h->value);
+	put(w, "\r\n", 2);
+}
+
+static size_t finish(struct writer *w, const struct buf *b)
+{
+	put(w, "\r\n", 2);
+	return w->overflow ? 0 : (size_t)(w->p - b->start);
+}
+
+static struct slice field(const struct http_message *m, int id)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nheaders; i++)
+		if (m->headers[i].id == id)
+			return m->headers[i].value;
+	return (struct slice){ NULL, 0 };
+}
+
+struct slice head_upgrade_request(const struct http_message *req)
+{
+	if (req->method_id != HTTP_GET || req->framing != HTTP_BODY_NONE ||
+	    !(req->conn_flags & HTTP_CONN_UPGRADE) || req->version < 11)
+		return (struct slice){ NULL, 0 };
+	return field(req, HDR_UPGRADE);
+}
+
+/* Forwarding fields portico sets itself; a client's own never pass, so a
+ * client cannot pose as another address. */
+static bool is_forwarding_field(struct slice name)
+{
+	return slice_ieq(name, "x-forwarded-for") || slice_ieq(name, "x-real-ip") ||
+	       slice_ieq(name, "x-forwarded-proto") || slice_ieq(name, "forwarded");
+}
+
+/* A backend that reads "_" as "-" (CGI does) would see such a field as
+ * another one, Transfer_Encoding as Transfer-Encoding: never pass it on. */
+static bool has_underscore(struct slice name)
+{
+	return memchr(name.p, '_', name.len) != NULL;
+}
+
+/* The request line's target as the upstream must see it: origin-form,
+ * even when the client sent the absolute form. */
+static void put_target(struct writer *w, const struct http_message *r)
+{
+	const char *end = r->target.p + r->target.len;
+
+	if (r->target.len == 0 || r->target.p[0] == '/' || r->target.p[0] == '*') {
+		put_slice(w, r->target);
+	} else if (r->path.p >= r->target.p && r->path.p < end) {
+		put(w, r->path.p, (size_t)(end - r->path.p));	/* path and query */
+	} else {
+		put(w, "/", 1);		/* "http://host" or "http://host?q" */
+		if (r->query.len) {
+			put(w, "?", 1);
+			put_slice(w, r->query);
+		}
+	}
+}
+
+static void put_forwarded(struct writer *w, const struct session *s, unsigned which)
+{
+	const struct http_message *r = &s->x->req;
+	bool v6 = strchr(s->peer, ':') != NULL;
+	unsigned i;
+
+	if (which & CONF_FWD_FOR) {
+		put_str(w, "X-Forwarded-For: ");
+		for (i = 0; i < r->nheaders; i++)
+			if (slice_ieq(r->headers[i].name, "x-forwarded-for") &&
+			    r->headers[i].value.len > 0) {
+				put_slice(w, r->headers[i].value);
+				put(w, ", ", 2);
+			}
+		put_str(w, s->peer);
+		put(w, "\r\n", 2);
+	}
+	if (which & CONF_FWD_REAL_IP) {
+		put_str(w, "X-Real-IP: ");
+		put_str(w, s->peer);
+		put(w, "\r\n", 2);
+	}
+	if (which & CONF_FWD_PROTO)
+		put_str(w, "X-Forwarded-Proto: http\r\n");
+	if (which & CONF_FWD_FORWARDED) {
+		/* RFC 7239: an IPv6 address is bracketed and quoted. */
+		put_str(w, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
+		put_str(w, s->peer);
+		put_str(w, v6 ? "]\";proto=http\r\n" : ";proto=http\r\n");
+	}
+}
+
+/* HTTP/1.1 upstreams need a Host: the absolute-form's authority, or for an
+ * HTTP/1.0 request without one, the server's address. */
+static void put_host_if_missing(struct writer *w, const struct exchange *x)
+{
+	const struct http_message *r = &x->req;
+
+	if (field(r, HDR_HOST).p != NULL)
+		return;
+	put_str(w, "Host: ");
+	if (r->host.len)
+		put_slice(w, r->host);
+	else
+		put_str(w, x->up->conf->servers[x->first_server].address);
+	put(w, "\r\n", 2);
+}
+
+size_t head_request(const struct session *s, struct buf *b)
+{
+	const struct exchange *x = s->x;
+	const struct http_message *r = &x->req;
+	struct writer w = { b->start, b->end, false };
+	struct slice upgrade = head_upgrade_request(r);
+	unsigned i;
+
+	put_slice(&w, r->method);
+	put(&w, " ", 1);
+	put_target(&w, r);
+	put_str(&w, " HTTP/1.1\r\n");
+	for (i = 0; i < r->nheaders; i++) {
+		const struct http_header *h = &r->headers[i];
+
+		/* Expect is answered by portico itself (see proxy_start). */
+		if ((h->flags & HTTP_HDR_HOP) || h->id == HDR_EXPECT ||
+		    is_forwarding_field(h->name) || has_underscore(h->name))
+			continue;
+		put_header(&w, h);
+	}
+	put_host_if_missing(&w, x);
+	if (r->framing == HTTP_BODY_CHUNKED)
+		put_str(&w, "Transfer-Encoding: chunked\r\n");
+	if (upgrade.p != NULL) {
+		put_field(&w, "Upgrade", upgrade);
+		put_str(&w, "Connection: upgrade\r\n");
+	} else if (x->up->conf->keepalive == 0) {
+		put_str(&w, "Connection: close\r\n");
+	}
+	put_forwarded(&w, s, x->site->forwarded);
+	if (x->site->via)
+		put_str(&w, "Via: 1.1 portico\r\n");
+	return finish(&w, b);
+}
+
+size_t head_response(const struct session *s, struct buf *b, enum head_kind kind)
+{
+	const struct exchange *x = s->x;
+	const struct http_message *r = &x->resp;
+	struct writer w = { b->start, b->end, false };
+	char status[8];
+	unsigned i;
+
+	snprintf(status, sizeof(status), "%03d ", r->status);
+	put_str(&w, "HTTP/1.1 ");
+	put_str(&w, status);
+	put_slice(&w, r->reason);
+	put(&w, "\r\n", 2);
+	for (i = 0; i < r->nheaders; i++) {
+		const struct http_header *h = &r->headers[i];
+
+		if ((h->flags & HTTP_HDR_HOP) ||
+		    (h->id == HDR_SERVER && x->site->hide_server))
+			continue;
+		put_header(&w, h);
+	}
+	if (x->site->via)
+		put_str(&w, "Via: 1.1 portico\r\n");
+	switch (kind) {
+	case HEAD_INTERIM:
+		break;
+	case HEAD_SWITCH:
+		put_field(&w, "Upgrade", field(r, HDR_UPGRADE));
+		put_str(&w, "Connection: upgrade\r\n");
+		break;
+	case HEAD_FINAL_CHUNKED:
+	case HEAD_FINAL:
+		if (kind == HEAD_FINAL_CHUNKED)
+			put_str(&w, "Transfer-Encoding: chunked\r\n");
+		if (!s->keep_alive)
+			put_str(&w, "Connection: close\r\n");
+		else if (x->req.version == 10)
+			put_str(&w, "Connection: keep-alive\r\n");
+		break;
+	}
+	return finish(&w, b);
+}
