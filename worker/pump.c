@@ -164,6 +164,11 @@ int pump_run(struct pump *p)
 	int r;
 
 	for (;;) {
+		/* Decode before writing, so a head and the body bytes read with
+		 * it leave in one write. */
+		r = decode(p);
+		if (r != P_OK)
+			return r;
 		r = flush(p);
 		if (r != P_OK)
 			return r;
@@ -176,8 +181,5 @@ int pump_run(struct pump *p)
 			if (r != P_OK)
 				return r;
 		}
-		r = decode(p);
-		if (r != P_OK)
-			return r;
 	}
 }
