@@ -69,8 +69,13 @@ void conn_close(struct conn *c)
 	c->io.fd = -1;
 }
 
+/* Free buffers kept for reuse; beyond this, a burst's buffers go back to
+ * the allocator instead of staying with the worker for good. */
+#define BUF_FREE_MAX 128
+
 static size_t buf_size;
 static struct buf *buf_free_list;
+static unsigned buf_free_count;
 
 void buf_pool_init(size_t size)
 {
@@ -83,6 +88,7 @@ struct buf *buf_get(void)
 
 	if (b != NULL) {
 		buf_free_list = b->next_free;
+		buf_free_count--;
 	} else {
 		b = malloc(sizeof(*b) + buf_size);
 		if (b == NULL)
@@ -99,8 +105,13 @@ void buf_put(struct buf *b)
 {
 	if (b == NULL)
 		return;
+	if (buf_free_count >= BUF_FREE_MAX) {
+		free(b);
+		return;
+	}
 	b->next_free = buf_free_list;
 	buf_free_list = b;
+	buf_free_count++;
 }
 
 void buf_compact(struct buf *b)

@@ -119,6 +119,11 @@ static int send_request(struct session *s)
 
 	if (r == P_OK) {
 		x->req_done = true;
+		/* Sent: its buffer can serve someone else meanwhile. */
+		if (!can_retry_fresh(x)) {
+			buf_put(x->req_head);
+			x->req_head = NULL;
+		}
 		return P_OK;
 	}
 	if (r == P_AGAIN)
