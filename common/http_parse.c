@@ -342,6 +342,13 @@ static int parse_version(const char *v, size_t n)
 	return (v[5] - '0') * 10 + (v[7] - '0') + 100;	/* +100: never 0 */
 }
 
+/* RFC 9110 2.5: a higher minor version of HTTP/1 is read as the highest
+ * one we implement, 1.1. v is parse_version()'s 110..119. */
+static int known_version(int v)
+{
+	return v == 110 ? 10 : 11;
+}
+
 /*
  * What a head that does not end inside buf deserves: the worker may call
  * us when its buffer filled up, and then a line or the head is too long.
@@ -645,9 +652,9 @@ static int request_line(struct hp *h, const char *p, const char *eol)
 	v = parse_version(t + 1, (size_t)(eol - t - 1));
 	if (v == 0)
 		return 400;
-	if (v != 110 && v != 111)
+	if (v < 110 || v > 119)
 		return 505;
-	msg->version = v - 100;
+	msg->version = known_version(v);
 	return parse_target(h);
 }
 
@@ -727,9 +734,9 @@ static int status_line(struct hp *h, const char *p, const char *eol)
 	if (eol - p < 12 || p[8] != ' ')
 		return 502;
 	v = parse_version(p, 8);
-	if (v != 110 && v != 111)
+	if (v < 110 || v > 119)
 		return 502;
-	msg->version = v - 100;
+	msg->version = known_version(v);
 	if (p[9] < '1' || p[9] > '5' || !IS_DIGIT(p[10]) || !IS_DIGIT(p[11]))
 		return 502;
 	msg->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');

@@ -344,6 +344,11 @@ static int send_response(struct session *s)
 				   buf_len(x->uin) == 0;
 		if (!x->req_pump.in_done && x->req.framing != HTTP_BODY_NONE)
 			s->keep_alive = false;
+	} else if (x->resp_pump.sent == 0 && x->resp_pump.fault != PUMP_DST_ERROR) {
+		/* The body broke before anything reached the client (its first
+		 * chunk came with the head): the client can still get a 502. */
+		return bad_response(s, x->resp_pump.fault == PUMP_SRC_INVALID
+				       ? "invalid chunked framing" : "a body cut short");
 	} else {
 		x->resp_reusable = false;
 		s->keep_alive = false;

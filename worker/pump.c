@@ -74,6 +74,7 @@ static int flush(struct pump *p)
 			return (int)n;
 		}
 		p->progress++;
+		p->sent += (uint64_t)n;
 		done = iov_advance(&p->iov[p->iov_first], p->iov_count, (size_t)n);
 		p->iov_first += done;
 		p->iov_count -= done;

@@ -40,7 +40,8 @@ struct pump {
 	bool done;			/* ... and everything was written */
 	bool last_chunk_queued;
 	uint64_t remaining;		/* HTTP_BODY_LENGTH: bytes still to read */
-	uint64_t body_out;		/* payload bytes written */
+	uint64_t body_out;		/* payload bytes queued for writing */
+	uint64_t sent;			/* bytes written to dst, head included */
 	uint64_t progress;		/* bumped on every byte moved */
 	struct http_chunked chunked;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "access_log.h"
@@ -21,6 +22,9 @@
 /* How long an idle keep-alive connection may still send a request once
  * its worker stops gracefully. */
 #define QUIT_IDLE_GRACE_MS 1000
+
+/* How long a closing connection drains what the client still sends. */
+#define LINGER_MS 2000
 
 bool session_quitting;
 
@@ -188,6 +192,44 @@ static void next_request(struct session *s)
 		read_head(s);
 }
 
+/* Whether the client may still be sending: then a plain close() would
+ * answer its bytes with a reset, which can destroy our response before
+ * the client has read it (RFC 9112 9.6). */
+static bool client_may_send(const struct session *s)
+{
+	const struct exchange *x = s->x;
+
+	return (s->in != NULL && buf_len(s->in) > 0) || s->client.io.readable ||
+	       (x != NULL && x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done);
+}
+
+/* Half-close, then read and drop what comes until the client closes or
+ * LINGER_MS pass. */
+static void linger(struct session *s)
+{
+	static char sink[4096];
+	ssize_t n;
+
+	while ((n = conn_recv(&s->client, sink, sizeof(sink))) > 0)
+		;
+	if (n != P_AGAIN)
+		session_close(s, "closed after lingering");
+}
+
+static void close_after_answer(struct session *s)
+{
+	if (!client_may_send(s) || shutdown(s->client.io.fd, SHUT_WR) < 0) {
+		session_close(s, "exchange done, connection not kept");
+		return;
+	}
+	exchange_free_one(s);
+	buf_put(s->in);
+	s->in = NULL;
+	s->state = SS_LINGER;
+	ev_timer_set(&s->timer, LINGER_MS);
+	linger(s);
+}
+
 void session_exchange_done(struct session *s)
 {
 	struct exchange *x = s->x;
@@ -198,11 +240,11 @@ void session_exchange_done(struct session *s)
 		upstream_release(x->uc, x->resp_reusable);
 		x->uc = NULL;
 	}
-	exchange_free_one(s);
 	if (!keep) {
-		session_close(s, "exchange done, connection not kept");
+		close_after_answer(s);
 		return;
 	}
+	exchange_free_one(s);
 	next_request(s);
 }
 
@@ -464,6 +506,9 @@ static void client_event(struct ev_io *io, uint32_t events)
 	case SS_RESPOND:
 		respond_loop(s);
 		break;
+	case SS_LINGER:
+		linger(s);
+		break;
 	}
 }
 
@@ -485,6 +530,9 @@ static void session_timeout(struct ev_timer *t)
 		session_log(s, LL_INFO, 0, "client timed out reading a response");
 		s->keep_alive = false;
 		session_exchange_done(s);
+		break;
+	case SS_LINGER:
+		session_close(s, "lingering timed out");
 		break;
 	}
 }

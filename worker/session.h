@@ -26,7 +26,8 @@ enum session_state {
 	SS_IDLE = 0,		/* between requests, no byte of the next yet */
 	SS_HEAD,		/* reading a request head */
 	SS_PROXY,		/* exchange with an upstream in progress */
-	SS_RESPOND		/* sending portico's own response */
+	SS_RESPOND,		/* sending portico's own response */
+	SS_LINGER		/* answered and half-closed, draining the rest */
 };
 
 struct exchange {

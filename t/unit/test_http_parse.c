@@ -372,7 +372,6 @@ static const struct req_bad req_bad[] = {
 	{ "HTTPS/1.1", RAW("GET / HTTPS/1.1\r\nHost: h\r\n\r\n"), 400 },
 	{ "HTTP/2.0", RAW("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505 },
 	{ "HTTP/0.9 version", RAW("GET / HTTP/0.9\r\nHost: h\r\n\r\n"), 505 },
-	{ "HTTP/1.2", RAW("GET / HTTP/1.2\r\nHost: h\r\n\r\n"), 505 },
 	{ "HTTP/0.9 request", RAW("GET /\r\n\r\n"), 400 },
 	{ "no version", RAW("GET / \r\nHost: h\r\n\r\n"), 400 },
 	{ "empty request line", RAW("\r\n"), 400 },
@@ -605,7 +604,6 @@ static const struct resp_bad resp_bad[] = {
 	{ "double SP before status", RAW("HTTP/1.1  200 OK\r\n\r\n"), HTTP_GET },
 	{ "no status", RAW("HTTP/1.1\r\n\r\n"), HTTP_GET },
 	{ "HTTP/2", RAW("HTTP/2 200 OK\r\n\r\n"), HTTP_GET },
-	{ "HTTP/1.2", RAW("HTTP/1.2 200 OK\r\n\r\n"), HTTP_GET },
 	{ "http/1.1", RAW("http/1.1 200 OK\r\n\r\n"), HTTP_GET },
 	{ "HTTP/0.9-style body", RAW("<html>\r\n\r\n"), HTTP_GET },
 	{ "leading empty line", RAW("\r\n" R200 "\r\n"), HTTP_GET },
@@ -1083,6 +1081,21 @@ static void bench(void)
 	printf("# scan + parse of a %zu-byte browser GET: %.0f ns\n", sizeof(raw) - 1, ns);
 }
 
+/* RFC 9110 2.5: HTTP/1.x with x > 1 is served as HTTP/1.1. */
+static void test_higher_minor_version(void)
+{
+	static const char req[] = "GET / HTTP/1.2\r\nHost: h\r\n\r\n";
+	static const char resp[] = "HTTP/1.3 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct http_message m;
+
+	is_int(http_parse_request(req, sizeof(req) - 1, &m, NULL), P_OK,
+	       "an HTTP/1.2 request is accepted");
+	is_int(m.version, 11, "and read as HTTP/1.1");
+	is_int(http_parse_response(resp, sizeof(resp) - 1, &m, NULL, HTTP_GET), P_OK,
+	       "an HTTP/1.3 response is accepted");
+	is_int(m.version, 11, "and read as HTTP/1.1");
+}
+
 int main(void)
 {
 	test_valid_requests();
@@ -1095,6 +1108,7 @@ int main(void)
 	test_chunked_valid();
 	test_chunked_api();
 	test_chunked_invalid();
+	test_higher_minor_version();
 	bench();
 	return done_testing();
 }

@@ -24,7 +24,13 @@ package Test::Portico::Backend;
 #   /garbage         a malformed response head
 #   /name, others    the backend's own name
 #   /upload          JSON with the request body's length and md5
-# Every answer carries "X-Backend: NAME".
+#   /raw/NAME        exactly the bytes the test set with ->set_raw(NAME, ...)
+#                    (nothing else: no X-Backend), then keeps the connection
+#                    open for another request unless told to close
+#   /ws              101 Switching Protocols (Upgrade: websocket), whatever
+#                    the request asked, then echoes every byte back until
+#                    the peer closes
+# Every other answer carries "X-Backend: NAME".
 
 use strict;
 use warnings;
@@ -148,6 +154,59 @@ sub closed {
 	return @c;
 }
 
+# Connections on which the peer (portico) closed or reset the connection
+# while the backend waited for the next request or echoed a tunnel.
+sub peer_closed {
+	my ($self) = @_;
+	return $self->_events('eof');
+}
+
+# Connections on which a /raw answer was sent in full.
+sub raw_sent {
+	my ($self) = @_;
+	return $self->_events('raw-sent');
+}
+
+# Tunnels (/ws) that ended: hashes with conn and bytes (echoed).
+sub tunnels {
+	my ($self) = @_;
+	open my $fh, '<', $self->{log} or return ();
+	my @t;
+	while (my $line = <$fh>) {
+		next unless $line =~ /\n\z/;
+		my $e = eval { $JSON->decode($line) } or next;
+		push @t, $e if $e->{type} eq 'tunnel';
+	}
+	return @t;
+}
+
+sub _events {
+	my ($self, $type) = @_;
+	open my $fh, '<', $self->{log} or return ();
+	my @c;
+	while (my $line = <$fh>) {
+		next unless $line =~ /\n\z/;
+		my $e = eval { $JSON->decode($line) } or next;
+		push @c, $e->{conn} if $e->{type} eq $type;
+	}
+	return @c;
+}
+
+# set_raw(NAME, PART...): what /raw/NAME answers, byte for byte. A part is
+# a string to send, { sleep => SECONDS } to pause, or { close => 1 } to
+# close the connection (otherwise it stays open for the next request).
+sub set_raw {
+	my ($self, $name, @parts) = @_;
+	die "raw response name must be a word: $name\n" unless $name =~ /^[\w-]+\z/;
+	my $path = "$self->{dir}/backend-$self->{name}-raw-$name.json";
+	open my $fh, '>', "$path.new" or die "$path: $!\n";
+	binmode $fh;
+	print $fh $JSON->encode(\@parts);
+	close $fh or die "$path: $!\n";
+	rename "$path.new", $path or die "$path: $!\n";
+	return $self;
+}
+
 # Forget what was logged so far.
 sub clear {
 	my ($self) = @_;
@@ -244,7 +303,11 @@ sub _connection {
 	$self->_log({ type => 'connection', conn => $conn });
 	my $seq = 0;
 	while (1) {
-		my $req = $self->_read_request($st) or return;
+		my $req = $self->_read_request($st);
+		unless ($req) {
+			$self->_log({ type => 'eof', conn => $conn });
+			return;
+		}
 		$req->{conn} = $conn;
 		$req->{seq} = ++$seq;
 		$req->{type} = 'request';
@@ -255,7 +318,11 @@ sub _connection {
 			    . "Connection: close\r\nX-Backend: $self->{name}\r\n\r\n");
 			return;
 		}
-		my $keep = $self->_answer($sock, $req);
+		my $keep = $self->_answer($sock, $req, undef, $st);
+		if ($keep && $keep eq 'tunnel') {
+			$self->_tunnel($st, $conn);
+			return;
+		}
 		if ($keep && $keep =~ /^idle-close:(\d+)$/) {
 			# Answered as keep-alive, then closed while idle.
 			sleep($1 / 1000);
@@ -380,15 +447,68 @@ sub _simple {
 	return $keep;
 }
 
+# A canned answer set by the test; keeps the connection unless told not to.
+sub _raw {
+	my ($self, $sock, $req, $name) = @_;
+	my $path = "$self->{dir}/backend-$self->{name}-raw-$name.json";
+	open my $fh, '<', $path or do {
+		_send($sock, "HTTP/1.1 500 No Such Raw Answer\r\nContent-Length: 0\r\n\r\n");
+		return 0;
+	};
+	binmode $fh;
+	local $/;
+	my $parts = $JSON->decode(<$fh>);
+	close $fh;
+	for my $part (@$parts) {
+		if (!ref $part) {
+			_send($sock, $part) or return 0;
+		} elsif ($part->{sleep}) {
+			sleep $part->{sleep};
+		} elsif ($part->{close}) {
+			$self->_log({ type => 'raw-sent', conn => $sock->peerport });
+			return 0;
+		}
+	}
+	$self->_log({ type => 'raw-sent', conn => $sock->peerport });
+	return 1;
+}
+
+# Echo every byte back until the peer closes; log how many.
+sub _tunnel {
+	my ($self, $st, $conn) = @_;
+	my $sock = $st->{sock};
+	my $bytes = length $st->{buf};
+	my $ok = _send($sock, $st->{buf});
+	$st->{buf} = '';
+	while ($ok) {
+		my $n = sysread($sock, my $data, 262144);
+		last unless $n;
+		$bytes += $n;
+		$ok = _send($sock, $data);
+	}
+	$self->_log({ type => 'tunnel', conn => $conn, bytes => $bytes });
+	$self->_log({ type => 'eof', conn => $conn });
+}
+
 # Returns true to keep the connection for another request.
 sub _answer {
-	my ($self, $sock, $req, $path) = @_;
+	my ($self, $sock, $req, $path, $st) = @_;
 	$path //= $req->{target} =~ s/\?.*//sr;
 	my $head = $req->{method} eq 'HEAD';
 
+	if ($path =~ m{/raw/([\w-]+)$}) {
+		return $self->_raw($sock, $req, $1);
+	}
+	if ($path =~ m{/ws$}) {
+		_send($sock, "HTTP/1.1 101 Switching Protocols\r\n"
+		    . "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		    . "X-Backend: $self->{name}\r\n\r\n") or return 0;
+		return 'tunnel';
+	}
+
 	if ($path =~ m{/delay/(\d+)(/.*)?$}) {
 		sleep($1 / 1000);
-		return $self->_answer($sock, $req, $2 // '/name');
+		return $self->_answer($sock, $req, $2 // '/name', $st);
 	}
 	if ($path =~ m{/echo$}) {
 		my %e = map { $_ => $req->{$_} }

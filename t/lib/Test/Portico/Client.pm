@@ -321,6 +321,29 @@ sub recv_all {
 	return substr($self->{buf}, 0, length $self->{buf}, '');
 }
 
+# Exactly $n bytes (waiting up to $timeout seconds), or undef when the
+# connection ended or the deadline passed first.
+sub recv_exact {
+	my ($self, $n, $timeout) = @_;
+	my $deadline = time + ($timeout // $self->{timeout});
+	while (length $self->{buf} < $n) {
+		my $got = $self->_fill($deadline);
+		return undef unless $got;
+	}
+	return substr($self->{buf}, 0, $n, '');
+}
+
+# Whatever arrives within $timeout seconds (without waiting for more once
+# something came): '' when nothing did.
+sub recv_some {
+	my ($self, $timeout) = @_;
+	$self->_fill(time + $timeout) unless length $self->{buf};
+	return substr($self->{buf}, 0, length $self->{buf}, '');
+}
+
+# True once the peer has closed the connection (seen by a read).
+sub at_eof { $_[0]{eof} }
+
 # True when the peer closes the connection within $timeout seconds (any
 # bytes it sends first are discarded).
 sub closed_within {
