@@ -3,8 +3,6 @@
  */
 #include "config.h"
 
-#include <stdio.h>
-
 #include "head.h"
 #include "upstream.h"
 
@@ -197,12 +195,14 @@ size_t head_response(const struct session *s, struct buf *b, enum head_kind kind
 	const struct exchange *x = s->x;
 	const struct http_message *r = &x->resp;
 	struct writer w = { b->start, b->end, false };
-	char status[8];
+	char status[4] = {
+		(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
+		(char)('0' + r->status % 10), ' '
+	};
 	unsigned i;
 
-	snprintf(status, sizeof(status), "%03d ", r->status);
 	put_str(&w, "HTTP/1.1 ");
-	put_str(&w, status);
+	put(&w, status, sizeof(status));
 	put_slice(&w, r->reason);
 	put(&w, "\r\n", 2);
 	for (i = 0; i < r->nheaders; i++) {

@@ -76,7 +76,9 @@ static struct exchange *exchange_alloc(void)
 	/* The header arrays are filled by the parser; clear the rest. */
 	message_reset(&x->req);
 	message_reset(&x->resp);
-	memset(&x->site, 0, sizeof(*x) - offsetof(struct exchange, site));
+	memset(&x->site, 0, offsetof(struct exchange, request_line) -
+	       offsetof(struct exchange, site));
+	x->request_line[0] = x->referer[0] = x->user_agent[0] = '\0';
 	return x;
 }
 
@@ -370,12 +372,16 @@ static struct slice header_value(const struct http_message *m, const char *name)
 	return (struct slice){ NULL, 0 };
 }
 
+/* The request line serves error log lines too; the rest only the access
+ * log, when the site has one. */
 static void remember_for_log(struct exchange *x, const char *head, size_t len)
 {
 	const char *eol = memchr(head, '\r', len);
 
 	copy_escaped(x->request_line, sizeof(x->request_line),
 		     (struct slice){ head, eol ? (size_t)(eol - head) : MIN(len, (size_t)200) });
+	if (x->site == NULL || x->site->access_log == NULL)
+		return;
 	copy_escaped(x->referer, sizeof(x->referer), header_value(&x->req, "referer"));
 	copy_escaped(x->user_agent, sizeof(x->user_agent), header_value(&x->req, "user-agent"));
 }
@@ -394,8 +400,8 @@ static void dispatch(struct session *s, size_t head_len)
 	}
 	x->start_ms = ev_now();
 	r = http_parse_request(s->in->pos, head_len, &x->req, &lim);
-	remember_for_log(x, s->in->pos, head_len);
 	x->site = router_site(conf, s->listen, r == P_OK ? x->req.host : (struct slice){ NULL, 0 });
+	remember_for_log(x, s->in->pos, head_len);
 	if (r != P_OK) {
 		session_log(s, LL_INFO, 0, "invalid request, answered %d", r);
 		x->req.framing = HTTP_BODY_NONE;

@@ -65,6 +65,7 @@ struct exchange {
 	int status;
 	const char *upstream_addr;
 	uint64_t start_ms;
+	/* Only the first byte of these is cleared for a new exchange. */
 	char request_line[1024];
 	char referer[256];
 	char user_agent[512];
