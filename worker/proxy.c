@@ -105,7 +105,11 @@ static int upstream_failed(struct session *s, int err, const char *what)
 	if (can_retry_fresh(x)) {
 		session_log(s, LL_DEBUG, err, "kept-alive upstream %s failed %s, retrying",
 			    x->upstream_addr, what);
-		return retry_fresh(s);
+		/* Connected at once: start over from sending, here, since the
+		 * caller was reading a response that no longer exists. */
+		if (retry_fresh(s) == P_OK)
+			proxy_progress(s);
+		return P_DONE;
 	}
 	session_log(s, LL_ERROR, err, "upstream %s failed %s", x->upstream_addr, what);
 	session_respond(s, 502, false);
