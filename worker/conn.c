@@ -54,6 +54,7 @@ ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n)
 			continue;
 		if (errno == EAGAIN) {
 			c->io.writable = 0;
+			ev_want_write(&c->io);
 			return P_AGAIN;
 		}
 		c->err = errno;

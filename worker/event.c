@@ -54,14 +54,33 @@ int ev_init(void)
 	return 0;
 }
 
-int ev_add(struct ev_io *io)
+#define EV_IN  (EPOLLIN | EPOLLRDHUP | EPOLLET)
+#define EV_OUT (EV_IN | EPOLLOUT)
+
+int ev_add(struct ev_io *io, bool want_out)
 {
 	struct epoll_event ee = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.events = want_out ? EV_OUT : EV_IN,
 		.data.ptr = io,
 	};
 
+	io->out_armed = want_out;
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, io->fd, &ee);
+}
+
+void ev_want_write(struct ev_io *io)
+{
+	struct epoll_event ee = { .events = EV_OUT, .data.ptr = io };
+
+	if (io->out_armed)
+		return;
+	/* EPOLL_CTL_MOD re-checks readiness: if the socket became writable
+	 * since the write that blocked, the event is queued at once. */
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, io->fd, &ee) < 0) {
+		log_errno(LL_ALERT, errno, "epoll_ctl(MOD, %d) failed", io->fd);
+		return;
+	}
+	io->out_armed = 1;
 }
 
 int ev_add_listener(struct ev_io *io, bool exclusive)

@@ -25,6 +25,7 @@ struct ev_io {
 	unsigned readable:1;
 	unsigned writable:1;
 	unsigned hup:1;		/* peer shut down its side or reset */
+	unsigned out_armed:1;	/* EPOLLOUT is part of the registration */
 };
 
 struct ev_timer;
@@ -38,8 +39,16 @@ struct ev_timer {
 
 int ev_init(void);
 
-/* Watch fd for input and output, edge-triggered; io->cb runs on events. */
-int ev_add(struct ev_io *io);
+/* Watch fd for input, edge-triggered, and for output too when want_out;
+ * io->cb runs on events. */
+int ev_add(struct ev_io *io, bool want_out);
+
+/*
+ * Be told when fd becomes writable. Output is watched only from the first
+ * write that would block: with it always on, every ACK that frees send
+ * buffer space would wake the loop for nothing.
+ */
+void ev_want_write(struct ev_io *io);
 
 /* Watch a listening or control fd, level-triggered, for input only.
  * exclusive: wake one of the processes sharing fd, not all of them. */

@@ -163,7 +163,7 @@ void session_accept(int fd, const struct conf_listen *lst,
 	open_sessions = s;
 	open_count++;
 
-	if (ev_add(&s->client.io) < 0) {
+	if (ev_add(&s->client.io, false) < 0) {
 		log_errno(LL_ALERT, errno, "epoll_ctl(ADD) of a client failed");
 		session_close(s, "epoll_ctl failed");
 		return;

@@ -176,7 +176,8 @@ int upstream_connect(struct upstream *up, unsigned s, void *owner,
 	uc->up = up;
 	uc->server = s;
 	uc->owner = owner;
-	if (ev_add(&uc->conn.io) < 0) {
+	/* Output is watched from the start: it tells when the connect ends. */
+	if (ev_add(&uc->conn.io, true) < 0) {
 		*err = errno;
 		upconn_destroy(uc);
 		return P_ERROR;
