@@ -49,10 +49,4 @@ static inline bool slice_ieq(struct slice s, const char *lower)
 	return lower[i] == '\0';
 }
 
-static inline bool slice_eq(struct slice s, const char *str)
-{
-	size_t n = strlen(str);
-	return s.len == n && memcmp(s.p, str, n) == 0;
-}
-
 #endif

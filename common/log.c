@@ -60,11 +60,6 @@ void log_use_fd(int fd)
 	log_fd_current = fd;
 }
 
-int log_fd(void)
-{
-	return log_fd_current;
-}
-
 static void log_write(int level, int err, const char *fmt, va_list ap)
 {
 	char line[2048];

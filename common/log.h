@@ -33,7 +33,6 @@ int log_open_file(const char *path);
 
 /* Make fd the error log. The caller owns fd and closes the previous one. */
 void log_use_fd(int fd);
-int log_fd(void);
 
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -36,11 +36,6 @@ uint64_t ev_now(void)
 	return now_ms;
 }
 
-void ev_update_time(void)
-{
-	clock_update();
-}
-
 int ev_init(void)
 {
 	epfd = epoll_create1(EPOLL_CLOEXEC);

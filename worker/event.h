@@ -68,9 +68,6 @@ static inline bool ev_timer_armed(const struct ev_timer *t)
 /* Milliseconds on a monotonic clock, read once per loop iteration. */
 uint64_t ev_now(void);
 
-/* Re-read the clock; for code that ran long within one iteration. */
-void ev_update_time(void);
-
 /* Wait for events and run callbacks once, then due timers. */
 void ev_run_once(void);
 
