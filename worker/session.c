@@ -206,15 +206,20 @@ static bool client_may_send(const struct session *s)
 }
 
 /* Half-close, then read and drop what comes until the client closes or
- * LINGER_MS pass. */
+ * LINGER_MS pass. A pass reads a bounded amount, so a client streaming
+ * fast cannot keep the worker here; its next bytes bring the next pass. */
 static void linger(struct session *s)
 {
-	static char sink[4096];
-	ssize_t n;
+	static char sink[16384];
+	ssize_t n = P_AGAIN;
+	int i;
 
-	while ((n = conn_recv(&s->client, sink, sizeof(sink))) > 0)
-		;
-	if (n != P_AGAIN)
+	for (i = 0; i < 4; i++) {
+		n = conn_recv(&s->client, sink, sizeof(sink));
+		if (n <= 0)
+			break;
+	}
+	if (n == P_DONE || n == P_ERROR)
 		session_close(s, "closed after lingering");
 }
 
