@@ -98,10 +98,7 @@ is(join(' ', $p->worker_pids), join(' ', @w), 'by the same worker (it did not cr
 # Memory: a 256 MB response to a client that reads slowly must not pile up
 # in the worker.
 my ($worker) = $p->wait_workers(1);
-my $rss = sub {
-	my $s = Test::Portico::proc_status($worker) or return 0;
-	return ($s->{VmRSS} // '0') =~ /(\d+)/ ? $1 * 1024 : 0;
-};
+my $rss = sub { Test::Portico::rss_bytes($worker) };
 my $before = $rss->();
 my $max = $before;
 $size = 256 * $MB;
@@ -125,7 +122,7 @@ cmp_ok($max - $before, '<', 16 * $MB,
     'streaming 256 MB to a slow reader grows the worker by less than 16 MiB');
 SKIP: {
 	skip 'sanitizer build: absolute RSS is not meaningful', 1
-	    if $p->error_log =~ /AddressSanitizer/ || `ldd ${\ portico_bin()} 2>/dev/null` =~ /asan/;
+	    if Test::Portico::sanitized_build();
 	cmp_ok($max, '<', 32 * $MB, 'the worker stays under 32 MiB RSS meanwhile');
 }
 

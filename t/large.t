@@ -25,13 +25,10 @@ EOF
 my $port = $p->port('http');
 my $MiB = 1024 * 1024;
 my $GiB = 1024 * $MiB;
-my $sanitized = `ldd ${\ portico_bin()} 2>/dev/null` =~ /asan|ubsan/;
+my $sanitized = Test::Portico::sanitized_build();
 
 my ($worker) = $p->wait_workers(1);
-my $rss = sub {
-	my $s = Test::Portico::proc_status($worker) or return 0;
-	return ($s->{VmRSS} // '0') =~ /(\d+)/ ? $1 * 1024 : 0;
-};
+my $rss = sub { Test::Portico::rss_bytes($worker) };
 # The largest RSS seen, sampled every 16 MiB of transfer.
 my $max = 0;
 my $sample_every = 16 * $MiB;

@@ -362,6 +362,19 @@ sub proc_status {
 	return \%s;
 }
 
+# Resident memory of $pid in bytes (VmRSS), 0 if it is gone.
+sub rss_bytes {
+	my ($pid) = @_;
+	my $s = proc_status($pid) or return 0;
+	return ($s->{VmRSS} // '0') =~ /(\d+)/ ? $1 * 1024 : 0;
+}
+
+# Whether the binary under test is built with sanitizers, whose shadow
+# memory makes absolute RSS figures meaningless.
+sub sanitized_build {
+	return `ldd ${\ portico_bin()} 2>/dev/null` =~ /asan|ubsan/ ? 1 : 0;
+}
+
 # Live children of $pid.
 sub children_of {
 	my ($pid) = @_;

@@ -118,40 +118,19 @@ sub pid { $_[0]{pid} }
 # error (when the request was malformed).
 sub requests {
 	my ($self) = @_;
-	open my $fh, '<', $self->{log} or return ();
-	my @r;
-	while (my $line = <$fh>) {
-		next unless $line =~ /\n\z/;	# a line still being written
-		my $req = eval { $JSON->decode($line) } or next;
-		push @r, $req if $req->{type} eq 'request';
-	}
-	return @r;
+	return $self->_read_log('request');
 }
 
 # Peer ports of the TCP connections accepted so far.
 sub connections {
 	my ($self) = @_;
-	open my $fh, '<', $self->{log} or return ();
-	my @c;
-	while (my $line = <$fh>) {
-		next unless $line =~ /\n\z/;
-		my $e = eval { $JSON->decode($line) } or next;
-		push @c, $e->{conn} if $e->{type} eq 'connection';
-	}
-	return @c;
+	return $self->_events('connection');
 }
 
 # Connections the backend closed while idle (after /idle-close/MS).
 sub closed {
 	my ($self) = @_;
-	open my $fh, '<', $self->{log} or return ();
-	my @c;
-	while (my $line = <$fh>) {
-		next unless $line =~ /\n\z/;
-		my $e = eval { $JSON->decode($line) } or next;
-		push @c, $e->{conn} if $e->{type} eq 'closed';
-	}
-	return @c;
+	return $self->_events('closed');
 }
 
 # Connections on which the peer (portico) closed or reset the connection
@@ -180,16 +159,23 @@ sub tunnels {
 	return @t;
 }
 
+# The connection ids of the log entries of one type.
 sub _events {
 	my ($self, $type) = @_;
+	return map { $_->{conn} } $self->_read_log($type);
+}
+
+# The complete log entries of one type, in order.
+sub _read_log {
+	my ($self, $type) = @_;
 	open my $fh, '<', $self->{log} or return ();
-	my @c;
+	my @e;
 	while (my $line = <$fh>) {
-		next unless $line =~ /\n\z/;
+		next unless $line =~ /\n\z/;	# a line still being written
 		my $e = eval { $JSON->decode($line) } or next;
-		push @c, $e->{conn} if $e->{type} eq $type;
+		push @e, $e if $e->{type} eq $type;
 	}
-	return @c;
+	return @e;
 }
 
 # set_raw(NAME, PART...): what /raw/NAME answers, byte for byte. A part is
