@@ -153,25 +153,30 @@ static int spawn_generation(void)
 	return 0;
 }
 
+/* Signal a worker, and make sure it is killed if it lingers past
+ * kill_after ms (an earlier, closer deadline stands). */
+static void signal_proc(struct proc *p, int sig, uint64_t kill_after)
+{
+	kill(p->pid, sig);
+	if (p->kill_at == 0)
+		p->kill_at = now_ms() + kill_after;
+}
+
 static void signal_generation(unsigned gen, int sig, uint64_t kill_after)
 {
 	unsigned i;
 
-	for (i = 0; i < nprocs; i++) {
-		if (procs[i].generation != gen)
-			continue;
-		kill(procs[i].pid, sig);
-		if (procs[i].kill_at == 0)
-			procs[i].kill_at = now_ms() + kill_after;
-	}
+	for (i = 0; i < nprocs; i++)
+		if (procs[i].generation == gen)
+			signal_proc(&procs[i], sig, kill_after);
 }
 
 static void signal_all(int sig, uint64_t kill_after)
 {
-	unsigned g;
+	unsigned i;
 
-	for (g = 0; g <= generation; g++)
-		signal_generation(g, sig, kill_after);
+	for (i = 0; i < nprocs; i++)
+		signal_proc(&procs[i], sig, kill_after);
 }
 
 static void schedule_respawn(struct proc *p)

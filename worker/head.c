@@ -32,9 +32,9 @@ static void put_str(struct writer *w, const char *s)
 	put(w, s, strlen(s));
 }
 
-static void put_field(struct writer *w, const char *name, struct slice value)
+static void put_field(struct writer *w, struct slice name, struct slice value)
 {
-	put_str(w, name);
+	put_slice(w, name);
 	put(w, ": ", 2);
 	put_slice(w, value);
 	put(w, "\r\n", 2);
@@ -42,10 +42,7 @@ static void put_field(struct writer *w, const char *name, struct slice value)
 
 static void put_header(struct writer *w, const struct http_header *h)
 {
-	put_slice(w, h->name);
-	put(w, ": ", 2);
-	put_slice(w, h->value);
-	put(w, "\r\n", 2);
+	put_field(w, h->name, h->value);
 }
 
 static size_t finish(struct writer *w, const struct buf *b)
@@ -179,7 +176,7 @@ size_t head_request(const struct session *s, struct buf *b)
 	if (r->framing == HTTP_BODY_CHUNKED)
 		put_str(&w, "Transfer-Encoding: chunked\r\n");
 	if (upgrade.p != NULL) {
-		put_field(&w, "Upgrade", upgrade);
+		put_field(&w, SLICE_LIT("Upgrade"), upgrade);
 		put_str(&w, "Connection: upgrade\r\n");
 	} else if (x->up->conf->keepalive == 0) {
 		put_str(&w, "Connection: close\r\n");
@@ -219,7 +216,7 @@ size_t head_response(const struct session *s, struct buf *b, enum head_kind kind
 	case HEAD_INTERIM:
 		break;
 	case HEAD_SWITCH:
-		put_field(&w, "Upgrade", field(r, HDR_UPGRADE));
+		put_field(&w, SLICE_LIT("Upgrade"), field(r, HDR_UPGRADE));
 		put_str(&w, "Connection: upgrade\r\n");
 		break;
 	case HEAD_FINAL_CHUNKED:
