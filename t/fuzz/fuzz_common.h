@@ -47,6 +47,26 @@ static uint32_t fuzz_rnd(uint32_t *s)
 	return *s;
 }
 
+/* Limits small enough to reach the 414 and 431 paths. */
+static struct http_limits small_limits(uint32_t *rng)
+{
+	struct http_limits l;
+
+	l.max_request_line = 1 + fuzz_rnd(rng) % 128;
+	l.max_header_line = 1 + fuzz_rnd(rng) % 128;
+	l.max_head = 1 + fuzz_rnd(rng) % 512;
+	return l;
+}
+
+/* Two parses of one head agree on all the worker acts on. */
+static int same_message(const struct http_message *a, const struct http_message *b)
+{
+	return a->head_len == b->head_len && a->framing == b->framing &&
+	       a->content_length == b->content_length &&
+	       a->nheaders == b->nheaders && a->version == b->version &&
+	       a->status == b->status && a->conn_flags == b->conn_flags;
+}
+
 static char *dup_exact(const char *p, size_t n)
 {
 	char *c = malloc(n ? n : 1);
