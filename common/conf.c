@@ -60,18 +60,31 @@
 #define DEF_BACKLOG		511
 #define DEF_KEEPALIVE		32
 #define DEF_WEIGHT		1
+#define DEF_MAX_FAILS		1
+#define DEF_FAIL_TIMEOUT	10000
+#define DEF_EWMA_DECAY		10000
+#define DEF_HC_INTERVAL		5000
+#define DEF_HC_TIMEOUT		2000
+#define DEF_HC_FALL		3
+#define DEF_HC_RISE		2
 #define MAX_WORKERS		512
 #define MAX_WEIGHT		1000
+#define MAX_MAX_FAILS		1000
+#define MAX_MAX_CONNS		1000000
+#define MAX_HC_COUNT		100
 #define MAX_INCLUDE_DEPTH	16
 #define MAX_SIZE		(1LL << 30)
 
 /* The hidden option of every section; see conf_opts below. */
 #define SEC_MARK		"|start"
 
-enum sec_kind { SK_ROOT, SK_LISTEN, SK_UPSTREAM, SK_SERVER, SK_SITE, SK_ROUTE };
+enum sec_kind {
+	SK_ROOT, SK_LISTEN, SK_UPSTREAM, SK_SERVER, SK_SITE, SK_ROUTE,
+	SK_HEALTH_CHECK
+};
 
 static const char *const sec_kind_name[] = {
-	"root", "listen", "upstream", "server", "site", "route"
+	"root", "listen", "upstream", "server", "site", "route", "health_check"
 };
 
 /* Where a value was written: its line in the preprocessed text. */
@@ -87,7 +100,7 @@ struct sec_info {
 	enum sec_kind kind;
 	char *title;			/* as written; see ld_on_section */
 	int line;			/* of its '{' */
-	int parent;			/* top-level section for server/route */
+	int parent;			/* top-level section of a nested one */
 	int seq;
 	struct opt_line *opts;
 	unsigned nopts;
@@ -834,11 +847,19 @@ static enum sec_kind sec_kind_of(const char *name)
 	return SK_ROOT;
 }
 
+/* Sections written inside a top-level one (never deeper). */
+static bool sec_is_nested(enum sec_kind kind)
+{
+	return kind == SK_SERVER || kind == SK_ROUTE || kind == SK_HEALTH_CHECK;
+}
+
 /*
  * A section was just opened. When a second section has the same title,
- * libconfuse throws the first one away, errors and all; so each section
- * gets a unique title ("\1" and a number) that no later one matches, and
- * the title as written is kept here. Duplicates are found afterwards.
+ * libconfuse throws the first one away, errors and all; so each titled
+ * section gets a unique title ("\1" and a number) that no later one
+ * matches, and the title as written is kept here. Duplicates are found
+ * afterwards. Untitled sections (health_check) keep a NULL title: each
+ * occurrence is a new one, counted where it is resolved.
  */
 static void ld_on_section(struct loader *ld, cfg_t *sec)
 {
@@ -854,17 +875,19 @@ static void ld_on_section(struct loader *ld, cfg_t *sec)
 	memset(si, 0, sizeof(*si));
 	si->sec = sec;
 	si->kind = sec_kind_of(cfg_name(sec));
-	snprintf(unique, sizeof(unique), "\1%d", idx);
-	si->title = sec->title;		/* libconfuse's strdup: ours now */
-	sec->title = ld_strdup(ld, unique);
-	if (sec->title == NULL) {
-		sec->title = si->title;
-		si->title = ld_strdup(ld, sec->title);
+	if (sec->title != NULL) {
+		snprintf(unique, sizeof(unique), "\1%d", idx);
+		si->title = sec->title;	/* libconfuse's strdup: ours now */
+		sec->title = ld_strdup(ld, unique);
+		if (sec->title == NULL) {
+			sec->title = si->title;
+			si->title = ld_strdup(ld, sec->title);
+		}
 	}
 	si->line = sec->line;
 	si->seq = idx;
 	si->parent = -1;
-	if (si->kind == SK_SERVER || si->kind == SK_ROUTE)
+	if (sec_is_nested(si->kind))
 		si->parent = ld->cur_top;
 	else
 		ld->cur_top = idx;
@@ -982,6 +1005,24 @@ static cfg_opt_t listen_opts[] = {
 static cfg_opt_t server_opts[] = {
 	MARK,
 	OPT("weight"),
+	OPT("backup"),
+	OPT("max_conns"),
+	OPT("max_fails"),
+	OPT("fail_timeout"),
+	OPT("slow_start"),
+	CFG_END()
+};
+
+static cfg_opt_t health_check_opts[] = {
+	MARK,
+	OPT("path"),
+	OPT("host"),
+	OPT("status"),
+	OPT("body"),
+	OPT("interval"),
+	OPT("timeout"),
+	OPT("fall"),
+	OPT("rise"),
 	CFG_END()
 };
 
@@ -991,13 +1032,24 @@ static cfg_opt_t upstream_opts[] = {
 	OPT("connect_timeout"),
 	OPT("send_timeout"),
 	OPT("read_timeout"),
+	OPT("balance"),
+	OPT("hash_key"),
+	OPT("retries"),
+	OPT("retry_timeout"),
+	OPT_LIST("fail_on", "{\"error\", \"timeout\"}"),
+	OPT("max_fails"),
+	OPT("fail_timeout"),
+	OPT("ewma_decay"),
 	SEC("server", server_opts),
+	/* untitled; MULTI so that a second one is seen, not merged */
+	CFG_SEC("health_check", health_check_opts, CFGF_MULTI),
 	CFG_END()
 };
 
 static cfg_opt_t route_opts[] = {
 	MARK,
 	OPT("upstream"),
+	OPT("status"),
 	CFG_END()
 };
 
@@ -1475,15 +1527,355 @@ static void resolve_listens(struct loader *ld, cfg_t *cfg, struct conf *c)
 	}
 }
 
+/* Regexes: routes and health checks compile theirs the same way */
+
+/* NULL with PCRE2's message and the offset in err. */
+static pcre2_code *regex_compile(const char *re, char *err, size_t errlen)
+{
+	pcre2_code *code;
+	PCRE2_SIZE off;
+	PCRE2_UCHAR msg[256];
+	int rc;
+
+	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &rc,
+	    &off, NULL);
+	if (code == NULL) {
+		pcre2_get_error_message(rc, msg, sizeof(msg));
+		snprintf(err, errlen, "%s at offset %zu", (char *)msg,
+		    (size_t)off);
+		return NULL;
+	}
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* optional */
+	return code;
+}
+
 /* Resolving: upstreams */
 
-static void resolve_server(struct loader *ld, cfg_t *sec, struct conf_server *s)
+static const char *const balance_names[] = {
+	[BALANCE_ROUND_ROBIN] = "round_robin",
+	[BALANCE_LEAST_CONN] = "least_conn",
+	[BALANCE_IP_HASH] = "ip_hash",
+	[BALANCE_HASH] = "hash",
+	[BALANCE_RANDOM2] = "random2",
+	[BALANCE_EWMA] = "ewma",
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} fail_kinds[] = {
+	{ "error", CONF_FAIL_ERROR },
+	{ "timeout", CONF_FAIL_TIMEOUT },
+	{ "5xx", CONF_FAIL_5XX },
+};
+
+/* hash_key variables; a name ending in '_' takes a NAME after it. */
+static const struct {
+	const char *name;
+	enum conf_key_var var;
+} key_vars[] = {
+	{ "uri", KEY_URI },
+	{ "request_uri", KEY_REQUEST_URI },
+	{ "args", KEY_ARGS },
+	{ "arg_", KEY_ARG },
+	{ "http_", KEY_HTTP },
+	{ "cookie_", KEY_COOKIE },
+	{ "remote_addr", KEY_REMOTE_ADDR },
+	{ "host", KEY_HOST },
+};
+
+/* Text that a health check puts on its request line or in Host. */
+static bool is_request_token(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static bool is_var_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Append a part to u->hash_key, with a copy of name[n] if name. */
+static int key_add(struct loader *ld, struct conf_upstream *u,
+		   enum conf_key_var var, const char *name, size_t n)
+{
+	struct conf_key_part *k;
+
+	k = ld_grow(ld, u->hash_key, u->nhash_key, sizeof(*k));
+	if (k == NULL)
+		return -1;
+	u->hash_key = k;
+	k = &k[u->nhash_key];
+	memset(k, 0, sizeof(*k));
+	k->var = var;
+	if (name != NULL) {
+		k->name = ld_realloc(ld, NULL, n + 1, 1);
+		if (k->name == NULL)
+			return -1;
+		memcpy(k->name, name, n);
+		k->name[n] = '\0';
+		k->name_len = n;
+	}
+	u->nhash_key++;
+	return 0;
+}
+
+/* "X_User" -> "x-user": a header field's name as it is matched. */
+static void http_field_name(char *s)
+{
+	for (; *s; s++)
+		*s = *s == '_' ? '-' : (char)tolower((unsigned char)*s);
+}
+
+/*
+ * The variable name[n] of a hash_key ("uri", "http_x_user"): adds its
+ * part, or reports why it is not one. Header names are stored as they
+ * arrive on the wire ("x-user"), so that matching needs no translation.
+ */
+static int key_var(struct loader *ld, int line, struct conf_upstream *u,
+		   const char *name, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < ARRAY_LEN(key_vars); i++) {
+		len = strlen(key_vars[i].name);
+		if (key_vars[i].name[len - 1] != '_') {
+			if (n == len && memcmp(name, key_vars[i].name, n) == 0)
+				return key_add(ld, u, key_vars[i].var, NULL, 0);
+			continue;
+		}
+		if (n < len || memcmp(name, key_vars[i].name, len) != 0)
+			continue;
+		if (n == len) {
+			ld_error(ld, line, "hash_key: variable \"$%.*s\" needs a "
+			    "name after \"%s\"", (int)n, name, key_vars[i].name);
+			return -1;
+		}
+		if (key_add(ld, u, key_vars[i].var, name + len, n - len) == -1)
+			return -1;
+		if (key_vars[i].var == KEY_HTTP)
+			http_field_name(u->hash_key[u->nhash_key - 1].name);
+		return 0;
+	}
+	ld_error(ld, line, "hash_key: unknown variable \"$%.*s\" (use $uri, "
+	    "$request_uri, $args, $arg_NAME, $http_NAME, $cookie_NAME, "
+	    "$remote_addr or $host)", (int)n, name);
+	return -1;
+}
+
+/*
+ * "$host$uri", "user-$cookie_sid", "${http_x_user}:x": literal text and
+ * variables, a variable's name running over [A-Za-z0-9_] unless braces
+ * delimit it. Stops at the first error.
+ */
+static void parse_hash_key(struct loader *ld, int line,
+			   struct conf_upstream *u, const char *s)
+{
+	const char *name, *end;
+
+	while (*s != '\0') {
+		end = strchr(s, '$');
+		if (end == NULL)
+			end = s + strlen(s);
+		if (end > s &&
+		    key_add(ld, u, KEY_TEXT, s, (size_t)(end - s)) == -1)
+			return;
+		if (*end == '\0')
+			return;
+		name = end + 1;
+		if (*name == '{') {
+			name++;
+			for (end = name; is_var_char(*end); end++)
+				;
+			if (*end != '}') {
+				ld_error(ld, line, "hash_key: \"${\" needs a "
+				    "variable name and \"}\", as in \"${host}\"");
+				return;
+			}
+			s = end + 1;
+		} else {
+			for (end = name; is_var_char(*end); end++)
+				;
+			s = end;
+		}
+		if (end == name) {
+			ld_error(ld, line, "hash_key: \"$\" must be followed by "
+			    "a variable name, as in \"$request_uri\"");
+			return;
+		}
+		if (key_var(ld, line, u, name, (size_t)(end - name)) == -1)
+			return;
+	}
+}
+
+static void resolve_balance(struct loader *ld, cfg_t *sec,
+			    struct conf_upstream *u)
+{
+	const char *s = cfg_getstr(sec, "balance");
+	const char *key = cfg_getstr(sec, "hash_key");
+	bool known = true;
+	unsigned i;
+
+	u->balance = BALANCE_ROUND_ROBIN;
+	if (s != NULL) {
+		for (i = 0; i < ARRAY_LEN(balance_names); i++)
+			if (strcmp(s, balance_names[i]) == 0)
+				break;
+		known = i < ARRAY_LEN(balance_names);
+		if (known)
+			u->balance = (enum conf_balance)i;
+		else
+			ld_error(ld, opt_line(ld, sec, "balance"), "balance: "
+			    "unknown algorithm \"%s\" (use round_robin, "
+			    "least_conn, ip_hash, hash, random2 or ewma)", s);
+	}
+	if (key == NULL) {
+		if (u->balance == BALANCE_HASH)
+			ld_error(ld, opt_line(ld, sec, "balance"), "balance = "
+			    "\"hash\" needs a hash_key");
+		return;
+	}
+	u->hash_key_text = get_string(ld, sec, "hash_key", NULL);
+	if (u->hash_key_text == NULL)
+		return;
+	if (known && u->balance != BALANCE_HASH)
+		ld_error(ld, opt_line(ld, sec, "hash_key"), "hash_key is only "
+		    "used with balance = \"hash\"");
+	parse_hash_key(ld, opt_line(ld, sec, "hash_key"), u, u->hash_key_text);
+}
+
+static void resolve_fail_on(struct loader *ld, cfg_t *sec,
+			    struct conf_upstream *u)
+{
+	unsigned i, j, n = cfg_size(sec, "fail_on");
+
+	u->fail_on = 0;
+	for (i = 0; i < n; i++) {
+		const char *s = cfg_getnstr(sec, "fail_on", i);
+
+		for (j = 0; j < ARRAY_LEN(fail_kinds); j++)
+			if (strcmp(s, fail_kinds[j].name) == 0)
+				break;
+		if (j == ARRAY_LEN(fail_kinds)) {
+			ld_error(ld, opt_line_n(ld, sec, "fail_on", i), "fail_on: "
+			    "unknown failure \"%s\" (use error, timeout or 5xx)",
+			    s);
+			continue;
+		}
+		u->fail_on |= fail_kinds[j].bit;
+	}
+}
+
+/* "200" or "200-399"; -1 unless 100 <= min <= max <= 599. */
+static int parse_status_range(const char *s, int *min, int *max)
+{
+	char *end;
+	long a, b;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	a = b = strtol(s, &end, 10);
+	if (*end == '-') {
+		if (!isdigit((unsigned char)end[1]))
+			return -1;
+		b = strtol(end + 1, &end, 10);
+	}
+	if (*end != '\0' || a < 100 || b > 599 || a > b)
+		return -1;
+	*min = (int)a;
+	*max = (int)b;
+	return 0;
+}
+
+static void resolve_hc_request(struct loader *ld, cfg_t *sec,
+			       const struct conf_upstream *u,
+			       struct conf_health_check *hc)
+{
+	const char *s;
+
+	hc->path = get_string(ld, sec, "path", "/");
+	if (hc->path != NULL && (hc->path[0] != '/' ||
+	    !is_request_token(hc->path)))
+		ld_error(ld, opt_line(ld, sec, "path"), "path: bad path \"%s\" "
+		    "(it starts with \"/\" and has no spaces or control "
+		    "characters)", hc->path);
+	hc->host = get_string(ld, sec, "host", u->name);
+	if (hc->host != NULL && !is_request_token(hc->host)) {
+		if (cfg_getstr(sec, "host") != NULL)
+			ld_error(ld, opt_line(ld, sec, "host"), "host: bad host "
+			    "\"%s\" (no spaces or control characters)", hc->host);
+		else
+			ld_error(ld, sec_line(ld, sec), "health_check: the "
+			    "upstream's name \"%s\" is not a valid Host: set "
+			    "host", hc->host);
+	}
+	s = cfg_getstr(sec, "status");
+	hc->status_min = 200;
+	hc->status_max = 399;
+	if (s != NULL && parse_status_range(s, &hc->status_min,
+	    &hc->status_max) == -1)
+		ld_error(ld, opt_line(ld, sec, "status"), "status: bad status "
+		    "range \"%s\" (use e.g. \"200\" or \"200-399\", statuses "
+		    "from 100 to 599)", s);
+}
+
+static void resolve_health_check(struct loader *ld, cfg_t *up,
+				 struct conf_upstream *u)
+{
+	struct conf_health_check *hc;
+	char where[PATH_MAX + 16], err[320];
+	unsigned i, n = cfg_size(up, "health_check");
+	cfg_t *sec;
+
+	if (n == 0)
+		return;
+	sec = cfg_getnsec(up, "health_check", 0);
+	ld_where(ld, sec_line(ld, sec), where, sizeof(where));
+	for (i = 1; i < n; i++)
+		ld_error(ld, sec_line(ld, cfg_getnsec(up, "health_check", i)),
+		    "health_check is defined twice in upstream \"%s\" (first "
+		    "at %s)", u->name ? u->name : "", where);
+	hc = ld_realloc(ld, NULL, 1, sizeof(*hc));
+	if (hc == NULL)
+		return;
+	memset(hc, 0, sizeof(*hc));
+	u->health_check = hc;
+	resolve_hc_request(ld, sec, u, hc);
+	hc->body = get_string(ld, sec, "body", NULL);
+	if (hc->body != NULL) {
+		hc->body_regex = regex_compile(hc->body, err, sizeof(err));
+		if (hc->body_regex == NULL)
+			ld_error(ld, opt_line(ld, sec, "body"), "body: bad "
+			    "regex: %s", err);
+	}
+	hc->interval = get_duration(ld, sec, "interval", DEF_HC_INTERVAL, false);
+	hc->timeout = get_duration(ld, sec, "timeout", DEF_HC_TIMEOUT, false);
+	hc->fall = (unsigned)get_number(ld, sec, "fall", DEF_HC_FALL, 1,
+	    MAX_HC_COUNT);
+	hc->rise = (unsigned)get_number(ld, sec, "rise", DEF_HC_RISE, 1,
+	    MAX_HC_COUNT);
+}
+
+/* def: the upstream's max_fails and fail_timeout, which servers inherit. */
+static void resolve_server(struct loader *ld, cfg_t *sec,
+			   const struct conf_server *def, struct conf_server *s)
 {
 	char err[128];
 	const char *addr = title_of(ld, sec);
 
 	s->address = ld_strdup(ld, addr);
 	s->weight = (int)get_number(ld, sec, "weight", DEF_WEIGHT, 1, MAX_WEIGHT);
+	s->backup = get_bool(ld, sec, "backup", false);
+	s->max_conns = (unsigned)get_number(ld, sec, "max_conns", 0, 0,
+	    MAX_MAX_CONNS);
+	s->max_fails = (unsigned)get_number(ld, sec, "max_fails", def->max_fails,
+	    0, MAX_MAX_FAILS);
+	s->fail_timeout = get_duration(ld, sec, "fail_timeout",
+	    def->fail_timeout, false);
+	s->slow_start = get_duration(ld, sec, "slow_start", 0, true);
 	if (conf_parse_address(addr, &s->addr, &s->addrlen, err,
 	    sizeof(err)) == -1) {
 		ld_error(ld, sec_line(ld, sec), "server: bad address \"%s\": %s",
@@ -1496,10 +1888,45 @@ static void resolve_server(struct loader *ld, cfg_t *sec, struct conf_server *s)
 	}
 }
 
+static void resolve_servers(struct loader *ld, cfg_t *sec,
+			    struct conf_upstream *u)
+{
+	struct conf_server def;
+	unsigned i, primaries = 0, n = cfg_size(sec, "server");
+
+	memset(&def, 0, sizeof(def));
+	def.max_fails = (unsigned)get_number(ld, sec, "max_fails",
+	    DEF_MAX_FAILS, 0, MAX_MAX_FAILS);
+	def.fail_timeout = get_duration(ld, sec, "fail_timeout",
+	    DEF_FAIL_TIMEOUT, false);
+	if (n == 0) {
+		ld_error(ld, sec_line(ld, sec), "upstream \"%s\" has no server",
+		    u->name ? u->name : "");
+		return;
+	}
+	if (n > CONF_MAX_SERVERS)
+		ld_error(ld, sec_line(ld, cfg_getnsec(sec, "server",
+		    CONF_MAX_SERVERS)), "upstream \"%s\" has more than %d "
+		    "servers", u->name ? u->name : "", CONF_MAX_SERVERS);
+	u->servers = ld_realloc(ld, NULL, n, sizeof(*u->servers));
+	if (u->servers == NULL)
+		return;
+	memset(u->servers, 0, n * sizeof(*u->servers));
+	u->nservers = n;
+	for (i = 0; i < n; i++) {
+		resolve_server(ld, cfg_getnsec(sec, "server", i), &def,
+		    &u->servers[i]);
+		primaries += !u->servers[i].backup;
+	}
+	if (primaries == 0)
+		ld_error(ld, sec_line(ld, sec), "upstream \"%s\" has only backup "
+		    "servers", u->name ? u->name : "");
+}
+
 static void resolve_upstream(struct loader *ld, cfg_t *sec,
 			     struct conf_upstream *u)
 {
-	unsigned i, n = cfg_size(sec, "server");
+	unsigned n = MIN(cfg_size(sec, "server"), CONF_MAX_SERVERS);
 
 	u->name = ld_strdup(ld, title_of(ld, sec));
 	u->keepalive = (unsigned)get_number(ld, sec, "keepalive", DEF_KEEPALIVE,
@@ -1507,23 +1934,21 @@ static void resolve_upstream(struct loader *ld, cfg_t *sec,
 	u->connect_timeout = get_duration(ld, sec, "connect_timeout", 5000, false);
 	u->send_timeout = get_duration(ld, sec, "send_timeout", 60000, false);
 	u->read_timeout = get_duration(ld, sec, "read_timeout", 60000, false);
-	if (n == 0) {
-		ld_error(ld, sec_line(ld, sec), "upstream \"%s\" has no server",
-		    u->name ? u->name : "");
-		return;
-	}
-	u->servers = ld_realloc(ld, NULL, n, sizeof(*u->servers));
-	if (u->servers == NULL)
-		return;
-	memset(u->servers, 0, n * sizeof(*u->servers));
-	u->nservers = n;
-	for (i = 0; i < n; i++)
-		resolve_server(ld, cfg_getnsec(sec, "server", i), &u->servers[i]);
+	resolve_balance(ld, sec, u);
+	/* by default every server is tried once */
+	u->retries = (unsigned)get_number(ld, sec, "retries", n ? n - 1 : 0, 0,
+	    CONF_MAX_SERVERS - 1);
+	u->retry_timeout = get_duration(ld, sec, "retry_timeout", 0, true);
+	resolve_fail_on(ld, sec, u);
+	u->ewma_decay = get_duration(ld, sec, "ewma_decay", DEF_EWMA_DECAY,
+	    false);
+	resolve_health_check(ld, sec, u);
+	resolve_servers(ld, sec, u);
 }
 
 static void resolve_upstreams(struct loader *ld, cfg_t *cfg, struct conf *c)
 {
-	unsigned i, n = cfg_size(cfg, "upstream");
+	unsigned i, j, n = cfg_size(cfg, "upstream");
 
 	c->upstreams = ld_realloc(ld, NULL, n, sizeof(*c->upstreams));
 	if (c->upstreams == NULL)
@@ -1535,6 +1960,10 @@ static void resolve_upstreams(struct loader *ld, cfg_t *cfg, struct conf *c)
 		resolve_upstream(ld, cfg_getnsec(cfg, "upstream", i),
 		    &c->upstreams[i]);
 	}
+	/* ids index per-server state shared by all processes */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < c->upstreams[i].nservers; j++)
+			c->upstreams[i].servers[j].id = c->nservers++;
 }
 
 /* Resolving: sites */
@@ -1659,20 +2088,14 @@ static void resolve_site_hosts(struct loader *ld, cfg_t *sec,
 
 static void compile_regex(struct loader *ld, cfg_t *sec, struct conf_route *r)
 {
-	const char *re = r->pattern + 2;
-	PCRE2_SIZE off;
-	PCRE2_UCHAR msg[256];
-	int rc;
+	char err[320];
 
-	r->regex = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &rc,
-	    &off, NULL);
+	r->regex = regex_compile(r->pattern + 2, err, sizeof(err));
 	if (r->regex == NULL) {
-		pcre2_get_error_message(rc, msg, sizeof(msg));
-		ld_error(ld, sec_line(ld, sec), "route \"%s\": bad regex: %s at "
-		    "offset %zu", r->pattern, (char *)msg, (size_t)off);
+		ld_error(ld, sec_line(ld, sec), "route \"%s\": bad regex: %s",
+		    r->pattern, err);
 		return;
 	}
-	(void)pcre2_jit_compile(r->regex, PCRE2_JIT_COMPLETE); /* optional */
 	r->match = pcre2_match_data_create_from_pattern(r->regex, NULL);
 	if (r->match == NULL)
 		ld->oom = true;
@@ -1699,10 +2122,14 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 		r->prefix = r->pattern;
 		r->prefix_len = strlen(r->pattern);
 	}
-	if (up == NULL)
+	r->status = get_bool(ld, sec, "status", false);
+	if (up != NULL && r->status)
+		ld_error(ld, opt_line(ld, sec, "status"), "route \"%s\": upstream "
+		    "and status = true exclude each other", r->pattern);
+	else if (up == NULL && !r->status)
 		ld_error(ld, sec_line(ld, sec), "route \"%s\" has no upstream",
 		    r->pattern);
-	else if ((r->upstream = find_upstream(c, up)) == NULL)
+	else if (up != NULL && (r->upstream = find_upstream(c, up)) == NULL)
 		ld_error(ld, opt_line(ld, sec, "upstream"), "route \"%s\": "
 		    "unknown upstream \"%s\"", r->pattern, up);
 }
@@ -1954,6 +2381,18 @@ done:
 	return c;
 }
 
+static void health_check_free(struct conf_health_check *hc)
+{
+	if (hc == NULL)
+		return;
+	free(hc->path);
+	free(hc->host);
+	free(hc->body);
+	if (hc->body_regex)
+		pcre2_code_free(hc->body_regex);
+	free(hc);
+}
+
 void conf_free(struct conf *c)
 {
 	unsigned i, j;
@@ -1971,6 +2410,11 @@ void conf_free(struct conf *c)
 		for (j = 0; j < u->nservers; j++)
 			free(u->servers[j].address);
 		free(u->servers);
+		for (j = 0; j < u->nhash_key; j++)
+			free(u->hash_key[j].name);
+		free(u->hash_key);
+		free(u->hash_key_text);
+		health_check_free(u->health_check);
 		free(u->name);
 	}
 	free(c->upstreams);
@@ -2087,9 +2531,46 @@ static void dump_globals(const struct conf *c, FILE *out)
 	dump_size(out, "max_header_line", c->max_header_line);
 }
 
+/*
+ * The upstream's max_fails and fail_timeout are only defaults for its
+ * servers: each server's own values are written instead.
+ */
+static void dump_server(const struct conf_server *s, FILE *out)
+{
+	fputs("\tserver ", out);
+	dump_str(out, s->address);
+	fprintf(out, " {\n\t\tweight = %d\n\t\tbackup = %s\n"
+	    "\t\tmax_conns = %u\n\t\tmax_fails = %u\n", s->weight,
+	    s->backup ? "true" : "false", s->max_conns, s->max_fails);
+	dump_duration(out, "fail_timeout", s->fail_timeout, "\t\t");
+	dump_duration(out, "slow_start", s->slow_start, "\t\t");
+	fputs("\t}\n", out);
+}
+
+static void dump_health_check(const struct conf_health_check *hc, FILE *out)
+{
+	fputs("\thealth_check {\n\t\tpath = ", out);
+	dump_str(out, hc->path);
+	fputs("\n\t\thost = ", out);
+	dump_str(out, hc->host);
+	if (hc->status_min == hc->status_max)
+		fprintf(out, "\n\t\tstatus = \"%d\"\n", hc->status_min);
+	else
+		fprintf(out, "\n\t\tstatus = \"%d-%d\"\n", hc->status_min,
+		    hc->status_max);
+	if (hc->body != NULL) {
+		fputs("\t\tbody = ", out);
+		dump_str(out, hc->body);
+		fputc('\n', out);
+	}
+	dump_duration(out, "interval", hc->interval, "\t\t");
+	dump_duration(out, "timeout", hc->timeout, "\t\t");
+	fprintf(out, "\t\tfall = %u\n\t\trise = %u\n\t}\n", hc->fall, hc->rise);
+}
+
 static void dump_upstream(const struct conf_upstream *u, FILE *out)
 {
-	unsigned i;
+	unsigned i, n;
 
 	fputs("\nupstream ", out);
 	dump_str(out, u->name);
@@ -2097,11 +2578,25 @@ static void dump_upstream(const struct conf_upstream *u, FILE *out)
 	dump_duration(out, "connect_timeout", u->connect_timeout, "\t");
 	dump_duration(out, "send_timeout", u->send_timeout, "\t");
 	dump_duration(out, "read_timeout", u->read_timeout, "\t");
-	for (i = 0; i < u->nservers; i++) {
-		fputs("\tserver ", out);
-		dump_str(out, u->servers[i].address);
-		fprintf(out, " { weight = %d }\n", u->servers[i].weight);
+	fprintf(out, "\tbalance = \"%s\"\n", balance_names[u->balance]);
+	if (u->hash_key_text != NULL) {
+		fputs("\thash_key = ", out);
+		dump_str(out, u->hash_key_text);
+		fputc('\n', out);
 	}
+	fprintf(out, "\tretries = %u\n", u->retries);
+	dump_duration(out, "retry_timeout", u->retry_timeout, "\t");
+	fputs("\tfail_on = {", out);
+	for (i = 0, n = 0; i < ARRAY_LEN(fail_kinds); i++)
+		if (u->fail_on & fail_kinds[i].bit)
+			fprintf(out, "%s\"%s\"", n++ ? ", " : "",
+			    fail_kinds[i].name);
+	fputs("}\n", out);
+	dump_duration(out, "ewma_decay", u->ewma_decay, "\t");
+	if (u->health_check != NULL)
+		dump_health_check(u->health_check, out);
+	for (i = 0; i < u->nservers; i++)
+		dump_server(&u->servers[i], out);
 	fputs("}\n", out);
 }
 
@@ -2136,6 +2631,10 @@ static void dump_site(const struct conf_site *s, FILE *out)
 	for (i = 0; i < s->nroutes; i++) {
 		fputs("\troute ", out);
 		dump_str(out, s->routes[i].pattern);
+		if (s->routes[i].status) {
+			fputs(" { status = true }\n", out);
+			continue;
+		}
 		fputs(" { upstream = ", out);
 		dump_str(out, s->routes[i].upstream->name);
 		fputs(" }\n", out);

@@ -27,11 +27,65 @@ struct conf_listen {
 	int index;			/* position in conf->listens */
 };
 
+/* Servers per upstream: an exchange keeps a bitmap of those it tried. */
+#define CONF_MAX_SERVERS 256
+
 struct conf_server {
 	char *address;			/* as written: "host:port" */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int weight;
+	bool backup;			/* only when every primary is down */
+	unsigned max_conns;		/* across all workers; 0: no limit */
+	unsigned max_fails;		/* passive: 0 disables */
+	unsigned fail_timeout;		/* ms: the window, and time marked down */
+	unsigned slow_start;		/* ms the weight ramps up after coming back */
+	unsigned id;			/* position among all servers of the conf */
+};
+
+enum conf_balance {
+	BALANCE_ROUND_ROBIN = 0,	/* smooth weighted */
+	BALANCE_LEAST_CONN,		/* weighted, connections of all workers */
+	BALANCE_IP_HASH,		/* consistent hash of the client address */
+	BALANCE_HASH,			/* consistent hash of hash_key */
+	BALANCE_RANDOM2,		/* two random choices, fewer connections */
+	BALANCE_EWMA			/* decayed response time x (active + 1) */
+};
+
+/* One piece of a hash_key such as "$host$request_uri" or "$cookie_sid". */
+enum conf_key_var {
+	KEY_TEXT = 0,			/* name: literal text */
+	KEY_URI,			/* path without the query */
+	KEY_REQUEST_URI,		/* target as sent, query included */
+	KEY_ARGS,			/* query string */
+	KEY_ARG,			/* name: a query parameter */
+	KEY_HTTP,			/* name: a header field ("x-user") */
+	KEY_COOKIE,			/* name: a cookie */
+	KEY_REMOTE_ADDR,		/* client address */
+	KEY_HOST			/* Host, lower-cased, without port */
+};
+
+struct conf_key_part {
+	enum conf_key_var var;
+	char *name;			/* KEY_TEXT, KEY_ARG, KEY_HTTP, KEY_COOKIE */
+	size_t name_len;
+};
+
+/* conf_upstream.fail_on: what counts as a passive failure. */
+#define CONF_FAIL_ERROR   0x01		/* connect refused, reset, closed early */
+#define CONF_FAIL_TIMEOUT 0x02		/* connect or response-head timeout */
+#define CONF_FAIL_5XX     0x04		/* a response with status 500-599 */
+
+struct conf_health_check {
+	char *path;			/* request target, default "/" */
+	char *host;			/* Host field; default: the upstream name */
+	int status_min, status_max;	/* expected status range, default 200-399 */
+	char *body;			/* regex as written, or NULL */
+	pcre2_code *body_regex;		/* must match somewhere in the body */
+	unsigned interval;		/* ms between checks of a server */
+	unsigned timeout;		/* ms for one whole check */
+	unsigned fall;			/* failed checks in a row: down */
+	unsigned rise;			/* passed checks in a row: up again */
 };
 
 struct conf_upstream {
@@ -42,6 +96,15 @@ struct conf_upstream {
 	unsigned connect_timeout;	/* ms */
 	unsigned send_timeout;		/* ms */
 	unsigned read_timeout;		/* ms */
+	enum conf_balance balance;
+	char *hash_key_text;		/* as written, for -T */
+	struct conf_key_part *hash_key;	/* balance = hash */
+	unsigned nhash_key;
+	unsigned retries;		/* more servers tried after the first */
+	unsigned retry_timeout;		/* ms from the first try; 0: no limit */
+	unsigned fail_on;		/* CONF_FAIL_* */
+	unsigned ewma_decay;		/* ms: time constant of the decay */
+	struct conf_health_check *health_check;	/* NULL: no active checks */
 	int index;			/* position in conf->upstreams */
 };
 
@@ -51,7 +114,8 @@ struct conf_route {
 	size_t prefix_len;
 	pcre2_code *regex;		/* regex routes ("~ " prefix), else NULL */
 	pcre2_match_data *match;	/* for regex routes */
-	struct conf_upstream *upstream;
+	struct conf_upstream *upstream;	/* NULL for a status route */
+	bool status;			/* answer with portico's status page */
 };
 
 /* A host pattern: "example.com", "*.example.com" or "*". */
@@ -108,6 +172,7 @@ struct conf {
 	unsigned nlistens;
 	struct conf_upstream *upstreams;
 	unsigned nupstreams;
+	unsigned nservers;		/* over all upstreams (conf_server.id) */
 	struct conf_site *sites;
 	unsigned nsites;
 };

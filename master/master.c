@@ -22,6 +22,7 @@
 #include "listen.h"
 #include "master.h"
 #include "process.h"
+#include "shared.h"
 
 #define RESPAWN_BACKOFF_MIN 100		/* ms */
 #define RESPAWN_BACKOFF_MAX 30000
@@ -36,6 +37,8 @@ struct proc {
 	unsigned slot;
 	uint64_t started;
 	uint64_t kill_at;		/* 0, or when to SIGKILL a straggler */
+	struct shared *sh;		/* what it was forked with */
+	struct stats_proc *rec;		/* its stats record, or NULL */
 };
 
 struct slot {
@@ -51,6 +54,8 @@ static unsigned generation;
 static struct proc *procs;
 static unsigned nprocs, procs_cap;
 static struct slot *slots;
+static unsigned nslots;			/* the workers, then the checker */
+static struct shared *shared;
 static unsigned reload_serial;
 static bool stopping;
 
@@ -105,7 +110,30 @@ static void proc_remove(struct proc *p)
 {
 	if (p->channel >= 0)
 		close(p->channel);
+	if (p->rec != NULL)
+		shared_proc_exited(p->sh, p->rec);
 	*p = procs[--nprocs];
+}
+
+static bool needs_checker(const struct conf *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nupstreams; i++)
+		if (c->upstreams[i].health_check != NULL)
+			return true;
+	return false;
+}
+
+/* "worker 3" or "checker", for the log. */
+static const char *slot_name(unsigned slot)
+{
+	static char name[32];
+
+	if (slot == conf->workers)
+		return "checker";
+	snprintf(name, sizeof(name), "worker %u", slot);
+	return name;
 }
 
 static void spawn(unsigned slot)
@@ -113,18 +141,26 @@ static void spawn(unsigned slot)
 	struct worker_args args = {
 		.conf = conf, .index = slot, .channel_fd = -1,
 		.listen_fds = listen_fds, .logs = logs,
+		.checker = slot == conf->workers, .peers = shared->peers,
+		.stats_zone = shared_stats_zone(shared),
+		.stats_root = shared_stats_root(shared),
 	};
 	struct proc *p = proc_add();
 	int channel;
 	pid_t pid;
 
 	if (p == NULL) {
-		log_msg(LL_ALERT, "out of memory spawning worker %u", slot);
+		log_msg(LL_ALERT, "out of memory spawning %s", slot_name(slot));
 		return;
 	}
+	if (args.checker)
+		args.listen_fds = NULL;
+	args.stats = shared_proc_new(shared, generation);
 	pid = process_spawn_worker(&args, &channel);
 	if (pid < 0) {
-		log_errno(LL_ALERT, errno, "fork() of worker %u failed", slot);
+		log_errno(LL_ALERT, errno, "fork() of %s failed", slot_name(slot));
+		if (args.stats != NULL)
+			shared_proc_exited(shared, args.stats);
 		nprocs--;
 		slots[slot].respawn_at = now_ms() + RESPAWN_BACKOFF_MAX / 10;
 		return;
@@ -134,8 +170,12 @@ static void spawn(unsigned slot)
 	p->generation = generation;
 	p->slot = slot;
 	p->started = now_ms();
+	p->sh = shared;
+	p->rec = args.stats;
+	if (p->rec != NULL)
+		p->rec->pid = pid;
 	slots[slot].respawn_at = 0;
-	log_msg(LL_INFO, "started worker %u, pid %ld", slot, (long)pid);
+	log_msg(LL_INFO, "started %s, pid %ld", slot_name(slot), (long)pid);
 }
 
 static int spawn_generation(void)
@@ -143,10 +183,11 @@ static int spawn_generation(void)
 	unsigned i;
 
 	free(slots);
-	slots = calloc(conf->workers, sizeof(*slots));
+	nslots = conf->workers + (needs_checker(conf) ? 1 : 0);
+	slots = calloc(nslots, sizeof(*slots));
 	if (slots == NULL)
 		return -1;
-	for (i = 0; i < conf->workers; i++) {
+	for (i = 0; i < nslots; i++) {
 		slots[i].backoff = RESPAWN_BACKOFF_MIN;
 		spawn(i);
 	}
@@ -188,20 +229,21 @@ static void schedule_respawn(struct proc *p)
 		s->backoff = RESPAWN_BACKOFF_MIN;
 	s->respawn_at = now + s->backoff;
 	if (s->backoff > RESPAWN_BACKOFF_MIN)
-		log_msg(LL_WARN, "worker %u keeps exiting, respawning in %u ms", p->slot, s->backoff);
+		log_msg(LL_WARN, "%s keeps exiting, respawning in %u ms", slot_name(p->slot),
+			s->backoff);
 	s->backoff = MIN(s->backoff * 2, (unsigned)RESPAWN_BACKOFF_MAX);
 }
 
 static void log_exit(const struct proc *p, int status)
 {
 	if (WIFSIGNALED(status))
-		log_msg(LL_ALERT, "worker %u (pid %ld) killed by signal %d%s", p->slot,
+		log_msg(LL_ALERT, "%s (pid %ld) killed by signal %d%s", slot_name(p->slot),
 			(long)p->pid, WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
 	else if (WEXITSTATUS(status) != 0)
-		log_msg(LL_ALERT, "worker %u (pid %ld) exited with status %d", p->slot,
+		log_msg(LL_ALERT, "%s (pid %ld) exited with status %d", slot_name(p->slot),
 			(long)p->pid, WEXITSTATUS(status));
 	else
-		log_msg(LL_INFO, "worker %u (pid %ld) exited", p->slot, (long)p->pid);
+		log_msg(LL_INFO, "%s (pid %ld) exited", slot_name(p->slot), (long)p->pid);
 }
 
 static struct proc *proc_by_pid(pid_t pid)
@@ -229,7 +271,8 @@ static void reap(void)
 		if (unexpected || status != 0)
 			log_exit(p, status);
 		else
-			log_msg(LL_INFO, "worker %u (pid %ld) of generation %u exited", p->slot,
+			log_msg(LL_INFO, "%s (pid %ld) of generation %u exited",
+				p->generation == generation ? slot_name(p->slot) : "child",
 				(long)p->pid, p->generation);
 		if (unexpected)
 			schedule_respawn(p);
@@ -254,7 +297,7 @@ static int run_deadlines(void)
 		}
 		next = MIN(next, procs[i].kill_at);
 	}
-	for (i = 0; !stopping && i < conf->workers; i++) {
+	for (i = 0; !stopping && i < nslots; i++) {
 		if (slots[i].respawn_at == 0)
 			continue;
 		if (slots[i].respawn_at <= now)
@@ -292,6 +335,7 @@ static void reload(void)
 {
 	char err[512], *errors = NULL;
 	struct logfiles *nlogs;
+	struct shared *nsh;
 	struct conf *nc;
 	unsigned old_gen = generation;
 	int *nfds;
@@ -308,8 +352,15 @@ static void reload(void)
 		refuse_reload(nc, err);
 		return;
 	}
+	nsh = shared_create(nc, shared, err, sizeof(err));
+	if (nsh == NULL) {
+		logfiles_free(nlogs);
+		refuse_reload(nc, err);
+		return;
+	}
 	nfds = listen_open_all(nc, conf, listen_fds, err, sizeof(err));
 	if (nfds == NULL) {
+		shared_put(nsh);
 		logfiles_free(nlogs);
 		refuse_reload(nc, err);
 		return;
@@ -323,6 +374,8 @@ static void reload(void)
 	logfiles_free(logs);
 	logs = nlogs;
 	log_set_level(nc->log_level);
+	shared_put(shared);
+	shared = nsh;
 	conf_free(conf);
 	conf = nc;
 	generation++;
@@ -451,6 +504,11 @@ int master_run(struct conf *c, const char *path, bool foreground)
 	listen_fds = listen_open_all(conf, NULL, NULL, err, sizeof(err));
 	if (listen_fds == NULL) {
 		log_msg(LL_EMERG, "%s", err);
+		return 1;
+	}
+	shared = shared_create(conf, NULL, err, sizeof(err));
+	if (shared == NULL) {
+		log_msg(LL_EMERG, "creating shared memory failed: %s", err);
 		return 1;
 	}
 	if (!foreground && conf->daemon && process_daemonize() < 0) {

@@ -40,7 +40,7 @@ static void close_other_fds(const struct worker_args *a)
 			continue;
 		fd = atoi(de->d_name);
 		if (fd <= STDERR_FILENO || fd == dfd || fd == a->channel_fd ||
-		    in_list(fd, a->listen_fds, a->conf->nlistens) ||
+		    (a->listen_fds && in_list(fd, a->listen_fds, a->conf->nlistens)) ||
 		    in_list(fd, a->logs->fds, a->logs->n))
 			continue;
 		close(fd);

@@ -147,7 +147,7 @@ static void put_host_if_missing(struct writer *w, const struct exchange *x)
 	if (r->host.len)
 		put_slice(w, r->host);
 	else
-		put_str(w, x->up->conf->servers[x->first_server].address);
+		put_str(w, x->up->conf->servers[x->server].address);
 	put(w, "\r\n", 2);
 }
 

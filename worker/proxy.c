@@ -9,10 +9,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "log.h"
+#include "balance.h"
 #include "head.h"
+#include "health.h"
 #include "proxy.h"
 #include "session.h"
 #include "upstream.h"
@@ -50,19 +53,80 @@ static int start_sending(struct session *s)
 	return P_OK;
 }
 
-/* Try servers from the one after the last attempt until one connects or
- * all have failed. */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* A failed attempt: counted, and for the kinds fail_on names, held
+ * against the server (which may mark it down). */
+static void note_failure(struct session *s, unsigned kind)
+{
+	struct exchange *x = s->x;
+	const struct conf_upstream *cu = x->up->conf;
+	const struct conf_server *srv = &cu->servers[x->server];
+
+	if (kind != CONF_FAIL_5XX)
+		STATS_ADD(worker_stats, c.upstream_failures, 1);
+	if ((cu->fail_on & kind) && health_fail(x->up->servers[x->server].peer, srv, ev_now()))
+		log_msg(LL_WARN, "upstream \"%s\" server %s marked down for %u ms after %u failures",
+			cu->name, srv->address, srv->fail_timeout, srv->max_fails);
+}
+
+/* What the client gets when no server answered. */
+static void give_up(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	if (x->pick.ntried == 0) {
+		session_log(s, LL_ERROR, 0, "no live server in upstream \"%s\"", x->up->conf->name);
+		STATS_ADD(worker_stats, c.no_server, 1);
+		session_respond(s, 503, false);
+		return;
+	}
+	session_respond(s, x->connect_timed_out ? 504 : 502, false);
+}
+
+/* Whether one more server may be tried: retries and retry_timeout. */
+static bool may_try_another(const struct exchange *x)
+{
+	const struct conf_upstream *cu = x->up->conf;
+
+	if (x->pick.ntried > cu->retries)
+		return false;
+	return cu->retry_timeout == 0 || ev_now() - x->first_try < cu->retry_timeout;
+}
+
+/* Choose the server for the next attempt: -1 when none may be tried. */
+static int pick_next(struct session *s)
+{
+	struct exchange *x = s->x;
+	int idx;
+
+	if (!may_try_another(x))
+		return -1;
+	idx = balance_pick(x->up, &x->pick, ev_now());
+	if (idx < 0)
+		return -1;
+	x->server = (unsigned)idx;
+	STATS_ADD(worker_stats, c.retries, 1);
+	return idx;
+}
+
+/* Connect to x->server, then to the next servers the balancer offers
+ * until one connects or none is left. */
 static int connect_next(struct session *s, bool pooled)
 {
 	struct exchange *x = s->x;
-	unsigned n = x->up->conf->nservers;
 	int err = 0, r;
 
-	while (x->attempts < n) {
-		unsigned idx = (x->first_server + x->attempts) % n;
-
-		x->attempts++;
-		r = upstream_connect(x->up, idx, s, upstream_event, pooled, &x->uc, &err);
+	for (;;) {
+		if (x->up->conf->balance == BALANCE_EWMA)
+			x->try_start_us = now_us();
+		r = upstream_connect(x->up, x->server, s, upstream_event, pooled, &x->uc, &err);
 		if (r == P_OK)
 			return start_sending(s);
 		if (r == P_AGAIN) {
@@ -72,30 +136,86 @@ static int connect_next(struct session *s, bool pooled)
 		}
 		x->uc = NULL;
 		session_log(s, LL_ERROR, err, "connect() to upstream %s failed",
-			    x->up->conf->servers[idx].address);
+			    x->up->conf->servers[x->server].address);
+		note_failure(s, CONF_FAIL_ERROR);
+		if (pick_next(s) < 0)
+			break;
 	}
-	session_respond(s, x->connect_timed_out ? 504 : 502, false);
+	give_up(s);
 	return P_DONE;
 }
 
-/* A connection taken from the pool may have been closed by the server
- * just as we sent on it; a request without a body can safely go again on
- * a new connection to the same server. */
-static bool can_retry_fresh(const struct exchange *x)
+/* A connect attempt failed (kind: error or timeout): on to the next
+ * server, or the client's answer. P_OK when connected at once. */
+static int next_server(struct session *s, unsigned kind)
 {
-	return x->uc != NULL && x->uc->reused && x->req.framing == HTTP_BODY_NONE &&
-	       x->uin_bytes == 0;
+	note_failure(s, kind);
+	drop_upstream(s->x);
+	if (pick_next(s) < 0) {
+		give_up(s);
+		return P_DONE;
+	}
+	return connect_next(s, true);
 }
 
-static int retry_fresh(struct session *s)
+static bool idempotent(int method)
+{
+	return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_PUT ||
+	       method == HTTP_DELETE || method == HTTP_OPTIONS || method == HTTP_TRACE;
+}
+
+/* Without a body, the request head (kept until a response starts) is the
+ * whole request and can be sent again. */
+static bool replayable(const struct exchange *x)
+{
+	return x->req.framing == HTTP_BODY_NONE;
+}
+
+/* A connection taken from the pool may have been closed by the server
+ * just as we sent on it: that is no fault of the server, and the request
+ * goes again on a new connection to it. */
+static bool can_retry_fresh(const struct exchange *x)
+{
+	return x->uc != NULL && x->uc->reused && replayable(x) && x->uin_bytes == 0;
+}
+
+/* The server failed before any byte of a response: another may take the
+ * request when none of it was sent, or when it is idempotent and whole. */
+static bool can_retry_elsewhere(const struct exchange *x)
+{
+	if (x->uin_bytes != 0)
+		return false;
+	return x->req_pump.sent == 0 || (idempotent(x->req.method_id) && replayable(x));
+}
+
+/* Send the request again from the start, to x->server (pooled: a kept
+ * connection may serve). Always P_DONE: the caller was reading a response
+ * that no longer exists. */
+static int restart(struct session *s, bool pooled)
 {
 	struct exchange *x = s->x;
 
 	drop_upstream(x);
-	x->attempts--;
 	x->req_done = false;
 	x->req_failed = false;
-	return connect_next(s, false);
+	if (connect_next(s, pooled) == P_OK)
+		proxy_progress(s);
+	return P_DONE;
+}
+
+/* After the server failed the attempt in a way fail_on calls kind. */
+static int retry_or_fail(struct session *s, unsigned kind, int status)
+{
+	struct exchange *x = s->x;
+
+	note_failure(s, kind);
+	if (can_retry_elsewhere(x) && pick_next(s) >= 0) {
+		session_log(s, LL_WARN, 0, "trying upstream %s next",
+			    x->up->conf->servers[x->server].address);
+		return restart(s, true);
+	}
+	session_respond(s, status, false);
+	return P_DONE;
 }
 
 static int upstream_failed(struct session *s, int err, const char *what)
@@ -105,15 +225,10 @@ static int upstream_failed(struct session *s, int err, const char *what)
 	if (can_retry_fresh(x)) {
 		session_log(s, LL_DEBUG, err, "kept-alive upstream %s failed %s, retrying",
 			    x->upstream_addr, what);
-		/* Connected at once: start over from sending, here, since the
-		 * caller was reading a response that no longer exists. */
-		if (retry_fresh(s) == P_OK)
-			proxy_progress(s);
-		return P_DONE;
+		return restart(s, false);
 	}
 	session_log(s, LL_ERROR, err, "upstream %s failed %s", x->upstream_addr, what);
-	session_respond(s, 502, false);
-	return P_DONE;
+	return retry_or_fail(s, CONF_FAIL_ERROR, 502);
 }
 
 static int send_request(struct session *s)
@@ -123,8 +238,9 @@ static int send_request(struct session *s)
 
 	if (r == P_OK) {
 		x->req_done = true;
-		/* Sent: its buffer can serve someone else meanwhile. */
-		if (!can_retry_fresh(x)) {
+		/* Sent: its buffer can serve someone else meanwhile, unless
+		 * the request may have to go again. */
+		if (!replayable(x)) {
 			buf_put(x->req_head);
 			x->req_head = NULL;
 		}
@@ -450,8 +566,7 @@ void proxy_progress(struct session *s)
 		if (err != 0) {
 			session_log(s, LL_ERROR, err, "connect() to upstream %s failed",
 				    upconn_addr(x->uc));
-			drop_upstream(x);
-			if (connect_next(s, true) != P_OK)
+			if (next_server(s, CONF_FAIL_ERROR) != P_OK)
 				return;
 		} else {
 			start_sending(s);
@@ -492,8 +607,7 @@ void proxy_timeout(struct session *s)
 		session_log(s, LL_ERROR, ETIMEDOUT, "upstream %s timed out while connecting",
 			    upconn_addr(x->uc));
 		x->connect_timed_out = true;
-		drop_upstream(x);
-		if (connect_next(s, true) == P_OK)
+		if (next_server(s, CONF_FAIL_TIMEOUT) == P_OK)
 			proxy_progress(s);
 		return;
 	}
@@ -513,7 +627,7 @@ void proxy_timeout(struct session *s)
 	}
 	session_log(s, LL_ERROR, ETIMEDOUT, "upstream %s timed out sending a response head",
 		    x->upstream_addr);
-	session_respond(s, 504, false);
+	retry_or_fail(s, CONF_FAIL_TIMEOUT, 504);
 }
 
 static void send_continue(struct session *s)
@@ -531,9 +645,17 @@ void proxy_start(struct session *s)
 {
 	struct exchange *x = s->x;
 	size_t len;
+	int idx;
 
 	x->up = upstream_of(x->route->upstream);
-	x->first_server = upstream_pick(x->up);
+	x->first_try = ev_now();
+	balance_start(&x->pick, x->up->conf, &x->req, s->peer);
+	idx = balance_pick(x->up, &x->pick, x->first_try);
+	if (idx < 0) {
+		give_up(s);
+		return;
+	}
+	x->server = (unsigned)idx;
 	x->req_head = buf_get();
 	if (x->req_head == NULL) {
 		session_log(s, LL_ERROR, ENOMEM, "no buffer for a request head");

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "access_log.h"
 #include "proxy.h"
+#include "status.h"
 #include "router.h"
 #include "session.h"
 #include "upstream.h"
@@ -113,6 +114,7 @@ void session_close(struct session *s, const char *reason)
 	if (s->next)
 		s->next->prev = s->prev;
 	open_count--;
+	STATS_ADD(worker_stats, g.connections_open, -1);
 	/* Stays in the free list, never freed: see struct ev_io. */
 	s->next = session_free;
 	session_free = s;
@@ -162,6 +164,8 @@ void session_accept(int fd, const struct conf_listen *lst,
 		open_sessions->prev = s;
 	open_sessions = s;
 	open_count++;
+	STATS_ADD(worker_stats, c.connections, 1);
+	STATS_ADD(worker_stats, g.connections_open, 1);
 
 	if (ev_add(&s->client.io, false) < 0) {
 		log_errno(LL_ALERT, errno, "epoll_ctl(ADD) of a client failed");
@@ -237,11 +241,22 @@ static void close_after_answer(struct session *s)
 	linger(s);
 }
 
+static void count_response(const struct session *s)
+{
+	const struct exchange *x = s->x;
+	int class = x->status / 100;
+
+	STATS_ADD(worker_stats, c.requests, 1);
+	STATS_ADD(worker_stats, c.responses[class >= 1 && class <= 5 ? class : 0], 1);
+	STATS_ADD(worker_stats, c.bytes_out, x->resp_pump.sent);
+}
+
 void session_exchange_done(struct session *s)
 {
 	struct exchange *x = s->x;
 	bool keep = s->keep_alive && !session_quitting;
 
+	count_response(s);
 	access_log_write(s);
 	if (x->uc != NULL) {
 		upstream_release(x->uc, x->resp_reusable);
@@ -282,31 +297,43 @@ static const char *status_reason(int status)
 	}
 }
 
-/* Own pages are small and fixed, so they fit any buffer. */
-static size_t format_page(char *out, size_t cap, int status, bool close, bool head,
-			  size_t *body_len)
+/* The head and body of an answer of our own into out[0..cap); 0 when it
+ * does not fit. */
+static size_t format_answer(char *out, size_t cap, int status, bool close, bool head,
+			    const char *type, const char *body, size_t len)
 {
-	char body[256];
-	int blen, n;
+	int n = snprintf(out, cap,
+			 "HTTP/1.1 %d %s\r\nServer: portico\r\n"
+			 "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+			 status, status_reason(status), type, len,
+			 close ? "Connection: close\r\n" : "");
 
-	blen = snprintf(body, sizeof(body),
-			"<html>\r\n<head><title>%d %s</title></head>\r\n"
-			"<body>\r\n<center><h1>%d %s</h1></center>\r\n"
-			"<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
-			status, status_reason(status), status, status_reason(status));
-	n = snprintf(out, cap,
-		     "HTTP/1.1 %d %s\r\nServer: portico\r\n"
-		     "Content-Type: text/html\r\nContent-Length: %d\r\n%s\r\n%s",
-		     status, status_reason(status), blen,
-		     close ? "Connection: close\r\n" : "", head ? "" : body);
-	*body_len = head ? 0 : (size_t)blen;
-	return (size_t)MIN((size_t)n, cap - 1);
+	if (n < 0 || (size_t)n >= cap || (!head && cap - (size_t)n < len))
+		return 0;
+	if (!head)
+		memcpy(out + n, body, len);
+	return (size_t)n + (head ? 0 : len);
 }
 
 void session_respond(struct session *s, int status, bool close)
 {
+	char page[256];
+	int len;
+
+	len = snprintf(page, sizeof(page),
+		       "<html>\r\n<head><title>%d %s</title></head>\r\n"
+		       "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
+		       "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
+		       status, status_reason(status), status, status_reason(status));
+	session_respond_body(s, status, close, "text/html", page, (size_t)len);
+}
+
+void session_respond_body(struct session *s, int status, bool close, const char *type,
+			  const char *body, size_t body_len)
+{
 	struct exchange *x = s->x;
-	size_t len, body_len;
+	bool head = x->req.method_id == HTTP_HEAD;
+	size_t len;
 
 	if (x->uc != NULL) {
 		upstream_release(x->uc, false);
@@ -322,11 +349,16 @@ void session_respond(struct session *s, int status, bool close)
 		close = true;
 	s->keep_alive = !close && client_wants_keep_alive(x);
 	x->status = status;
-	len = format_page(x->resp_head->start, (size_t)(x->resp_head->end - x->resp_head->start),
-			  status, !s->keep_alive, x->req.method_id == HTTP_HEAD, &body_len);
+	len = format_answer(x->resp_head->start, (size_t)(x->resp_head->end - x->resp_head->start),
+			    status, !s->keep_alive, head, type, body, body_len);
+	if (len == 0) {
+		log_msg(LL_ALERT, "an answer of %zu bytes does not fit a buffer", body_len);
+		session_close(s, "answer too large");
+		return;
+	}
 	pump_init(&x->resp_pump, NULL, &s->client, NULL, HTTP_BODY_NONE, 0,
 		  PUMP_OUT_IDENTITY, x->resp_head->start, len);
-	x->resp_pump.body_out = body_len;
+	x->resp_pump.body_out = head ? 0 : body_len;
 	s->state = SS_RESPOND;
 	ev_timer_set(&s->timer, worker_conf->send_timeout);
 	client_event(&s->client.io, 0);
@@ -418,6 +450,10 @@ static void dispatch(struct session *s, size_t head_len)
 	x->route = x->site ? router_route(x->site, x->req.path) : NULL;
 	if (x->route == NULL) {
 		session_respond(s, 404, false);
+		return;
+	}
+	if (x->route->status) {
+		status_respond(s);
 		return;
 	}
 	s->keep_alive = client_wants_keep_alive(x);

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "pump.h"
 #include "http_parse.h"
+#include "balance.h"
 
 struct upconn;
 struct upstream;
@@ -39,9 +40,10 @@ struct exchange {
 	/* upstream side */
 	struct upstream *up;
 	struct upconn *uc;
-	unsigned first_server;
-	unsigned attempts;		/* servers tried */
-	int last_err;			/* errno of the last failed attempt */
+	struct pick pick;		/* servers tried, hash key */
+	unsigned server;		/* of the current attempt */
+	uint64_t first_try;		/* ms, for retry_timeout */
+	uint64_t try_start_us;		/* for the ewma sample */
 	bool connect_timed_out;
 	bool connecting;
 	bool req_done;			/* request head and body sent */
@@ -104,6 +106,11 @@ void session_exchange_done(struct session *s);
 /* Answer with portico's own page for status and end the exchange; with
  * close, the connection closes after it. */
 void session_respond(struct session *s, int status, bool close);
+
+/* The same with a body of portico's own (body[0..len) is copied; it must
+ * fit a buffer with the head). */
+void session_respond_body(struct session *s, int status, bool close, const char *type,
+			  const char *body, size_t len);
 
 /* Close the client connection and release everything; reason is logged
  * at debug level (or info when it is an error). */

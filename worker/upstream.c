@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "balance.h"
 #include "upstream.h"
+#include "worker.h"
 
 static struct upstream *upstreams;
 static unsigned nupstreams;
@@ -27,11 +29,15 @@ int upstream_init_all(const struct conf *conf)
 	if (upstreams == NULL)
 		return -1;
 	for (i = 0; i < nupstreams; i++) {
-		upstreams[i].conf = &conf->upstreams[i];
-		upstreams[i].servers = calloc(conf->upstreams[i].nservers,
-					      sizeof(*upstreams[i].servers));
-		if (upstreams[i].servers == NULL)
+		struct upstream *up = &upstreams[i];
+		unsigned j;
+
+		up->conf = &conf->upstreams[i];
+		up->servers = calloc(up->conf->nservers, sizeof(*up->servers));
+		if (up->servers == NULL || balance_init(up) < 0)
 			return -1;
+		for (j = 0; j < up->conf->nservers; j++)
+			up->servers[j].peer = worker_peers[up->conf->servers[j].id];
 	}
 	return 0;
 }
@@ -41,25 +47,24 @@ struct upstream *upstream_of(const struct conf_upstream *cu)
 	return &upstreams[cu->index];
 }
 
-unsigned upstream_pick(struct upstream *up)
+static int32_t *my_share(const struct upconn *uc)
 {
-	const struct conf_upstream *cu = up->conf;
-	int total = 0, best = -1;
-	unsigned i;
+	return &worker_stats->conns[uc->up->conf->servers[uc->server].id];
+}
 
-	/* nginx's smooth weighted round robin: every server gains its
-	 * weight, the richest is picked and pays the total; weights 5,1,1
-	 * give a a b a c a a rather than a a a a a b c. */
-	for (i = 0; i < cu->nservers; i++) {
-		struct upstream_server *s = &up->servers[i];
+/* An exchange now uses uc: count it where least_conn and max_conns see. */
+static void count_open(struct upconn *uc)
+{
+	health_conn_open(uc->up->servers[uc->server].peer, my_share(uc));
+	uc->counted = true;
+}
 
-		s->current_weight += cu->servers[i].weight;
-		total += cu->servers[i].weight;
-		if (best < 0 || s->current_weight > up->servers[best].current_weight)
-			best = (int)i;
-	}
-	up->servers[best].current_weight -= total;
-	return (unsigned)best;
+static void count_closed(struct upconn *uc)
+{
+	if (!uc->counted)
+		return;
+	health_conn_close(uc->up->servers[uc->server].peer, my_share(uc));
+	uc->counted = false;
 }
 
 static struct upconn *upconn_alloc(void)
@@ -78,6 +83,7 @@ static struct upconn *upconn_alloc(void)
 /* The memory stays in the free list: see struct ev_io. */
 static void upconn_destroy(struct upconn *uc)
 {
+	count_closed(uc);
 	if (uc->conn.io.fd >= 0) {
 		conn_close(&uc->conn);
 		open_count--;
@@ -126,6 +132,7 @@ static int take_idle(struct upstream *up, unsigned s, void *owner, ev_io_cb cb,
 	if (uc == NULL)
 		return P_AGAIN;
 	idle_unlink(uc);
+	count_open(uc);
 	uc->owner = owner;
 	uc->reused = true;
 	uc->conn.io.cb = cb;
@@ -176,6 +183,7 @@ int upstream_connect(struct upstream *up, unsigned s, void *owner,
 	uc->up = up;
 	uc->server = s;
 	uc->owner = owner;
+	count_open(uc);
 	/* Output is watched from the start: it tells when the connect ends. */
 	if (ev_add(&uc->conn.io, true) < 0) {
 		*err = errno;
@@ -201,6 +209,7 @@ void upstream_release(struct upconn *uc, bool reusable)
 	struct upstream *up = uc->up;
 	struct upstream_server *s = &up->servers[uc->server];
 
+	count_closed(uc);
 	if (!reusable || up->nidle >= up->conf->keepalive || uc->conn.io.hup) {
 		upconn_destroy(uc);
 		return;

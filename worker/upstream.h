@@ -3,21 +3,26 @@
  * next request, and the connections to servers (connecting, in use, or
  * idle in the keep-alive pool).
  *
- * Owns: the per-worker balancer state and the idle connection pools.
+ * Owns: the runtime form of each upstream (its balancer state lives in
+ * balance.c), the connections and their idle pools, and the count of open
+ * exchanges per server in the shared health table.
  */
 #ifndef PORTICO_UPSTREAM_H
 #define PORTICO_UPSTREAM_H
 
 #include "conf.h"
 #include "conn.h"
+#include "health.h"
 
 struct upstream;
+struct ring_point;
 
 struct upconn {
 	struct conn conn;
 	struct upstream *up;
 	unsigned server;		/* index in up->conf->servers */
 	bool reused;			/* came from the idle pool */
+	bool counted;			/* in the server's open exchanges */
 	void *owner;			/* the exchange using it */
 	struct upconn *prev, *next;	/* idle list, or free list */
 };
@@ -25,12 +30,15 @@ struct upconn {
 struct upstream_server {
 	int current_weight;		/* smooth weighted round robin state */
 	struct upconn *idle;		/* most recently used first */
+	struct health_peer *peer;	/* shared state */
 };
 
 struct upstream {
 	const struct conf_upstream *conf;
 	struct upstream_server *servers;
 	unsigned nidle;
+	struct ring_point *ring;	/* consistent hashing, sorted */
+	unsigned nring;
 };
 
 /* Build the runtime state for every upstream of conf; -1 on no memory. */
@@ -38,9 +46,6 @@ int upstream_init_all(const struct conf *conf);
 
 /* Runtime state of a configured upstream. */
 struct upstream *upstream_of(const struct conf_upstream *cu);
-
-/* The server for the next request: smooth weighted round robin. */
-unsigned upstream_pick(struct upstream *up);
 
 /*
  * A connection to server s of up, for owner: an idle pooled one when

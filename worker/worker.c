@@ -17,6 +17,7 @@
 #include "channel.h"
 #include "privs.h"
 #include "access_log.h"
+#include "checker.h"
 #include "event.h"
 #include "session.h"
 #include "upstream.h"
@@ -27,6 +28,10 @@
 #define WORKER_EXIT_SETUP 2
 
 const struct conf *worker_conf;
+struct stats_proc *worker_stats;
+struct health_peer *const *worker_peers;
+struct shm_zone *worker_stats_zone;
+struct stats_root *worker_stats_root;
 
 struct listener {
 	struct ev_io io;
@@ -41,6 +46,7 @@ static struct ev_io signal_io, channel_io;
 static struct ev_timer shutdown_timer;
 static struct logfiles *logs;
 static bool quitting, terminating;
+static bool checking;			/* this process is the checker */
 
 static void setup_failed(const char *what, const char *why)
 {
@@ -141,6 +147,13 @@ static void begin_graceful_stop(const char *why)
 	if (quitting)
 		return;
 	quitting = true;
+	if (checking) {
+		/* A check cut short proves nothing: just stop. */
+		log_msg(LL_INFO, "%s: stopping health checks", why);
+		checker_stop();
+		terminating = true;
+		return;
+	}
 	log_msg(LL_INFO, "%s: gracefully stopping, %u connections open", why, session_count());
 	close_listeners();
 	session_quit_all();
@@ -269,16 +282,39 @@ static void setup_control(int channel_fd)
 		setup_failed("epoll_ctl(ADD) of the channel failed", strerror(errno));
 }
 
+/* Count privately when the master found no room for our record. */
+static void setup_stats(const struct worker_args *a)
+{
+	size_t size = sizeof(*worker_stats) + a->conf->nservers * sizeof(int32_t);
+
+	worker_peers = a->peers;
+	worker_stats_zone = a->stats_zone;
+	worker_stats_root = a->stats_root;
+	worker_stats = a->stats;
+	if (worker_stats == NULL && (worker_stats = calloc(1, size)) == NULL)
+		setup_failed("worker setup", "out of memory");
+}
+
+static void start_checker(const struct conf *conf)
+{
+	checking = true;
+	if (checker_start(conf, worker_peers) < 0)
+		setup_failed("starting health checks", strerror(errno));
+}
+
 void worker_main(const struct worker_args *a)
 {
 	char role[32], err[256];
 
 	worker_conf = a->conf;
 	logs = a->logs;
-	snprintf(role, sizeof(role), "worker %u", a->index);
+	if (a->checker)
+		snprintf(role, sizeof(role), "checker");
+	else
+		snprintf(role, sizeof(role), "worker %u", a->index);
 	log_set_role(role);
-	prctl(PR_SET_NAME, "portico-worker", 0, 0, 0);
-	if (a->conf->cpu_affinity)
+	prctl(PR_SET_NAME, a->checker ? "portico-checker" : "portico-worker", 0, 0, 0);
+	if (a->conf->cpu_affinity && !a->checker)
 		pin_to_cpu(a->index);
 	if (privs_drop(a->conf->user, a->conf->user_explicit, err, sizeof(err)) < 0)
 		setup_failed("dropping privileges", err);
@@ -286,10 +322,14 @@ void worker_main(const struct worker_args *a)
 	if (ev_init() < 0)
 		setup_failed("epoll_create1() failed", strerror(errno));
 	buf_pool_init(MAX(a->conf->header_buffer_size + 4096, (size_t)16384));
+	setup_stats(a);
 	if (upstream_init_all(a->conf) < 0 || access_log_init(a->logs) < 0)
 		setup_failed("worker setup", "out of memory");
 	setup_control(a->channel_fd);
-	setup_listeners(a);
+	if (a->checker)
+		start_checker(a->conf);
+	else
+		setup_listeners(a);
 	log_msg(LL_DEBUG, "worker started");
 
 	while (!terminating && !(quitting && session_count() == 0))

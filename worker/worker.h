@@ -11,6 +11,8 @@
 #include "conf.h"
 #include "logfiles.h"
 #include "http_parse.h"
+#include "health.h"
+#include "stats.h"
 
 struct worker_args {
 	const struct conf *conf;
@@ -18,6 +20,11 @@ struct worker_args {
 	int channel_fd;			/* master <-> this worker */
 	const int *listen_fds;		/* one per conf->listens[i] */
 	struct logfiles *logs;
+	bool checker;			/* run the health checks, not listeners */
+	struct health_peer *const *peers;	/* health table, by conf_server.id */
+	struct stats_proc *stats;	/* this process's record, or NULL */
+	struct shm_zone *stats_zone;	/* for the status page */
+	struct stats_root *stats_root;
 };
 
 /* Run the worker in the current (freshly forked) process; never returns. */
@@ -25,6 +32,13 @@ void worker_main(const struct worker_args *args) __attribute__((noreturn));
 
 /* The configuration this worker serves. */
 extern const struct conf *worker_conf;
+
+/* This worker's counters (in shared memory, or private when the zone was
+ * full) and the health table entries, by conf_server.id. */
+extern struct stats_proc *worker_stats;
+extern struct health_peer *const *worker_peers;
+extern struct shm_zone *worker_stats_zone;
+extern struct stats_root *worker_stats_root;
 
 /* The parser's limits for heads, from the configuration. */
 static inline struct http_limits worker_head_limits(void)

@@ -1,6 +1,7 @@
 /*
  * test_conf.c: the configuration: parsing, defaults, includes, every
- * error with its file and line, value parsers, dump.
+ * error with its file and line, value parsers, load balancing and health
+ * check options, dump.
  */
 #include "config.h"
 
@@ -676,7 +677,388 @@ static void test_hosts_and_regex(void)
 	conf_free(c);
 }
 
-/* The dump reads back into the same configuration. */
+static const char lb_conf[] =
+	"listen l { address = \"8080\" }\n"
+	"upstream a {\n"
+	"  balance = \"hash\"\n"
+	"  hash_key = 'user-$cookie_sid${http_X_User}:$arg_id$uri$request_uri"
+	    "$args$remote_addr$host'\n"
+	"  retries = 1\n"
+	"  retry_timeout = \"3s\"\n"
+	"  fail_on = {\"5xx\", \"error\"}\n"
+	"  max_fails = 4\n"
+	"  fail_timeout = \"30s\"\n"
+	"  ewma_decay = \"500ms\"\n"
+	"  server \"127.0.0.1:9001\" { weight = 2 max_conns = 100 slow_start = \"30s\" }\n"
+	"  health_check {\n"
+	"    path = \"/healthz?full=1\"\n"
+	"    host = \"app.internal\"\n"
+	"    status = \"200\"\n"
+	"    body = '\"ok\":\\s*true'\n"
+	"    interval = \"1s\"\n"
+	"    timeout = \"500ms\"\n"
+	"    fall = 5\n"
+	"    rise = 1\n"
+	"  }\n"
+	"  server \"127.0.0.1:9002\" { max_fails = 0 fail_timeout = \"1m\" }\n"
+	"  server \"127.0.0.1:9003\" { backup = true }\n"
+	"}\n"
+	"upstream b {\n"
+	"  fail_on = {}\n"
+	"  health_check { status = \"200-299\" }\n"
+	"  server \"127.0.0.1:9004\" {}\n"
+	"  server \"127.0.0.1:9005\" {}\n"
+	"}\n"
+	"upstream c { server \"127.0.0.1:9006\" {} }\n"
+	"upstream d { balance = \"least_conn\" server \"127.0.0.1:9007\" {} }\n"
+	"upstream e { balance = \"ip_hash\" server \"127.0.0.1:9008\" {} }\n"
+	"upstream f { balance = \"random2\" server \"127.0.0.1:9009\" {} }\n"
+	"upstream g { balance = \"ewma\" server \"127.0.0.1:9010\" {} }\n"
+	"upstream h { balance = hash hash_key = \"x$host\" server \"127.0.0.1:9011\" {} }\n"
+	"site s {\n"
+	"  route \"/\" { upstream = \"a\" }\n"
+	"  route \"/status\" { status = true }\n"
+	"  route \"/b\" { upstream = \"b\" status = false }\n"
+	"}\n";
+
+static bool regex_matches(pcre2_code *re, const char *s)
+{
+	pcre2_match_data *md;
+	int rc;
+
+	if (re == NULL)
+		return false;
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+	pcre2_match_data_free(md);
+	return rc >= 0;
+}
+
+static void is_key(const struct conf_key_part *k, enum conf_key_var var,
+		   const char *name, const char *what)
+{
+	ok(k->var == var && (name == NULL ? k->name == NULL && k->name_len == 0 :
+	    k->name != NULL && strcmp(k->name, name) == 0 &&
+	    k->name_len == strlen(name)), "hash_key part: %s", what);
+}
+
+static void test_balancing(void)
+{
+	const struct conf_upstream *u;
+	const struct conf_server *sv;
+	const struct conf_health_check *hc;
+	struct conf *c;
+	char *errs;
+	unsigned i;
+
+	c = load("lb.conf", lb_conf, &errs);
+	ok(c != NULL, "balancing config loads");
+	is_str(errs, "", "balancing config: no errors");
+	free(errs);
+	if (c == NULL)
+		return;
+
+	u = &c->upstreams[0];
+	is_int(u->balance, BALANCE_HASH, "balance hash");
+	is_str(u->hash_key_text, "user-$cookie_sid${http_X_User}:$arg_id$uri"
+	    "$request_uri$args$remote_addr$host", "hash_key kept as written");
+	is_int(u->nhash_key, 10, "hash_key: ten parts");
+	if (u->nhash_key == 10) {
+		is_key(&u->hash_key[0], KEY_TEXT, "user-", "literal text");
+		is_key(&u->hash_key[1], KEY_COOKIE, "sid", "$cookie_NAME");
+		is_key(&u->hash_key[2], KEY_HTTP, "x-user",
+		    "${http_X_User}: braces, field name lower-case with '-'");
+		is_key(&u->hash_key[3], KEY_TEXT, ":", "text after braces");
+		is_key(&u->hash_key[4], KEY_ARG, "id", "$arg_NAME");
+		is_key(&u->hash_key[5], KEY_URI, NULL, "$uri");
+		is_key(&u->hash_key[6], KEY_REQUEST_URI, NULL, "$request_uri");
+		is_key(&u->hash_key[7], KEY_ARGS, NULL, "$args");
+		is_key(&u->hash_key[8], KEY_REMOTE_ADDR, NULL, "$remote_addr");
+		is_key(&u->hash_key[9], KEY_HOST, NULL, "$host");
+	}
+	is_int(u->retries, 1, "retries");
+	is_int(u->retry_timeout, 3000, "retry_timeout");
+	is_int(u->fail_on, CONF_FAIL_5XX | CONF_FAIL_ERROR, "fail_on list");
+	is_int(u->ewma_decay, 500, "ewma_decay");
+	is_int(u->nservers, 3, "servers around a health_check");
+	sv = u->servers;
+	ok(sv[0].weight == 2 && sv[0].max_conns == 100 &&
+	    sv[0].slow_start == 30000 && !sv[0].backup,
+	    "server weight, max_conns, slow_start");
+	ok(sv[0].max_fails == 4 && sv[0].fail_timeout == 30000,
+	    "server inherits the upstream's max_fails and fail_timeout");
+	ok(sv[1].max_fails == 0 && sv[1].fail_timeout == 60000,
+	    "server's own max_fails 0 and fail_timeout");
+	ok(sv[2].backup && sv[2].max_conns == 0 && sv[2].slow_start == 0,
+	    "backup server; max_conns and slow_start default 0");
+	hc = u->health_check;
+	ok(hc != NULL, "health_check section");
+	if (hc != NULL) {
+		is_str(hc->path, "/healthz?full=1", "health_check path");
+		is_str(hc->host, "app.internal", "health_check host");
+		ok(hc->status_min == 200 && hc->status_max == 200,
+		    "health_check status \"200\"");
+		is_str(hc->body, "\"ok\":\\s*true", "health_check body as written");
+		ok(regex_matches(hc->body_regex, "{\"ok\": true}") &&
+		    !regex_matches(hc->body_regex, "{\"ok\": false}"),
+		    "health_check body regex compiled");
+		ok(hc->interval == 1000 && hc->timeout == 500 && hc->fall == 5 &&
+		    hc->rise == 1, "health_check interval, timeout, fall, rise");
+	}
+
+	u = &c->upstreams[1];
+	ok(u->balance == BALANCE_ROUND_ROBIN && u->hash_key == NULL &&
+	    u->nhash_key == 0 && u->hash_key_text == NULL,
+	    "balance default round_robin, no hash_key");
+	is_int(u->retries, 1, "retries default: servers - 1");
+	is_int(u->retry_timeout, 0, "retry_timeout default 0");
+	is_int(u->fail_on, 0, "fail_on = {}: nothing counts");
+	is_int(u->ewma_decay, 10000, "ewma_decay default 10s");
+	sv = u->servers;
+	ok(sv[1].weight == 1 && !sv[1].backup && sv[1].max_conns == 0 &&
+	    sv[1].max_fails == 1 && sv[1].fail_timeout == 10000 &&
+	    sv[1].slow_start == 0, "server defaults");
+	hc = u->health_check;
+	ok(hc != NULL, "health_check written before the servers");
+	if (hc != NULL) {
+		is_str(hc->path, "/", "health_check path default");
+		is_str(hc->host, "b", "health_check host default: upstream name");
+		ok(hc->status_min == 200 && hc->status_max == 299,
+		    "health_check status range");
+		ok(hc->body == NULL && hc->body_regex == NULL,
+		    "health_check body default none");
+		ok(hc->interval == 5000 && hc->timeout == 2000 && hc->fall == 3 &&
+		    hc->rise == 2, "health_check defaults 5s, 2s, 3, 2");
+	}
+
+	u = &c->upstreams[2];
+	ok(u->health_check == NULL, "no health_check section: NULL");
+	is_int(u->fail_on, CONF_FAIL_ERROR | CONF_FAIL_TIMEOUT,
+	    "fail_on default error, timeout");
+	is_int(u->retries, 0, "retries default with one server: 0");
+	is_int(c->upstreams[3].balance, BALANCE_LEAST_CONN, "least_conn");
+	is_int(c->upstreams[4].balance, BALANCE_IP_HASH, "ip_hash");
+	is_int(c->upstreams[5].balance, BALANCE_RANDOM2, "random2");
+	is_int(c->upstreams[6].balance, BALANCE_EWMA, "ewma");
+	u = &c->upstreams[7];
+	ok(u->nhash_key == 2, "hash_key: text, then a variable");
+	if (u->nhash_key == 2) {
+		is_key(&u->hash_key[0], KEY_TEXT, "x", "text before a variable");
+		is_key(&u->hash_key[1], KEY_HOST, NULL, "variable at the end");
+	}
+
+	is_int(c->nservers, 11, "nservers over all upstreams");
+	for (i = 0; i < 11; i++) {
+		unsigned k = i < 3 ? 0 : i < 5 ? 1 : i - 3;
+		unsigned j = i < 3 ? i : i < 5 ? i - 3 : 0;
+
+		if (c->upstreams[k].servers[j].id != i)
+			break;
+	}
+	is_int(i, 11, "server ids in upstream order, then server order");
+
+	ok(c->sites[0].routes[0].upstream == &c->upstreams[0] &&
+	    !c->sites[0].routes[0].status, "route status default false");
+	ok(c->sites[0].routes[1].status &&
+	    c->sites[0].routes[1].upstream == NULL,
+	    "status route: no upstream");
+	ok(!c->sites[0].routes[2].status &&
+	    c->sites[0].routes[2].upstream == &c->upstreams[1],
+	    "status = false with an upstream");
+	conf_free(c);
+}
+
+static void test_balancing_errors(void)
+{
+	struct conf *c;
+	char *errs, where[PATH_MAX + 32];
+
+	c = load("lbbad.conf",
+	    "listen l { address = \"8080\" }\n"			/* 1 */
+	    "upstream a {\n"					/* 2 */
+	    "  balance = \"fastest\"\n"				/* 3 */
+	    "  retries = 256\n"					/* 4 */
+	    "  retry_timeout = \"soon\"\n"			/* 5 */
+	    "  fail_on = {\"error\",\n"				/* 6 */
+	    "             \"4xx\"}\n"				/* 7 */
+	    "  max_fails = 1001\n"				/* 8 */
+	    "  fail_timeout = \"0\"\n"				/* 9 */
+	    "  ewma_decay = \"0\"\n"				/* 10 */
+	    "  server \"127.0.0.1:1\" { backup = maybe max_conns = 1000001 }\n"
+	    "  server \"127.0.0.1:2\" {\n"			/* 12 */
+	    "    max_fails = -1\n"				/* 13 */
+	    "    fail_timeout = \"0\"\n"			/* 14 */
+	    "    slow_start = \"x\"\n"				/* 15 */
+	    "  }\n"						/* 16 */
+	    "  health_check {\n"				/* 17 */
+	    "    path = \"health\"\n"				/* 18 */
+	    "    host = \"a b\"\n"				/* 19 */
+	    "    status = \"600\"\n"				/* 20 */
+	    "    body = \"(\"\n"				/* 21 */
+	    "    interval = \"0\"\n"				/* 22 */
+	    "    timeout = \"0\"\n"				/* 23 */
+	    "    fall = 0\n"					/* 24 */
+	    "    rise = 101\n"					/* 25 */
+	    "  }\n"						/* 26 */
+	    "  health_check { }\n"				/* 27 */
+	    "  server \"127.0.0.1:1\" { }\n"			/* 28 */
+	    "}\n"						/* 29 */
+	    "upstream b { balance = \"hash\"\n"			/* 30 */
+	    "  server \"127.0.0.1:3\" { backup = true } }\n"	/* 31 */
+	    "upstream c { hash_key = \"$uri\"\n"		/* 32 */
+	    "  server \"127.0.0.1:4\" { } }\n"			/* 33 */
+	    "upstream d { balance = \"hash\" hash_key = \"$nope\" "
+	    "server \"127.0.0.1:5\" { } }\n"			/* 34 */
+	    "upstream e { balance = \"hash\" hash_key = \"$http_\" "
+	    "server \"127.0.0.1:6\" { } }\n"			/* 35 */
+	    "upstream f { balance = \"hash\" hash_key = \"x$\" "
+	    "server \"127.0.0.1:7\" { } }\n"			/* 36 */
+	    "upstream g { balance = \"hash\" hash_key = '${ho-st}' "
+	    "server \"127.0.0.1:8\" { } }\n"			/* 37 */
+	    "upstream \"my app\" { health_check { }\n"		/* 38 */
+	    "  server \"127.0.0.1:9\" { } }\n"			/* 39 */
+	    "site s {\n"					/* 40 */
+	    "  route \"/\" { upstream = \"a\" status = true }\n"	/* 41 */
+	    "  route \"/x\" { status = false }\n"		/* 42 */
+	    "  route \"/y\" { status = 1 }\n"			/* 43 */
+	    "}\n", &errs);					/* 44 */
+	ok(c == NULL, "bad balancing config refused");
+	ok(has_error(errs, "lbbad.conf", 3, "balance: unknown algorithm "
+	    "\"fastest\" (use round_robin, least_conn, ip_hash, hash, random2 "
+	    "or ewma)"), "unknown balance");
+	ok(has_error(errs, "lbbad.conf", 4, "retries: bad number \"256\" "
+	    "(expected 0 to 255)"), "retries out of range");
+	ok(strstr(errs, "/lbbad.conf:5: retry_timeout: bad duration \"soon\"")
+	    != NULL, "bad retry_timeout");
+	ok(has_error(errs, "lbbad.conf", 7, "fail_on: unknown failure \"4xx\" "
+	    "(use error, timeout or 5xx)"), "unknown fail_on: at its line");
+	ok(has_error(errs, "lbbad.conf", 8, "max_fails: bad number \"1001\" "
+	    "(expected 0 to 1000)"), "upstream max_fails out of range");
+	ok(strstr(errs, "/lbbad.conf:9: fail_timeout: bad duration \"0\"") != NULL,
+	    "upstream fail_timeout 0");
+	ok(strstr(errs, "/lbbad.conf:10: ewma_decay: bad duration \"0\"") != NULL,
+	    "ewma_decay 0");
+	ok(has_error(errs, "lbbad.conf", 11, "backup: expected true or false, "
+	    "not \"maybe\""), "bad backup");
+	ok(has_error(errs, "lbbad.conf", 11, "max_conns: bad number \"1000001\" "
+	    "(expected 0 to 1000000)"), "max_conns out of range");
+	ok(has_error(errs, "lbbad.conf", 13, "max_fails: bad number \"-1\" "
+	    "(expected 0 to 1000)"), "server max_fails");
+	ok(strstr(errs, "/lbbad.conf:14: fail_timeout: bad duration \"0\"") != NULL,
+	    "server fail_timeout 0");
+	ok(strstr(errs, "/lbbad.conf:15: slow_start: bad duration \"x\"") != NULL,
+	    "bad slow_start");
+	ok(has_error(errs, "lbbad.conf", 18, "path: bad path \"health\" (it "
+	    "starts with \"/\" and has no spaces or control characters)"),
+	    "health_check path without /");
+	ok(has_error(errs, "lbbad.conf", 19, "host: bad host \"a b\" (no spaces "
+	    "or control characters)"), "health_check host with a space");
+	ok(has_error(errs, "lbbad.conf", 20, "status: bad status range \"600\" "
+	    "(use e.g. \"200\" or \"200-399\", statuses from 100 to 599)"),
+	    "health_check status out of range");
+	ok(has_error(errs, "lbbad.conf", 21, "body: bad regex: missing closing "
+	    "parenthesis at offset 1"), "health_check body: PCRE2 message");
+	ok(strstr(errs, "/lbbad.conf:22: interval: bad duration \"0\"") != NULL,
+	    "health_check interval 0");
+	ok(strstr(errs, "/lbbad.conf:23: timeout: bad duration \"0\"") != NULL,
+	    "health_check timeout 0");
+	ok(has_error(errs, "lbbad.conf", 24, "fall: bad number \"0\" (expected "
+	    "1 to 100)"), "health_check fall 0");
+	ok(has_error(errs, "lbbad.conf", 25, "rise: bad number \"101\" (expected "
+	    "1 to 100)"), "health_check rise 101");
+	snprintf(where, sizeof(where), "health_check is defined twice in "
+	    "upstream \"a\" (first at %s/lbbad.conf:17)", dir);
+	ok(has_error(errs, "lbbad.conf", 27, where), "second health_check");
+	ok(strstr(errs, "/lbbad.conf:28: server \"127.0.0.1:1\" is defined twice "
+	    "in upstream \"a\"") != NULL,
+	    "duplicate server after a health_check still found");
+	ok(has_error(errs, "lbbad.conf", 30, "balance = \"hash\" needs a "
+	    "hash_key"), "hash without hash_key");
+	ok(has_error(errs, "lbbad.conf", 30, "upstream \"b\" has only backup "
+	    "servers"), "only backup servers");
+	ok(has_error(errs, "lbbad.conf", 32, "hash_key is only used with "
+	    "balance = \"hash\""), "hash_key without balance hash");
+	ok(has_error(errs, "lbbad.conf", 34, "hash_key: unknown variable "
+	    "\"$nope\" (use $uri, $request_uri, $args, $arg_NAME, $http_NAME, "
+	    "$cookie_NAME, $remote_addr or $host)"), "unknown hash_key variable");
+	ok(has_error(errs, "lbbad.conf", 35, "hash_key: variable \"$http_\" "
+	    "needs a name after \"http_\""), "hash_key variable without NAME");
+	ok(has_error(errs, "lbbad.conf", 36, "hash_key: \"$\" must be followed "
+	    "by a variable name, as in \"$request_uri\""), "hash_key lone $");
+	ok(has_error(errs, "lbbad.conf", 37, "hash_key: \"${\" needs a variable "
+	    "name and \"}\", as in \"${host}\""), "hash_key bad braces");
+	ok(has_error(errs, "lbbad.conf", 38, "health_check: the upstream's name "
+	    "\"my app\" is not a valid Host: set host"),
+	    "default health_check host must be a valid Host");
+	ok(has_error(errs, "lbbad.conf", 41, "route \"/\": upstream and status = "
+	    "true exclude each other"), "route with upstream and status");
+	ok(has_error(errs, "lbbad.conf", 42, "route \"/x\" has no upstream"),
+	    "route with status = false and no upstream");
+	ok(has_error(errs, "lbbad.conf", 43, "status: expected true or false, "
+	    "not \"1\""), "bad route status");
+	ok(has_error(errs, "lbbad.conf", 43, "route \"/y\" has no upstream"),
+	    "a bad status counts as false");
+	is_int(count_lines(errs), 34, "all balancing errors in one run");
+	ok(lines_sorted(errs, "lbbad.conf"), "balancing errors in file order");
+	free(errs);
+}
+
+/* Does a health_check with status = s load? */
+static bool status_loads(const char *s)
+{
+	char text[512], *errs;
+	struct conf *c;
+
+	snprintf(text, sizeof(text), "listen l { address = \"8080\" }\n"
+	    "upstream u { server \"127.0.0.1:1\" {}\n"
+	    "  health_check { status = \"%s\" } }\n"
+	    "site s { route \"/\" { upstream = \"u\" } }\n", s);
+	c = load("status.conf", text, &errs);
+	free(errs);
+	conf_free(c);
+	return c != NULL;
+}
+
+static void test_balancing_limits(void)
+{
+	static char text[64 * 1024];
+	struct conf *c;
+	char *errs;
+	size_t n;
+	int i;
+
+	ok(status_loads("100-599") && status_loads("204"),
+	    "status ranges at the limits");
+	ok(!status_loads("99") && !status_loads("300-200") &&
+	    !status_loads("2xx") && !status_loads("200-") &&
+	    !status_loads("200-600") && !status_loads("-200"),
+	    "bad status ranges refused");
+
+	/* CONF_MAX_SERVERS: the first one too many is at fault. */
+	n = (size_t)snprintf(text, sizeof(text), "listen l { address = \"80\" }\n"
+	    "upstream big {\n");
+	for (i = 0; i <= CONF_MAX_SERVERS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "  server \"127.0.0.1:%d\" {}\n", 1000 + i);
+	snprintf(text + n, sizeof(text) - n, "}\n"
+	    "site s { route \"/\" { upstream = \"big\" } }\n");
+	c = load("big.conf", text, &errs);
+	ok(c == NULL && has_error(errs, "big.conf", 3 + CONF_MAX_SERVERS,
+	    "upstream \"big\" has more than 256 servers"), "too many servers");
+	is_int(count_lines(errs), 1, "too many servers: one error");
+	free(errs);
+
+	/* A health_check's errors in an included file: that file's line. */
+	put("hc/check.conf", "# checks\nhealth_check {\n  rise = 0\n}\n");
+	c = load("hc/main.conf", "listen l { address = \"80\" }\n"
+	    "upstream u {\n  include(\"check.conf\")\n"
+	    "  server \"127.0.0.1:1\" {}\n}\n"
+	    "site s { route \"/\" { upstream = \"u\" } }\n", &errs);
+	ok(c == NULL && has_error(errs, "hc/check.conf", 3, "rise: bad number "
+	    "\"0\" (expected 1 to 100)"), "health_check in an include: file:line");
+	free(errs);
+}
+
 /* The daemon works from "/", so relative paths must not depend on the
  * directory portico was started from. */
 static void test_relative_paths(void)
@@ -703,45 +1085,98 @@ static void test_relative_paths(void)
 	free(errs);
 }
 
-static void test_dump(void)
+static char *dump_text(const struct conf *c)
 {
-	struct conf *c, *c2;
-	char *errs, *a = NULL, *b = NULL;
-	size_t alen, blen;
+	char *text = NULL;
+	size_t len;
 	FILE *fp;
 
-	c = load("dump.conf", full_conf, &errs);
-	free(errs);
-	if (c == NULL) {
-		ok(0, "dump: config loads");
-		return;
-	}
-	fp = open_memstream(&a, &alen);
+	fp = open_memstream(&text, &len);
 	conf_dump(c, fp);
 	fclose(fp);
-	ok(strstr(a, "\nworkers = 3\n") != NULL, "dump has workers");
-	ok(strstr(a, "client_header_timeout = \"500ms\"") != NULL,
-	    "dump writes durations with units");
-	ok(strstr(a, "hosts = {\"example.com\", \"*.example.com\"}") != NULL,
-	    "dump writes wildcard hosts back");
-	ok(strstr(a, "route \"~ \\\\.php$\" { upstream = \"php\" }") != NULL,
-	    "dump escapes regex routes");
+	return text;
+}
 
+/*
+ * Dump the config in text, check it holds each of want, load the dump
+ * and dump that: the two dumps must be the same (but for the file name).
+ */
+struct dump_want {
+	const char *text;
+	const char *what;
+};
+
+static void dump_round_trip(const char *name, const char *text,
+			    const struct dump_want *want)
+{
+	struct conf *c, *c2;
+	char *errs, *a, *b;
+
+	c = load(name, text, &errs);
+	free(errs);
+	if (c == NULL) {
+		ok(0, "%s: config loads", name);
+		return;
+	}
+	a = dump_text(c);
+	for (; want->text; want++)
+		ok(strstr(a, want->text) != NULL, "%s: dump %s", name, want->what);
 	c2 = load("dumped.conf", a, &errs);
-	ok(c2 != NULL, "dumped config loads again");
-	is_str(errs, "", "dumped config: no errors");
+	ok(c2 != NULL, "%s: dumped config loads again", name);
+	is_str(errs, "", "%s: dumped config: no errors", name);
 	free(errs);
 	if (c2 != NULL) {
-		fp = open_memstream(&b, &blen);
-		conf_dump(c2, fp);
-		fclose(fp);
+		b = dump_text(c2);
 		ok(strcmp(strchr(a, '\n'), strchr(b, '\n')) == 0,
-		    "dump of the dump is the same");
+		    "%s: dump of the dump is the same", name);
+		free(b);
 		conf_free(c2);
 	}
 	free(a);
-	free(b);
 	conf_free(c);
+}
+
+static void test_dump(void)
+{
+	static const struct dump_want full_want[] = {
+		{ "\nworkers = 3\n", "has workers" },
+		{ "client_header_timeout = \"500ms\"",
+		    "writes durations with units" },
+		{ "hosts = {\"example.com\", \"*.example.com\"}",
+		    "writes wildcard hosts back" },
+		{ "route \"~ \\\\.php$\" { upstream = \"php\" }",
+		    "escapes regex routes" },
+		{ NULL, NULL }
+	};
+	static const struct dump_want lb_want[] = {
+		{ "\tbalance = \"hash\"\n\thash_key = \"user-$cookie_sid"
+		    "\\${http_X_User}:", "writes balance and hash_key, \"${\" escaped" },
+		{ "\tretries = 1\n\tretry_timeout = \"3s\"\n",
+		    "writes retries, retry_timeout" },
+		{ "\tfail_on = {\"error\", \"5xx\"}\n\tewma_decay = \"500ms\"\n",
+		    "writes fail_on, ewma_decay" },
+		{ "\tfail_on = {}\n", "writes an empty fail_on" },
+		{ "\thealth_check {\n\t\tpath = \"/healthz?full=1\"\n"
+		    "\t\thost = \"app.internal\"\n\t\tstatus = \"200\"\n"
+		    "\t\tbody = \"\\\"ok\\\":\\\\s*true\"\n\t\tinterval = \"1s\"\n"
+		    "\t\ttimeout = \"500ms\"\n\t\tfall = 5\n\t\trise = 1\n\t}\n",
+		    "writes the health_check section" },
+		{ "\t\tstatus = \"200-299\"\n", "writes a status range" },
+		{ "\tserver \"127.0.0.1:9001\" {\n\t\tweight = 2\n"
+		    "\t\tbackup = false\n\t\tmax_conns = 100\n\t\tmax_fails = 4\n"
+		    "\t\tfail_timeout = \"30s\"\n\t\tslow_start = \"30s\"\n\t}\n",
+		    "writes every server option" },
+		{ "\t\tbackup = true\n", "writes backup servers" },
+		{ "\tbalance = \"least_conn\"\n", "writes least_conn" },
+		{ "\tbalance = \"ip_hash\"\n", "writes ip_hash" },
+		{ "\tbalance = \"random2\"\n", "writes random2" },
+		{ "\tbalance = \"ewma\"\n", "writes ewma" },
+		{ "route \"/status\" { status = true }", "writes status routes" },
+		{ NULL, NULL }
+	};
+
+	dump_round_trip("dump.conf", full_conf, full_want);
+	dump_round_trip("lbdump.conf", lb_conf, lb_want);
 	conf_free(NULL);
 	ok(1, "conf_free(NULL) is harmless");
 }
@@ -759,6 +1194,9 @@ int main(void)
 	test_syntax();
 	test_parsers();
 	test_hosts_and_regex();
+	test_balancing();
+	test_balancing_errors();
+	test_balancing_limits();
 	test_relative_paths();
 	test_dump();
 

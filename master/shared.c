@@ -1,0 +1,310 @@
+/*
+ * shared.c: zones, health entries and stats records, seen from the master.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "shared.h"
+
+#define ZONE_MIN	(64 * 1024)
+#define PEER_COST	(256 + 128)	/* an entry's slab block and its key */
+
+struct zone_ref {
+	struct shm_zone *z;
+	unsigned refs;			/* struct shared using it */
+	struct health_peer *peers;	/* "health": every entry */
+	struct stats_root *root;	/* "stats": the first block */
+};
+
+/* Room for need bytes with slack, in powers of two, so that a reload
+ * adding a server or two usually keeps the same size (and the zone). */
+static size_t zone_size(size_t need)
+{
+	size_t size = ZONE_MIN;
+
+	while (size < 2 * need)
+		size *= 2;
+	return size;
+}
+
+static size_t health_size(const struct conf *c)
+{
+	return zone_size((size_t)c->nservers * PEER_COST);
+}
+
+static size_t proc_size(const struct conf *c)
+{
+	return sizeof(struct stats_proc) + c->nservers * sizeof(int32_t);
+}
+
+/* Every worker and the checker, of up to three generations at once. */
+static size_t stats_size(const struct conf *c)
+{
+	return zone_size(3 * (c->workers + 1) * (proc_size(c) + 64) +
+			 sizeof(struct stats_root));
+}
+
+static struct zone_ref *zone_new(const char *name, size_t size, char *err, size_t errlen)
+{
+	struct zone_ref *zr = calloc(1, sizeof(*zr));
+
+	if (zr == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	zr->z = shm_zone_create(name, size, err, errlen);
+	if (zr->z == NULL) {
+		free(zr);
+		return NULL;
+	}
+	zr->refs = 1;
+	return zr;
+}
+
+static void zone_put(struct zone_ref *zr)
+{
+	if (zr == NULL || --zr->refs > 0)
+		return;
+	shm_zone_destroy(zr->z);
+	free(zr);
+}
+
+/* The zone prev used, when it is still the right size; else a new one. */
+static struct zone_ref *zone_get(struct zone_ref *prev, const char *name, size_t size,
+				 bool *is_new, char *err, size_t errlen)
+{
+	if (prev != NULL && shm_zone_matches(prev->z, name, size)) {
+		prev->refs++;
+		*is_new = false;
+		return prev;
+	}
+	*is_new = true;
+	log_msg(LL_INFO, "shared memory zone \"%s\": %zu KiB", name, size / 1024);
+	return zone_new(name, size, err, errlen);
+}
+
+static struct health_peer *peer_find(struct zone_ref *zr, const char *key)
+{
+	struct health_peer *p;
+
+	for (p = zr->peers; p != NULL; p = p->next)
+		if (strcmp(p->key, key) == 0)
+			return p;
+	return NULL;
+}
+
+/* What a server has learnt survives a move to a new zone; its open
+ * connections belong to the processes of the old one. */
+static void peer_carry_over(struct health_peer *to, const struct health_peer *from)
+{
+	struct health_peer keep = *to;
+
+	*to = *from;
+	to->conns = 0;
+	to->key = keep.key;
+	to->refs = keep.refs;
+	to->next = keep.next;
+}
+
+static struct health_peer *peer_new(struct zone_ref *zr, const char *key)
+{
+	struct health_peer *p = shm_alloc_locked(zr->z, sizeof(*p));
+	char *k = shm_alloc_locked(zr->z, strlen(key) + 1);
+
+	if (p == NULL || k == NULL) {
+		shm_free_locked(zr->z, p);
+		shm_free_locked(zr->z, k);
+		return NULL;
+	}
+	memset(p, 0, sizeof(*p));
+	strcpy(k, key);
+	p->key = k;
+	p->next = zr->peers;
+	zr->peers = p;
+	return p;
+}
+
+static void peer_put(struct zone_ref *zr, struct health_peer *p)
+{
+	struct health_peer **pp;
+
+	if (--p->refs > 0)
+		return;
+	for (pp = &zr->peers; *pp != p; pp = &(*pp)->next)
+		;
+	*pp = p->next;
+	shm_free_locked(zr->z, p->key);
+	shm_free_locked(zr->z, p);
+}
+
+static int peers_bind(struct shared *sh, const struct conf *c, struct zone_ref *old,
+		      char *err, size_t errlen)
+{
+	struct zone_ref *zr = sh->health;
+	unsigned i, j;
+	char key[512];
+	int rc = 0;
+
+	if (shm_lock(zr->z) == P_ERROR) {
+		snprintf(err, errlen, "health zone lock unusable");
+		return -1;
+	}
+	for (i = 0; i < c->nupstreams && rc == 0; i++) {
+		const struct conf_upstream *u = &c->upstreams[i];
+
+		for (j = 0; j < u->nservers; j++) {
+			const struct conf_server *srv = &u->servers[j];
+			struct health_peer *p, *from;
+
+			snprintf(key, sizeof(key), "%s/%s", u->name, srv->address);
+			p = peer_find(zr, key);
+			if (p == NULL) {
+				p = peer_new(zr, key);
+				if (p == NULL) {
+					snprintf(err, errlen, "health zone full");
+					rc = -1;
+					break;
+				}
+				if (old != NULL && (from = peer_find(old, key)) != NULL)
+					peer_carry_over(p, from);
+			}
+			p->refs++;
+			sh->peers[srv->id] = p;
+		}
+	}
+	shm_unlock(zr->z);
+	return rc;
+}
+
+static void peers_unbind(struct shared *sh)
+{
+	unsigned i;
+
+	if (shm_lock(sh->health->z) == P_ERROR)
+		return;
+	for (i = 0; i < sh->npeers; i++)
+		if (sh->peers[i] != NULL)
+			peer_put(sh->health, sh->peers[i]);
+	shm_unlock(sh->health->z);
+}
+
+static int stats_init(struct zone_ref *zr, char *err, size_t errlen)
+{
+	zr->root = shm_alloc(zr->z, sizeof(*zr->root));
+	if (zr->root == NULL) {
+		snprintf(err, errlen, "stats zone full");
+		return -1;
+	}
+	memset(zr->root, 0, sizeof(*zr->root));
+	return 0;
+}
+
+static void shared_free(struct shared *sh)
+{
+	if (sh->health != NULL)
+		peers_unbind(sh);
+	zone_put(sh->health);
+	zone_put(sh->stats);
+	free(sh->peers);
+	free(sh);
+}
+
+struct shared *shared_create(const struct conf *c, struct shared *prev,
+			     char *err, size_t errlen)
+{
+	struct shared *sh = calloc(1, sizeof(*sh));
+	bool fresh;
+
+	if (sh == NULL || (sh->peers = calloc(c->nservers + 1, sizeof(*sh->peers))) == NULL) {
+		free(sh);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	sh->npeers = c->nservers;
+	sh->refs = 1;
+	sh->health = zone_get(prev ? prev->health : NULL, "health", health_size(c), &fresh,
+			      err, errlen);
+	if (sh->health == NULL ||
+	    peers_bind(sh, c, fresh && prev ? prev->health : NULL, err, errlen) < 0)
+		goto fail;
+	sh->stats = zone_get(prev ? prev->stats : NULL, "stats", stats_size(c), &fresh,
+			     err, errlen);
+	if (sh->stats == NULL || (fresh && stats_init(sh->stats, err, errlen) < 0))
+		goto fail;
+	return sh;
+fail:
+	shared_free(sh);
+	return NULL;
+}
+
+void shared_put(struct shared *sh)
+{
+	if (sh != NULL && --sh->refs == 0)
+		shared_free(sh);
+}
+
+struct shm_zone *shared_stats_zone(const struct shared *sh)
+{
+	return sh->stats->z;
+}
+
+struct stats_root *shared_stats_root(const struct shared *sh)
+{
+	return sh->stats->root;
+}
+
+struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation)
+{
+	struct zone_ref *zr = sh->stats;
+	struct stats_proc *p;
+	size_t size = sizeof(*p) + sh->npeers * sizeof(p->conns[0]);
+
+	if (shm_lock(zr->z) == P_ERROR)
+		return NULL;
+	p = shm_alloc_locked(zr->z, size);
+	if (p != NULL) {
+		memset(p, 0, size);
+		p->generation = generation;
+		p->nservers = sh->npeers;
+		p->next = zr->root->procs;
+		zr->root->procs = p;
+	}
+	shm_unlock(zr->z);
+	if (p == NULL)
+		log_msg(LL_ERROR, "stats zone full: a child counts privately");
+	else
+		sh->refs++;
+	return p;
+}
+
+/* What the dead cannot close any more. */
+static void conns_give_back(struct shared *sh, const struct stats_proc *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nservers && i < sh->npeers; i++)
+		if (p->conns[i] != 0)
+			__atomic_sub_fetch(&sh->peers[i]->conns, p->conns[i], __ATOMIC_RELAXED);
+}
+
+void shared_proc_exited(struct shared *sh, struct stats_proc *p)
+{
+	struct zone_ref *zr = sh->stats;
+	struct stats_proc **pp;
+
+	conns_give_back(sh, p);
+	if (shm_lock(zr->z) != P_ERROR) {
+		stats_retire(zr->root, p);
+		for (pp = &zr->root->procs; *pp != NULL && *pp != p; pp = &(*pp)->next)
+			;
+		if (*pp == p)
+			*pp = p->next;
+		shm_free_locked(zr->z, p);
+		shm_unlock(zr->z);
+	}
+	shared_put(sh);
+}

@@ -1,0 +1,55 @@
+/*
+ * shared.h: the master's side of shared memory.
+ *
+ * Owns: creating the zones a configuration needs before the children are
+ * forked ("health": the health table; "stats": per-process counters),
+ * keeping a zone across a reload when its name and size are unchanged
+ * (and carrying each server's health over by "upstream/address" when the
+ * zone must change), and the life of each child's stats record: made
+ * before fork, and after the child exits, its counters retired and its
+ * open connections given back to the health table.
+ *
+ * A struct shared is counted: one reference for the generation that runs
+ * with it, one per live child forked with it. The zones and entries it
+ * holds go when the last reference does.
+ */
+#ifndef PORTICO_SHARED_H
+#define PORTICO_SHARED_H
+
+#include "conf.h"
+#include "health.h"
+#include "shm.h"
+#include "stats.h"
+
+struct zone_ref;
+
+struct shared {
+	struct zone_ref *health, *stats;
+	struct health_peer **peers;	/* by conf_server.id */
+	unsigned npeers;
+	unsigned refs;
+};
+
+/*
+ * The shared state for configuration c; prev (may be NULL) is the one
+ * running now, whose zones are kept when they fit. NULL with a reason in
+ * err when memory runs out.
+ */
+struct shared *shared_create(const struct conf *c, struct shared *prev,
+			     char *err, size_t errlen);
+
+/* Drop a reference; the last one frees. */
+void shared_put(struct shared *sh);
+
+struct shm_zone *shared_stats_zone(const struct shared *sh);
+struct stats_root *shared_stats_root(const struct shared *sh);
+
+/* A stats record for a child about to be forked (NULL when the zone is
+ * full: the child then counts privately). Takes a reference. */
+struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation);
+
+/* The child that used p has exited: retire its counters, give back its
+ * open connections, free p. Drops the reference. */
+void shared_proc_exited(struct shared *sh, struct stats_proc *p);
+
+#endif

@@ -1,0 +1,432 @@
+/*
+ * balance.c: the balancing algorithms.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "balance.h"
+#include "health.h"
+#include "upstream.h"
+
+/* Ring points per unit of weight (as ketama and nginx use), and a cap on
+ * the whole ring so heavy weights on many servers stay small. */
+#define POINTS_PER_WEIGHT 160
+#define RING_MAX	(1u << 16)
+
+#define FNV_OFFSET	0xcbf29ce484222325ull
+#define FNV_PRIME	0x100000001b3ull
+
+struct ring_point {
+	uint64_t hash;
+	unsigned server;
+};
+
+static uint64_t rng_state;
+
+/* ---- hashing ---- */
+
+static uint64_t fnv_feed(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * FNV_PRIME;
+	return h;
+}
+
+static uint64_t fnv_feed_lower(uint64_t h, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c |= 0x20;
+		h = (h ^ c) * FNV_PRIME;
+	}
+	return h;
+}
+
+/* FNV-1a alone leaves similar keys close together on the ring; the
+ * splitmix64 finalizer spreads them. */
+static uint64_t mix(uint64_t h)
+{
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
+
+uint64_t balance_hash(const void *data, size_t len)
+{
+	return mix(fnv_feed(FNV_OFFSET, data, len));
+}
+
+/* ---- the request's key ---- */
+
+static struct slice header_value(const struct http_message *req, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < req->nheaders; i++)
+		if (slice_ieq(req->headers[i].name, name))
+			return req->headers[i].value;
+	return (struct slice){ NULL, 0 };
+}
+
+/* The value of name in "a=1; b=2" (sep ';', cookies) or "a=1&b=2"
+ * (sep '&', query); empty when absent. */
+static struct slice pair_value(struct slice list, const char *name, size_t name_len,
+			       char sep)
+{
+	const char *p = list.p, *end = list.p + list.len;
+
+	while (p < end) {
+		const char *item_end = memchr(p, sep, (size_t)(end - p));
+
+		if (item_end == NULL)
+			item_end = end;
+		while (p < item_end && *p == ' ')
+			p++;
+		if ((size_t)(item_end - p) > name_len && memcmp(p, name, name_len) == 0 &&
+		    p[name_len] == '=')
+			return (struct slice){ p + name_len + 1,
+					       (size_t)(item_end - p) - name_len - 1 };
+		p = item_end + 1;
+	}
+	return (struct slice){ NULL, 0 };
+}
+
+static struct slice host_without_port(struct slice host)
+{
+	size_t i;
+
+	if (host.len > 0 && host.p[0] == '[') {
+		const char *close = memchr(host.p, ']', host.len);
+
+		if (close != NULL)
+			host.len = (size_t)(close - host.p) + 1;
+		return host;
+	}
+	for (i = 0; i < host.len; i++)
+		if (host.p[i] == ':')
+			host.len = i;
+	return host;
+}
+
+static uint64_t feed_part(uint64_t h, const struct conf_key_part *kp,
+			  const struct http_message *req, const char *client_addr)
+{
+	struct slice v;
+
+	switch (kp->var) {
+	case KEY_TEXT:
+		return fnv_feed(h, kp->name, kp->name_len);
+	case KEY_URI:
+		v = req->path;
+		break;
+	case KEY_REQUEST_URI:
+		v = req->target;
+		break;
+	case KEY_ARGS:
+		v = req->query;
+		break;
+	case KEY_ARG:
+		v = pair_value(req->query, kp->name, kp->name_len, '&');
+		break;
+	case KEY_HTTP:
+		v = header_value(req, kp->name);
+		break;
+	case KEY_COOKIE:
+		v = pair_value(header_value(req, "cookie"), kp->name, kp->name_len, ';');
+		break;
+	case KEY_REMOTE_ADDR:
+		return fnv_feed(h, client_addr, strlen(client_addr));
+	case KEY_HOST:
+		v = host_without_port(req->host);
+		return fnv_feed_lower(h, v.p, v.len);
+	default:
+		return h;
+	}
+	return fnv_feed(h, v.p, v.len);
+}
+
+void balance_start(struct pick *pk, const struct conf_upstream *cu,
+		   const struct http_message *req, const char *client_addr)
+{
+	uint64_t h = FNV_OFFSET;
+	unsigned i;
+
+	memset(pk->tried, 0, sizeof(pk->tried));
+	pk->ntried = 0;
+	pk->key = 0;
+	if (cu->balance == BALANCE_IP_HASH)
+		h = fnv_feed(h, client_addr, strlen(client_addr));
+	else if (cu->balance == BALANCE_HASH)
+		for (i = 0; i < cu->nhash_key; i++)
+			h = feed_part(h, &cu->hash_key[i], req, client_addr);
+	else
+		return;
+	pk->key = mix(h);
+}
+
+/* ---- candidates ---- */
+
+static bool tried(const struct pick *pk, unsigned i)
+{
+	return pk->tried[i / 8] & (1u << (i % 8));
+}
+
+static bool candidate(const struct upstream *up, const struct pick *pk, unsigned i,
+		      bool backup, uint64_t now)
+{
+	const struct conf_server *srv = &up->conf->servers[i];
+	const struct health_peer *p = up->servers[i].peer;
+
+	if (srv->backup != backup || tried(pk, i))
+		return false;
+	/* With one server there is nowhere else to go: a passive mark would
+	 * only turn a passing fault into certain errors. */
+	if (up->conf->nservers == 1 ? health_load(p, check_down) != 0 : !health_up(p, now))
+		return false;
+	return srv->max_conns == 0 || (unsigned)health_conns(p) < srv->max_conns;
+}
+
+/* ---- smooth weighted round robin, over the best-scored candidates ---- */
+
+/*
+ * nginx's smooth weighted round robin: every candidate gains its weight,
+ * the richest is picked and pays the total; weights 5,1,1 give a a b a c
+ * a a rather than a a a a a b c. Only servers with score == best take
+ * part, so least_conn and ewma break ties the same fair way.
+ */
+static int wrr(struct upstream *up, const bool *cand, const double *score, double best,
+	       uint64_t now)
+{
+	int total = 0, pick = -1;
+	unsigned i;
+
+	for (i = 0; i < up->conf->nservers; i++) {
+		struct upstream_server *s = &up->servers[i];
+		int w;
+
+		if (!cand[i] || score[i] != best)
+			continue;
+		w = (int)health_weight(s->peer, &up->conf->servers[i], now);
+		s->current_weight += w;
+		total += w;
+		if (pick < 0 || s->current_weight > up->servers[pick].current_weight)
+			pick = (int)i;
+	}
+	if (pick >= 0)
+		up->servers[pick].current_weight -= total;
+	return pick;
+}
+
+static double score_of(const struct upstream *up, unsigned i, uint64_t now)
+{
+	const struct conf_upstream *cu = up->conf;
+	const struct health_peer *p = up->servers[i].peer;
+	double w = health_weight(p, &cu->servers[i], now);
+
+	switch (cu->balance) {
+	case BALANCE_LEAST_CONN:
+		return health_conns(p) / w;
+	case BALANCE_EWMA:
+		return (double)health_ewma(p, now, cu->ewma_decay) *
+		       (health_conns(p) + 1) / w;
+	default:
+		return 0;
+	}
+}
+
+static int pick_scored(struct upstream *up, const struct pick *pk, bool backup, uint64_t now)
+{
+	bool cand[CONF_MAX_SERVERS];
+	double score[CONF_MAX_SERVERS], best = 0;
+	bool any = false;
+	unsigned i;
+
+	for (i = 0; i < up->conf->nservers; i++) {
+		cand[i] = candidate(up, pk, i, backup, now);
+		if (!cand[i])
+			continue;
+		score[i] = score_of(up, i, now);
+		if (!any || score[i] < best)
+			best = score[i];
+		any = true;
+	}
+	return any ? wrr(up, cand, score, best, now) : -1;
+}
+
+/* ---- random2 ---- */
+
+/* xorshift64*: fast, and each worker is seeded apart. */
+static uint64_t rng_next(void)
+{
+	if (rng_state == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rng_state = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ 0x9e3779b97f4a7c15ull;
+	}
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+/* A candidate at random, in proportion to weight; skip is excluded. */
+static int weighted_random(struct upstream *up, const bool *cand, int skip, uint64_t now)
+{
+	uint64_t total = 0, r;
+	unsigned i;
+
+	for (i = 0; i < up->conf->nservers; i++)
+		if (cand[i] && (int)i != skip)
+			total += health_weight(up->servers[i].peer, &up->conf->servers[i], now);
+	if (total == 0)
+		return -1;
+	r = rng_next() % total;
+	for (i = 0; i < up->conf->nservers; i++) {
+		uint64_t w;
+
+		if (!cand[i] || (int)i == skip)
+			continue;
+		w = health_weight(up->servers[i].peer, &up->conf->servers[i], now);
+		if (r < w)
+			return (int)i;
+		r -= w;
+	}
+	return -1;
+}
+
+static int pick_random2(struct upstream *up, const struct pick *pk, bool backup, uint64_t now)
+{
+	bool cand[CONF_MAX_SERVERS];
+	unsigned i;
+	int a, b;
+	double la, lb;
+
+	for (i = 0; i < up->conf->nservers; i++)
+		cand[i] = candidate(up, pk, i, backup, now);
+	a = weighted_random(up, cand, -1, now);
+	if (a < 0)
+		return -1;
+	b = weighted_random(up, cand, a, now);
+	if (b < 0)
+		return a;
+	/* Fewer connections relative to weight; a tie goes to the first. */
+	la = health_conns(up->servers[a].peer) /
+	     (double)health_weight(up->servers[a].peer, &up->conf->servers[a], now);
+	lb = health_conns(up->servers[b].peer) /
+	     (double)health_weight(up->servers[b].peer, &up->conf->servers[b], now);
+	return lb < la ? b : a;
+}
+
+/* ---- consistent hashing ---- */
+
+static int point_cmp(const void *x, const void *y)
+{
+	const struct ring_point *a = x, *b = y;
+
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	return a->server < b->server ? -1 : a->server > b->server;
+}
+
+/* Points are hashed from the server's address, not its position, so that
+ * adding or removing a server leaves every other server's points alone. */
+int balance_init(struct upstream *up)
+{
+	const struct conf_upstream *cu = up->conf;
+	uint64_t total = 0;
+	unsigned i, j, n = 0;
+
+	if (cu->balance != BALANCE_HASH && cu->balance != BALANCE_IP_HASH)
+		return 0;
+	for (i = 0; i < cu->nservers; i++)
+		if (!cu->servers[i].backup)
+			total += (uint64_t)POINTS_PER_WEIGHT * (unsigned)cu->servers[i].weight;
+	up->ring = calloc(MIN(total, (uint64_t)RING_MAX) + cu->nservers, sizeof(*up->ring));
+	if (up->ring == NULL)
+		return -1;
+	for (i = 0; i < cu->nservers; i++) {
+		uint64_t points = (uint64_t)POINTS_PER_WEIGHT * (unsigned)cu->servers[i].weight;
+
+		if (cu->servers[i].backup)
+			continue;
+		if (total > RING_MAX)
+			points = MAX(points * RING_MAX / total, (uint64_t)1);
+		for (j = 0; j < points; j++) {
+			char name[320];
+			int len = snprintf(name, sizeof(name), "%s#%u", cu->servers[i].address, j);
+
+			up->ring[n].hash = balance_hash(name, (size_t)len);
+			up->ring[n].server = i;
+			n++;
+		}
+	}
+	qsort(up->ring, n, sizeof(*up->ring), point_cmp);
+	up->nring = n;
+	return 0;
+}
+
+/* The first point at or after key, going round; then the next points
+ * until one belongs to a candidate, so a server that is down or tried
+ * hands its keys to its neighbours and nobody else's keys move. */
+static int pick_ring(struct upstream *up, const struct pick *pk, uint64_t now)
+{
+	unsigned lo = 0, hi = up->nring, k;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (up->ring[mid].hash < pk->key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (k = 0; k < up->nring; k++) {
+		unsigned s = up->ring[(lo + k) % up->nring].server;
+
+		if (candidate(up, pk, s, false, now))
+			return (int)s;
+	}
+	return -1;
+}
+
+/* ---- choosing ---- */
+
+static int pick_among(struct upstream *up, const struct pick *pk, bool backup, uint64_t now)
+{
+	switch (up->conf->balance) {
+	case BALANCE_HASH:
+	case BALANCE_IP_HASH:
+		if (!backup)
+			return pick_ring(up, pk, now);
+		return pick_scored(up, pk, true, now);
+	case BALANCE_RANDOM2:
+		return pick_random2(up, pk, backup, now);
+	default:
+		return pick_scored(up, pk, backup, now);
+	}
+}
+
+int balance_pick(struct upstream *up, struct pick *pk, uint64_t now)
+{
+	int s = pick_among(up, pk, false, now);
+
+	if (s < 0)
+		s = pick_among(up, pk, true, now);
+	if (s >= 0) {
+		pk->tried[s / 8] |= (uint8_t)(1u << (s % 8));
+		pk->ntried++;
+	}
+	return s;
+}

@@ -1,0 +1,159 @@
+/*
+ * status.c: the status document, written as JSON into one buffer.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "health.h"
+#include "session.h"
+#include "stats.h"
+#include "status.h"
+#include "worker.h"
+
+struct out {
+	char *p, *end;
+	bool overflow;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p, (size_t)(o->end - o->p), fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= o->end - o->p)
+		o->overflow = true;
+	else
+		o->p += n;
+}
+
+/* A JSON string: names in the configuration may hold any byte. */
+static void put_string(struct out *o, const char *s)
+{
+	put(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			put(o, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			put(o, "\\u%04x", c);
+		else
+			put(o, "%c", c);
+	}
+	put(o, "\"");
+}
+
+static const char *balance_name(enum conf_balance b)
+{
+	static const char *const names[] = {
+		[BALANCE_ROUND_ROBIN] = "round_robin", [BALANCE_LEAST_CONN] = "least_conn",
+		[BALANCE_IP_HASH] = "ip_hash", [BALANCE_HASH] = "hash",
+		[BALANCE_RANDOM2] = "random2", [BALANCE_EWMA] = "ewma",
+	};
+
+	return names[b];
+}
+
+static void put_counters(struct out *o)
+{
+	struct stats_counters c;
+	struct stats_gauges g;
+	unsigned nprocs;
+
+	stats_sum(worker_stats_zone, worker_stats_root, &c, &g, &nprocs);
+	put(o, "\"processes\": %u,\n", nprocs);
+	put(o, "\"connections\": {\"accepted\": %lu, \"open\": %lu},\n",
+	    (unsigned long)c.connections, (unsigned long)g.connections_open);
+	put(o, "\"requests\": %lu,\n", (unsigned long)c.requests);
+	put(o, "\"responses\": {\"1xx\": %lu, \"2xx\": %lu, \"3xx\": %lu, \"4xx\": %lu, "
+	    "\"5xx\": %lu, \"other\": %lu},\n",
+	    (unsigned long)c.responses[1], (unsigned long)c.responses[2],
+	    (unsigned long)c.responses[3], (unsigned long)c.responses[4],
+	    (unsigned long)c.responses[5], (unsigned long)c.responses[0]);
+	put(o, "\"bytes_out\": %lu,\n", (unsigned long)c.bytes_out);
+	put(o, "\"upstream_failures\": %lu,\n\"retries\": %lu,\n\"no_server\": %lu,\n",
+	    (unsigned long)c.upstream_failures, (unsigned long)c.retries,
+	    (unsigned long)c.no_server);
+}
+
+static void put_server(struct out *o, const struct conf_upstream *u,
+		       const struct conf_server *srv, uint64_t now)
+{
+	const struct health_peer *p = worker_peers[srv->id];
+	uint64_t down_until = health_load(p, down_until);
+
+	put(o, "{\"address\": ");
+	put_string(o, srv->address);
+	put(o, ", \"state\": \"%s\", \"weight\": %d, \"backup\": %s, ",
+	    health_up(p, now) ? "up" : "down", srv->weight, srv->backup ? "true" : "false");
+	put(o, "\"checks_down\": %s, \"failed_down_ms\": %lu, ",
+	    health_load(p, check_down) ? "true" : "false",
+	    (unsigned long)(down_until > now ? down_until - now : 0));
+	put(o, "\"active\": %d, \"requests\": %lu, \"failures\": %lu, \"fails\": %u, ",
+	    health_conns(p), (unsigned long)health_load(p, requests),
+	    (unsigned long)health_load(p, failures), health_load(p, fails));
+	put(o, "\"checks\": %lu, \"checks_failed\": %lu, \"last_check_status\": %d, ",
+	    (unsigned long)health_load(p, checks), (unsigned long)health_load(p, checks_failed),
+	    health_load(p, last_status));
+	put(o, "\"ewma_us\": %lu}", (unsigned long)health_ewma(p, now, u->ewma_decay));
+}
+
+static void put_upstreams(struct out *o)
+{
+	const struct conf *c = worker_conf;
+	uint64_t now = ev_now();
+	unsigned i, j;
+
+	put(o, "\"upstreams\": [");
+	for (i = 0; i < c->nupstreams; i++) {
+		const struct conf_upstream *u = &c->upstreams[i];
+
+		put(o, "%s\n {\"name\": ", i ? "," : "");
+		put_string(o, u->name);
+		put(o, ", \"balance\": \"%s\", \"health_check\": %s, \"servers\": [",
+		    balance_name(u->balance), u->health_check ? "true" : "false");
+		for (j = 0; j < u->nservers; j++) {
+			put(o, "%s\n  ", j ? "," : "");
+			put_server(o, u, &u->servers[j], now);
+		}
+		put(o, "]}");
+	}
+	put(o, "]\n");
+}
+
+void status_respond(struct session *s)
+{
+	struct buf *b = buf_get();
+	struct out o;
+
+	if (b == NULL) {
+		session_respond(s, 500, false);
+		return;
+	}
+	/* Leave room for the head in the answer's buffer. */
+	o = (struct out){ b->start, b->end - 512, false };
+	put(&o, "{\n\"version\": \"%s\",\n\"pid\": %ld,\n", PACKAGE_VERSION, (long)getpid());
+	put_counters(&o);
+	put_upstreams(&o);
+	put(&o, "}\n");
+	if (o.overflow) {
+		session_log(s, LL_ERROR, 0, "the status document does not fit a buffer "
+			    "(header_buffer_size)");
+		session_respond(s, 500, false);
+	} else {
+		session_respond_body(s, 200, false, "application/json", b->start,
+				     (size_t)(o.p - b->start));
+	}
+	buf_put(b);
+}

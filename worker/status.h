@@ -1,0 +1,17 @@
+/*
+ * status.h: the status page (a route with status = true).
+ *
+ * Owns: the JSON document that shows the traffic counters of every
+ * process (summed from the stats zone) and the state of every upstream
+ * server (from the health table) as this worker's configuration knows
+ * them.
+ */
+#ifndef PORTICO_STATUS_H
+#define PORTICO_STATUS_H
+
+struct session;
+
+/* Answer the session's request with the status document. */
+void status_respond(struct session *s);
+
+#endif
