@@ -27,6 +27,8 @@ package Test::Portico::Backend;
 #   /raw/NAME        exactly the bytes the test set with ->set_raw(NAME, ...)
 #                    (nothing else: no X-Backend), then keeps the connection
 #                    open for another request unless told to close
+#   (any, after ->set_behavior(delay => MS, status => CODE): waits, and
+#                    answers CODE, whatever the path)
 #   /ws              101 Switching Protocols (Upgrade: websocket), whatever
 #                    the request asked, then echoes every byte back until
 #                    the peer closes
@@ -191,6 +193,29 @@ sub set_raw {
 	close $fh or die "$path: $!\n";
 	rename "$path.new", $path or die "$path: $!\n";
 	return $self;
+}
+
+# set_behavior(delay => MS, status => CODE): from now on every request
+# waits MS milliseconds first and, with status, is answered with that
+# status whatever its path (a slowed or failing server); set_behavior()
+# with no arguments restores normal service.
+sub set_behavior {
+	my ($self, %b) = @_;
+	my $path = "$self->{dir}/backend-$self->{name}-behavior.json";
+	open my $fh, '>', "$path.new" or die "$path: $!\n";
+	print $fh $JSON->encode(\%b);
+	close $fh or die "$path: $!\n";
+	rename "$path.new", $path or die "$path: $!\n";
+	return $self;
+}
+
+sub _behavior {
+	my ($self) = @_;
+	my $path = "$self->{dir}/backend-$self->{name}-behavior.json";
+	open my $fh, '<', $path or return {};
+	local $/;
+	my $b = eval { $JSON->decode(<$fh>) } // {};
+	return $b;
 }
 
 # Forget what was logged so far.
@@ -479,8 +504,13 @@ sub _tunnel {
 # Returns true to keep the connection for another request.
 sub _answer {
 	my ($self, $sock, $req, $path, $st) = @_;
-	$path //= $req->{target} =~ s/\?.*//sr;
 	my $head = $req->{method} eq 'HEAD';
+	unless (defined $path) {
+		$path = $req->{target} =~ s/\?.*//sr;
+		my $b = $self->_behavior;
+		sleep($b->{delay} / 1000) if $b->{delay};
+		$path = "/status/$b->{status}" if $b->{status};
+	}
 
 	if ($path =~ m{/raw/([\w-]+)$}) {
 		return $self->_raw($sock, $req, $1);
