@@ -1560,6 +1560,11 @@ static const char *const balance_names[] = {
 	[BALANCE_EWMA] = "ewma",
 };
 
+const char *conf_balance_name(enum conf_balance b)
+{
+	return balance_names[b];
+}
+
 static const struct {
 	const char *name;
 	unsigned bit;

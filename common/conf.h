@@ -190,6 +190,9 @@ void conf_free(struct conf *conf);
 /* Print the effective configuration (for -T) in the file's own syntax. */
 void conf_dump(const struct conf *conf, FILE *out);
 
+/* "round_robin", "least_conn", ... as written in the file. */
+const char *conf_balance_name(enum conf_balance b);
+
 /* Parse "15", "15s", "500ms", "2m", "1h" into ms; -1 if invalid. */
 long conf_parse_duration(const char *s);
 

@@ -794,6 +794,16 @@ int http_parse_response(const char *buf, size_t len, struct http_message *msg,
 	return P_OK;
 }
 
+struct slice http_header_value(const struct http_message *msg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < msg->nheaders; i++)
+		if (slice_ieq(msg->headers[i].name, name))
+			return msg->headers[i].value;
+	return (struct slice){ NULL, 0 };
+}
+
 bool http_keep_alive(const struct http_message *msg)
 {
 	if (msg->framing == HTTP_BODY_EOF)

@@ -147,6 +147,10 @@ int http_parse_response(const char *buf, size_t len, struct http_message *msg,
  */
 bool http_keep_alive(const struct http_message *msg);
 
+/* The value of the first field named name (lower-case), or an empty
+ * slice with p == NULL when there is none. */
+struct slice http_header_value(const struct http_message *msg, const char *name);
+
 /* Incremental decoder of the chunked transfer coding. */
 struct http_chunked {
 	int state;		/* private */

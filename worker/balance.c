@@ -69,16 +69,6 @@ uint64_t balance_hash(const void *data, size_t len)
 
 /* ---- the request's key ---- */
 
-static struct slice header_value(const struct http_message *req, const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < req->nheaders; i++)
-		if (slice_ieq(req->headers[i].name, name))
-			return req->headers[i].value;
-	return (struct slice){ NULL, 0 };
-}
-
 /* The value of name in "a=1; b=2" (sep ';', cookies) or "a=1&b=2"
  * (sep '&', query); empty when absent. */
 static struct slice pair_value(struct slice list, const char *name, size_t name_len,
@@ -140,10 +130,10 @@ static uint64_t feed_part(uint64_t h, const struct conf_key_part *kp,
 		v = pair_value(req->query, kp->name, kp->name_len, '&');
 		break;
 	case KEY_HTTP:
-		v = header_value(req, kp->name);
+		v = http_header_value(req, kp->name);
 		break;
 	case KEY_COOKIE:
-		v = pair_value(header_value(req, "cookie"), kp->name, kp->name_len, ';');
+		v = pair_value(http_header_value(req, "cookie"), kp->name, kp->name_len, ';');
 		break;
 	case KEY_REMOTE_ADDR:
 		return fnv_feed(h, client_addr, strlen(client_addr));

@@ -283,6 +283,21 @@ static bool get_resp_head(struct exchange *x)
 }
 
 /* Decide how the body goes to the client and start the response pump. */
+/* A final response head came: what the server's health learns from it. */
+static void note_response(struct session *s)
+{
+	struct exchange *x = s->x;
+	const struct conf_upstream *cu = x->up->conf;
+	struct health_peer *peer = x->up->servers[x->server].peer;
+
+	if (cu->balance == BALANCE_EWMA)
+		health_ewma_sample(peer, now_us() - x->try_start_us, ev_now(), cu->ewma_decay);
+	if (x->resp.status >= 500)
+		note_failure(s, CONF_FAIL_5XX);
+	else
+		health_success(peer);
+}
+
 static int start_response(struct session *s, size_t head_len)
 {
 	struct exchange *x = s->x;
@@ -292,6 +307,7 @@ static int start_response(struct session *s, size_t head_len)
 
 	x->resp_head_done = true;
 	x->status = r->status;
+	note_response(s);
 	if (r->framing == HTTP_BODY_CHUNKED || r->framing == HTTP_BODY_EOF) {
 		if (x->req.version >= 11)
 			chunked = true;

@@ -399,16 +399,6 @@ static void copy_escaped(char *out, size_t cap, struct slice in)
 	out[o] = '\0';
 }
 
-static struct slice header_value(const struct http_message *m, const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < m->nheaders; i++)
-		if (slice_ieq(m->headers[i].name, name))
-			return m->headers[i].value;
-	return (struct slice){ NULL, 0 };
-}
-
 /* The request line serves error log lines too; the rest only the access
  * log, when the site has one. */
 static void remember_for_log(struct exchange *x, const char *head, size_t len)
@@ -419,8 +409,8 @@ static void remember_for_log(struct exchange *x, const char *head, size_t len)
 		     (struct slice){ head, eol ? (size_t)(eol - head) : MIN(len, (size_t)200) });
 	if (x->site == NULL || x->site->access_log == NULL)
 		return;
-	copy_escaped(x->referer, sizeof(x->referer), header_value(&x->req, "referer"));
-	copy_escaped(x->user_agent, sizeof(x->user_agent), header_value(&x->req, "user-agent"));
+	copy_escaped(x->referer, sizeof(x->referer), http_header_value(&x->req, "referer"));
+	copy_escaped(x->user_agent, sizeof(x->user_agent), http_header_value(&x->req, "user-agent"));
 }
 
 static void dispatch(struct session *s, size_t head_len)

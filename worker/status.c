@@ -54,17 +54,6 @@ static void put_string(struct out *o, const char *s)
 	put(o, "\"");
 }
 
-static const char *balance_name(enum conf_balance b)
-{
-	static const char *const names[] = {
-		[BALANCE_ROUND_ROBIN] = "round_robin", [BALANCE_LEAST_CONN] = "least_conn",
-		[BALANCE_IP_HASH] = "ip_hash", [BALANCE_HASH] = "hash",
-		[BALANCE_RANDOM2] = "random2", [BALANCE_EWMA] = "ewma",
-	};
-
-	return names[b];
-}
-
 static void put_counters(struct out *o)
 {
 	struct stats_counters c;
@@ -122,7 +111,7 @@ static void put_upstreams(struct out *o)
 		put(o, "%s\n {\"name\": ", i ? "," : "");
 		put_string(o, u->name);
 		put(o, ", \"balance\": \"%s\", \"health_check\": %s, \"servers\": [",
-		    balance_name(u->balance), u->health_check ? "true" : "false");
+		    conf_balance_name(u->balance), u->health_check ? "true" : "false");
 		for (j = 0; j < u->nservers; j++) {
 			put(o, "%s\n  ", j ? "," : "");
 			put_server(o, u, &u->servers[j], now);
