@@ -1,5 +1,5 @@
 # bench/lib.sh: helpers shared by the benchmark scripts (sourced by
-# bench/balance; bench/run has its own copies of most of them for now).
+# bench/run and bench/balance).
 #
 # The caller sets, before using the functions that need them:
 #   prog      its name, for messages ("bench/balance")
@@ -182,6 +182,7 @@ wrk_measure() {
 	M[sockerr]=${sockerr:-0}
 	M[changed]=0
 	# The pids given are the whole tree, sorted; compare as sorted sets.
+	# shellcheck disable=SC2086
 	if [ "$(echo $pids | tr ' ' '\n' | sort -n | tr '\n' ' ')" != "$pids2" ]; then
 		M[changed]=1 rc=1
 	fi

@@ -218,6 +218,26 @@ static int wrr(struct upstream *up, const bool *cand, const double *score, doubl
 	return pick;
 }
 
+/*
+ * Decayed response time x (open requests + 1). A server without a sample
+ * (new, or idle so long its average decayed away) gets the first request
+ * free, to learn its speed, but while that one is open it costs a large
+ * penalty per request, as in Finagle: otherwise it would take every
+ * request until its first answer came back.
+ */
+#define EWMA_PENALTY_US 10e6
+
+static double ewma_score(const struct health_peer *p, const struct conf_upstream *cu,
+			 uint64_t now)
+{
+	uint64_t ewma = health_ewma(p, now, cu->ewma_decay);
+	int32_t conns = health_conns(p);
+
+	if (ewma == 0)
+		return EWMA_PENALTY_US * conns;
+	return (double)ewma * (conns + 1);
+}
+
 static double score_of(const struct upstream *up, unsigned i, uint64_t now)
 {
 	const struct conf_upstream *cu = up->conf;
@@ -228,8 +248,7 @@ static double score_of(const struct upstream *up, unsigned i, uint64_t now)
 	case BALANCE_LEAST_CONN:
 		return health_conns(p) / w;
 	case BALANCE_EWMA:
-		return (double)health_ewma(p, now, cu->ewma_decay) *
-		       (health_conns(p) + 1) / w;
+		return ewma_score(p, cu, now) / w;
 	default:
 		return 0;
 	}
@@ -330,24 +349,52 @@ static int point_cmp(const void *x, const void *y)
 	return a->server < b->server ? -1 : a->server > b->server;
 }
 
-/* Points are hashed from the server's address, not its position, so that
- * adding or removing a server leaves every other server's points alone. */
+static unsigned gcd(unsigned a, unsigned b)
+{
+	while (b != 0) {
+		unsigned t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* The primaries' weights divided by their greatest common divisor:
+ * weights of 100 each ring like weights of 1. */
+static unsigned weight_unit(const struct conf_upstream *cu)
+{
+	unsigned i, g = 0;
+
+	for (i = 0; i < cu->nservers; i++)
+		if (!cu->servers[i].backup)
+			g = gcd((unsigned)cu->servers[i].weight, g);
+	return g ? g : 1;
+}
+
+/*
+ * Points are hashed from the server's address, not its position, so that
+ * adding or removing a server leaves every other server's points alone.
+ * That holds while the ring is under RING_MAX points (reduced weights
+ * adding up to 409); past it every server's share of points is scaled
+ * down, and a change of servers moves some other keys too.
+ */
 int balance_init(struct upstream *up)
 {
 	const struct conf_upstream *cu = up->conf;
+	unsigned i, j, n = 0, unit = weight_unit(cu);
 	uint64_t total = 0;
-	unsigned i, j, n = 0;
 
 	if (cu->balance != BALANCE_HASH && cu->balance != BALANCE_IP_HASH)
 		return 0;
 	for (i = 0; i < cu->nservers; i++)
 		if (!cu->servers[i].backup)
-			total += (uint64_t)POINTS_PER_WEIGHT * (unsigned)cu->servers[i].weight;
+			total += (uint64_t)POINTS_PER_WEIGHT * (unsigned)cu->servers[i].weight / unit;
 	up->ring = calloc(MIN(total, (uint64_t)RING_MAX) + cu->nservers, sizeof(*up->ring));
 	if (up->ring == NULL)
 		return -1;
 	for (i = 0; i < cu->nservers; i++) {
-		uint64_t points = (uint64_t)POINTS_PER_WEIGHT * (unsigned)cu->servers[i].weight;
+		uint64_t points = (uint64_t)POINTS_PER_WEIGHT * (unsigned)cu->servers[i].weight / unit;
 
 		if (cu->servers[i].backup)
 			continue;
