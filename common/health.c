@@ -11,9 +11,14 @@
 #define STORE(p, f, v)	__atomic_store_n(&(p)->f, (v), __ATOMIC_RELAXED)
 #define ADD(p, f, v)	__atomic_add_fetch(&(p)->f, (v), __ATOMIC_RELAXED)
 
-bool health_up(const struct health_peer *p, uint64_t now)
+bool health_checks_down(const struct health_peer *p, bool checked)
 {
-	return LOAD(p, check_down) == 0 && now >= LOAD(p, down_until);
+	return checked && LOAD(p, check_down) != 0;
+}
+
+bool health_up(const struct health_peer *p, bool checked, uint64_t now)
+{
+	return !health_checks_down(p, checked) && now >= LOAD(p, down_until);
 }
 
 unsigned health_weight(const struct health_peer *p, const struct conf_server *srv,

@@ -53,8 +53,15 @@ struct health_peer {
 	struct health_peer *next;	/* all entries of the zone */
 };
 
+/*
+ * Held down by failed health checks. Only an upstream that has checks
+ * (checked) heeds the mark: one carried over a reload that removed them
+ * must not hold a server down for ever.
+ */
+bool health_checks_down(const struct health_peer *p, bool checked);
+
 /* Usable for new requests: not down by checks, nor by passive failures. */
-bool health_up(const struct health_peer *p, uint64_t now);
+bool health_up(const struct health_peer *p, bool checked, uint64_t now);
 
 /*
  * Weight after slow_start: weight x HEALTH_WEIGHT_SCALE once the server has

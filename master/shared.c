@@ -172,6 +172,9 @@ static int peers_bind(struct shared *sh, const struct conf *c, struct zone_ref *
 				if (old != NULL && (from = peer_find(old, key)) != NULL)
 					peer_carry_over(p, from);
 			}
+			/* Nobody would lift a mark of checks that are gone. */
+			if (u->health_check == NULL)
+				p->check_down = 0;
 			p->refs++;
 			sh->peers[srv->id] = p;
 		}

@@ -77,23 +77,32 @@ sub tally {
 
 sub show { my ($t) = @_; join ', ', map { "$_=$t->{$_}" } sort keys %$t }
 
-# hold($p, $up, $name, $n, $path): backend $name is slowed; sends requests
-# for $path, one at a time, until $n of them are in flight at $name (those
-# another server answers are read and dropped). Returns the clients
-# holding them open.
+# Requests in flight at the servers of upstream $up, all together.
+sub up_active {
+	my ($p, $up) = @_;
+	my $doc = status_doc($p) or return -1;
+	my ($u) = grep { $_->{name} eq $up } @{ $doc->{upstreams} // [] };
+	return $u ? sum(0, map { $_->{active} } @{ $u->{servers} }) : -1;
+}
+
+# hold($p, $up, $path, $done): sends requests for $path one at a time, each
+# waited for until it is in flight at a server of $up (slowed by the test)
+# or answered (then it is read and dropped), until $done->() is true.
+# $connect makes the client connections (default: new ones). Returns the
+# clients whose requests are in flight.
 sub hold {
-	my ($p, $up, $name, $n, $path) = @_;
-	my $port = $p->port('http');
+	my ($p, $up, $path, $done, $connect) = @_;
+	$connect //= sub { Test::Portico::Client->new($p->port('http')) };
 	my @held;
 	for (1 .. 40) {
-		my $before = active($p, $up, $name);
-		last if $before >= $n;
-		my $c = Test::Portico::Client->new($port) or last;
+		last if $done->();
+		my $before = up_active($p, $up);
+		my $c = $connect->() or last;
 		$c->request(GET => $path);
 		my $sel = IO::Select->new($c->socket);
 		my $what = wait_for(sub {
-			return 'held' if active($p, $up, $name) > $before;
 			return 'answered' if $sel->can_read(0);
+			return 'held' if up_active($p, $up) > $before;
 			return 0;
 		}, 5) || 'nothing';
 		if ($what eq 'held') {
@@ -198,30 +207,46 @@ my $port1 = $p1->port('http');
 
 # -- ewma: traffic leaves a slow server, and comes back when it is fast --
 
+# Steady sequential traffic for $secs seconds: the tally of who answered.
+sub tally_for {
+	my ($port, $path, $secs) = @_;
+	my ($t0, %n) = (time);
+	$n{ served_by($port, $path) }++ while time - $t0 < $secs;
+	return \%n;
+}
+
+sub share { my ($t, $k) = @_; my $all = sum(0, values %$t); $all ? ($t->{$k} // 0) / $all : 0 }
+
 {
 	my $t = tally($port1, ('/ew/name') x 30);
-	is(scalar(grep { /^e\d$/ } keys %$t), 3, 'ewma: every server is tried (' . show($t) . ')');
+	is(scalar(grep { /^e\d$/ } keys %$t), 3, 'ewma: every server is tried first (' . show($t) . ')');
 
 	$p1->backend('e1')->set_behavior(delay => 300);
 	# Go on until the slow server has answered one request (so its
 	# response time is known), then count.
-	my $hit = wait_for(sub { served_by($port1, '/ew/name') eq 'e1' }, 15, 0);
-	ok($hit, 'ewma: the slowed server e1 received a request');
-	my $ewma = server_status($p1, 'ew', 'e1') // {};
-	ok(($ewma->{ewma_us} // 0) >= 100_000,
-	    "ewma: its response time is seen as slow ($ewma->{ewma_us} us)");
-	$t = tally($port1, ('/ew/name') x 40);
-	my $slow = $t->{e1} // 0;
-	is(($t->{e2} // 0) + ($t->{e3} // 0) + $slow, 40, 'ewma: all 40 answered');
-	ok($slow <= 3, "ewma: the slow server gets few of the next 40 requests ($slow; " . show($t) . ')');
+	ok(wait_for(sub { served_by($port1, '/ew/name') eq 'e1' }, 15, 0),
+	    'ewma: the slowed server e1 received a request');
+	my $st = server_status($p1, 'ew', 'e1') // {};
+	ok(($st->{ewma_us} // 0) >= 100_000,
+	    "ewma: its response time is seen as slow ($st->{ewma_us} us)");
+	$t = tally_for($port1, '/ew/name', 1);
+	ok(!grep({ !/^e\d$/ } keys %$t), 'ewma: all answered');
+	ok(($t->{e1} // 0) <= 1 && share($t, 'e1') < 0.05,
+	    'ewma: the slow server gets (almost) none of the next second\'s requests ('
+	    . show($t) . ')');
 
 	$p1->backend('e1')->set_behavior();
 	my $t0 = time;
-	my $back = wait_for(sub { served_by($port1, '/ew/name') eq 'e1' }, 15, 0.01);
-	ok($back, sprintf('ewma: with ewma_decay 500ms the recovered server gets traffic again '
+	ok(wait_for(sub { served_by($port1, '/ew/name') eq 'e1' }, 15, 0),
+	    sprintf('ewma: with ewma_decay 500ms the recovered server gets traffic again '
 	    . '(after %.1f s)', time - $t0));
-	$t = tally($port1, ('/ew/name') x 60);
-	ok(($t->{e1} // 0) >= 6, 'ewma: and then a fair share of it (' . show($t) . ')');
+	# Its first fast answer is averaged with what is left of the slow
+	# ones, so it takes a few more before it gets its share again.
+	my %n;
+	$t0 = time;
+	wait_for(sub { $n{ served_by($port1, '/ew/name') }++; ($n{e1} // 0) >= 100 }, 8, 0);
+	ok(($n{e1} // 0) >= 100, sprintf('ewma: and soon a real share of it again '
+	    . '(100 requests within %.1f s: %s)', time - $t0, show(\%n)));
 }
 
 # -- backup: idle while a primary is up, takes over, hands back --
@@ -397,46 +422,135 @@ EOF3
 
 my $p2 = Test::Portico->new(conf => conf2())->start;
 my $port2 = $p2->port('http');
-is(scalar($p2->wait_workers(2)), 2, 'two workers run');
+my ($wa, $wb) = sort { $a <=> $b } $p2->wait_workers(2);
+ok($wa && $wb, 'two workers run');
+
+# With EPOLLEXCLUSIVE an idle worker takes nearly every new connection, so
+# to have requests in both workers the test picks the worker: the other is
+# stopped (SIGSTOP) while the client connects, and the connection's socket
+# is found among the worker's descriptors.
+
+# The inode of portico's end of the client connection whose port is $cport.
+sub tcp_inode {
+	my ($sport, $cport) = @_;
+	for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+		open my $fh, '<', $f or next;
+		<$fh>;
+		while (<$fh>) {
+			my @x = split;
+			my ($l) = $x[1] =~ /:([0-9A-F]+)$/ or next;
+			my ($r) = $x[2] =~ /:([0-9A-F]+)$/ or next;
+			return $x[9] if hex($l) == $sport && hex($r) == $cport && $x[9];
+		}
+	}
+	return undef;
+}
+
+# The worker (pid) holding the client connection $c, or undef.
+sub worker_of {
+	my ($p, $c) = @_;
+	my $ino = tcp_inode($p->port('http'), $c->local_port) or return undef;
+	for my $pid ($p->worker_pids) {
+		opendir my $d, "/proc/$pid/fd" or next;
+		for my $fd (readdir $d) {
+			my $l = readlink("/proc/$pid/fd/$fd") // next;
+			return $pid if $l eq "socket:[$ino]";
+		}
+	}
+	return undef;
+}
+
+# A new client connection accepted by worker $pid.
+sub client_in {
+	my ($p, $pid) = @_;
+	my @others = grep { $_ != $pid } $p->worker_pids;
+	kill 'STOP', @others;
+	my $c = Test::Portico::Client->new($p->port('http'));
+	my $ok = $c && wait_for(sub { (worker_of($p, $c) // 0) == $pid }, 5);
+	kill 'CONT', @others;
+	return $ok ? $c : undef;
+}
+
+# The backend that answered $path on the keep-alive client $c.
+sub served_on {
+	my ($c, $path) = @_;
+	my $r = $c->get($path);
+	return !$r ? 'none' : $r->{status} != 200 ? "status $r->{status}"
+	    : $r->{header}{'x-backend'} // 'no x-backend';
+}
+
+# Tally of $n requests for $path on the keep-alive client $c.
+sub tally_on {
+	my ($c, $path, $n) = @_;
+	my %n;
+	$n{ served_on($c, $path) }++ for 1 .. $n;
+	return \%n;
+}
+
+my $ca = client_in($p2, $wa);
+my $cb = client_in($p2, $wb);
+ok($ca && $cb, 'a client connection in each of the two workers')
+    or BAIL_OUT('cannot place client connections in chosen workers');
+my $in_a = sub { client_in($p2, $wa) };
 
 # -- round robin over two workers: proportional within a tolerance --
 
 {
-	my $t = tally($port2, ('/rr2/name') x 600);
+	my (%t, %per);
+	for (1 .. 300) {
+		for ([a => $ca], [b => $cb]) {
+			my ($w, $c) = @$_;
+			my $r = $c->get('/rr2/name');
+			my $name = $r && $r->{status} == 200 ? $r->{header}{'x-backend'} : 'error';
+			$t{$name}++;
+			$per{$w}{$name}++;
+		}
+	}
 	my %want = (w1 => 300, w2 => 200, w3 => 100);
-	is(sum(map { $t->{$_} // 0 } keys %want), 600, 'round_robin, two workers: all 600 answered');
-	ok(!grep({ abs(($t->{$_} // 0) - $want{$_}) > 18 } keys %want),
-	    'round_robin, two workers: 3:2:1 within 3% (' . show($t) . ')');
+	is(sum(map { $t{$_} // 0 } keys %want), 600, 'round_robin, two workers: all 600 answered');
+	ok(!grep({ abs(($t{$_} // 0) - $want{$_}) > 18 } keys %want),
+	    'round_robin, two workers: 3:2:1 within 3% (' . show(\%t) . ')');
+	ok(!grep({ my $w = $_; grep { abs(($per{$w}{$_} // 0) - $want{$_} / 2) > 9 } keys %want } qw(a b)),
+	    'round_robin: and 3:2:1 in each worker (' . show($per{a}) . ' / ' . show($per{b}) . ')');
 }
 
-# -- least_conn: new requests go to the idle servers --
+# -- least_conn: new requests go to the idle servers, counted across workers --
 
 {
-	my $b = $p2->backend('lc1');
-	$b->set_behavior(delay => 3000);
-	my @held = hold($p2, 'lc', 'lc1', 3, '/lc/name');
-	is(active($p2, 'lc', 'lc1'), 3, 'least_conn: 3 slow requests in flight at lc1');
-	$b->set_behavior();
-	my $t = tally($port2, ('/lc/name') x 30);
+	# lc1 answers in 3 s, lc2 and lc3 in 0.8 s: least_conn spreads 9
+	# requests (all in worker A) 3/3/3; once lc2's and lc3's are done,
+	# lc1 still has 3.
+	$p2->backend('lc1')->set_behavior(delay => 3000);
+	$p2->backend($_)->set_behavior(delay => 800) for qw(lc2 lc3);
+	my @held = hold($p2, 'lc', '/lc/name', sub { up_active($p2, 'lc') >= 9 }, $in_a);
+	is(join('/', map { active($p2, 'lc', $_) } qw(lc1 lc2 lc3)), '3/3/3',
+	    'least_conn: 9 slow requests spread 3/3/3 over the servers');
+	$p2->backend($_)->set_behavior() for qw(lc1 lc2 lc3);
+	ok(wait_for(sub { active($p2, 'lc', 'lc2') + active($p2, 'lc', 'lc3') == 0 }, 5),
+	    'least_conn: lc2 and lc3 have answered theirs');
+	is(active($p2, 'lc', 'lc1'), 3, 'least_conn: lc1 still has 3 in flight (in worker A)');
+	my $t = tally_on($cb, '/lc/name', 30);
 	ok(!$t->{lc1} && ($t->{lc2} // 0) + ($t->{lc3} // 0) == 30,
-	    'least_conn: while lc1 is busy, every new request goes to lc2 and lc3 (' . show($t) . ')');
+	    'least_conn: worker B sends no new request to the busy lc1 (' . show($t) . ')');
 	ok(($t->{lc2} // 0) >= 10 && ($t->{lc3} // 0) >= 10,
 	    'least_conn: the idle servers share them (ties by round robin)');
+	$t = tally_on($ca, '/lc/name', 10);
+	ok(!$t->{lc1} && ($t->{lc2} // 0) + ($t->{lc3} // 0) == 10,
+	    'least_conn: nor does worker A (' . show($t) . ')');
 	$_->close for @held;
 
-	# Weighted: 2 in flight at lw1 (weight 3) weigh less than 1 at lw2
+	# Weighted: both slow, 3 requests go lw1, lw2, lw1 (or lw2, lw1, lw1);
+	# then 2 in flight at lw1 (weight 3) weigh less than 1 at lw2
 	# (weight 1), so lw1 takes every new request.
 	$p2->backend($_)->set_behavior(delay => 3000) for qw(lw1 lw2);
-	my @h = hold($p2, 'lcw', 'lw1', 2, '/lcw/name');
-	push @h, hold($p2, 'lcw', 'lw2', 1, '/lcw/name');
-	push @h, hold($p2, 'lcw', 'lw1', 2, '/lcw/name');
+	@held = hold($p2, 'lcw', '/lcw/name', sub { up_active($p2, 'lcw') >= 3 }, $in_a);
 	is(active($p2, 'lcw', 'lw1') . '/' . active($p2, 'lcw', 'lw2'), '2/1',
-	    'least_conn weighted: 2 requests in flight at lw1, 1 at lw2');
+	    'least_conn weighted: 2 requests in flight at lw1 (weight 3), 1 at lw2 (weight 1)');
 	$p2->backend($_)->set_behavior() for qw(lw1 lw2);
-	$t = tally($port2, ('/lcw/name') x 20);
+	$t = tally_on($cb, '/lcw/name', 20);
 	is_deeply($t, { lw1 => 20 },
 	    'least_conn weighted: 2/3 < 1/1, so the weight-3 server takes all new requests');
-	$_->close for @h;
+	$_->close for @held;
 }
 
 # -- max_conns: a full server is skipped; all full gives 503 --
@@ -444,21 +558,22 @@ is(scalar($p2->wait_workers(2)), 2, 'two workers run');
 {
 	my ($ma, $mb) = map { $p2->backend($_) } qw(ma mb);
 	$ma->set_behavior(delay => 3000);
-	my @held = hold($p2, 'mc', 'ma', 2, '/mc/name');
-	is(active($p2, 'mc', 'ma'), 2, 'max_conns: ma has its 2 requests in flight');
+	my @held = hold($p2, 'mc', '/mc/name', sub { active($p2, 'mc', 'ma') >= 2 }, $in_a);
+	is(active($p2, 'mc', 'ma'), 2, 'max_conns: ma has its 2 requests in flight (in worker A)');
 	$ma->set_behavior();
-	my $t = tally($port2, ('/mc/name') x 20);
-	is_deeply($t, { mb => 20 }, 'max_conns: a full ma is skipped, mb takes every request');
+	my $t = tally_on($cb, '/mc/name', 20);
+	is_deeply($t, { mb => 20 }, 'max_conns: worker B skips the full ma, mb takes every request');
 
 	$mb->set_behavior(delay => 3000);
-	push @held, hold($p2, 'mc', 'mb', 2, '/mc/name');
+	push @held, hold($p2, 'mc', '/mc/name', sub { active($p2, 'mc', 'mb') >= 2 }, $in_a);
 	is(active($p2, 'mc', 'mb'), 2, 'max_conns: mb now has 2 in flight too');
 	my $seen = scalar($ma->requests) + scalar($mb->requests);
-	my $r = http_get($port2, '/mc/name', timeout => 5);
+	my $r = $cb->get('/mc/name', timeout => 5);
 	is($r && $r->{status}, 503, 'max_conns: with every server full the client gets 503');
 	is(scalar($ma->requests) + scalar($mb->requests), $seen, 'max_conns: no server saw it');
 	$mb->set_behavior();
 	$_->close for @held;
+	$cb = client_in($p2, $wb) if !$r || ($r->{header}{connection} // '') =~ /close/i;
 }
 
 # -- random2: every server gets a share; a busy one gets none --
@@ -467,14 +582,13 @@ is(scalar($p2->wait_workers(2)), 2, 'two workers run');
 	my $t = tally($port2, ('/r2/name') x 300);
 	ok(!grep({ ($t->{$_} // 0) < 60 } qw(x1 x2 x3)),
 	    'random2: each of 3 servers gets at least 20% of 300 requests (' . show($t) . ')');
-	# Runs of the same server: random, unlike round robin's strict cycle.
 	$p2->backend('x1')->set_behavior(delay => 3000);
-	my @held = hold($p2, 'r2', 'x1', 1, '/r2/name');
-	is(active($p2, 'r2', 'x1'), 1, 'random2: one slow request in flight at x1');
+	my @held = hold($p2, 'r2', '/r2/name', sub { active($p2, 'r2', 'x1') >= 1 }, $in_a);
+	is(active($p2, 'r2', 'x1'), 1, 'random2: one slow request in flight at x1 (in worker A)');
 	$p2->backend('x1')->set_behavior();
-	$t = tally($port2, ('/r2/name') x 60);
+	$t = tally_on($cb, '/r2/name', 60);
 	ok(!$t->{x1} && ($t->{x2} // 0) + ($t->{x3} // 0) == 60,
-	    'random2: x1 always loses the draw against an idle server (' . show($t) . ')');
+	    'random2: in worker B, x1 always loses the draw against an idle server (' . show($t) . ')');
 	ok(($t->{x2} // 0) >= 10 && ($t->{x3} // 0) >= 10, 'random2: x2 and x3 share the requests');
 	$_->close for @held;
 }
@@ -516,9 +630,9 @@ my @keys = map { "/hu/key$_" } 1 .. 200;
 	$per{$_}++ for values %map;
 	ok(!grep({ ($per{$_} // 0) < 25 } qw(hu1 hu2 hu3 hu4)) && keys(%per) == 4,
 	    'hash $request_uri: 200 keys spread over the 4 servers (' . show(\%per) . ')');
-	my @moved = grep { served_by($port2, $_) ne $map{$_} } shuffle @keys;
-	is(scalar(@moved), 0, 'hash $request_uri: asked again in another order, every key '
-	    . 'goes to the same server');
+	my @moved = grep { served_on($cb, $_) ne $map{$_} } shuffle @keys;
+	is(scalar(@moved), 0, 'hash $request_uri: asked again in another order, in the other '
+	    . 'worker, every key goes to the same server');
 	my $q = grep { served_by($port2, "$_?v=2") ne $map{$_} } @keys[0 .. 49];
 	ok($q >= 15, "hash \$request_uri: the query is part of the key ($q of 50 moved)");
 }

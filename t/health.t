@@ -102,6 +102,8 @@ upstream rtc {
 	server "127.0.0.1:%%PORT:closed%%" {}
 	server "%%BACKEND:good%%" {}
 }
+# connect_timeout = read_timeout: the retry_timeout tests then do not
+# depend on which of the two bounds a retried attempt.
 upstream rtn {
 	max_fails = 0
 	read_timeout = "300ms"
@@ -566,7 +568,8 @@ sub servers_saw {
 }
 
 # read_timeout bounds the wait for a response head on every server tried,
-# not only the first (connect_timeout is the default 5 s here).
+# not only the first (connect_timeout is the default 5 s here: a retried
+# attempt that kept its connect timer would wait for the whole 1.5 s).
 my $t1 = time;
 $r = http_get($port, '/rtr/delay/1500?id=rtr');
 my $tr = time - $t1;
@@ -610,6 +613,7 @@ is(status()->{no_server}, $no_server0 + 1, 'the status page counts it');
 $p->backend($_)->set_behavior for qw(e1 e2);
 
 # ==== 5. Failover without client errors ====
+# (After the others: the load could slow the checks they rely on.)
 
 # wrk (or Perl clients) on three servers; one is killed in the middle.
 my $fo_retries0 = status()->{retries};
@@ -645,10 +649,9 @@ if ($load_pid == 0) {
 	waitpid($_, 0) for @kids;
 	POSIX::_exit(0);
 }
-ok(wait_for(sub { (srv('fo', 'x2')->{requests} // 0) >= 200 }, 10),
+ok(wait_for(sub { (srv("fo", "x2")->{requests} // 0) >= 100 }, 10),
     'under load, x2 takes requests');
 $p->backend('x2')->stop;
-my $x2_dead_at = srv('fo', 'x2')->{requests};
 ok(wait_for(sub { waitpid($load_pid, WNOHANG) == $load_pid }, 20), 'the load ended');
 my $out = do { local $/; open my $fh, '<', $load_out; <$fh> } // '';
 if ($wrk) {

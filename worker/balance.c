@@ -177,12 +177,13 @@ static bool candidate(const struct upstream *up, const struct pick *pk, unsigned
 {
 	const struct conf_server *srv = &up->conf->servers[i];
 	const struct health_peer *p = up->servers[i].peer;
+	bool checked = up->conf->health_check != NULL;
 
 	if (srv->backup != backup || tried(pk, i))
 		return false;
 	/* With one server there is nowhere else to go: a passive mark would
 	 * only turn a passing fault into certain errors. */
-	if (up->conf->nservers == 1 ? health_load(p, check_down) != 0 : !health_up(p, now))
+	if (up->conf->nservers == 1 ? health_checks_down(p, checked) : !health_up(p, checked, now))
 		return false;
 	return srv->max_conns == 0 || (unsigned)health_conns(p) < srv->max_conns;
 }

@@ -46,6 +46,9 @@ static int start_sending(struct session *s)
 
 	x->connecting = false;
 	x->upstream_addr = upconn_addr(x->uc);
+	/* A new attempt: the next arm_timer() must replace the connect
+	 * timer even if as many bytes have moved as in the last attempt. */
+	x->progress_seen = UINT64_MAX;
 	pump_init(&x->req_pump, &s->client, &x->uc->conn, s->in, r->framing,
 		  r->content_length,
 		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,

@@ -80,14 +80,15 @@ static void put_server(struct out *o, const struct conf_upstream *u,
 		       const struct conf_server *srv, uint64_t now)
 {
 	const struct health_peer *p = worker_peers[srv->id];
+	bool checked = u->health_check != NULL;
 	uint64_t down_until = health_load(p, down_until);
 
 	put(o, "{\"address\": ");
 	put_string(o, srv->address);
 	put(o, ", \"state\": \"%s\", \"weight\": %d, \"backup\": %s, ",
-	    health_up(p, now) ? "up" : "down", srv->weight, srv->backup ? "true" : "false");
+	    health_up(p, checked, now) ? "up" : "down", srv->weight, srv->backup ? "true" : "false");
 	put(o, "\"checks_down\": %s, \"failed_down_ms\": %lu, ",
-	    health_load(p, check_down) ? "true" : "false",
+	    health_checks_down(p, checked) ? "true" : "false",
 	    (unsigned long)(down_until > now ? down_until - now : 0));
 	put(o, "\"active\": %d, \"requests\": %lu, \"failures\": %lu, \"fails\": %u, ",
 	    health_conns(p), (unsigned long)health_load(p, requests),

@@ -33,6 +33,8 @@ struct fix {
 
 /* n servers "10.0.0.<i+1>:80" of weight 1, every one up; the caller
  * adjusts the configuration, then calls fix_init(). */
+static struct conf_health_check checks;
+
 static struct fix *fix_new(enum conf_balance balance, unsigned n)
 {
 	struct fix *f = calloc(1, sizeof(*f));
@@ -47,6 +49,8 @@ static struct fix *fix_new(enum conf_balance balance, unsigned n)
 	f->cu.servers = f->srv;
 	f->cu.nservers = n;
 	f->cu.ewma_decay = 10000;
+	/* Checked, so that check_down counts: see health_checks_down(). */
+	f->cu.health_check = &checks;
 	for (i = 0; i < n; i++) {
 		snprintf(f->addr[i], sizeof(f->addr[i]), "10.0.%u.%u:80", i / 200, i % 200 + 1);
 		f->srv[i].address = f->addr[i];
@@ -912,15 +916,15 @@ static void test_health(void)
 	unsigned i, marks = 0;
 
 	memset(&p, 0, sizeof(p));
-	ok(health_up(&p, NOW), "health: a zeroed entry is up");
+	ok(health_up(&p, true, NOW), "health: a zeroed entry is up");
 	ok(!health_fail(&p, &srv, NOW), "health_fail: 1 of 3: not down");
 	ok(!health_fail(&p, &srv, NOW + 100), "health_fail: 2 of 3: not down");
-	ok(health_up(&p, NOW + 100), "health_fail: still up after 2");
+	ok(health_up(&p, true, NOW + 100), "health_fail: still up after 2");
 	ok(health_fail(&p, &srv, NOW + 200), "health_fail: 3 of 3 within fail_timeout: down");
-	ok(!health_up(&p, NOW + 200), "health_fail: down now");
+	ok(!health_up(&p, true, NOW + 200), "health_fail: down now");
 	is_int(p.down_until, NOW + 200 + 10000, "health_fail: down for fail_timeout");
-	ok(!health_up(&p, NOW + 10199), "health_fail: still down just before");
-	ok(health_up(&p, NOW + 10200), "health_fail: up again at down_until");
+	ok(!health_up(&p, true, NOW + 10199), "health_fail: still down just before");
+	ok(health_up(&p, true, NOW + 10200), "health_fail: up again at down_until");
 	ok(!health_fail(&p, &srv, NOW + 300), "health_fail: a 4th does not mark again");
 	ok(!health_fail(&p, &srv, NOW + 400), "health_fail: nor a 5th");
 	is_int(p.failures, 5, "health_fail: every failure counted");
@@ -944,7 +948,7 @@ static void test_health(void)
 	for (i = 0; i < 100; i++)
 		marks += health_fail(&p, &srv, NOW);
 	is_int(marks, 0, "health_fail: max_fails 0 never marks");
-	ok(health_up(&p, NOW), "health_fail: max_fails 0: still up");
+	ok(health_up(&p, true, NOW), "health_fail: max_fails 0: still up");
 	is_int(p.failures, 100, "health_fail: max_fails 0 still counts failures");
 	srv.max_fails = 3;
 
@@ -967,9 +971,13 @@ static void test_health(void)
 	is_int(health_weight(&p, &srv, NOW), 2 * HEALTH_WEIGHT_SCALE,
 	       "health_weight: never down: full");
 	health_set_check_down(&p, true, NOW);
-	ok(!health_up(&p, NOW), "health_set_check_down: down");
+	ok(!health_up(&p, true, NOW), "health_set_check_down: down");
 	health_set_check_down(&p, false, NOW + 1000);
-	ok(health_up(&p, NOW + 1000), "health_set_check_down: up again");
+	ok(health_up(&p, true, NOW + 1000), "health_set_check_down: up again");
+	health_set_check_down(&p, true, NOW + 2000);
+	ok(health_up(&p, false, NOW + 2000), "check_down: ignored where checks are gone");
+	ok(!health_checks_down(&p, false) && health_checks_down(&p, true),
+	   "health_checks_down: only for a checked upstream");
 	is_int(p.up_since, NOW + 1000, "health_set_check_down: up_since set");
 	is_int(health_weight(&p, &srv, NOW + 1000), 1, "health_weight: 1 at the start");
 	is_int(health_weight(&p, &srv, NOW + 1000 + 5000), HEALTH_WEIGHT_SCALE,
