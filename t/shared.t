@@ -113,5 +113,20 @@ ok(wait_for(sub { $active->() == 0 }, 5), 'after the workers are killed, none is
     or diag("active: " . $active->());
 $_->close for @slow;
 
+# Clients that give up while their requests wait for a server: portico
+# stops waiting too (499 in the access log), so they stop counting.
+my @gone;
+for (1 .. 3) {
+	my $c = Test::Portico::Client->new($port);
+	$c->request(GET => '/delay/8000');
+	push @gone, $c;
+}
+ok(wait_for(sub { $active->() == 3 }, 5), 'three requests wait for a slow server');
+$_->close for @gone;
+ok(wait_for(sub { $active->() == 0 }, 3), 'their clients close: none is counted any more')
+    or diag("active: " . $active->());
+like($p->error_log, qr/client closed the connection while waiting for upstream/,
+    'and the error log says why');
+
 $p->stop;
 done_testing();

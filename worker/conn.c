@@ -62,6 +62,14 @@ ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n)
 	}
 }
 
+bool conn_peer_closed(struct conn *c)
+{
+	char byte;
+	ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->io.fd < 0)

@@ -27,6 +27,10 @@ ssize_t conn_recv(struct conn *c, char *buf, size_t len);
  * P_AGAIN, or P_ERROR (c->err set). */
 ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n);
 
+/* After a hang-up event: whether the peer has really closed or reset
+ * (no byte is waiting to be read before the end). */
+bool conn_peer_closed(struct conn *c);
+
 /* Close the socket; c->io.fd becomes -1. */
 void conn_close(struct conn *c);
 

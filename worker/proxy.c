@@ -568,6 +568,28 @@ static void tunnel_progress(struct session *s)
 	arm_timer(s);
 }
 
+/*
+ * A client that closes while its whole request is out and no response has
+ * started gets nothing more: stop waiting (nginx's default) rather than
+ * hold the server and count against max_conns and least_conn. It is no
+ * fault of the server. A body still being read ends in the pump instead.
+ */
+static bool client_aborted(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	if (!s->client.io.hup || x->resp_head_done ||
+	    (x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done) ||
+	    !conn_peer_closed(&s->client))
+		return false;
+	session_log(s, LL_INFO, 0, "client closed the connection while waiting for upstream %s",
+		    x->up->conf->servers[x->server].address);
+	x->status = 499;
+	s->keep_alive = false;
+	session_exchange_done(s);
+	return true;
+}
+
 void proxy_progress(struct session *s)
 {
 	struct exchange *x = s->x;
@@ -577,6 +599,8 @@ void proxy_progress(struct session *s)
 		tunnel_progress(s);
 		return;
 	}
+	if (client_aborted(s))
+		return;
 
 	if (x->connecting) {
 		if (!x->uc->conn.io.writable)
