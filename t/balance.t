@@ -11,7 +11,6 @@ use warnings;
 
 use IO::Select;
 use IO::Socket::IP;
-use JSON::PP;
 use List::Util qw(shuffle sum);
 use Test::More;
 use Test::Portico;
@@ -23,37 +22,17 @@ plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin()
 
 # ---- helpers ----
 
-# The status document of the instance.
-sub status_doc {
-	my ($p) = @_;
-	my $r = http_get($p->port('http'), '/status');
-	return undef unless $r && $r->{status} == 200;
-	return eval { JSON::PP::decode_json($r->{body}) };
-}
-
-# The status entry of the server of upstream $up that is backend $name.
-sub server_status {
-	my ($p, $up, $name) = @_;
-	my $doc = status_doc($p) or return undef;
-	my $addr = $p->backend($name)->address;
-	for my $u (@{ $doc->{upstreams} // [] }) {
-		next unless $u->{name} eq $up;
-		for my $s (@{ $u->{servers} }) {
-			return $s if $s->{address} eq $addr;
-		}
-	}
-	return undef;
-}
-
+# The requests in flight at the server of upstream $up that is backend
+# $name (-1 when it is not listed), and its state ('absent' then).
 sub active {
 	my ($p, $up, $name) = @_;
-	my $s = server_status($p, $up, $name) or return -1;
+	my $s = $p->server_status($up, $name) or return -1;
 	return $s->{active};
 }
 
 sub state_of {
 	my ($p, $up, $name) = @_;
-	my $s = server_status($p, $up, $name) or return 'absent';
+	my $s = $p->server_status($up, $name) or return 'absent';
 	return $s->{state};
 }
 
@@ -79,17 +58,19 @@ sub show { my ($t) = @_; join ', ', map { "$_=$t->{$_}" } sort keys %$t }
 
 # How long a slowed backend takes to answer the requests a test holds in
 # flight: long enough to outlast a test on a loaded machine. Closing the
-# client does not end such a request early (portico goes on waiting for
-# the response head), so a test stops its slowed backends when done.
+# client ends such a request (499), and the test also stops its slowed
+# backends when done.
 my $HOLD_MS = 10_000;
 
-# Requests in flight at the servers of upstream $up, all together.
-sub up_active {
-	my ($p, $up) = @_;
-	my $doc = status_doc($p) or return -1;
+# The sum of a member of the servers of upstream $up in the status page.
+sub up_sum {
+	my ($p, $up, $member) = @_;
+	my $doc = $p->status_doc or return -1;
 	my ($u) = grep { $_->{name} eq $up } @{ $doc->{upstreams} // [] };
-	return $u ? sum(0, map { $_->{active} } @{ $u->{servers} }) : -1;
+	return $u ? sum(0, map { $_->{$member} } @{ $u->{servers} }) : -1;
 }
+
+sub up_active { up_sum($_[0], $_[1], 'active') }
 
 # hold($p, $up, $path, $done): sends requests for $path one at a time, each
 # waited for until it is in flight at a server of $up (slowed by the test)
@@ -102,13 +83,15 @@ sub hold {
 	my @held;
 	for (1 .. 40) {
 		last if $done->();
-		my $before = up_active($p, $up);
+		# Started requests, not open ones: another held request may
+		# end at the same moment as this one starts.
+		my $before = up_sum($p, $up, 'requests');
 		my $c = $connect->() or last;
 		$c->request(GET => $path);
 		my $sel = IO::Select->new($c->socket);
 		my $what = wait_for(sub {
 			return 'answered' if $sel->can_read(0);
-			return 'held' if up_active($p, $up) > $before;
+			return 'held' if up_sum($p, $up, 'requests') > $before;
 			return 0;
 		}, 5) || 'nothing';
 		if ($what eq 'held') {
@@ -242,7 +225,7 @@ sub share { my ($t, $k) = @_; my $all = sum(0, values %$t); $all ? ($t->{$k} // 
 	# response time is known), then count.
 	ok(wait_for(sub { served_by($port1, '/ew/name') eq 'e1' }, 15, 0),
 	    'ewma: the slowed server e1 received a request');
-	my $st = server_status($p1, 'ew', 'e1') // {};
+	my $st = $p1->server_status('ew', 'e1') // {};
 	ok(($st->{ewma_us} // 0) >= 100_000,
 	    'ewma: its response time is seen as slow (' . ($st->{ewma_us} // 'none') . ' us)');
 	$t = tally_for($port1, '/ew/name', 1);
@@ -446,34 +429,14 @@ ok($wa && $wb, 'two workers run');
 # stopped (SIGSTOP) while the client connects, and the connection's socket
 # is found among the worker's descriptors.
 
-# The inode of portico's end of the client connection whose port is $cport.
-sub tcp_inode {
-	my ($sport, $cport) = @_;
-	for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
-		open my $fh, '<', $f or next;
-		<$fh>;
-		while (<$fh>) {
-			my @x = split;
-			my ($l) = $x[1] =~ /:([0-9A-F]+)$/ or next;
-			my ($r) = $x[2] =~ /:([0-9A-F]+)$/ or next;
-			return $x[9] if hex($l) == $sport && hex($r) == $cport && $x[9];
-		}
-	}
-	return undef;
-}
-
-# The worker (pid) holding the client connection $c, or undef.
+# The worker (pid) holding portico's end of the client connection $c, or
+# undef.
 sub worker_of {
 	my ($p, $c) = @_;
-	my $ino = tcp_inode($p->port('http'), $c->local_port) or return undef;
-	for my $pid ($p->worker_pids) {
-		opendir my $d, "/proc/$pid/fd" or next;
-		for my $fd (readdir $d) {
-			my $l = readlink("/proc/$pid/fd/$fd") // next;
-			return $pid if $l eq "socket:[$ino]";
-		}
-	}
-	return undef;
+	my ($sport, $cport) = ($p->port('http'), $c->local_port);
+	my @w = Test::Portico::tcp_socket_owners(
+	    sub { $_[0] == $sport && $_[1] == $cport }, $p->worker_pids);
+	return @w == 1 ? $w[0] : undef;
 }
 
 # A new client connection accepted by worker $pid.
@@ -714,7 +677,7 @@ my @keys = map { "/hu/key$_" } 1 .. 200;
 
 	$p2->write_conf(conf2(without_hr4 => 1));
 	ok(scalar($p2->reload_and_wait), 'hash reload: reloaded without hr4');
-	my $hr = (grep { $_->{name} eq 'hr' } @{ (status_doc($p2) // {})->{upstreams} // [] })[0];
+	my $hr = (grep { $_->{name} eq 'hr' } @{ ($p2->status_doc // {})->{upstreams} // [] })[0];
 	is(scalar(@{ $hr->{servers} // [] }), 3, 'hash reload: the status page lists 3 servers');
 	$p2->backend('hr4')->clear;
 	my %after = map { $_ => served_by($port2, $_) } @k;

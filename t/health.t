@@ -15,7 +15,6 @@ use Test::Portico;
 use Test::Portico::Client;
 use IO::Select;
 use IO::Socket::INET;
-use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(sleep time);
@@ -223,25 +222,9 @@ sub dropper_lines {
 	return map { chomp; $_ } <$fh>;
 }
 
-sub status {
-	my $r = http_get($port, '/status');
-	return undef unless $r && $r->{status} == 200;
-	return eval { decode_json($r->{body}) };
-}
-
-# The status entry of a server: srv('hc', 'b') or srv('rt', '127.0.0.1:N').
-sub srv {
-	my ($up, $who, $st) = @_;
-	$st //= status() or return {};
-	my $addr = $who =~ /:/ ? $who : $p->backend($who)->address;
-	for my $u (@{ $st->{upstreams} }) {
-		next unless $u->{name} eq $up;
-		for my $s (@{ $u->{servers} }) {
-			return $s if $s->{address} eq $addr;
-		}
-	}
-	return {};
-}
+# The status entry of a server, a hash even when it is not listed:
+# srv('hc', 'b') or srv('rt', '127.0.0.1:N'), with an optional status_doc.
+sub srv { $p->server_status(@_) // {} }
 
 sub state_of { srv(@_)->{state} // 'missing' }
 
@@ -273,31 +256,6 @@ sub checker_pids {
 	    Test::Portico::children_of($m);
 }
 
-# Which processes own the TCP connections whose peer is 127.0.0.1:$port
-# (established or connecting), among @pids: a list of pids.
-sub owners_of_conns_to {
-	my ($bport, @pids) = @_;
-	my %inode;
-	open my $fh, '<', '/proc/net/tcp' or return ();
-	<$fh>;
-	while (<$fh>) {
-		my @f = split ' ';
-		my ($rport) = $f[2] =~ /:([0-9A-F]+)$/;
-		next unless hex($rport) == $bport && ($f[3] eq '01' || $f[3] eq '02');
-		$inode{ $f[9] } = 1 if $f[9];
-	}
-	return () unless %inode;
-	my @own;
-	for my $pid (@pids) {
-		opendir my $d, "/proc/$pid/fd" or next;
-		for my $fd (readdir $d) {
-			my $l = readlink "/proc/$pid/fd/$fd" // next;
-			push @own, $pid if $l =~ /^socket:\[(\d+)\]$/ && $inode{$1};
-		}
-	}
-	return @own;
-}
-
 # ==== 1. Active checks ====
 
 # Everything checked has been checked once and is up.
@@ -305,10 +263,10 @@ my @checked = ([hc => 'a'], [hc => 'b'], [rx => 'rx1'], [rx => 'rx2'], [range =>
     [range => 'r2'], [slow => 't1'], [slow => 't2'], [cnt => 'k1'], [cnt => 'k2'],
     [dn => 'e1'], [dn => 'e2'], [rl => 'g1'], [rl => 'g2']);
 ok(wait_for(sub {
-	my $st = status() or return 0;
+	my $st = $p->status_doc or return 0;
 	!grep { my $s = srv(@$_, $st); ($s->{checks} // 0) < 1 || ($s->{state} // '') ne 'up' } @checked;
 }, 5), 'every checked server has been checked and is up');
-my $st = status();
+my $st = $p->status_doc;
 is_deeply([map { $_->{health_check} ? $_->{name} : () } @{ $st->{upstreams} }],
     [qw(hc rx range slow cnt dn rl)], 'the status page tells which upstreams are checked');
 is(srv('hc', 'a', $st)->{last_check_status}, 200, 'a passing check records its status');
@@ -344,7 +302,7 @@ ok(wait_for(sub {
 	return ($s->{state} // '') eq 'down';
 }, 5, 0.01), 'b answering 503 is marked down by the checks');
 ok($b_failed_but_up, 'fall = 2: one failed check left it up');
-$st = status();
+$st = $p->status_doc;
 my $sb = srv('hc', 'b', $st);
 ok($sb->{checks_down}, 'b: checks_down');
 is($sb->{last_check_status}, 503, 'b: last_check_status 503');
@@ -362,7 +320,7 @@ is(state_of('range', 'r2'), 'up', 'r2: 204 is within "200-204": up');
 ok(wait_for(sub { state_of('slow', 't1') eq 'down' }, 5),
     't1, slower than the check timeout, is marked down');
 is(srv('slow', 't1')->{last_check_status}, 0, 't1: no status (timed out)');
-$st = status();
+$st = $p->status_doc;
 is(srv('slow', 't2', $st)->{state}, 'up', 't2, slow but within the timeout, stays up');
 is(srv('slow', 't2', $st)->{checks_failed}, 0, 't2: no failed check');
 is(srv('hc', 'a', $st)->{state}, 'up', 'a stays up');
@@ -413,10 +371,13 @@ $p->backend('k2')->set_behavior(delay => 100);
 my @probers = ($checker, $p->worker_pids, $p->master_pid);
 my %n0 = map { $_ => checks_seen($_) } qw(k1 a g2);
 my $k1_status0 = srv('cnt', 'k1')->{checks};
+# Which of them own a TCP connection to k2, established or connecting.
+my $k2_port = $p->backend('k2')->port;
+my $to_k2 = sub { $_[1] == $k2_port && ($_[2] eq '01' || $_[2] eq '02') };
 my (%owner, $samples);
 my $t = time;
 while (time < $t + 2) {		# a measurement window, not a wait
-	$owner{$_}++ for owners_of_conns_to($p->backend('k2')->port, @probers);
+	$owner{$_}++ for Test::Portico::tcp_socket_owners($to_k2, @probers);
 	$samples++;
 	sleep 0.01;
 }
@@ -466,7 +427,7 @@ ok(wait_for(sub {
 	return state_of('pf', $p1_addr) eq 'down';
 }, 5, 0), 'a server refusing connections is marked down');
 is($pf_ok, $pf_n, "every request meanwhile was answered by the other server ($pf_n)");
-$st = status();
+$st = $p->status_doc;
 my $s1 = srv('pf', $p1_addr, $st);
 is($s1->{failures}, 2, 'after max_fails = 2 failures');
 ok($s1->{failed_down_ms} > 0 && $s1->{failed_down_ms} <= 2000,
@@ -503,7 +464,7 @@ $sp = spread('/d5/name', 12);
 ok(($sp->{'status 500'} // 0) >= 3 && ($sp->{good} // 0) >= 3
     && $sp->{'status 500'} + $sp->{good} == 12,
     'default fail_on: the server answering 500 keeps getting requests') or diag(fmt($sp));
-$st = status();
+$st = $p->status_doc;
 is(srv('d5', 'e500', $st)->{state}, 'up', 'default fail_on: a server answering 500 stays up');
 is(srv('d5', 'e500', $st)->{failures}, 0, 'no failure counted');
 $p->backend('e500')->set_behavior;
@@ -528,7 +489,7 @@ sub good_saw {
 	    $p->backend('good')->requests;
 }
 
-my $retries0 = status()->{retries};
+my $retries0 = $p->status_doc->{retries};
 my ($r, $id) = until_dropped(POST => '/rt', body => 'payload');
 ok($id, 'a POST reached the server that resets after reading it');
 is($r && $r->{status}, 502, 'the POST, sent whole, is not retried: 502');
@@ -544,7 +505,7 @@ ok($id, 'a GET reached it');
 is($r && $r->{status}, 200, 'the GET is retried: 200');
 is($r && $r->{header}{'x-backend'}, 'good', 'answered by the other server');
 is(good_saw(GET => $id), 1, 'which saw it once');
-cmp_ok(status()->{retries}, '>', $retries0, 'the status page counts retries');
+cmp_ok($p->status_doc->{retries}, '>', $retries0, 'the status page counts retries');
 
 ($r, $id) = until_dropped(GET => '/rt0');
 ok($id, 'retries = 0: a GET reached the resetting server');
@@ -599,7 +560,7 @@ $p->allow_log(qr/no live server in upstream "dn"/);
 $p->backend($_)->set_behavior(status => 503) for qw(e1 e2);
 ok(wait_for(sub { state_of('dn', 'e1') eq 'down' && state_of('dn', 'e2') eq 'down' }, 5),
     'dn: both servers down by checks');
-my $no_server0 = status()->{no_server};
+my $no_server0 = $p->status_doc->{no_server};
 my ($e1_n, $e2_n) = (clients_seen('e1'), clients_seen('e2'));
 $t1 = time;
 $r = http_get($port, '/dn/name');
@@ -609,14 +570,14 @@ ok(!defined $r->{header}{'x-backend'}, 'portico\'s own answer, not a backend\'s 
 cmp_ok($td, '<', 0.5, sprintf('at once (%.3f s)', $td));
 is(clients_seen('e1') + clients_seen('e2'), $e1_n + $e2_n, 'no server was tried');
 like($p->error_log, qr/\[error\].*no live server in upstream "dn"/, 'the error log says so');
-is(status()->{no_server}, $no_server0 + 1, 'the status page counts it');
+is($p->status_doc->{no_server}, $no_server0 + 1, 'the status page counts it');
 $p->backend($_)->set_behavior for qw(e1 e2);
 
 # ==== 5. Failover without client errors ====
 # (After the others: the load could slow the checks they rely on.)
 
 # wrk (or Perl clients) on three servers; one is killed in the middle.
-my $fo_retries0 = status()->{retries};
+my $fo_retries0 = $p->status_doc->{retries};
 my $wrk = $ENV{PORTICO_TEST_NO_WRK} ? undef : (grep { -x "$_/wrk" } split /:/, $ENV{PATH})[0];
 my $load_out = $p->tmp . '/load.out';
 my $load_pid = fork() // die "fork: $!\n";
@@ -665,7 +626,7 @@ if ($wrk) {
 	is($ok, 1600, 'every one of 1600 GETs got 200');
 	is($bad, 0, 'no failed GET') or diag($out);
 }
-cmp_ok(status()->{retries}, '>', $fo_retries0, 'retries happened');
+cmp_ok($p->status_doc->{retries}, '>', $fo_retries0, 'retries happened');
 is(state_of('fo', 'x2'), 'down', 'the killed server is marked down');
 
 # The server dies while it holds requests: they go to the others.
@@ -699,7 +660,7 @@ my $g1_checks = srv('rl', 'g1')->{checks};
 my @old_workers = $p->worker_pids;
 my @new_workers = $p->reload_and_wait;
 ok(@new_workers == 4, 'reload with the same configuration');
-$st = status();
+$st = $p->status_doc;
 ok(!grep({ $_ == $st->{pid} } @old_workers), 'the status page comes from a new worker');
 my $g1 = srv('rl', 'g1', $st);
 is($g1->{state}, 'down', 'g1 is still down after the reload');

@@ -10,7 +10,6 @@ use warnings;
 use Test::More;
 use Test::Portico;
 use Test::Portico::Client;
-use JSON::PP;
 use IO::Socket::INET;
 
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
@@ -41,22 +40,6 @@ my $p = Test::Portico->new(conf => conf_with(''))->start;
 my $port = $p->port('http');
 $p->wait_workers;
 
-sub status {
-	my $r = http_get($port, '/status');
-	return undef unless $r && $r->{status} == 200;
-	return decode_json($r->{body});
-}
-
-sub server_of {
-	my ($st, $address) = @_;
-	for my $u (@{ $st->{upstreams} }) {
-		for my $s (@{ $u->{servers} }) {
-			return $s if $s->{address} eq $address;
-		}
-	}
-	return undef;
-}
-
 # Counters are summed over every worker.
 my $ok = 0;
 for (1 .. 40) {
@@ -64,20 +47,21 @@ for (1 .. 40) {
 	$ok++ if $r && $r->{status} == 200;
 }
 is($ok, 40, 'every request answered, the closed server skipped');
-my $st = status();
+my $st = $p->status_doc;
 is($st->{processes}, 2, 'the status page adds up both workers');
 cmp_ok($st->{responses}{'2xx'}, '>=', 40, 'and counts their responses');
 my $closed = "127.0.0.1:" . $p->port('closed');
-is(server_of($st, $closed)->{state}, 'down', 'a refusing server is marked down');
-cmp_ok(server_of($st, $closed)->{failed_down_ms}, '>', 50_000,
-    'for fail_timeout');
+my $cs = $p->server_status('app', $closed, $st) // {};
+is($cs->{state}, 'down', 'a refusing server is marked down');
+cmp_ok($cs->{failed_down_ms}, '>', 50_000, 'for fail_timeout');
 my $before = $st->{responses}{'2xx'};
 
 # A reload keeps the zones: counters go on, the mark stays.
 ok(scalar $p->reload_and_wait, 'reload with the same configuration');
-$st = status();
+$st = $p->status_doc;
 cmp_ok($st->{responses}{'2xx'}, '>', $before, 'counters survive a reload');
-is(server_of($st, $closed)->{state}, 'down', 'and so does the server\'s state');
+is(($p->server_status('app', $closed, $st) // {})->{state}, 'down',
+    'and so does the server\'s state');
 unlike($p->error_log, qr/shared memory zone "health"/, 'the health zone was not made again');
 
 # Enough servers that the health zone must grow: the state is carried over.
@@ -85,9 +69,10 @@ my $extra = join '', map { "\tserver \"127.0.0.2:" . (20000 + $_) . "\" { backup
 $p->write_conf(conf_with($extra));
 ok(scalar $p->reload_and_wait, 'reload with 120 more servers');
 like($p->error_log, qr/shared memory zone "health": 128 KiB/, 'a larger health zone was made');
-$st = status();
-is(server_of($st, $closed)->{state}, 'down', 'the down server is still down in the new zone');
-cmp_ok(server_of($st, $closed)->{failed_down_ms}, '>', 40_000, 'with the rest of its time');
+$st = $p->status_doc;
+$cs = $p->server_status('app', $closed, $st) // {};
+is($cs->{state}, 'down', 'the down server is still down in the new zone');
+cmp_ok($cs->{failed_down_ms}, '>', 40_000, 'with the rest of its time');
 is(scalar @{ $st->{upstreams}[0]{servers} }, 123, 'and the new servers are listed');
 
 # Requests in flight when their worker is killed: the master gives back
@@ -100,7 +85,7 @@ for (1 .. 4) {
 	push @slow, $c;
 }
 my $active = sub {
-	my $s = status() or return 0;
+	my $s = $p->status_doc or return 0;
 	my $n = 0;
 	$n += $_->{active} for @{ $s->{upstreams}[0]{servers} };
 	return $n;

@@ -29,6 +29,7 @@ use Cwd qw(abs_path);
 use Errno qw(ESRCH);
 use File::Temp qw(tempdir);
 use IO::Socket::IP;
+use JSON::PP ();
 use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -107,15 +108,22 @@ sub _slurp {
 
 # ---- ports ----
 
+# Ports are taken below the kernel's ephemeral range: a port the kernel
+# handed out could be handed out again, between our check and portico's
+# bind(), as the local port of some outgoing connection (a health check).
 sub _free_port {
-	while (1) {
-		my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-		    Proto => 'tcp', Listen => 1) or die "bind: $@\n";
-		my $port = $s->sockport;
+	my ($low) = (_slurp('/proc/sys/net/ipv4/ip_local_port_range') // '32768') =~ /(\d+)/;
+	$low = 32768 unless $low && $low > 12000;
+	for (1 .. 1000) {
+		my $port = 10000 + int(rand($low - 10000));
+		next if $USED_PORTS{$port};
+		my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => $port,
+		    Proto => 'tcp', Listen => 1) or next;
 		close $s;
-		next if $USED_PORTS{$port}++;
+		$USED_PORTS{$port} = 1;
 		return $port;
 	}
+	die "no free port below $low\n";
 }
 
 # ---- an instance ----
@@ -404,6 +412,45 @@ sub wait_workers {
 	return @w;
 }
 
+# tcp_socket_owners(sub { my ($local_port, $remote_port, $state) = @_; ... },
+# @pids): those of @pids (each once, in that order) with a descriptor on a
+# TCP socket, IPv4 or IPv6, for which the sub is true. It is called for
+# every socket of /proc/net/tcp and tcp6 (of the test's network namespace)
+# with the ports as numbers and the state as written there, in hex: '01'
+# established, '02' SYN sent, '0A' listening.
+#
+#   my @owners = Test::Portico::tcp_socket_owners(
+#       sub { $_[1] == $backend_port && $_[2] eq '01' }, $p->worker_pids);
+sub tcp_socket_owners {
+	my ($match, @pids) = @_;
+	my %inode;
+	for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+		open my $fh, '<', $f or next;
+		<$fh>;		# the header
+		while (<$fh>) {
+			# sl local_address rem_address st ... inode (the 10th field),
+			# 0 for a socket no descriptor holds (TIME_WAIT): skipped.
+			my @x = split ' ';
+			next unless $x[9];
+			my ($l) = $x[1] =~ /:([0-9A-F]+)$/ or next;
+			my ($r) = $x[2] =~ /:([0-9A-F]+)$/ or next;
+			$inode{ $x[9] } = 1 if $match->(hex $l, hex $r, $x[3]);
+		}
+	}
+	return () unless %inode;
+	my @own;
+	for my $pid (@pids) {
+		opendir my $d, "/proc/$pid/fd" or next;
+		for my $fd (readdir $d) {
+			my $link = readlink("/proc/$pid/fd/$fd") // next;
+			next unless $link =~ /^socket:\[(\d+)\]$/ && $inode{$1};
+			push @own, $pid;
+			last;
+		}
+	}
+	return @own;
+}
+
 sub workers_configured {
 	my ($self) = @_;
 	return $self->{conf_text} =~ /^\s*workers\s*=\s*"?(\d+)"?/m ? $1 : 1;
@@ -477,6 +524,38 @@ sub _kill_all {
 		waitpid($self->{child}, 0);
 		delete $self->{child};
 	}
+}
+
+# ---- the status page ----
+
+# status_doc(path => '/status', listen => 'http'): the status page of the
+# instance (a GET on the port of that listen block), decoded from JSON;
+# undef when it does not answer 200 with a JSON document.
+sub status_doc {
+	my ($self, %opt) = @_;
+	my $r = http_get($self->port($opt{listen} // 'http'), $opt{path} // '/status');
+	return undef unless $r && $r->{status} == 200;
+	return eval { JSON::PP::decode_json($r->{body}) };
+}
+
+# server_status($upstream, $who, $doc): the status entry (a hash: state,
+# active, failures, checks, ...) of the server $who of upstream $upstream
+# (of any upstream when undef). $who is a backend name (the server at its
+# address) or an "ip:port" address. $doc is a status_doc(), fetched when
+# absent. undef when there is no such server (or no status page).
+#
+#   is($p->server_status('app', 'a')->{state}, 'up', 'a is up');
+sub server_status {
+	my ($self, $up, $who, $doc) = @_;
+	$doc //= $self->status_doc or return undef;
+	my $addr = $who =~ /:/ ? $who : $self->backend($who)->address;
+	for my $u (@{ $doc->{upstreams} // [] }) {
+		next if defined $up && $u->{name} ne $up;
+		for my $s (@{ $u->{servers} // [] }) {
+			return $s if $s->{address} eq $addr;
+		}
+	}
+	return undef;
 }
 
 # ---- logs ----
