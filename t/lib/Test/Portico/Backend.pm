@@ -116,14 +116,14 @@ sub pid { $_[0]{pid} }
 # Every request read so far, oldest first: hashes with method, target,
 # version, headers (array of [name, value]), header (hash, lower-case names,
 # values joined by ", "), body_length, body_md5, body (first 64 KiB), conn
-# (the peer's port: one per TCP connection), seq (1.. on that connection),
+# (a number per TCP connection, in accept order), seq (1.. on that connection),
 # error (when the request was malformed).
 sub requests {
 	my ($self) = @_;
 	return $self->_read_log('request');
 }
 
-# Peer ports of the TCP connections accepted so far.
+# The numbers of the TCP connections accepted so far.
 sub connections {
 	my ($self) = @_;
 	return $self->_events('connection');
@@ -244,8 +244,10 @@ sub _serve {
 	$SIG{PIPE} = 'IGNORE';
 	$SIG{TERM} = sub { POSIX::_exit(0) };
 	$0 = "portico-test-backend $self->{name}";
+	my $accepted = 0;
 	while (1) {
 		my $c = $listen->accept or next;
+		$accepted++;
 		my $pid = fork();
 		if (!defined $pid) {
 			close $c;
@@ -253,7 +255,7 @@ sub _serve {
 		}
 		if ($pid == 0) {
 			close $listen;
-			eval { $self->_connection($c) };
+			eval { $self->_connection($c, $accepted) };
 			POSIX::_exit(0);
 		}
 		close $c;
@@ -306,11 +308,13 @@ sub _read_exact {
 	return 1;
 }
 
+# $conn numbers the connections in the order accepted. Not the peer's
+# port: the kernel may give a closed connection's port to the next one
+# (tcp_tw_reuse on loopback), and two connections would look like one.
 sub _connection {
-	my ($self, $sock) = @_;
+	my ($self, $sock, $conn) = @_;
 	binmode $sock;
 	my $st = { sock => $sock, buf => '' };
-	my $conn = $sock->peerport;
 	$self->_log({ type => 'connection', conn => $conn });
 	my $seq = 0;
 	while (1) {
@@ -476,11 +480,11 @@ sub _raw {
 		} elsif ($part->{sleep}) {
 			sleep $part->{sleep};
 		} elsif ($part->{close}) {
-			$self->_log({ type => 'raw-sent', conn => $sock->peerport });
+			$self->_log({ type => 'raw-sent', conn => $req->{conn} });
 			return 0;
 		}
 	}
-	$self->_log({ type => 'raw-sent', conn => $sock->peerport });
+	$self->_log({ type => 'raw-sent', conn => $req->{conn} });
 	return 1;
 }
 
