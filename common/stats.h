@@ -60,8 +60,8 @@ struct stats_root {
 void stats_sum(struct shm_zone *z, struct stats_root *root,
 	       struct stats_counters *c, struct stats_gauges *g, unsigned *nprocs);
 
-/* Fold an exited process's counters into the retired totals; the caller
- * (the master) holds the zone lock and unlinks the record. */
+/* Fold an exited process's counters into root's retired totals; the
+ * caller (the master) holds the lock of root's zone. */
 void stats_retire(struct stats_root *root, struct stats_proc *p);
 
 #endif

@@ -111,7 +111,7 @@ static void proc_remove(struct proc *p)
 	if (p->channel >= 0)
 		close(p->channel);
 	if (p->rec != NULL)
-		shared_proc_exited(p->sh, p->rec);
+		shared_proc_exited(p->sh, p->rec, shared);
 	*p = procs[--nprocs];
 }
 
@@ -160,7 +160,7 @@ static void spawn(unsigned slot)
 	if (pid < 0) {
 		log_errno(LL_ALERT, errno, "fork() of %s failed", slot_name(slot));
 		if (args.stats != NULL)
-			shared_proc_exited(shared, args.stats);
+			shared_proc_exited(shared, args.stats, shared);
 		nprocs--;
 		slots[slot].respawn_at = now_ms() + RESPAWN_BACKOFF_MAX / 10;
 		return;

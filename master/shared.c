@@ -195,7 +195,9 @@ static void peers_unbind(struct shared *sh)
 	shm_unlock(sh->health->z);
 }
 
-static int stats_init(struct zone_ref *zr, char *err, size_t errlen)
+/* A new stats zone starts from the totals of the one before it. */
+static int stats_init(struct zone_ref *zr, const struct zone_ref *prev, char *err,
+		      size_t errlen)
 {
 	zr->root = shm_alloc(zr->z, sizeof(*zr->root));
 	if (zr->root == NULL) {
@@ -203,6 +205,10 @@ static int stats_init(struct zone_ref *zr, char *err, size_t errlen)
 		return -1;
 	}
 	memset(zr->root, 0, sizeof(*zr->root));
+	if (prev != NULL && shm_lock(prev->z) != P_ERROR) {
+		zr->root->retired = prev->root->retired;
+		shm_unlock(prev->z);
+	}
 	return 0;
 }
 
@@ -236,7 +242,8 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 		goto fail;
 	sh->stats = zone_get(prev ? prev->stats : NULL, "stats", stats_size(c), &fresh,
 			     err, errlen);
-	if (sh->stats == NULL || (fresh && stats_init(sh->stats, err, errlen) < 0))
+	if (sh->stats == NULL ||
+	    (fresh && stats_init(sh->stats, prev ? prev->stats : NULL, err, errlen) < 0))
 		goto fail;
 	return sh;
 fail:
@@ -294,14 +301,24 @@ static void conns_give_back(struct shared *sh, const struct stats_proc *p)
 			__atomic_sub_fetch(&sh->peers[i]->conns, p->conns[i], __ATOMIC_RELAXED);
 }
 
-void shared_proc_exited(struct shared *sh, struct stats_proc *p)
+/* Into the zone the status page reads now, which may have replaced the
+ * one the process counted in. */
+static void retire(struct zone_ref *into, struct stats_proc *p)
+{
+	if (shm_lock(into->z) == P_ERROR)
+		return;
+	stats_retire(into->root, p);
+	shm_unlock(into->z);
+}
+
+void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *now)
 {
 	struct zone_ref *zr = sh->stats;
 	struct stats_proc **pp;
 
 	conns_give_back(sh, p);
+	retire(now->stats, p);
 	if (shm_lock(zr->z) != P_ERROR) {
-		stats_retire(zr->root, p);
 		for (pp = &zr->root->procs; *pp != NULL && *pp != p; pp = &(*pp)->next)
 			;
 		if (*pp == p)

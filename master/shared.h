@@ -48,8 +48,9 @@ struct stats_root *shared_stats_root(const struct shared *sh);
  * full: the child then counts privately). Takes a reference. */
 struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation);
 
-/* The child that used p has exited: retire its counters, give back its
- * open connections, free p. Drops the reference. */
-void shared_proc_exited(struct shared *sh, struct stats_proc *p);
+/* The child that used p has exited: retire its counters into the stats
+ * of now (the current shared state), give back its open connections,
+ * free p. Drops the reference to sh. */
+void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *now);
 
 #endif

@@ -113,5 +113,18 @@ ok(wait_for(sub { $active->() == 0 }, 3), 'their clients close: none is counted 
 like($p->error_log, qr/client closed the connection while waiting for upstream/,
     'and the error log says why');
 
+# More workers than the stats zone has room for: a new zone, which starts
+# from the old one's totals, and the old workers' counts, when they exit,
+# go to it.
+$st = $p->status_doc;
+my $answered = $st->{responses}{'2xx'};
+$p->write_conf(conf_with($extra) =~ s/^workers = 2$/workers = 16/mr);
+ok(scalar $p->reload_and_wait, 'reload with 16 workers');
+like($p->error_log, qr/shared memory zone "stats": 128 KiB/, 'a larger stats zone was made');
+$st = $p->status_doc;
+cmp_ok($st->{responses}{'2xx'}, '>=', $answered, 'and no answered request went uncounted')
+    or diag("before: $answered, after: $st->{responses}{'2xx'}");
+is($st->{processes}, 16, 'the new zone holds the 16 workers');
+
 $p->stop;
 done_testing();
