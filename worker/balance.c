@@ -196,8 +196,8 @@ static bool candidate(const struct upstream *up, const struct pick *pk, unsigned
  * a a rather than a a a a a b c. Only servers with score == best take
  * part, so least_conn and ewma break ties the same fair way.
  */
-static int wrr(struct upstream *up, const bool *cand, const double *score, double best,
-	       uint64_t now)
+static int wrr(struct upstream *up, const bool *cand, const unsigned *weight,
+	       const double *score, double best)
 {
 	int total = 0, pick = -1;
 	unsigned i;
@@ -208,7 +208,7 @@ static int wrr(struct upstream *up, const bool *cand, const double *score, doubl
 
 		if (!cand[i] || score[i] != best)
 			continue;
-		w = (int)health_weight(s->peer, &up->conf->servers[i], now);
+		w = (int)weight[i];
 		s->current_weight += w;
 		total += w;
 		if (pick < 0 || s->current_weight > up->servers[pick].current_weight)
@@ -239,11 +239,10 @@ static double ewma_score(const struct health_peer *p, const struct conf_upstream
 	return (double)ewma * (conns + 1);
 }
 
-static double score_of(const struct upstream *up, unsigned i, uint64_t now)
+static double score_of(const struct upstream *up, unsigned i, double w, uint64_t now)
 {
 	const struct conf_upstream *cu = up->conf;
 	const struct health_peer *p = up->servers[i].peer;
-	double w = health_weight(p, &cu->servers[i], now);
 
 	switch (cu->balance) {
 	case BALANCE_LEAST_CONN:
@@ -258,20 +257,22 @@ static double score_of(const struct upstream *up, unsigned i, uint64_t now)
 static int pick_scored(struct upstream *up, const struct pick *pk, bool backup, uint64_t now)
 {
 	bool cand[CONF_MAX_SERVERS];
+	unsigned weight[CONF_MAX_SERVERS], i;
 	double score[CONF_MAX_SERVERS], best = 0;
 	bool any = false;
-	unsigned i;
 
+	/* Each weight once: the score and the round robin both use it. */
 	for (i = 0; i < up->conf->nservers; i++) {
 		cand[i] = candidate(up, pk, i, backup, now);
 		if (!cand[i])
 			continue;
-		score[i] = score_of(up, i, now);
+		weight[i] = health_weight(up->servers[i].peer, &up->conf->servers[i], now);
+		score[i] = score_of(up, i, weight[i], now);
 		if (!any || score[i] < best)
 			best = score[i];
 		any = true;
 	}
-	return any ? wrr(up, cand, score, best, now) : -1;
+	return any ? wrr(up, cand, weight, score, best) : -1;
 }
 
 /* ---- random2 ---- */
