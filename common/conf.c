@@ -1075,6 +1075,8 @@ static cfg_opt_t conf_opts[] = {
 	OPT("error_log"),
 	OPT("log_level"),
 	OPT("worker_connections"),
+	OPT("worker_rlimit_nofile"),
+	OPT("chroot"),
 	OPT("client_header_timeout"),
 	OPT("client_body_timeout"),
 	OPT("keepalive_timeout"),
@@ -1362,7 +1364,6 @@ static bool get_bool(struct loader *ld, cfg_t *sec, const char *name, bool def)
 	return def;
 }
 
-/* A string option that must not be empty; a copy of it or of def. */
 /* A string option that must not be empty; def when absent. */
 static char *get_string(struct loader *ld, cfg_t *sec, const char *name,
 			const char *def)
@@ -1399,6 +1400,27 @@ static char *get_path(struct loader *ld, cfg_t *sec, const char *name,
 }
 
 /* Resolving: globals */
+
+/* The workers' root: absolute, since it is entered from "/", and an
+ * existing directory, or every worker would fail at its start. */
+static char *get_chroot(struct loader *ld, cfg_t *cfg)
+{
+	char *dir = get_string(ld, cfg, "chroot", NULL);
+	struct stat st;
+
+	if (dir == NULL)
+		return NULL;
+	if (dir[0] != '/')
+		ld_error(ld, opt_line(ld, cfg, "chroot"), "chroot: \"%s\" is not "
+		    "an absolute path", dir);
+	else if (stat(dir, &st) < 0)
+		ld_error(ld, opt_line(ld, cfg, "chroot"), "chroot: \"%s\": %s",
+		    dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		ld_error(ld, opt_line(ld, cfg, "chroot"), "chroot: \"%s\" is not "
+		    "a directory", dir);
+	return dir;
+}
 
 static unsigned online_cpus(void)
 {
@@ -1452,6 +1474,9 @@ static void resolve_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 
 	c->worker_connections = (unsigned)get_number(ld, cfg,
 	    "worker_connections", DEF_WORKER_CONNECTIONS, 2, 1 << 20);
+	c->worker_rlimit_nofile = (unsigned)get_number(ld, cfg,
+	    "worker_rlimit_nofile", 0, 0, 1 << 20);
+	c->chroot = get_chroot(ld, cfg);
 	c->client_header_timeout = get_duration(ld, cfg, "client_header_timeout",
 	    15000, false);
 	c->client_body_timeout = get_duration(ld, cfg, "client_body_timeout",
@@ -2444,6 +2469,7 @@ void conf_free(struct conf *c)
 	free(c->sites);
 	free(c->user);
 	free(c->pid_file);
+	free(c->chroot);
 	free(c->error_log);
 	free(c->file);
 	free(c);
@@ -2525,6 +2551,12 @@ static void dump_globals(const struct conf *c, FILE *out)
 	dump_str(out, c->error_log);
 	fprintf(out, "\nlog_level = \"%s\"\n", log_level_name(c->log_level));
 	fprintf(out, "worker_connections = %u\n", c->worker_connections);
+	fprintf(out, "worker_rlimit_nofile = %u\n", c->worker_rlimit_nofile);
+	if (c->chroot != NULL) {
+		fputs("chroot = ", out);
+		dump_str(out, c->chroot);
+		fputc('\n', out);
+	}
 	dump_duration(out, "client_header_timeout", c->client_header_timeout, "");
 	dump_duration(out, "client_body_timeout", c->client_body_timeout, "");
 	dump_duration(out, "keepalive_timeout", c->keepalive_timeout, "");

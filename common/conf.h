@@ -157,6 +157,8 @@ struct conf {
 	char *error_log;
 	int log_level;			/* enum log_level */
 	unsigned worker_connections;	/* per worker, clients + upstreams */
+	unsigned worker_rlimit_nofile;	/* 0: keep the inherited limit */
+	char *chroot;			/* the workers' root, or NULL */
 
 	unsigned client_header_timeout;	/* ms */
 	unsigned client_body_timeout;	/* ms */

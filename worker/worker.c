@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -239,6 +241,27 @@ static void pin_to_cpu(unsigned index)
 		log_errno(LL_WARN, errno, "sched_setaffinity(CPU %u) failed", index % (unsigned)ncpu);
 }
 
+/* Raising the hard limit needs root, so this comes before the drop; a
+ * failure leaves a worker that still serves, with fewer connections. */
+static void set_nofile_limit(unsigned want)
+{
+	struct rlimit rl = { want, want };
+
+	if (want != 0 && setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_errno(LL_ALERT, errno, "setrlimit(RLIMIT_NOFILE, %u) failed", want);
+}
+
+static void check_nofile_limit(unsigned connections)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    connections > rl.rlim_cur)
+		log_msg(LL_WARN, "%u worker_connections exceed the open file limit of %lu; "
+			"raise it with worker_rlimit_nofile", connections,
+			(unsigned long)rl.rlim_cur);
+}
+
 static void setup_listeners(const struct worker_args *a)
 {
 	unsigned i;
@@ -316,8 +339,13 @@ void worker_main(const struct worker_args *a)
 	prctl(PR_SET_NAME, a->checker ? "portico-checker" : "portico-worker", 0, 0, 0);
 	if (a->conf->cpu_affinity && !a->checker)
 		pin_to_cpu(a->index);
-	if (privs_drop(a->conf->user, a->conf->user_explicit, err, sizeof(err)) < 0)
+	set_nofile_limit(a->conf->worker_rlimit_nofile);
+	tzset();			/* log times need /etc/localtime, not in a chroot */
+	if (privs_drop(a->conf->user, a->conf->user_explicit, a->conf->chroot, err,
+		       sizeof(err)) < 0)
 		setup_failed("dropping privileges", err);
+	if (!a->checker)
+		check_nofile_limit(a->conf->worker_connections);
 
 	if (ev_init() < 0)
 		setup_failed("epoll_create1() failed", strerror(errno));

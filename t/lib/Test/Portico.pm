@@ -334,6 +334,14 @@ sub master_pid {
 	return $1;
 }
 
+# After a binary upgrade: the master is whichever the pid file names now
+# (signal, worker_pids and stop follow it). Returns its pid.
+sub follow_pid_file {
+	my ($self) = @_;
+	$self->{master} = $self->master_pid;
+	return $self->{master};
+}
+
 # The pid of the process start() ran (the master itself with -F).
 sub spawned_pid { $_[0]{child} }
 
@@ -364,8 +372,8 @@ sub proc_status {
 	my ($pid) = @_;
 	open my $fh, '<', "/proc/$pid/status" or return undef;
 	my %s;
-	while (<$fh>) {
-		$s{$1} = $2 if /^(\w+):\s*(.*?)\s*$/;
+	while (my $line = <$fh>) {
+		$s{$1} = $2 if $line =~ /^(\w+):\s*(.*?)\s*$/;
 	}
 	return \%s;
 }
