@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,9 +14,23 @@
 #include "log.h"
 #include "listen.h"
 
-static bool same_address(const struct conf_listen *a, const struct conf_listen *b)
+/* Address and port; what getsockname() fills beyond them may differ. */
+static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
 }
 
 static int open_one(const struct conf_listen *l, char *err, size_t errlen)
@@ -50,7 +65,7 @@ static int find_reusable(const struct conf_listen *l, const struct conf *old,
 	if (old == NULL)
 		return -1;
 	for (i = 0; i < old->nlistens; i++)
-		if (same_address(l, &old->listens[i]))
+		if (same_sockaddr(&l->addr, &old->listens[i].addr))
 			return old_fds[i];
 	return -1;
 }
@@ -105,4 +120,80 @@ void listen_close_unused(const struct conf *old, const int *old_fds,
 		if (!kept)
 			close(old_fds[i]);
 	}
+}
+
+/* One inherited descriptor, checked: it must be a listening TCP socket,
+ * or a stray number in the variable could have us accept() on anything. */
+static int adopt_inherited(const char *text, struct inherited *in)
+{
+	int fd, listening = 0, type = 0;
+	socklen_t len = sizeof(listening);
+	char *end;
+
+	errno = 0;
+	fd = (int)strtol(text, &end, 10);
+	if (errno != 0 || end == text || (*end != ';' && *end != '\0') || fd <= STDERR_FILENO)
+		return -1;
+	in->fd = fd;
+	in->len = sizeof(in->addr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+		return -1;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM ||
+	    getsockname(fd, (struct sockaddr *)&in->addr, &in->len) < 0)
+		return -1;
+	/* Ours now: not for whatever this master execs later. */
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+unsigned listen_parse_inherited(const char *spec, struct inherited *out, unsigned max)
+{
+	const char *p = spec;
+	unsigned n = 0;
+
+	while (p != NULL && *p != '\0' && n < max) {
+		if (adopt_inherited(p, &out[n]) == 0)
+			n++;
+		else
+			log_msg(LL_ERROR, "ignoring inherited socket \"%.*s\": not a listening "
+				"TCP socket", (int)strcspn(p, ";"), p);
+		p = strchr(p, ';');
+		if (p != NULL)
+			p++;
+	}
+	return n;
+}
+
+int *listen_take_inherited(const struct conf *c, struct inherited *in, unsigned nin,
+			   char *err, size_t errlen)
+{
+	int *fds = calloc(c->nlistens ? c->nlistens : 1, sizeof(*fds));
+	unsigned i, j;
+
+	if (fds == NULL) {
+		snprintf(err, errlen, "out of memory for listeners");
+		return NULL;
+	}
+	for (i = 0; i < c->nlistens; i++) {
+		fds[i] = -1;
+		for (j = 0; j < nin && fds[i] < 0; j++) {
+			if (in[j].fd >= 0 && same_sockaddr(&in[j].addr, &c->listens[i].addr)) {
+				fds[i] = in[j].fd;
+				in[j].fd = -1;
+			}
+		}
+		if (fds[i] < 0 && (fds[i] = open_one(&c->listens[i], err, errlen)) < 0)
+			break;
+	}
+	/* What the new configuration does not listen on any more. */
+	for (j = 0; j < nin; j++)
+		if (in[j].fd >= 0)
+			close(in[j].fd);
+	if (i == c->nlistens)
+		return fds;
+	while (i-- > 0)
+		close(fds[i]);
+	free(fds);
+	return NULL;
 }

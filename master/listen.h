@@ -2,12 +2,14 @@
  * listen.h: the listening sockets, bound by the master while it is root
  * and shared by every worker.
  *
- * Owns: binding, and carrying sockets over a reload: a listener whose
- * address did not change keeps its socket, so no connection is refused
- * while the configuration changes.
+ * Owns: binding, and carrying sockets over a reload or a binary upgrade: a
+ * listener whose address did not change keeps its socket, so no
+ * connection is refused while the configuration or the program changes.
  */
 #ifndef PORTICO_LISTEN_H
 #define PORTICO_LISTEN_H
+
+#include <sys/socket.h>
 
 #include "conf.h"
 
@@ -19,6 +21,30 @@
  */
 int *listen_open_all(const struct conf *nc, const struct conf *old,
 		     const int *old_fds, char *err, size_t errlen);
+
+/* A listening socket handed over by the master of a binary upgrade. */
+struct inherited {
+	int fd;
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
+/*
+ * The sockets named in spec, the PORTICO_LISTEN_FDS value "fd;fd;...":
+ * at most max into out, each checked to be a listening TCP socket; the
+ * others are logged and left alone. Returns how many.
+ */
+unsigned listen_parse_inherited(const char *spec, struct inherited *out, unsigned max);
+
+/*
+ * Sockets for every listener of c, in its order: an inherited socket
+ * bound to the same address when there is one, so the port is never
+ * closed during an upgrade; bound anew otherwise. Inherited sockets left
+ * over are closed. Returns a malloc'd array, or NULL with the reason in
+ * err.
+ */
+int *listen_take_inherited(const struct conf *c, struct inherited *in, unsigned nin,
+			   char *err, size_t errlen);
 
 /* Close the sockets of old that nc's array new_fds does not reuse. */
 void listen_close_unused(const struct conf *old, const int *old_fds,

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,22 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 }
 
+/* The binary's path now, while it names the file we run: a package
+ * upgrade replaces the file, and USR2 must execute the replacement. */
+static const char *own_binary(const char *argv0)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	if (n > 0) {
+		path[n] = '\0';
+		return path;
+	}
+	if (realpath(argv0, path) != NULL)
+		return path;
+	return argv0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -241,5 +258,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "portico: configuration file %s test failed\n", o.conf_file);
 		return 1;
 	}
-	return master_run(conf, conf_path, o.foreground);
+	return master_run(conf, conf_path, own_binary(argv[0]), o.foreground);
 }

@@ -4,10 +4,15 @@
  * The master runs no event loop: it waits in sigtimedwait() for a signal
  * or the next deadline (a respawn, a straggler to kill), acts, and waits
  * again.
+ *
+ * A binary upgrade (USR2) forks a new master that execs the binary with
+ * the listening sockets inherited. The old master stays its parent, so
+ * it learns when the new one fails and takes its pid file back.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,7 @@
 #define STABLE_AFTER 10000		/* a worker this old resets its back-off */
 #define FAST_STOP_GRACE 3000		/* TERM, then KILL after this */
 #define QUIT_GRACE 2000			/* past shutdown_timeout, then KILL */
+#define LISTEN_FDS_ENV "PORTICO_LISTEN_FDS"
 
 struct proc {
 	pid_t pid;
@@ -58,6 +64,12 @@ static unsigned nslots;			/* the workers, then the checker */
 static struct shared *shared;
 static unsigned reload_serial;
 static bool stopping;
+static bool workers_stopped;		/* by WINCH, until HUP */
+static bool has_terminal;		/* WINCH is then a window resize */
+static const char *exe_path;		/* what USR2 executes */
+static bool foreground;
+static pid_t new_master;		/* started by our USR2, while it runs */
+static pid_t old_master;		/* whose USR2 started us, or 0 */
 
 static uint64_t now_ms(void)
 {
@@ -220,6 +232,30 @@ static void signal_all(int sig, uint64_t kill_after)
 		signal_proc(&procs[i], sig, kill_after);
 }
 
+static void start_workers_again(const char *why)
+{
+	log_msg(LL_NOTICE, "%s: starting workers again", why);
+	workers_stopped = false;
+	generation++;
+	if (spawn_generation() < 0)
+		log_msg(LL_ALERT, "out of memory starting generation %u", generation);
+}
+
+static void stop_workers(void)
+{
+	unsigned i;
+
+	if (has_terminal) {
+		log_msg(LL_INFO, "SIGWINCH ignored: running on a terminal, it means a resize");
+		return;
+	}
+	log_msg(LL_NOTICE, "SIGWINCH received, stopping workers gracefully");
+	workers_stopped = true;
+	for (i = 0; i < nslots; i++)
+		slots[i].respawn_at = 0;
+	signal_all(SIGQUIT, conf->shutdown_timeout + QUIT_GRACE);
+}
+
 static void schedule_respawn(struct proc *p)
 {
 	struct slot *s = &slots[p->slot];
@@ -234,16 +270,40 @@ static void schedule_respawn(struct proc *p)
 	s->backoff = MIN(s->backoff * 2, (unsigned)RESPAWN_BACKOFF_MAX);
 }
 
-static void log_exit(const struct proc *p, int status)
+static void log_exit(const char *who, pid_t pid, int status)
 {
 	if (WIFSIGNALED(status))
-		log_msg(LL_ALERT, "%s (pid %ld) killed by signal %d%s", slot_name(p->slot),
-			(long)p->pid, WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
+		log_msg(LL_ALERT, "%s (pid %ld) killed by signal %d%s", who, (long)pid,
+			WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
 	else if (WEXITSTATUS(status) != 0)
-		log_msg(LL_ALERT, "%s (pid %ld) exited with status %d", slot_name(p->slot),
-			(long)p->pid, WEXITSTATUS(status));
+		log_msg(LL_ALERT, "%s (pid %ld) exited with status %d", who, (long)pid,
+			WEXITSTATUS(status));
 	else
-		log_msg(LL_INFO, "%s (pid %ld) exited", slot_name(p->slot), (long)p->pid);
+		log_msg(LL_INFO, "%s (pid %ld) exited", who, (long)pid);
+}
+
+static void oldbin_path(char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s.oldbin", conf->pid_file);
+}
+
+/* A failed upgrade or a rollback: the pid file names us again, and if
+ * WINCH had stopped our workers, nobody would serve without them. */
+static void new_master_exited(int status)
+{
+	char oldbin[4096];
+
+	log_exit("new master", new_master, status);
+	new_master = 0;
+	oldbin_path(oldbin, sizeof(oldbin));
+	if (rename(oldbin, conf->pid_file) < 0)
+		log_errno(LL_ERROR, errno, "renaming \"%s\" back to \"%s\" failed", oldbin,
+			  conf->pid_file);
+	else
+		log_msg(LL_NOTICE, "binary upgrade undone, this master (pid %ld) owns \"%s\" again",
+			(long)getpid(), conf->pid_file);
+	if (workers_stopped && !stopping)
+		start_workers_again("the new master is gone");
 }
 
 static struct proc *proc_by_pid(pid_t pid)
@@ -265,11 +325,14 @@ static void reap(void)
 		struct proc *p = proc_by_pid(pid);
 		bool unexpected;
 
+		if (pid == new_master)
+			new_master_exited(status);
 		if (p == NULL)
 			continue;
-		unexpected = p->generation == generation && !stopping && p->kill_at == 0;
+		unexpected = p->generation == generation && !stopping && !workers_stopped &&
+			     p->kill_at == 0;
 		if (unexpected || status != 0)
-			log_exit(p, status);
+			log_exit(slot_name(p->slot), p->pid, status);
 		else
 			log_msg(LL_INFO, "%s (pid %ld) of generation %u exited",
 				p->generation == generation ? slot_name(p->slot) : "child",
@@ -297,7 +360,7 @@ static int run_deadlines(void)
 		}
 		next = MIN(next, procs[i].kill_at);
 	}
-	for (i = 0; !stopping && i < nslots; i++) {
+	for (i = 0; !stopping && !workers_stopped && i < nslots; i++) {
 		if (slots[i].respawn_at == 0)
 			continue;
 		if (slots[i].respawn_at <= now)
@@ -331,7 +394,7 @@ static void refuse_reload(struct conf *nc, const char *errors)
 		conf_free(nc);
 }
 
-static void reload(void)
+static bool reload(void)
 {
 	char err[512], *errors = NULL;
 	struct logfiles *nlogs;
@@ -345,25 +408,25 @@ static void reload(void)
 	if (nc == NULL) {
 		refuse_reload(NULL, errors);
 		free(errors);
-		return;
+		return false;
 	}
 	nlogs = logfiles_open(nc, err, sizeof(err));
 	if (nlogs == NULL) {
 		refuse_reload(nc, err);
-		return;
+		return false;
 	}
 	nsh = shared_create(nc, shared, err, sizeof(err));
 	if (nsh == NULL) {
 		logfiles_free(nlogs);
 		refuse_reload(nc, err);
-		return;
+		return false;
 	}
 	nfds = listen_open_all(nc, conf, listen_fds, err, sizeof(err));
 	if (nfds == NULL) {
 		shared_put(nsh);
 		logfiles_free(nlogs);
 		refuse_reload(nc, err);
-		return;
+		return false;
 	}
 	/* The new generation starts before the old one is told to stop, so
 	 * some worker accepts connections at every moment. */
@@ -379,11 +442,13 @@ static void reload(void)
 	conf_free(conf);
 	conf = nc;
 	generation++;
+	workers_stopped = false;
 	if (spawn_generation() < 0)
 		log_msg(LL_ALERT, "out of memory starting generation %u", generation);
 	signal_generation(old_gen, SIGQUIT, conf->shutdown_timeout + QUIT_GRACE);
 	write_verdict(true, NULL);
 	log_msg(LL_NOTICE, "configuration reloaded, generation %u started", generation);
+	return true;
 }
 
 static void reopen_logs(void)
@@ -416,6 +481,88 @@ static void reopen_logs(void)
 	log_msg(LL_NOTICE, "log files reopened");
 }
 
+/* Runs in the forked child: exec the binary with the listeners marked
+ * inheritable and named in the environment. */
+static void exec_new_binary(void)
+{
+	char *spec = malloc(conf->nlistens * 12 + 1), *argv[6];
+	unsigned i, n = 0, argc = 0;
+
+	if (spec == NULL)
+		_exit(1);
+	spec[0] = '\0';
+	for (i = 0; i < conf->nlistens; i++) {
+		fcntl(listen_fds[i], F_SETFD, 0);
+		n += (unsigned)sprintf(spec + n, "%d;", listen_fds[i]);
+	}
+	setenv(LISTEN_FDS_ENV, spec, 1);
+	/* What the new binary says before its own log is open (a bad
+	 * configuration, say) lands in ours, where the operator looks. */
+	if (!foreground)
+		dup2(logs->fds[0], STDERR_FILENO);
+	argv[argc++] = (char *)exe_path;
+	argv[argc++] = "-c";
+	argv[argc++] = (char *)conf_path;
+	if (foreground)
+		argv[argc++] = "-F";
+	argv[argc] = NULL;
+	execv(exe_path, argv);
+	log_errno(LL_ALERT, errno, "binary upgrade: execv(\"%s\") failed", exe_path);
+	_exit(1);
+}
+
+static bool upgrade_in_progress(void)
+{
+	if (new_master != 0) {
+		log_msg(LL_ERROR, "binary upgrade refused: new master pid %ld is running",
+			(long)new_master);
+		return true;
+	}
+	if (old_master != 0 && getppid() == old_master) {
+		log_msg(LL_ERROR, "binary upgrade refused: the old master pid %ld still runs; "
+			"send it QUIT first", (long)old_master);
+		return true;
+	}
+	return false;
+}
+
+static void upgrade(void)
+{
+	char oldbin[4096];
+	pid_t pid;
+
+	log_msg(LL_NOTICE, "SIGUSR2 received, starting %s", exe_path);
+	if (upgrade_in_progress())
+		return;
+	oldbin_path(oldbin, sizeof(oldbin));
+	if (rename(conf->pid_file, oldbin) < 0) {
+		log_errno(LL_ERROR, errno, "binary upgrade refused: renaming \"%s\" to \"%s\" failed",
+			  conf->pid_file, oldbin);
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		exec_new_binary();
+	if (pid < 0) {
+		log_errno(LL_ALERT, errno, "binary upgrade: fork() failed");
+		if (rename(oldbin, conf->pid_file) < 0)
+			log_errno(LL_ERROR, errno, "renaming \"%s\" back failed", oldbin);
+		return;
+	}
+	new_master = pid;
+	log_msg(LL_NOTICE, "binary upgrade: new master pid %ld started", (long)pid);
+}
+
+/* HUP: a reload, which also brings back workers that WINCH stopped;
+ * during an upgrade it is the rollback, with the configuration we run. */
+static void hangup(void)
+{
+	if (workers_stopped && new_master != 0)
+		start_workers_again("SIGHUP received during a binary upgrade");
+	else if (!reload() && workers_stopped)
+		start_workers_again("reload refused");
+}
+
 static void handle_signal(int sig)
 {
 	switch (sig) {
@@ -424,10 +571,18 @@ static void handle_signal(int sig)
 		break;
 	case SIGHUP:
 		if (!stopping)
-			reload();
+			hangup();
 		break;
 	case SIGUSR1:
 		reopen_logs();
+		break;
+	case SIGUSR2:
+		if (!stopping)
+			upgrade();
+		break;
+	case SIGWINCH:
+		if (!stopping && !workers_stopped)
+			stop_workers();
 		break;
 	case SIGQUIT:
 		log_msg(LL_NOTICE, "SIGQUIT received, stopping gracefully");
@@ -487,13 +642,54 @@ static int supervise(void)
 	return 0;
 }
 
-int master_run(struct conf *c, const char *path, bool foreground)
+/* Inherited from the master of a binary upgrade, or bound here. */
+static int *open_listeners(char *err, size_t errlen)
+{
+	const char *spec = getenv(LISTEN_FDS_ENV);
+	struct inherited *in;
+	unsigned n;
+	int *fds;
+
+	if (spec == NULL)
+		return listen_open_all(conf, NULL, NULL, err, errlen);
+	old_master = getppid();
+	in = calloc(strlen(spec) / 2 + 1, sizeof(*in));
+	if (in == NULL) {
+		snprintf(err, errlen, "out of memory for inherited sockets");
+		return NULL;
+	}
+	n = listen_parse_inherited(spec, in, (unsigned)(strlen(spec) / 2 + 1));
+	/* Not for our workers, nor for a later upgrade of ours. */
+	unsetenv(LISTEN_FDS_ENV);
+	log_msg(LL_NOTICE, "binary upgrade: %u listening sockets inherited from master %ld", n,
+		(long)old_master);
+	fds = listen_take_inherited(conf, in, n, err, errlen);
+	free(in);
+	return fds;
+}
+
+static void remove_pid_file(void)
+{
+	char oldbin[4096];
+
+	if (new_master == 0) {
+		unlink(conf->pid_file);
+		return;
+	}
+	oldbin_path(oldbin, sizeof(oldbin));
+	unlink(oldbin);
+}
+
+int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 {
 	char err[512];
 	int status;
 
 	conf = c;
 	conf_path = path;
+	exe_path = exe;
+	foreground = fg;
+	has_terminal = fg && (isatty(STDIN_FILENO) || isatty(STDERR_FILENO));
 	log_set_role("master");
 	log_set_level(conf->log_level);
 	logs = logfiles_open(conf, err, sizeof(err));
@@ -501,7 +697,7 @@ int master_run(struct conf *c, const char *path, bool foreground)
 		log_msg(LL_EMERG, "%s", err);
 		return 1;
 	}
-	listen_fds = listen_open_all(conf, NULL, NULL, err, sizeof(err));
+	listen_fds = open_listeners(err, sizeof(err));
 	if (listen_fds == NULL) {
 		log_msg(LL_EMERG, "%s", err);
 		return 1;
@@ -511,7 +707,9 @@ int master_run(struct conf *c, const char *path, bool foreground)
 		log_msg(LL_EMERG, "creating shared memory failed: %s", err);
 		return 1;
 	}
-	if (!foreground && conf->daemon && process_daemonize() < 0) {
+	/* A new master from an upgrade stays the old one's child, which is
+	 * how the old one notices it failing. */
+	if (!foreground && conf->daemon && old_master == 0 && process_daemonize() < 0) {
 		log_errno(LL_EMERG, errno, "daemonizing failed");
 		return 1;
 	}
@@ -527,7 +725,7 @@ int master_run(struct conf *c, const char *path, bool foreground)
 			conf->user, (long)getuid());
 	log_msg(LL_NOTICE, "portico %s started, %u workers", PACKAGE_VERSION, conf->workers);
 	status = supervise();
-	unlink(conf->pid_file);
+	remove_pid_file();
 	log_msg(LL_NOTICE, "exiting");
 	return status;
 }

@@ -1,6 +1,6 @@
 /*
  * master.h: the master process: supervises workers and acts on signals
- * (reload, graceful and fast stop, log reopening).
+ * (reload, graceful and fast stop, log reopening, binary upgrade).
  *
  * Owns: the running configuration, its listeners and log files, and the
  * table of worker processes by generation.
@@ -16,10 +16,11 @@
 void master_verdict_path(const struct conf *conf, char *out, size_t outlen);
 
 /*
- * Serve conf (loaded from conf_path) until told to stop: bind, open logs,
- * daemonize unless foreground, fork workers, supervise. Returns the exit
- * status.
+ * Serve conf (loaded from conf_path) until told to stop: bind (or take
+ * the sockets an upgrading master passed down), open logs, daemonize
+ * unless foreground, fork workers, supervise. exe is the binary a binary
+ * upgrade executes. Returns the exit status.
  */
-int master_run(struct conf *conf, const char *conf_path, bool foreground);
+int master_run(struct conf *conf, const char *conf_path, const char *exe, bool foreground);
 
 #endif
