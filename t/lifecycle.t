@@ -8,10 +8,11 @@ use strict;
 use warnings;
 
 use IO::Socket::IP;
-use POSIX ();
 use Test::More;
 use Test::Portico;
 use Test::Portico::Client;
+use Test::Portico::Loop;
+use Test::Portico::Wrk;
 use Time::HiRes qw(time);
 
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
@@ -32,15 +33,25 @@ is(Test::Portico::proc_stat($master)->{comm}, 'portico-master', 'the master is n
 my @workers = $p->wait_workers(2);
 is(scalar(@workers), 2, 'workers = 2: two portico-worker children of the master');
 
-# A worker killed with SIGKILL is replaced.
+# A worker killed with SIGKILL under load is replaced; the other worker
+# serves on. Only the connections the dead worker held may fail.
 $p->allow_log(qr/signal 9|killed|SIGKILL/i);
+my $load = Test::Portico::Wrk->start("http://127.0.0.1:$port/name", duration => 30,
+    connections => 16);
+ok(wait_for(sub { $p->backend('a')->request_count > 100 }, 10), 'wrk is loading both workers');
 my $victim = $workers[0];
 kill 'KILL', $victim;
+my $at_kill = $p->backend('a')->request_count;
 my @now;
 ok(wait_for(sub { @now = $p->worker_pids; @now == 2 && !grep { $_ == $victim } @now }, 10),
-    'a worker killed with SIGKILL is replaced by a new one');
+    'a worker killed with SIGKILL under load is replaced by a new one');
+ok(wait_for(sub { $p->backend('a')->request_count > $at_kill + 1000 }, 10),
+    'requests go on being served after the kill');
+my $w = $load->finish;
+is($w->{non2xx}, 0, 'every answer wrk got was 2xx');
+cmp_ok($w->{errors}, '<=', 16, "errors only on connections the dead worker held ($w->{errors})");
 my @ok = grep { $_ && $_->{status} == 200 } map { http_get($port, "/name") } 1 .. 10;
-is(scalar(@ok), 10, 'and requests still succeed');
+is(scalar(@ok), 10, 'and new requests succeed');
 ok(wait_for(sub { $p->error_log =~ /\b$victim\b/ }, 5), 'the dead worker is logged');
 
 # Graceful reload with a request in flight.
@@ -65,54 +76,14 @@ ok(wait_for(sub { !grep { Test::Portico::alive($_) } @old }, 10),
 
 # No request fails while reloads happen: a client process keeps sending
 # requests (new connections and keep-alive ones) through three reloads.
-pipe(my $rd, my $wr) or die "pipe: $!";
-my $loader = fork() // die "fork: $!";
-if ($loader == 0) {
-	close $rd;
-	my ($n, @fail) = (0);
-	my $deadline = time + 30;
-	my $stop = 0;
-	local $SIG{USR1} = sub { $stop = 1 };
-	my $ka;
-	while (!$stop && time < $deadline) {
-		my $x;
-		if ($n % 2) {
-			$ka //= Test::Portico::Client->new($port);
-			$x = $ka && $ka->get('/name');
-			if (!$x) {
-				# A keep-alive connection closed between requests (an
-				# old worker leaving) is not a failed request: clients
-				# retry those. Anything else is.
-				my $idle = $ka && !length $ka->{buf} && $ka->{eof};
-				my $err = $ka ? $ka->error // 'closed' : "connect:$!";
-				undef $ka;
-				next if $idle;
-				$x = { status => "keep-alive:$err" };
-			} elsif (($x->{header}{connection} // '') =~ /close/i) {
-				undef $ka;
-			}
-		} else {
-			my $c = Test::Portico::Client->new($port);
-			$x = $c && $c->get('/name', headers => [Connection => 'close']);
-			$x //= { status => 'new-connection:' . ($c ? $c->error : "connect:$!") };
-		}
-		$n++;
-		push @fail, $x->{status} =~ s/\s+/_/gr unless $x->{status} eq '200';
-	}
-	print $wr "$n @fail\n";
-	close $wr;
-	POSIX::_exit(0);
-}
-close $wr;
-wait_for(sub { scalar $p->backend('b')->requests > 20 }, 5);
+my $loop = Test::Portico::Loop->start($port, '/name');
+wait_for(sub { $p->backend('b')->request_count > 20 }, 5);
 my $reloads = 0;
 for my $up (qw(a b a)) {
 	$p->write_conf($conf =~ s/%%UP%%/$up/r);
 	$reloads++ if $p->reload_and_wait;
 }
-kill 'USR1', $loader;
-my ($n, @fail) = split ' ', scalar(<$rd>) // '0 none';
-waitpid($loader, 0);
+my ($n, @fail) = $loop->finish;
 is($reloads, 3, 'three reloads done one after the other');
 cmp_ok($n, '>', 50, "the client kept sending during the reloads ($n requests)");
 ok(!@fail, 'no request failed during the reloads') or diag("failures: @fail");
