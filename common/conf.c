@@ -42,6 +42,8 @@
 #include "core.h"
 #include "log.h"
 #include "conf.h"
+#include "conf_loader.h"
+#include "conf_tls.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -80,11 +82,12 @@
 
 enum sec_kind {
 	SK_ROOT, SK_LISTEN, SK_UPSTREAM, SK_SERVER, SK_SITE, SK_ROUTE,
-	SK_HEALTH_CHECK
+	SK_HEALTH_CHECK, SK_TLS
 };
 
 static const char *const sec_kind_name[] = {
-	"root", "listen", "upstream", "server", "site", "route", "health_check"
+	"root", "listen", "upstream", "server", "site", "route", "health_check",
+	"tls"
 };
 
 /* Where a value was written: its line in the preprocessed text. */
@@ -161,7 +164,7 @@ static struct loader *ld_current;
 
 /* Small helpers */
 
-static void *ld_realloc(struct loader *ld, void *p, size_t n, size_t size)
+void *ld_realloc(struct loader *ld, void *p, size_t n, size_t size)
 {
 	void *q;
 
@@ -175,7 +178,7 @@ static void *ld_realloc(struct loader *ld, void *p, size_t n, size_t size)
 	return q;
 }
 
-static char *ld_strdup(struct loader *ld, const char *s)
+char *ld_strdup(struct loader *ld, const char *s)
 {
 	char *d = strdup(s ? s : "");
 
@@ -275,9 +278,7 @@ static void ld_locate(const struct loader *ld, int bufline, int *file, int *line
 }
 
 /* An error at a line of the preprocessed text. */
-static void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
+void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
 {
 	va_list ap;
 	int file, line;
@@ -301,7 +302,7 @@ static void ld_error_global(struct loader *ld, const char *fmt, ...)
 }
 
 /* "file:line" of a line of the text, for messages naming another place. */
-static const char *ld_where(const struct loader *ld, int bufline, char *buf,
+const char *ld_where(const struct loader *ld, int bufline, char *buf,
 			    size_t len)
 {
 	int file, line;
@@ -850,7 +851,8 @@ static enum sec_kind sec_kind_of(const char *name)
 /* Sections written inside a top-level one (never deeper). */
 static bool sec_is_nested(enum sec_kind kind)
 {
-	return kind == SK_SERVER || kind == SK_ROUTE || kind == SK_HEALTH_CHECK;
+	return kind == SK_SERVER || kind == SK_ROUTE || kind == SK_HEALTH_CHECK ||
+	       kind == SK_TLS;
 }
 
 /*
@@ -946,15 +948,14 @@ static void conf_error_cb(cfg_t *cfg, const char *fmt, va_list ap)
 }
 
 /* The line of a section, or of one of its values (else the section's). */
-static int sec_line(const struct loader *ld, cfg_t *sec)
+int ld_sec_line(const struct loader *ld, cfg_t *sec)
 {
 	int s = sec_find(ld, sec);
 
 	return s < 0 ? 1 : ld->secs[s].line;
 }
 
-static int opt_line_n(const struct loader *ld, cfg_t *sec, const char *name,
-		      unsigned idx)
+int ld_opt_line_n(const struct loader *ld, cfg_t *sec, const char *name, unsigned idx)
 {
 	const struct sec_info *si;
 	unsigned i;
@@ -969,13 +970,18 @@ static int opt_line_n(const struct loader *ld, cfg_t *sec, const char *name,
 	return si->line;
 }
 
-static int opt_line(const struct loader *ld, cfg_t *sec, const char *name)
+int ld_opt_line(const struct loader *ld, cfg_t *sec, const char *name)
 {
-	return opt_line_n(ld, sec, name, 0);
+	return ld_opt_line_n(ld, sec, name, 0);
 }
 
 /* A section's title as written (cfg_title() gives the unique one). */
-static const char *title_of(const struct loader *ld, cfg_t *sec)
+unsigned ld_error_count(const struct loader *ld)
+{
+	return ld->nerrs;
+}
+
+const char *ld_title_of(const struct loader *ld, cfg_t *sec)
 {
 	int s = sec_find(ld, sec);
 
@@ -999,6 +1005,7 @@ static cfg_opt_t listen_opts[] = {
 	MARK,
 	OPT("address"),
 	OPT("backlog"),
+	OPT("tls"),
 	CFG_END()
 };
 
@@ -1040,6 +1047,12 @@ static cfg_opt_t upstream_opts[] = {
 	OPT("max_fails"),
 	OPT("fail_timeout"),
 	OPT("ewma_decay"),
+	OPT("tls"),
+	OPT("tls_verify"),
+	OPT("tls_ca"),
+	OPT("tls_server_name"),
+	OPT("tls_certificate"),
+	OPT("tls_key"),
 	SEC("server", server_opts),
 	/* untitled; MULTI so that a second one is seen, not merged */
 	CFG_SEC("health_check", health_check_opts, CFGF_MULTI),
@@ -1053,6 +1066,22 @@ static cfg_opt_t route_opts[] = {
 	CFG_END()
 };
 
+static cfg_opt_t tls_opts[] = {
+	MARK,
+	OPT_LIST("certificate", 0),
+	OPT_LIST("key", 0),
+	OPT_LIST("protocols", "{\"TLSv1.2\", \"TLSv1.3\"}"),
+	OPT("ciphers"),
+	OPT("ciphersuites"),
+	OPT("curves"),
+	OPT("ocsp_response"),
+	OPT("verify_client"),
+	OPT("client_ca"),
+	OPT("verify_depth"),
+	OPT("client_subject_header"),
+	CFG_END()
+};
+
 static cfg_opt_t site_opts[] = {
 	MARK,
 	OPT_LIST("listen", 0),
@@ -1062,6 +1091,10 @@ static cfg_opt_t site_opts[] = {
 	    "{\"x-forwarded-for\", \"x-real-ip\", \"x-forwarded-proto\", \"forwarded\"}"),
 	OPT("via"),
 	OPT("hide_server"),
+	OPT("redirect_https"),
+	OPT("hsts"),
+	/* untitled; MULTI so that a second one is seen, not merged */
+	CFG_SEC("tls", tls_opts, CFGF_MULTI),
 	SEC("route", route_opts),
 	CFG_END()
 };
@@ -1086,6 +1119,11 @@ static cfg_opt_t conf_opts[] = {
 	OPT("header_buffer_size"),
 	OPT("max_request_line"),
 	OPT("max_header_line"),
+	OPT("tls_handshake_timeout"),
+	OPT("tls_session_cache"),
+	OPT("tls_session_timeout"),
+	OPT("tls_session_tickets"),
+	OPT("tls_ticket_key_rotation"),
 	SEC("listen", listen_opts),
 	SEC("upstream", upstream_opts),
 	SEC("site", site_opts),
@@ -1294,8 +1332,8 @@ static bool addr_is_any(const struct sockaddr_storage *ss)
 
 /* Checking values: each getter reports its own error and keeps going */
 
-static unsigned get_duration(struct loader *ld, cfg_t *sec, const char *name,
-			     unsigned def, bool zero_ok)
+unsigned ld_get_duration(struct loader *ld, cfg_t *sec, const char *name,
+			 unsigned def, bool zero_ok)
 {
 	const char *s = cfg_getstr(sec, name);
 	long ms;
@@ -1304,7 +1342,7 @@ static unsigned get_duration(struct loader *ld, cfg_t *sec, const char *name,
 		return def;
 	ms = conf_parse_duration(s);
 	if (ms < 0 || (ms == 0 && !zero_ok)) {
-		ld_error(ld, opt_line(ld, sec, name), "%s: bad duration \"%s\" "
+		ld_error(ld, ld_opt_line(ld, sec, name), "%s: bad duration \"%s\" "
 		    "(use e.g. \"500ms\", \"15s\", \"2m\", \"1h\"%s)", name, s,
 		    zero_ok ? " or \"0\"" : "");
 		return def;
@@ -1312,8 +1350,7 @@ static unsigned get_duration(struct loader *ld, cfg_t *sec, const char *name,
 	return (unsigned)ms;
 }
 
-static size_t get_size(struct loader *ld, cfg_t *sec, const char *name,
-		       size_t def)
+size_t ld_get_size(struct loader *ld, cfg_t *sec, const char *name, size_t def)
 {
 	const char *s = cfg_getstr(sec, name);
 	long long v;
@@ -1322,15 +1359,15 @@ static size_t get_size(struct loader *ld, cfg_t *sec, const char *name,
 		return def;
 	v = conf_parse_size(s);
 	if (v <= 0 || v > MAX_SIZE) {
-		ld_error(ld, opt_line(ld, sec, name), "%s: bad size \"%s\" (use "
+		ld_error(ld, ld_opt_line(ld, sec, name), "%s: bad size \"%s\" (use "
 		    "e.g. \"4096\", \"16k\", \"1m\"; at most 1g)", name, s);
 		return def;
 	}
 	return (size_t)v;
 }
 
-static long get_number(struct loader *ld, cfg_t *sec, const char *name,
-		       long def, long min, long max)
+long ld_get_number(struct loader *ld, cfg_t *sec, const char *name, long def,
+		   long min, long max)
 {
 	const char *s = cfg_getstr(sec, name);
 	long v;
@@ -1340,14 +1377,14 @@ static long get_number(struct loader *ld, cfg_t *sec, const char *name,
 	errno = 0;
 	v = is_digits(s) ? strtol(s, NULL, 10) : -1;
 	if (errno != 0 || v < min || v > max) {
-		ld_error(ld, opt_line(ld, sec, name), "%s: bad number \"%s\" "
+		ld_error(ld, ld_opt_line(ld, sec, name), "%s: bad number \"%s\" "
 		    "(expected %ld to %ld)", name, s, min, max);
 		return def;
 	}
 	return v;
 }
 
-static bool get_bool(struct loader *ld, cfg_t *sec, const char *name, bool def)
+bool ld_get_bool(struct loader *ld, cfg_t *sec, const char *name, bool def)
 {
 	const char *s = cfg_getstr(sec, name);
 
@@ -1359,19 +1396,18 @@ static bool get_bool(struct loader *ld, cfg_t *sec, const char *name, bool def)
 	if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 ||
 	    strcasecmp(s, "off") == 0)
 		return false;
-	ld_error(ld, opt_line(ld, sec, name), "%s: expected true or false, "
+	ld_error(ld, ld_opt_line(ld, sec, name), "%s: expected true or false, "
 	    "not \"%s\"", name, s);
 	return def;
 }
 
 /* A string option that must not be empty; def when absent. */
-static char *get_string(struct loader *ld, cfg_t *sec, const char *name,
-			const char *def)
+char *ld_get_string(struct loader *ld, cfg_t *sec, const char *name, const char *def)
 {
 	const char *s = cfg_getstr(sec, name);
 
 	if (s != NULL && *s == '\0') {
-		ld_error(ld, opt_line(ld, sec, name), "%s must not be empty", name);
+		ld_error(ld, ld_opt_line(ld, sec, name), "%s must not be empty", name);
 		s = NULL;
 	}
 	if (s == NULL && def == NULL)
@@ -1379,17 +1415,14 @@ static char *get_string(struct loader *ld, cfg_t *sec, const char *name,
 	return ld_strdup(ld, s ? s : def);
 }
 
-/* A file path: relative ones hang off the main file's directory, as
- * includes do, since the daemon's working directory is "/". */
-static char *get_path(struct loader *ld, cfg_t *sec, const char *name,
-		      const char *def)
+/* s, a relative path, made absolute against the main file's directory (as
+ * includes are, since the daemon's working directory is "/"); s is freed. */
+static char *make_absolute(struct loader *ld, char *s, int line, const char *name)
 {
-	char *s = get_string(ld, sec, name, def), full[PATH_MAX], *abs;
+	char full[PATH_MAX], *abs;
 
-	if (s == NULL || s[0] == '/')
-		return s;
 	if (pp_include_path(ld->main_file, s, full, sizeof(full)) < 0) {
-		ld_error(ld, opt_line(ld, sec, name), "%s is too long", name);
+		ld_error(ld, line, "%s is too long", name);
 		return s;
 	}
 	abs = ld_strdup(ld, full);
@@ -1399,25 +1432,50 @@ static char *get_path(struct loader *ld, cfg_t *sec, const char *name,
 	return abs;
 }
 
+char *ld_get_path(struct loader *ld, cfg_t *sec, const char *name, const char *def)
+{
+	char *s = ld_get_string(ld, sec, name, def);
+
+	if (s == NULL || s[0] == '/')
+		return s;
+	return make_absolute(ld, s, ld_opt_line(ld, sec, name), name);
+}
+
+char *ld_get_path_n(struct loader *ld, cfg_t *sec, const char *name, unsigned i)
+{
+	const char *v = cfg_getnstr(sec, name, i);
+	int line = ld_opt_line_n(ld, sec, name, i);
+	char *s;
+
+	if (v == NULL || *v == '\0') {
+		ld_error(ld, line, "%s must not be empty", name);
+		return NULL;
+	}
+	s = ld_strdup(ld, v);
+	if (s == NULL || s[0] == '/')
+		return s;
+	return make_absolute(ld, s, line, name);
+}
+
 /* Resolving: globals */
 
 /* The workers' root: absolute, since it is entered from "/", and an
  * existing directory, or every worker would fail at its start. */
 static char *get_chroot(struct loader *ld, cfg_t *cfg)
 {
-	char *dir = get_string(ld, cfg, "chroot", NULL);
+	char *dir = ld_get_string(ld, cfg, "chroot", NULL);
 	struct stat st;
 
 	if (dir == NULL)
 		return NULL;
 	if (dir[0] != '/')
-		ld_error(ld, opt_line(ld, cfg, "chroot"), "chroot: \"%s\" is not "
+		ld_error(ld, ld_opt_line(ld, cfg, "chroot"), "chroot: \"%s\" is not "
 		    "an absolute path", dir);
 	else if (stat(dir, &st) < 0)
-		ld_error(ld, opt_line(ld, cfg, "chroot"), "chroot: \"%s\": %s",
+		ld_error(ld, ld_opt_line(ld, cfg, "chroot"), "chroot: \"%s\": %s",
 		    dir, strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
-		ld_error(ld, opt_line(ld, cfg, "chroot"), "chroot: \"%s\" is not "
+		ld_error(ld, ld_opt_line(ld, cfg, "chroot"), "chroot: \"%s\" is not "
 		    "a directory", dir);
 	return dir;
 }
@@ -1436,9 +1494,9 @@ static void resolve_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 	const char *s;
 
 	c->user_explicit = cfg_getstr(cfg, "user") != NULL;
-	c->user = get_string(ld, cfg, "user", DEF_USER);
+	c->user = ld_get_string(ld, cfg, "user", DEF_USER);
 	if (c->user_explicit && c->user && *c->user && getpwnam(c->user) == NULL)
-		ld_error(ld, opt_line(ld, cfg, "user"), "unknown user \"%s\"",
+		ld_error(ld, ld_opt_line(ld, cfg, "user"), "unknown user \"%s\"",
 		    c->user);
 
 	s = cfg_getstr(cfg, "workers");
@@ -1448,7 +1506,7 @@ static void resolve_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 		    atoi(s) <= MAX_WORKERS)
 			c->workers = (unsigned)atoi(s);
 		else
-			ld_error(ld, opt_line(ld, cfg, "workers"), "workers: "
+			ld_error(ld, ld_opt_line(ld, cfg, "workers"), "workers: "
 			    "expected \"auto\" or a number from 1 to %d, not "
 			    "\"%s\"", MAX_WORKERS, s);
 	}
@@ -1456,41 +1514,41 @@ static void resolve_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 	s = cfg_getstr(cfg, "cpu_affinity");
 	c->cpu_affinity = s != NULL && strcmp(s, "auto") == 0;
 	if (s != NULL && strcmp(s, "auto") != 0 && strcmp(s, "off") != 0)
-		ld_error(ld, opt_line(ld, cfg, "cpu_affinity"), "cpu_affinity: "
+		ld_error(ld, ld_opt_line(ld, cfg, "cpu_affinity"), "cpu_affinity: "
 		    "expected \"auto\" or \"off\", not \"%s\"", s);
 
-	c->daemon = get_bool(ld, cfg, "daemon", true);
-	c->pid_file = get_path(ld, cfg, "pid_file", DEF_PID_FILE);
-	c->error_log = get_path(ld, cfg, "error_log", DEF_ERROR_LOG);
+	c->daemon = ld_get_bool(ld, cfg, "daemon", true);
+	c->pid_file = ld_get_path(ld, cfg, "pid_file", DEF_PID_FILE);
+	c->error_log = ld_get_path(ld, cfg, "error_log", DEF_ERROR_LOG);
 
 	s = cfg_getstr(cfg, "log_level");
 	c->log_level = LL_INFO;
 	if (s != NULL && (c->log_level = log_level_parse(s)) < 0) {
-		ld_error(ld, opt_line(ld, cfg, "log_level"), "log_level: unknown "
+		ld_error(ld, ld_opt_line(ld, cfg, "log_level"), "log_level: unknown "
 		    "level \"%s\" (use debug, info, notice, warn, error, crit, "
 		    "alert or emerg)", s);
 		c->log_level = LL_INFO;
 	}
 
-	c->worker_connections = (unsigned)get_number(ld, cfg,
+	c->worker_connections = (unsigned)ld_get_number(ld, cfg,
 	    "worker_connections", DEF_WORKER_CONNECTIONS, 2, 1 << 20);
-	c->worker_rlimit_nofile = (unsigned)get_number(ld, cfg,
+	c->worker_rlimit_nofile = (unsigned)ld_get_number(ld, cfg,
 	    "worker_rlimit_nofile", 0, 0, 1 << 20);
 	c->chroot = get_chroot(ld, cfg);
-	c->client_header_timeout = get_duration(ld, cfg, "client_header_timeout",
+	c->client_header_timeout = ld_get_duration(ld, cfg, "client_header_timeout",
 	    15000, false);
-	c->client_body_timeout = get_duration(ld, cfg, "client_body_timeout",
+	c->client_body_timeout = ld_get_duration(ld, cfg, "client_body_timeout",
 	    60000, false);
-	c->keepalive_timeout = get_duration(ld, cfg, "keepalive_timeout", 75000,
+	c->keepalive_timeout = ld_get_duration(ld, cfg, "keepalive_timeout", 75000,
 	    true);
-	c->send_timeout = get_duration(ld, cfg, "send_timeout", 60000, false);
-	c->shutdown_timeout = get_duration(ld, cfg, "shutdown_timeout", 30000,
+	c->send_timeout = ld_get_duration(ld, cfg, "send_timeout", 60000, false);
+	c->shutdown_timeout = ld_get_duration(ld, cfg, "shutdown_timeout", 30000,
 	    false);
-	c->tunnel_timeout = get_duration(ld, cfg, "tunnel_timeout", 3600000,
+	c->tunnel_timeout = ld_get_duration(ld, cfg, "tunnel_timeout", 3600000,
 	    false);
-	c->header_buffer_size = get_size(ld, cfg, "header_buffer_size", 32768);
-	c->max_request_line = get_size(ld, cfg, "max_request_line", 8192);
-	c->max_header_line = get_size(ld, cfg, "max_header_line", 8192);
+	c->header_buffer_size = ld_get_size(ld, cfg, "header_buffer_size", 32768);
+	c->max_request_line = ld_get_size(ld, cfg, "max_request_line", 8192);
+	c->max_header_line = ld_get_size(ld, cfg, "max_header_line", 8192);
 }
 
 /* Resolving: listen */
@@ -1500,17 +1558,18 @@ static void resolve_listen(struct loader *ld, cfg_t *sec, struct conf_listen *l)
 	char err[128];
 	const char *addr = cfg_getstr(sec, "address");
 
-	l->name = ld_strdup(ld, title_of(ld, sec));
-	l->backlog = (int)get_number(ld, sec, "backlog", DEF_BACKLOG, 1, 65535);
+	l->name = ld_strdup(ld, ld_title_of(ld, sec));
+	l->backlog = (int)ld_get_number(ld, sec, "backlog", DEF_BACKLOG, 1, 65535);
+	l->tls = ld_get_bool(ld, sec, "tls", false);
 	if (addr == NULL) {
-		ld_error(ld, sec_line(ld, sec), "listen \"%s\" has no address",
+		ld_error(ld, ld_sec_line(ld, sec), "listen \"%s\" has no address",
 		    l->name ? l->name : "");
 		return;
 	}
 	l->address = ld_strdup(ld, addr);
 	if (conf_parse_address(addr, &l->addr, &l->addrlen, err,
 	    sizeof(err)) == -1) {
-		ld_error(ld, opt_line(ld, sec, "address"), "bad address \"%s\": %s",
+		ld_error(ld, ld_opt_line(ld, sec, "address"), "bad address \"%s\": %s",
 		    addr, err);
 		l->addrlen = 0;
 	}
@@ -1541,10 +1600,10 @@ static void resolve_listens(struct loader *ld, cfg_t *cfg, struct conf *c)
 				continue;
 			conf_format_address((struct sockaddr *)&l->addr, text,
 			    sizeof(text));
-			ld_error(ld, opt_line(ld, cfg_getnsec(cfg, "listen", i),
+			ld_error(ld, ld_opt_line(ld, cfg_getnsec(cfg, "listen", i),
 			    "address"), "listen \"%s\": address %s is already "
 			    "used by listen \"%s\" at %s", l->name, text,
-			    c->listens[j].name, ld_where(ld, opt_line(ld,
+			    c->listens[j].name, ld_where(ld, ld_opt_line(ld,
 			    cfg_getnsec(cfg, "listen", j), "address"), where,
 			    sizeof(where)));
 			break;
@@ -1758,23 +1817,23 @@ static void resolve_balance(struct loader *ld, cfg_t *sec,
 		if (known)
 			u->balance = (enum conf_balance)i;
 		else
-			ld_error(ld, opt_line(ld, sec, "balance"), "balance: "
+			ld_error(ld, ld_opt_line(ld, sec, "balance"), "balance: "
 			    "unknown algorithm \"%s\" (use round_robin, "
 			    "least_conn, ip_hash, hash, random2 or ewma)", s);
 	}
 	if (key == NULL) {
 		if (u->balance == BALANCE_HASH)
-			ld_error(ld, opt_line(ld, sec, "balance"), "balance = "
+			ld_error(ld, ld_opt_line(ld, sec, "balance"), "balance = "
 			    "\"hash\" needs a hash_key");
 		return;
 	}
-	u->hash_key_text = get_string(ld, sec, "hash_key", NULL);
+	u->hash_key_text = ld_get_string(ld, sec, "hash_key", NULL);
 	if (u->hash_key_text == NULL)
 		return;
 	if (known && u->balance != BALANCE_HASH)
-		ld_error(ld, opt_line(ld, sec, "hash_key"), "hash_key is only "
+		ld_error(ld, ld_opt_line(ld, sec, "hash_key"), "hash_key is only "
 		    "used with balance = \"hash\"");
-	parse_hash_key(ld, opt_line(ld, sec, "hash_key"), u, u->hash_key_text);
+	parse_hash_key(ld, ld_opt_line(ld, sec, "hash_key"), u, u->hash_key_text);
 }
 
 static void resolve_fail_on(struct loader *ld, cfg_t *sec,
@@ -1790,7 +1849,7 @@ static void resolve_fail_on(struct loader *ld, cfg_t *sec,
 			if (strcmp(s, fail_kinds[j].name) == 0)
 				break;
 		if (j == ARRAY_LEN(fail_kinds)) {
-			ld_error(ld, opt_line_n(ld, sec, "fail_on", i), "fail_on: "
+			ld_error(ld, ld_opt_line_n(ld, sec, "fail_on", i), "fail_on: "
 			    "unknown failure \"%s\" (use error, timeout or 5xx)",
 			    s);
 			continue;
@@ -1826,19 +1885,19 @@ static void resolve_hc_request(struct loader *ld, cfg_t *sec,
 {
 	const char *s;
 
-	hc->path = get_string(ld, sec, "path", "/");
+	hc->path = ld_get_string(ld, sec, "path", "/");
 	if (hc->path != NULL && (hc->path[0] != '/' ||
 	    !is_request_token(hc->path)))
-		ld_error(ld, opt_line(ld, sec, "path"), "path: bad path \"%s\" "
+		ld_error(ld, ld_opt_line(ld, sec, "path"), "path: bad path \"%s\" "
 		    "(it starts with \"/\" and has no spaces or control "
 		    "characters)", hc->path);
-	hc->host = get_string(ld, sec, "host", u->name);
+	hc->host = ld_get_string(ld, sec, "host", u->name);
 	if (hc->host != NULL && !is_request_token(hc->host)) {
 		if (cfg_getstr(sec, "host") != NULL)
-			ld_error(ld, opt_line(ld, sec, "host"), "host: bad host "
+			ld_error(ld, ld_opt_line(ld, sec, "host"), "host: bad host "
 			    "\"%s\" (no spaces or control characters)", hc->host);
 		else
-			ld_error(ld, sec_line(ld, sec), "health_check: the "
+			ld_error(ld, ld_sec_line(ld, sec), "health_check: the "
 			    "upstream's name \"%s\" is not a valid Host: set "
 			    "host", hc->host);
 	}
@@ -1847,7 +1906,7 @@ static void resolve_hc_request(struct loader *ld, cfg_t *sec,
 	hc->status_max = 399;
 	if (s != NULL && parse_status_range(s, &hc->status_min,
 	    &hc->status_max) == -1)
-		ld_error(ld, opt_line(ld, sec, "status"), "status: bad status "
+		ld_error(ld, ld_opt_line(ld, sec, "status"), "status: bad status "
 		    "range \"%s\" (use e.g. \"200\" or \"200-399\", statuses "
 		    "from 100 to 599)", s);
 }
@@ -1863,9 +1922,9 @@ static void resolve_health_check(struct loader *ld, cfg_t *up,
 	if (n == 0)
 		return;
 	sec = cfg_getnsec(up, "health_check", 0);
-	ld_where(ld, sec_line(ld, sec), where, sizeof(where));
+	ld_where(ld, ld_sec_line(ld, sec), where, sizeof(where));
 	for (i = 1; i < n; i++)
-		ld_error(ld, sec_line(ld, cfg_getnsec(up, "health_check", i)),
+		ld_error(ld, ld_sec_line(ld, cfg_getnsec(up, "health_check", i)),
 		    "health_check is defined twice in upstream \"%s\" (first "
 		    "at %s)", u->name ? u->name : "", where);
 	hc = ld_realloc(ld, NULL, 1, sizeof(*hc));
@@ -1874,18 +1933,18 @@ static void resolve_health_check(struct loader *ld, cfg_t *up,
 	memset(hc, 0, sizeof(*hc));
 	u->health_check = hc;
 	resolve_hc_request(ld, sec, u, hc);
-	hc->body = get_string(ld, sec, "body", NULL);
+	hc->body = ld_get_string(ld, sec, "body", NULL);
 	if (hc->body != NULL) {
 		hc->body_regex = regex_compile(hc->body, err, sizeof(err));
 		if (hc->body_regex == NULL)
-			ld_error(ld, opt_line(ld, sec, "body"), "body: bad "
+			ld_error(ld, ld_opt_line(ld, sec, "body"), "body: bad "
 			    "regex: %s", err);
 	}
-	hc->interval = get_duration(ld, sec, "interval", DEF_HC_INTERVAL, false);
-	hc->timeout = get_duration(ld, sec, "timeout", DEF_HC_TIMEOUT, false);
-	hc->fall = (unsigned)get_number(ld, sec, "fall", DEF_HC_FALL, 1,
+	hc->interval = ld_get_duration(ld, sec, "interval", DEF_HC_INTERVAL, false);
+	hc->timeout = ld_get_duration(ld, sec, "timeout", DEF_HC_TIMEOUT, false);
+	hc->fall = (unsigned)ld_get_number(ld, sec, "fall", DEF_HC_FALL, 1,
 	    MAX_HC_COUNT);
-	hc->rise = (unsigned)get_number(ld, sec, "rise", DEF_HC_RISE, 1,
+	hc->rise = (unsigned)ld_get_number(ld, sec, "rise", DEF_HC_RISE, 1,
 	    MAX_HC_COUNT);
 }
 
@@ -1894,25 +1953,25 @@ static void resolve_server(struct loader *ld, cfg_t *sec,
 			   const struct conf_server *def, struct conf_server *s)
 {
 	char err[128];
-	const char *addr = title_of(ld, sec);
+	const char *addr = ld_title_of(ld, sec);
 
 	s->address = ld_strdup(ld, addr);
-	s->weight = (int)get_number(ld, sec, "weight", DEF_WEIGHT, 1, MAX_WEIGHT);
-	s->backup = get_bool(ld, sec, "backup", false);
-	s->max_conns = (unsigned)get_number(ld, sec, "max_conns", 0, 0,
+	s->weight = (int)ld_get_number(ld, sec, "weight", DEF_WEIGHT, 1, MAX_WEIGHT);
+	s->backup = ld_get_bool(ld, sec, "backup", false);
+	s->max_conns = (unsigned)ld_get_number(ld, sec, "max_conns", 0, 0,
 	    MAX_MAX_CONNS);
-	s->max_fails = (unsigned)get_number(ld, sec, "max_fails", def->max_fails,
+	s->max_fails = (unsigned)ld_get_number(ld, sec, "max_fails", def->max_fails,
 	    0, MAX_MAX_FAILS);
-	s->fail_timeout = get_duration(ld, sec, "fail_timeout",
+	s->fail_timeout = ld_get_duration(ld, sec, "fail_timeout",
 	    def->fail_timeout, false);
-	s->slow_start = get_duration(ld, sec, "slow_start", 0, true);
+	s->slow_start = ld_get_duration(ld, sec, "slow_start", 0, true);
 	if (conf_parse_address(addr, &s->addr, &s->addrlen, err,
 	    sizeof(err)) == -1) {
-		ld_error(ld, sec_line(ld, sec), "server: bad address \"%s\": %s",
+		ld_error(ld, ld_sec_line(ld, sec), "server: bad address \"%s\": %s",
 		    addr, err);
 		s->addrlen = 0;
 	} else if (addr_is_any(&s->addr)) {
-		ld_error(ld, sec_line(ld, sec), "server: bad address \"%s\": a "
+		ld_error(ld, ld_sec_line(ld, sec), "server: bad address \"%s\": a "
 		    "server needs a host, as in \"127.0.0.1:9000\"", addr);
 		s->addrlen = 0;
 	}
@@ -1925,17 +1984,17 @@ static void resolve_servers(struct loader *ld, cfg_t *sec,
 	unsigned i, primaries = 0, n = cfg_size(sec, "server");
 
 	memset(&def, 0, sizeof(def));
-	def.max_fails = (unsigned)get_number(ld, sec, "max_fails",
+	def.max_fails = (unsigned)ld_get_number(ld, sec, "max_fails",
 	    DEF_MAX_FAILS, 0, MAX_MAX_FAILS);
-	def.fail_timeout = get_duration(ld, sec, "fail_timeout",
+	def.fail_timeout = ld_get_duration(ld, sec, "fail_timeout",
 	    DEF_FAIL_TIMEOUT, false);
 	if (n == 0) {
-		ld_error(ld, sec_line(ld, sec), "upstream \"%s\" has no server",
+		ld_error(ld, ld_sec_line(ld, sec), "upstream \"%s\" has no server",
 		    u->name ? u->name : "");
 		return;
 	}
 	if (n > CONF_MAX_SERVERS)
-		ld_error(ld, sec_line(ld, cfg_getnsec(sec, "server",
+		ld_error(ld, ld_sec_line(ld, cfg_getnsec(sec, "server",
 		    CONF_MAX_SERVERS)), "upstream \"%s\" has more than %d "
 		    "servers", u->name ? u->name : "", CONF_MAX_SERVERS);
 	u->servers = ld_realloc(ld, NULL, n, sizeof(*u->servers));
@@ -1949,7 +2008,7 @@ static void resolve_servers(struct loader *ld, cfg_t *sec,
 		primaries += !u->servers[i].backup;
 	}
 	if (primaries == 0)
-		ld_error(ld, sec_line(ld, sec), "upstream \"%s\" has only backup "
+		ld_error(ld, ld_sec_line(ld, sec), "upstream \"%s\" has only backup "
 		    "servers", u->name ? u->name : "");
 }
 
@@ -1958,22 +2017,23 @@ static void resolve_upstream(struct loader *ld, cfg_t *sec,
 {
 	unsigned n = MIN(cfg_size(sec, "server"), CONF_MAX_SERVERS);
 
-	u->name = ld_strdup(ld, title_of(ld, sec));
-	u->keepalive = (unsigned)get_number(ld, sec, "keepalive", DEF_KEEPALIVE,
+	u->name = ld_strdup(ld, ld_title_of(ld, sec));
+	u->keepalive = (unsigned)ld_get_number(ld, sec, "keepalive", DEF_KEEPALIVE,
 	    0, 65535);
-	u->connect_timeout = get_duration(ld, sec, "connect_timeout", 5000, false);
-	u->send_timeout = get_duration(ld, sec, "send_timeout", 60000, false);
-	u->read_timeout = get_duration(ld, sec, "read_timeout", 60000, false);
+	u->connect_timeout = ld_get_duration(ld, sec, "connect_timeout", 5000, false);
+	u->send_timeout = ld_get_duration(ld, sec, "send_timeout", 60000, false);
+	u->read_timeout = ld_get_duration(ld, sec, "read_timeout", 60000, false);
 	resolve_balance(ld, sec, u);
 	/* by default every server is tried once */
-	u->retries = (unsigned)get_number(ld, sec, "retries", n ? n - 1 : 0, 0,
+	u->retries = (unsigned)ld_get_number(ld, sec, "retries", n ? n - 1 : 0, 0,
 	    CONF_MAX_SERVERS - 1);
-	u->retry_timeout = get_duration(ld, sec, "retry_timeout", 0, true);
+	u->retry_timeout = ld_get_duration(ld, sec, "retry_timeout", 0, true);
 	resolve_fail_on(ld, sec, u);
-	u->ewma_decay = get_duration(ld, sec, "ewma_decay", DEF_EWMA_DECAY,
+	u->ewma_decay = ld_get_duration(ld, sec, "ewma_decay", DEF_EWMA_DECAY,
 	    false);
 	resolve_health_check(ld, sec, u);
 	resolve_servers(ld, sec, u);
+	conf_tls_upstream(ld, sec, u);
 }
 
 static void resolve_upstreams(struct loader *ld, cfg_t *cfg, struct conf *c)
@@ -2042,7 +2102,7 @@ static void resolve_site_listens(struct loader *ld, cfg_t *sec,
 		struct conf_listen *l = find_listen(c, name);
 
 		if (l == NULL) {
-			ld_error(ld, opt_line_n(ld, sec, "listen", i), "site "
+			ld_error(ld, ld_opt_line_n(ld, sec, "listen", i), "site "
 			    "\"%s\": unknown listen \"%s\"", site->name, name);
 			continue;
 		}
@@ -2097,7 +2157,7 @@ static void resolve_site_hosts(struct loader *ld, cfg_t *sec,
 	char err[128];
 
 	if (n == 0) {
-		ld_error(ld, opt_line(ld, sec, "hosts"), "site \"%s\": hosts must "
+		ld_error(ld, ld_opt_line(ld, sec, "hosts"), "site \"%s\": hosts must "
 		    "not be empty (use \"*\" for any host)", site->name);
 		return;
 	}
@@ -2109,7 +2169,7 @@ static void resolve_site_hosts(struct loader *ld, cfg_t *sec,
 
 		if (parse_host(s, &site->hosts[site->nhosts], err,
 		    sizeof(err)) == -1)
-			ld_error(ld, opt_line_n(ld, sec, "hosts", i), "site "
+			ld_error(ld, ld_opt_line_n(ld, sec, "hosts", i), "site "
 			    "\"%s\": bad host \"%s\": %s", site->name, s, err);
 		else
 			site->nhosts++;
@@ -2122,7 +2182,7 @@ static void compile_regex(struct loader *ld, cfg_t *sec, struct conf_route *r)
 
 	r->regex = regex_compile(r->pattern + 2, err, sizeof(err));
 	if (r->regex == NULL) {
-		ld_error(ld, sec_line(ld, sec), "route \"%s\": bad regex: %s",
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": bad regex: %s",
 		    r->pattern, err);
 		return;
 	}
@@ -2136,31 +2196,31 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 {
 	const char *up = cfg_getstr(sec, "upstream");
 
-	r->pattern = ld_strdup(ld, title_of(ld, sec));
+	r->pattern = ld_strdup(ld, ld_title_of(ld, sec));
 	if (r->pattern == NULL)
 		return;
 	if (strncmp(r->pattern, "~ ", 2) == 0) {
 		if (r->pattern[2] == '\0')
-			ld_error(ld, sec_line(ld, sec), "route \"%s\": empty "
+			ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": empty "
 			    "regex", r->pattern);
 		else
 			compile_regex(ld, sec, r);
 	} else if (r->pattern[0] != '/') {
-		ld_error(ld, sec_line(ld, sec), "route \"%s\": a path prefix "
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": a path prefix "
 		    "starts with \"/\" (a regex with \"~ \")", r->pattern);
 	} else {
 		r->prefix = r->pattern;
 		r->prefix_len = strlen(r->pattern);
 	}
-	r->status = get_bool(ld, sec, "status", false);
+	r->status = ld_get_bool(ld, sec, "status", false);
 	if (up != NULL && r->status)
-		ld_error(ld, opt_line(ld, sec, "status"), "route \"%s\": upstream "
+		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream "
 		    "and status = true exclude each other", r->pattern);
 	else if (up == NULL && !r->status)
-		ld_error(ld, sec_line(ld, sec), "route \"%s\" has no upstream",
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\" has no upstream",
 		    r->pattern);
 	else if (up != NULL && (r->upstream = find_upstream(c, up)) == NULL)
-		ld_error(ld, opt_line(ld, sec, "upstream"), "route \"%s\": "
+		ld_error(ld, ld_opt_line(ld, sec, "upstream"), "route \"%s\": "
 		    "unknown upstream \"%s\"", r->pattern, up);
 }
 
@@ -2186,7 +2246,7 @@ static void resolve_site_forwarded(struct loader *ld, cfg_t *sec,
 			if (strcasecmp(s, forwarded_fields[j].name) == 0)
 				break;
 		if (j == ARRAY_LEN(forwarded_fields)) {
-			ld_error(ld, opt_line_n(ld, sec, "forwarded_headers", i),
+			ld_error(ld, ld_opt_line_n(ld, sec, "forwarded_headers", i),
 			    "site \"%s\": unknown forwarded header \"%s\" (use "
 			    "x-forwarded-for, x-real-ip, x-forwarded-proto or "
 			    "forwarded)", site->name, s);
@@ -2201,17 +2261,18 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c,
 {
 	unsigned i, n = cfg_size(sec, "route");
 
-	site->name = ld_strdup(ld, title_of(ld, sec));
+	site->name = ld_strdup(ld, ld_title_of(ld, sec));
 	if (site->name == NULL)
 		return;
 	resolve_site_listens(ld, sec, c, site);
 	resolve_site_hosts(ld, sec, site);
-	site->access_log = get_path(ld, sec, "access_log", NULL);
+	site->access_log = ld_get_path(ld, sec, "access_log", NULL);
 	resolve_site_forwarded(ld, sec, site);
-	site->via = get_bool(ld, sec, "via", false);
-	site->hide_server = get_bool(ld, sec, "hide_server", true);
+	site->via = ld_get_bool(ld, sec, "via", false);
+	site->hide_server = ld_get_bool(ld, sec, "hide_server", true);
+	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
-		ld_error(ld, sec_line(ld, sec), "site \"%s\" has no route",
+		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route",
 		    site->name);
 		return;
 	}
@@ -2234,8 +2295,11 @@ static void resolve_sites(struct loader *ld, cfg_t *cfg, struct conf *c)
 		return;
 	memset(c->sites, 0, n * sizeof(*c->sites));
 	c->nsites = n;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		c->sites[i].index = (int)i;
 		resolve_site(ld, cfg_getnsec(cfg, "site", i), c, &c->sites[i]);
+	}
+	conf_tls_check(ld, cfg, c);
 }
 
 /* Duplicate titles: libconfuse keeps only the last, so we look at all. */
@@ -2357,6 +2421,7 @@ static cfg_t *ld_parse(struct loader *ld)
 static void resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
 {
 	resolve_globals(ld, cfg, c);
+	conf_tls_globals(ld, cfg, c);
 	resolve_listens(ld, cfg, c);
 	resolve_upstreams(ld, cfg, c);
 	resolve_sites(ld, cfg, c);
@@ -2445,6 +2510,7 @@ void conf_free(struct conf *c)
 		free(u->hash_key);
 		free(u->hash_key_text);
 		health_check_free(u->health_check);
+		conf_tls_free_upstream(u->tls);
 		free(u->name);
 	}
 	free(c->upstreams);
@@ -2464,6 +2530,8 @@ void conf_free(struct conf *c)
 		free(s->hosts);
 		free(s->listens);
 		free(s->access_log);
+		conf_tls_free_site(s->tls);
+		free(s->hsts);
 		free(s->name);
 	}
 	free(c->sites);
@@ -2481,7 +2549,7 @@ void conf_free(struct conf *c)
  * prefix and s as one quoted string, escaped for libconfuse ("${" would
  * expand an environment variable).
  */
-static void dump_str2(FILE *out, const char *prefix, const char *s)
+void conf_dump_str2(FILE *out, const char *prefix, const char *s)
 {
 	fputc('"', out);
 	fputs(prefix, out);
@@ -2502,12 +2570,12 @@ static void dump_str2(FILE *out, const char *prefix, const char *s)
 	fputc('"', out);
 }
 
-static void dump_str(FILE *out, const char *s)
+void conf_dump_str(FILE *out, const char *s)
 {
-	dump_str2(out, "", s);
+	conf_dump_str2(out, "", s);
 }
 
-static void dump_duration(FILE *out, const char *name, unsigned ms,
+void conf_dump_duration(FILE *out, const char *name, unsigned ms,
 			  const char *indent)
 {
 	if (ms == 0)
@@ -2522,7 +2590,7 @@ static void dump_duration(FILE *out, const char *name, unsigned ms,
 		fprintf(out, "%s%s = \"%ums\"\n", indent, name, ms);
 }
 
-static void dump_size(FILE *out, const char *name, size_t v)
+void conf_dump_size(FILE *out, const char *name, size_t v)
 {
 	static const char units[] = "gmk";
 	int i;
@@ -2541,31 +2609,32 @@ static void dump_size(FILE *out, const char *name, size_t v)
 static void dump_globals(const struct conf *c, FILE *out)
 {
 	fputs("user = ", out);
-	dump_str(out, c->user);
+	conf_dump_str(out, c->user);
 	fprintf(out, "\nworkers = %u\n", c->workers);
 	fprintf(out, "cpu_affinity = \"%s\"\n", c->cpu_affinity ? "auto" : "off");
 	fprintf(out, "daemon = %s\n", c->daemon ? "true" : "false");
 	fputs("pid_file = ", out);
-	dump_str(out, c->pid_file);
+	conf_dump_str(out, c->pid_file);
 	fputs("\nerror_log = ", out);
-	dump_str(out, c->error_log);
+	conf_dump_str(out, c->error_log);
 	fprintf(out, "\nlog_level = \"%s\"\n", log_level_name(c->log_level));
 	fprintf(out, "worker_connections = %u\n", c->worker_connections);
 	fprintf(out, "worker_rlimit_nofile = %u\n", c->worker_rlimit_nofile);
 	if (c->chroot != NULL) {
 		fputs("chroot = ", out);
-		dump_str(out, c->chroot);
+		conf_dump_str(out, c->chroot);
 		fputc('\n', out);
 	}
-	dump_duration(out, "client_header_timeout", c->client_header_timeout, "");
-	dump_duration(out, "client_body_timeout", c->client_body_timeout, "");
-	dump_duration(out, "keepalive_timeout", c->keepalive_timeout, "");
-	dump_duration(out, "send_timeout", c->send_timeout, "");
-	dump_duration(out, "shutdown_timeout", c->shutdown_timeout, "");
-	dump_duration(out, "tunnel_timeout", c->tunnel_timeout, "");
-	dump_size(out, "header_buffer_size", c->header_buffer_size);
-	dump_size(out, "max_request_line", c->max_request_line);
-	dump_size(out, "max_header_line", c->max_header_line);
+	conf_dump_duration(out, "client_header_timeout", c->client_header_timeout, "");
+	conf_dump_duration(out, "client_body_timeout", c->client_body_timeout, "");
+	conf_dump_duration(out, "keepalive_timeout", c->keepalive_timeout, "");
+	conf_dump_duration(out, "send_timeout", c->send_timeout, "");
+	conf_dump_duration(out, "shutdown_timeout", c->shutdown_timeout, "");
+	conf_dump_duration(out, "tunnel_timeout", c->tunnel_timeout, "");
+	conf_dump_size(out, "header_buffer_size", c->header_buffer_size);
+	conf_dump_size(out, "max_request_line", c->max_request_line);
+	conf_dump_size(out, "max_header_line", c->max_header_line);
+	conf_tls_dump_globals(c, out);
 }
 
 /*
@@ -2575,21 +2644,21 @@ static void dump_globals(const struct conf *c, FILE *out)
 static void dump_server(const struct conf_server *s, FILE *out)
 {
 	fputs("\tserver ", out);
-	dump_str(out, s->address);
+	conf_dump_str(out, s->address);
 	fprintf(out, " {\n\t\tweight = %d\n\t\tbackup = %s\n"
 	    "\t\tmax_conns = %u\n\t\tmax_fails = %u\n", s->weight,
 	    s->backup ? "true" : "false", s->max_conns, s->max_fails);
-	dump_duration(out, "fail_timeout", s->fail_timeout, "\t\t");
-	dump_duration(out, "slow_start", s->slow_start, "\t\t");
+	conf_dump_duration(out, "fail_timeout", s->fail_timeout, "\t\t");
+	conf_dump_duration(out, "slow_start", s->slow_start, "\t\t");
 	fputs("\t}\n", out);
 }
 
 static void dump_health_check(const struct conf_health_check *hc, FILE *out)
 {
 	fputs("\thealth_check {\n\t\tpath = ", out);
-	dump_str(out, hc->path);
+	conf_dump_str(out, hc->path);
 	fputs("\n\t\thost = ", out);
-	dump_str(out, hc->host);
+	conf_dump_str(out, hc->host);
 	if (hc->status_min == hc->status_max)
 		fprintf(out, "\n\t\tstatus = \"%d\"\n", hc->status_min);
 	else
@@ -2597,11 +2666,11 @@ static void dump_health_check(const struct conf_health_check *hc, FILE *out)
 		    hc->status_max);
 	if (hc->body != NULL) {
 		fputs("\t\tbody = ", out);
-		dump_str(out, hc->body);
+		conf_dump_str(out, hc->body);
 		fputc('\n', out);
 	}
-	dump_duration(out, "interval", hc->interval, "\t\t");
-	dump_duration(out, "timeout", hc->timeout, "\t\t");
+	conf_dump_duration(out, "interval", hc->interval, "\t\t");
+	conf_dump_duration(out, "timeout", hc->timeout, "\t\t");
 	fprintf(out, "\t\tfall = %u\n\t\trise = %u\n\t}\n", hc->fall, hc->rise);
 }
 
@@ -2610,26 +2679,27 @@ static void dump_upstream(const struct conf_upstream *u, FILE *out)
 	unsigned i, n;
 
 	fputs("\nupstream ", out);
-	dump_str(out, u->name);
+	conf_dump_str(out, u->name);
 	fprintf(out, " {\n\tkeepalive = %u\n", u->keepalive);
-	dump_duration(out, "connect_timeout", u->connect_timeout, "\t");
-	dump_duration(out, "send_timeout", u->send_timeout, "\t");
-	dump_duration(out, "read_timeout", u->read_timeout, "\t");
+	conf_dump_duration(out, "connect_timeout", u->connect_timeout, "\t");
+	conf_dump_duration(out, "send_timeout", u->send_timeout, "\t");
+	conf_dump_duration(out, "read_timeout", u->read_timeout, "\t");
 	fprintf(out, "\tbalance = \"%s\"\n", balance_names[u->balance]);
 	if (u->hash_key_text != NULL) {
 		fputs("\thash_key = ", out);
-		dump_str(out, u->hash_key_text);
+		conf_dump_str(out, u->hash_key_text);
 		fputc('\n', out);
 	}
 	fprintf(out, "\tretries = %u\n", u->retries);
-	dump_duration(out, "retry_timeout", u->retry_timeout, "\t");
+	conf_dump_duration(out, "retry_timeout", u->retry_timeout, "\t");
 	fputs("\tfail_on = {", out);
 	for (i = 0, n = 0; i < ARRAY_LEN(fail_kinds); i++)
 		if (u->fail_on & fail_kinds[i].bit)
 			fprintf(out, "%s\"%s\"", n++ ? ", " : "",
 			    fail_kinds[i].name);
 	fputs("}\n", out);
-	dump_duration(out, "ewma_decay", u->ewma_decay, "\t");
+	conf_dump_duration(out, "ewma_decay", u->ewma_decay, "\t");
+	conf_tls_dump_upstream(u, out);
 	if (u->health_check != NULL)
 		dump_health_check(u->health_check, out);
 	for (i = 0; i < u->nservers; i++)
@@ -2642,21 +2712,21 @@ static void dump_site(const struct conf_site *s, FILE *out)
 	unsigned i, n;
 
 	fputs("\nsite ", out);
-	dump_str(out, s->name);
+	conf_dump_str(out, s->name);
 	fputs(" {\n\tlisten = {", out);
 	for (i = 0; i < s->nlistens; i++) {
 		fputs(i ? ", " : "", out);
-		dump_str(out, s->listens[i]->name);
+		conf_dump_str(out, s->listens[i]->name);
 	}
 	fputs("}\n\thosts = {", out);
 	for (i = 0; i < s->nhosts; i++) {
 		fputs(i ? ", " : "", out);
-		dump_str2(out, s->hosts[i].wildcard ? "*" : "", s->hosts[i].name);
+		conf_dump_str2(out, s->hosts[i].wildcard ? "*" : "", s->hosts[i].name);
 	}
 	fputs("}\n", out);
 	if (s->access_log) {
 		fputs("\taccess_log = ", out);
-		dump_str(out, s->access_log);
+		conf_dump_str(out, s->access_log);
 		fputc('\n', out);
 	}
 	fputs("\tforwarded_headers = {", out);
@@ -2665,15 +2735,16 @@ static void dump_site(const struct conf_site *s, FILE *out)
 			fprintf(out, "%s\"%s\"", n++ ? ", " : "", forwarded_fields[i].name);
 	fprintf(out, "}\n\tvia = %s\n\thide_server = %s\n", s->via ? "true" : "false",
 		s->hide_server ? "true" : "false");
+	conf_tls_dump_site(s, out);
 	for (i = 0; i < s->nroutes; i++) {
 		fputs("\troute ", out);
-		dump_str(out, s->routes[i].pattern);
+		conf_dump_str(out, s->routes[i].pattern);
 		if (s->routes[i].status) {
 			fputs(" { status = true }\n", out);
 			continue;
 		}
 		fputs(" { upstream = ", out);
-		dump_str(out, s->routes[i].upstream->name);
+		conf_dump_str(out, s->routes[i].upstream->name);
 		fputs(" }\n", out);
 	}
 	fputs("}\n", out);
@@ -2689,10 +2760,11 @@ void conf_dump(const struct conf *c, FILE *out)
 	dump_globals(c, out);
 	for (i = 0; i < c->nlistens; i++) {
 		fputs("\nlisten ", out);
-		dump_str(out, c->listens[i].name);
+		conf_dump_str(out, c->listens[i].name);
 		fputs(" {\n\taddress = ", out);
-		dump_str(out, c->listens[i].address);
-		fprintf(out, "\n\tbacklog = %d\n}\n", c->listens[i].backlog);
+		conf_dump_str(out, c->listens[i].address);
+		fprintf(out, "\n\tbacklog = %d\n\ttls = %s\n}\n", c->listens[i].backlog,
+			c->listens[i].tls ? "true" : "false");
 	}
 	for (i = 0; i < c->nupstreams; i++)
 		dump_upstream(&c->upstreams[i], out);

@@ -24,7 +24,49 @@ struct conf_listen {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int backlog;
+	bool tls;			/* connections start with a TLS handshake */
 	int index;			/* position in conf->listens */
+};
+
+/* A certificate chain (leaf first) and its private key, PEM files. */
+struct conf_cert {
+	char *chain;
+	char *key;
+};
+
+enum conf_verify {
+	CONF_VERIFY_OFF = 0,
+	CONF_VERIFY_OPTIONAL,		/* asked for; one given must verify */
+	CONF_VERIFY_REQUIRED		/* no certificate, no handshake */
+};
+
+/* A site's "tls" section. The master builds ctx from it while root, so
+ * workers never read a key file. */
+struct conf_site_tls {
+	struct conf_cert *certs;	/* one per key type (RSA, ECDSA) */
+	unsigned ncerts;
+	int min_version, max_version;	/* TLS1_2_VERSION... */
+	char *ciphers;			/* TLS 1.2 and below */
+	char *ciphersuites;		/* TLS 1.3 */
+	char *curves;
+	char *ocsp_response;		/* file with a DER response, or NULL */
+	unsigned char *ocsp_der;	/* ... its contents */
+	size_t ocsp_len;
+	enum conf_verify verify_client;
+	char *client_ca;		/* PEM file of trusted CAs */
+	unsigned verify_depth;
+	char *client_subject_header;	/* carries the verified subject upstream */
+	struct ssl_ctx_st *ctx;
+};
+
+/* TLS from portico to an upstream's servers. */
+struct conf_upstream_tls {
+	bool verify;			/* the server's certificate and name */
+	char *ca;			/* PEM file; NULL: the system's CAs */
+	char *server_name;		/* SNI, and the name verified; NULL:
+					 * the server's address is verified */
+	struct conf_cert cert;		/* client certificate, or NULLs */
+	struct ssl_ctx_st *ctx;
 };
 
 /* Servers per upstream: an exchange keeps a bitmap of those it tried. */
@@ -105,6 +147,7 @@ struct conf_upstream {
 	unsigned fail_on;		/* CONF_FAIL_* */
 	unsigned ewma_decay;		/* ms: time constant of the decay */
 	struct conf_health_check *health_check;	/* NULL: no active checks */
+	struct conf_upstream_tls *tls;	/* NULL: plain TCP */
 	int index;			/* position in conf->upstreams */
 };
 
@@ -143,6 +186,12 @@ struct conf_site {
 	unsigned forwarded;		/* CONF_FWD_* */
 	bool via;			/* add "Via: 1.1 portico" both ways */
 	bool hide_server;		/* drop the backend's Server field */
+	struct conf_site_tls *tls;	/* NULL: no TLS listener serves it */
+	bool redirect_https;		/* plain HTTP gets 301 to https:// */
+	unsigned https_port;		/* ... on this port (of its first TLS
+					 * listener; 443 is left out of URLs) */
+	char *hsts;			/* Strict-Transport-Security value, or NULL */
+	int index;			/* position in conf->sites */
 };
 
 struct conf {
@@ -169,6 +218,13 @@ struct conf {
 	size_t header_buffer_size;	/* largest request head accepted */
 	size_t max_request_line;
 	size_t max_header_line;
+
+	unsigned tls_handshake_timeout;	/* ms */
+	size_t tls_session_cache;	/* bytes of the shared zone; 0: none */
+	unsigned tls_session_timeout;	/* ms a session may be resumed */
+	bool tls_session_tickets;
+	unsigned tls_ticket_key_rotation;	/* ms between new ticket keys */
+	bool tls_used;			/* some listener or upstream has TLS */
 
 	struct conf_listen *listens;
 	unsigned nlistens;

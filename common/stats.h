@@ -26,6 +26,8 @@ struct stats_counters {
 	uint64_t upstream_failures;	/* attempts that failed (passive failures) */
 	uint64_t retries;		/* requests sent on to another server */
 	uint64_t no_server;		/* requests no server could take (503) */
+	uint64_t tls_handshakes;	/* client TLS handshakes completed */
+	uint64_t tls_resumed;		/* ... of which resumed a session */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

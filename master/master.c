@@ -70,6 +70,7 @@ static const char *exe_path;		/* what USR2 executes */
 static bool foreground;
 static pid_t new_master;		/* started by our USR2, while it runs */
 static pid_t old_master;		/* whose USR2 started us, or 0 */
+static uint64_t next_key_rotation;	/* TLS ticket keys; 0: no TLS */
 
 static uint64_t now_ms(void)
 {
@@ -156,6 +157,7 @@ static void spawn(unsigned slot)
 		.checker = slot == conf->workers, .peers = shared->peers,
 		.stats_zone = shared_stats_zone(shared),
 		.stats_root = shared_stats_root(shared),
+		.tls_cache = shared_tls_cache(shared),
 	};
 	struct proc *p = proc_add();
 	int channel;
@@ -343,7 +345,21 @@ static void reap(void)
 	}
 }
 
-/* Kill stragglers and respawn what is due; returns ms to the next due. */
+/* Ticket keys rotate every tls_ticket_key_rotation (and on reload, when
+ * the shared state is made anew: the schedule restarts then). */
+static void schedule_key_rotation(uint64_t now)
+{
+	next_key_rotation = shared_tls_cache(shared) ? now + conf->tls_ticket_key_rotation : 0;
+}
+
+static void rotate_ticket_keys(uint64_t now)
+{
+	shared_rotate_ticket_keys(shared);
+	schedule_key_rotation(now);
+}
+
+/* Kill stragglers, respawn and rotate what is due; returns ms to the next
+ * due. */
 static int run_deadlines(void)
 {
 	uint64_t now = now_ms(), next = UINT64_MAX;
@@ -367,6 +383,11 @@ static int run_deadlines(void)
 			spawn(i);
 		if (slots[i].respawn_at != 0)
 			next = MIN(next, slots[i].respawn_at);
+	}
+	if (next_key_rotation != 0 && !stopping) {
+		if (next_key_rotation <= now)
+			rotate_ticket_keys(now);
+		next = MIN(next, next_key_rotation);
 	}
 	if (next == UINT64_MAX)
 		return -1;
@@ -441,6 +462,7 @@ static bool reload(void)
 	shared = nsh;
 	conf_free(conf);
 	conf = nc;
+	schedule_key_rotation(now_ms());
 	generation++;
 	workers_stopped = false;
 	if (spawn_generation() < 0)
@@ -707,6 +729,7 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 		log_msg(LL_EMERG, "creating shared memory failed: %s", err);
 		return 1;
 	}
+	schedule_key_rotation(now_ms());
 	/* A new master from an upgrade stays the old one's child, which is
 	 * how the old one notices it failing. */
 	if (!foreground && conf->daemon && old_master == 0 && process_daemonize() < 0) {

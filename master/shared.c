@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "core.h"
 #include "shared.h"
 
 #define ZONE_MIN	(64 * 1024)
@@ -18,6 +19,7 @@ struct zone_ref {
 	unsigned refs;			/* struct shared using it */
 	struct health_peer *peers;	/* "health": every entry */
 	struct stats_root *root;	/* "stats": the first block */
+	struct tls_cache *cache;	/* "tls": the first block */
 };
 
 /* Room for need bytes with slack, in powers of two, so that a reload
@@ -46,6 +48,12 @@ static size_t stats_size(const struct conf *c)
 {
 	return zone_size(3 * (c->workers + 1) * (proc_size(c) + 64) +
 			 sizeof(struct stats_root));
+}
+
+/* What tls_session_cache asks for, and room for the keys besides. */
+static size_t tls_size(const struct conf *c)
+{
+	return MAX(c->tls_session_cache, (size_t)ZONE_MIN);
 }
 
 static struct zone_ref *zone_new(const char *name, size_t size, char *err, size_t errlen)
@@ -212,12 +220,27 @@ static int stats_init(struct zone_ref *zr, const struct zone_ref *prev, char *er
 	return 0;
 }
 
+/* A new cache keeps the ticket keys of the one before it, so tickets
+ * issued before a reload still resume. */
+static int tls_init(struct zone_ref *zr, struct zone_ref *prev, char *err, size_t errlen)
+{
+	zr->cache = tls_cache_create(zr->z);
+	if (zr->cache == NULL) {
+		snprintf(err, errlen, "tls zone too small");
+		return -1;
+	}
+	if (prev != NULL)
+		tls_cache_copy_keys(zr->cache, prev->cache);
+	return 0;
+}
+
 static void shared_free(struct shared *sh)
 {
 	if (sh->health != NULL)
 		peers_unbind(sh);
 	zone_put(sh->health);
 	zone_put(sh->stats);
+	zone_put(sh->tls);
 	free(sh->peers);
 	free(sh);
 }
@@ -245,6 +268,16 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 	if (sh->stats == NULL ||
 	    (fresh && stats_init(sh->stats, prev ? prev->stats : NULL, err, errlen) < 0))
 		goto fail;
+	if (!c->tls_used)
+		return sh;
+	sh->tls = zone_get(prev ? prev->tls : NULL, "tls", tls_size(c), &fresh, err, errlen);
+	if (sh->tls == NULL ||
+	    (fresh && tls_init(sh->tls, prev ? prev->tls : NULL, err, errlen) < 0))
+		goto fail;
+	if (tls_cache_rotate_keys(sh->tls->cache) < 0) {
+		snprintf(err, errlen, "no random bytes for a TLS ticket key");
+		goto fail;
+	}
 	return sh;
 fail:
 	shared_free(sh);
@@ -265,6 +298,21 @@ struct shm_zone *shared_stats_zone(const struct shared *sh)
 struct stats_root *shared_stats_root(const struct shared *sh)
 {
 	return sh->stats->root;
+}
+
+struct tls_cache *shared_tls_cache(const struct shared *sh)
+{
+	return sh->tls ? sh->tls->cache : NULL;
+}
+
+void shared_rotate_ticket_keys(struct shared *sh)
+{
+	if (sh->tls == NULL)
+		return;
+	if (tls_cache_rotate_keys(sh->tls->cache) < 0)
+		log_msg(LL_ERROR, "rotating the TLS ticket keys failed: no random bytes");
+	else
+		log_msg(LL_INFO, "TLS ticket keys rotated");
 }
 
 struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation)

@@ -2,7 +2,9 @@
  * shared.h: the master's side of shared memory.
  *
  * Owns: creating the zones a configuration needs before the children are
- * forked ("health": the health table; "stats": per-process counters),
+ * forked ("health": the health table; "stats": per-process counters;
+ * "tls", when TLS is used: the session cache and the ticket keys, which
+ * it rotates),
  * keeping a zone across a reload when its name and size are unchanged
  * (and carrying each server's health over by "upstream/address" when the
  * zone must change), and the life of each child's stats record: made
@@ -20,11 +22,12 @@
 #include "health.h"
 #include "shm.h"
 #include "stats.h"
+#include "tls_cache.h"
 
 struct zone_ref;
 
 struct shared {
-	struct zone_ref *health, *stats;
+	struct zone_ref *health, *stats, *tls;
 	struct health_peer **peers;	/* by conf_server.id */
 	unsigned npeers;
 	unsigned refs;
@@ -42,6 +45,12 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 void shared_put(struct shared *sh);
 
 struct shm_zone *shared_stats_zone(const struct shared *sh);
+/* NULL when the configuration uses no TLS. */
+struct tls_cache *shared_tls_cache(const struct shared *sh);
+
+/* A new ticket key for new tickets; the ones before it still decrypt.
+ * Also done by shared_create(), so every reload rotates. */
+void shared_rotate_ticket_keys(struct shared *sh);
 struct stats_root *shared_stats_root(const struct shared *sh);
 
 /* A stats record for a child about to be forked (NULL when the zone is

@@ -24,6 +24,7 @@
 #include "health.h"
 #include "http_parse.h"
 #include "conn.h"
+#include "tls.h"
 #include "checker.h"
 
 /* A larger response head fails the check. */
@@ -37,6 +38,7 @@ _Static_assert(CHECK_BODY_MAX >= CHECK_HEAD_MAX,
 enum probe_state {
 	PROBE_IDLE = 0,			/* waiting for the next check */
 	PROBE_CONNECTING,
+	PROBE_HANDSHAKE,		/* TLS upstreams */
 	PROBE_SENDING,
 	PROBE_HEAD,			/* reading the response head */
 	PROBE_BODY			/* reading the body, kept or counted */
@@ -45,6 +47,7 @@ enum probe_state {
 /* What a check was doing when its timeout struck. */
 static const char *const probe_phase[] = {
 	[PROBE_CONNECTING] = "connecting",
+	[PROBE_HANDSHAKE] = "in the TLS handshake",
 	[PROBE_SENDING] = "sending the request",
 	[PROBE_HEAD] = "reading the response head",
 	[PROBE_BODY] = "reading the response body",
@@ -333,6 +336,7 @@ static int probe_connected(struct probe *p)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
+	SSL *ssl;
 
 	if (!p->conn.io.writable)
 		return P_AGAIN;
@@ -340,6 +344,27 @@ static int probe_connected(struct probe *p)
 		err = errno;
 	if (err != 0)
 		return probe_fail(p, "connect() failed: %s", strerror(err));
+	p->state = PROBE_SENDING;
+	if (p->up->tls == NULL)
+		return P_OK;
+	/* A check is one request on a new connection: no session to keep. */
+	ssl = tls_upstream_ssl(p->up->tls, p->srv, NULL);
+	if (ssl == NULL || conn_tls_attach(&p->conn, ssl) < 0)
+		return probe_fail(p, "TLS setup failed: %s", tls_error_string("out of memory"));
+	p->state = PROBE_HANDSHAKE;
+	return P_OK;
+}
+
+static int probe_handshake(struct probe *p)
+{
+	int r = conn_handshake(&p->conn);
+
+	if (r == P_AGAIN)
+		return P_AGAIN;
+	if (r != P_OK)
+		return probe_fail(p, "TLS handshake failed: %s",
+				  tls_handshake_error(p->conn.ssl, r == P_DONE ? "closed by the server"
+									       : "connection error"));
 	p->state = PROBE_SENDING;
 	return P_OK;
 }
@@ -350,6 +375,8 @@ static void probe_event(struct ev_io *io, uint32_t events)
 
 	(void)events;
 	if (p->state == PROBE_CONNECTING && probe_connected(p) != P_OK)
+		return;
+	if (p->state == PROBE_HANDSHAKE && probe_handshake(p) != P_OK)
 		return;
 	if (p->state == PROBE_SENDING && send_request(p) != P_OK)
 		return;

@@ -2,8 +2,10 @@
  * conn.h: a connection's byte I/O and the worker's buffers.
  *
  * Owns: reading and writing a socket with the readiness flags of its
- * ev_io, and the free list of fixed-size buffers. This is the layer TLS
- * will sit in: callers see bytes, never the socket.
+ * ev_io, in the clear or through TLS (OpenSSL reads and writes the socket
+ * through a BIO of ours that keeps those flags, so a TLS connection waits
+ * on epoll exactly as a plain one does), and the free list of fixed-size
+ * buffers. Callers see bytes, never the socket.
  */
 #ifndef PORTICO_CONN_H
 #define PORTICO_CONN_H
@@ -11,13 +13,33 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <openssl/ssl.h>
+
 #include "core.h"
 #include "event.h"
 
 struct conn {
 	struct ev_io io;
 	int err;		/* errno of the last failed call */
+	SSL *ssl;		/* NULL: in the clear */
+	bool read_wants_write;	/* TLS: the last read must write first */
 };
+
+/* From now on c's bytes go through ssl (taken over: conn_close frees
+ * it). -1 when out of memory. */
+int conn_tls_attach(struct conn *c, SSL *ssl);
+
+/* Advance c's TLS handshake: P_OK when done, P_AGAIN, or P_ERROR (the
+ * reason in tls_error_string(), c->err set for a socket error). */
+int conn_handshake(struct conn *c);
+
+/* Whether a read may return bytes without waiting for the socket: it is
+ * readable, or TLS holds bytes already read from it. */
+bool conn_has_input(const struct conn *c);
+
+/* We will write no more: TLS close_notify, then the TCP half-close.
+ * -1 when the socket is already gone. */
+int conn_shutdown(struct conn *c);
 
 /* Read up to len bytes. Returns the count, P_AGAIN, P_DONE at end of
  * stream, or P_ERROR (c->err set). */
@@ -31,7 +53,7 @@ ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n);
  * (no byte is waiting to be read before the end). */
 bool conn_peer_closed(struct conn *c);
 
-/* Close the socket; c->io.fd becomes -1. */
+/* Close the socket (and free the TLS state); c->io.fd becomes -1. */
 void conn_close(struct conn *c);
 
 /* A buffer: [start, end) memory, [pos, last) the bytes not yet used. */

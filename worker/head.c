@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <strings.h>
+
 #include "head.h"
 #include "upstream.h"
 
@@ -126,13 +128,34 @@ static void put_forwarded(struct writer *w, const struct session *s, unsigned wh
 		put(w, "\r\n", 2);
 	}
 	if (which & CONF_FWD_PROTO)
-		put_str(w, "X-Forwarded-Proto: http\r\n");
+		put_str(w, session_is_tls(s) ? "X-Forwarded-Proto: https\r\n"
+					     : "X-Forwarded-Proto: http\r\n");
 	if (which & CONF_FWD_FORWARDED) {
 		/* RFC 7239: an IPv6 address is bracketed and quoted. */
 		put_str(w, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
 		put_str(w, s->peer);
-		put_str(w, v6 ? "]\";proto=http\r\n" : ";proto=http\r\n");
+		put_str(w, v6 ? "]\"" : "");
+		put_str(w, session_is_tls(s) ? ";proto=https\r\n" : ";proto=http\r\n");
 	}
+}
+
+/* The field that carries a verified client certificate's subject: only
+ * portico may set it, so a client's own never passes. */
+static const char *subject_field(const struct session *s)
+{
+	const struct conf_site_tls *t = s->x->site->tls;
+
+	return t != NULL && t->verify_client != CONF_VERIFY_OFF ? t->client_subject_header : NULL;
+}
+
+static void put_subject(struct writer *w, const struct session *s, const char *name)
+{
+	if (name == NULL || s->client_subject == NULL)
+		return;
+	put_str(w, name);
+	put(w, ": ", 2);
+	put_str(w, s->client_subject);
+	put(w, "\r\n", 2);
 }
 
 /* HTTP/1.1 upstreams need a Host: the absolute-form's authority, or for an
@@ -157,6 +180,7 @@ size_t head_request(const struct session *s, struct buf *b)
 	const struct http_message *r = &x->req;
 	struct writer w = { b->start, b->end, false };
 	struct slice upgrade = head_upgrade_request(r);
+	const char *subject = subject_field(s);
 	unsigned i;
 
 	put_slice(&w, r->method);
@@ -168,7 +192,9 @@ size_t head_request(const struct session *s, struct buf *b)
 
 		/* Expect is answered by portico itself (see proxy_start). */
 		if ((h->flags & HTTP_HDR_HOP) || h->id == HDR_EXPECT ||
-		    is_forwarding_field(h->name) || has_underscore(h->name))
+		    is_forwarding_field(h->name) || has_underscore(h->name) ||
+		    (subject != NULL && h->name.len == strlen(subject) &&
+		     strncasecmp(h->name.p, subject, h->name.len) == 0))
 			continue;
 		put_header(&w, h);
 	}
@@ -182,6 +208,7 @@ size_t head_request(const struct session *s, struct buf *b)
 		put_str(&w, "Connection: close\r\n");
 	}
 	put_forwarded(&w, s, x->site->forwarded);
+	put_subject(&w, s, subject);
 	if (x->site->via)
 		put_str(&w, "Via: 1.1 portico\r\n");
 	return finish(&w, b);
@@ -196,6 +223,9 @@ size_t head_response(const struct session *s, struct buf *b, enum head_kind kind
 		(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
 		(char)('0' + r->status % 10), ' '
 	};
+	/* The site's policy replaces the backend's, and never goes out in
+	 * the clear (RFC 6797 7.2). */
+	bool hsts = x->site->hsts != NULL && session_is_tls(s) && kind != HEAD_INTERIM;
 	unsigned i;
 
 	put_str(&w, "HTTP/1.1 ");
@@ -206,9 +236,15 @@ size_t head_response(const struct session *s, struct buf *b, enum head_kind kind
 		const struct http_header *h = &r->headers[i];
 
 		if ((h->flags & HTTP_HDR_HOP) ||
-		    (h->id == HDR_SERVER && x->site->hide_server))
+		    (h->id == HDR_SERVER && x->site->hide_server) ||
+		    (hsts && slice_ieq(h->name, "strict-transport-security")))
 			continue;
 		put_header(&w, h);
+	}
+	if (hsts) {
+		put_str(&w, "Strict-Transport-Security: ");
+		put_str(&w, x->site->hsts);
+		put(&w, "\r\n", 2);
 	}
 	if (x->site->via)
 		put_str(&w, "Via: 1.1 portico\r\n");

@@ -544,7 +544,7 @@ static int tunnel_direction(struct session *s, struct pump *p)
 		return P_OK;
 	r = pump_run(p);
 	if (r == P_OK)
-		shutdown(p->dst->io.fd, SHUT_WR);
+		conn_shutdown(p->dst);
 	if (r != P_ERROR)
 		return P_OK;
 	session_log(s, LL_INFO, p->fault == PUMP_DST_ERROR ? p->dst->err : p->src->err,
@@ -593,7 +593,8 @@ static bool client_aborted(struct session *s)
 void proxy_progress(struct session *s)
 {
 	struct exchange *x = s->x;
-	int r, err;
+	const char *why;
+	int r;
 
 	if (x->tunnel) {
 		tunnel_progress(s);
@@ -603,12 +604,16 @@ void proxy_progress(struct session *s)
 		return;
 
 	if (x->connecting) {
-		if (!x->uc->conn.io.writable)
+		r = upstream_finish_connect(x->uc, &why);
+		if (r == P_AGAIN)
 			return;
-		err = upstream_connected(x->uc);
-		if (err != 0) {
-			session_log(s, LL_ERROR, err, "connect() to upstream %s failed",
-				    upconn_addr(x->uc));
+		if (r == P_ERROR) {
+			if (why == NULL)
+				session_log(s, LL_ERROR, x->uc->conn.err,
+					    "connect() to upstream %s failed", upconn_addr(x->uc));
+			else
+				session_log(s, LL_ERROR, 0, "TLS handshake with upstream %s "
+					    "failed: %s", upconn_addr(x->uc), why);
 			if (next_server(s, CONF_FAIL_ERROR) != P_OK)
 				return;
 		} else {

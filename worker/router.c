@@ -18,7 +18,7 @@ static bool site_on_listener(const struct conf_site *site,
 	return false;
 }
 
-static struct slice host_without_port(struct slice host)
+struct slice router_host_name(struct slice host)
 {
 	size_t i;
 
@@ -57,7 +57,7 @@ const struct conf_site *router_site(const struct conf *conf,
 	long best_score = -1;
 	unsigned i, j;
 
-	host = host_without_port(host);
+	host = router_host_name(host);
 	for (i = 0; i < conf->nsites; i++) {
 		const struct conf_site *site = &conf->sites[i];
 

@@ -17,6 +17,9 @@ const struct conf_site *router_site(const struct conf *conf,
 				    const struct conf_listen *lst,
 				    struct slice host);
 
+/* host without its ":port" (an IPv6 literal keeps its brackets). */
+struct slice router_host_name(struct slice host);
+
 /* The route for path: the longest matching prefix, unless a regex route
  * matches (regexes are tried in file order). NULL when none matches. */
 const struct conf_route *router_route(const struct conf_site *site,

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "tls.h"
 #include "access_log.h"
 #include "proxy.h"
 #include "status.h"
@@ -33,6 +34,9 @@ static struct session *open_sessions;
 static unsigned open_count;
 static struct session *session_free;
 static struct exchange *exchange_free;
+/* Per listener: the context a TLS handshake starts with, its default
+ * site's, whose certificate a client without SNI gets. */
+static SSL_CTX **listener_ctx;
 
 static void client_event(struct ev_io *io, uint32_t events);
 static void session_timeout(struct ev_timer *t);
@@ -105,6 +109,8 @@ void session_close(struct session *s, const char *reason)
 	exchange_free_one(s);
 	ev_timer_del(&s->timer);
 	conn_close(&s->client);
+	free(s->client_subject);
+	s->client_subject = NULL;
 	buf_put(s->in);
 	s->in = NULL;
 	if (s->prev)
@@ -146,11 +152,14 @@ void session_accept(int fd, const struct conf_listen *lst,
 	}
 	s->client.io.fd = fd;
 	s->client.io.cb = client_event;
-	s->client.io.readable = 1;
+	/* A TLS client's first bytes are awaited from epoll (the socket is
+	 * reported at once if they are there): until they come, it costs
+	 * no TLS state. */
+	s->client.io.readable = !lst->tls;
 	s->client.io.writable = 1;
 	s->listen = lst;
 	s->timer.cb = session_timeout;
-	s->state = SS_IDLE;
+	s->state = lst->tls ? SS_HANDSHAKE : SS_IDLE;
 	if (peer->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr,
 			  s->peer, sizeof(s->peer));
@@ -172,8 +181,90 @@ void session_accept(int fd, const struct conf_listen *lst,
 		session_close(s, "epoll_ctl failed");
 		return;
 	}
+	if (lst->tls) {
+		ev_timer_set(&s->timer, worker_conf->tls_handshake_timeout);
+		return;
+	}
 	ev_timer_set(&s->timer, worker_conf->client_header_timeout);
 	read_head(s);
+}
+
+/* ClientHello's server name: the site, as the Host field would pick it. */
+static struct conf_site_tls *site_by_sni(SSL *ssl, const char *name, size_t len)
+{
+	struct session *s = SSL_get_app_data(ssl);
+
+	s->tls_site = router_site(worker_conf, s->listen, (struct slice){ name, len });
+	return s->tls_site ? s->tls_site->tls : NULL;
+}
+
+int session_init(struct tls_cache *cache)
+{
+	const struct conf *c = worker_conf;
+	unsigned i;
+
+	tls_worker_init(cache, site_by_sni);
+	listener_ctx = calloc(c->nlistens ? c->nlistens : 1, sizeof(*listener_ctx));
+	if (listener_ctx == NULL)
+		return -1;
+	for (i = 0; i < c->nlistens; i++) {
+		const struct conf_site *site;
+
+		if (!c->listens[i].tls)
+			continue;
+		site = router_site(c, &c->listens[i], (struct slice){ NULL, 0 });
+		listener_ctx[i] = site && site->tls ? site->tls->ctx : NULL;
+	}
+	return 0;
+}
+
+static void handshake_done(struct session *s)
+{
+	const struct conf_site_tls *t = s->tls_site ? s->tls_site->tls : NULL;
+	char subject[1024];
+
+	if (t != NULL && t->verify_client != CONF_VERIFY_OFF &&
+	    tls_peer_subject(s->client.ssl, subject, sizeof(subject)) > 0)
+		s->client_subject = strdup(subject);
+	STATS_ADD(worker_stats, c.tls_handshakes, 1);
+	if (SSL_session_reused(s->client.ssl))
+		STATS_ADD(worker_stats, c.tls_resumed, 1);
+	s->state = SS_IDLE;
+	ev_timer_set(&s->timer, worker_conf->client_header_timeout);
+	read_head(s);
+}
+
+static void handshake(struct session *s)
+{
+	SSL *ssl;
+	int r;
+
+	if (s->client.ssl == NULL) {
+		if (!s->client.io.readable && !s->client.io.hup)
+			return;
+		ssl = listener_ctx[s->listen->index] ? SSL_new(listener_ctx[s->listen->index]) : NULL;
+		if (ssl != NULL) {
+			SSL_set_app_data(ssl, s);
+			SSL_set_accept_state(ssl);
+		}
+		if (ssl == NULL || conn_tls_attach(&s->client, ssl) < 0) {
+			session_log(s, LL_ERROR, 0, "starting TLS failed: %s",
+				    tls_error_string("out of memory"));
+			session_close(s, "TLS setup failed");
+			return;
+		}
+	}
+	r = conn_handshake(&s->client);
+	if (r == P_AGAIN)
+		return;
+	if (r != P_OK) {
+		session_log(s, LL_INFO, s->client.err, "TLS handshake failed: %s",
+			    tls_handshake_error(s->client.ssl, r == P_DONE ? "client closed"
+									  : "connection error"));
+		session_close(s, "TLS handshake failed");
+		return;
+	}
+	handshake_done(s);
 }
 
 /* Wait for the next request on a kept-alive connection, or serve one that
@@ -194,7 +285,7 @@ static void next_request(struct session *s)
 	buf_put(s->in);
 	s->in = NULL;
 	ev_timer_set(&s->timer, worker_conf->keepalive_timeout);
-	if (s->client.io.readable)
+	if (conn_has_input(&s->client))
 		read_head(s);
 }
 
@@ -205,7 +296,7 @@ static bool client_may_send(const struct session *s)
 {
 	const struct exchange *x = s->x;
 
-	return (s->in != NULL && buf_len(s->in) > 0) || s->client.io.readable ||
+	return (s->in != NULL && buf_len(s->in) > 0) || conn_has_input(&s->client) ||
 	       (x != NULL && x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done);
 }
 
@@ -229,7 +320,7 @@ static void linger(struct session *s)
 
 static void close_after_answer(struct session *s)
 {
-	if (!client_may_send(s) || shutdown(s->client.io.fd, SHUT_WR) < 0) {
+	if (!client_may_send(s) || conn_shutdown(&s->client) < 0) {
 		session_close(s, "exchange done, connection not kept");
 		return;
 	}
@@ -280,12 +371,14 @@ static bool client_wants_keep_alive(const struct exchange *x)
 static const char *status_reason(int status)
 {
 	switch (status) {
+	case 301: return "Moved Permanently";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -298,14 +391,14 @@ static const char *status_reason(int status)
 }
 
 /* The head and body of an answer of our own into out[0..cap); 0 when it
- * does not fit. */
+ * does not fit. fields: more header lines, each ending in CRLF. */
 static size_t format_answer(char *out, size_t cap, int status, bool close, bool head,
-			    const char *type, const char *body, size_t len)
+			    const char *fields, const char *type, const char *body, size_t len)
 {
 	int n = snprintf(out, cap,
-			 "HTTP/1.1 %d %s\r\nServer: portico\r\n"
+			 "HTTP/1.1 %d %s\r\nServer: portico\r\n%s"
 			 "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-			 status, status_reason(status), type, len,
+			 status, status_reason(status), fields, type, len,
 			 close ? "Connection: close\r\n" : "");
 
 	if (n < 0 || (size_t)n >= cap || (!head && cap - (size_t)n < len))
@@ -315,7 +408,11 @@ static size_t format_answer(char *out, size_t cap, int status, bool close, bool 
 	return (size_t)n + (head ? 0 : len);
 }
 
-void session_respond(struct session *s, int status, bool close)
+static void respond(struct session *s, int status, bool close, const char *location,
+		    const char *type, const char *body, size_t body_len);
+
+/* Portico's own page for status; location: where a redirect points. */
+static void respond_page(struct session *s, int status, bool close, const char *location)
 {
 	char page[256];
 	int len;
@@ -325,14 +422,41 @@ void session_respond(struct session *s, int status, bool close)
 		       "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
 		       "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
 		       status, status_reason(status), status, status_reason(status));
-	session_respond_body(s, status, close, "text/html", page, (size_t)len);
+	respond(s, status, close, location, "text/html", page, (size_t)len);
+}
+
+void session_respond(struct session *s, int status, bool close)
+{
+	respond_page(s, status, close, NULL);
 }
 
 void session_respond_body(struct session *s, int status, bool close, const char *type,
-			  const char *body, size_t body_len)
+			  const char *body, size_t len)
+{
+	respond(s, status, close, NULL, type, body, len);
+}
+
+/* The fields of an answer of our own beyond its framing: Location for a
+ * redirect, and the site's Strict-Transport-Security (on TLS only). */
+static void own_fields(const struct session *s, const char *location, char *out, size_t cap)
+{
+	const struct conf_site *site = s->x->site;
+	int n = 0;
+
+	out[0] = '\0';
+	if (location != NULL)
+		n = snprintf(out, cap, "Location: %s\r\n", location);
+	if (session_is_tls(s) && site != NULL && site->hsts != NULL && n >= 0 && (size_t)n < cap)
+		snprintf(out + n, cap - (size_t)n, "Strict-Transport-Security: %s\r\n", site->hsts);
+}
+
+/* An answer of portico's own, with location (may be NULL) for a redirect. */
+static void respond(struct session *s, int status, bool close, const char *location,
+		    const char *type, const char *body, size_t body_len)
 {
 	struct exchange *x = s->x;
 	bool head = x->req.method_id == HTTP_HEAD;
+	char fields[2048];
 	size_t len;
 
 	if (x->uc != NULL) {
@@ -349,8 +473,9 @@ void session_respond_body(struct session *s, int status, bool close, const char 
 		close = true;
 	s->keep_alive = !close && client_wants_keep_alive(x);
 	x->status = status;
+	own_fields(s, location, fields, sizeof(fields));
 	len = format_answer(x->resp_head->start, (size_t)(x->resp_head->end - x->resp_head->start),
-			    status, !s->keep_alive, head, type, body, body_len);
+			    status, !s->keep_alive, head, fields, type, body, body_len);
 	if (len == 0) {
 		log_msg(LL_ALERT, "an answer of %zu bytes does not fit a buffer", body_len);
 		session_close(s, "answer too large");
@@ -413,6 +538,39 @@ static void remember_for_log(struct exchange *x, const char *head, size_t len)
 	copy_escaped(x->user_agent, sizeof(x->user_agent), http_header_value(&x->req, "user-agent"));
 }
 
+/* The same URL over https, on the site's TLS port. */
+static void redirect_https(struct session *s)
+{
+	const struct http_message *r = &s->x->req;
+	const struct conf_site *site = s->x->site;
+	struct slice host = router_host_name(r->host), path = r->target;
+	char location[4096], port[8] = "";
+	int n;
+
+	if (host.len == 0 && site->nhosts > 0 && !site->hosts[0].wildcard)
+		host = (struct slice){ site->hosts[0].name, strlen(site->hosts[0].name) };
+	if (host.len == 0) {
+		session_log(s, LL_INFO, 0, "no host to redirect to https, answered 400");
+		session_respond(s, 400, true);
+		return;
+	}
+	if (site->https_port != 443)
+		snprintf(port, sizeof(port), ":%u", site->https_port);
+	if (path.len > 0 && path.p[0] == '/')	/* origin-form: path and query */
+		n = snprintf(location, sizeof(location), "https://%.*s%s%.*s", (int)host.len,
+			     host.p, port, (int)path.len, path.p);
+	else					/* absolute-form */
+		n = snprintf(location, sizeof(location), "https://%.*s%s%.*s%s%.*s",
+			     (int)host.len, host.p, port, (int)r->path.len,
+			     r->path.len ? r->path.p : "/", r->query.len ? "?" : "",
+			     (int)r->query.len, r->query.len ? r->query.p : "");
+	if (n < 0 || (size_t)n >= sizeof(location)) {
+		session_respond(s, 414, true);
+		return;
+	}
+	respond_page(s, 301, false, location);
+}
+
 static void dispatch(struct session *s, size_t head_len)
 {
 	const struct conf *conf = worker_conf;
@@ -437,6 +595,17 @@ static void dispatch(struct session *s, size_t head_len)
 	}
 	s->in->pos += x->req.head_len;
 	s->scanned = 0;
+	if (session_is_tls(s) && x->site != s->tls_site) {
+		/* The certificate, and the client certificate checks, were
+		 * those of the site SNI named: Host may not pick another. */
+		session_log(s, LL_INFO, 0, "Host names another site than SNI, answered 421");
+		session_respond(s, 421, false);
+		return;
+	}
+	if (!session_is_tls(s) && x->site != NULL && x->site->redirect_https) {
+		redirect_https(s);
+		return;
+	}
 	x->route = x->site ? router_route(x->site, x->req.path) : NULL;
 	if (x->route == NULL) {
 		session_respond(s, 404, false);
@@ -546,6 +715,9 @@ static void client_event(struct ev_io *io, uint32_t events)
 	case SS_LINGER:
 		linger(s);
 		break;
+	case SS_HANDSHAKE:
+		handshake(s);
+		break;
 	}
 }
 
@@ -570,6 +742,9 @@ static void session_timeout(struct ev_timer *t)
 		break;
 	case SS_LINGER:
 		session_close(s, "lingering timed out");
+		break;
+	case SS_HANDSHAKE:
+		session_close(s, "TLS handshake timed out");
 		break;
 	}
 }

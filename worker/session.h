@@ -19,6 +19,7 @@
 #include "pump.h"
 #include "http_parse.h"
 #include "balance.h"
+#include "tls_cache.h"
 
 struct upconn;
 struct upstream;
@@ -28,7 +29,8 @@ enum session_state {
 	SS_HEAD,		/* reading a request head */
 	SS_PROXY,		/* exchange with an upstream in progress */
 	SS_RESPOND,		/* sending portico's own response */
-	SS_LINGER		/* answered and half-closed, draining the rest */
+	SS_LINGER,		/* answered and half-closed, draining the rest */
+	SS_HANDSHAKE		/* TLS handshake, before the first request */
 };
 
 struct exchange {
@@ -84,6 +86,8 @@ struct session {
 	size_t scanned;			/* http_head_scan progress in in */
 	uint8_t state;			/* enum session_state */
 	bool keep_alive;		/* the connection outlives this exchange */
+	const struct conf_site *tls_site;	/* TLS: the site SNI chose */
+	char *client_subject;		/* TLS: verified client certificate's */
 	struct exchange *x;		/* NULL between requests */
 	struct session *prev, *next;	/* open sessions, or the free list */
 };
@@ -91,6 +95,11 @@ struct session {
 /* Start serving a connection accepted on lst; takes ownership of fd. */
 void session_accept(int fd, const struct conf_listen *lst,
 		    const struct sockaddr *peer);
+
+/* Before serving: TLS handshakes pick sites through this worker's
+ * configuration, and share sessions through cache (may be NULL). -1 when
+ * out of memory. */
+int session_init(struct tls_cache *cache);
 
 /* Graceful stop: close idle connections now, and the others once their
  * current exchange ends. */
@@ -111,6 +120,12 @@ void session_respond(struct session *s, int status, bool close);
  * fit a buffer with the head). */
 void session_respond_body(struct session *s, int status, bool close, const char *type,
 			  const char *body, size_t len);
+
+/* Whether the client's connection is TLS. */
+static inline bool session_is_tls(const struct session *s)
+{
+	return s->client.ssl != NULL;
+}
 
 /* Close the client connection and release everything; reason is logged
  * at debug level (or info when it is an error). */

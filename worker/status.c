@@ -74,6 +74,8 @@ static void put_counters(struct out *o)
 	put(o, "\"upstream_failures\": %lu,\n\"retries\": %lu,\n\"no_server\": %lu,\n",
 	    (unsigned long)c.upstream_failures, (unsigned long)c.retries,
 	    (unsigned long)c.no_server);
+	put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
+	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
 }
 
 static void put_server(struct out *o, const struct conf_upstream *u,

@@ -20,6 +20,18 @@ static unsigned nupstreams;
 static struct upconn *upconn_free;
 static unsigned open_count;
 
+static void init_server(struct upstream *up, unsigned j)
+{
+	const struct conf_server *srv = &up->conf->servers[j];
+	char text[512];
+
+	up->servers[j].peer = worker_peers[srv->id];
+	if (up->conf->tls == NULL)
+		return;
+	snprintf(text, sizeof(text), "%s/%s", up->conf->name, srv->address);
+	tls_server_key(&up->servers[j].tls_key, text);
+}
+
 int upstream_init_all(const struct conf *conf)
 {
 	unsigned i;
@@ -37,7 +49,7 @@ int upstream_init_all(const struct conf *conf)
 		if (up->servers == NULL || balance_init(up) < 0)
 			return -1;
 		for (j = 0; j < up->conf->nservers; j++)
-			up->servers[j].peer = worker_peers[up->conf->servers[j].id];
+			init_server(up, j);
 	}
 	return 0;
 }
@@ -106,17 +118,31 @@ static void idle_unlink(struct upconn *uc)
 	uc->up->nidle--;
 }
 
+/* Whether an idle connection is still silent. Over TLS, the server may
+ * send session tickets after the handshake: OpenSSL takes those in, and
+ * only application data or a close counts. */
+static bool still_silent(struct upconn *uc)
+{
+	char byte;
+
+	if (uc->conn.ssl != NULL)
+		return conn_recv(&uc->conn, &byte, 1) == P_AGAIN;
+	if (recv(uc->conn.io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+		uc->conn.io.readable = 0;
+		return true;
+	}
+	return false;
+}
+
 /* An idle connection must stay silent: if the server closed it, reset it
  * or sent bytes nobody asked for, it is of no more use. Other events (a
  * late EPOLLOUT edge) leave it alone. */
 static void idle_event(struct ev_io *io, uint32_t events)
 {
 	struct upconn *uc = (struct upconn *)io;
-	char byte;
 
 	(void)events;
-	if (recv(io->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
-		io->readable = 0;
+	if (still_silent(uc)) {
 		io->hup = 0;
 		return;
 	}
@@ -194,7 +220,7 @@ int upstream_connect(struct upstream *up, unsigned s, void *owner,
 	return P_AGAIN;
 }
 
-int upstream_connected(struct upconn *uc)
+static int tcp_connected(struct upconn *uc)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -202,6 +228,47 @@ int upstream_connected(struct upconn *uc)
 	if (getsockopt(uc->conn.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return errno;
 	return err;
+}
+
+static int start_tls(struct upconn *uc)
+{
+	const struct conf_upstream *cu = uc->up->conf;
+	SSL *ssl = tls_upstream_ssl(cu->tls, &cu->servers[uc->server],
+				    &uc->up->servers[uc->server].tls_key);
+
+	return ssl != NULL ? conn_tls_attach(&uc->conn, ssl) : -1;
+}
+
+int upstream_finish_connect(struct upconn *uc, const char **why)
+{
+	int r;
+
+	if (!uc->connected) {
+		if (!uc->conn.io.writable)
+			return P_AGAIN;
+		uc->conn.err = tcp_connected(uc);
+		if (uc->conn.err != 0) {
+			*why = NULL;
+			return P_ERROR;
+		}
+		uc->connected = true;
+		if (uc->up->conf->tls != NULL && start_tls(uc) < 0) {
+			*why = tls_error_string("TLS setup: out of memory");
+			return P_ERROR;
+		}
+	}
+	if (uc->conn.ssl != NULL && !uc->ready) {
+		r = conn_handshake(&uc->conn);
+		if (r == P_AGAIN)
+			return P_AGAIN;
+		if (r != P_OK) {
+			*why = tls_handshake_error(uc->conn.ssl, r == P_DONE ? "closed by the server"
+									     : "connection error");
+			return P_ERROR;
+		}
+	}
+	uc->ready = true;
+	return P_OK;
 }
 
 void upstream_release(struct upconn *uc, bool reusable)

@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "health.h"
+#include "tls.h"
 
 struct upstream;
 struct ring_point;
@@ -23,6 +24,8 @@ struct upconn {
 	unsigned server;		/* index in up->conf->servers */
 	bool reused;			/* came from the idle pool */
 	bool counted;			/* in the server's open exchanges */
+	bool connected;			/* TCP connect done */
+	bool ready;			/* ... and the TLS handshake, if any */
 	void *owner;			/* the exchange using it */
 	struct upconn *prev, *next;	/* idle list, or free list */
 };
@@ -31,6 +34,7 @@ struct upstream_server {
 	int current_weight;		/* smooth weighted round robin state */
 	struct upconn *idle;		/* most recently used first */
 	struct health_peer *peer;	/* shared state */
+	struct tls_server_key tls_key;	/* names its TLS session in the cache */
 };
 
 struct upstream {
@@ -56,8 +60,13 @@ struct upstream *upstream_of(const struct conf_upstream *cu);
 int upstream_connect(struct upstream *up, unsigned s, void *owner,
 		     ev_io_cb cb, bool pooled, struct upconn **out, int *err);
 
-/* After a writable event on a connecting upconn: 0 or the errno. */
-int upstream_connected(struct upconn *uc);
+/*
+ * Drive a connection that upstream_connect() left in progress: the TCP
+ * connect, then the TLS handshake when the upstream has TLS. P_OK when it
+ * is ready for the request, P_AGAIN, or P_ERROR: *why is NULL when the
+ * connect failed (uc->conn.err says why), else the TLS failure's reason.
+ */
+int upstream_finish_connect(struct upconn *uc, const char **why);
 
 /* Done with uc: keep it idle for reuse when reusable and the pool has
  * room, else close it. */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "channel.h"
 #include "privs.h"
+#include "tls.h"
 #include "access_log.h"
 #include "checker.h"
 #include "event.h"
@@ -351,7 +352,9 @@ void worker_main(const struct worker_args *a)
 		setup_failed("epoll_create1() failed", strerror(errno));
 	buf_pool_init(MAX(a->conf->header_buffer_size + 4096, (size_t)16384));
 	setup_stats(a);
-	if (upstream_init_all(a->conf) < 0 || access_log_init(a->logs) < 0)
+	tls_worker_init(a->tls_cache, NULL);
+	if (upstream_init_all(a->conf) < 0 || access_log_init(a->logs) < 0 ||
+	    (!a->checker && session_init(a->tls_cache) < 0))
 		setup_failed("worker setup", "out of memory");
 	setup_control(a->channel_fd);
 	if (a->checker)

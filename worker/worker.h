@@ -13,6 +13,7 @@
 #include "http_parse.h"
 #include "health.h"
 #include "stats.h"
+#include "tls_cache.h"
 
 struct worker_args {
 	const struct conf *conf;
@@ -25,6 +26,7 @@ struct worker_args {
 	struct stats_proc *stats;	/* this process's record, or NULL */
 	struct shm_zone *stats_zone;	/* for the status page */
 	struct stats_root *stats_root;
+	struct tls_cache *tls_cache;	/* TLS sessions and ticket keys, or NULL */
 };
 
 /* Run the worker in the current (freshly forked) process; never returns. */
