@@ -128,6 +128,17 @@ static SSL_CTX *ctx_new(const SSL_METHOD *method, int min_version, int max_versi
 	return ctx;
 }
 
+/* The key just loaded is not the certificate's (one of another type ends
+ * in another slot, which SSL_CTX_check_private_key() then finds empty). */
+static bool key_mismatch(void)
+{
+	unsigned long code = ERR_peek_last_error();
+
+	return ERR_GET_LIB(code) == ERR_LIB_X509 &&
+	       (ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH ||
+		ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH);
+}
+
 /* One chain and its key into the slot of the key's type. */
 static int use_cert(SSL_CTX *ctx, const struct conf_cert *cert, const char *cert_opt,
 		    const char *key_opt, unsigned idx, struct tls_err *e)
@@ -136,11 +147,13 @@ static int use_cert(SSL_CTX *ctx, const struct conf_cert *cert, const char *cert
 		set_err(e, cert_opt, idx, "cannot load certificate chain \"%s\"", cert->chain);
 		return -1;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cert->key, SSL_FILETYPE_PEM) != 1) {
+	if (SSL_CTX_use_PrivateKey_file(ctx, cert->key, SSL_FILETYPE_PEM) != 1 &&
+	    !key_mismatch()) {
 		set_err(e, key_opt, idx, "cannot load private key \"%s\"", cert->key);
 		return -1;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
+	if (ERR_peek_last_error() != 0 || SSL_CTX_check_private_key(ctx) != 1) {
+		ERR_clear_error();
 		set_err(e, key_opt, idx, "private key \"%s\" does not match certificate \"%s\"",
 			cert->key, cert->chain);
 		return -1;

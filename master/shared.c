@@ -278,6 +278,8 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 		snprintf(err, errlen, "no random bytes for a TLS ticket key");
 		goto fail;
 	}
+	if (prev != NULL && prev->tls != NULL)
+		log_msg(LL_INFO, "TLS ticket keys rotated");
 	return sh;
 fail:
 	shared_free(sh);

@@ -276,10 +276,24 @@ bool conn_peer_closed(struct conn *c)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 }
 
+/* A close_notify when the connection is healthy, and in any case the
+ * session marked as ended well: OpenSSL drops from the cache (ours, the
+ * shared one) the session of a connection freed without it. A session
+ * that failed was dropped when it failed. */
+static void tls_end(SSL *ssl)
+{
+	ERR_clear_error();
+	if (SSL_is_init_finished(ssl) && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		SSL_shutdown(ssl);
+	ERR_clear_error();
+	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(ssl);
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->ssl != NULL) {
-		SSL_free(c->ssl);
+		tls_end(c->ssl);
 		c->ssl = NULL;
 	}
 	if (c->io.fd < 0)

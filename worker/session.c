@@ -257,10 +257,14 @@ static void handshake(struct session *s)
 	r = conn_handshake(&s->client);
 	if (r == P_AGAIN)
 		return;
+	if (r == P_DONE) {
+		/* Probes and impatient clients close first: no error of theirs. */
+		session_close(s, "client closed in the TLS handshake");
+		return;
+	}
 	if (r != P_OK) {
 		session_log(s, LL_INFO, s->client.err, "TLS handshake failed: %s",
-			    tls_handshake_error(s->client.ssl, r == P_DONE ? "client closed"
-									  : "connection error"));
+			    tls_handshake_error(s->client.ssl, "connection error"));
 		session_close(s, "TLS handshake failed");
 		return;
 	}
