@@ -31,6 +31,18 @@
 #define DEF_SESSION_TIMEOUT 3600000
 #define DEF_TICKET_ROTATION 3600000
 
+/* A duration of at least a second: a session or a key that lived less
+ * would only cost handshakes. */
+static unsigned get_seconds(struct loader *ld, cfg_t *cfg, const char *name, unsigned def)
+{
+	unsigned ms = ld_get_duration(ld, cfg, name, def, false);
+
+	if (ms >= 1000)
+		return ms;
+	ld_error(ld, ld_opt_line(ld, cfg, name), "%s must be at least 1s", name);
+	return def;
+}
+
 void conf_tls_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 {
 	const char *cache = cfg_getstr(cfg, "tls_session_cache");
@@ -40,21 +52,10 @@ void conf_tls_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 		c->tls_session_cache = 0;
 	else
 		c->tls_session_cache = ld_get_size(ld, cfg, "tls_session_cache", DEF_SESSION_CACHE);
-	c->tls_session_timeout = ld_get_duration(ld, cfg, "tls_session_timeout",
-						 DEF_SESSION_TIMEOUT, false);
-	if (c->tls_session_timeout < 1000) {
-		ld_error(ld, ld_opt_line(ld, cfg, "tls_session_timeout"),
-			 "tls_session_timeout must be at least 1s");
-		c->tls_session_timeout = 1000;
-	}
+	c->tls_session_timeout = get_seconds(ld, cfg, "tls_session_timeout", DEF_SESSION_TIMEOUT);
 	c->tls_session_tickets = ld_get_bool(ld, cfg, "tls_session_tickets", true);
-	c->tls_ticket_key_rotation = ld_get_duration(ld, cfg, "tls_ticket_key_rotation",
-						     DEF_TICKET_ROTATION, false);
-	if (c->tls_ticket_key_rotation < 1000) {
-		ld_error(ld, ld_opt_line(ld, cfg, "tls_ticket_key_rotation"),
-			 "tls_ticket_key_rotation must be at least 1s");
-		c->tls_ticket_key_rotation = 1000;
-	}
+	c->tls_ticket_key_rotation = get_seconds(ld, cfg, "tls_ticket_key_rotation",
+						 DEF_TICKET_ROTATION);
 }
 
 /* A list of protocol names into the range they span. */

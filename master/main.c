@@ -241,7 +241,9 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct conf *conf;
-	char *conf_path;
+	char *abs_path;
+	const char *conf_path;
+	int status;
 
 	parse_args(argc, argv, &o);
 	if (o.test)
@@ -250,13 +252,15 @@ int main(int argc, char **argv)
 		return send_signal(&o);
 	/* A daemon changes to "/": reloads must still find the file, and the
 	 * paths in it are taken relative to its directory. */
-	conf_path = realpath(o.conf_file, NULL);
-	if (conf_path == NULL)
-		conf_path = (char *)o.conf_file;
+	abs_path = realpath(o.conf_file, NULL);
+	conf_path = abs_path ? abs_path : o.conf_file;
 	conf = load_or_report(conf_path);
 	if (conf == NULL) {
 		fprintf(stderr, "portico: configuration file %s test failed\n", o.conf_file);
+		free(abs_path);
 		return 1;
 	}
-	return master_run(conf, conf_path, own_binary(argv[0]), o.foreground);
+	status = master_run(conf, conf_path, own_binary(argv[0]), o.foreground);
+	free(abs_path);
+	return status;
 }
