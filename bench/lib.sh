@@ -1,14 +1,19 @@
 # bench/lib.sh: helpers shared by the benchmark scripts (sourced by
-# bench/run and bench/balance).
+# bench/run, bench/balance and bench/tls).
 #
 # The caller sets, before using the functions that need them:
 #   prog      its name, for messages ("bench/balance")
-#   work      its temporary directory
-#   master    an associative array: instance -> pid of its master process
-#   pin_load  an array: the command prefix for wrk (taskset ...), may be empty
+#   here      the bench directory (templates)
+#   port      an associative array: instance -> its port
+#   NGINX, HAPROXY   the binaries; PORTICO through bench_portico
 #   WARMUP, DURATION, THREADS, CONNS   the wrk settings
-# and calls bench_init_clock once.
+# and calls bench_init_clock once. bench_pin sets pin_proxy and pin_load,
+# bench_tempdir sets work and master (instance -> pid of its master).
+# An instance is named KIND or KIND-SOMETHING, KIND one of backend, nginx,
+# haproxy, portico; its files are in $work/INSTANCE.
 # shellcheck shell=bash disable=SC2154
+
+declare -A ready_url=()   # see start_server
 
 die() { echo "$prog: $*" >&2; exit 1; }
 
@@ -22,11 +27,14 @@ ratio() {   # a b -> a/b with two decimals, "-" when either is missing or b is 0
 }
 
 # --- tools ---------------------------------------------------------------------
-bench_need() {   # command:package ...: install (as root) the packages of missing commands
+bench_need() {   # command:package ... (or /file:package): install (as root) the packages of missing ones
 	local cp pk need=()
 	export PATH=$PATH:/usr/sbin:/sbin
 	for cp in "$@"; do
-		command -v "${cp%%:*}" >/dev/null 2>&1 && continue
+		case $cp in
+		/*) [ ! -e "${cp%%:*}" ] || continue ;;   # a file, such as a header
+		*) ! command -v "${cp%%:*}" >/dev/null 2>&1 || continue ;;
+		esac
 		read -r -a pk <<<"${cp#*:}"
 		need+=("${pk[@]}")
 	done
@@ -58,6 +66,153 @@ bench_ports_free() {   # port ...: die when one is in use
 			die "port $p is already in use (set BASE_PORT)"
 		fi
 	done
+}
+
+# --- setting up ------------------------------------------------------------------
+bench_portico() {   # [path]: sets PORTICO, absolute, from path, $PORTICO or ./portico
+	PORTICO=${1:-${PORTICO:-./portico}}
+	if [ ! -f "$PORTICO" ] || [ ! -x "$PORTICO" ]; then
+		die "no portico binary at $PORTICO (give its path as argument or PORTICO=...; default ./portico, from the build directory)"
+	fi
+	PORTICO=$(cd "$(dirname "$PORTICO")" && pwd)/$(basename "$PORTICO")
+}
+
+bench_pin() {   # sets PIN (default: 1 with 2 or more CPUs), pin_proxy and pin_load
+	if [ -z "${PIN:-}" ]; then
+		if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
+	fi
+	pin_proxy=() pin_load=()
+	if [ "$PIN" = 1 ]; then
+		pin_proxy=(taskset -c "${PROXY_CPU:-1}")
+		pin_load=(taskset -c "${LOAD_CPU:-0}")
+	fi
+}
+
+bench_tempdir() {   # name: makes $work (/tmp/name.XXXXXX) and cleans up at exit
+	work=$(mktemp -d "/tmp/$1.XXXXXX")
+	chmod 755 "$work"   # the nginx and portico workers run as nobody
+	declare -gA master=()
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# At exit (also on Ctrl-C): bench_atexit when the script defines one, then
+# every server in master stopped, then $work removed unless KEEP=1.
+bench_cleanup() {
+	local rc=$? n
+	trap - EXIT INT TERM
+	if declare -F bench_atexit >/dev/null; then bench_atexit || true; fi
+	for n in "${!master[@]}"; do stop_server "$n"; done
+	if [ "${KEEP:-0}" = 1 ]; then echo "$prog: kept $work"; else rm -rf "$work"; fi
+	exit "$rc"
+}
+
+bench_fwd() {   # scheme: sets nginx_fwd, haproxy_fwd, portico_fwd: the same forwarding headers
+	nginx_fwd='			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+			proxy_set_header X-Real-IP $remote_addr;
+			proxy_set_header X-Forwarded-Proto $scheme;'
+	haproxy_fwd="	option forwardfor
+	http-request set-header X-Real-IP %[src]
+	http-request set-header X-Forwarded-Proto $1"
+	portico_fwd='	forwarded_headers = {"x-forwarded-for", "x-real-ip", "x-forwarded-proto"}'
+}
+
+# template instance: sets T to the template's text with the placeholders
+# every script uses filled in (WORK, DIR, PORT, NOFILE, the *_FWD ones);
+# the caller fills in its own and writes T out.
+bench_template() {
+	T=$(<"$here/$1")
+	T=${T//@WORK@/$work}
+	T=${T//@DIR@/$work/$2}
+	T=${T//@PORT@/${port[$2]}}
+	T=${T//@NOFILE@/$NOFILE}
+	T=${T//@NGINX_FWD@/${nginx_fwd-}}
+	T=${T//@HAPROXY_FWD@/${haproxy_fwd-}}
+	T=${T//@PORTICO_FWD@/${portico_fwd-}}
+}
+
+# --- servers ---------------------------------------------------------------------
+conf_name() {   # instance: the name of its configuration file
+	case ${1%%-*} in
+	backend|nginx) echo nginx.conf ;;
+	haproxy) echo haproxy.cfg ;;
+	portico) echo portico.conf ;;
+	esac
+}
+
+check_conf() {   # instance: 0 when its program accepts its configuration (output in test.out)
+	local inst=$1 dir=$work/$1
+	case ${inst%%-*} in
+	backend|nginx)
+		"$NGINX" -t -q -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" 2>"$dir/test.out" ;;
+	haproxy)
+		"$HAPROXY" -c -q -f "$dir/haproxy.cfg" >"$dir/test.out" 2>&1 ;;
+	portico)
+		"$PORTICO" -t -c "$dir/portico.conf" >"$dir/test.out" 2>&1 ;;
+	esac
+}
+
+need_conf() {   # instance: die when its configuration is rejected
+	check_conf "$1" || { cat "$work/$1/test.out" >&2; die "the $1 configuration was rejected"; }
+}
+
+# instance: start it (the backend pinned as the load, the proxies as
+# proxies), wait until it answers ${ready_url[instance]}, by default
+# http://127.0.0.1:PORT/1k.html; die when it does not.
+start_server() {
+	local inst=$1 dir=$work/$1 url
+	url=${ready_url[$inst]:-http://127.0.0.1:${port[$inst]}/1k.html}
+	case ${inst%%-*} in
+	backend)
+		"${pin_load[@]}" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
+			>"$dir/stderr" 2>&1 & ;;
+	nginx)
+		"${pin_proxy[@]}" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
+			>"$dir/stderr" 2>&1 & ;;
+	haproxy)
+		"${pin_proxy[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/stderr" 2>&1 & ;;
+	portico)
+		"${pin_proxy[@]}" "$PORTICO" -F -c "$dir/portico.conf" >"$dir/stderr" 2>&1 & ;;
+	esac
+	master[$inst]=$!
+	for _ in $(seq 100); do
+		if curl -fsS -k -m 2 -o /dev/null "$url" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "${master[$inst]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$dir/stderr" "$dir/error.log" 2>/dev/null | tail -5 >&2
+	die "$inst did not start or does not answer (KEEP=1 keeps its logs)"
+}
+
+log_problems() {   # instance ...: print what their logs hold as problems
+	local s f bad pat='\[(error|crit|alert|emerg)\]|ALERT|fatal|segfault|abort|sanitizer'
+	for s in "$@"; do
+		for f in "$work/$s/error.log" "$work/$s/stderr"; do
+			[ -s "$f" ] || continue
+			bad=$(grep -ciE "$pat" "$f" || true)
+			if [ "$bad" != 0 ]; then
+				echo "$s: $bad problem line(s) in its $(basename "$f"), first: $(grep -iE "$pat" "$f" | head -1)"
+			fi
+		done
+	done
+}
+
+verdict() {   # a op b: MET, NOT MET, or n/a when either is missing; op is <= or >=
+	awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
+		if (a == "nan" || b == "nan" || a == "-" || b == "-") { print "n/a"; exit }
+		ok = (op == "<=") ? (a + 0 <= b + 0) : (a + 0 >= b + 0)
+		print ok ? "MET" : "NOT MET" }'
+}
+
+# label key format target: one line of a summary: S[nginx,key],
+# S[haproxy,key], S[portico,key] in the format, portico/HAProxy,
+# portico/nginx, then the target
+row() {
+	local a=${S[nginx,$2]} b=${S[haproxy,$2]} c=${S[portico,$2]}
+	printf "%-22s %8$3 %8$3 %8$3 %6s %6s  %s\n" "$1" "$a" "$b" "$c" "$(ratio "$c" "$b")" "$(ratio "$c" "$a")" "$4"
 }
 
 # --- processes -------------------------------------------------------------------
@@ -125,27 +280,22 @@ to_ms() {   # wrk's latency ("523.12us", "1.20ms", "1.01s") in milliseconds
 		printf "%.3f", n * f }'
 }
 
-# --- one measured wrk run ------------------------------------------------------------
-# wrk_measure url "proxy pids" "load pids" outfile [wrk options...]
-# Runs WARMUP seconds of unmeasured wrk, then DURATION measured seconds, and
-# fills the associative array M (declare -A M in the caller): reqs rps p50 p99
-# (ms), ticks uticks (proxy CPU, clock ticks), util (proxy CPU %), load (CPU %
-# of wrk and the load pids), other (CPU % of anything else), non2xx, sockerr,
-# changed (1 when the proxy's processes changed: a crash or restart). Returns 1
-# when wrk failed or reported errors, or the processes changed.
-wrk_measure() {
-	local url=$1 pids=$2 lpids=$3 outfile=$4 out pids2
-	shift 4
-	local t0 t1 c0 c1 u0 u1 b0 b1 w0 w1 m0 m1 reqs rps p50 p99 non2xx sockerr wall p rc=0
-	if [ "$WARMUP" != 0 ]; then
-		"${pin_load[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
-	fi
+# --- one measured run ----------------------------------------------------------------
+# measure_begin "proxy pids" "load pids", then the load, then measure_end with
+# the same arguments: fills the associative array M (declare -A M in the
+# caller) with ticks uticks (proxy CPU, clock ticks), util (proxy CPU %),
+# load (CPU % of this shell's children and the load pids), other (CPU % of
+# anything else), wall (seconds), changed (1 when the proxy's processes
+# changed: a crash or restart). measure_end returns 1 when they changed.
+measure_begin() {
 	# shellcheck disable=SC2086
-	{ read -r c0 u0 <<<"$(cputicks $pids)"; read -r b0 _ <<<"$(cputicks $lpids)"; }
+	{ read -r MB_c0 MB_u0 <<<"$(cputicks $1)"; read -r MB_b0 _ <<<"$(cputicks $2)"; }
 	childticks
-	w0=$CT m0=$(busyticks) t0=$(date +%s.%N)
-	out=$(timeout -k 5 $((DURATION + 30)) "${pin_load[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
-		--latency "$@" "$url" 2>&1) || true
+	MB_w0=$CT MB_m0=$(busyticks) MB_t0=$(date +%s.%N)
+}
+
+measure_end() {
+	local pids=$1 lpids=$2 t1 m1 w1 c1 u1 b1 p pids2 wall
 	t1=$(date +%s.%N) m1=$(busyticks)
 	childticks
 	w1=$CT
@@ -154,6 +304,38 @@ wrk_measure() {
 	# The processes now: those still alive, with their children (a new child
 	# means a restart).
 	pids2=$(for p in $pids; do [ ! -d "/proc/$p" ] || descendants "$p"; done | sort -nu | tr '\n' ' ')
+	wall=$(calc "printf \"%.3f\", $t1 - $MB_t0")
+	M[wall]=$wall
+	M[ticks]=$((c1 - MB_c0))
+	M[uticks]=$((u1 - MB_u0))
+	M[util]=$(calc "printf \"%.0f\", $((c1 - MB_c0)) / $CLK_TCK / $wall * 100")
+	M[load]=$(calc "printf \"%.0f\", $((b1 - MB_b0 + w1 - MB_w0)) / $CLK_TCK / $wall * 100")
+	# Everything else the machine did meanwhile, in % of one CPU (steal time not counted).
+	M[other]=$(calc "v = ($((m1 - MB_m0)) - $((c1 - MB_c0)) - $((b1 - MB_b0)) - $((w1 - MB_w0))) / $CLK_TCK / $wall * 100; printf \"%.0f\", v < 0 ? 0 : v")
+	M[changed]=0
+	# The pids given are the whole tree, sorted; compare as sorted sets.
+	# shellcheck disable=SC2086
+	if [ "$(echo $pids | tr ' ' '\n' | sort -n | tr '\n' ' ')" != "$pids2" ]; then
+		M[changed]=1
+		return 1
+	fi
+}
+
+# wrk_measure url "proxy pids" "load pids" outfile [wrk options...]
+# Runs WARMUP seconds of unmeasured wrk, then DURATION measured seconds, and
+# fills M as measure_end does, and reqs rps p50 p99 (ms) non2xx sockerr.
+# Returns 1 when wrk failed or reported errors, or the processes changed.
+wrk_measure() {
+	local url=$1 pids=$2 lpids=$3 outfile=$4 out
+	shift 4
+	local reqs rps p50 p99 non2xx sockerr rc=0
+	if [ "$WARMUP" != 0 ]; then
+		"${pin_load[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
+	fi
+	measure_begin "$pids" "$lpids"
+	out=$(timeout -k 5 $((DURATION + 30)) "${pin_load[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
+		--latency "$@" "$url" 2>&1) || true
+	measure_end "$pids" "$lpids" || rc=1
 	echo "$out" >"$outfile"
 
 	reqs=$(awk '/requests in/ { print $1; exit }' <<<"$out")
@@ -167,25 +349,12 @@ wrk_measure() {
 		echo "$out" >&2
 		reqs=0 rps=0 p50=nan p99=nan rc=1
 	fi
-	wall=$(calc "printf \"%.3f\", $t1 - $t0")
 	M[reqs]=$reqs
 	M[rps]=$rps
 	M[p50]=$(to_ms "${p50:-nan}")
 	M[p99]=$(to_ms "${p99:-nan}")
-	M[ticks]=$((c1 - c0))
-	M[uticks]=$((u1 - u0))
-	M[util]=$(calc "printf \"%.0f\", $((c1 - c0)) / $CLK_TCK / $wall * 100")
-	M[load]=$(calc "printf \"%.0f\", $((b1 - b0 + w1 - w0)) / $CLK_TCK / $wall * 100")
-	# Everything else the machine did meanwhile, in % of one CPU (steal time not counted).
-	M[other]=$(calc "v = ($((m1 - m0)) - $((c1 - c0)) - $((b1 - b0)) - $((w1 - w0))) / $CLK_TCK / $wall * 100; printf \"%.0f\", v < 0 ? 0 : v")
 	M[non2xx]=${non2xx:-0}
 	M[sockerr]=${sockerr:-0}
-	M[changed]=0
-	# The pids given are the whole tree, sorted; compare as sorted sets.
-	# shellcheck disable=SC2086
-	if [ "$(echo $pids | tr ' ' '\n' | sort -n | tr '\n' ' ')" != "$pids2" ]; then
-		M[changed]=1 rc=1
-	fi
 	if [ "${M[non2xx]}" != 0 ] || [ "${M[sockerr]}" != 0 ]; then rc=1; fi
 	return "$rc"
 }
