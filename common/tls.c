@@ -262,16 +262,26 @@ static int setup_client_verify(SSL_CTX *ctx, const struct conf_site_tls *t, stru
 
 /* Server sessions in the shared cache, by session ID. */
 
+/* TLS 1.3 resumes from the ticket itself unless tickets are stateful
+ * (SSL_OP_NO_TICKET): then no one would ever look the session up. */
+static bool resumed_by_ticket_only(SSL *ssl)
+{
+	return SSL_version(ssl) >= TLS1_3_VERSION && !(SSL_get_options(ssl) & SSL_OP_NO_TICKET);
+}
+
 static int server_session_new(SSL *ssl, SSL_SESSION *sess)
 {
 	static uint8_t der[SESSION_MAX];
 	unsigned int idlen;
-	const unsigned char *id = SSL_SESSION_get_id(sess, &idlen);
-	int len = i2d_SSL_SESSION(sess, NULL);
+	const unsigned char *id;
 	unsigned char *p = der;
+	int len;
 
-	(void)ssl;
-	if (shared_cache == NULL || len <= 0 || len > (int)sizeof(der))
+	if (shared_cache == NULL || resumed_by_ticket_only(ssl))
+		return 0;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	len = i2d_SSL_SESSION(sess, NULL);
+	if (len <= 0 || len > (int)sizeof(der))
 		return 0;
 	i2d_SSL_SESSION(sess, &p);
 	tls_cache_put(shared_cache, TLS_CACHE_SERVER, id, idlen, der, (size_t)len,
