@@ -155,6 +155,7 @@ int conn_tls_attach(struct conn *c, SSL *ssl)
 	SSL_set_bio(ssl, b, b);
 	c->ssl = ssl;
 	c->read_wants_write = false;
+	c->write_pending = false;
 	return 0;
 }
 
@@ -235,6 +236,7 @@ static ssize_t tls_writev(struct conn *c, const struct iovec *iov, int n)
 		return 0;
 	ERR_clear_error();
 	r = SSL_write_ex(c->ssl, data, MIN(len, (size_t)TLS_RECORD_MAX), &written);
+	c->write_pending = r != 1;
 	if (r == 1)
 		return (ssize_t)written;
 	r = tls_result(c, r);

@@ -23,6 +23,8 @@ struct conn {
 	int err;		/* errno of the last failed call */
 	SSL *ssl;		/* NULL: in the clear */
 	bool read_wants_write;	/* TLS: the last read must write first */
+	bool write_pending;	/* TLS: a record is made and waits for the
+				 * socket; only the same bytes may follow */
 };
 
 /* From now on c's bytes go through ssl (taken over: conn_close frees

@@ -467,6 +467,12 @@ static void respond(struct session *s, int status, bool close, const char *locat
 		upstream_release(x->uc, false);
 		x->uc = NULL;
 	}
+	/* Bytes of an answer that failed are committed to a TLS record: an
+	 * answer of ours cannot follow them. */
+	if (s->client.write_pending) {
+		session_close(s, "an answer cannot follow a half-sent one");
+		return;
+	}
 	if (x->resp_head == NULL && (x->resp_head = buf_get()) == NULL) {
 		session_close(s, "out of memory for a response");
 		return;
