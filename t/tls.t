@@ -100,6 +100,9 @@ is($r->{subject}, '/CN=a.test rsa', 'a client that takes only RSA gets the site\
 $r = https($port, sni => 'a.test', version => 'TLSv1_2', ciphers => 'ECDHE-ECDSA-AES128-GCM-SHA256');
 is($r->{subject}, '/CN=a.test ec', '... and one that takes only ECDSA its ECDSA certificate');
 is(https($port, sni => 't13.test')->{subject}, '/CN=t13.test', 'SNI t13.test: that site\'s');
+$r = https($port, sni => 'b.test', cert => $alice, key => $alice_key, path => '/echo', http10 => 1);
+is(echo_of($r)->{header}{'x-client-subject'}, 'CN=alice',
+    'an HTTP/1.0 request without Host is for the site SNI named');
 $r = https($port, sni => 'unknown.test', host => 'a.test');
 is($r->{subject}, '/CN=a.test ec', 'an unknown SNI name: the default site\'s certificate');
 is($r->{status}, 200, '... which serves its Host');

@@ -595,7 +595,13 @@ static void dispatch(struct session *s, size_t head_len)
 	}
 	x->start_ms = ev_now();
 	r = http_parse_request(s->in->pos, head_len, &x->req, &lim);
-	x->site = router_site(conf, s->listen, r == P_OK ? x->req.host : (struct slice){ NULL, 0 });
+	/* Over TLS, a request without Host (HTTP/1.0) is for the site its
+	 * handshake named. */
+	if (session_is_tls(s) && (r != P_OK || x->req.host.len == 0))
+		x->site = s->tls_site;
+	else
+		x->site = router_site(conf, s->listen, r == P_OK ? x->req.host
+								: (struct slice){ NULL, 0 });
 	remember_for_log(x, s->in->pos, head_len);
 	if (r != P_OK) {
 		session_log(s, LL_INFO, 0, "invalid request, answered %d", r);

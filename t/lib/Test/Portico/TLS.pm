@@ -16,7 +16,8 @@ package Test::Portico::TLS;
 # 'TLSv1_3'), ciphers (TLS 1.2 cipher list), alpn => [...], cert and key
 # (a client certificate), session => a Test::Portico::TLS::Session (to
 # resume: the same object again), no_ticket (resume by session ID only),
-# sock (an already connected socket to start TLS on). The client is
+# sock (an already connected socket to start TLS on), http10 (an
+# HTTP/1.0 request without Host). The client is
 # Net::SSLeay's: it speaks OpenSSL's language, version names included
 # ("TLSv1.3").
 
@@ -204,7 +205,8 @@ sub https {
 	my $ssl = $c->{ssl};
 	my $method = $opt{method} // 'GET';
 	my $host = $opt{host} // $opt{sni} // 'localhost';
-	my $req = "$method " . ($opt{path} // '/') . " HTTP/1.1\r\nHost: $host\r\n";
+	my $req = "$method " . ($opt{path} // '/')
+	    . ($opt{http10} ? " HTTP/1.0\r\n" : " HTTP/1.1\r\nHost: $host\r\n");
 	my @h = @{ $opt{headers} // [] };
 	while (my ($k, $v) = splice @h, 0, 2) {
 		$req .= "$k: $v\r\n";
