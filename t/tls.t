@@ -212,6 +212,10 @@ cmp_ok(time - $t0, '>=', 0.8, sprintf('... at tls_handshake_timeout (%.1f s)', t
 $c = Test::Portico::Client->new($port, timeout => 5);
 $c->send_raw("\x16\x03\x01\x00");
 ok($c->closed_within(4), 'one that stops in the middle of its ClientHello too');
+$c = Test::Portico::Client->new($port, timeout => 5);
+my $plain = $c->get('/name', host => 'a.test');
+is($plain && $plain->{status}, 400, 'plain HTTP to the TLS listener: 400, readable in the clear');
+ok($c->closed_within(2), '... and the connection closes');
 is(https($port, sni => 'a.test', path => '/name')->{status}, 200, 'meanwhile others are served');
 
 SKIP: {

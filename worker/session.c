@@ -234,6 +234,16 @@ static void handshake_done(struct session *s)
 	read_head(s);
 }
 
+/* Whether the first byte from the client starts an HTTP request, not a
+ * TLS record: then it gets a 400 it can read rather than an alert. */
+static bool speaks_plain_http(const struct session *s)
+{
+	unsigned char byte;
+
+	return recv(s->client.io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1 &&
+	       byte >= 'A' && byte <= 'Z';
+}
+
 static void handshake(struct session *s)
 {
 	SSL *ssl;
@@ -242,6 +252,13 @@ static void handshake(struct session *s)
 	if (s->client.ssl == NULL) {
 		if (!s->client.io.readable && !s->client.io.hup)
 			return;
+		if (speaks_plain_http(s)) {
+			s->plain_on_tls = true;
+			s->state = SS_IDLE;
+			ev_timer_set(&s->timer, worker_conf->client_header_timeout);
+			read_head(s);
+			return;
+		}
 		ssl = listener_ctx[s->listen->index] ? SSL_new(listener_ctx[s->listen->index]) : NULL;
 		if (ssl != NULL) {
 			SSL_set_app_data(ssl, s);
@@ -611,6 +628,11 @@ static void dispatch(struct session *s, size_t head_len)
 	}
 	s->in->pos += x->req.head_len;
 	s->scanned = 0;
+	if (s->plain_on_tls) {
+		session_log(s, LL_INFO, 0, "plain HTTP request to a TLS listener, answered 400");
+		session_respond(s, 400, true);
+		return;
+	}
 	if (session_is_tls(s) && x->site != s->tls_site) {
 		/* The certificate, and the client certificate checks, were
 		 * those of the site SNI named: Host may not pick another. */

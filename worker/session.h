@@ -86,6 +86,7 @@ struct session {
 	size_t scanned;			/* http_head_scan progress in in */
 	uint8_t state;			/* enum session_state */
 	bool keep_alive;		/* the connection outlives this exchange */
+	bool plain_on_tls;		/* spoke plain HTTP to a TLS listener */
 	const struct conf_site *tls_site;	/* TLS: the site SNI chose */
 	char *client_subject;		/* TLS: verified client certificate's */
 	struct exchange *x;		/* NULL between requests */
