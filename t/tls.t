@@ -15,7 +15,9 @@ use JSON::PP;
 use Test::More;
 use Test::Portico;
 use Test::Portico::Client;
+use Test::Portico::Backend qw(content content_md5);
 use Test::Portico::TLS qw(https tls_connect);
+use Digest::MD5 qw(md5_hex);
 use Time::HiRes qw(sleep time);
 
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
@@ -135,6 +137,31 @@ $r = https($port, sni => 'a.test', host => 'a.test:' . $port, path => '/echo');
 is($r->{status}, 200, 'Host with the port: the same site');
 is(echo_of($r)->{header}{'x-forwarded-proto'}, 'https', 'the backend sees X-Forwarded-Proto: https');
 like(echo_of($r)->{header}{forwarded} // '', qr/proto=https/, '... and Forwarded: proto=https');
+
+# ---- bodies larger than any buffer or record ----
+
+my $n = 5 * 1024 * 1024 + 17;
+$r = https($port, sni => 'a.test', path => "/size/$n");
+is(length($r->{body} // ''), $n, 'a 5 MB download over TLS arrives whole');
+is(md5_hex($r->{body} // ''), content_md5($n), '... unchanged (md5)');
+$r = https($port, sni => 'a.test', method => 'POST', path => '/upload', body => content($n));
+my $up = echo_of($r);
+is($up->{length}, $n, 'a 5 MB upload over TLS reaches the backend whole');
+is($up->{md5}, content_md5($n), '... unchanged (md5)');
+
+# Two requests in one TLS record: both answered, in order, on the
+# connection kept alive between them.
+my ($tc) = tls_connect($port, sni => 'a.test');
+Net::SSLeay::ssl_write_all($tc->{ssl}, "GET /name HTTP/1.1\r\nHost: a.test\r\n\r\n"
+    . "GET /size/3 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+my $both = '';
+while (defined(my $got = Net::SSLeay::read($tc->{ssl}))) {
+	last if $got eq '';
+	$both .= $got;
+}
+Test::Portico::TLS::tls_close($tc);
+like($both, qr{^HTTP/1\.1 200 .*?\r\n\r\naHTTP/1\.1 200 .*?\r\n\r\n\Q${\ content(3)}\E$}s,
+    'pipelined requests over TLS: both answered, in order');
 
 # ---- redirect_https and hsts ----
 

@@ -17,7 +17,7 @@ package Test::Portico::TLS;
 # (a client certificate), session => a Test::Portico::TLS::Session (to
 # resume: the same object again), no_ticket (resume by session ID only),
 # sock (an already connected socket to start TLS on), http10 (an
-# HTTP/1.0 request without Host). The client is
+# HTTP/1.0 request without Host), body (sent with Content-Length). The client is
 # Net::SSLeay's: it speaks OpenSSL's language, version names included
 # ("TLSv1.3").
 
@@ -211,7 +211,9 @@ sub https {
 	while (my ($k, $v) = splice @h, 0, 2) {
 		$req .= "$k: $v\r\n";
 	}
+	$req .= "Content-Length: " . length($opt{body}) . "\r\n" if defined $opt{body};
 	$req .= "Connection: close\r\n\r\n";
+	$req .= $opt{body} if defined $opt{body};
 	my $cert = Net::SSLeay::get_peer_certificate($ssl);
 	my %info = (
 		version => Net::SSLeay::get_version($ssl),
@@ -222,7 +224,7 @@ sub https {
 		reused => Net::SSLeay::session_reused($ssl) ? 1 : 0,
 	);
 	Net::SSLeay::X509_free($cert) if $cert;
-	Net::SSLeay::write($ssl, $req);
+	Net::SSLeay::ssl_write_all($ssl, $req);
 	my $buf = _read_all($c);
 	# TLS 1.3 tickets come after the handshake: the session is complete
 	# once the response has been read.
