@@ -163,6 +163,19 @@ Test::Portico::TLS::tls_close($tc);
 like($both, qr{^HTTP/1\.1 200 .*?\r\n\r\naHTTP/1\.1 200 .*?\r\n\r\n\Q${\ content(3)}\E$}s,
     'pipelined requests over TLS: both answered, in order');
 
+# A WebSocket tunnel through TLS: bytes both ways after the 101.
+($tc) = tls_connect($port, sni => 'a.test');
+Net::SSLeay::ssl_write_all($tc->{ssl}, "GET /ws HTTP/1.1\r\nHost: a.test\r\n"
+    . "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+my $head = '';
+$head .= Net::SSLeay::read($tc->{ssl}) // last while $head !~ /\r\n\r\n/;
+like($head, qr{^HTTP/1\.1 101 }, 'an upgrade over TLS: 101');
+Net::SSLeay::ssl_write_all($tc->{ssl}, 'ping over tls');
+my $echo = '';
+$echo .= Net::SSLeay::read($tc->{ssl}) // last while length $echo < 13;
+is($echo, 'ping over tls', '... and the tunnel carries bytes both ways');
+Test::Portico::TLS::tls_close($tc);
+
 # ---- redirect_https and hsts ----
 
 my $h = http($http, target => '/x/y?q=1', host => 'a.test');
