@@ -1116,6 +1116,7 @@ static cfg_opt_t conf_opts[] = {
 	OPT("send_timeout"),
 	OPT("shutdown_timeout"),
 	OPT("tunnel_timeout"),
+	OPT("busy_poll"),
 	OPT("header_buffer_size"),
 	OPT("max_request_line"),
 	OPT("max_header_line"),
@@ -1132,12 +1133,15 @@ static cfg_opt_t conf_opts[] = {
 
 /* Value parsers */
 
-long conf_parse_duration(const char *s)
+struct time_unit {
+	const char *name;
+	long mult;
+};
+
+/* A number and one of units (in any case), scaled; -1 when invalid or
+ * above INT_MAX. */
+static long parse_scaled(const char *s, const struct time_unit *units, size_t nunits)
 {
-	static const struct { const char *unit; long ms; } units[] = {
-		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "h", 3600000 }
-	};
 	unsigned long long v = 0;
 	size_t i;
 
@@ -1148,13 +1152,32 @@ long conf_parse_duration(const char *s)
 		if (v > INT_MAX)
 			return -1;
 	}
-	for (i = 0; i < ARRAY_LEN(units); i++)
-		if (strcasecmp(s, units[i].unit) == 0) {
-			if (v > INT_MAX / (unsigned long long)units[i].ms)
+	for (i = 0; i < nunits; i++)
+		if (strcasecmp(s, units[i].name) == 0) {
+			if (v > INT_MAX / (unsigned long long)units[i].mult)
 				return -1;
-			return (long)v * units[i].ms;
+			return (long)v * units[i].mult;
 		}
 	return -1;
+}
+
+long conf_parse_duration(const char *s)
+{
+	static const struct time_unit units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }
+	};
+
+	return parse_scaled(s, units, ARRAY_LEN(units));
+}
+
+long conf_parse_usec(const char *s)
+{
+	static const struct time_unit units[] = { { "us", 1 }, { "ms", 1000 } };
+
+	if (s != NULL && strcmp(s, "0") == 0)
+		return 0;
+	return parse_scaled(s, units, ARRAY_LEN(units));
 }
 
 long long conf_parse_size(const char *s)
@@ -1348,6 +1371,26 @@ unsigned ld_get_duration(struct loader *ld, cfg_t *sec, const char *name,
 		return def;
 	}
 	return (unsigned)ms;
+}
+
+/* Spinning longer than this only burns the CPU: a worker that saw no
+ * event for 10 ms is idle, not between two packets of a busy exchange. */
+#define BUSY_POLL_MAX_US 10000
+
+static unsigned get_busy_poll(struct loader *ld, cfg_t *sec)
+{
+	const char *s = cfg_getstr(sec, "busy_poll");
+	long us;
+
+	if (s == NULL)
+		return 0;
+	us = conf_parse_usec(s);
+	if (us < 0 || us > BUSY_POLL_MAX_US) {
+		ld_error(ld, ld_opt_line(ld, sec, "busy_poll"), "busy_poll: bad value \"%s\" "
+		    "(use \"0\" for off, or up to \"%dus\", e.g. \"50us\")", s, BUSY_POLL_MAX_US);
+		return 0;
+	}
+	return (unsigned)us;
 }
 
 size_t ld_get_size(struct loader *ld, cfg_t *sec, const char *name, size_t def)
@@ -1546,6 +1589,7 @@ static void resolve_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
 	    false);
 	c->tunnel_timeout = ld_get_duration(ld, cfg, "tunnel_timeout", 3600000,
 	    false);
+	c->busy_poll = get_busy_poll(ld, cfg);
 	c->header_buffer_size = ld_get_size(ld, cfg, "header_buffer_size", 32768);
 	c->max_request_line = ld_get_size(ld, cfg, "max_request_line", 8192);
 	c->max_header_line = ld_get_size(ld, cfg, "max_header_line", 8192);
@@ -2631,6 +2675,10 @@ static void dump_globals(const struct conf *c, FILE *out)
 	conf_dump_duration(out, "send_timeout", c->send_timeout, "");
 	conf_dump_duration(out, "shutdown_timeout", c->shutdown_timeout, "");
 	conf_dump_duration(out, "tunnel_timeout", c->tunnel_timeout, "");
+	if (c->busy_poll == 0)
+		fputs("busy_poll = \"0\"\n", out);
+	else
+		fprintf(out, "busy_poll = \"%uus\"\n", c->busy_poll);
 	conf_dump_size(out, "header_buffer_size", c->header_buffer_size);
 	conf_dump_size(out, "max_request_line", c->max_request_line);
 	conf_dump_size(out, "max_header_line", c->max_header_line);

@@ -215,6 +215,7 @@ struct conf {
 	unsigned send_timeout;		/* ms, writing to a client */
 	unsigned shutdown_timeout;	/* ms, graceful stop of old workers */
 	unsigned tunnel_timeout;	/* ms, idle upgraded connection */
+	unsigned busy_poll;		/* us a worker polls before sleeping; 0: off */
 	size_t header_buffer_size;	/* largest request head accepted */
 	size_t max_request_line;
 	size_t max_header_line;
@@ -253,6 +254,9 @@ const char *conf_balance_name(enum conf_balance b);
 
 /* Parse "15", "15s", "500ms", "2m", "1h" into ms; -1 if invalid. */
 long conf_parse_duration(const char *s);
+
+/* Parse "50us", "2ms" or "0" into microseconds; -1 if invalid. */
+long conf_parse_usec(const char *s);
 
 /* Parse "4096", "16k", "1m", "1g" into bytes; -1 if invalid. */
 long long conf_parse_size(const char *s);

@@ -17,23 +17,34 @@
 
 static int epfd = -1;
 static uint64_t now_ms;
+static uint64_t busy_poll_ns;
 
 /* Timer heap: heap[1..count], heap[0] unused so a zero heap_index means
  * "not armed". */
 static struct ev_timer **heap;
 static unsigned heap_count, heap_cap;
 
-static void clock_update(void)
+static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static void clock_update(void)
+{
+	now_ms = mono_ns() / 1000000;
 }
 
 uint64_t ev_now(void)
 {
 	return now_ms;
+}
+
+void ev_set_busy_poll(unsigned usec)
+{
+	busy_poll_ns = (uint64_t)usec * 1000;
 }
 
 int ev_init(void)
@@ -194,12 +205,36 @@ static void run_timers(void)
 	}
 }
 
+/* Events ready within busy_poll_ns (or before the next timer is due),
+ * asked for without sleeping; 0 when none came or busy polling is off. */
+static int busy_poll(struct epoll_event *events)
+{
+	int timeout = next_timeout();
+	uint64_t until;
+	int n;
+
+	if (busy_poll_ns == 0 || timeout == 0)
+		return 0;
+	until = mono_ns() + (timeout < 0 ? busy_poll_ns
+			     : MIN(busy_poll_ns, (uint64_t)timeout * 1000000));
+	do {
+		n = epoll_wait(epfd, events, EV_BATCH, 0);
+		if (n != 0)
+			return n;
+	} while (mono_ns() < until);
+	/* The sleep's timeout counts from now. */
+	clock_update();
+	return 0;
+}
+
 void ev_run_once(void)
 {
 	struct epoll_event events[EV_BATCH];
 	int n, i;
 
-	n = epoll_wait(epfd, events, EV_BATCH, next_timeout());
+	n = busy_poll(events);
+	if (n == 0)
+		n = epoll_wait(epfd, events, EV_BATCH, next_timeout());
 	clock_update();
 	if (n < 0) {
 		if (errno != EINTR)

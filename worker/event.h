@@ -65,6 +65,15 @@ static inline bool ev_timer_armed(const struct ev_timer *t)
 	return t->heap_index != 0;
 }
 
+/*
+ * Before sleeping in epoll_wait(), ask for events without sleeping for up
+ * to usec microseconds (0: never). The worker then pays for the spinning
+ * in CPU time, but a packet arriving meanwhile needs no wake-up: neither
+ * the scheduler's delay on this CPU nor the wake-up work (an interrupt to
+ * another CPU, costly in a virtual machine) on the CPU that sent it.
+ */
+void ev_set_busy_poll(unsigned usec);
+
 /* Milliseconds on a monotonic clock, read once per loop iteration. */
 uint64_t ev_now(void);
 

@@ -357,10 +357,12 @@ void worker_main(const struct worker_args *a)
 	    (!a->checker && session_init(a->tls_cache) < 0))
 		setup_failed("worker setup", "out of memory");
 	setup_control(a->channel_fd);
-	if (a->checker)
+	if (a->checker) {
 		start_checker(a->conf);
-	else
+	} else {
 		setup_listeners(a);
+		ev_set_busy_poll(a->conf->busy_poll);
+	}
 	log_msg(LL_DEBUG, "worker started");
 
 	while (!terminating && !(quitting && session_count() == 0))

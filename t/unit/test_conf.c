@@ -586,6 +586,15 @@ static void test_parsers(void)
 	is_int(conf_parse_duration("1.5s"), -1, "duration fraction");
 	is_int(conf_parse_duration("99999999999h"), -1, "duration overflow");
 
+	is_int(conf_parse_usec("50us"), 50, "usec us");
+	is_int(conf_parse_usec("2ms"), 2000, "usec ms");
+	is_int(conf_parse_usec("2MS"), 2000, "usec unit case-insensitive");
+	is_int(conf_parse_usec("0"), 0, "usec zero");
+	is_int(conf_parse_usec("50"), -1, "usec needs a unit");
+	is_int(conf_parse_usec("1s"), -1, "usec refuses seconds");
+	is_int(conf_parse_usec("us"), -1, "usec without number");
+	is_int(conf_parse_usec("99999999999ms"), -1, "usec overflow");
+
 	is_int(conf_parse_size("4096"), 4096, "size bytes");
 	is_int(conf_parse_size("16k"), 16384, "size k");
 	is_int(conf_parse_size("16K"), 16384, "size K");
