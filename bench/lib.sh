@@ -6,11 +6,15 @@
 #   here      the bench directory (templates)
 #   port      an associative array: instance -> its port
 #   NGINX, HAPROXY   the binaries; PORTICO through bench_portico
+#   BASELINE  (bench/run) the binary of the "base" instances, through
+#             bench_binary
 #   WARMUP, DURATION, THREADS, CONNS   the wrk settings
 # and calls bench_init_clock once. bench_pin sets pin_proxy and pin_load,
 # bench_tempdir sets work and master (instance -> pid of its master).
 # An instance is named KIND or KIND-SOMETHING, KIND one of backend, nginx,
-# haproxy, portico; its files are in $work/INSTANCE.
+# haproxy, portico, base (a portico instance run with $BASELINE), relay
+# ($work/relay.bin, bench/relay.c, compiled by the caller: no configuration,
+# forwards port[instance] to port[backend]); its files are in $work/INSTANCE.
 # shellcheck shell=bash disable=SC2154
 
 declare -A ready_url=()   # see start_server
@@ -69,12 +73,23 @@ bench_ports_free() {   # port ...: die when one is in use
 }
 
 # --- setting up ------------------------------------------------------------------
+bench_binary() {   # var hint: die unless $var is an executable file; make it absolute
+	local -n bin=$1
+	if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then die "no portico binary at $bin ($2)"; fi
+	bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+}
+
 bench_portico() {   # [path]: sets PORTICO, absolute, from path, $PORTICO or ./portico
 	PORTICO=${1:-${PORTICO:-./portico}}
-	if [ ! -f "$PORTICO" ] || [ ! -x "$PORTICO" ]; then
-		die "no portico binary at $PORTICO (give its path as argument or PORTICO=...; default ./portico, from the build directory)"
-	fi
-	PORTICO=$(cd "$(dirname "$PORTICO")" && pwd)/$(basename "$PORTICO")
+	bench_binary PORTICO "give its path as argument or PORTICO=...; default ./portico, from the build directory"
+}
+
+portico_bin() {   # instance: the binary of a portico or base instance
+	if [ "${1%%-*}" = base ]; then echo "$BASELINE"; else echo "$PORTICO"; fi
+}
+
+portico_version() {   # binary: its version, as -V prints it
+	"$1" -V 2>&1 | head -1 | awk '{ print $NF }'
 }
 
 bench_pin() {   # sets PIN (default: 1 with 2 or more CPUs), pin_proxy and pin_load
@@ -137,7 +152,7 @@ conf_name() {   # instance: the name of its configuration file
 	case ${1%%-*} in
 	backend|nginx) echo nginx.conf ;;
 	haproxy) echo haproxy.cfg ;;
-	portico) echo portico.conf ;;
+	portico|base) echo portico.conf ;;
 	esac
 }
 
@@ -148,8 +163,8 @@ check_conf() {   # instance: 0 when its program accepts its configuration (outpu
 		"$NGINX" -t -q -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" 2>"$dir/test.out" ;;
 	haproxy)
 		"$HAPROXY" -c -q -f "$dir/haproxy.cfg" >"$dir/test.out" 2>&1 ;;
-	portico)
-		"$PORTICO" -t -c "$dir/portico.conf" >"$dir/test.out" 2>&1 ;;
+	portico|base)
+		"$(portico_bin "$inst")" -t -c "$dir/portico.conf" >"$dir/test.out" 2>&1 ;;
 	esac
 }
 
@@ -172,8 +187,11 @@ start_server() {
 			>"$dir/stderr" 2>&1 & ;;
 	haproxy)
 		"${pin_proxy[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/stderr" 2>&1 & ;;
-	portico)
-		"${pin_proxy[@]}" "$PORTICO" -F -c "$dir/portico.conf" >"$dir/stderr" 2>&1 & ;;
+	portico|base)
+		"${pin_proxy[@]}" "$(portico_bin "$inst")" -F -c "$dir/portico.conf" >"$dir/stderr" 2>&1 & ;;
+	relay)
+		mkdir -p "$dir"
+		"${pin_proxy[@]}" "$work/relay.bin" "${port[$inst]}" "${port[backend]}" >"$dir/stderr" 2>&1 & ;;
 	esac
 	master[$inst]=$!
 	for _ in $(seq 100); do
@@ -209,10 +227,32 @@ verdict() {   # a op b: MET, NOT MET, or n/a when either is missing; op is <= or
 
 # label key format target: one line of a summary: S[nginx,key],
 # S[haproxy,key], S[portico,key] in the format, portico/HAProxy,
-# portico/nginx, then the target
+# portico/nginx, then the target. With row_base=1, S[base,key] before
+# portico's and portico/base after the other ratios (row_header matches).
 row() {
-	local a=${S[nginx,$2]} b=${S[haproxy,$2]} c=${S[portico,$2]}
-	printf "%-22s %8$3 %8$3 %8$3 %6s %6s  %s\n" "$1" "$a" "$b" "$c" "$(ratio "$c" "$b")" "$(ratio "$c" "$a")" "$4"
+	local a=${S[nginx,$2]} b=${S[haproxy,$2]} c=${S[portico,$2]} d
+	if [ "${row_base:-0}" = 1 ]; then
+		d=${S[base,$2]}
+		printf "%-22s %8$3 %8$3 %8$3 %8$3 %6s %6s %6s  %s\n" "$1" "$a" "$b" "$d" "$c" \
+			"$(ratio "$c" "$b")" "$(ratio "$c" "$a")" "$(ratio "$c" "$d")" "$4"
+	else
+		printf "%-22s %8$3 %8$3 %8$3 %6s %6s  %s\n" "$1" "$a" "$b" "$c" "$(ratio "$c" "$b")" "$(ratio "$c" "$a")" "$4"
+	fi
+}
+
+row_header() {   # the column heads of row's lines
+	if [ "${row_base:-0}" = 1 ]; then
+		printf '%-22s %8s %8s %8s %8s %6s %6s %6s  %s\n' '' nginx haproxy base portico p/hap p/ngx p/base 'target'
+	else
+		printf '%-22s %8s %8s %8s %6s %6s  %s\n' '' nginx haproxy portico p/hap p/ngx 'target'
+	fi
+}
+
+stats() {   # number ...: "mean min max" (mean with 3 decimals) of those that are numbers, or "- - -"
+	printf '%s\n' "$@" | awk '$1 ~ /^-?[0-9.]+$/ { s += $1; n++
+			if (n == 1 || $1 < lo) lo = $1
+			if (n == 1 || $1 > hi) hi = $1 }
+		END { if (n) printf "%.3f %s %s\n", s / n, lo, hi; else print "- - -" }'
 }
 
 # --- processes -------------------------------------------------------------------
