@@ -2339,10 +2339,8 @@ static void resolve_sites(struct loader *ld, cfg_t *cfg, struct conf *c)
 		return;
 	memset(c->sites, 0, n * sizeof(*c->sites));
 	c->nsites = n;
-	for (i = 0; i < n; i++) {
-		c->sites[i].index = (int)i;
+	for (i = 0; i < n; i++)
 		resolve_site(ld, cfg_getnsec(cfg, "site", i), c, &c->sites[i]);
-	}
 	conf_tls_check(ld, cfg, c);
 }
 

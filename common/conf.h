@@ -191,7 +191,6 @@ struct conf_site {
 	unsigned https_port;		/* ... on this port (of its first TLS
 					 * listener; 443 is left out of URLs) */
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
-	int index;			/* position in conf->sites */
 };
 
 struct conf {

@@ -55,7 +55,7 @@ size_t tls_cache_get(struct tls_cache *c, int kind, const uint8_t *id, size_t id
 
 void tls_cache_remove(struct tls_cache *c, int kind, const uint8_t *id, size_t idlen);
 
-/* Sessions stored now, for tests and the status page. */
+/* Sessions stored now (the status page shows it). */
 unsigned tls_cache_count(struct tls_cache *c);
 
 /* Master: make a new random key the current one; the two before it still

@@ -136,6 +136,8 @@ for my $case (['TLSv1_2', 1, 'TLS 1.2, session ID (the shared cache)'],
 }
 my $st = status();
 cmp_ok($st->{tls_handshakes}{resumed} // 0, '>=', 3, 'the status page counts resumed handshakes');
+cmp_ok($st->{tls_sessions_cached} // 0, '>=', 1, 'and the sessions in the shared cache ('
+    . ($st->{tls_sessions_cached} // 'none') . ')');
 
 # A ticket survives a reload: the previous key is kept.
 my $session = Test::Portico::TLS::Session->new;

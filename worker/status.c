@@ -76,6 +76,8 @@ static void put_counters(struct out *o)
 	    (unsigned long)c.no_server);
 	put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
 	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
+	if (worker_tls_cache != NULL)
+		put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(worker_tls_cache));
 }
 
 static void put_server(struct out *o, const struct conf_upstream *u,

@@ -35,6 +35,7 @@ struct stats_proc *worker_stats;
 struct health_peer *const *worker_peers;
 struct shm_zone *worker_stats_zone;
 struct stats_root *worker_stats_root;
+struct tls_cache *worker_tls_cache;
 
 struct listener {
 	struct ev_io io;
@@ -352,6 +353,7 @@ void worker_main(const struct worker_args *a)
 		setup_failed("epoll_create1() failed", strerror(errno));
 	buf_pool_init(MAX(a->conf->header_buffer_size + 4096, (size_t)16384));
 	setup_stats(a);
+	worker_tls_cache = a->tls_cache;
 	tls_worker_init(a->tls_cache, NULL);
 	if (upstream_init_all(a->conf) < 0 || access_log_init(a->logs) < 0 ||
 	    (!a->checker && session_init(a->tls_cache) < 0))

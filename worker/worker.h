@@ -41,6 +41,8 @@ extern struct stats_proc *worker_stats;
 extern struct health_peer *const *worker_peers;
 extern struct shm_zone *worker_stats_zone;
 extern struct stats_root *worker_stats_root;
+/* The shared TLS session cache, or NULL. */
+extern struct tls_cache *worker_tls_cache;
 
 /* The parser's limits for heads, from the configuration. */
 static inline struct http_limits worker_head_limits(void)
