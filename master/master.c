@@ -507,15 +507,16 @@ static void reopen_logs(void)
  * inheritable and named in the environment. */
 static void exec_new_binary(void)
 {
-	char *spec = malloc(conf->nlistens * 12 + 1), *argv[6];
-	unsigned i, n = 0, argc = 0;
+	size_t cap = conf->nlistens * 12 + 1, n = 0;
+	char *spec = malloc(cap), *argv[6];
+	unsigned i, argc = 0;
 
 	if (spec == NULL)
 		_exit(1);
 	spec[0] = '\0';
 	for (i = 0; i < conf->nlistens; i++) {
 		fcntl(listen_fds[i], F_SETFD, 0);
-		n += (unsigned)sprintf(spec + n, "%d;", listen_fds[i]);
+		n += (size_t)snprintf(spec + n, cap - n, "%d;", listen_fds[i]);
 	}
 	setenv(LISTEN_FDS_ENV, spec, 1);
 	/* What the new binary says before its own log is open (a bad

@@ -50,7 +50,8 @@ static size_t stats_size(const struct conf *c)
 			 sizeof(struct stats_root));
 }
 
-/* What tls_session_cache asks for, and room for the keys besides. */
+/* What tls_session_cache asks for; never less than the smallest zone,
+ * which the ticket keys need when the cache is off. */
 static size_t tls_size(const struct conf *c)
 {
 	return MAX(c->tls_session_cache, (size_t)ZONE_MIN);

@@ -427,30 +427,14 @@ my $port2 = $p2->port('http');
 my ($wa, $wb) = sort { $a <=> $b } $p2->wait_workers(2);
 ok($wa && $wb, 'two workers run');
 
-# With EPOLLEXCLUSIVE an idle worker takes nearly every new connection, so
-# to have requests in both workers the test picks the worker: the other is
-# stopped (SIGSTOP) while the client connects, and the connection's socket
-# is found among the worker's descriptors.
-
-# The worker (pid) holding portico's end of the client connection $c, or
-# undef.
-sub worker_of {
-	my ($p, $c) = @_;
-	my ($sport, $cport) = ($p->port('http'), $c->local_port);
-	my @w = Test::Portico::tcp_socket_owners(
-	    sub { $_[0] == $sport && $_[1] == $cport }, $p->worker_pids);
-	return @w == 1 ? $w[0] : undef;
-}
+# To have requests in both workers the test picks the worker of each
+# client connection (Test::Portico::socket_on_worker).
 
 # A new client connection accepted by worker $pid.
 sub client_in {
 	my ($p, $pid) = @_;
-	my @others = grep { $_ != $pid } $p->worker_pids;
-	kill 'STOP', @others;
-	my $c = Test::Portico::Client->new($p->port('http'));
-	my $ok = $c && wait_for(sub { (worker_of($p, $c) // 0) == $pid }, 5);
-	kill 'CONT', @others;
-	return $ok ? $c : undef;
+	my $s = $p->socket_on_worker($p->port('http'), $pid) or return undef;
+	return Test::Portico::Client->new($p->port('http'), sock => $s);
 }
 
 # The backend that answered $path on the keep-alive client $c.

@@ -10,7 +10,6 @@
 use strict;
 use warnings;
 
-use IO::Socket::IP;
 use JSON::PP;
 use Test::More;
 use Test::Portico;
@@ -103,23 +102,6 @@ sub status {
 
 # ---- resumption across workers ----
 
-# A TCP connection accepted by worker $pid (the others are stopped while
-# it connects), for a TLS handshake on that worker.
-sub socket_on {
-	my ($pid) = @_;
-	my @others = grep { $_ != $pid } $p->worker_pids;
-	kill 'STOP', @others;
-	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
-	my $lport = $s && $s->sockport;
-	my $ok = $s && wait_for(sub {
-		my @w = Test::Portico::tcp_socket_owners(sub { $_[0] == $port && $_[1] == $lport },
-		    $p->worker_pids);
-		@w == 1 && $w[0] == $pid;
-	}, 5);
-	kill 'CONT', @others;
-	return $ok ? $s : undef;
-}
-
 for my $case (['TLSv1_2', 1, 'TLS 1.2, session ID (the shared cache)'],
 	      ['TLSv1_2', 0, 'TLS 1.2, session ticket'],
 	      ['TLSv1_3', 0, 'TLS 1.3, session ticket']) {
@@ -127,10 +109,10 @@ for my $case (['TLSv1_2', 1, 'TLS 1.2, session ID (the shared cache)'],
 	my $session = Test::Portico::TLS::Session->new;
 	my %o = (sni => 'a.test', version => $version, session => $session,
 		 no_ticket => $no_ticket, path => '/name');
-	my $r1 = https($port, %o, sock => socket_on($wa));
+	my $r1 = https($port, %o, sock => $p->socket_on_worker($port, $wa));
 	is($r1->{status}, 200, "$what: a full handshake on worker A");
 	is($r1->{reused}, 0, "$what: ... not resumed");
-	my $r2 = https($port, %o, sock => socket_on($wb));
+	my $r2 = https($port, %o, sock => $p->socket_on_worker($port, $wb));
 	is($r2->{status}, 200, "$what: then a handshake on worker B");
 	is($r2->{reused}, 1, "$what: ... resumes A's session");
 }

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
-#include <sys/socket.h>
 
 #include "log.h"
 #include "balance.h"

@@ -189,8 +189,7 @@ void session_accept(int fd, const struct conf_listen *lst,
 	read_head(s);
 }
 
-/* ClientHello's server name: the site, as the Host field would pick it. */
-static struct conf_site_tls *site_by_sni(SSL *ssl, const char *name, size_t len)
+struct conf_site_tls *session_site_by_sni(SSL *ssl, const char *name, size_t len)
 {
 	struct session *s = SSL_get_app_data(ssl);
 
@@ -198,12 +197,11 @@ static struct conf_site_tls *site_by_sni(SSL *ssl, const char *name, size_t len)
 	return s->tls_site ? s->tls_site->tls : NULL;
 }
 
-int session_init(struct tls_cache *cache)
+int session_init(void)
 {
 	const struct conf *c = worker_conf;
 	unsigned i;
 
-	tls_worker_init(cache, site_by_sni);
 	listener_ctx = calloc(c->nlistens ? c->nlistens : 1, sizeof(*listener_ctx));
 	if (listener_ctx == NULL)
 		return -1;
@@ -429,34 +427,6 @@ static size_t format_answer(char *out, size_t cap, int status, bool close, bool 
 	return (size_t)n + (head ? 0 : len);
 }
 
-static void respond(struct session *s, int status, bool close, const char *location,
-		    const char *type, const char *body, size_t body_len);
-
-/* Portico's own page for status; location: where a redirect points. */
-static void respond_page(struct session *s, int status, bool close, const char *location)
-{
-	char page[256];
-	int len;
-
-	len = snprintf(page, sizeof(page),
-		       "<html>\r\n<head><title>%d %s</title></head>\r\n"
-		       "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
-		       "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
-		       status, status_reason(status), status, status_reason(status));
-	respond(s, status, close, location, "text/html", page, (size_t)len);
-}
-
-void session_respond(struct session *s, int status, bool close)
-{
-	respond_page(s, status, close, NULL);
-}
-
-void session_respond_body(struct session *s, int status, bool close, const char *type,
-			  const char *body, size_t len)
-{
-	respond(s, status, close, NULL, type, body, len);
-}
-
 /* The fields of an answer of our own beyond its framing: Location for a
  * redirect, and the site's Strict-Transport-Security (on TLS only). */
 static void own_fields(const struct session *s, const char *location, char *out, size_t cap)
@@ -514,6 +484,31 @@ static void respond(struct session *s, int status, bool close, const char *locat
 	s->state = SS_RESPOND;
 	ev_timer_set(&s->timer, worker_conf->send_timeout);
 	client_event(&s->client.io, 0);
+}
+
+/* Portico's own page for status; location: where a redirect points. */
+static void respond_page(struct session *s, int status, bool close, const char *location)
+{
+	char page[256];
+	int len;
+
+	len = snprintf(page, sizeof(page),
+		       "<html>\r\n<head><title>%d %s</title></head>\r\n"
+		       "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
+		       "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
+		       status, status_reason(status), status, status_reason(status));
+	respond(s, status, close, location, "text/html", page, (size_t)len);
+}
+
+void session_respond(struct session *s, int status, bool close)
+{
+	respond_page(s, status, close, NULL);
+}
+
+void session_respond_body(struct session *s, int status, bool close, const char *type,
+			  const char *body, size_t len)
+{
+	respond(s, status, close, NULL, type, body, len);
 }
 
 static void respond_loop(struct session *s)

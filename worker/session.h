@@ -19,7 +19,6 @@
 #include "pump.h"
 #include "http_parse.h"
 #include "balance.h"
-#include "tls_cache.h"
 
 struct upconn;
 struct upstream;
@@ -97,10 +96,14 @@ struct session {
 void session_accept(int fd, const struct conf_listen *lst,
 		    const struct sockaddr *peer);
 
-/* Before serving: TLS handshakes pick sites through this worker's
- * configuration, and share sessions through cache (may be NULL). -1 when
- * out of memory. */
-int session_init(struct tls_cache *cache);
+/* Before serving: the context each TLS listener's handshakes start with.
+ * -1 when out of memory. */
+int session_init(void);
+
+/* For tls_worker_init(): the site a ClientHello's server name picks on
+ * the listener of the connection (the SSL's app data), as the Host field
+ * would; it is remembered as the session's TLS site. */
+struct conf_site_tls *session_site_by_sni(SSL *ssl, const char *name, size_t len);
 
 /* Graceful stop: close idle connections now, and the others once their
  * current exchange ends. */

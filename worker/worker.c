@@ -354,9 +354,10 @@ void worker_main(const struct worker_args *a)
 	buf_pool_init(MAX(a->conf->header_buffer_size + 4096, (size_t)16384));
 	setup_stats(a);
 	worker_tls_cache = a->tls_cache;
-	tls_worker_init(a->tls_cache, NULL);
+	/* The checker makes client connections only: no site to pick. */
+	tls_worker_init(a->tls_cache, a->checker ? NULL : session_site_by_sni);
 	if (upstream_init_all(a->conf) < 0 || access_log_init(a->logs) < 0 ||
-	    (!a->checker && session_init(a->tls_cache) < 0))
+	    (!a->checker && session_init() < 0))
 		setup_failed("worker setup", "out of memory");
 	setup_control(a->channel_fd);
 	if (a->checker) {

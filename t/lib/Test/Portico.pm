@@ -459,6 +459,25 @@ sub tcp_socket_owners {
 	return @own;
 }
 
+# socket_on_worker($port, $pid): a TCP connection to 127.0.0.1:$port that
+# worker $pid accepted, or undef. With EPOLLEXCLUSIVE an idle worker takes
+# nearly every new connection, so the others are stopped (SIGSTOP) while
+# it connects, and the connection is found among $pid's descriptors.
+sub socket_on_worker {
+	my ($self, $port, $pid) = @_;
+	my @others = grep { $_ != $pid } $self->worker_pids;
+	kill 'STOP', @others;
+	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
+	my $lport = $s && $s->sockport;
+	my $ok = $s && wait_for(sub {
+		my @w = tcp_socket_owners(sub { $_[0] == $port && $_[1] == $lport },
+		    $self->worker_pids);
+		@w == 1 && $w[0] == $pid;
+	}, 5);
+	kill 'CONT', @others;
+	return $ok ? $s : undef;
+}
+
 sub workers_configured {
 	my ($self) = @_;
 	return $self->{conf_text} =~ /^\s*workers\s*=\s*"?(\d+)"?/m ? $1 : 1;

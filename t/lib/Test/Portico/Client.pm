@@ -31,7 +31,7 @@ our $TIMEOUT = 10;
 
 sub new {
 	my ($class, $port, %opt) = @_;
-	my $sock = IO::Socket::IP->new(
+	my $sock = $opt{sock} // IO::Socket::IP->new(
 		PeerHost => $opt{addr} // '127.0.0.1', PeerPort => $port, Proto => 'tcp',
 		Timeout => $opt{timeout} // $TIMEOUT,
 	) or return undef;
