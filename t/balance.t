@@ -73,25 +73,25 @@ sub up_sum {
 sub up_active { up_sum($_[0], $_[1], 'active') }
 
 # hold($p, $up, $path, $done): sends requests for $path one at a time, each
-# waited for until it is in flight at a server of $up (slowed by the test)
-# or answered (then it is read and dropped), until $done->() is true.
-# $connect makes the client connections (default: new ones). Returns the
-# clients whose requests are in flight.
+# waited for until a backend slowed by the test has read it (then its delay
+# holds, whatever the test sets next) or it is answered (then it is read
+# and dropped), until $done->() is true. $connect makes the client
+# connections (default: new ones). Returns the clients whose requests are
+# in flight.
 sub hold {
 	my ($p, $up, $path, $done, $connect) = @_;
 	$connect //= sub { Test::Portico::Client->new($p->port('http')) };
+	my $delayed = sub { sum(0, map { $_->delayed_count } $p->backends) };
 	my @held;
 	for (1 .. 40) {
 		last if $done->();
-		# Started requests, not open ones: another held request may
-		# end at the same moment as this one starts.
-		my $before = up_sum($p, $up, 'requests');
+		my $before = $delayed->();
 		my $c = $connect->() or last;
 		$c->request(GET => $path);
 		my $sel = IO::Select->new($c->socket);
 		my $what = wait_for(sub {
+			return 'held' if $delayed->() > $before;
 			return 'answered' if $sel->can_read(0);
-			return 'held' if up_sum($p, $up, 'requests') > $before;
 			return 0;
 		}, 5) || 'nothing';
 		if ($what eq 'held') {
@@ -483,15 +483,14 @@ my $in_a = sub { client_in($p2, $wa) };
 # -- least_conn: new requests go to the idle servers, counted across workers --
 
 {
-	# lc1 answers in 10 s, lc2 and lc3 in 2 s: least_conn spreads 9
-	# requests (all in worker A) 3/3/3; once lc2's and lc3's are done,
-	# lc1 still has 3.
-	$p2->backend('lc1')->set_behavior(delay => $HOLD_MS);
-	$p2->backend($_)->set_behavior(delay => 2000) for qw(lc2 lc3);
+	# All three slowed: least_conn spreads 9 requests (all in worker A)
+	# 3/3/3; once lc2 and lc3 are let go, lc1 still has 3.
+	$p2->backend($_)->set_behavior(delay => $HOLD_MS) for qw(lc1 lc2 lc3);
 	my @held = hold($p2, 'lc', '/lc/name', sub { up_active($p2, 'lc') >= 9 }, $in_a);
 	is(join('/', map { active($p2, 'lc', $_) } qw(lc1 lc2 lc3)), '3/3/3',
 	    'least_conn: 9 slow requests spread 3/3/3 over the servers');
 	$p2->backend($_)->set_behavior() for qw(lc1 lc2 lc3);
+	$p2->backend($_)->release for qw(lc2 lc3);
 	ok(wait_for(sub { active($p2, 'lc', 'lc2') + active($p2, 'lc', 'lc3') == 0 }, 5),
 	    'least_conn: lc2 and lc3 have answered theirs');
 	is(active($p2, 'lc', 'lc1'), 3, 'least_conn: lc1 still has 3 in flight (in worker A)');

@@ -175,6 +175,9 @@ sub backend {
 	    Test::Portico::Backend->new(name => $name, dir => $self->{tmp});
 }
 
+# The backends started so far.
+sub backends { values %{ $_[0]{backends} } }
+
 # Replace placeholders in a text.
 sub expand {
 	my ($self, $text) = @_;

@@ -27,8 +27,8 @@ package Test::Portico::Backend;
 #   /raw/NAME        exactly the bytes the test set with ->set_raw(NAME, ...)
 #                    (nothing else: no X-Backend), then keeps the connection
 #                    open for another request unless told to close
-#   (any, after ->set_behavior(delay => MS, status => CODE): waits, and
-#                    answers CODE, whatever the path)
+#   (any, after ->set_behavior(delay => MS, status => CODE): waits MS, or
+#                    until ->release, and answers CODE, whatever the path)
 #   /ws              101 Switching Protocols (Upgrade: websocket), whatever
 #                    the request asked, then echoes every byte back until
 #                    the peer closes
@@ -121,6 +121,14 @@ sub pid { $_[0]{pid} }
 sub requests {
 	my ($self) = @_;
 	return $self->_read_log('request');
+}
+
+# How many of the requests it read were slowed by set_behavior(delay =>
+# ...): once one is counted here, its delay holds whatever the test sets
+# next.
+sub delayed_count {
+	my ($self) = @_;
+	return scalar grep { ($_->{behavior}{delay} // 0) > 0 } $self->requests;
 }
 
 # How many requests it has read so far: requests() without decoding the
@@ -219,6 +227,34 @@ sub set_behavior {
 	close $fh or die "$path: $!\n";
 	rename "$path.new", $path or die "$path: $!\n";
 	return $self;
+}
+
+# release(): the requests that set_behavior(delay => ...) holds now are
+# answered at once; later ones wait as the behavior says.
+sub release {
+	my ($self) = @_;
+	my $path = "$self->{dir}/backend-$self->{name}-release";
+	my $n = $self->_release_generation + 1;
+	open my $fh, '>', "$path.new" or die "$path: $!\n";
+	print $fh $n;
+	close $fh or die "$path: $!\n";
+	rename "$path.new", $path or die "$path: $!\n";
+	return $self;
+}
+
+sub _release_generation {
+	my ($self) = @_;
+	open my $fh, '<', "$self->{dir}/backend-$self->{name}-release" or return 0;
+	return (<$fh> // 0) + 0;
+}
+
+# Wait $ms, or until release() is called.
+sub _delay {
+	my ($self, $ms, $generation) = @_;
+	my $until = time + $ms / 1000;
+	while (time < $until && $self->_release_generation == $generation) {
+		sleep(0.02);
+	}
 }
 
 sub _behavior {
@@ -339,6 +375,11 @@ sub _connection {
 		$req->{seq} = ++$seq;
 		$req->{type} = 'request';
 		$req->{time} = time;
+		# The behavior is fixed before the request is logged: a test that
+		# saw the request logged may change the behavior for the next ones
+		# without racing this one.
+		$req->{behavior} = $self->_behavior;
+		$req->{release} = $self->_release_generation;
 		$self->_log($req);
 		if ($req->{error}) {
 			_send($sock, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
@@ -523,8 +564,8 @@ sub _answer {
 	my $head = $req->{method} eq 'HEAD';
 	unless (defined $path) {
 		$path = $req->{target} =~ s/\?.*//sr;
-		my $b = $self->_behavior;
-		sleep($b->{delay} / 1000) if $b->{delay};
+		my $b = $req->{behavior};
+		$self->_delay($b->{delay}, $req->{release}) if $b->{delay};
 		$path = "/status/$b->{status}" if $b->{status};
 	}
 
