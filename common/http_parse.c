@@ -15,7 +15,7 @@
 /* Character classes, one table lookup per byte. */
 #define C_TCHAR		0x01	/* token: methods, field names, codings */
 #define C_VALUE		0x02	/* field value: VCHAR, obs-text, SP, HTAB */
-#define C_TARGET	0x04	/* request-target: VCHAR except '#' */
+#define C_TARGET	0x04	/* request-target: VCHAR, obs-text, not "#" */
 #define C_HOST		0x08	/* reg-name/IPv4: unreserved, sub-delims */
 #define C_HEX		0x10	/* HEXDIG */
 #define C_QDTEXT	0x20	/* quoted-string text: C_VALUE but '"' '\' */
@@ -29,10 +29,12 @@
 	(c) == '|' || (c) == '~')
 #define IS_VALUE(c)	((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
 /*
+ * VCHAR and obs-text: real clients send raw UTF-8 and the characters RFC
+ * 3986 leaves out (" < > \ ^ ` { | }), and nothing reads them two ways.
  * A fragment is never sent (RFC 9112 3.2), so '#' can only be an attempt
  * to make us and the backend disagree on where the path ends.
  */
-#define IS_TARGET(c)	((c) > 0x20 && (c) < 0x7f && (c) != '#')
+#define IS_TARGET(c)	((c) > 0x20 && (c) != 0x7f && (c) != '#')
 /* No '%': a percent-encoded host name is never legitimate in practice. */
 #define IS_HOST(c)	(IS_ALPHA(c) || IS_DIGIT(c) || (c) == '-' || \
 	(c) == '.' || (c) == '_' || (c) == '~' || (c) == '!' || \
@@ -724,6 +726,16 @@ int http_parse_request(const char *buf, size_t len, struct http_message *msg,
  * Responses
  */
 
+/* The fields with id pass on after all (they were taken for hop-by-hop). */
+static void forward_field(struct http_message *msg, int id)
+{
+	unsigned i;
+
+	for (i = 0; i < msg->nheaders; i++)
+		if (msg->headers[i].id == id)
+			msg->headers[i].flags &= (uint8_t)~HTTP_HDR_HOP;
+}
+
 /* HTTP-version SP 3DIGIT [ SP reason-phrase ], in [p, eol). */
 static int status_line(struct hp *h, const char *p, const char *eol)
 {
@@ -773,15 +785,22 @@ int http_parse_response(const char *buf, size_t len, struct http_message *msg,
 		return 502;
 
 	/*
-	 * Framing, RFC 9112 6.3. Only plain "chunked" is accepted: we drop
-	 * Transfer-Encoding when forwarding, so any other coding would
-	 * reach the client without its label.
+	 * Framing, RFC 9112 6.3. "chunked" alone is decoded (and the field
+	 * dropped: we frame the body anew). Codings that do not end in
+	 * chunked mean the body ends when the server closes: it passes as
+	 * it is, with the field that names its codings. Codings before a
+	 * final chunked would lose their label: refused.
 	 */
 	if (h.te_seen) {
-		if (msg->version == 10 || h.cl_seen || h.te_bad ||
-		    h.te_other || h.te_chunked != 1)
+		if (msg->version == 10 || h.cl_seen || h.te_bad || h.te_chunked > 1 ||
+		    (h.te_last_chunked && h.te_other) || (!h.te_last_chunked && h.te_chunked))
 			return 502;
-		msg->framing = HTTP_BODY_CHUNKED;
+		if (h.te_last_chunked) {
+			msg->framing = HTTP_BODY_CHUNKED;
+		} else {
+			msg->framing = HTTP_BODY_EOF;
+			forward_field(msg, HDR_TRANSFER_ENCODING);
+		}
 	} else if (h.cl_seen) {
 		msg->framing = HTTP_BODY_LENGTH;
 	} else {
@@ -882,8 +901,9 @@ static int chunk_byte(struct http_chunked *c, unsigned char ch)
 		return CH_SIZE;
 	case CH_SIZE:
 		if (HAS(ch, C_HEX)) {
-			/* 16 digits fill a uint64_t: no overflow check needed */
-			if (c->line_len > 16)
+			/* Leading zeros are unambiguous and cost nothing; a
+			 * size that would not fit 64 bits is refused. */
+			if (c->remaining >> 60)
 				return CH_ERROR;
 			c->remaining = c->remaining << 4 | (uint64_t)hexval(ch);
 			return CH_SIZE;

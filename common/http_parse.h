@@ -34,6 +34,7 @@ enum http_header_id {
 
 /* http_header.flags */
 #define HTTP_HDR_HOP 0x01	/* hop-by-hop: never forwarded as is */
+#define HTTP_HDR_DROP 0x02	/* not forwarded: a filter removed it */
 
 struct http_header {
 	struct slice name;
@@ -132,10 +133,12 @@ int http_parse_request(const char *buf, size_t len, struct http_message *msg,
  * Parse a complete response head. request_method is the method of the
  * request it answers (a response to HEAD has no body).
  * Returns P_OK and fills *msg, or 502 when the head is malformed or
- * ambiguous. Transfer-Encoding must be exactly "chunked" (any other
- * coding would lose its label when we drop the field), and never with
- * Content-Length. A repeated identical Content-Length is accepted and
- * the copies are flagged HTTP_HDR_HOP so only one is forwarded.
+ * ambiguous. Transfer-Encoding "chunked" alone is decoded; codings that
+ * do not end in chunked ("gzip") make the body close-delimited
+ * (HTTP_BODY_EOF, RFC 9112 6.3) and the field is kept for forwarding;
+ * codings before a final chunked, or any with Content-Length, are
+ * refused. A repeated identical Content-Length is accepted and the
+ * copies are flagged HTTP_HDR_HOP so only one is forwarded.
  */
 int http_parse_response(const char *buf, size_t len, struct http_message *msg,
 			const struct http_limits *lim, int request_method);

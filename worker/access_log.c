@@ -11,9 +11,7 @@
 
 #include "log.h"
 #include "event.h"
-#include "session.h"
 #include "access_log.h"
-#include "worker.h"
 
 #define ACCESS_BUF_SIZE 65536
 #define ACCESS_LINE_MAX 4096
@@ -27,6 +25,7 @@ struct access_file {
 static struct access_file *files;	/* indexed like the logfiles set */
 static unsigned nfiles;
 static int *site_file;			/* conf site index -> file, or -1 */
+static const struct conf_site *sites;	/* of the configuration served */
 static struct ev_timer flush_timer;
 
 static void flush_file(struct access_file *f)
@@ -63,16 +62,18 @@ static void flush_timeout(struct ev_timer *t)
 	access_log_flush();
 }
 
-int access_log_init(struct logfiles *lf)
+static int access_log_init(const struct worker_ctx *ctx)
 {
-	const struct conf *conf = worker_conf;
+	const struct conf *conf = ctx->conf;
+	const struct logfiles *lf = ctx->logs;
 	unsigned i;
 
 	nfiles = lf->n;
-	files = calloc(nfiles, sizeof(*files));
+	files = calloc(nfiles ? nfiles : 1, sizeof(*files));
 	site_file = calloc(conf->nsites ? conf->nsites : 1, sizeof(*site_file));
 	if (files == NULL || site_file == NULL)
 		return -1;
+	sites = conf->sites;
 	for (i = 0; i < nfiles; i++)
 		files[i].fd = lf->fds[i];
 	for (i = 0; i < conf->nsites; i++) {
@@ -117,27 +118,38 @@ static const char *or_dash(const char *s)
 	return s && s[0] ? s : "-";
 }
 
-void access_log_write(const struct session *s)
+/* Seconds with milliseconds, "-" for a time not reached. */
+static const char *seconds(char *out, size_t cap, uint64_t us)
 {
-	const struct exchange *x = s->x;
+	if (us == 0)
+		return "-";
+	snprintf(out, cap, "%llu.%03llu", (unsigned long long)(us / 1000000),
+		 (unsigned long long)(us / 1000 % 1000));
+	return out;
+}
+
+static void write_line(const struct exchange *x)
+{
 	struct access_file *f;
-	char line[ACCESS_LINE_MAX];
-	uint64_t ms;
+	char line[ACCESS_LINE_MAX], total[24], connect[24], header[24], term[3];
 	int idx, n;
 
 	if (x->site == NULL)
 		return;
-	idx = site_file[x->site - worker_conf->sites];
+	idx = site_file[x->site - sites];
 	if (idx < 0)
 		return;
 	f = &files[idx];
-	ms = ev_now() - x->start_ms;
+	exchange_term_code(x, term);
 	n = snprintf(line, sizeof(line),
-		     "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu.%03llu %s\n",
-		     s->peer, time_local(), or_dash(x->request_line), x->status,
+		     "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %s %s %s %s %s\n",
+		     x->client.addr, time_local(), or_dash(x->request_line), x->status,
 		     (unsigned long long)x->resp_pump.body_out, or_dash(x->referer),
-		     or_dash(x->user_agent), (unsigned long long)(ms / 1000),
-		     (unsigned long long)(ms % 1000), or_dash(x->upstream_addr));
+		     or_dash(x->user_agent),
+		     seconds(total, sizeof(total), MAX(exchange_now_us() - x->start_us, (uint64_t)1)),
+		     or_dash(x->upstream_addr), term,
+		     seconds(connect, sizeof(connect), x->connect_us),
+		     seconds(header, sizeof(header), x->header_us));
 	if (n <= 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -151,3 +163,9 @@ void access_log_write(const struct session *s)
 	if (!ev_timer_armed(&flush_timer))
 		ev_timer_set(&flush_timer, 1000);
 }
+
+const struct module access_log_module = {
+	.name = "access_log",
+	.init = access_log_init,
+	.log = write_line,
+};

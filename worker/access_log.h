@@ -1,6 +1,8 @@
 /*
- * access_log.h: one line per exchange in the site's access log: the
- * combined format, then request time and upstream address.
+ * access_log.h: one line per exchange in the site's access log (a log
+ * hook): the combined format, then the request time, the upstream
+ * address, the termination state, and the upstream connect and response
+ * head times.
  *
  * Owns: the worker's write buffers for the access log files, flushed when
  * full, every second, and on exit.
@@ -9,13 +11,11 @@
 #define PORTICO_ACCESS_LOG_H
 
 #include "logfiles.h"
+#include "module.h"
 
-struct session;
-
-/* Start buffering for the files of lf (inherited from the master). */
-int access_log_init(struct logfiles *lf);
-
-void access_log_write(const struct session *s);
+/* The module: its init starts buffering for the files of ctx->logs
+ * (inherited from the master). */
+extern const struct module access_log_module;
 
 /* Write out everything buffered. */
 void access_log_flush(void);

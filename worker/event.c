@@ -15,6 +15,9 @@
 
 #define EV_BATCH 256
 
+/* Tasks run per turn at most, before epoll is asked again. */
+#define EV_TASK_BUDGET 512
+
 static int epfd = -1;
 static uint64_t now_ms;
 static uint64_t busy_poll_ns;
@@ -23,6 +26,10 @@ static uint64_t busy_poll_ns;
  * "not armed". */
 static struct ev_timer **heap;
 static unsigned heap_count, heap_cap;
+
+/* The run queue: a ring through a sentinel, so a task unlinks itself in
+ * O(1) wherever it is. */
+static struct ev_task run_queue = { &run_queue, &run_queue, NULL };
 
 static uint64_t mono_ns(void)
 {
@@ -186,8 +193,41 @@ void ev_timer_set(struct ev_timer *t, uint64_t ms)
 	heap_up(heap_count);
 }
 
+void ev_post(struct ev_task *t)
+{
+	if (t->next != NULL)
+		return;
+	t->prev = run_queue.prev;
+	t->next = &run_queue;
+	run_queue.prev->next = t;
+	run_queue.prev = t;
+}
+
+void ev_cancel(struct ev_task *t)
+{
+	if (t->next == NULL)
+		return;
+	t->prev->next = t->next;
+	t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+}
+
+static void run_tasks(void)
+{
+	unsigned budget = EV_TASK_BUDGET;
+
+	while (run_queue.next != &run_queue && budget-- > 0) {
+		struct ev_task *t = run_queue.next;
+
+		ev_cancel(t);
+		t->cb(t);
+	}
+}
+
 static int next_timeout(void)
 {
+	if (run_queue.next != &run_queue)
+		return 0;
 	if (heap_count == 0)
 		return -1;
 	if (heap[1]->when <= now_ms)
@@ -259,4 +299,5 @@ void ev_run_once(void)
 		io->cb(io, e);
 	}
 	run_timers();
+	run_tasks();
 }

@@ -37,6 +37,42 @@ struct ev_timer {
 	ev_timer_cb cb;
 };
 
+/*
+ * Work posted to the run queue. I/O events and timers post the objects
+ * they concern; the loop drains the queue after them, in posting order,
+ * so no callback runs request work on the stack of another. A task posted
+ * while the queue drains (a connection that finished one request and has
+ * the next one buffered) goes to the back and runs in the same turn while
+ * the turn's budget lasts, else in the next: one busy connection cannot
+ * keep the loop from the others or from epoll.
+ *
+ *	static void session_run(struct ev_task *t)
+ *	{
+ *		struct session *s = container_of(t, struct session, task);
+ *		...read what the socket has, act on it...
+ *	}
+ *	s->task.cb = session_run;	(once)
+ *	ev_post(&s->task);		(from its I/O callback)
+ */
+struct ev_task;
+typedef void (*ev_task_cb)(struct ev_task *t);
+
+struct ev_task {
+	struct ev_task *prev, *next;	/* in the queue while posted */
+	ev_task_cb cb;
+};
+
+/* Queue t unless it is queued already. */
+void ev_post(struct ev_task *t);
+
+/* Take t off the queue, if it is there (before its owner goes away). */
+void ev_cancel(struct ev_task *t);
+
+static inline bool ev_posted(const struct ev_task *t)
+{
+	return t->next != NULL;
+}
+
 int ev_init(void);
 
 /* Watch fd for input, edge-triggered, and for output too when want_out;
@@ -77,7 +113,8 @@ void ev_set_busy_poll(unsigned usec);
 /* Milliseconds on a monotonic clock, read once per loop iteration. */
 uint64_t ev_now(void);
 
-/* Wait for events and run callbacks once, then due timers. */
+/* One turn: wait for events (not at all while tasks are queued), run
+ * their callbacks and the due timers, then the queued tasks. */
 void ev_run_once(void);
 
 #endif

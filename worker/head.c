@@ -105,10 +105,11 @@ static void put_target(struct writer *w, const struct http_message *r)
 	}
 }
 
-static void put_forwarded(struct writer *w, const struct session *s, unsigned which)
+static void put_forwarded(struct writer *w, const struct exchange *x, unsigned which)
 {
-	const struct http_message *r = &s->x->req;
-	bool v6 = strchr(s->peer, ':') != NULL;
+	const struct http_message *r = &x->req;
+	const char *peer = x->client.addr;
+	bool v6 = strchr(peer, ':') != NULL;
 	unsigned i;
 
 	if (which & CONF_FWD_FOR) {
@@ -119,42 +120,42 @@ static void put_forwarded(struct writer *w, const struct session *s, unsigned wh
 				put_slice(w, r->headers[i].value);
 				put(w, ", ", 2);
 			}
-		put_str(w, s->peer);
+		put_str(w, peer);
 		put(w, "\r\n", 2);
 	}
 	if (which & CONF_FWD_REAL_IP) {
 		put_str(w, "X-Real-IP: ");
-		put_str(w, s->peer);
+		put_str(w, peer);
 		put(w, "\r\n", 2);
 	}
 	if (which & CONF_FWD_PROTO)
-		put_str(w, session_is_tls(s) ? "X-Forwarded-Proto: https\r\n"
-					     : "X-Forwarded-Proto: http\r\n");
+		put_str(w, x->client.tls ? "X-Forwarded-Proto: https\r\n"
+					  : "X-Forwarded-Proto: http\r\n");
 	if (which & CONF_FWD_FORWARDED) {
 		/* RFC 7239: an IPv6 address is bracketed and quoted. */
 		put_str(w, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
-		put_str(w, s->peer);
+		put_str(w, peer);
 		put_str(w, v6 ? "]\"" : "");
-		put_str(w, session_is_tls(s) ? ";proto=https\r\n" : ";proto=http\r\n");
+		put_str(w, x->client.tls ? ";proto=https\r\n" : ";proto=http\r\n");
 	}
 }
 
 /* The field that carries a verified client certificate's subject: only
  * portico may set it, so a client's own never passes. */
-static const char *subject_field(const struct session *s)
+static const char *subject_field(const struct exchange *x)
 {
-	const struct conf_site_tls *t = s->x->site->tls;
+	const struct conf_site_tls *t = x->site->tls;
 
 	return t != NULL && t->verify_client != CONF_VERIFY_OFF ? t->client_subject_header : NULL;
 }
 
-static void put_subject(struct writer *w, const struct session *s, const char *name)
+static void put_subject(struct writer *w, const struct exchange *x, const char *name)
 {
-	if (name == NULL || s->client_subject == NULL)
+	if (name == NULL || x->client.subject == NULL)
 		return;
 	put_str(w, name);
 	put(w, ": ", 2);
-	put_str(w, s->client_subject);
+	put_str(w, x->client.subject);
 	put(w, "\r\n", 2);
 }
 
@@ -170,17 +171,16 @@ static void put_host_if_missing(struct writer *w, const struct exchange *x)
 	if (r->host.len)
 		put_slice(w, r->host);
 	else
-		put_str(w, x->up->conf->servers[x->server].address);
+		put_str(w, x->up.upstream->conf->servers[x->up.server].address);
 	put(w, "\r\n", 2);
 }
 
-size_t head_request(const struct session *s, struct buf *b)
+size_t head_request(const struct exchange *x, struct buf *b)
 {
-	const struct exchange *x = s->x;
 	const struct http_message *r = &x->req;
 	struct writer w = { b->start, b->end, false };
 	struct slice upgrade = head_upgrade_request(r);
-	const char *subject = subject_field(s);
+	const char *subject = subject_field(x);
 	unsigned i;
 
 	put_slice(&w, r->method);
@@ -204,52 +204,47 @@ size_t head_request(const struct session *s, struct buf *b)
 	if (upgrade.p != NULL) {
 		put_field(&w, SLICE_LIT("Upgrade"), upgrade);
 		put_str(&w, "Connection: upgrade\r\n");
-	} else if (x->up->conf->keepalive == 0) {
+	} else if (x->up.upstream->conf->keepalive == 0) {
 		put_str(&w, "Connection: close\r\n");
 	}
-	put_forwarded(&w, s, x->site->forwarded);
-	put_subject(&w, s, subject);
+	put_forwarded(&w, x, x->site->forwarded);
+	put_subject(&w, x, subject);
 	if (x->site->via)
 		put_str(&w, "Via: 1.1 portico\r\n");
 	return finish(&w, b);
 }
 
-size_t head_response(const struct session *s, struct buf *b, enum head_kind kind)
+static void put_status_line(struct writer *w, const struct http_message *r)
 {
-	const struct exchange *x = s->x;
-	const struct http_message *r = &x->resp;
-	struct writer w = { b->start, b->end, false };
 	char status[4] = {
 		(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
 		(char)('0' + r->status % 10), ' '
 	};
-	/* The site's policy replaces the backend's, and never goes out in
-	 * the clear (RFC 6797 7.2). */
-	bool hsts = x->site->hsts != NULL && session_is_tls(s) && kind != HEAD_INTERIM;
+
+	put_str(w, "HTTP/1.1 ");
+	put(w, status, sizeof(status));
+	put_slice(w, r->reason);
+	put(w, "\r\n", 2);
+}
+
+size_t head_response(const struct exchange *x, struct buf *b, enum head_kind kind)
+{
+	const struct http_message *r = &x->resp;
+	struct writer w = { b->start, b->end, false };
 	unsigned i;
 
-	put_str(&w, "HTTP/1.1 ");
-	put(&w, status, sizeof(status));
-	put_slice(&w, r->reason);
-	put(&w, "\r\n", 2);
-	for (i = 0; i < r->nheaders; i++) {
-		const struct http_header *h = &r->headers[i];
-
-		if ((h->flags & HTTP_HDR_HOP) ||
-		    (h->id == HDR_SERVER && x->site->hide_server) ||
-		    (hsts && slice_ieq(h->name, "strict-transport-security")))
-			continue;
-		put_header(&w, h);
-	}
-	if (hsts) {
-		put_str(&w, "Strict-Transport-Security: ");
-		put_str(&w, x->site->hsts);
-		put(&w, "\r\n", 2);
-	}
-	if (x->site->via)
-		put_str(&w, "Via: 1.1 portico\r\n");
+	put_status_line(&w, r);
+	for (i = 0; i < r->nheaders; i++)
+		if (!(r->headers[i].flags & (HTTP_HDR_HOP | HTTP_HDR_DROP)))
+			put_header(&w, &r->headers[i]);
+	for (i = 0; i < x->nadded; i++)
+		put_header(&w, &x->added[i]);
 	switch (kind) {
 	case HEAD_INTERIM:
+		/* Head filters see final responses only: an interim one
+		 * carries what the site adds to every forwarded message. */
+		if (x->site->via)
+			put_str(&w, "Via: 1.1 portico\r\n");
 		break;
 	case HEAD_SWITCH:
 		put_field(&w, SLICE_LIT("Upgrade"), field(r, HDR_UPGRADE));
@@ -259,7 +254,7 @@ size_t head_response(const struct session *s, struct buf *b, enum head_kind kind
 	case HEAD_FINAL:
 		if (kind == HEAD_FINAL_CHUNKED)
 			put_str(&w, "Transfer-Encoding: chunked\r\n");
-		if (!s->keep_alive)
+		if (!x->keep_alive)
 			put_str(&w, "Connection: close\r\n");
 		else if (x->req.version == 10)
 			put_str(&w, "Connection: keep-alive\r\n");

@@ -3,14 +3,15 @@
  * for the upstream and the response heads for the client.
  *
  * Owns: which fields pass (hop-by-hop ones never do, nor names with "_"),
- * which portico adds (forwarding fields, Via, framing, Connection), and
- * which it hides (the backend's Server).
+ * which portico adds on the way up (forwarding fields, Via) and the
+ * framing and Connection fields both ways. What a site adds to or hides
+ * from responses is a head filter's (modules/headers.c).
  */
 #ifndef PORTICO_HEAD_H
 #define PORTICO_HEAD_H
 
 #include "conn.h"
-#include "session.h"
+#include "exchange.h"
 
 /* The response head's kind. */
 enum head_kind {
@@ -24,12 +25,14 @@ enum head_kind {
  * (GET without a body, "Connection: upgrade"), else an empty slice. */
 struct slice head_upgrade_request(const struct http_message *req);
 
-/* Write into b the head to send upstream for s's request; returns its
- * length, or 0 when it does not fit. */
-size_t head_request(const struct session *s, struct buf *b);
+/* Write into b the head to send upstream (server x->up.server of
+ * x->up.upstream) for x's request; returns its length, or 0 when it does
+ * not fit. */
+size_t head_request(const struct exchange *x, struct buf *b);
 
-/* Write into b the head of s's response (s->x->resp) to send the client;
- * returns its length, or 0 when it does not fit. */
-size_t head_response(const struct session *s, struct buf *b, enum head_kind kind);
+/* Write into b the head of x's response (x->resp, without the fields
+ * dropped, with those added by head filters) to send the client; returns
+ * its length, or 0 when it does not fit. */
+size_t head_response(const struct exchange *x, struct buf *b, enum head_kind kind);
 
 #endif

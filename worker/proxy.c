@@ -1,164 +1,185 @@
 /*
- * proxy.c: the upstream half of an exchange.
+ * proxy.c: the upstream module.
  *
- * Helpers that can end the exchange return P_DONE when they did: the
- * session then belongs to someone else (answered, closed or reused) and
- * the caller must not touch it again.
+ * Each step below moves the exchange on from its phase and returns
+ * P_AGAIN when it waits for an event, or P_OK when it changed the phase:
+ * a retry goes back to PH_CONNECT, an answer of portico's own to
+ * PH_RESPONSE_HEAD, an end to PH_LOG. The dispatcher (exchange.c) does
+ * the rest; nothing here runs another step on its own stack.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "log.h"
 #include "balance.h"
 #include "head.h"
 #include "health.h"
 #include "proxy.h"
-#include "session.h"
 #include "upstream.h"
-#include "worker.h"
 
+static const struct content proxy_content;
+
+static const struct conf_upstream *conf_of(const struct exchange *x)
+{
+	return x->up.upstream->conf;
+}
+
+static const char *server_address(const struct exchange *x)
+{
+	return conf_of(x)->servers[x->up.server].address;
+}
+
+/* An event on the server's connection: the exchange moves on. */
 static void upstream_event(struct ev_io *io, uint32_t events)
 {
 	struct upconn *uc = (struct upconn *)io;
+	struct exchange *x = uc->owner;
 
 	(void)events;
-	proxy_progress(uc->owner);
+	ev_post(&x->task);
 }
 
 static void drop_upstream(struct exchange *x)
 {
-	if (x->uc != NULL) {
-		upstream_release(x->uc, false);
-		x->uc = NULL;
+	if (x->up.uc != NULL) {
+		upstream_release(x->up.uc, false);
+		x->up.uc = NULL;
 	}
-	x->connecting = false;
 }
 
-static int start_sending(struct session *s)
-{
-	struct exchange *x = s->x;
-	const struct http_message *r = &x->req;
-	size_t head_len = (size_t)(x->req_head->last - x->req_head->start);
-
-	x->connecting = false;
-	x->upstream_addr = upconn_addr(x->uc);
-	/* A new attempt: the next arm_timer() must replace the connect
-	 * timer even if as many bytes have moved as in the last attempt. */
-	x->progress_seen = UINT64_MAX;
-	pump_init(&x->req_pump, &s->client, &x->uc->conn, s->in, r->framing,
-		  r->content_length,
-		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
-		  x->req_head->start, head_len);
-	return P_OK;
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
+/* ---- health ---- */
 
 /* A failed attempt: counted, and for the kinds fail_on names, held
  * against the server (which may mark it down). */
-static void note_failure(struct session *s, unsigned kind)
+static void note_failure(struct exchange *x, unsigned kind)
 {
-	struct exchange *x = s->x;
-	const struct conf_upstream *cu = x->up->conf;
-	const struct conf_server *srv = &cu->servers[x->server];
+	const struct conf_upstream *cu = conf_of(x);
+	const struct conf_server *srv = &cu->servers[x->up.server];
 
 	if (kind != CONF_FAIL_5XX)
-		STATS_ADD(worker_stats, c.upstream_failures, 1);
-	if ((cu->fail_on & kind) && health_fail(x->up->servers[x->server].peer, srv, ev_now()))
+		STATS_ADD(x->ctx->stats, c.upstream_failures, 1);
+	if ((cu->fail_on & kind) &&
+	    health_fail(x->up.upstream->servers[x->up.server].peer, srv, ev_now()))
 		log_msg(LL_WARN, "upstream \"%s\" server %s marked down for %u ms after %u failures",
 			cu->name, srv->address, srv->fail_timeout, srv->max_fails);
 }
 
-/* What the client gets when no server answered. */
-static void give_up(struct session *s)
+/* A final response head came: what the server's health learns from it. */
+static void note_response(struct exchange *x)
 {
-	struct exchange *x = s->x;
+	const struct conf_upstream *cu = conf_of(x);
+	struct health_peer *peer = x->up.upstream->servers[x->up.server].peer;
 
-	if (x->pick.ntried == 0) {
-		session_log(s, LL_ERROR, 0, "no live server in upstream \"%s\"", x->up->conf->name);
-		STATS_ADD(worker_stats, c.no_server, 1);
-		session_respond(s, 503, false);
+	if (cu->balance == BALANCE_EWMA)
+		health_ewma_sample(peer, exchange_now_us() - x->up.try_start_us, ev_now(),
+				   cu->ewma_decay);
+	if (x->resp.status >= 500)
+		note_failure(x, CONF_FAIL_5XX);
+	else
+		health_success(peer);
+}
+
+/* ---- choosing and connecting ---- */
+
+/* What the client gets when no server answered. */
+static void give_up(struct exchange *x)
+{
+	if (x->up.pick.ntried == 0) {
+		exchange_log(x, LL_ERROR, 0, "no live server in upstream \"%s\"", conf_of(x)->name);
+		STATS_ADD(x->ctx->stats, c.no_server, 1);
+		exchange_respond(x, 503, TERM_NO_SERVER, false);
 		return;
 	}
-	session_respond(s, x->connect_timed_out ? 504 : 502, false);
+	if (x->up.connect_timed_out)
+		exchange_respond(x, 504, TERM_SERVER_TIMEOUT, false);
+	else
+		exchange_respond(x, 502, TERM_SERVER, false);
 }
 
 /* Whether one more server may be tried: retries and retry_timeout. */
 static bool may_try_another(const struct exchange *x)
 {
-	const struct conf_upstream *cu = x->up->conf;
+	const struct conf_upstream *cu = conf_of(x);
 
-	if (x->pick.ntried > cu->retries)
+	if (x->up.pick.ntried > cu->retries)
 		return false;
-	return cu->retry_timeout == 0 || ev_now() - x->first_try < cu->retry_timeout;
+	return cu->retry_timeout == 0 || ev_now() - x->up.first_try < cu->retry_timeout;
 }
 
 /* Choose the server for the next attempt: -1 when none may be tried. */
-static int pick_next(struct session *s)
+static int pick_next(struct exchange *x)
 {
-	struct exchange *x = s->x;
 	int idx;
 
 	if (!may_try_another(x))
 		return -1;
-	idx = balance_pick(x->up, &x->pick, ev_now());
+	idx = balance_pick(x->up.upstream, &x->up.pick, ev_now());
 	if (idx < 0)
 		return -1;
-	x->server = (unsigned)idx;
-	STATS_ADD(worker_stats, c.retries, 1);
+	x->up.server = (unsigned)idx;
+	STATS_ADD(x->ctx->stats, c.retries, 1);
 	return idx;
 }
 
-/* Connect to x->server, then to the next servers the balancer offers
- * until one connects or none is left. */
-static int connect_next(struct session *s, bool pooled)
+/* Connected: the request head (and body) can go. */
+static void start_sending(struct exchange *x)
 {
-	struct exchange *x = s->x;
+	struct proxy_state *u = &x->up;
+	const struct http_message *r = &x->req;
+
+	x->upstream_addr = upconn_addr(u->uc);
+	x->connect_us = MAX(exchange_now_us() - u->try_start_us, (uint64_t)1);
+	pump_init(&x->req_pump, x->client.conn, &u->uc->conn, x->client.in, r->framing,
+		  r->content_length,
+		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
+		  u->req_head->start, (size_t)(u->req_head->last - u->req_head->start));
+	exchange_goto(x, PH_UPSTREAM);
+}
+
+/* Connect to x->up.server, then to the next servers the balancer offers
+ * until a connection is under way or none is left. */
+static void connect_next(struct exchange *x, bool pooled)
+{
+	struct proxy_state *u = &x->up;
 	int err = 0, r;
 
 	for (;;) {
-		if (x->up->conf->balance == BALANCE_EWMA)
-			x->try_start_us = now_us();
-		r = upstream_connect(x->up, x->server, s, upstream_event, pooled, &x->uc, &err);
-		if (r == P_OK)
-			return start_sending(s);
-		if (r == P_AGAIN) {
-			x->connecting = true;
-			ev_timer_set(&s->timer, x->up->conf->connect_timeout);
-			return P_AGAIN;
+		u->try_start_us = exchange_now_us();
+		r = upstream_connect(u->upstream, u->server, x, upstream_event, pooled, &u->uc,
+				     &err);
+		if (r == P_OK) {
+			start_sending(x);
+			return;
 		}
-		x->uc = NULL;
-		session_log(s, LL_ERROR, err, "connect() to upstream %s failed",
-			    x->up->conf->servers[x->server].address);
-		note_failure(s, CONF_FAIL_ERROR);
-		if (pick_next(s) < 0)
+		if (r == P_AGAIN) {
+			exchange_goto(x, PH_CONNECT);
+			return;
+		}
+		u->uc = NULL;
+		exchange_log(x, LL_ERROR, err, "connect() to upstream %s failed", server_address(x));
+		note_failure(x, CONF_FAIL_ERROR);
+		if (pick_next(x) < 0)
 			break;
 	}
-	give_up(s);
-	return P_DONE;
+	give_up(x);
 }
 
 /* A connect attempt failed (kind: error or timeout): on to the next
- * server, or the client's answer. P_OK when connected at once. */
-static int next_server(struct session *s, unsigned kind)
+ * server, or the client's answer. */
+static void next_server(struct exchange *x, unsigned kind)
 {
-	note_failure(s, kind);
-	drop_upstream(s->x);
-	if (pick_next(s) < 0) {
-		give_up(s);
-		return P_DONE;
+	note_failure(x, kind);
+	drop_upstream(x);
+	if (pick_next(x) < 0) {
+		give_up(x);
+		return;
 	}
-	return connect_next(s, true);
+	connect_next(x, true);
 }
+
+/* ---- retries ---- */
 
 static bool idempotent(int method)
 {
@@ -178,73 +199,78 @@ static bool replayable(const struct exchange *x)
  * goes again on a new connection to it. */
 static bool can_retry_fresh(const struct exchange *x)
 {
-	return x->uc != NULL && x->uc->reused && replayable(x) && x->uin_bytes == 0;
+	return x->up.uc != NULL && x->up.uc->reused && replayable(x) && x->up.in_bytes == 0;
 }
 
 /* The server failed before any byte of a response: another may take the
  * request when none of it was sent, or when it is idempotent and whole. */
 static bool can_retry_elsewhere(const struct exchange *x)
 {
-	if (x->uin_bytes != 0)
+	if (x->up.in_bytes != 0)
 		return false;
 	return x->req_pump.sent == 0 || (idempotent(x->req.method_id) && replayable(x));
 }
 
-/* Send the request again from the start, to x->server (pooled: a kept
- * connection may serve). Always P_DONE: the caller was reading a response
- * that no longer exists. */
-static int restart(struct session *s, bool pooled)
+/* Send the request again from the start, to x->up.server (pooled: a kept
+ * connection may serve). */
+static void restart(struct exchange *x, bool pooled)
 {
-	struct exchange *x = s->x;
-
 	drop_upstream(x);
-	x->req_done = false;
-	x->req_failed = false;
-	if (connect_next(s, pooled) == P_OK)
-		proxy_progress(s);
-	return P_DONE;
+	x->up.req_failed = false;
+	x->up.scanned = 0;
+	connect_next(x, pooled);
 }
 
-/* After the server failed the attempt in a way fail_on calls kind. */
-static int retry_or_fail(struct session *s, unsigned kind, int status)
+/* After the server failed the attempt in a way fail_on calls kind: the
+ * next server, or status for the client (cause: how the end is logged). */
+static void retry_or_fail(struct exchange *x, unsigned kind, int status, enum term_cause cause)
 {
-	struct exchange *x = s->x;
-
-	note_failure(s, kind);
-	if (can_retry_elsewhere(x) && pick_next(s) >= 0) {
-		session_log(s, LL_WARN, 0, "trying upstream %s next",
-			    x->up->conf->servers[x->server].address);
-		return restart(s, true);
+	note_failure(x, kind);
+	if (can_retry_elsewhere(x) && pick_next(x) >= 0) {
+		exchange_log(x, LL_WARN, 0, "trying upstream %s next", server_address(x));
+		restart(x, true);
+		return;
 	}
-	session_respond(s, status, false);
-	return P_DONE;
+	exchange_respond(x, status, cause, false);
 }
 
-static int upstream_failed(struct session *s, int err, const char *what)
+static void upstream_failed(struct exchange *x, int err, const char *what)
 {
-	struct exchange *x = s->x;
-
 	if (can_retry_fresh(x)) {
-		session_log(s, LL_DEBUG, err, "kept-alive upstream %s failed %s, retrying",
-			    x->upstream_addr, what);
-		return restart(s, false);
+		exchange_log(x, LL_DEBUG, err, "kept-alive upstream %s failed %s, retrying",
+			     x->upstream_addr, what);
+		restart(x, false);
+		return;
 	}
-	session_log(s, LL_ERROR, err, "upstream %s failed %s", x->upstream_addr, what);
-	return retry_or_fail(s, CONF_FAIL_ERROR, 502);
+	exchange_log(x, LL_ERROR, err, "upstream %s failed %s", x->upstream_addr, what);
+	retry_or_fail(x, CONF_FAIL_ERROR, 502, TERM_SERVER);
 }
 
-static int send_request(struct session *s)
+/* A response that cannot be forwarded: the server failed. */
+static void bad_response(struct exchange *x, const char *why)
 {
-	struct exchange *x = s->x;
+	exchange_log(x, LL_ERROR, 0, "%s from upstream %s", why, x->upstream_addr);
+	note_failure(x, CONF_FAIL_ERROR);
+	exchange_respond(x, 502, TERM_SERVER, false);
+}
+
+/* ---- the request ---- */
+
+/*
+ * Move the request (head and body) on. P_OK while it may go on (sent, or
+ * waiting for a side), P_DONE when this ended or answered the exchange.
+ */
+static int send_request(struct exchange *x)
+{
+	struct proxy_state *u = &x->up;
 	int r = pump_run(&x->req_pump);
 
 	if (r == P_OK) {
-		x->req_done = true;
 		/* Sent: its buffer can serve someone else meanwhile, unless
 		 * the request may have to go again. */
 		if (!replayable(x)) {
-			buf_put(x->req_head);
-			x->req_head = NULL;
+			buf_put(u->req_head);
+			u->req_head = NULL;
 		}
 		return P_OK;
 	}
@@ -252,290 +278,325 @@ static int send_request(struct session *s)
 		return P_OK;
 	switch (x->req_pump.fault) {
 	case PUMP_SRC_INVALID:
-		session_log(s, LL_INFO, 0, "invalid chunked body from client");
-		session_respond(s, 400, true);
+		exchange_log(x, LL_INFO, 0, "invalid chunked body from client");
+		exchange_respond(x, 400, TERM_PROXY, true);
 		return P_DONE;
 	case PUMP_SRC_EOF:
 	case PUMP_SRC_ERROR:
-		session_log(s, LL_INFO, s->client.err, "client closed while sending the request body");
+		exchange_log(x, LL_INFO, x->client.conn->err,
+			     "client closed while sending the request body");
 		x->status = 499;
-		s->keep_alive = false;
-		session_exchange_done(s);
+		exchange_end(x, TERM_CLIENT);
 		return P_DONE;
 	default:
 		/* The server may have answered early and closed: read on, its
 		 * response is still worth forwarding. */
-		x->req_failed = true;
-		x->req_err = x->uc->conn.err;
+		u->req_failed = true;
+		u->req_err = u->uc->conn.err;
 		return P_OK;
 	}
 }
 
-static int no_head_room(struct session *s, const char *what)
+static void send_continue(struct exchange *x)
 {
-	session_log(s, LL_ERROR, 0, "%s from upstream %s does not fit a buffer", what,
-		    s->x->upstream_addr);
-	session_respond(s, 502, false);
-	return P_DONE;
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct iovec iov = { (void *)cont, sizeof(cont) - 1 };
+
+	/* The socket's send buffer is empty while a request is being read,
+	 * so this small write completes or the client is gone anyway. */
+	if (conn_writev(x->client.conn, &iov, 1) != (ssize_t)iov.iov_len)
+		exchange_log(x, LL_INFO, x->client.conn->err, "could not send 100 Continue");
 }
 
-static bool get_resp_head(struct exchange *x)
+/* ---- the response head ---- */
+
+/* The body follows the head in the buffer the head was read into: the
+ * exchange takes it, with the connection to read the rest from. */
+static void hand_over_body(struct exchange *x, size_t head_len)
 {
-	return x->resp_head != NULL || (x->resp_head = buf_get()) != NULL;
+	struct proxy_state *u = &x->up;
+
+	u->in->pos += head_len;
+	x->body_in = u->in;
+	x->body_src = &u->uc->conn;
+	u->in = NULL;
 }
 
-/* Decide how the body goes to the client and start the response pump. */
-/* A final response head came: what the server's health learns from it. */
-static void note_response(struct session *s)
+static void start_response(struct exchange *x, size_t head_len)
 {
-	struct exchange *x = s->x;
-	const struct conf_upstream *cu = x->up->conf;
-	struct health_peer *peer = x->up->servers[x->server].peer;
-
-	if (cu->balance == BALANCE_EWMA)
-		health_ewma_sample(peer, now_us() - x->try_start_us, ev_now(), cu->ewma_decay);
-	if (x->resp.status >= 500)
-		note_failure(s, CONF_FAIL_5XX);
-	else
-		health_success(peer);
-}
-
-static int start_response(struct session *s, size_t head_len)
-{
-	struct exchange *x = s->x;
+	struct proxy_state *u = &x->up;
 	const struct http_message *r = &x->resp;
-	bool chunked = false;
-	size_t len;
 
-	x->resp_head_done = true;
 	x->status = r->status;
-	note_response(s);
-	if (r->framing == HTTP_BODY_CHUNKED || r->framing == HTTP_BODY_EOF) {
-		if (x->req.version >= 11)
-			chunked = true;
-		else
-			s->keep_alive = false;	/* the end is shown by closing */
-	}
-	if (session_quitting || x->req_failed)
-		s->keep_alive = false;
-	x->resp_reusable = http_keep_alive(r) && r->framing != HTTP_BODY_EOF &&
-			   x->up->conf->keepalive > 0;
-	if (!get_resp_head(x))
-		return no_head_room(s, "a response head");
-	len = head_response(s, x->resp_head, chunked ? HEAD_FINAL_CHUNKED : HEAD_FINAL);
-	if (len == 0)
-		return no_head_room(s, "a response head");
-	x->uin->pos += head_len;
-	pump_init(&x->resp_pump, &x->uc->conn, &s->client, x->uin, r->framing,
-		  r->content_length, chunked ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
-		  x->resp_head->start, len);
-	return P_OK;
+	x->header_us = MAX(exchange_now_us() - u->try_start_us, (uint64_t)1);
+	note_response(x);
+	if (x->ctx->quitting || u->req_failed)
+		x->keep_alive = false;
+	/* An HTTP/1.0 client knows no transfer codings. */
+	if (x->req.version < 11)
+		exchange_drop_field(x, "transfer-encoding");
+	u->reusable = http_keep_alive(r) && r->framing != HTTP_BODY_EOF &&
+		      conf_of(x)->keepalive > 0;
+	hand_over_body(x, head_len);
+	exchange_goto(x, PH_RESPONSE_HEAD);
 }
 
 /* 101 to an upgrade request: from now on bytes flow both ways untouched,
  * until both sides have closed. */
-static int start_tunnel(struct session *s, size_t head_len)
+static void start_tunnel(struct exchange *x, size_t head_len)
 {
-	struct exchange *x = s->x;
-	size_t len;
-
-	if (!get_resp_head(x))
-		return no_head_room(s, "a 101 head");
-	len = head_response(s, x->resp_head, HEAD_SWITCH);
-	if (len == 0)
-		return no_head_room(s, "a 101 head");
-	x->uin->pos += head_len;
-	x->resp_head_done = true;
-	x->tunnel = true;
 	x->status = 101;
-	x->resp_reusable = false;
-	s->keep_alive = false;
-	pump_init(&x->resp_pump, &x->uc->conn, &s->client, x->uin, HTTP_BODY_EOF, 0,
-		  PUMP_OUT_IDENTITY, x->resp_head->start, len);
-	pump_init(&x->req_pump, &s->client, &x->uc->conn, s->in, HTTP_BODY_EOF, 0,
-		  PUMP_OUT_IDENTITY, NULL, 0);
-	return P_OK;
+	x->header_us = MAX(exchange_now_us() - x->up.try_start_us, (uint64_t)1);
+	x->up.reusable = false;
+	x->keep_alive = false;
+	hand_over_body(x, head_len);
+	pump_init(&x->req_pump, x->client.conn, &x->up.uc->conn, x->client.in, HTTP_BODY_EOF,
+		  0, PUMP_OUT_IDENTITY, NULL, 0);
+	exchange_goto(x, PH_RESPONSE_HEAD);
 }
 
 /* A 1xx before the final response: passed to HTTP/1.1 clients (102, 103),
  * except 100, which the client already had from portico. */
-static int interim_response(struct session *s, size_t head_len)
+static void interim_response(struct exchange *x, size_t head_len)
 {
-	struct exchange *x = s->x;
+	struct proxy_state *u = &x->up;
 	size_t len = 0;
 
-	if (x->resp.status != 100 && x->req.version >= 11 && get_resp_head(x))
-		len = head_response(s, x->resp_head, HEAD_INTERIM);
-	x->uin->pos += head_len;
-	x->uscanned = 0;
+	if (x->resp.status != 100 && x->req.version >= 11 &&
+	    (x->resp_head != NULL || (x->resp_head = buf_get()) != NULL))
+		len = head_response(x, x->resp_head, HEAD_INTERIM);
+	u->in->pos += head_len;
+	u->scanned = 0;
 	if (len > 0) {
-		pump_init(&x->resp_pump, NULL, &s->client, NULL, HTTP_BODY_NONE, 0,
+		pump_init(&x->resp_pump, NULL, x->client.conn, NULL, HTTP_BODY_NONE, 0,
 			  PUMP_OUT_IDENTITY, x->resp_head->start, len);
-		x->interim_pending = true;
+		u->interim_pending = true;
 	}
-	return P_AGAIN;
 }
 
-static int bad_response(struct session *s, const char *why)
+/* A head is in u->in[0..end): P_AGAIN after an interim one (read on),
+ * P_OK when the exchange moved on. */
+static int parse_response_head(struct exchange *x, size_t end)
 {
-	session_log(s, LL_ERROR, 0, "%s from upstream %s", why, s->x->upstream_addr);
-	session_respond(s, 502, false);
-	return P_DONE;
-}
+	struct proxy_state *u = &x->up;
 
-/* P_OK: the final response started; P_AGAIN: an interim one was handled,
- * read on; P_DONE: the exchange was answered. */
-static int parse_response_head(struct session *s, size_t end)
-{
-	struct http_limits lim = worker_head_limits();
-	struct exchange *x = s->x;
-
-	if (http_parse_response(x->uin->pos, end, &x->resp, &lim, x->req.method_id) != P_OK)
-		return bad_response(s, "invalid response head");
+	if (http_parse_response(u->in->pos, end, &x->resp, &x->ctx->head_limits,
+				x->req.method_id) != P_OK) {
+		bad_response(x, "invalid response head");
+		return P_OK;
+	}
 	if (x->resp.status == 101) {
-		if (head_upgrade_request(&x->req).p == NULL)
-			return bad_response(s, "unrequested protocol switch");
-		return start_tunnel(s, end);
+		if (head_upgrade_request(&x->req).p == NULL) {
+			bad_response(x, "unrequested protocol switch");
+			return P_OK;
+		}
+		start_tunnel(x, end);
+		return P_OK;
 	}
-	if (x->resp.status < 200)
-		return interim_response(s, end);
-	return start_response(s, end);
+	if (x->resp.status < 200) {
+		interim_response(x, end);
+		return P_AGAIN;
+	}
+	start_response(x, end);
+	return P_OK;
 }
 
-/* Write out a forwarded interim response before reading further. */
-static int flush_interim(struct session *s)
+/* Write out a forwarded interim response before reading further: P_OK
+ * when written, P_AGAIN, or P_DONE when the client is gone. */
+static int flush_interim(struct exchange *x)
 {
-	struct exchange *x = s->x;
 	int r = pump_run(&x->resp_pump);
 
 	if (r == P_AGAIN)
 		return P_AGAIN;
-	x->interim_pending = false;
+	x->up.interim_pending = false;
 	if (r == P_OK)
 		return P_OK;
-	session_log(s, LL_INFO, s->client.err, "client closed while receiving a 1xx response");
-	s->keep_alive = false;
-	session_exchange_done(s);
+	exchange_log(x, LL_INFO, x->client.conn->err,
+		     "client closed while receiving a 1xx response");
+	exchange_end(x, TERM_CLIENT);
 	return P_DONE;
 }
 
-static int read_response_head(struct session *s)
+static int read_response_head(struct exchange *x)
 {
-	struct exchange *x = s->x;
+	struct proxy_state *u = &x->up;
 	struct buf *in;
 	ssize_t n;
 	long end;
 
-	if (x->uin == NULL && (x->uin = buf_get()) == NULL) {
-		session_log(s, LL_ERROR, ENOMEM, "no buffer for a response");
-		session_respond(s, 502, false);
-		return P_DONE;
+	if (u->in == NULL && (u->in = buf_get()) == NULL) {
+		exchange_log(x, LL_ERROR, ENOMEM, "no buffer for a response");
+		exchange_respond(x, 502, TERM_RESOURCE, false);
+		return P_OK;
 	}
-	in = x->uin;
+	in = u->in;
 	for (;;) {
-		if (x->interim_pending) {
-			int r = flush_interim(s);
+		if (u->interim_pending) {
+			int r = flush_interim(x);
 
 			if (r != P_OK)
-				return r;
+				return r == P_DONE ? P_OK : P_AGAIN;
 		}
 		if (buf_len(in) > 0) {
-			end = http_head_scan(in->pos, buf_len(in), &x->uscanned);
-			if (end < 0)
-				return bad_response(s, "invalid bytes in response head");
+			end = http_head_scan(in->pos, buf_len(in), &u->scanned);
+			if (end < 0) {
+				bad_response(x, "invalid bytes in response head");
+				return P_OK;
+			}
 			if (end > 0) {
-				int r = parse_response_head(s, (size_t)end);
-
-				if (r != P_AGAIN)
-					return r;
+				if (parse_response_head(x, (size_t)end) == P_OK)
+					return P_OK;
 				continue;
 			}
-			if (buf_len(in) >= worker_conf->header_buffer_size)
-				return bad_response(s, "too large response head");
+			if (buf_len(in) >= x->ctx->conf->header_buffer_size) {
+				bad_response(x, "too large response head");
+				return P_OK;
+			}
 		}
 		if (buf_room(in) == 0)
 			buf_compact(in);
-		n = conn_recv(&x->uc->conn, in->last, buf_room(in));
+		n = conn_recv(&u->uc->conn, in->last, buf_room(in));
 		if (n == P_AGAIN)
 			return P_AGAIN;
-		if (n == P_DONE)
-			return upstream_failed(s, x->req_failed ? x->req_err : 0,
-					       "closing the connection before a response");
-		if (n == P_ERROR)
-			return upstream_failed(s, x->uc->conn.err, "reading the response head");
+		if (n == P_DONE) {
+			upstream_failed(x, u->req_failed ? u->req_err : 0,
+					"closing the connection before a response");
+			return P_OK;
+		}
+		if (n == P_ERROR) {
+			upstream_failed(x, u->uc->conn.err, "reading the response head");
+			return P_OK;
+		}
 		in->last += n;
-		x->uin_bytes += (size_t)n;
+		u->in_bytes += (size_t)n;
+		x->progress += (uint64_t)n;
 	}
 }
 
-static int send_response(struct session *s)
+/*
+ * A client that closes while its whole request is out and no response has
+ * started gets nothing more: stop waiting (nginx's default) rather than
+ * hold the server and count against max_conns and least_conn. It is no
+ * fault of the server. A body still being read ends in the pump instead.
+ */
+static bool client_aborted(struct exchange *x)
 {
-	struct exchange *x = s->x;
-	int r = pump_run(&x->resp_pump);
+	struct conn *c = x->client.conn;
 
+	if (!c->io.hup || (x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done) ||
+	    !conn_peer_closed(c))
+		return false;
+	exchange_log(x, LL_INFO, 0, "client closed the connection while waiting for upstream %s",
+		     server_address(x));
+	x->status = 499;
+	exchange_end(x, TERM_CLIENT);
+	return true;
+}
+
+/* ---- the steps ---- */
+
+static int step_connect(struct exchange *x)
+{
+	struct proxy_state *u = &x->up;
+	const char *why;
+	int r;
+
+	if (client_aborted(x))
+		return P_OK;
+	r = upstream_finish_connect(u->uc, &why);
 	if (r == P_AGAIN)
 		return P_AGAIN;
 	if (r == P_OK) {
-		/* Bytes after the response's end mean the server and we
-		 * disagree on framing: never reuse that connection. */
-		x->resp_reusable = x->resp_reusable && x->req_done && !x->req_failed &&
-				   buf_len(x->uin) == 0;
-		if (!x->req_pump.in_done && x->req.framing != HTTP_BODY_NONE)
-			s->keep_alive = false;
-	} else if (x->resp_pump.sent == 0 && x->resp_pump.fault != PUMP_DST_ERROR) {
+		start_sending(x);
+		return P_OK;
+	}
+	if (why == NULL)
+		exchange_log(x, LL_ERROR, u->uc->conn.err, "connect() to upstream %s failed",
+			     upconn_addr(u->uc));
+	else
+		exchange_log(x, LL_ERROR, 0, "TLS handshake with upstream %s failed: %s",
+			     upconn_addr(u->uc), why);
+	next_server(x, CONF_FAIL_ERROR);
+	return P_OK;
+}
+
+static int step_upstream(struct exchange *x)
+{
+	if (client_aborted(x))
+		return P_OK;
+	if (!x->req_pump.done && !x->up.req_failed && send_request(x) == P_DONE)
+		return P_OK;
+	return read_response_head(x);
+}
+
+/* The body is all out: whether the server's connection can serve again. */
+static void body_sent(struct exchange *x)
+{
+	struct proxy_state *u = &x->up;
+
+	/* Bytes after the response's end mean the server and we disagree
+	 * on framing: never reuse that connection. */
+	u->reusable = u->reusable && x->req_pump.done && !u->req_failed &&
+		      buf_len(x->body_in) == 0;
+	if (!x->req_pump.in_done && x->req.framing != HTTP_BODY_NONE)
+		x->keep_alive = false;
+	exchange_end(x, TERM_NORMAL);
+}
+
+static void body_failed(struct exchange *x)
+{
+	struct proxy_state *u = &x->up;
+	const struct pump *p = &x->resp_pump;
+	const char *what = p->fault == PUMP_SRC_INVALID ? "invalid chunked framing" :
+			   p->fault == PUMP_FILTER_ERROR ? "a body filter failed" :
+			   "closed early";
+
+	if (p->sent == 0 && p->fault != PUMP_DST_ERROR && p->fault != PUMP_FILTER_ERROR) {
 		/* The body broke before anything reached the client (its first
 		 * chunk came with the head): the client can still get a 502. */
-		return bad_response(s, x->resp_pump.fault == PUMP_SRC_INVALID
-				       ? "invalid chunked framing" : "a body cut short");
-	} else {
-		x->resp_reusable = false;
-		s->keep_alive = false;
-		if (x->resp_pump.fault == PUMP_DST_ERROR)
-			session_log(s, LL_INFO, s->client.err, "client closed while receiving the response");
-		else
-			session_log(s, LL_ERROR, x->uc->conn.err,
-				    "upstream %s broke off the response body (%s)", x->upstream_addr,
-				    x->resp_pump.fault == PUMP_SRC_INVALID ? "invalid chunked framing" :
-				    "closed early");
+		bad_response(x, p->fault == PUMP_SRC_INVALID ? "invalid chunked framing"
+							     : "a body cut short");
+		return;
 	}
-	session_exchange_done(s);
-	return P_DONE;
+	u->reusable = false;
+	x->keep_alive = false;
+	if (p->fault == PUMP_DST_ERROR) {
+		exchange_log(x, LL_INFO, x->client.conn->err,
+			     "client closed while receiving the response");
+		exchange_end(x, TERM_CLIENT);
+	} else if (p->fault == PUMP_FILTER_ERROR) {
+		exchange_log(x, LL_ERROR, 0, "%s", what);
+		exchange_end(x, TERM_PROXY);
+	} else {
+		exchange_log(x, LL_ERROR, u->uc->conn.err,
+			     "upstream %s broke off the response body (%s)", x->upstream_addr, what);
+		note_failure(x, CONF_FAIL_ERROR);
+		exchange_end(x, TERM_SERVER);
+	}
 }
 
-static unsigned current_timeout(const struct session *s)
+static int step_body(struct exchange *x)
 {
-	const struct exchange *x = s->x;
-	const struct conf_upstream *cu = x->up->conf;
+	int r;
 
-	if (x->tunnel)
-		return worker_conf->tunnel_timeout;
-
-	if (x->resp_head_done)
-		return pump_blocked_on_dst(&x->resp_pump) ? worker_conf->send_timeout
-							  : cu->read_timeout;
-	if (!x->req_done && !x->req_failed)
-		return pump_blocked_on_dst(&x->req_pump) ? cu->send_timeout
-							 : worker_conf->client_body_timeout;
-	return cu->read_timeout;
-}
-
-/* Timeouts count from the last byte moved in either direction. */
-static void arm_timer(struct session *s)
-{
-	struct exchange *x = s->x;
-	uint64_t progress = x->req_pump.progress + x->resp_pump.progress + x->uin_bytes;
-
-	if (x->connecting)
-		return;
-	if (progress == x->progress_seen && ev_timer_armed(&s->timer))
-		return;
-	x->progress_seen = progress;
-	ev_timer_set(&s->timer, current_timeout(s));
+	/* The server answered before the request was all sent: the rest
+	 * still goes, as long as the server takes it. */
+	if (!x->req_pump.done && !x->up.req_failed && send_request(x) == P_DONE)
+		return P_OK;
+	r = exchange_send_body(x);
+	if (r == P_AGAIN)
+		return P_AGAIN;
+	if (r == P_OK)
+		body_sent(x);
+	else
+		body_failed(x);
+	return P_OK;
 }
 
 /* One direction of a tunnel: when its source has closed, pass the close
  * on with a half-close, so the other direction can still finish. */
-static int tunnel_direction(struct session *s, struct pump *p)
+static int tunnel_direction(struct exchange *x, struct pump *p, enum term_cause src_side)
 {
 	int r;
 
@@ -546,179 +607,174 @@ static int tunnel_direction(struct session *s, struct pump *p)
 		conn_shutdown(p->dst);
 	if (r != P_ERROR)
 		return P_OK;
-	session_log(s, LL_INFO, p->fault == PUMP_DST_ERROR ? p->dst->err : p->src->err,
-		    "tunnel closed on an error");
-	s->keep_alive = false;
-	session_exchange_done(s);
+	exchange_log(x, LL_INFO, p->fault == PUMP_DST_ERROR ? p->dst->err : p->src->err,
+		     "tunnel closed on an error");
+	exchange_end(x, p->fault == PUMP_DST_ERROR
+			? (src_side == TERM_SERVER ? TERM_CLIENT : TERM_SERVER) : src_side);
 	return P_DONE;
 }
 
-static void tunnel_progress(struct session *s)
+static int step_tunnel(struct exchange *x)
 {
-	struct exchange *x = s->x;
-
-	if (tunnel_direction(s, &x->resp_pump) == P_DONE ||
-	    tunnel_direction(s, &x->req_pump) == P_DONE)
-		return;
+	if (tunnel_direction(x, &x->resp_pump, TERM_SERVER) == P_DONE ||
+	    tunnel_direction(x, &x->req_pump, TERM_CLIENT) == P_DONE)
+		return P_OK;
 	if (x->resp_pump.done && x->req_pump.done) {
-		session_exchange_done(s);
-		return;
+		exchange_end(x, TERM_NORMAL);
+		return P_OK;
 	}
-	arm_timer(s);
+	return P_AGAIN;
 }
 
-/*
- * A client that closes while its whole request is out and no response has
- * started gets nothing more: stop waiting (nginx's default) rather than
- * hold the server and count against max_conns and least_conn. It is no
- * fault of the server. A body still being read ends in the pump instead.
- */
-static bool client_aborted(struct session *s)
+static int proxy_run(struct exchange *x)
 {
-	struct exchange *x = s->x;
-
-	if (!s->client.io.hup || x->resp_head_done ||
-	    (x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done) ||
-	    !conn_peer_closed(&s->client))
-		return false;
-	session_log(s, LL_INFO, 0, "client closed the connection while waiting for upstream %s",
-		    x->up->conf->servers[x->server].address);
-	x->status = 499;
-	s->keep_alive = false;
-	session_exchange_done(s);
-	return true;
+	switch (x->phase) {
+	case PH_CONNECT:
+		return step_connect(x);
+	case PH_UPSTREAM:
+		return step_upstream(x);
+	case PH_TUNNEL:
+		return step_tunnel(x);
+	default:
+		return step_body(x);
+	}
 }
 
-void proxy_progress(struct session *s)
+/* ---- timeouts ---- */
+
+static unsigned proxy_wait_ms(const struct exchange *x)
 {
-	struct exchange *x = s->x;
-	const char *why;
-	int r;
+	const struct conf_upstream *cu = conf_of(x);
+	const struct conf *c = x->ctx->conf;
 
-	if (x->tunnel) {
-		tunnel_progress(s);
-		return;
+	switch (x->phase) {
+	case PH_CONNECT:
+		return cu->connect_timeout;
+	case PH_UPSTREAM:
+		if (!x->req_pump.done && !x->up.req_failed)
+			return pump_blocked_on_dst(&x->req_pump) ? cu->send_timeout
+								 : c->client_body_timeout;
+		return cu->read_timeout;
+	case PH_TUNNEL:
+		return c->tunnel_timeout;
+	default:
+		return pump_blocked_on_dst(&x->resp_pump) ? c->send_timeout : cu->read_timeout;
 	}
-	if (client_aborted(s))
-		return;
+}
 
-	if (x->connecting) {
-		r = upstream_finish_connect(x->uc, &why);
-		if (r == P_AGAIN)
-			return;
-		if (r == P_ERROR) {
-			if (why == NULL)
-				session_log(s, LL_ERROR, x->uc->conn.err,
-					    "connect() to upstream %s failed", upconn_addr(x->uc));
-			else
-				session_log(s, LL_ERROR, 0, "TLS handshake with upstream %s "
-					    "failed: %s", upconn_addr(x->uc), why);
-			if (next_server(s, CONF_FAIL_ERROR) != P_OK)
-				return;
-		} else {
-			start_sending(s);
-		}
-	}
-	if (!x->req_done && !x->req_failed && send_request(s) == P_DONE)
+static void proxy_timeout(struct exchange *x)
+{
+	switch (x->phase) {
+	case PH_TUNNEL:
+		exchange_log(x, LL_INFO, 0, "tunnel idle for tunnel_timeout, closing");
+		exchange_end(x, TERM_CLIENT_TIMEOUT);
 		return;
-	if (!x->resp_head_done) {
-		r = read_response_head(s);
-		if (r == P_DONE)
-			return;
-		if (r == P_AGAIN) {
-			arm_timer(s);
+	case PH_CONNECT:
+		exchange_log(x, LL_ERROR, ETIMEDOUT, "upstream %s timed out while connecting",
+			     upconn_addr(x->up.uc));
+		x->up.connect_timed_out = true;
+		next_server(x, CONF_FAIL_TIMEOUT);
+		return;
+	case PH_UPSTREAM:
+		if (!x->req_pump.done && !x->up.req_failed &&
+		    !pump_blocked_on_dst(&x->req_pump)) {
+			exchange_log(x, LL_INFO, ETIMEDOUT,
+				     "client timed out sending the request body");
+			exchange_respond(x, 408, TERM_CLIENT_TIMEOUT, true);
 			return;
 		}
-		if (x->tunnel) {
-			tunnel_progress(s);
+		exchange_log(x, LL_ERROR, ETIMEDOUT, "upstream %s timed out %s", x->upstream_addr,
+			     x->req_pump.done || x->up.req_failed ? "sending a response head"
+								  : "taking the request");
+		retry_or_fail(x, CONF_FAIL_TIMEOUT, 504, TERM_SERVER_TIMEOUT);
+		return;
+	default:
+		x->up.reusable = false;
+		x->keep_alive = false;
+		if (pump_blocked_on_dst(&x->resp_pump)) {
+			exchange_log(x, LL_INFO, ETIMEDOUT,
+				     "timed out sending the response to the client");
+			exchange_end(x, TERM_CLIENT_TIMEOUT);
 			return;
 		}
-	}
-	if (send_response(s) == P_DONE)
+		exchange_log(x, LL_ERROR, ETIMEDOUT,
+			     "timed out reading the response body from upstream %s",
+			     x->upstream_addr);
+		note_failure(x, CONF_FAIL_TIMEOUT);
+		exchange_end(x, TERM_SERVER_TIMEOUT);
 		return;
-	arm_timer(s);
+	}
 }
 
-void proxy_timeout(struct session *s)
+/* The exchange is over, or is answered by portico instead: the server's
+ * connection goes back to the pool when the exchange ended well. */
+static void proxy_finish(struct exchange *x)
 {
-	struct exchange *x = s->x;
+	struct proxy_state *u = &x->up;
 
-	if (x->tunnel) {
-		session_log(s, LL_INFO, 0, "tunnel idle for tunnel_timeout, closing");
-		s->keep_alive = false;
-		session_exchange_done(s);
-		return;
+	if (u->uc != NULL) {
+		upstream_release(u->uc, u->reusable && x->term_cause == TERM_NORMAL);
+		u->uc = NULL;
 	}
-
-	if (x->connecting) {
-		session_log(s, LL_ERROR, ETIMEDOUT, "upstream %s timed out while connecting",
-			    upconn_addr(x->uc));
-		x->connect_timed_out = true;
-		if (next_server(s, CONF_FAIL_TIMEOUT) == P_OK)
-			proxy_progress(s);
-		return;
-	}
-	if (x->resp_head_done) {
-		session_log(s, LL_ERROR, ETIMEDOUT, "timed out %s",
-			    pump_blocked_on_dst(&x->resp_pump) ? "sending the response to the client"
-							       : "reading the response body from upstream");
-		x->resp_reusable = false;
-		s->keep_alive = false;
-		session_exchange_done(s);
-		return;
-	}
-	if (!x->req_done && !x->req_failed && !pump_blocked_on_dst(&x->req_pump)) {
-		session_log(s, LL_INFO, ETIMEDOUT, "client timed out sending the request body");
-		session_respond(s, 408, true);
-		return;
-	}
-	session_log(s, LL_ERROR, ETIMEDOUT, "upstream %s timed out sending a response head",
-		    x->upstream_addr);
-	retry_or_fail(s, CONF_FAIL_TIMEOUT, 504);
+	buf_put(u->req_head);
+	u->req_head = NULL;
+	buf_put(u->in);
+	u->in = NULL;
 }
 
-static void send_continue(struct session *s)
-{
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	struct iovec iov = { (void *)cont, sizeof(cont) - 1 };
+static const struct content proxy_content = {
+	.name = "upstream",
+	.run = proxy_run,
+	.wait_ms = proxy_wait_ms,
+	.timeout = proxy_timeout,
+	.finish = proxy_finish,
+};
 
-	/* The socket's send buffer is empty while a request is being read,
-	 * so this small write completes or the client is gone anyway. */
-	if (conn_writev(&s->client, &iov, 1) != (ssize_t)iov.iov_len)
-		session_log(s, LL_INFO, s->client.err, "could not send 100 Continue");
-}
+/* ---- the module ---- */
 
-void proxy_start(struct session *s)
+static bool proxy_claim(struct exchange *x)
 {
-	struct exchange *x = s->x;
+	struct proxy_state *u = &x->up;
 	size_t len;
 	int idx;
 
-	x->up = upstream_of(x->route->upstream);
-	x->first_try = ev_now();
-	balance_start(&x->pick, x->up->conf, &x->req, s->peer);
-	idx = balance_pick(x->up, &x->pick, x->first_try);
+	if (x->route == NULL || x->route->upstream == NULL)
+		return false;
+	x->content = &proxy_content;
+	u->upstream = upstream_of(x->route->upstream);
+	u->first_try = ev_now();
+	balance_start(&u->pick, u->upstream->conf, &x->req, x->client.addr);
+	idx = balance_pick(u->upstream, &u->pick, u->first_try);
 	if (idx < 0) {
-		give_up(s);
-		return;
+		give_up(x);
+		return true;
 	}
-	x->server = (unsigned)idx;
-	x->req_head = buf_get();
-	if (x->req_head == NULL) {
-		session_log(s, LL_ERROR, ENOMEM, "no buffer for a request head");
-		session_respond(s, 500, true);
-		return;
+	u->server = (unsigned)idx;
+	if ((u->req_head = buf_get()) == NULL) {
+		exchange_log(x, LL_ERROR, ENOMEM, "no buffer for a request head");
+		exchange_respond(x, 500, TERM_RESOURCE, true);
+		return true;
 	}
-	len = head_request(s, x->req_head);
+	len = head_request(x, u->req_head);
 	if (len == 0) {
-		session_respond(s, 431, true);
-		return;
+		exchange_respond(x, 431, TERM_PROXY, true);
+		return true;
 	}
-	x->req_head->last = x->req_head->start + len;
+	u->req_head->last = u->req_head->start + len;
 	if (x->req.expect_continue && x->req.version >= 11 &&
-	    x->req.framing != HTTP_BODY_NONE && buf_len(s->in) == 0)
-		send_continue(s);
-	if (connect_next(s, true) == P_DONE)
-		return;
-	proxy_progress(s);
+	    x->req.framing != HTTP_BODY_NONE && buf_len(x->client.in) == 0)
+		send_continue(x);
+	connect_next(x, true);
+	return true;
 }
+
+static int proxy_init(const struct worker_ctx *ctx)
+{
+	return upstream_init_all(ctx);
+}
+
+const struct module proxy_module = {
+	.name = "upstream",
+	.init = proxy_init,
+	.content = proxy_claim,
+};

@@ -1,24 +1,19 @@
 /*
- * proxy.h: the upstream half of an exchange: pick a server and connect
- * (trying the next one when a server cannot be reached), send the request
- * head and stream its body, read and check the response head, and stream
- * the response back to the client.
+ * proxy.h: the upstream module, the content of a route with an upstream:
+ * pick a server and connect (trying the next one when a server cannot be
+ * reached), send the request head and stream its body, read and check the
+ * response head, and stream the response back to the client; or, after
+ * 101, carry bytes both ways.
  *
- * Owns: the heads portico writes (request to upstream, response to
- * client) and the exchange's upstream timeouts.
+ * Owns: the phases PH_CONNECT, PH_UPSTREAM, and PH_RESPONSE_BODY and
+ * PH_TUNNEL of a proxied exchange, their timeouts, retries, and what the
+ * health table learns from each attempt (x->up is its state).
  */
 #ifndef PORTICO_PROXY_H
 #define PORTICO_PROXY_H
 
-struct session;
+#include "module.h"
 
-/* Begin proxying the parsed request of s->x to its route's upstream. */
-void proxy_start(struct session *s);
-
-/* Move the exchange on after an event on either connection. */
-void proxy_progress(struct session *s);
-
-/* The session's timer fired while proxying. */
-void proxy_timeout(struct session *s);
+extern const struct module proxy_module;
 
 #endif

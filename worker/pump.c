@@ -12,6 +12,9 @@ void pump_init(struct pump *p, struct conn *src, struct conn *dst,
 	       const char *prefix, size_t prefix_len)
 {
 	memset(p, 0, offsetof(struct pump, iov));
+	p->filter = NULL;
+	p->filter_arg = NULL;
+	p->filter_busy = p->filter_ended = false;
 	p->src = src;
 	p->dst = dst;
 	p->buf = buf;
@@ -28,6 +31,21 @@ void pump_init(struct pump *p, struct conn *src, struct conn *dst,
 		p->iov[0].iov_len = prefix_len;
 		p->iov_count = 1;
 	}
+}
+
+void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg)
+{
+	p->filter = fn;
+	p->filter_arg = arg;
+}
+
+int body_emit(struct body_out *out, struct slice data)
+{
+	if (out->n >= BODY_EMIT_MAX)
+		return P_ERROR;
+	if (data.len > 0)
+		out->s[out->n++] = data;
+	return P_OK;
 }
 
 static bool iov_full(const struct pump *p)
@@ -61,6 +79,29 @@ static void queue_payload(struct pump *p, const char *data, size_t len)
 	p->body_out += len;
 }
 
+/* Pass a decoded piece of the body on: to the output as it is, or
+ * through the filter (last: the body has ended, data is empty). */
+static int pass(struct pump *p, struct slice data, bool last)
+{
+	struct body_out out;
+	unsigned i;
+
+	if (p->filter == NULL) {
+		queue_payload(p, data.p, data.len);
+		return P_OK;
+	}
+	out.n = 0;
+	if (p->filter(p->filter_arg, data, last, &out) != P_OK) {
+		p->fault = PUMP_FILTER_ERROR;
+		return P_ERROR;
+	}
+	for (i = 0; i < out.n; i++)
+		queue_payload(p, out.s[i].p, out.s[i].len);
+	p->filter_busy = true;
+	p->filter_ended = last;
+	return P_OK;
+}
+
 /* Write what is queued; P_OK once all of it went out. */
 static int flush(struct pump *p)
 {
@@ -81,7 +122,15 @@ static int flush(struct pump *p)
 	}
 	p->iov_first = 0;
 	p->nsizes = 0;
+	p->filter_busy = false;
 	return P_OK;
+}
+
+/* Whether decoding may add to the output now: there is room, and a
+ * filter's earlier output has been written. */
+static bool may_decode(const struct pump *p)
+{
+	return !iov_full(p) && !p->filter_busy;
 }
 
 /* Decode buffered input into queued output, as far as the iov allows. */
@@ -89,29 +138,26 @@ static int decode(struct pump *p)
 {
 	struct buf *b = p->buf;
 
-	while (!p->in_done && buf_len(b) > 0 && !iov_full(p)) {
-		struct slice data;
+	while (!p->in_done && buf_len(b) > 0 && may_decode(p)) {
+		struct slice data = { b->pos, 0 };
 		size_t used;
-		int r;
+		int r = HTTP_CHUNK_DATA;
 
 		switch (p->in_framing) {
 		case HTTP_BODY_LENGTH:
-			used = (size_t)MIN((uint64_t)buf_len(b), p->remaining);
-			queue_payload(p, b->pos, used);
-			b->pos += used;
-			p->remaining -= used;
+			data.len = (size_t)MIN((uint64_t)buf_len(b), p->remaining);
+			b->pos += data.len;
+			p->remaining -= data.len;
 			p->in_done = p->remaining == 0;
 			break;
 		case HTTP_BODY_EOF:
-			queue_payload(p, b->pos, buf_len(b));
+			data.len = buf_len(b);
 			b->pos = b->last;
 			break;
 		default:
 			r = http_chunked_decode(&p->chunked, b->pos, buf_len(b), &used, &data);
 			b->pos += used;
-			if (r == HTTP_CHUNK_DATA)
-				queue_payload(p, data.p, data.len);
-			else if (r == P_DONE)
+			if (r == P_DONE)
 				p->in_done = true;
 			else if (r == P_ERROR) {
 				p->fault = PUMP_SRC_INVALID;
@@ -119,9 +165,14 @@ static int decode(struct pump *p)
 			}
 			break;
 		}
+		if (r == HTTP_CHUNK_DATA && pass(p, data, false) != P_OK)
+			return P_ERROR;
 	}
+	if (p->in_done && p->filter != NULL && !p->filter_ended && may_decode(p) &&
+	    pass(p, (struct slice){ NULL, 0 }, true) != P_OK)
+		return P_ERROR;
 	if (p->in_done && p->out == PUMP_OUT_CHUNKED && !p->last_chunk_queued &&
-	    !iov_full(p)) {
+	    (p->filter == NULL || p->filter_ended) && !iov_full(p)) {
 		queue(p, "0\r\n\r\n", 5);
 		p->last_chunk_queued = true;
 	}
@@ -173,7 +224,8 @@ int pump_run(struct pump *p)
 		r = flush(p);
 		if (r != P_OK)
 			return r;
-		if (p->in_done && (p->out != PUMP_OUT_CHUNKED || p->last_chunk_queued)) {
+		if (p->in_done && (p->filter == NULL || p->filter_ended) &&
+		    (p->out != PUMP_OUT_CHUNKED || p->last_chunk_queued)) {
 			p->done = true;
 			return P_OK;
 		}

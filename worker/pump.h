@@ -27,8 +27,26 @@ enum pump_fault {
 	PUMP_SRC_ERROR,		/* reading failed */
 	PUMP_SRC_EOF,		/* the source closed before the body ended */
 	PUMP_SRC_INVALID,	/* the body's framing is malformed */
-	PUMP_DST_ERROR		/* writing failed */
+	PUMP_DST_ERROR,		/* writing failed */
+	PUMP_FILTER_ERROR	/* the body filter failed */
 };
+
+/*
+ * What a body filter passes on: up to BODY_EMIT_MAX slices per call, each
+ * valid until the filter is called again (exchange.h has the interface).
+ */
+#define BODY_EMIT_MAX 8
+struct body_out {
+	struct slice s[BODY_EMIT_MAX];
+	unsigned n;
+};
+
+/* Append data to out: P_OK, or P_ERROR when out is full. */
+int body_emit(struct body_out *out, struct slice data);
+
+/* A pump's filter: every decoded piece of the body goes through it (in
+ * empty and last set once at the end), and what it emits is written. */
+typedef int (*pump_filter_fn)(void *arg, struct slice in, bool last, struct body_out *out);
 
 struct pump {
 	struct conn *src, *dst;
@@ -50,6 +68,11 @@ struct pump {
 	int iov_first, iov_count;
 	char sizes[PUMP_IOV_MAX / 3][20];	/* chunk-size lines */
 	int nsizes;
+
+	pump_filter_fn filter;		/* NULL: the body passes as it is */
+	void *filter_arg;
+	bool filter_busy;		/* its output is not all written yet */
+	bool filter_ended;		/* it had its last call */
 };
 
 /*
@@ -60,6 +83,11 @@ struct pump {
 void pump_init(struct pump *p, struct conn *src, struct conn *dst,
 	       struct buf *buf, int in_framing, uint64_t length, int out,
 	       const char *prefix, size_t prefix_len);
+
+/* Send the decoded body through fn (after pump_init). The filter is
+ * called only when everything it emitted before has been written, so
+ * its output buffers can be reused from one call to the next. */
+void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg);
 
 /*
  * Move what can be moved now. Returns P_OK when the whole body was

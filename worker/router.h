@@ -1,14 +1,19 @@
 /*
  * router.h: which site answers a request (by listener and Host) and which
- * route inside it (by path).
+ * route inside it (by path), and the routing module of the request path
+ * (PH_ROUTE): it picks both, refuses what the TLS handshake rules out
+ * (plain HTTP on a TLS port: 400; a Host of another site than SNI's:
+ * 421), redirects a site's plain HTTP to https when told, and answers 404
+ * when no route matches.
  *
- * Owns: nothing but lookups over the configuration.
+ * Owns: lookups over the configuration; no state.
  */
 #ifndef PORTICO_ROUTER_H
 #define PORTICO_ROUTER_H
 
 #include "core.h"
 #include "conf.h"
+#include "module.h"
 
 /* The site for host on listener: exact name, then the longest matching
  * "*.suffix", then "*", then the listener's first site. NULL only when no
@@ -24,5 +29,7 @@ struct slice router_host_name(struct slice host);
  * matches (regexes are tried in file order). NULL when none matches. */
 const struct conf_route *router_route(const struct conf_site *site,
 				      struct slice path);
+
+extern const struct module router_module;
 
 #endif

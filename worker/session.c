@@ -1,5 +1,5 @@
 /*
- * session.c: the client side of the request path.
+ * session.c: the HTTP/1.1 client connection.
  */
 #include "config.h"
 
@@ -13,13 +13,9 @@
 
 #include "log.h"
 #include "tls.h"
-#include "access_log.h"
-#include "proxy.h"
-#include "status.h"
+#include "exchange.h"
 #include "router.h"
 #include "session.h"
-#include "upstream.h"
-#include "worker.h"
 
 /* How long an idle keep-alive connection may still send a request once
  * its worker stops gracefully. */
@@ -28,26 +24,29 @@
 /* How long a closing connection drains what the client still sends. */
 #define LINGER_MS 2000
 
-bool session_quitting;
-
+static const struct worker_ctx *ctx;
 static struct session *open_sessions;
 static unsigned open_count;
 static struct session *session_free;
-static struct exchange *exchange_free;
 /* Per listener: the context a TLS handshake starts with, its default
  * site's, whose certificate a client without SNI gets. */
 static SSL_CTX **listener_ctx;
+/* Whether any site writes an access log: only then are the referer and
+ * user agent of every request worth copying. */
+static bool access_logged;
 
-static void client_event(struct ev_io *io, uint32_t events);
+static void session_run(struct ev_task *t);
 static void session_timeout(struct ev_timer *t);
-static void read_head(struct session *s);
 
 unsigned session_count(void)
 {
 	return open_count;
 }
 
-void session_log(const struct session *s, int level, int err, const char *fmt, ...)
+static void session_log(const struct session *s, int level, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void session_log(const struct session *s, int level, int err, const char *fmt, ...)
 {
 	char msg[1024], cause[128] = "";
 	va_list ap;
@@ -57,56 +56,24 @@ void session_log(const struct session *s, int level, int err, const char *fmt, .
 	va_end(ap);
 	if (err)
 		snprintf(cause, sizeof(cause), " (%d: %s)", err, strerror(err));
-	if (s->x != NULL && s->x->request_line[0])
-		log_msg(level, "%s%s, client: %s, request: \"%s\"", msg, cause, s->peer,
-			s->x->request_line);
-	else
-		log_msg(level, "%s%s, client: %s", msg, cause, s->peer);
+	log_msg(level, "%s%s, client: %s", msg, cause, s->peer);
 }
 
-static void message_reset(struct http_message *m)
+static bool session_is_tls(const struct session *s)
 {
-	memset(m, 0, offsetof(struct http_message, headers));
-	memset(&m->nheaders, 0, sizeof(*m) - offsetof(struct http_message, nheaders));
+	return s->client.ssl != NULL;
 }
 
-static struct exchange *exchange_alloc(void)
-{
-	struct exchange *x = exchange_free;
+/* ---- life ---- */
 
-	if (x != NULL)
-		exchange_free = x->next_free;
-	else if ((x = malloc(sizeof(*x))) == NULL)
-		return NULL;
-	/* The header arrays are filled by the parser; clear the rest. */
-	message_reset(&x->req);
-	message_reset(&x->resp);
-	memset(&x->site, 0, offsetof(struct exchange, request_line) -
-	       offsetof(struct exchange, site));
-	x->request_line[0] = x->referer[0] = x->user_agent[0] = '\0';
-	return x;
-}
-
-static void exchange_free_one(struct session *s)
-{
-	struct exchange *x = s->x;
-
-	if (x == NULL)
-		return;
-	if (x->uc != NULL)
-		upstream_release(x->uc, false);
-	buf_put(x->req_head);
-	buf_put(x->resp_head);
-	buf_put(x->uin);
-	x->next_free = exchange_free;
-	exchange_free = x;
-	s->x = NULL;
-}
-
-void session_close(struct session *s, const char *reason)
+static void session_close(struct session *s, const char *reason)
 {
 	log_msg(LL_DEBUG, "close client %s: %s", s->peer, reason);
-	exchange_free_one(s);
+	if (s->x != NULL) {
+		exchange_free(s->x);
+		s->x = NULL;
+	}
+	ev_cancel(&s->task);
 	ev_timer_del(&s->timer);
 	conn_close(&s->client);
 	free(s->client_subject);
@@ -120,7 +87,7 @@ void session_close(struct session *s, const char *reason)
 	if (s->next)
 		s->next->prev = s->prev;
 	open_count--;
-	STATS_ADD(worker_stats, g.connections_open, -1);
+	STATS_ADD(ctx->stats, g.connections_open, -1);
 	/* Stays in the free list, never freed: see struct ev_io. */
 	s->next = session_free;
 	session_free = s;
@@ -138,6 +105,15 @@ static struct session *session_alloc(void)
 	return s;
 }
 
+/* Events of the connection go to its exchange while there is one. */
+static void client_event(struct ev_io *io, uint32_t events)
+{
+	struct session *s = (struct session *)io;
+
+	(void)events;
+	ev_post(s->state == SS_EXCHANGE ? &s->x->task : &s->task);
+}
+
 void session_accept(int fd, const struct conf_listen *lst,
 		    const struct sockaddr *peer)
 {
@@ -152,6 +128,7 @@ void session_accept(int fd, const struct conf_listen *lst,
 	}
 	s->client.io.fd = fd;
 	s->client.io.cb = client_event;
+	s->task.cb = session_run;
 	/* A TLS client's first bytes are awaited from epoll (the socket is
 	 * reported at once if they are there): until they come, it costs
 	 * no TLS state. */
@@ -173,8 +150,8 @@ void session_accept(int fd, const struct conf_listen *lst,
 		open_sessions->prev = s;
 	open_sessions = s;
 	open_count++;
-	STATS_ADD(worker_stats, c.connections, 1);
-	STATS_ADD(worker_stats, g.connections_open, 1);
+	STATS_ADD(ctx->stats, c.connections, 1);
+	STATS_ADD(ctx->stats, g.connections_open, 1);
 
 	if (ev_add(&s->client.io, false) < 0) {
 		log_errno(LL_ALERT, errno, "epoll_ctl(ADD) of a client failed");
@@ -182,26 +159,29 @@ void session_accept(int fd, const struct conf_listen *lst,
 		return;
 	}
 	if (lst->tls) {
-		ev_timer_set(&s->timer, worker_conf->tls_handshake_timeout);
+		ev_timer_set(&s->timer, ctx->conf->tls_handshake_timeout);
 		return;
 	}
-	ev_timer_set(&s->timer, worker_conf->client_header_timeout);
-	read_head(s);
+	ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+	ev_post(&s->task);
 }
+
+/* ---- TLS ---- */
 
 struct conf_site_tls *session_site_by_sni(SSL *ssl, const char *name, size_t len)
 {
 	struct session *s = SSL_get_app_data(ssl);
 
-	s->tls_site = router_site(worker_conf, s->listen, (struct slice){ name, len });
+	s->tls_site = router_site(ctx->conf, s->listen, (struct slice){ name, len });
 	return s->tls_site ? s->tls_site->tls : NULL;
 }
 
-int session_init(void)
+int session_init(const struct worker_ctx *worker_ctx)
 {
-	const struct conf *c = worker_conf;
+	const struct conf *c = worker_ctx->conf;
 	unsigned i;
 
+	ctx = worker_ctx;
 	listener_ctx = calloc(c->nlistens ? c->nlistens : 1, sizeof(*listener_ctx));
 	if (listener_ctx == NULL)
 		return -1;
@@ -213,6 +193,8 @@ int session_init(void)
 		site = router_site(c, &c->listens[i], (struct slice){ NULL, 0 });
 		listener_ctx[i] = site && site->tls ? site->tls->ctx : NULL;
 	}
+	for (i = 0; i < c->nsites; i++)
+		access_logged = access_logged || c->sites[i].access_log != NULL;
 	return 0;
 }
 
@@ -224,12 +206,12 @@ static void handshake_done(struct session *s)
 	if (t != NULL && t->verify_client != CONF_VERIFY_OFF &&
 	    tls_peer_subject(s->client.ssl, subject, sizeof(subject)) > 0)
 		s->client_subject = strdup(subject);
-	STATS_ADD(worker_stats, c.tls_handshakes, 1);
+	STATS_ADD(ctx->stats, c.tls_handshakes, 1);
 	if (SSL_session_reused(s->client.ssl))
-		STATS_ADD(worker_stats, c.tls_resumed, 1);
+		STATS_ADD(ctx->stats, c.tls_resumed, 1);
 	s->state = SS_IDLE;
-	ev_timer_set(&s->timer, worker_conf->client_header_timeout);
-	read_head(s);
+	ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+	ev_post(&s->task);
 }
 
 /* Whether the first byte from the client starts an HTTP request, not a
@@ -253,8 +235,8 @@ static void handshake(struct session *s)
 		if (speaks_plain_http(s)) {
 			s->plain_on_tls = true;
 			s->state = SS_IDLE;
-			ev_timer_set(&s->timer, worker_conf->client_header_timeout);
-			read_head(s);
+			ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+			ev_post(&s->task);
 			return;
 		}
 		ssl = listener_ctx[s->listen->index] ? SSL_new(listener_ctx[s->listen->index]) : NULL;
@@ -286,6 +268,179 @@ static void handshake(struct session *s)
 	handshake_done(s);
 }
 
+/* ---- the request head ---- */
+
+/* Copy a piece of the request for the logs, escaping what a log reader
+ * must not be fooled by. */
+static void copy_escaped(char *out, size_t cap, struct slice in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < in.len && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)in.p[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* What the logs keep of a request: its line for every log, the referer
+ * and user agent for access logs. */
+static void remember_for_log(struct exchange *x, const char *head, size_t len)
+{
+	const char *eol = memchr(head, '\r', len);
+
+	copy_escaped(x->request_line, sizeof(x->request_line),
+		     (struct slice){ head, eol ? (size_t)(eol - head) : MIN(len, (size_t)200) });
+	if (!access_logged)
+		return;
+	copy_escaped(x->referer, sizeof(x->referer), http_header_value(&x->req, "referer"));
+	copy_escaped(x->user_agent, sizeof(x->user_agent), http_header_value(&x->req, "user-agent"));
+}
+
+static void exchange_done(struct exchange *x);
+
+/* A new exchange for this connection's next request; NULL when out of
+ * memory (the session is then closed). */
+static struct exchange *new_exchange(struct session *s)
+{
+	struct client_side c = {
+		.conn = &s->client,
+		.in = s->in,
+		.addr = s->peer,
+		.listen = s->listen,
+		.tls_site = s->tls_site,
+		.subject = s->client_subject,
+		.tls = session_is_tls(s),
+		.plain_on_tls = s->plain_on_tls,
+		.done = exchange_done,
+		.owner = s,
+	};
+	struct exchange *x = exchange_new(ctx, &c);
+
+	if (x == NULL) {
+		session_close(s, "out of memory for a request");
+		return NULL;
+	}
+	/* From now on the exchange's timer counts. */
+	ev_timer_del(&s->timer);
+	s->x = x;
+	s->state = SS_EXCHANGE;
+	return x;
+}
+
+/* The site an answer to an unreadable request is logged for. */
+static const struct conf_site *default_site(const struct session *s)
+{
+	if (session_is_tls(s))
+		return s->tls_site;
+	return router_site(ctx->conf, s->listen, (struct slice){ NULL, 0 });
+}
+
+static void start_exchange(struct session *s, size_t head_len)
+{
+	struct exchange *x = new_exchange(s);
+	int r;
+
+	if (x == NULL)
+		return;
+	r = http_parse_request(s->in->pos, head_len, &x->req, &ctx->head_limits);
+	remember_for_log(x, s->in->pos, head_len);
+	if (r != P_OK) {
+		x->site = default_site(s);
+		exchange_refuse(x, r, TERM_PROXY, "invalid request");
+		return;
+	}
+	s->in->pos += x->req.head_len;
+	s->scanned = 0;
+	exchange_begin(x);
+}
+
+/* A head that cannot be read: refused with status, and the connection
+ * closes after the answer. */
+static void refuse_head(struct session *s, int status, enum term_cause cause, const char *why)
+{
+	struct exchange *x = new_exchange(s);
+
+	if (x == NULL)
+		return;
+	copy_escaped(x->request_line, sizeof(x->request_line),
+		     (struct slice){ s->in->pos, MIN(buf_len(s->in), (size_t)200) });
+	x->site = default_site(s);
+	exchange_refuse(x, status, cause, why);
+}
+
+/* Status for a head that filled the buffer without ending. */
+static int oversized_head_status(const struct buf *in)
+{
+	return memchr(in->pos, '\n', buf_len(in)) == NULL ? 414 : 431;
+}
+
+static void read_head(struct session *s)
+{
+	size_t limit = ctx->conf->header_buffer_size;
+	struct buf *in;
+	ssize_t n;
+	long end;
+
+	if (s->in == NULL && (s->in = buf_get()) == NULL) {
+		session_close(s, "out of memory for a request buffer");
+		return;
+	}
+	in = s->in;
+	for (;;) {
+		if (buf_len(in) > 0) {
+			end = http_head_scan(in->pos, buf_len(in), &s->scanned);
+			if (end > 0) {
+				start_exchange(s, (size_t)end);
+				return;
+			}
+			if (end < 0) {
+				refuse_head(s, 400, TERM_PROXY, "invalid bytes in a request head");
+				return;
+			}
+			if (buf_len(in) >= limit) {
+				refuse_head(s, oversized_head_status(in), TERM_PROXY,
+					    "request head too large");
+				return;
+			}
+		}
+		if (buf_room(in) == 0)
+			buf_compact(in);
+		n = conn_recv(&s->client, in->last, MIN(buf_room(in), limit - buf_len(in)));
+		if (n == P_AGAIN) {
+			if (s->state == SS_IDLE && buf_len(in) == 0) {
+				buf_put(s->in);
+				s->in = NULL;
+			}
+			return;
+		}
+		if (n == P_DONE) {
+			session_close(s, buf_len(in) ? "client closed mid-head" : "client closed");
+			return;
+		}
+		if (n == P_ERROR) {
+			session_close(s, "read error from client");
+			return;
+		}
+		if (s->state == SS_IDLE) {
+			s->state = SS_HEAD;
+			ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+		}
+		in->last += n;
+	}
+}
+
+/* ---- between exchanges ---- */
+
 /* Wait for the next request on a kept-alive connection, or serve one that
  * is already buffered (pipelining). */
 static void next_request(struct session *s)
@@ -295,7 +450,7 @@ static void next_request(struct session *s)
 	if (s->in != NULL && buf_len(s->in) > 0) {
 		buf_compact(s->in);
 		s->state = SS_HEAD;
-		ev_timer_set(&s->timer, worker_conf->client_header_timeout);
+		ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
 		read_head(s);
 		return;
 	}
@@ -303,7 +458,7 @@ static void next_request(struct session *s)
 	 * cost a session each, not a session and a buffer. */
 	buf_put(s->in);
 	s->in = NULL;
-	ev_timer_set(&s->timer, worker_conf->keepalive_timeout);
+	ev_timer_set(&s->timer, ctx->conf->keepalive_timeout);
 	if (conn_has_input(&s->client))
 		read_head(s);
 }
@@ -316,7 +471,7 @@ static bool client_may_send(const struct session *s)
 	const struct exchange *x = s->x;
 
 	return (s->in != NULL && buf_len(s->in) > 0) || conn_has_input(&s->client) ||
-	       (x != NULL && x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done);
+	       (x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done);
 }
 
 /* Half-close, then read and drop what comes until the client closes or
@@ -343,7 +498,8 @@ static void close_after_answer(struct session *s)
 		session_close(s, "exchange done, connection not kept");
 		return;
 	}
-	exchange_free_one(s);
+	exchange_free(s->x);
+	s->x = NULL;
 	buf_put(s->in);
 	s->in = NULL;
 	s->state = SS_LINGER;
@@ -351,406 +507,53 @@ static void close_after_answer(struct session *s)
 	linger(s);
 }
 
-static void count_response(const struct session *s)
+/* The exchange is over (called from its log phase): the session takes
+ * over from the run queue. */
+static void exchange_done(struct exchange *x)
 {
-	const struct exchange *x = s->x;
-	int class = x->status / 100;
+	struct session *s = x->client.owner;
 
-	STATS_ADD(worker_stats, c.requests, 1);
-	STATS_ADD(worker_stats, c.responses[class >= 1 && class <= 5 ? class : 0], 1);
-	STATS_ADD(worker_stats, c.bytes_out, x->resp_pump.sent);
+	s->state = SS_AFTER;
+	ev_post(&s->task);
 }
 
-void session_exchange_done(struct session *s)
+static void after_exchange(struct session *s)
 {
 	struct exchange *x = s->x;
-	bool keep = s->keep_alive && !session_quitting;
 
-	count_response(s);
-	access_log_write(s);
-	if (x->uc != NULL) {
-		upstream_release(x->uc, x->resp_reusable);
-		x->uc = NULL;
-	}
-	if (!keep) {
-		close_after_answer(s);
-		return;
-	}
-	exchange_free_one(s);
-	next_request(s);
-}
-
-/* Whether the connection may carry another request after this one. */
-static bool client_wants_keep_alive(const struct exchange *x)
-{
-	return http_keep_alive(&x->req) && worker_conf->keepalive_timeout > 0 &&
-	       !session_quitting;
-}
-
-static const char *status_reason(int status)
-{
-	switch (status) {
-	case 301: return "Moved Permanently";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 417: return "Expectation Failed";
-	case 421: return "Misdirected Request";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default:  return "Error";
-	}
-}
-
-/* The head and body of an answer of our own into out[0..cap); 0 when it
- * does not fit. fields: more header lines, each ending in CRLF. */
-static size_t format_answer(char *out, size_t cap, int status, bool close, bool head,
-			    const char *fields, const char *type, const char *body, size_t len)
-{
-	int n = snprintf(out, cap,
-			 "HTTP/1.1 %d %s\r\nServer: portico\r\n%s"
-			 "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-			 status, status_reason(status), fields, type, len,
-			 close ? "Connection: close\r\n" : "");
-
-	if (n < 0 || (size_t)n >= cap || (!head && cap - (size_t)n < len))
-		return 0;
-	if (!head)
-		memcpy(out + n, body, len);
-	return (size_t)n + (head ? 0 : len);
-}
-
-/* The fields of an answer of our own beyond its framing: Location for a
- * redirect, and the site's Strict-Transport-Security (on TLS only). */
-static void own_fields(const struct session *s, const char *location, char *out, size_t cap)
-{
-	const struct conf_site *site = s->x->site;
-	int n = 0;
-
-	out[0] = '\0';
-	if (location != NULL)
-		n = snprintf(out, cap, "Location: %s\r\n", location);
-	if (session_is_tls(s) && site != NULL && site->hsts != NULL && n >= 0 && (size_t)n < cap)
-		snprintf(out + n, cap - (size_t)n, "Strict-Transport-Security: %s\r\n", site->hsts);
-}
-
-/* An answer of portico's own, with location (may be NULL) for a redirect. */
-static void respond(struct session *s, int status, bool close, const char *location,
-		    const char *type, const char *body, size_t body_len)
-{
-	struct exchange *x = s->x;
-	bool head = x->req.method_id == HTTP_HEAD;
-	char fields[2048];
-	size_t len;
-
-	if (x->uc != NULL) {
-		upstream_release(x->uc, false);
-		x->uc = NULL;
-	}
-	/* Bytes of an answer that failed are committed to a TLS record: an
-	 * answer of ours cannot follow them. */
-	if (s->client.write_pending) {
+	if (x->abort_client) {
 		session_close(s, "an answer cannot follow a half-sent one");
 		return;
 	}
-	if (x->resp_head == NULL && (x->resp_head = buf_get()) == NULL) {
-		session_close(s, "out of memory for a response");
+	if (!x->keep_alive || ctx->quitting) {
+		close_after_answer(s);
 		return;
 	}
-	/* A request whose body was not read cannot be followed by another
-	 * on this connection: we would take its body for the next head. */
-	if (!close && x->req.framing != HTTP_BODY_NONE && !x->req_pump.in_done)
-		close = true;
-	s->keep_alive = !close && client_wants_keep_alive(x);
-	x->status = status;
-	own_fields(s, location, fields, sizeof(fields));
-	len = format_answer(x->resp_head->start, (size_t)(x->resp_head->end - x->resp_head->start),
-			    status, !s->keep_alive, head, fields, type, body, body_len);
-	if (len == 0) {
-		log_msg(LL_ALERT, "an answer of %zu bytes does not fit a buffer", body_len);
-		session_close(s, "answer too large");
-		return;
-	}
-	pump_init(&x->resp_pump, NULL, &s->client, NULL, HTTP_BODY_NONE, 0,
-		  PUMP_OUT_IDENTITY, x->resp_head->start, len);
-	x->resp_pump.body_out = head ? 0 : body_len;
-	s->state = SS_RESPOND;
-	ev_timer_set(&s->timer, worker_conf->send_timeout);
-	client_event(&s->client.io, 0);
+	exchange_free(x);
+	s->x = NULL;
+	next_request(s);
 }
 
-/* Portico's own page for status; location: where a redirect points. */
-static void respond_page(struct session *s, int status, bool close, const char *location)
+static void session_run(struct ev_task *t)
 {
-	char page[256];
-	int len;
+	struct session *s = container_of(t, struct session, task);
 
-	len = snprintf(page, sizeof(page),
-		       "<html>\r\n<head><title>%d %s</title></head>\r\n"
-		       "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
-		       "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
-		       status, status_reason(status), status, status_reason(status));
-	respond(s, status, close, location, "text/html", page, (size_t)len);
-}
-
-void session_respond(struct session *s, int status, bool close)
-{
-	respond_page(s, status, close, NULL);
-}
-
-void session_respond_body(struct session *s, int status, bool close, const char *type,
-			  const char *body, size_t len)
-{
-	respond(s, status, close, NULL, type, body, len);
-}
-
-static void respond_loop(struct session *s)
-{
-	int r = pump_run(&s->x->resp_pump);
-
-	if (r == P_AGAIN)
-		return;
-	if (r == P_ERROR) {
-		s->keep_alive = false;
-		session_log(s, LL_INFO, s->client.err, "writing a response to the client failed");
-	}
-	session_exchange_done(s);
-}
-
-/* Copy a piece of the request for the access log, escaping what a log
- * reader must not be fooled by. */
-static void copy_escaped(char *out, size_t cap, struct slice in)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, o = 0;
-
-	for (i = 0; i < in.len && o + 5 < cap; i++) {
-		unsigned char c = (unsigned char)in.p[i];
-
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-}
-
-/* The request line serves error log lines too; the rest only the access
- * log, when the site has one. */
-static void remember_for_log(struct exchange *x, const char *head, size_t len)
-{
-	const char *eol = memchr(head, '\r', len);
-
-	copy_escaped(x->request_line, sizeof(x->request_line),
-		     (struct slice){ head, eol ? (size_t)(eol - head) : MIN(len, (size_t)200) });
-	if (x->site == NULL || x->site->access_log == NULL)
-		return;
-	copy_escaped(x->referer, sizeof(x->referer), http_header_value(&x->req, "referer"));
-	copy_escaped(x->user_agent, sizeof(x->user_agent), http_header_value(&x->req, "user-agent"));
-}
-
-/* The same URL over https, on the site's TLS port. */
-static void redirect_https(struct session *s)
-{
-	const struct http_message *r = &s->x->req;
-	const struct conf_site *site = s->x->site;
-	struct slice host = router_host_name(r->host), path = r->target;
-	char location[4096], port[8] = "";
-	int n;
-
-	if (host.len == 0 && site->nhosts > 0 && !site->hosts[0].wildcard)
-		host = (struct slice){ site->hosts[0].name, strlen(site->hosts[0].name) };
-	if (host.len == 0) {
-		session_log(s, LL_INFO, 0, "no host to redirect to https, answered 400");
-		session_respond(s, 400, true);
-		return;
-	}
-	if (site->https_port != 443)
-		snprintf(port, sizeof(port), ":%u", site->https_port);
-	if (path.len > 0 && path.p[0] == '/')	/* origin-form: path and query */
-		n = snprintf(location, sizeof(location), "https://%.*s%s%.*s", (int)host.len,
-			     host.p, port, (int)path.len, path.p);
-	else					/* absolute-form */
-		n = snprintf(location, sizeof(location), "https://%.*s%s%.*s%s%.*s",
-			     (int)host.len, host.p, port, (int)r->path.len,
-			     r->path.len ? r->path.p : "/", r->query.len ? "?" : "",
-			     (int)r->query.len, r->query.len ? r->query.p : "");
-	if (n < 0 || (size_t)n >= sizeof(location)) {
-		session_respond(s, 414, true);
-		return;
-	}
-	respond_page(s, 301, false, location);
-}
-
-static void dispatch(struct session *s, size_t head_len)
-{
-	const struct conf *conf = worker_conf;
-	struct http_limits lim = worker_head_limits();
-	struct exchange *x;
-	int r;
-
-	x = s->x = exchange_alloc();
-	if (x == NULL) {
-		session_close(s, "out of memory for a request");
-		return;
-	}
-	x->start_ms = ev_now();
-	r = http_parse_request(s->in->pos, head_len, &x->req, &lim);
-	/* Over TLS, a request without Host (HTTP/1.0) is for the site its
-	 * handshake named. */
-	if (session_is_tls(s) && (r != P_OK || x->req.host.len == 0))
-		x->site = s->tls_site;
-	else
-		x->site = router_site(conf, s->listen, r == P_OK ? x->req.host
-								: (struct slice){ NULL, 0 });
-	remember_for_log(x, s->in->pos, head_len);
-	if (r != P_OK) {
-		session_log(s, LL_INFO, 0, "invalid request, answered %d", r);
-		x->req.framing = HTTP_BODY_NONE;
-		session_respond(s, r, true);
-		return;
-	}
-	s->in->pos += x->req.head_len;
-	s->scanned = 0;
-	if (s->plain_on_tls) {
-		session_log(s, LL_INFO, 0, "plain HTTP request to a TLS listener, answered 400");
-		session_respond(s, 400, true);
-		return;
-	}
-	if (session_is_tls(s) && x->site != s->tls_site) {
-		/* The certificate, and the client certificate checks, were
-		 * those of the site SNI named: Host may not pick another. */
-		session_log(s, LL_INFO, 0, "Host names another site than SNI, answered 421");
-		session_respond(s, 421, false);
-		return;
-	}
-	if (!session_is_tls(s) && x->site != NULL && x->site->redirect_https) {
-		redirect_https(s);
-		return;
-	}
-	x->route = x->site ? router_route(x->site, x->req.path) : NULL;
-	if (x->route == NULL) {
-		session_respond(s, 404, false);
-		return;
-	}
-	if (x->route->status) {
-		status_respond(s);
-		return;
-	}
-	s->keep_alive = client_wants_keep_alive(x);
-	s->state = SS_PROXY;
-	proxy_start(s);
-}
-
-/* Status for a head that filled the buffer without ending. */
-static int oversized_head_status(const struct buf *in)
-{
-	return memchr(in->pos, '\n', buf_len(in)) == NULL ? 414 : 431;
-}
-
-static void refuse_head(struct session *s, int status, const char *why)
-{
-	struct exchange *x = s->x = exchange_alloc();
-
-	if (x == NULL) {
-		session_close(s, "out of memory for a request");
-		return;
-	}
-	x->start_ms = ev_now();
-	copy_escaped(x->request_line, sizeof(x->request_line),
-		     (struct slice){ s->in->pos, MIN(buf_len(s->in), (size_t)200) });
-	x->site = router_site(worker_conf, s->listen, (struct slice){ NULL, 0 });
-	session_log(s, LL_INFO, 0, "%s, answered %d", why, status);
-	session_respond(s, status, true);
-}
-
-static void read_head(struct session *s)
-{
-	struct buf *in;
-	ssize_t n;
-	long end;
-
-	if (s->in == NULL && (s->in = buf_get()) == NULL) {
-		session_close(s, "out of memory for a request buffer");
-		return;
-	}
-	in = s->in;
-	for (;;) {
-		if (buf_len(in) > 0) {
-			end = http_head_scan(in->pos, buf_len(in), &s->scanned);
-			if (end > 0) {
-				dispatch(s, (size_t)end);
-				return;
-			}
-			if (end < 0) {
-				refuse_head(s, 400, "invalid bytes in a request head");
-				return;
-			}
-			if (buf_len(in) >= worker_conf->header_buffer_size) {
-				refuse_head(s, oversized_head_status(in), "request head too large");
-				return;
-			}
-		}
-		if (buf_room(in) == 0)
-			buf_compact(in);
-		n = conn_recv(&s->client, in->last,
-			      MIN(buf_room(in), worker_conf->header_buffer_size - buf_len(in)));
-		if (n == P_AGAIN) {
-			if (s->state == SS_IDLE && buf_len(in) == 0) {
-				buf_put(s->in);
-				s->in = NULL;
-			}
-			return;
-		}
-		if (n == P_DONE) {
-			session_close(s, buf_len(in) ? "client closed mid-head" : "client closed");
-			return;
-		}
-		if (n == P_ERROR) {
-			session_close(s, "read error from client");
-			return;
-		}
-		if (s->state == SS_IDLE) {
-			s->state = SS_HEAD;
-			ev_timer_set(&s->timer, worker_conf->client_header_timeout);
-		}
-		in->last += n;
-	}
-}
-
-static void client_event(struct ev_io *io, uint32_t events)
-{
-	struct session *s = (struct session *)io;
-
-	(void)events;
 	switch (s->state) {
+	case SS_HANDSHAKE:
+		handshake(s);
+		break;
 	case SS_IDLE:
 	case SS_HEAD:
 		read_head(s);
 		break;
-	case SS_PROXY:
-		proxy_progress(s);
-		break;
-	case SS_RESPOND:
-		respond_loop(s);
+	case SS_AFTER:
+		after_exchange(s);
 		break;
 	case SS_LINGER:
 		linger(s);
 		break;
-	case SS_HANDSHAKE:
-		handshake(s);
-		break;
+	case SS_EXCHANGE:
+		break;		/* its events go to the exchange */
 	}
 }
 
@@ -763,15 +566,7 @@ static void session_timeout(struct ev_timer *t)
 		session_close(s, "keep-alive timeout");
 		break;
 	case SS_HEAD:
-		refuse_head(s, 408, "request head timeout");
-		break;
-	case SS_PROXY:
-		proxy_timeout(s);
-		break;
-	case SS_RESPOND:
-		session_log(s, LL_INFO, 0, "client timed out reading a response");
-		s->keep_alive = false;
-		session_exchange_done(s);
+		refuse_head(s, 408, TERM_CLIENT_TIMEOUT, "request head timeout");
 		break;
 	case SS_LINGER:
 		session_close(s, "lingering timed out");
@@ -779,6 +574,8 @@ static void session_timeout(struct ev_timer *t)
 	case SS_HANDSHAKE:
 		session_close(s, "TLS handshake timed out");
 		break;
+	default:
+		break;		/* the exchange's own timer counts */
 	}
 }
 
@@ -786,12 +583,11 @@ void session_quit_all(void)
 {
 	struct session *s;
 
-	session_quitting = true;
 	/* Closing an idle connection races with a request the client may be
 	 * sending on it right now. A short grace lets such a request in (it
 	 * is answered with Connection: close); quiet ones close after it. */
 	for (s = open_sessions; s != NULL; s = s->next)
 		if (s->state == SS_IDLE)
-			ev_timer_set(&s->timer, MIN(worker_conf->keepalive_timeout,
+			ev_timer_set(&s->timer, MIN(ctx->conf->keepalive_timeout,
 						    QUIT_IDLE_GRACE_MS));
 }

@@ -13,8 +13,8 @@
 #include "log.h"
 #include "balance.h"
 #include "upstream.h"
-#include "worker.h"
 
+static const struct worker_ctx *ctx;
 static struct upstream *upstreams;
 static unsigned nupstreams;
 static struct upconn *upconn_free;
@@ -25,17 +25,19 @@ static void init_server(struct upstream *up, unsigned j)
 	const struct conf_server *srv = &up->conf->servers[j];
 	char text[512];
 
-	up->servers[j].peer = worker_peers[srv->id];
+	up->servers[j].peer = ctx->peers[srv->id];
 	if (up->conf->tls == NULL)
 		return;
 	snprintf(text, sizeof(text), "%s/%s", up->conf->name, srv->address);
 	tls_server_key(&up->servers[j].tls_key, text);
 }
 
-int upstream_init_all(const struct conf *conf)
+int upstream_init_all(const struct worker_ctx *worker_ctx)
 {
+	const struct conf *conf = worker_ctx->conf;
 	unsigned i;
 
+	ctx = worker_ctx;
 	nupstreams = conf->nupstreams;
 	upstreams = calloc(nupstreams ? nupstreams : 1, sizeof(*upstreams));
 	if (upstreams == NULL)
@@ -61,7 +63,7 @@ struct upstream *upstream_of(const struct conf_upstream *cu)
 
 static int32_t *my_share(const struct upconn *uc)
 {
-	return &worker_stats->conns[uc->up->conf->servers[uc->server].id];
+	return &ctx->stats->conns[uc->up->conf->servers[uc->server].id];
 }
 
 /* An exchange now uses uc: count it where least_conn and max_conns see. */

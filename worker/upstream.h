@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "context.h"
 #include "health.h"
 #include "tls.h"
 
@@ -45,8 +46,9 @@ struct upstream {
 	unsigned nring;
 };
 
-/* Build the runtime state for every upstream of conf; -1 on no memory. */
-int upstream_init_all(const struct conf *conf);
+/* Build the runtime state for every upstream of the configuration ctx
+ * serves; -1 on no memory. */
+int upstream_init_all(const struct worker_ctx *ctx);
 
 /* Runtime state of a configured upstream. */
 struct upstream *upstream_of(const struct conf_upstream *cu);

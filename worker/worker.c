@@ -21,7 +21,9 @@
 #include "tls.h"
 #include "access_log.h"
 #include "checker.h"
+#include "context.h"
 #include "event.h"
+#include "exchange.h"
 #include "session.h"
 #include "upstream.h"
 #include "worker.h"
@@ -30,12 +32,8 @@
  * at once would only fail again. */
 #define WORKER_EXIT_SETUP 2
 
-const struct conf *worker_conf;
-struct stats_proc *worker_stats;
-struct health_peer *const *worker_peers;
-struct shm_zone *worker_stats_zone;
-struct stats_root *worker_stats_root;
-struct tls_cache *worker_tls_cache;
+/* What the request path reads of this process. */
+static struct worker_ctx ctx;
 
 struct listener {
 	struct ev_io io;
@@ -111,9 +109,9 @@ static void accept_event(struct ev_io *io, uint32_t events)
 				log_errno(LL_ERROR, errno, "accept() on %s failed", l->conf->address);
 			return;
 		}
-		if (session_count() + upstream_open_count() >= worker_conf->worker_connections) {
+		if (session_count() + upstream_open_count() >= ctx.conf->worker_connections) {
 			log_msg(LL_WARN, "%u worker_connections are not enough, closing a new connection",
-				worker_conf->worker_connections);
+				ctx.conf->worker_connections);
 			close(fd);
 			continue;
 		}
@@ -159,11 +157,12 @@ static void begin_graceful_stop(const char *why)
 		return;
 	}
 	log_msg(LL_INFO, "%s: gracefully stopping, %u connections open", why, session_count());
+	ctx.quitting = true;
 	close_listeners();
 	session_quit_all();
 	upstream_close_idle();
 	shutdown_timer.cb = shutdown_timeout;
-	ev_timer_set(&shutdown_timer, worker_conf->shutdown_timeout);
+	ev_timer_set(&shutdown_timer, ctx.conf->shutdown_timeout);
 }
 
 static void signal_event(struct ev_io *io, uint32_t events)
@@ -307,23 +306,32 @@ static void setup_control(int channel_fd)
 		setup_failed("epoll_ctl(ADD) of the channel failed", strerror(errno));
 }
 
-/* Count privately when the master found no room for our record. */
-static void setup_stats(const struct worker_args *a)
+/* The context of the request path; counts privately when the master
+ * found no room for our record. */
+static void setup_context(const struct worker_args *a)
 {
-	size_t size = sizeof(*worker_stats) + a->conf->nservers * sizeof(int32_t);
+	size_t size = sizeof(*ctx.stats) + a->conf->nservers * sizeof(int32_t);
 
-	worker_peers = a->peers;
-	worker_stats_zone = a->stats_zone;
-	worker_stats_root = a->stats_root;
-	worker_stats = a->stats;
-	if (worker_stats == NULL && (worker_stats = calloc(1, size)) == NULL)
+	ctx.conf = a->conf;
+	ctx.peers = a->peers;
+	ctx.stats_zone = a->stats_zone;
+	ctx.stats_root = a->stats_root;
+	ctx.tls_cache = a->tls_cache;
+	ctx.logs = a->logs;
+	ctx.head_limits = (struct http_limits){
+		.max_request_line = a->conf->max_request_line,
+		.max_header_line = a->conf->max_header_line,
+		.max_head = a->conf->header_buffer_size,
+	};
+	ctx.stats = a->stats;
+	if (ctx.stats == NULL && (ctx.stats = calloc(1, size)) == NULL)
 		setup_failed("worker setup", "out of memory");
 }
 
 static void start_checker(const struct conf *conf)
 {
 	checking = true;
-	if (checker_start(conf, worker_peers) < 0)
+	if (checker_start(conf, ctx.peers) < 0)
 		setup_failed("starting health checks", strerror(errno));
 }
 
@@ -331,7 +339,6 @@ void worker_main(const struct worker_args *a)
 {
 	char role[32], err[256];
 
-	worker_conf = a->conf;
 	logs = a->logs;
 	if (a->checker)
 		snprintf(role, sizeof(role), "checker");
@@ -352,12 +359,10 @@ void worker_main(const struct worker_args *a)
 	if (ev_init() < 0)
 		setup_failed("epoll_create1() failed", strerror(errno));
 	buf_pool_init(MAX(a->conf->header_buffer_size + 4096, (size_t)16384));
-	setup_stats(a);
-	worker_tls_cache = a->tls_cache;
+	setup_context(a);
 	/* The checker makes client connections only: no site to pick. */
 	tls_worker_init(a->tls_cache, a->checker ? NULL : session_site_by_sni);
-	if (upstream_init_all(a->conf) < 0 || access_log_init(a->logs) < 0 ||
-	    (!a->checker && session_init() < 0))
+	if (!a->checker && (exchange_init(&ctx) < 0 || session_init(&ctx) < 0))
 		setup_failed("worker setup", "out of memory");
 	setup_control(a->channel_fd);
 	if (a->checker) {

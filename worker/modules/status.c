@@ -3,16 +3,16 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "health.h"
-#include "session.h"
+#include "event.h"
 #include "stats.h"
 #include "status.h"
-#include "worker.h"
 
 struct out {
 	char *p, *end;
@@ -54,13 +54,13 @@ static void put_string(struct out *o, const char *s)
 	put(o, "\"");
 }
 
-static void put_counters(struct out *o)
+static void put_counters(struct out *o, const struct worker_ctx *ctx)
 {
 	struct stats_counters c;
 	struct stats_gauges g;
 	unsigned nprocs;
 
-	stats_sum(worker_stats_zone, worker_stats_root, &c, &g, &nprocs);
+	stats_sum(ctx->stats_zone, ctx->stats_root, &c, &g, &nprocs);
 	put(o, "\"processes\": %u,\n", nprocs);
 	put(o, "\"connections\": {\"accepted\": %lu, \"open\": %lu},\n",
 	    (unsigned long)c.connections, (unsigned long)g.connections_open);
@@ -76,14 +76,14 @@ static void put_counters(struct out *o)
 	    (unsigned long)c.no_server);
 	put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
 	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
-	if (worker_tls_cache != NULL)
-		put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(worker_tls_cache));
+	if (ctx->tls_cache != NULL)
+		put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(ctx->tls_cache));
 }
 
-static void put_server(struct out *o, const struct conf_upstream *u,
-		       const struct conf_server *srv, uint64_t now)
+static void put_server(struct out *o, const struct worker_ctx *ctx,
+		       const struct conf_upstream *u, const struct conf_server *srv, uint64_t now)
 {
-	const struct health_peer *p = worker_peers[srv->id];
+	const struct health_peer *p = ctx->peers[srv->id];
 	bool checked = u->health_check != NULL;
 	uint64_t down_until = health_load(p, down_until);
 
@@ -103,9 +103,9 @@ static void put_server(struct out *o, const struct conf_upstream *u,
 	put(o, "\"ewma_us\": %lu}", (unsigned long)health_ewma(p, now, u->ewma_decay));
 }
 
-static void put_upstreams(struct out *o)
+static void put_upstreams(struct out *o, const struct worker_ctx *ctx)
 {
-	const struct conf *c = worker_conf;
+	const struct conf *c = ctx->conf;
 	uint64_t now = ev_now();
 	unsigned i, j;
 
@@ -119,35 +119,48 @@ static void put_upstreams(struct out *o)
 		    conf_balance_name(u->balance), u->health_check ? "true" : "false");
 		for (j = 0; j < u->nservers; j++) {
 			put(o, "%s\n  ", j ? "," : "");
-			put_server(o, u, &u->servers[j], now);
+			put_server(o, ctx, u, &u->servers[j], now);
 		}
 		put(o, "]}");
 	}
 	put(o, "]\n");
 }
 
-void status_respond(struct session *s)
+static void respond(struct exchange *x)
 {
 	struct buf *b = buf_get();
 	struct out o;
 
 	if (b == NULL) {
-		session_respond(s, 500, false);
+		exchange_log(x, LL_ERROR, ENOMEM, "no buffer for the status document");
+		exchange_respond(x, 500, TERM_RESOURCE, false);
 		return;
 	}
-	/* Leave room for the head in the answer's buffer. */
-	o = (struct out){ b->start, b->end - 512, false };
+	o = (struct out){ b->start, b->end, false };
 	put(&o, "{\n\"version\": \"%s\",\n\"pid\": %ld,\n", PACKAGE_VERSION, (long)getpid());
-	put_counters(&o);
-	put_upstreams(&o);
+	put_counters(&o, x->ctx);
+	put_upstreams(&o, x->ctx);
 	put(&o, "}\n");
 	if (o.overflow) {
-		session_log(s, LL_ERROR, 0, "the status document does not fit a buffer "
-			    "(header_buffer_size)");
-		session_respond(s, 500, false);
+		exchange_log(x, LL_ERROR, 0, "the status document does not fit a buffer "
+			     "(header_buffer_size)");
+		exchange_respond(x, 500, TERM_PROXY, false);
 	} else {
-		session_respond_body(s, 200, false, "application/json", b->start,
-				     (size_t)(o.p - b->start));
+		exchange_respond_body(x, 200, "application/json", b->start,
+				      (size_t)(o.p - b->start));
 	}
 	buf_put(b);
 }
+
+static bool status_claim(struct exchange *x)
+{
+	if (x->route == NULL || !x->route->status)
+		return false;
+	respond(x);
+	return true;
+}
+
+const struct module status_module = {
+	.name = "status",
+	.content = status_claim,
+};

@@ -1,5 +1,6 @@
 /*
- * status.h: the status page (a route with status = true).
+ * status.h: the status page module: the content of a route with
+ * status = true.
  *
  * Owns: the JSON document that shows the traffic counters of every
  * process (summed from the stats zone) and the state of every upstream
@@ -9,9 +10,8 @@
 #ifndef PORTICO_STATUS_H
 #define PORTICO_STATUS_H
 
-struct session;
+#include "module.h"
 
-/* Answer the session's request with the status document. */
-void status_respond(struct session *s);
+extern const struct module status_module;
 
 #endif

@@ -1,0 +1,283 @@
+/*
+ * exchange.h: one request and its response, moved through fixed phases.
+ *
+ * Owns: the phase an exchange is in and the one dispatcher that acts on
+ * it, the hooks modules register for phases (module.h), answers of
+ * portico's own, the response head and body on their way to the client
+ * (head filters, body filters), the exchange's timer, and its one end
+ * (exchange_end) with a termination state that the log phase reports.
+ *
+ * The phases, in order (an exchange may skip ahead, never go back but for
+ * a retry from PH_UPSTREAM to PH_CONNECT):
+ *
+ *   PH_ROUTE          site and route by Host and path (route hooks)
+ *   PH_ACCESS         may this client have it (access hooks)
+ *   PH_CONTENT        who answers: the first content hook that claims it
+ *   PH_CONNECT        the content module connects to a server
+ *   PH_UPSTREAM       the request goes up, the response head comes back
+ *   PH_RESPONSE_HEAD  head filters, then the head is written out
+ *   PH_RESPONSE_BODY  the body, through body filters, to the client
+ *   PH_TUNNEL         after 101: bytes both ways, untouched
+ *   PH_LOG            ended: log hooks, then the connection takes over
+ *
+ * Control moves one way only. Events and timers post the exchange to the
+ * run queue (event.h); the dispatcher runs the current phase's step and
+ * goes on while a step changes the phase, and returns when a step waits.
+ * Ending the exchange sets PH_LOG; the dispatcher logs and tells the
+ * client side (client_side.done), which posts its connection: nothing on
+ * the request path calls back into the reading of the next request.
+ *
+ * An exchange knows its client connection only through struct
+ * client_side, so that an HTTP/2 stream can carry one as well.
+ */
+#ifndef PORTICO_EXCHANGE_H
+#define PORTICO_EXCHANGE_H
+
+#include "conf.h"
+#include "conn.h"
+#include "context.h"
+#include "event.h"
+#include "http_parse.h"
+#include "pump.h"
+#include "proxy_state.h"
+
+struct exchange;
+struct content;
+
+enum phase {
+	PH_ROUTE = 0,
+	PH_ACCESS,
+	PH_CONTENT,
+	PH_CONNECT,
+	PH_UPSTREAM,
+	PH_RESPONSE_HEAD,
+	PH_RESPONSE_BODY,
+	PH_TUNNEL,
+	PH_LOG
+};
+
+/*
+ * Who ended an exchange, as the first letter of its termination state
+ * (portico(8) lists them); the second letter is the phase it ended in:
+ * R request (PH_ROUTE..PH_CONTENT), C connect, H waiting for the response
+ * head, D response body, T tunnel.
+ */
+enum term_cause {
+	TERM_NORMAL = '-',	/* the whole response went out */
+	TERM_LOCAL = 'L',	/* answered by portico itself, as configured */
+	TERM_CLIENT = 'C',	/* the client closed, reset or broke off */
+	TERM_CLIENT_TIMEOUT = 'c',
+	TERM_SERVER = 'S',	/* the server refused, reset, closed early or
+				 * answered what cannot be forwarded */
+	TERM_SERVER_TIMEOUT = 's',
+	TERM_PROXY = 'P',	/* portico refused the request (malformed,
+				 * too large, misdirected) */
+	TERM_NO_SERVER = 'D',	/* no server could take it (down or full) */
+	TERM_RESOURCE = 'R',	/* portico ran out of memory or buffers */
+	TERM_KILLED = 'K'	/* the worker stopped (shutdown_timeout) */
+};
+
+/* What an exchange knows of the connection its request came on, and how
+ * it hands the connection back. The HTTP/1 session fills it. */
+struct client_side {
+	struct conn *conn;		/* the response goes here; the request
+					 * body comes from here ... */
+	struct buf *in;			/* ... after these bytes, already read */
+	const char *addr;		/* the client's address, as text */
+	const struct conf_listen *listen;
+	const struct conf_site *tls_site;	/* TLS: the site SNI picked */
+	const char *subject;		/* TLS: verified certificate's subject */
+	bool tls;
+	bool plain_on_tls;		/* plain HTTP sent to a TLS listener */
+	void (*done)(struct exchange *x);	/* the exchange is over */
+	void *owner;			/* for done */
+};
+
+/*
+ * A response body filter: sees the body as it streams (decoded, before
+ * the client's framing), in order, and passes on what the client gets.
+ * filter() takes in[0..) (in.len == 0 with last at the end) and appends
+ * what it passes on with body_emit(); what it emits must stay valid until
+ * its next call. A head filter installs one per exchange with
+ * exchange_add_body_filter(). Example, counting what passes:
+ *
+ *	static int count_bytes(struct exchange *x, void *st, struct slice in,
+ *			       bool last, struct body_out *out)
+ *	{
+ *		*(uint64_t *)st += in.len;
+ *		return body_emit(out, in);
+ *	}
+ *
+ * A transforming filter (gzip) emits its own buffer's bytes instead; a
+ * copying one (a cache) keeps a copy of in and emits in.
+ */
+struct body_out;
+struct body_filter {
+	int (*filter)(struct exchange *x, void *state, struct slice in, bool last,
+		      struct body_out *out);
+	void *state;
+	bool keeps_length;		/* emits as many bytes as it takes: the
+					 * response keeps its Content-Length */
+};
+#define EXCHANGE_MAX_BODY_FILTERS 4
+#define EXCHANGE_MAX_ADDED 8
+
+/* Pass data on to the next filter (or the client's framing); P_OK, or
+ * P_ERROR when the output queue is full (a filter emits at most
+ * BODY_EMIT_MAX slices per call). */
+#define BODY_EMIT_MAX 8
+int body_emit(struct body_out *out, struct slice data);
+
+struct exchange {
+	struct ev_task task;		/* first: posted to run the phase */
+	struct ev_timer timer;
+	uint8_t phase;			/* enum phase */
+	uint8_t term_cause;		/* enum term_cause, once ended */
+	uint8_t term_phase;		/* the phase letter it ended in */
+	uint8_t timer_phase;		/* the phase the timer was set for */
+	bool running;			/* the dispatcher is on it */
+	bool keep_alive;		/* the connection may carry another
+					 * request after this one */
+	bool own_answer;		/* the response is portico's own */
+	bool abort_client;		/* close the connection at once, nothing
+					 * more can go to it */
+	const struct worker_ctx *ctx;
+	struct client_side client;
+
+	struct http_message req;
+	struct http_message resp;
+	const struct conf_site *site;
+	const struct conf_route *route;
+	const struct content *content;	/* who produces the response */
+	uint64_t progress;		/* bytes moved outside the pumps */
+
+	/* the request body, to wherever the content module sends it */
+	struct pump req_pump;
+	/* the response: its head written here, its body from body_src
+	 * (NULL: all of it in body_in already) */
+	struct buf *resp_head;
+	struct buf *body_in;
+	struct conn *body_src;
+	struct pump resp_pump;
+	struct body_filter filters[EXCHANGE_MAX_BODY_FILTERS];
+	unsigned nfilters;
+	struct http_header added[EXCHANGE_MAX_ADDED];	/* by head filters */
+	unsigned nadded;
+	char length_text[24];		/* an own answer's Content-Length */
+	uint64_t progress_seen;		/* bytes moved when the timer was set */
+
+	struct proxy_state up;		/* the upstream module's part */
+
+	/* for the log */
+	int status;
+	const char *upstream_addr;
+	uint64_t start_us;		/* the head was complete */
+	uint64_t connect_us;		/* to the server's connection, or 0 */
+	uint64_t header_us;		/* to the response head, or 0 */
+	/* Only the first byte of these is cleared for a new exchange. */
+	char request_line[1024];
+	char referer[256];
+	char user_agent[512];
+
+	struct exchange *next_free;
+};
+
+/*
+ * A content module's part in the phases it owns (PH_CONNECT, PH_UPSTREAM,
+ * PH_RESPONSE_BODY, PH_TUNNEL). run() moves the exchange on and returns
+ * P_AGAIN to wait for an event, P_OK when it changed the phase (or ended
+ * the exchange, or started it over). wait_ms() says how long the wait
+ * run() returned for may last, from the phase and the side waited on;
+ * timeout() is called when it was too long; finish() when the exchange
+ * ends, to let go of what the module holds.
+ */
+struct content {
+	const char *name;
+	int (*run)(struct exchange *x);
+	unsigned (*wait_ms)(const struct exchange *x);	/* NULL: send_timeout */
+	void (*timeout)(struct exchange *x);		/* NULL: the client's */
+	void (*finish)(struct exchange *x);
+};
+
+/* Build the hook lists from the module table and run every module's
+ * init; -1 (logged) when one refuses. Once per worker, before serving. */
+int exchange_init(const struct worker_ctx *ctx);
+
+/* A new exchange for a request on client; NULL when out of memory. The
+ * caller fills x->req (and may set x->site), then begins or refuses it. */
+struct exchange *exchange_new(const struct worker_ctx *ctx, const struct client_side *client);
+
+/* Route and answer x->req: the exchange is posted to run. */
+void exchange_begin(struct exchange *x);
+
+/* A request that could not be read: answered with status (why is
+ * logged), and the connection closes after. */
+void exchange_refuse(struct exchange *x, int status, enum term_cause cause, const char *why);
+
+/* Give an ended exchange's memory back (its client side is done with
+ * it). */
+void exchange_free(struct exchange *x);
+
+/* Run the exchange now (the dispatcher); for the task and for tests. */
+void exchange_run(struct exchange *x);
+
+/* Go to phase; the dispatcher acts on it (the exchange is posted when
+ * the dispatcher is not already on it). */
+void exchange_goto(struct exchange *x, enum phase phase);
+
+/* How the exchange will be said to have ended: who (cause) and in the
+ * current phase. The first verdict holds: an answer of portico's own
+ * that reports a server's failure keeps that as its end, whatever
+ * happens while it goes out. */
+void exchange_verdict(struct exchange *x, enum term_cause cause);
+
+/* End the exchange (with cause as its verdict, unless it has one). It
+ * goes to PH_LOG; once logged, its connection takes over, and closes
+ * unless cause is TERM_NORMAL. */
+void exchange_end(struct exchange *x, enum term_cause cause);
+
+/* The termination state, two letters, e.g. "--", "SH", "cD". */
+void exchange_term_code(const struct exchange *x, char code[3]);
+
+/*
+ * Answers of portico's own: the page for status, a body of the caller's
+ * (copied; it must fit a buffer), or a redirect to location. They replace
+ * any response in progress; when part of one already went to the client
+ * the connection is closed instead. cause is how the end is logged. With
+ * close, the connection closes after the answer. Each moves the exchange
+ * to PH_RESPONSE_HEAD.
+ */
+void exchange_respond(struct exchange *x, int status, enum term_cause cause, bool close);
+void exchange_respond_body(struct exchange *x, int status, const char *type,
+			   const char *body, size_t len);
+void exchange_redirect(struct exchange *x, int status, const char *location);
+
+/* A head filter's way to add a body filter for this exchange; -1 when
+ * the exchange has as many as it can hold. */
+int exchange_add_body_filter(struct exchange *x, struct body_filter f);
+
+/* Head filters: add a field to the response (name and value must last
+ * until the head is written: configuration, literals), or mark the
+ * response's fields named lower_name as not to be sent. Adding fails
+ * (-1) when the exchange holds EXCHANGE_MAX_ADDED already. */
+int exchange_add_field(struct exchange *x, struct slice name, struct slice value);
+void exchange_drop_field(struct exchange *x, const char *lower_name);
+
+/*
+ * For content modules: move the response body on (from body_src or
+ * body_in, through the body filters, to the client). P_OK when all of it
+ * went out, P_AGAIN, or P_ERROR (x->resp_pump.fault says which side).
+ */
+int exchange_send_body(struct exchange *x);
+
+/* The standard reason phrase of an HTTP status ("Unknown" for none). */
+const char *http_reason(int status);
+
+/* Log with the exchange's context appended (client, request). */
+void exchange_log(const struct exchange *x, int level, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Microseconds on the monotonic clock, read now (for timings). */
+uint64_t exchange_now_us(void);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * modules.c: the table of modules of the request path. Within a phase,
+ * hooks run in this order: routing before everything that needs a
+ * route, portico's own content (the status page) before the upstream,
+ * the access log last among the log hooks.
+ */
+#include "config.h"
+
+#include "access_log.h"
+#include "module.h"
+#include "proxy.h"
+#include "router.h"
+#include "modules/headers.h"
+#include "modules/status.h"
+
+const struct module *const modules[] = {
+	&router_module,
+	&status_module,
+	&proxy_module,
+	&headers_module,
+	&access_log_module,
+	NULL
+};
