@@ -44,6 +44,17 @@ is($u->{length}, 5, 'a chunked body of one-byte chunks arrives whole');
 $u = upload(body => '');
 is($u->{length}, 0, 'an empty Content-Length body is passed as empty');
 
+{
+	# Leading zeros in a chunk size are unambiguous: nginx takes them.
+	my $c = Test::Portico::Client->new($port);
+	$c->send_raw("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    . ('0' x 32) . "5\r\nhello\r\n" . ('0' x 20) . "\r\n\r\n");
+	my $r = $c->response;
+	my $e = $r && $r->{status} == 200 ? eval { decode_json($r->{body}) } : {};
+	is($e->{length}, 5, 'a chunk size with 32 leading zeros is read as the size it is');
+	$c->close;
+}
+
 # Response bodies.
 my $c = Test::Portico::Client->new($port, timeout => 60);
 my $r = $c->get('/size/1000000');

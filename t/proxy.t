@@ -88,6 +88,13 @@ $r = http_get($port, '/echo?q=1', host => 'one.test', headers => [
 my $seen = eval { JSON::PP::decode_json($r->{body}) } // {};
 my $h = $seen->{header} // {};
 is($seen->{target}, '/echo?q=1', 'the target passes unchanged, query included');
+for my $target ("/caf\xc3\xa9/echo?q=\xe2\x82\xac", '/a"b<c>d\\e^f`g{h|i}j/echo?k="{}"') {
+	my $x = http_get($port, $target);
+	my $e = $x && $x->{status} == 200 ? eval { JSON::PP->new->utf8->decode($x->{body}) } : undef;
+	is($e && $e->{target}, $target,
+	    'a target with ' . ($target =~ /caf/ ? 'raw UTF-8' : 'the characters RFC 3986 leaves out')
+	    . ' passes unchanged, as through nginx');
+}
 is($h->{host}, 'one.test', 'Host passes unchanged');
 is($h->{'x-forwarded-for'}, '10.1.2.3, 127.0.0.1', 'X-Forwarded-For gets the client appended');
 is($h->{'x-real-ip'}, '127.0.0.1', 'X-Real-IP is the client address');

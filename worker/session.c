@@ -292,14 +292,20 @@ static void copy_escaped(char *out, size_t cap, struct slice in)
 	out[o] = '\0';
 }
 
-/* What the logs keep of a request: its line for every log, the referer
- * and user agent for access logs. */
-static void remember_for_log(struct exchange *x, const char *head, size_t len)
+/* The request line, as far as it goes: for every log line about it. */
+static void remember_request_line(struct exchange *x, const char *head, size_t len)
 {
 	const char *eol = memchr(head, '\r', len);
 
 	copy_escaped(x->request_line, sizeof(x->request_line),
 		     (struct slice){ head, eol ? (size_t)(eol - head) : MIN(len, (size_t)200) });
+}
+
+/* What the logs keep of a request: its line, and the referer and user
+ * agent for access logs. */
+static void remember_for_log(struct exchange *x, const char *head, size_t len)
+{
+	remember_request_line(x, head, len);
 	if (!access_logged)
 		return;
 	copy_escaped(x->referer, sizeof(x->referer), http_header_value(&x->req, "referer"));
@@ -372,8 +378,7 @@ static void refuse_head(struct session *s, int status, enum term_cause cause, co
 
 	if (x == NULL)
 		return;
-	copy_escaped(x->request_line, sizeof(x->request_line),
-		     (struct slice){ s->in->pos, MIN(buf_len(s->in), (size_t)200) });
+	remember_request_line(x, s->in->pos, buf_len(s->in));
 	x->site = default_site(s);
 	exchange_refuse(x, status, cause, why);
 }
