@@ -208,3 +208,10 @@ void exchange_redirect(struct exchange *x, int status, const char *location)
 {
 	respond_page(x, status, TERM_LOCAL, false, location);
 }
+
+void exchange_refuse(struct exchange *x, int status, enum term_cause cause, const char *why)
+{
+	exchange_log(x, LL_INFO, 0, "%s, answered %d", why, status);
+	x->req.framing = HTTP_BODY_NONE;
+	exchange_respond(x, status, cause, true);
+}

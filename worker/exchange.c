@@ -1,23 +1,17 @@
 /*
- * exchange.c: the phase dispatcher, the hooks, the response on its way to
- * the client, and the end of every exchange.
+ * exchange.c: what every part of the request path does to an exchange:
+ * move it to a phase, give its verdict and end it, log about it, and
+ * edit its response on the way out. The dispatcher that acts on the
+ * phases is dispatch.c; answers of portico's own are answer.c.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
-#include "head.h"
 #include "exchange.h"
-#include "module.h"
-
-static struct exchange *exchange_free_list;
-
-static void exchange_timer(struct ev_timer *t);
 
 uint64_t exchange_now_us(void)
 {
@@ -42,73 +36,6 @@ void exchange_log(const struct exchange *x, int level, int err, const char *fmt,
 			x->request_line);
 	else
 		log_msg(level, "%s%s, client: %s", msg, cause, x->client.addr);
-}
-
-/* ---- life ---- */
-
-static void message_reset(struct http_message *m)
-{
-	memset(m, 0, offsetof(struct http_message, headers));
-	memset(&m->nheaders, 0, sizeof(*m) - offsetof(struct http_message, nheaders));
-}
-
-static void task_run(struct ev_task *t)
-{
-	exchange_run(container_of(t, struct exchange, task));
-}
-
-struct exchange *exchange_new(const struct worker_ctx *ctx, const struct client_side *client)
-{
-	struct exchange *x = exchange_free_list;
-
-	if (x != NULL)
-		exchange_free_list = x->next_free;
-	else if ((x = malloc(sizeof(*x))) == NULL)
-		return NULL;
-	/* The header arrays are filled by the parser; clear the rest. */
-	memset(x, 0, offsetof(struct exchange, req));
-	message_reset(&x->req);
-	message_reset(&x->resp);
-	memset(&x->site, 0, offsetof(struct exchange, request_line) -
-	       offsetof(struct exchange, site));
-	x->request_line[0] = x->referer[0] = x->user_agent[0] = '\0';
-	x->task.cb = task_run;
-	x->timer.cb = exchange_timer;
-	x->ctx = ctx;
-	x->client = *client;
-	x->start_us = exchange_now_us();
-	return x;
-}
-
-void exchange_free(struct exchange *x)
-{
-	ev_cancel(&x->task);
-	ev_timer_del(&x->timer);
-	buf_put(x->resp_head);
-	buf_put(x->body_in);
-	x->next_free = exchange_free_list;
-	exchange_free_list = x;
-}
-
-/* Whether the client's connection may carry another request after this
- * one, as far as the request and the configuration go. */
-static bool client_wants_keep_alive(const struct exchange *x)
-{
-	return http_keep_alive(&x->req) && x->ctx->conf->keepalive_timeout > 0 &&
-	       !x->ctx->quitting;
-}
-
-void exchange_begin(struct exchange *x)
-{
-	x->keep_alive = client_wants_keep_alive(x);
-	exchange_goto(x, PH_ROUTE);
-}
-
-void exchange_refuse(struct exchange *x, int status, enum term_cause cause, const char *why)
-{
-	exchange_log(x, LL_INFO, 0, "%s, answered %d", why, status);
-	x->req.framing = HTTP_BODY_NONE;
-	exchange_respond(x, status, cause, true);
 }
 
 /* ---- the dispatcher ---- */
@@ -164,74 +91,6 @@ void exchange_term_code(const struct exchange *x, char code[3])
 	code[2] = '\0';
 }
 
-/*
- * The hooks of each phase, flattened from the module table once, in its
- * order, so a phase walks a short array instead of every module.
- */
-typedef int (*phase_hook)(struct exchange *x);
-typedef bool (*content_hook)(struct exchange *x);
-typedef void (*log_hook)(const struct exchange *x);
-
-#define HOOKS_MAX 32
-static phase_hook route_hooks[HOOKS_MAX], access_hooks[HOOKS_MAX], head_hooks[HOOKS_MAX];
-static content_hook content_hooks[HOOKS_MAX];
-static log_hook log_hooks[HOOKS_MAX];
-
-#define ADD_HOOK(list, fn) do {						\
-		unsigned n_ = 0;					\
-		while ((list)[n_] != NULL)				\
-			n_++;						\
-		if (n_ + 1 >= HOOKS_MAX)				\
-			return -1;					\
-		(list)[n_] = (fn);					\
-	} while (0)
-
-int exchange_init(const struct worker_ctx *ctx)
-{
-	const struct module *const *m;
-
-	for (m = modules; *m != NULL; m++) {
-		if ((*m)->init != NULL && (*m)->init(ctx) < 0) {
-			log_msg(LL_EMERG, "module %s failed to start", (*m)->name);
-			return -1;
-		}
-		if ((*m)->route)
-			ADD_HOOK(route_hooks, (*m)->route);
-		if ((*m)->access)
-			ADD_HOOK(access_hooks, (*m)->access);
-		if ((*m)->content)
-			ADD_HOOK(content_hooks, (*m)->content);
-		if ((*m)->response_head)
-			ADD_HOOK(head_hooks, (*m)->response_head);
-		if ((*m)->log)
-			ADD_HOOK(log_hooks, (*m)->log);
-	}
-	return 0;
-}
-
-/* Route and access hooks: in table order, until one answers. */
-static int run_phase_hooks(struct exchange *x, const phase_hook *hook, enum phase next)
-{
-	for (; *hook != NULL; hook++)
-		if ((*hook)(x) == P_DONE)
-			return P_OK;
-	exchange_goto(x, next);
-	return P_OK;
-}
-
-static int choose_content(struct exchange *x)
-{
-	const content_hook *hook;
-
-	for (hook = content_hooks; *hook != NULL; hook++)
-		if ((*hook)(x))
-			return P_OK;
-	exchange_log(x, LL_ERROR, 0, "no module answers route \"%s\"",
-		     x->route ? x->route->pattern : "(none)");
-	exchange_respond(x, 500, TERM_PROXY, false);
-	return P_OK;
-}
-
 /* ---- the response ---- */
 
 int exchange_add_field(struct exchange *x, struct slice name, struct slice value)
@@ -259,227 +118,8 @@ int exchange_add_body_filter(struct exchange *x, struct body_filter f)
 	return 0;
 }
 
-/* Filter i and the ones after it, then out. */
-static int filter_from(struct exchange *x, unsigned i, struct slice in, bool last,
-		       struct body_out *out)
-{
-	struct body_out mid;
-	unsigned k;
-
-	if (i == x->nfilters)
-		return body_emit(out, in);
-	mid.n = 0;
-	if (x->filters[i].filter(x, x->filters[i].state, in, last, &mid) != P_OK)
-		return P_ERROR;
-	for (k = 0; k < mid.n; k++)
-		if (filter_from(x, i + 1, mid.s[k], false, out) != P_OK)
-			return P_ERROR;
-	return last ? filter_from(x, i + 1, (struct slice){ NULL, 0 }, true, out) : P_OK;
-}
-
-static int filter_chain(void *arg, struct slice in, bool last, struct body_out *out)
-{
-	return filter_from(arg, 0, in, last, out);
-}
-
-static bool filters_keep_length(const struct exchange *x)
-{
-	unsigned i;
-
-	for (i = 0; i < x->nfilters; i++)
-		if (!x->filters[i].keeps_length)
-			return false;
-	return true;
-}
-
-/* How the body goes to the client: as it comes, or re-framed as chunked
- * when its length is not known ahead (chunked or close-delimited from
- * the server, or changed by a filter). An HTTP/1.0 client cannot take
- * chunked: the end is shown by closing. */
-static bool frame_as_chunked(struct exchange *x)
-{
-	const struct http_message *r = &x->resp;
-	bool unknown = r->framing == HTTP_BODY_CHUNKED || r->framing == HTTP_BODY_EOF ||
-		       (r->framing == HTTP_BODY_LENGTH && !filters_keep_length(x));
-
-	if (!unknown)
-		return false;
-	if (r->framing == HTTP_BODY_LENGTH)
-		exchange_drop_field(x, "content-length");
-	if (x->req.version >= 11)
-		return true;
-	x->keep_alive = false;
-	return false;
-}
-
-static int run_head_filters(struct exchange *x)
-{
-	const phase_hook *hook;
-
-	for (hook = head_hooks; *hook != NULL; hook++)
-		if ((*hook)(x) != P_OK)
-			return P_ERROR;
-	return P_OK;
-}
-
-/* Head filters, then the head into its buffer and the body's pump. */
-static int response_head(struct exchange *x)
-{
-	bool tunnel = x->resp.status == 101;
-	bool chunked;
-	enum head_kind kind;
-	size_t len;
-
-	if (run_head_filters(x) != P_OK) {
-		exchange_log(x, LL_ERROR, 0, "a response head filter failed");
-		exchange_respond(x, 500, TERM_PROXY, false);
-		return P_OK;
-	}
-	chunked = !tunnel && frame_as_chunked(x);
-	kind = tunnel ? HEAD_SWITCH : chunked ? HEAD_FINAL_CHUNKED : HEAD_FINAL;
-	if (x->resp_head == NULL && (x->resp_head = buf_get()) == NULL) {
-		exchange_log(x, LL_ERROR, ENOMEM, "no buffer for a response head");
-		exchange_end(x, TERM_RESOURCE);
-		return P_OK;
-	}
-	len = head_response(x, x->resp_head, kind);
-	if (len == 0) {
-		exchange_log(x, LL_ERROR, 0, "the response head does not fit a buffer");
-		exchange_respond(x, 502, x->own_answer ? TERM_PROXY : TERM_SERVER, false);
-		return P_OK;
-	}
-	pump_init(&x->resp_pump, x->body_src, x->client.conn, x->body_in,
-		  tunnel ? HTTP_BODY_EOF : x->resp.framing, x->resp.content_length,
-		  chunked ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY, x->resp_head->start, len);
-	if (x->nfilters > 0 && !tunnel)
-		pump_set_filter(&x->resp_pump, filter_chain, x);
-	exchange_goto(x, tunnel ? PH_TUNNEL : PH_RESPONSE_BODY);
-	return P_OK;
-}
-
 int exchange_send_body(struct exchange *x)
 {
 	return pump_run(&x->resp_pump);
 }
 
-/* ---- the end ---- */
-
-static void count_response(const struct exchange *x)
-{
-	struct stats_proc *st = x->ctx->stats;
-	int class = x->status / 100;
-
-	STATS_ADD(st, c.requests, 1);
-	STATS_ADD(st, c.responses[class >= 1 && class <= 5 ? class : 0], 1);
-	STATS_ADD(st, c.bytes_out, x->resp_pump.sent);
-}
-
-/* Every abnormal end is worth a line at info: the client side of it
- * (C, c) is common and harmless, the rest is for the operator. */
-static void log_termination(const struct exchange *x)
-{
-	char code[3];
-
-	if (x->term_cause == TERM_NORMAL || x->term_cause == TERM_LOCAL)
-		return;
-	exchange_term_code(x, code);
-	exchange_log(x, LL_INFO, 0, "exchange ended %s (%s), status %d", code,
-		     x->term_cause == TERM_CLIENT ? "client closed" :
-		     x->term_cause == TERM_CLIENT_TIMEOUT ? "client timed out" :
-		     x->term_cause == TERM_SERVER ? "server failed" :
-		     x->term_cause == TERM_SERVER_TIMEOUT ? "server timed out" :
-		     x->term_cause == TERM_PROXY ? "refused by portico" :
-		     x->term_cause == TERM_NO_SERVER ? "no server available" :
-		     x->term_cause == TERM_RESOURCE ? "out of resources" : "worker stopping",
-		     x->status);
-}
-
-static void finish(struct exchange *x)
-{
-	const log_hook *hook;
-
-	ev_timer_del(&x->timer);
-	if (x->content != NULL && x->content->finish != NULL)
-		x->content->finish(x);
-	count_response(x);
-	log_termination(x);
-	for (hook = log_hooks; *hook != NULL; hook++)
-		(*hook)(x);
-	x->client.done(x);
-}
-
-/* One phase's step: P_AGAIN when it waits for an event, P_OK when it
- * moved the exchange on. */
-static int step(struct exchange *x)
-{
-	switch (x->phase) {
-	case PH_ROUTE:
-		return run_phase_hooks(x, route_hooks, PH_ACCESS);
-	case PH_ACCESS:
-		return run_phase_hooks(x, access_hooks, PH_CONTENT);
-	case PH_CONTENT:
-		return choose_content(x);
-	case PH_RESPONSE_HEAD:
-		return response_head(x);
-	default:
-		return x->content->run(x);
-	}
-}
-
-/* ---- timers ---- */
-
-/* How long the exchange may wait now: its content module knows for its
- * phases; otherwise it waits for the client to take the response. */
-static unsigned phase_timeout(const struct exchange *x)
-{
-	if (x->content != NULL && x->content->wait_ms != NULL)
-		return x->content->wait_ms(x);
-	return x->ctx->conf->send_timeout;
-}
-
-static uint64_t bytes_moved(const struct exchange *x)
-{
-	return x->req_pump.progress + x->resp_pump.progress + x->progress;
-}
-
-/* Waits count from the last byte moved either way; a connect from its
- * start. */
-static void arm_timer(struct exchange *x)
-{
-	uint64_t moved = bytes_moved(x);
-
-	if (x->phase == x->timer_phase && ev_timer_armed(&x->timer) &&
-	    (x->phase == PH_CONNECT || moved == x->progress_seen))
-		return;
-	x->timer_phase = x->phase;
-	x->progress_seen = moved;
-	ev_timer_set(&x->timer, phase_timeout(x));
-}
-
-static void exchange_timer(struct ev_timer *t)
-{
-	struct exchange *x = container_of(t, struct exchange, timer);
-
-	if (x->content->timeout != NULL) {
-		x->content->timeout(x);
-	} else {
-		exchange_log(x, LL_INFO, ETIMEDOUT, "client timed out reading a response");
-		exchange_end(x, TERM_CLIENT_TIMEOUT);
-	}
-	if (!ev_posted(&x->task))
-		ev_post(&x->task);
-}
-
-void exchange_run(struct exchange *x)
-{
-	x->running = true;
-	while (x->phase != PH_LOG) {
-		if (step(x) == P_AGAIN) {
-			x->running = false;
-			arm_timer(x);
-			return;
-		}
-	}
-	x->running = false;
-	finish(x);
-}
