@@ -123,5 +123,7 @@ cmp_ok($closed_after, '>=', $SHUTDOWN - 0.5,
 ok(wait_for(sub { !grep { Test::Portico::alive($_) } @old }, 5), 'and the old workers exit');
 like($p->error_log, qr/shutdown_timeout reached, closing 1 connections/,
     'the worker says why it closed the tunnel');
+like($p->error_log, qr/exchange ended KT \(worker stopping\), status 101,.*"GET \S+ HTTP/,
+    'and the tunnel\'s exchange ends "KT": killed by the stop, in the tunnel');
 
 done_testing();

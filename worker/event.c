@@ -224,6 +224,14 @@ static void run_tasks(void)
 	}
 }
 
+void ev_run_queued(void)
+{
+	unsigned turns;
+
+	for (turns = 0; turns < 64 && run_queue.next != &run_queue; turns++)
+		run_tasks();
+}
+
 static int next_timeout(void)
 {
 	if (run_queue.next != &run_queue)

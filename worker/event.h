@@ -113,6 +113,10 @@ void ev_set_busy_poll(unsigned usec);
 /* Milliseconds on a monotonic clock, read once per loop iteration. */
 uint64_t ev_now(void);
 
+/* Run the queued tasks, and those they queue, until none is left (a
+ * stopping worker lets its exchanges end before it exits). */
+void ev_run_queued(void);
+
 /* One turn: wait for events (not at all while tasks are queued), run
  * their callbacks and the due timers, then the queued tasks. */
 void ev_run_once(void);

@@ -596,3 +596,14 @@ void session_quit_all(void)
 			ev_timer_set(&s->timer, MIN(ctx->conf->keepalive_timeout,
 						    QUIT_IDLE_GRACE_MS));
 }
+
+void session_kill_all(void)
+{
+	struct session *s;
+
+	for (s = open_sessions; s != NULL; s = s->next)
+		if (s->state == SS_EXCHANGE) {
+			exchange_log(s->x, LL_WARN, 0, "cut off: shutdown_timeout reached");
+			exchange_end(s->x, TERM_KILLED);
+		}
+}

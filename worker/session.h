@@ -70,6 +70,10 @@ struct conf_site_tls *session_site_by_sni(SSL *ssl, const char *name, size_t len
  * soon, and the others once their current exchange ends. */
 void session_quit_all(void);
 
+/* The worker stops now: every exchange in progress ends (logged with
+ * TERM_KILLED); run the queue to let them finish. */
+void session_kill_all(void);
+
 /* Open client connections. */
 unsigned session_count(void);
 

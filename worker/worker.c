@@ -141,6 +141,7 @@ static void shutdown_timeout(struct ev_timer *t)
 {
 	(void)t;
 	log_msg(LL_WARN, "shutdown_timeout reached, closing %u connections", session_count());
+	session_kill_all();
 	terminating = true;
 }
 
@@ -375,6 +376,7 @@ void worker_main(const struct worker_args *a)
 
 	while (!terminating && !(quitting && session_count() == 0))
 		ev_run_once();
+	ev_run_queued();
 
 	access_log_flush();
 	log_msg(LL_INFO, "worker exiting, %u connections open", session_count());
