@@ -146,7 +146,7 @@ static void write_line(const struct exchange *x)
 		     x->client.addr, time_local(), or_dash(x->request_line), x->status,
 		     (unsigned long long)x->resp_pump.body_out, or_dash(x->referer),
 		     or_dash(x->user_agent),
-		     seconds(total, sizeof(total), MAX(exchange_now_us() - x->start_us, (uint64_t)1)),
+		     seconds(total, sizeof(total), MAX(ev_now_us() - x->start_us, (uint64_t)1)),
 		     or_dash(x->upstream_addr), term,
 		     seconds(connect, sizeof(connect), x->connect_us),
 		     seconds(header, sizeof(header), x->header_us));

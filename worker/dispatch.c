@@ -37,18 +37,18 @@ struct exchange *exchange_new(const struct worker_ctx *ctx, const struct client_
 		exchange_free_list = x->next_free;
 	else if ((x = malloc(sizeof(*x))) == NULL)
 		return NULL;
-	/* The header arrays are filled by the parser; clear the rest. */
-	memset(x, 0, offsetof(struct exchange, req));
+	/* Clear what must be; the arrays are filled before they are read. */
+	memset(x, 0, offsetof(struct exchange, req_pump));
+	pump_clear(&x->req_pump);
+	pump_clear(&x->resp_pump);
 	message_reset(&x->req);
 	message_reset(&x->resp);
-	memset(&x->site, 0, offsetof(struct exchange, request_line) -
-	       offsetof(struct exchange, site));
 	x->request_line[0] = x->referer[0] = x->user_agent[0] = '\0';
 	x->task.cb = task_run;
 	x->timer.cb = exchange_timer;
 	x->ctx = ctx;
 	x->client = *client;
-	x->start_us = exchange_now_us();
+	x->start_us = ev_now_us();
 	return x;
 }
 
@@ -192,7 +192,7 @@ static bool frame_as_chunked(struct exchange *x)
 	if (!unknown)
 		return false;
 	if (r->framing == HTTP_BODY_LENGTH)
-		exchange_drop_field(x, "content-length");
+		exchange_drop_known_field(x, HDR_CONTENT_LENGTH);
 	if (x->req.version >= 11)
 		return true;
 	x->keep_alive = false;

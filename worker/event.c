@@ -19,7 +19,7 @@
 #define EV_TASK_BUDGET 512
 
 static int epfd = -1;
-static uint64_t now_ms;
+static uint64_t now_ms, now_us;
 static uint64_t busy_poll_ns;
 
 /* Timer heap: heap[1..count], heap[0] unused so a zero heap_index means
@@ -41,12 +41,18 @@ static uint64_t mono_ns(void)
 
 static void clock_update(void)
 {
-	now_ms = mono_ns() / 1000000;
+	now_us = mono_ns() / 1000;
+	now_ms = now_us / 1000;
 }
 
 uint64_t ev_now(void)
 {
 	return now_ms;
+}
+
+uint64_t ev_now_us(void)
+{
+	return now_us;
 }
 
 void ev_set_busy_poll(unsigned usec)

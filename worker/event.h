@@ -113,6 +113,9 @@ void ev_set_busy_poll(unsigned usec);
 /* Milliseconds on a monotonic clock, read once per loop iteration. */
 uint64_t ev_now(void);
 
+/* The same clock in microseconds, for timings (the access log, ewma). */
+uint64_t ev_now_us(void);
+
 /* Run the queued tasks, and those they queue, until none is left (a
  * stopping worker lets its exchanges end before it exits). */
 void ev_run_queued(void);

@@ -8,18 +8,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "log.h"
 #include "exchange.h"
-
-uint64_t exchange_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void exchange_log(const struct exchange *x, int level, int err, const char *fmt, ...)
 {
@@ -103,10 +94,23 @@ int exchange_add_field(struct exchange *x, struct slice name, struct slice value
 
 void exchange_drop_field(struct exchange *x, const char *lower_name)
 {
+	size_t len = strlen(lower_name);
+	unsigned i;
+
+	for (i = 0; i < x->resp.nheaders; i++) {
+		struct http_header *h = &x->resp.headers[i];
+
+		if (h->name.len == len && slice_ieq(h->name, lower_name))
+			h->flags |= HTTP_HDR_DROP;
+	}
+}
+
+void exchange_drop_known_field(struct exchange *x, int id)
+{
 	unsigned i;
 
 	for (i = 0; i < x->resp.nheaders; i++)
-		if (slice_ieq(x->resp.headers[i].name, lower_name))
+		if (x->resp.headers[i].id == id)
 			x->resp.headers[i].flags |= HTTP_HDR_DROP;
 }
 

@@ -129,7 +129,8 @@ struct body_filter {
 int body_emit(struct body_out *out, struct slice data);
 
 struct exchange {
-	struct ev_task task;		/* first: posted to run the phase */
+	/* Cleared for every exchange, up to req_pump. */
+	struct ev_task task;		/* posted to run the phase */
 	struct ev_timer timer;
 	uint8_t phase;			/* enum phase */
 	uint8_t term_cause;		/* enum term_cause, once ended */
@@ -143,39 +144,36 @@ struct exchange {
 					 * more can go to it */
 	const struct worker_ctx *ctx;
 	struct client_side client;
-
-	struct http_message req;
-	struct http_message resp;
 	const struct conf_site *site;
 	const struct conf_route *route;
 	const struct content *content;	/* who produces the response */
 	uint64_t progress;		/* bytes moved outside the pumps */
-
-	/* the request body, to wherever the content module sends it */
-	struct pump req_pump;
+	uint64_t progress_seen;		/* bytes moved when the timer was set */
 	/* the response: its head written here, its body from body_src
 	 * (NULL: all of it in body_in already) */
 	struct buf *resp_head;
 	struct buf *body_in;
 	struct conn *body_src;
-	struct pump resp_pump;
-	struct body_filter filters[EXCHANGE_MAX_BODY_FILTERS];
-	unsigned nfilters;
-	struct http_header added[EXCHANGE_MAX_ADDED];	/* by head filters */
-	unsigned nadded;
-	char length_text[24];		/* an own answer's Content-Length */
-	uint64_t progress_seen;		/* bytes moved when the timer was set */
-
+	unsigned nfilters;		/* of filters[] */
+	unsigned nadded;		/* of added[] */
 	struct proxy_state up;		/* the upstream module's part */
-
 	/* for the log */
 	int status;
 	const char *upstream_addr;
 	uint64_t start_us;		/* the head was complete */
 	uint64_t connect_us;		/* to the server's connection, or 0 */
 	uint64_t header_us;		/* to the response head, or 0 */
-	/* Only the first byte of these is cleared for a new exchange. */
-	char request_line[1024];
+
+	/* Each of these is reset its own way. */
+	struct pump req_pump;		/* the request body, to wherever the
+					 * content module sends it */
+	struct pump resp_pump;
+	struct http_message req;
+	struct http_message resp;
+	struct body_filter filters[EXCHANGE_MAX_BODY_FILTERS];
+	struct http_header added[EXCHANGE_MAX_ADDED];	/* by head filters */
+	char length_text[24];		/* an own answer's Content-Length */
+	char request_line[1024];	/* only the first byte is cleared */
 	char referer[256];
 	char user_agent[512];
 
@@ -263,6 +261,9 @@ int exchange_add_body_filter(struct exchange *x, struct body_filter f);
 int exchange_add_field(struct exchange *x, struct slice name, struct slice value);
 void exchange_drop_field(struct exchange *x, const char *lower_name);
 
+/* The same for a field the parser knows by id (enum http_header_id). */
+void exchange_drop_known_field(struct exchange *x, int id);
+
 /*
  * For content modules: move the response body on (from body_src or
  * body_in, through the body filters, to the client). P_OK when all of it
@@ -276,8 +277,5 @@ const char *http_reason(int status);
 /* Log with the exchange's context appended (client, request). */
 void exchange_log(const struct exchange *x, int level, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-/* Microseconds on the monotonic clock, read now (for timings). */
-uint64_t exchange_now_us(void);
 
 #endif

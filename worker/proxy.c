@@ -73,7 +73,7 @@ static void note_response(struct exchange *x)
 	struct health_peer *peer = x->up.upstream->servers[x->up.server].peer;
 
 	if (cu->balance == BALANCE_EWMA)
-		health_ewma_sample(peer, exchange_now_us() - x->up.try_start_us, ev_now(),
+		health_ewma_sample(peer, ev_now_us() - x->up.try_start_us, ev_now(),
 				   cu->ewma_decay);
 	if (x->resp.status >= 500)
 		note_failure(x, CONF_FAIL_5XX);
@@ -130,7 +130,7 @@ static void start_sending(struct exchange *x)
 	const struct http_message *r = &x->req;
 
 	x->upstream_addr = upconn_addr(u->uc);
-	x->connect_us = MAX(exchange_now_us() - u->try_start_us, (uint64_t)1);
+	x->connect_us = MAX(ev_now_us() - u->try_start_us, (uint64_t)1);
 	pump_init(&x->req_pump, x->client.conn, &u->uc->conn, x->client.in, r->framing,
 		  r->content_length,
 		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
@@ -146,7 +146,7 @@ static void connect_next(struct exchange *x, bool pooled)
 	int err = 0, r;
 
 	for (;;) {
-		u->try_start_us = exchange_now_us();
+		u->try_start_us = ev_now_us();
 		r = upstream_connect(u->upstream, u->server, x, upstream_event, pooled, &u->uc,
 				     &err);
 		if (r == P_OK) {
@@ -328,13 +328,13 @@ static void start_response(struct exchange *x, size_t head_len)
 	const struct http_message *r = &x->resp;
 
 	x->status = r->status;
-	x->header_us = MAX(exchange_now_us() - u->try_start_us, (uint64_t)1);
+	x->header_us = MAX(ev_now_us() - u->try_start_us, (uint64_t)1);
 	note_response(x);
 	if (x->ctx->quitting || u->req_failed)
 		x->keep_alive = false;
 	/* An HTTP/1.0 client knows no transfer codings. */
 	if (x->req.version < 11)
-		exchange_drop_field(x, "transfer-encoding");
+		exchange_drop_known_field(x, HDR_TRANSFER_ENCODING);
 	u->reusable = http_keep_alive(r) && r->framing != HTTP_BODY_EOF &&
 		      conf_of(x)->keepalive > 0;
 	hand_over_body(x, head_len);
@@ -346,7 +346,7 @@ static void start_response(struct exchange *x, size_t head_len)
 static void start_tunnel(struct exchange *x, size_t head_len)
 {
 	x->status = 101;
-	x->header_us = MAX(exchange_now_us() - x->up.try_start_us, (uint64_t)1);
+	x->header_us = MAX(ev_now_us() - x->up.try_start_us, (uint64_t)1);
 	x->up.reusable = false;
 	x->keep_alive = false;
 	hand_over_body(x, head_len);

@@ -7,21 +7,23 @@
 
 #include "pump.h"
 
+void pump_clear(struct pump *p)
+{
+	memset(p, 0, offsetof(struct pump, iov));
+	p->iov_first = p->iov_count = p->nsizes = 0;
+}
+
 void pump_init(struct pump *p, struct conn *src, struct conn *dst,
 	       struct buf *buf, int in_framing, uint64_t length, int out,
 	       const char *prefix, size_t prefix_len)
 {
-	memset(p, 0, offsetof(struct pump, iov));
-	p->filter = NULL;
-	p->filter_arg = NULL;
-	p->filter_busy = p->filter_ended = false;
+	pump_clear(p);
 	p->src = src;
 	p->dst = dst;
 	p->buf = buf;
 	p->in_framing = (uint8_t)in_framing;
 	p->out = (uint8_t)out;
 	p->remaining = length;
-	p->iov_first = p->iov_count = p->nsizes = 0;
 	http_chunked_init(&p->chunked);
 	if (in_framing == HTTP_BODY_NONE ||
 	    (in_framing == HTTP_BODY_LENGTH && length == 0))

@@ -62,18 +62,20 @@ struct pump {
 	uint64_t sent;			/* bytes written to dst, head included */
 	uint64_t progress;		/* bumped on every byte moved */
 	struct http_chunked chunked;
+	pump_filter_fn filter;		/* NULL: the body passes as it is */
+	void *filter_arg;
+	bool filter_busy;		/* its output is not all written yet */
+	bool filter_ended;		/* it had its last call */
 
 	/* Output not yet written: a prefix (a head), then body slices. */
 	struct iovec iov[PUMP_IOV_MAX];
 	int iov_first, iov_count;
 	char sizes[PUMP_IOV_MAX / 3][20];	/* chunk-size lines */
 	int nsizes;
-
-	pump_filter_fn filter;		/* NULL: the body passes as it is */
-	void *filter_arg;
-	bool filter_busy;		/* its output is not all written yet */
-	bool filter_ended;		/* it had its last call */
 };
+
+/* A pump with nothing to move yet: done is false, no byte sent. */
+void pump_clear(struct pump *p);
 
 /*
  * Prepare p to move a body of the given framing from src to dst, with

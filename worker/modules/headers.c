@@ -13,7 +13,7 @@ static int site_fields(struct exchange *x)
 	if (site == NULL)
 		return P_OK;
 	if (site->hide_server && !x->own_answer)
-		exchange_drop_field(x, "server");
+		exchange_drop_known_field(x, HDR_SERVER);
 	if (site->hsts != NULL && x->client.tls) {
 		exchange_drop_field(x, "strict-transport-security");
 		r |= exchange_add_field(x, SLICE_LIT("Strict-Transport-Security"),
