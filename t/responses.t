@@ -154,8 +154,9 @@ for my $case (@bad_heads) {
 
 # A Transfer-Encoding that does not end in chunked: the body runs until
 # the server closes (RFC 9112 6.3). It reaches an HTTP/1.1 client with its
-# coding named and chunked framing added, an HTTP/1.0 client as it is,
-# until portico closes; that backend connection is never reused.
+# coding named and chunked framing added; an HTTP/1.0 client, which knows
+# no transfer codings, gets 502 rather than a body it cannot decode. That
+# backend connection is never reused.
 for my $te ('gzip', 'identity', 'xchunked', 'chunked, gzip') {
 	(my $name = "te-$te") =~ s/\W+/-/g;
 	$b->set_raw($name => "HTTP/1.1 200 OK\r\nTransfer-Encoding: $te\r\n\r\n",
@@ -179,10 +180,7 @@ for my $te ('gzip', 'identity', 'xchunked', 'chunked, gzip') {
 	$b->set_raw('te-gzip-10' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nten", { close => 1 });
 	my $c = Test::Portico::Client->new($port, timeout => 6);
 	my $r = $c->get('/raw/te-gzip-10', version => '1.0');
-	is($r && $r->{status} . ' ' . $r->{body}, '200 ten',
-	    'Transfer-Encoding: gzip to an HTTP/1.0 client: the body until portico closes');
-	ok($r && !defined $r->{header}{'transfer-encoding'},
-	    'without a Transfer-Encoding, which HTTP/1.0 does not know');
+	is($r && $r->{status}, 502, 'Transfer-Encoding: gzip to an HTTP/1.0 client: 502');
 	$c->close;
 }
 

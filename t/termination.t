@@ -26,11 +26,14 @@ upstream cut  { max_fails = 1  fail_timeout = "60s"  server "%%BACKEND:cut%%" {}
 		server "%%BACKEND:spare%%" { backup = true } }
 upstream dead { max_fails = 1  fail_timeout = "60s"
 		server "127.0.0.1:%%PORT:dead1%%" {}  server "127.0.0.1:%%PORT:dead2%%" {} }
+upstream twice { read_timeout = "6s"  retries = 1
+		server "%%BACKEND:r1%%" {}  server "%%BACKEND:r2%%" {} }
 site main {
 	access_log = "%%TMP%%/access.log"
 	route "/" { upstream = "app" }
 	route "/cut/" { upstream = "cut" }
 	route "/dead/" { upstream = "dead" }
+	route "/twice/" { upstream = "twice" }
 	route "/status" { status = true }
 }
 site bare {
@@ -129,6 +132,26 @@ sub ended_in_error_log {
 	$l = logged('/dead/y');
 	is("$r->{status} $l->{term}", '503 DR', 'then every server is down: 503, "DR"');
 	ok(ended_in_error_log('/dead/y', 'DR'), 'and the error log says so');
+}
+
+# -- a retry gets its own read_timeout --
+
+{
+	# One kept connection to each server, so the retry goes over a pooled
+	# one (no connect phase to start a new timer). r1 holds the request
+	# 4.5 s and closes; r2 answers 3 s after its attempt starts: within
+	# its own 6 s, not within the 1.5 s the first attempt left.
+	my $c = Test::Portico::Client->new($port, timeout => 30);
+	my %first = map { ($c->get('/twice/name')->{body} // 'none') => 1 } 1 .. 2;
+	is(join(',', sort keys %first), 'r1,r2', 'one kept connection to each server');
+	$p->backend('r1')->set_raw(hold => { sleep => 4.5 }, { close => 1 });
+	$p->backend('r2')->set_raw(hold => { sleep => 3 },
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nr2");
+	my $r = $c->get('/twice/raw/hold');
+	is($r && $r->{status} . ' ' . $r->{body}, '200 r2',
+	    'a server that closes without answering: the next one answers, with a read_timeout of its own');
+	is($p->server_status('twice', 'r2')->{state}, 'up', 'and is not held to blame');
+	$c->close;
 }
 
 # -- a body cut short is a failure of the server --

@@ -95,13 +95,16 @@ static void add(struct http_message *m, struct slice name, struct slice value)
 
 /*
  * Whether an answer can still go to the client: not when bytes of a
- * final response already did, or sit in a TLS record that must be sent
- * as it is.
+ * final response already did, nor in the middle of an interim one, nor
+ * when bytes sit in a TLS record that must be sent as it is.
  */
 static bool answer_possible(const struct exchange *x)
 {
-	return !((x->phase == PH_RESPONSE_BODY || x->phase == PH_TUNNEL) &&
-		 x->resp_pump.sent > 0) && !x->client.conn->write_pending;
+	const struct pump *p = &x->resp_pump;
+	bool final = x->phase == PH_RESPONSE_BODY || x->phase == PH_TUNNEL;
+
+	return !(p->sent > 0 && (final || pump_blocked_on_dst(p))) &&
+	       !x->client.conn->write_pending;
 }
 
 /* Hand the exchange to the own-answer content, after the module that

@@ -146,27 +146,26 @@ static int choose_content(struct exchange *x)
 
 /* ---- the response ---- */
 
-/* Filter i and the ones after it, then out. */
-static int filter_from(struct exchange *x, unsigned i, struct slice in, bool last,
-		       struct body_out *out)
+/* The exchange's body filters in a row, each called once a pass with
+ * all its predecessor emitted: the pump writes the last one's output
+ * before it calls the chain again, so every filter's output is written
+ * before that filter is called again. */
+static int filter_chain(void *arg, const struct body_out *in, bool last, struct body_out *out)
 {
-	struct body_out mid;
-	unsigned k;
+	struct exchange *x = arg;
+	struct body_out between[2];
+	const struct body_out *from = in;
+	unsigned i;
 
-	if (i == x->nfilters)
-		return body_emit(out, in);
-	mid.n = 0;
-	if (x->filters[i].filter(x, x->filters[i].state, in, last, &mid) != P_OK)
-		return P_ERROR;
-	for (k = 0; k < mid.n; k++)
-		if (filter_from(x, i + 1, mid.s[k], false, out) != P_OK)
+	for (i = 0; i < x->nfilters; i++) {
+		struct body_out *to = i + 1 == x->nfilters ? out : &between[i % 2];
+
+		to->n = 0;
+		if (x->filters[i].filter(x, x->filters[i].state, from, last, to) != P_OK)
 			return P_ERROR;
-	return last ? filter_from(x, i + 1, (struct slice){ NULL, 0 }, true, out) : P_OK;
-}
-
-static int filter_chain(void *arg, struct slice in, bool last, struct body_out *out)
-{
-	return filter_from(arg, 0, in, last, out);
+		from = to;
+	}
+	return P_OK;
 }
 
 static bool filters_keep_length(const struct exchange *x)
@@ -209,6 +208,19 @@ static int run_head_filters(struct exchange *x)
 	return P_OK;
 }
 
+/* The response cannot go out as it is: portico answers status instead,
+ * unless the response was its own answer already (which would fail the
+ * same way again): then the connection is closed. */
+static void head_failed(struct exchange *x, int status, enum term_cause cause)
+{
+	if (x->own_answer) {
+		x->abort_client = true;
+		exchange_end(x, cause);
+		return;
+	}
+	exchange_respond(x, status, cause, false);
+}
+
 /* Head filters, then the head into its buffer and the body's pump. */
 static int response_head(struct exchange *x)
 {
@@ -219,9 +231,12 @@ static int response_head(struct exchange *x)
 
 	if (run_head_filters(x) != P_OK) {
 		exchange_log(x, LL_ERROR, 0, "a response head filter failed");
-		exchange_respond(x, 500, TERM_PROXY, false);
+		head_failed(x, 500, TERM_PROXY);
 		return P_OK;
 	}
+	/* A stopping worker closes every connection after its answer. */
+	if (x->ctx->quitting)
+		x->keep_alive = false;
 	chunked = !tunnel && frame_as_chunked(x);
 	kind = tunnel ? HEAD_SWITCH : chunked ? HEAD_FINAL_CHUNKED : HEAD_FINAL;
 	if (x->resp_head == NULL && (x->resp_head = buf_get()) == NULL) {
@@ -231,8 +246,9 @@ static int response_head(struct exchange *x)
 	}
 	len = head_response(x, x->resp_head, kind);
 	if (len == 0) {
-		exchange_log(x, LL_ERROR, 0, "the response head does not fit a buffer");
-		exchange_respond(x, 502, x->own_answer ? TERM_PROXY : TERM_SERVER, false);
+		exchange_log(x, LL_ERROR, 0, "the response head does not fit a buffer "
+			     "(header_buffer_size)");
+		head_failed(x, 502, TERM_RESOURCE);
 		return P_OK;
 	}
 	pump_init(&x->resp_pump, x->body_src, x->client.conn, x->body_in,

@@ -312,6 +312,9 @@ void ev_run_once(void)
 			io->hup = 1;
 		io->cb(io, e);
 	}
+	/* The work the events brought runs before the timers: an answer that
+	 * came in the same turn as its timeout still counts. */
+	run_tasks();
 	run_timers();
 	run_tasks();
 }

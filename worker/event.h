@@ -121,7 +121,8 @@ uint64_t ev_now_us(void);
 void ev_run_queued(void);
 
 /* One turn: wait for events (not at all while tasks are queued), run
- * their callbacks and the due timers, then the queued tasks. */
+ * their callbacks and the tasks they queued, then the due timers and the
+ * tasks those queued. */
 void ev_run_once(void);
 
 #endif

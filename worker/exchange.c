@@ -55,6 +55,11 @@ static char phase_letter(enum phase phase)
 	}
 }
 
+void exchange_new_wait(struct exchange *x)
+{
+	x->timer_phase = PH_NONE;
+}
+
 void exchange_verdict(struct exchange *x, enum term_cause cause)
 {
 	if (x->term_cause != 0)

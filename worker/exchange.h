@@ -53,7 +53,8 @@ enum phase {
 	PH_RESPONSE_HEAD,
 	PH_RESPONSE_BODY,
 	PH_TUNNEL,
-	PH_LOG
+	PH_LOG,
+	PH_NONE = 0xff			/* in timer_phase: none */
 };
 
 /*
@@ -96,24 +97,33 @@ struct client_side {
 /*
  * A response body filter: sees the body as it streams (decoded, before
  * the client's framing), in order, and passes on what the client gets.
- * filter() takes in[0..) (in.len == 0 with last at the end) and appends
- * what it passes on with body_emit(); what it emits must stay valid until
- * its next call. A head filter installs one per exchange with
+ * filter() takes the slices in->s[0..in->n) (none, with last, at the end)
+ * and appends what it passes on with body_emit(), at most BODY_EMIT_MAX
+ * slices. It is called once per pass of the body, and again only when
+ * what it emitted has been written: its output may live in a buffer it
+ * reuses. A head filter installs one per exchange with
  * exchange_add_body_filter(). Example, counting what passes:
  *
- *	static int count_bytes(struct exchange *x, void *st, struct slice in,
- *			       bool last, struct body_out *out)
+ *	static int count_bytes(struct exchange *x, void *st,
+ *			       const struct body_out *in, bool last,
+ *			       struct body_out *out)
  *	{
- *		*(uint64_t *)st += in.len;
- *		return body_emit(out, in);
+ *		unsigned i;
+ *
+ *		for (i = 0; i < in->n; i++) {
+ *			*(uint64_t *)st += in->s[i].len;
+ *			if (body_emit(out, in->s[i]) != P_OK)
+ *				return P_ERROR;
+ *		}
+ *		return P_OK;
  *	}
  *
  * A transforming filter (gzip) emits its own buffer's bytes instead; a
- * copying one (a cache) keeps a copy of in and emits in.
+ * copying one (a cache) keeps a copy of what comes in and emits it.
  */
 struct body_out;
 struct body_filter {
-	int (*filter)(struct exchange *x, void *state, struct slice in, bool last,
+	int (*filter)(struct exchange *x, void *state, const struct body_out *in, bool last,
 		      struct body_out *out);
 	void *state;
 	bool keeps_length;		/* emits as many bytes as it takes: the
@@ -122,12 +132,6 @@ struct body_filter {
 #define EXCHANGE_MAX_BODY_FILTERS 4
 #define EXCHANGE_MAX_ADDED 8
 
-/* Pass data on to the next filter (or the client's framing); P_OK, or
- * P_ERROR when the output queue is full (a filter emits at most
- * BODY_EMIT_MAX slices per call). */
-#define BODY_EMIT_MAX 8
-int body_emit(struct body_out *out, struct slice data);
-
 struct exchange {
 	/* Cleared for every exchange, up to req_pump. */
 	struct ev_task task;		/* posted to run the phase */
@@ -135,7 +139,8 @@ struct exchange {
 	uint8_t phase;			/* enum phase */
 	uint8_t term_cause;		/* enum term_cause, once ended */
 	uint8_t term_phase;		/* the phase letter it ended in */
-	uint8_t timer_phase;		/* the phase the timer was set for */
+	uint8_t timer_phase;		/* the phase the timer was set for, or
+					 * PH_NONE for a fresh wait */
 	bool running;			/* the dispatcher is on it */
 	bool keep_alive;		/* the connection may carry another
 					 * request after this one */
@@ -228,6 +233,10 @@ void exchange_goto(struct exchange *x, enum phase phase);
  * that reports a server's failure keeps that as its end, whatever
  * happens while it goes out. */
 void exchange_verdict(struct exchange *x, enum term_cause cause);
+
+/* The wait that starts now gets its full timeout, even in the phase the
+ * timer was set for (a new attempt on another connection). */
+void exchange_new_wait(struct exchange *x);
 
 /* End the exchange (with cause as its verdict, unless it has one). It
  * goes to PH_LOG; once logged, its connection takes over, and closes

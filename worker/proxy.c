@@ -131,11 +131,20 @@ static void start_sending(struct exchange *x)
 
 	x->upstream_addr = upconn_addr(u->uc);
 	x->connect_us = MAX(ev_now_us() - u->try_start_us, (uint64_t)1);
+	exchange_new_wait(x);
 	pump_init(&x->req_pump, x->client.conn, &u->uc->conn, x->client.in, r->framing,
 		  r->content_length,
 		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
 		  u->req_head->start, (size_t)(u->req_head->last - u->req_head->start));
 	exchange_goto(x, PH_UPSTREAM);
+}
+
+/* A connect() that failed for want of something of ours (descriptors,
+ * memory, local ports), not through any fault of the server. */
+static bool local_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+	       err == EADDRNOTAVAIL;
 }
 
 /* Connect to x->up.server, then to the next servers the balancer offers
@@ -145,6 +154,7 @@ static void connect_next(struct exchange *x, bool pooled)
 	struct proxy_state *u = &x->up;
 	int err = 0, r;
 
+	exchange_goto(x, PH_CONNECT);
 	for (;;) {
 		u->try_start_us = ev_now_us();
 		r = upstream_connect(u->upstream, u->server, x, upstream_event, pooled, &u->uc,
@@ -154,10 +164,16 @@ static void connect_next(struct exchange *x, bool pooled)
 			return;
 		}
 		if (r == P_AGAIN) {
-			exchange_goto(x, PH_CONNECT);
+			exchange_new_wait(x);
 			return;
 		}
 		u->uc = NULL;
+		if (local_shortage(err)) {
+			exchange_log(x, LL_ERROR, err, "no connection to upstream %s can be opened",
+				     server_address(x));
+			exchange_respond(x, 502, TERM_RESOURCE, false);
+			return;
+		}
 		exchange_log(x, LL_ERROR, err, "connect() to upstream %s failed", server_address(x));
 		note_failure(x, CONF_FAIL_ERROR);
 		if (pick_next(x) < 0)
@@ -203,12 +219,15 @@ static bool can_retry_fresh(const struct exchange *x)
 }
 
 /* The server failed before any byte of a response: another may take the
- * request when none of it was sent, or when it is idempotent and whole. */
+ * request when none of it was sent nor any of its body taken from the
+ * client's bytes (they would be missing from the retry), or when it is
+ * idempotent and whole. */
 static bool can_retry_elsewhere(const struct exchange *x)
 {
 	if (x->up.in_bytes != 0)
 		return false;
-	return x->req_pump.sent == 0 || (idempotent(x->req.method_id) && replayable(x));
+	return (x->req_pump.sent == 0 && x->req_pump.taken == 0) ||
+	       (idempotent(x->req.method_id) && replayable(x));
 }
 
 /* Send the request again from the start, to x->up.server (pooled: a kept
@@ -322,6 +341,18 @@ static void hand_over_body(struct exchange *x, size_t head_len)
 	u->in = NULL;
 }
 
+/* Whether the response names transfer codings that pass on with it (a
+ * body read until the server closes, RFC 9112 6.3). */
+static bool passes_transfer_coding(const struct http_message *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nheaders; i++)
+		if (r->headers[i].id == HDR_TRANSFER_ENCODING && !(r->headers[i].flags & HTTP_HDR_HOP))
+			return true;
+	return false;
+}
+
 static void start_response(struct exchange *x, size_t head_len)
 {
 	struct proxy_state *u = &x->up;
@@ -332,9 +363,17 @@ static void start_response(struct exchange *x, size_t head_len)
 	note_response(x);
 	if (x->ctx->quitting || u->req_failed)
 		x->keep_alive = false;
-	/* An HTTP/1.0 client knows no transfer codings. */
-	if (x->req.version < 11)
+	/* An HTTP/1.0 client knows no transfer codings (RFC 9112 6.1): a
+	 * body in one would reach it undecoded and unlabelled. */
+	if (x->req.version < 11 && passes_transfer_coding(r)) {
+		if (r->framing != HTTP_BODY_NONE) {
+			exchange_log(x, LL_ERROR, 0, "a transfer coding from upstream %s cannot go "
+				     "to an HTTP/1.0 client", x->upstream_addr);
+			exchange_respond(x, 502, TERM_SERVER, false);
+			return;
+		}
 		exchange_drop_known_field(x, HDR_TRANSFER_ENCODING);
+	}
 	u->reusable = http_keep_alive(r) && r->framing != HTTP_BODY_EOF &&
 		      conf_of(x)->keepalive > 0;
 	hand_over_body(x, head_len);

@@ -85,15 +85,15 @@ static void queue_payload(struct pump *p, const char *data, size_t len)
  * through the filter (last: the body has ended, data is empty). */
 static int pass(struct pump *p, struct slice data, bool last)
 {
-	struct body_out out;
+	struct body_out in = { .n = 0 }, out = { .n = 0 };
 	unsigned i;
 
 	if (p->filter == NULL) {
 		queue_payload(p, data.p, data.len);
 		return P_OK;
 	}
-	out.n = 0;
-	if (p->filter(p->filter_arg, data, last, &out) != P_OK) {
+	body_emit(&in, data);
+	if (p->filter(p->filter_arg, &in, last, &out) != P_OK) {
 		p->fault = PUMP_FILTER_ERROR;
 		return P_ERROR;
 	}
@@ -141,6 +141,7 @@ static int decode(struct pump *p)
 	struct buf *b = p->buf;
 
 	while (!p->in_done && buf_len(b) > 0 && may_decode(p)) {
+		const char *from = b->pos;
 		struct slice data = { b->pos, 0 };
 		size_t used;
 		int r = HTTP_CHUNK_DATA;
@@ -167,6 +168,7 @@ static int decode(struct pump *p)
 			}
 			break;
 		}
+		p->taken += (uint64_t)(b->pos - from);
 		if (r == HTTP_CHUNK_DATA && pass(p, data, false) != P_OK)
 			return P_ERROR;
 	}

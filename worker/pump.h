@@ -45,8 +45,10 @@ struct body_out {
 int body_emit(struct body_out *out, struct slice data);
 
 /* A pump's filter: every decoded piece of the body goes through it (in
- * empty and last set once at the end), and what it emits is written. */
-typedef int (*pump_filter_fn)(void *arg, struct slice in, bool last, struct body_out *out);
+ * empty and last set once at the end), and what it emits is written. It
+ * is called once per pass, only when its last output has been written. */
+typedef int (*pump_filter_fn)(void *arg, const struct body_out *in, bool last,
+			      struct body_out *out);
 
 struct pump {
 	struct conn *src, *dst;
@@ -60,6 +62,8 @@ struct pump {
 	uint64_t remaining;		/* HTTP_BODY_LENGTH: bytes still to read */
 	uint64_t body_out;		/* payload bytes queued for writing */
 	uint64_t sent;			/* bytes written to dst, head included */
+	uint64_t taken;			/* bytes of the body's framing taken
+					 * from buf, to be written or not */
 	uint64_t progress;		/* bumped on every byte moved */
 	struct http_chunked chunked;
 	pump_filter_fn filter;		/* NULL: the body passes as it is */

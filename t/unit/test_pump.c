@@ -113,14 +113,19 @@ struct tee {
 	int lasts;
 };
 
-static int tee_filter(void *arg, struct slice in, bool last, struct body_out *out)
+static int tee_filter(void *arg, const struct body_out *in, bool last, struct body_out *out)
 {
 	struct tee *t = arg;
+	unsigned i;
 
-	memcpy(t->copy + t->len, in.p, in.len);
-	t->len += in.len;
+	for (i = 0; i < in->n; i++) {
+		memcpy(t->copy + t->len, in->s[i].p, in->s[i].len);
+		t->len += in->s[i].len;
+		if (body_emit(out, in->s[i]) != P_OK)
+			return P_ERROR;
+	}
 	t->lasts += last;
-	return body_emit(out, in);
+	return P_OK;
 }
 
 /* Upper-cases into one buffer of its own, reused at every call: if the
@@ -130,19 +135,21 @@ struct upper {
 	char buf[32768];
 };
 
-static int upper_filter(void *arg, struct slice in, bool last, struct body_out *out)
+static int upper_filter(void *arg, const struct body_out *in, bool last, struct body_out *out)
 {
 	struct upper *u = arg;
-	size_t i;
+	size_t len = 0, i;
+	unsigned k;
 
-	for (i = 0; i < in.len; i++)
-		u->buf[i] = (char)toupper((unsigned char)in.p[i]);
-	if (body_emit(out, (struct slice){ u->buf, in.len }) != P_OK)
+	for (k = 0; k < in->n; k++)
+		for (i = 0; i < in->s[k].len; i++)
+			u->buf[len++] = (char)toupper((unsigned char)in->s[k].p[i]);
+	if (body_emit(out, (struct slice){ u->buf, len }) != P_OK)
 		return P_ERROR;
 	return last ? body_emit(out, SLICE_LIT("\nEND\n")) : P_OK;
 }
 
-static int failing_filter(void *arg, struct slice in, bool last, struct body_out *out)
+static int failing_filter(void *arg, const struct body_out *in, bool last, struct body_out *out)
 {
 	(void)arg;
 	(void)in;
