@@ -89,6 +89,15 @@ sub upgrade {
 	return $new;
 }
 
+# Requests the backends have answered so far.
+sub answered { $p->backend('a')->request_count + $p->backend('b')->request_count }
+
+# Whether the load still gets answers: 50 more than now reach a backend.
+sub load_flows {
+	my $n = answered();
+	return wait_for(sub { answered() >= $n + 50 }, 30);
+}
+
 sub served_by {
 	my ($expect, $tries) = @_;
 	return wait_for(sub { my $r = http_get($port, '/name'); $r && $r->{body} eq $expect }, $tries // 5);
@@ -134,8 +143,8 @@ kill 'QUIT', $m1;
 ok(wait_for(sub { !Test::Portico::alive($m1) }, 10), 'QUIT: the old master exits');
 ok(!-e "$pid_file.oldbin", 'and removes portico.pid.oldbin');
 is(pid_in($pid_file), $m2, 'the pid file names the new master');
+ok(load_flows(), 'wrk still gets answers after the upgrade');
 my $r = $load->finish;
-cmp_ok($r->{requests}, '>', 200, "wrk ran through the upgrade ($r->{requests} requests)");
 is($r->{non2xx}, 0, 'no response but 2xx');
 is($r->{errors}, 0, 'no connect, read, write error or timeout') or diag($r->{text});
 
@@ -148,6 +157,7 @@ ok(served_by('b'), 'with the new configuration serving');
 # ==== 2. Rollback under load: USR2, WINCH the old, HUP it, QUIT the new ====
 
 $load = Test::Portico::Wrk->start($url, duration => 60, connections => 16);
+ok(load_flows(), 'wrk is loading portico again');
 my $m3 = upgrade($m2);
 ok($m3, 'USR2 again: a third master starts');
 kill 'WINCH', $m2;
@@ -159,8 +169,8 @@ ok(wait_for(sub { !Test::Portico::alive($m3) }, 10), 'QUIT: the new master exits
 ok(wait_for(sub { (pid_in($pid_file) // 0) == $m2 && !-e "$pid_file.oldbin" }, 5),
     'the old master takes its pid file back');
 like($p->error_log, qr/binary upgrade undone/, 'and says so');
+ok(load_flows(), 'wrk still gets answers after the rollback');
 $r = $load->finish;
-cmp_ok($r->{requests}, '>', 200, "wrk ran through the rollback ($r->{requests} requests)");
 is($r->{non2xx}, 0, 'no response but 2xx');
 is($r->{errors}, 0, 'no connect, read, write error or timeout') or diag($r->{text});
 ok(served_by('b'), 'the old master serves with its configuration');

@@ -43,13 +43,14 @@ like($r->{header}{'content-type'} // '', qr{text/html}, 'the error page is HTML'
 my @bodies = map { my $x = http_get($port, "/failover/$_"); $x ? "$x->{status} $x->{body}" : 'none' } 1 .. 6;
 is_deeply(\@bodies, [('200 a') x 6], 'a refusing server is skipped: the next one answers');
 
+# The backend would answer after 60 s, the client waits 30: a 504 can only
+# come from read_timeout.
 my $t0 = time;
-$r = http_get($port, '/slow/delay/3000');
+$r = http_get($port, '/slow/delay/60000', timeout => 30);
 my $took = time - $t0;
-is($r->{status}, 504, 'backend slower than read_timeout = 1s: 504');
-like($r->{body}, qr{504}, 'the 504 page says 504');
-cmp_ok($took, '<', 2.8, 'the 504 comes after about read_timeout, not after the backend');
-cmp_ok($took, '>=', 0.9, 'and not before read_timeout');
+is($r && $r->{status}, 504, 'backend slower than read_timeout = 1s: 504, before the backend answers');
+like($r && $r->{body}, qr{504}, 'the 504 page says 504');
+cmp_ok($took, '>=', 0.9, 'not before read_timeout');
 
 # Malformed responses.
 for my $case (['/garbage', 'a malformed response head'],

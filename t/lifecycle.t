@@ -83,9 +83,11 @@ for my $up (qw(a b a)) {
 	$p->write_conf($conf =~ s/%%UP%%/$up/r);
 	$reloads++ if $p->reload_and_wait;
 }
+my $after = $p->backend('a')->request_count;
+ok(wait_for(sub { $p->backend('a')->request_count >= $after + 20 }, 30),
+    'the client still gets answers after the reloads');
 my ($n, @fail) = $loop->finish;
 is($reloads, 3, 'three reloads done one after the other');
-cmp_ok($n, '>', 50, "the client kept sending during the reloads ($n requests)");
 ok(!@fail, 'no request failed during the reloads') or diag("failures: @fail");
 
 # A broken config is refused; the old one keeps serving.

@@ -374,17 +374,17 @@ sub upgrade_under_load {
 	my $load = Test::Portico::Loop->start($port, '/name');
 	# Some requests before, and some after.
 	my $before = served();
-	wait_for(sub { served() >= $before + 20 }, 5);
+	my $flowed = wait_for(sub { served() >= $before + 20 }, 30);
 	my ($rc, $out) = $how->();
 	my $after = served();
-	wait_for(sub { served() >= $after + 20 }, 5);
+	$flowed = wait_for(sub { served() >= $after + 20 }, 30) && $flowed;
 	my ($n, @fail) = $load->finish;
 	is($rc, 0, "$what exits 0") or diag($out);
 	my $new = master_pid();
 	ok($new && $old && $new != $old, "$what: a new master serves (pid " . ($old // '-') . ' -> ' . ($new // '-') . ')');
 	ok($old && !Test::Portico::alive($old), "$what: the old master is gone");
 	ok(!-e "$PIDFILE.oldbin", "$what: no $PIDFILE.oldbin left");
-	cmp_ok($n, '>', 20, "$what: a client kept sending requests ($n)");
+	ok($flowed, "$what: a client kept getting answers, before and after ($n requests)");
 	ok(!@fail, "$what: not one failed") or diag("failures: @fail");
 	is(body(), 'b', "$what: the new master serves the configuration");
 	my @nw;

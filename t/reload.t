@@ -58,10 +58,12 @@ for my $i (1 .. 30) {
 	sleep 0.1;
 }
 my $took = time - $t0;
-ok($load->running, sprintf('wrk still runs after the reloads (%.1f s)', $took));
+my $answered = sub { $p->backend('a')->request_count + $p->backend('b')->request_count };
+my $n = $answered->();
+ok(wait_for(sub { $answered->() >= $n + 100 }, 30),
+    sprintf('wrk still gets answers after the reloads (%.1f s)', $took));
 my $r = $load->finish;
 is($reloads, 30, '30 reloads in a row, each accepted');
-cmp_ok($r->{requests}, '>', 1000, "wrk ran through them ($r->{requests} requests)");
 is($r->{non2xx}, 0, 'not one answer but 2xx');
 is($r->{errors}, 0, 'not one connect, read or write error, reset or timeout') or diag($r->{text});
 cmp_ok($p->backend('b')->request_count, '>', 0, 'both configurations served');
