@@ -10,6 +10,7 @@
 #             bench_binary
 #   WARMUP, DURATION, THREADS, CONNS   the wrk settings
 # and calls bench_init_clock once. bench_pin sets pin_proxy and pin_load,
+# bench_quota checks QUOTA (each proxy in a CPU-capped cgroup, see below),
 # bench_tempdir sets work and master (instance -> pid of its master).
 # An instance is named KIND or KIND-SOMETHING, KIND one of backend, nginx,
 # haproxy, portico, base (a portico instance run with $BASELINE), relay
@@ -72,6 +73,83 @@ bench_ports_free() {   # port ...: die when one is in use
 	done
 }
 
+# --- CPU quota (QUOTA=N) ------------------------------------------------------------
+# With QUOTA set, start_server puts every process of each proxy instance
+# (kinds nginx, haproxy, portico, base, relay; never the backend, nor the
+# load, which the caller starts itself) in a cgroup v1 cpu cgroup of its
+# own, $CG_CPU/portico-bench-INSTANCE, with cpu.cfs_period_us=10000 and
+# cpu.cfs_quota_us = QUOTA% of it: the proxy gets at most QUOTA% of one CPU,
+# and requests/s measures its work per CPU. The master joins the cgroup
+# before it starts (a sh wrapper writes its own pid into cgroup.procs and
+# execs the server), so every worker it forks inherits it. The cgroups go
+# when their instance stops (stop_server) and at exit (bench_cleanup).
+CG_CPU=${CG_CPU:-/sys/fs/cgroup/cpu}
+CG_PERIOD=10000
+declare -A cg_made=()   # instance -> its cgroup directory, made by this run
+
+bench_quota() {   # checks QUOTA (unset or empty: no caps) and the cgroup v1 cpu controller; sets quota_us
+	QUOTA=${QUOTA:-}
+	quota_us=
+	[ -n "$QUOTA" ] || return 0
+	case $QUOTA in *[!0-9]*|0*) die "QUOTA must be a whole percentage of one CPU (40: 4 ms of every 10 ms)" ;; esac
+	[ "$QUOTA" -ge 10 ] || die "QUOTA must be 10 or more (the kernel's least cpu.cfs_quota_us is 1000)"
+	if [ ! -f "$CG_CPU/cpu.cfs_quota_us" ] || [ ! -f "$CG_CPU/cgroup.procs" ]; then
+		die "QUOTA needs the cgroup v1 cpu controller mounted at $CG_CPU (CG_CPU=...)"
+	fi
+	[ -w "$CG_CPU" ] || die "QUOTA needs root (it makes cgroups in $CG_CPU)"
+	quota_us=$((QUOTA * CG_PERIOD / 100))
+}
+
+quota_note() {   # one line for a header: what QUOTA does, or nothing without it
+	[ -z "${QUOTA:-}" ] ||
+		echo "QUOTA=$QUOTA: each proxy's processes capped at $QUOTA% of one CPU (cgroup v1 $CG_CPU/portico-bench-NAME, cfs_quota_us $quota_us per cfs_period_us $CG_PERIOD); load and backend not capped"
+}
+
+cg_capped() {   # instance: 0 when bench_quota took a QUOTA and the instance is a proxy
+	[ -n "${quota_us:-}" ] || return 1
+	case ${1%%-*} in nginx|haproxy|portico|base|relay) return 0 ;; esac
+	return 1
+}
+
+cg_dir() { echo "$CG_CPU/portico-bench-$1"; }
+
+cg_make() {   # instance: make (or take over an empty leftover) its cgroup, set its quota
+	local d
+	d=$(cg_dir "$1")
+	if [ -d "$d" ]; then
+		# (cgroup files have no size: read them)
+		[ -z "$(cat "$d/cgroup.procs")" ] ||
+			die "cgroup $d is in use (pids $(tr '\n' ' ' <"$d/cgroup.procs")): another bench running?"
+	else
+		mkdir "$d" || die "cannot make the cgroup $d"
+	fi
+	cg_made[$1]=$d
+	{ echo -1 >"$d/cpu.cfs_quota_us" && echo "$CG_PERIOD" >"$d/cpu.cfs_period_us" &&
+		echo "$quota_us" >"$d/cpu.cfs_quota_us"; } 2>/dev/null ||
+		die "cannot set the quota of the cgroup $d"
+}
+
+cg_remove() {   # instance: remove its cgroup (killing what is left in it: only this run's processes)
+	local d=${cg_made[$1]:-} p
+	[ -n "$d" ] || return 0
+	for _ in $(seq 50); do
+		[ -d "$d" ] || break
+		rmdir "$d" 2>/dev/null && break
+		while read -r p; do kill -KILL "$p" 2>/dev/null || true; done 2>/dev/null <"$d/cgroup.procs" || true
+		sleep 0.1
+	done
+	[ ! -d "$d" ] || echo "$prog: could not remove the cgroup $d" >&2
+	unset "cg_made[$1]"
+}
+
+cg_check() {   # instance: die unless every process of the instance is in its cgroup
+	local d=${cg_made[$1]} p out=
+	for p in $(descendants "${master[$1]}"); do
+		grep -qx "$p" "$d/cgroup.procs" || out+=" $p"
+	done
+	[ -z "$out" ] || die "$1: processes$out are not in the cgroup $d"
+}
+
 # --- setting up ------------------------------------------------------------------
 bench_binary() {   # var hint: die unless $var is an executable file; make it absolute
 	local -n bin=$1
@@ -113,12 +191,14 @@ bench_tempdir() {   # name: makes $work (/tmp/name.XXXXXX) and cleans up at exit
 }
 
 # At exit (also on Ctrl-C): bench_atexit when the script defines one, then
-# every server in master stopped, then $work removed unless KEEP=1.
+# every server in master stopped, the QUOTA cgroups removed, then $work
+# removed unless KEEP=1.
 bench_cleanup() {
 	local rc=$? n
 	trap - EXIT INT TERM
 	if declare -F bench_atexit >/dev/null; then bench_atexit || true; fi
 	for n in "${!master[@]}"; do stop_server "$n"; done
+	for n in "${!cg_made[@]}"; do cg_remove "$n"; done
 	if [ "${KEEP:-0}" = 1 ]; then echo "$prog: kept $work"; else rm -rf "$work"; fi
 	exit "$rc"
 }
@@ -173,29 +253,38 @@ need_conf() {   # instance: die when its configuration is rejected
 }
 
 # instance: start it (the backend pinned as the load, the proxies as
-# proxies), wait until it answers ${ready_url[instance]}, by default
-# http://127.0.0.1:PORT/1k.html; die when it does not.
+# proxies, and with QUOTA in their cgroup), wait until it answers
+# ${ready_url[instance]}, by default http://127.0.0.1:PORT/1k.html; die
+# when it does not.
 start_server() {
-	local inst=$1 dir=$work/$1 url
+	local inst=$1 dir=$work/$1 url pin=("${pin_proxy[@]}")
 	url=${ready_url[$inst]:-http://127.0.0.1:${port[$inst]}/1k.html}
+	if cg_capped "$inst"; then
+		# The wrapper joins the cgroup, then becomes the server (same pid),
+		# before the server forks anything.
+		cg_make "$inst"
+		# shellcheck disable=SC2016  # for sh to expand
+		pin+=(sh -c 'echo $$ >"$1/cgroup.procs" || exit 126; shift; exec "$@"' bench-cgroup "${cg_made[$inst]}")
+	fi
 	case ${inst%%-*} in
 	backend)
 		"${pin_load[@]}" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
 			>"$dir/stderr" 2>&1 & ;;
 	nginx)
-		"${pin_proxy[@]}" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
+		"${pin[@]}" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
 			>"$dir/stderr" 2>&1 & ;;
 	haproxy)
-		"${pin_proxy[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/stderr" 2>&1 & ;;
+		"${pin[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/stderr" 2>&1 & ;;
 	portico|base)
-		"${pin_proxy[@]}" "$(portico_bin "$inst")" -F -c "$dir/portico.conf" >"$dir/stderr" 2>&1 & ;;
+		"${pin[@]}" "$(portico_bin "$inst")" -F -c "$dir/portico.conf" >"$dir/stderr" 2>&1 & ;;
 	relay)
 		mkdir -p "$dir"
-		"${pin_proxy[@]}" "$work/relay.bin" "${port[$inst]}" "${port[backend]}" >"$dir/stderr" 2>&1 & ;;
+		"${pin[@]}" "$work/relay.bin" "${port[$inst]}" "${port[backend]}" >"$dir/stderr" 2>&1 & ;;
 	esac
 	master[$inst]=$!
 	for _ in $(seq 100); do
 		if curl -fsS -k -m 2 -o /dev/null "$url" 2>/dev/null; then
+			[ -z "${cg_made[$inst]:-}" ] || cg_check "$inst"
 			return 0
 		fi
 		kill -0 "${master[$inst]}" 2>/dev/null || break
@@ -278,6 +367,7 @@ stop_server() {   # instance: TERM its master, then KILL whatever is left of its
 	for p in $all; do kill -KILL "$p" 2>/dev/null || true; done
 	wait "$pid" 2>/dev/null || true
 	unset "master[$1]"
+	cg_remove "$1"
 }
 
 # --- CPU accounting ----------------------------------------------------------------
