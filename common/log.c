@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "core.h"
@@ -19,7 +20,9 @@ static const char *const level_names[] = {
 	"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"
 };
 
-static int log_fd_current = STDERR_FILENO;
+static int log_fd_current = -1;		/* the error log, once open */
+static int log_console = STDERR_FILENO;	/* warnings and worse, or -1 */
+static bool console_is_log;		/* the same file: no second copy */
 static int log_level_current = LL_INFO;
 static char log_role[32] = "";
 
@@ -50,18 +53,66 @@ void log_set_role(const char *role)
 	snprintf(log_role, sizeof(log_role), "%s", role);
 }
 
-int log_open_file(const char *path)
+int log_open_file(const char *path, gid_t group)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int fd, tries;
+
+	/* O_EXCL tells a file we create, which alone gets our mode and
+	 * group: an existing one keeps what the operator or logrotate gave
+	 * it. A file removed between the two opens is simply created. */
+	for (tries = 0; tries < 3; tries++) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			/* Best effort: without the right to, the file keeps our
+			 * own group, and is no less usable. */
+			if (group != (gid_t)-1) {
+				int r = fchown(fd, (uid_t)-1, group);
+
+				(void)r;
+			}
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -1;
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+	}
+	/* A dangling symbolic link: O_EXCL never follows it. */
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return a >= 0 && b >= 0 && fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 void log_use_fd(int fd)
 {
 	log_fd_current = fd;
+	console_is_log = same_file(log_console, log_fd_current);
+}
+
+void log_set_console(int fd)
+{
+	log_console = fd;
+	console_is_log = same_file(log_console, log_fd_current);
+}
+
+/* A failed log write has nowhere better to be reported. */
+static void write_line(int fd, const char *line, size_t n)
+{
+	ssize_t w = write(fd, line, n);
+
+	(void)w;
 }
 
 static void log_write(int level, int err, const char *fmt, va_list ap)
 {
+	int saved_errno = errno;	/* logging never changes it */
 	char line[2048];
 	struct timeval tv;
 	struct tm tm;
@@ -87,9 +138,11 @@ static void log_write(int level, int err, const char *fmt, va_list ap)
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	/* A failed log write has nowhere better to be reported. */
-	if (write(log_fd_current, line, n) < 0)
-		return;
+	if (log_fd_current >= 0)
+		write_line(log_fd_current, line, n);
+	if (log_console >= 0 && level <= LL_WARN && !console_is_log)
+		write_line(log_console, line, n);
+	errno = saved_errno;
 }
 
 void log_msg(int level, const char *fmt, ...)

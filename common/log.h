@@ -1,15 +1,19 @@
 /*
  * log.h: the error log. One line per event: time, level, pid, message.
  *
- * Owns: the error log's file descriptor and level. Lines are written
- * with one write(2) to an O_APPEND file, so master and workers can share
- * the file without interleaving. Until a file is opened, lines go to
- * stderr.
+ * Owns: the error log's file descriptor and level, and the console.
+ * Lines are written with one write(2) to an O_APPEND file, so master and
+ * workers can share the file without interleaving. The console (stderr
+ * unless told otherwise) shows warnings and worse only: before a file is
+ * opened, those alone are written, to the console; once it is open, every
+ * line goes to the file and warnings and worse to the console as well,
+ * until the master, started, turns the console off.
  */
 #ifndef PORTICO_LOG_H
 #define PORTICO_LOG_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 enum log_level {
 	LL_EMERG = 0, LL_ALERT, LL_CRIT, LL_ERROR, LL_WARN, LL_NOTICE,
@@ -26,13 +30,19 @@ void log_set_level(int level);
 void log_set_role(const char *role);
 
 /*
- * Open path for appending (created 0644). Returns the new descriptor or
- * -1 with errno set; the caller reports the failure.
+ * Open path for appending. A file it creates is mode 0640 (less the
+ * umask) and, unless group is (gid_t)-1, given that group; an existing
+ * file keeps its owner and mode. Returns the new descriptor or -1 with
+ * errno set; the caller reports the failure.
  */
-int log_open_file(const char *path);
+int log_open_file(const char *path, gid_t group);
 
 /* Make fd the error log. The caller owns fd and closes the previous one. */
 void log_use_fd(int fd);
+
+/* Show warnings and worse on fd as well (-1: nowhere), unless fd is the
+ * error log itself (a stderr redirected to it gets no second copy). */
+void log_set_console(int fd);
 
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,23 @@ int logfiles_index(const struct logfiles *lf, const char *path)
 	return -1;
 }
 
+/* The group of the log files we create: adm, which may read the logs on
+ * Debian (and which logrotate's "create 0640 root adm" gives the rotated
+ * ones), when the system has it. */
+static gid_t log_group(void)
+{
+	const struct group *gr = getgrnam(LOG_GROUP);
+
+	return gr != NULL ? gr->gr_gid : (gid_t)-1;
+}
+
 int logfiles_reopen(const struct logfiles *lf, int *fds, char *err, size_t errlen)
 {
+	gid_t group = log_group();
 	unsigned i;
 
 	for (i = 0; i < lf->n; i++) {
-		fds[i] = log_open_file(lf->paths[i]);
+		fds[i] = log_open_file(lf->paths[i], group);
 		if (fds[i] < 0) {
 			snprintf(err, errlen, "open() \"%s\" failed (%d: %s)",
 				 lf->paths[i], errno, strerror(errno));

@@ -3,13 +3,16 @@
  * and each distinct access log path.
  *
  * Owns: opening them (by the master, as root, so the workers never need
- * to open a path) and the order in which their descriptors travel to
- * workers when they are reopened.
+ * to open a path), the mode and group of those it creates (0640, group
+ * LOG_GROUP when it exists, as logrotate makes them), and the order in
+ * which their descriptors travel to workers when they are reopened.
  */
 #ifndef PORTICO_LOGFILES_H
 #define PORTICO_LOGFILES_H
 
 #include "conf.h"
+
+#define LOG_GROUP "adm"
 
 struct logfiles {
 	unsigned n;		/* [0] is the error log, then access logs */

@@ -720,6 +720,10 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 		log_msg(LL_EMERG, "%s", err);
 		return 1;
 	}
+	/* Every line goes to the error log from here on; until the master
+	 * has started, warnings and worse (a port in use) also go to stderr,
+	 * which the operator, the init script or the journal reads. */
+	log_use_fd(logs->fds[0]);
 	listen_fds = open_listeners(err, sizeof(err));
 	if (listen_fds == NULL) {
 		log_msg(LL_EMERG, "%s", err);
@@ -737,13 +741,13 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 		log_errno(LL_EMERG, errno, "daemonizing failed");
 		return 1;
 	}
-	/* From here on, the error log is where the operator looks. */
-	log_use_fd(logs->fds[0]);
 	prctl(PR_SET_NAME, "portico-master", 0, 0, 0);
 	if (pidfile_write(conf->pid_file, getpid()) < 0) {
 		log_errno(LL_EMERG, errno, "writing pid file \"%s\" failed", conf->pid_file);
 		return 1;
 	}
+	/* From here on, the error log alone is where the operator looks. */
+	log_set_console(-1);
 	if (geteuid() != 0)
 		log_msg(LL_NOTICE, "not running as root: user \"%s\" is ignored, workers run as uid %ld",
 			conf->user, (long)getuid());
