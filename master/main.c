@@ -100,30 +100,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The first line of the verdict file: "<master pid>.<serial> ok|failed". */
-static int read_verdict(const char *path, char *line, size_t len, char **rest)
-{
-	static char text[65536];
-	FILE *f = fopen(path, "r");
-	size_t n;
-	char *eol;
-
-	if (f == NULL)
-		return -1;
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	eol = strchr(text, '\n');
-	if (eol == NULL)
-		return -1;
-	*eol = '\0';
-	n = MIN((size_t)(eol - text), len - 1);
-	memcpy(line, text, n);
-	line[n] = '\0';
-	*rest = eol + 1;
-	return 0;
-}
-
 /* Send HUP and wait for the master to say whether it took the new
  * configuration: a refused reload must not look like a successful one. */
 static int reload_and_wait(const struct conf *conf, pid_t pid)
@@ -133,14 +109,14 @@ static int reload_and_wait(const struct conf *conf, pid_t pid)
 	long waited;
 
 	master_verdict_path(conf, path, sizeof(path));
-	read_verdict(path, before, sizeof(before), &errors);
+	master_read_verdict(path, before, sizeof(before), &errors);
 	if (kill(pid, SIGHUP) < 0) {
 		fprintf(stderr, "portico: kill(%ld, SIGHUP) failed: %s\n", (long)pid, strerror(errno));
 		return 1;
 	}
 	for (waited = 0; waited < RELOAD_WAIT_MS; waited += 50) {
 		sleep_ms(50);
-		if (read_verdict(path, now, sizeof(now), &errors) < 0 || strcmp(now, before) == 0)
+		if (master_read_verdict(path, now, sizeof(now), &errors) < 0 || strcmp(now, before) == 0)
 			continue;
 		if (strstr(now, " ok") != NULL) {
 			fprintf(stderr, "portico: configuration reloaded by master %ld\n", (long)pid);

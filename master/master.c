@@ -100,8 +100,33 @@ static void write_verdict(bool ok, const char *errors)
 	}
 	fprintf(f, "%ld.%u %s\n%s", (long)getpid(), reload_serial, ok ? "ok" : "failed",
 		errors ? errors : "");
-	if (fclose(f) != 0 || rename(tmp, path) < 0)
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
 		log_errno(LL_ERROR, errno, "writing \"%s\" failed", path);
+		unlink(tmp);
+	}
+}
+
+int master_read_verdict(const char *path, char *line, size_t len, char **rest)
+{
+	static char text[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	char *eol;
+
+	if (f == NULL)
+		return -1;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	eol = strchr(text, '\n');
+	if (eol == NULL)
+		return -1;
+	*eol = '\0';
+	n = MIN((size_t)(eol - text), len - 1);
+	memcpy(line, text, n);
+	line[n] = '\0';
+	*rest = eol + 1;
+	return 0;
 }
 
 static struct proc *proc_add(void)
@@ -703,6 +728,20 @@ static void remove_pid_file(void)
 	unlink(oldbin);
 }
 
+/* The reload verdict goes with the master that wrote it; one written by
+ * the new master of a binary upgrade, which shares the path, stays. */
+static void remove_verdict(void)
+{
+	char path[4096], mine[32], line[128], *rest;
+	size_t n;
+
+	master_verdict_path(conf, path, sizeof(path));
+	n = (size_t)snprintf(mine, sizeof(mine), "%ld.", (long)getpid());
+	if (master_read_verdict(path, line, sizeof(line), &rest) == 0 &&
+	    strncmp(line, mine, n) == 0 && unlink(path) < 0)
+		log_errno(LL_ERROR, errno, "unlink(\"%s\") failed", path);
+}
+
 int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 {
 	char err[512];
@@ -754,6 +793,7 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 	log_msg(LL_NOTICE, "portico %s started, %u workers", PACKAGE_VERSION, conf->workers);
 	status = supervise();
 	remove_pid_file();
+	remove_verdict();
 	log_msg(LL_NOTICE, "exiting");
 	return status;
 }

@@ -15,6 +15,12 @@
  * by the errors. */
 void master_verdict_path(const struct conf *conf, char *out, size_t outlen);
 
+/* The verdict's first line ("<pid>.<serial> ok|failed") into line[len],
+ * and *rest at the errors after it (in a static buffer); -1 if there is
+ * no verdict file or no whole line in it. The master removes the file
+ * when it exits. */
+int master_read_verdict(const char *path, char *line, size_t len, char **rest);
+
 /*
  * Serve conf (loaded from conf_path) until told to stop: bind (or take
  * the sockets an upgrading master passed down), open logs, daemonize

@@ -414,6 +414,7 @@ is($rc, 0, "$INIT stop") or diag($out);
 my @left = installed_pids();
 ok(!@left, 'stop: no portico process is left') or diag("left: @left");
 ok(!-e $PIDFILE, "stop: $PIDFILE is removed");
+ok(!-e "$PIDFILE.reload", "stop: $PIDFILE.reload (the verdict of the reloads above) is removed");
 ok(!Test::Portico::Client->new($port, timeout => 2), 'stop: the port is closed');
 ($rc, $out) = init('status');
 is($rc, 3, 'status: 3 when stopped') or diag($out);
@@ -434,13 +435,15 @@ is($rc, 3, 'status: 3 when stopped') or diag($out);
 
 # ---- purge ----
 
+# What a master killed with SIGKILL leaves behind: its last reload verdict.
+spew("$PIDFILE.reload", "1.1 ok\n");
 ($rc, $out) = run(120, 'dpkg', '--purge', 'portico');
 is($rc, 0, 'dpkg --purge portico') or diag($out);
 is(pkg_status(), 'not-installed', 'the package is gone');
 my @files = grep { -e $_ } ($BIN, '/etc/portico', $INIT, '/lib/systemd/system/portico.service',
     '/etc/logrotate.d/portico', '/usr/share/man/man8/portico.8.gz',
     '/usr/share/man/man5/portico.conf.5.gz', '/usr/share/doc/portico', $LOGDIR,
-    $PIDFILE, "$PIDFILE.oldbin", glob('/etc/rc?.d/[SK][0-9][0-9]portico'),
+    $PIDFILE, "$PIDFILE.oldbin", "$PIDFILE.reload", glob('/etc/rc?.d/[SK][0-9][0-9]portico'),
     glob('/etc/systemd/system/*.wants/portico.service'));
 ok(!@files, 'nothing of it is left: binary, configuration, scripts, unit, logs, rc links')
     or diag("left: @files");

@@ -7,7 +7,8 @@
 # port in use is such an error: on stderr and in the error log. The log
 # files it creates are mode 0640, group adm when the system has that group,
 # as logrotate's "create 0640 root adm" makes them; a file that exists keeps
-# its mode.
+# its mode. The reload verdict file (<pid_file>.reload) goes with the
+# master that wrote it, and only with that one.
 
 use strict;
 use warnings;
@@ -103,6 +104,49 @@ sub mode_and_group {
 	is(mode_and_group("$tmp/access.log"), $want, "a reopened access log is created $want");
 	is(mode_and_group($p->error_log_file), $want, "a reopened error log is created $want");
 	$p->stop;
+}
+
+# ==== the reload verdict goes with its master ====
+
+sub verdict_of {
+	my ($p) = @_;
+	open my $fh, '<', $p->pid_file . '.reload' or return undef;
+	my $line = <$fh> // return undef;
+	return $line =~ /^(\d+)\.\d+ (?:ok|failed)$/ ? $1 : "unreadable: $line";
+}
+
+{
+	my $p = Test::Portico->new(conf => $conf)->start;
+	my ($rc, undef, $err) = $p->run('-s', 'reload');
+	is($rc, 0, '-s reload') or diag($err);
+	is(verdict_of($p), $p->master_pid, 'the master wrote its verdict in <pid_file>.reload');
+	ok($p->stop, 'the master stops');
+	ok(!-e $p->pid_file . '.reload', 'and takes <pid_file>.reload with it');
+	ok(!-e $p->pid_file . '.reload.tmp', 'leaving no <pid_file>.reload.tmp either');
+}
+
+{
+	# During a binary upgrade the masters share the path: the old one,
+	# leaving, must not take the new one's verdict.
+	my $p = Test::Portico->new(conf => $conf)->start;
+	my $old = $p->master_pid;
+	$p->run('-s', 'reload');
+	$p->signal('USR2');
+	my $new;
+	ok(wait_for(sub {
+		$new = $p->master_pid;
+		$new && $new != $old && -e $p->pid_file . '.oldbin';
+	}, 15), 'USR2: a new master owns the pid file');
+	$p->follow_pid_file;
+	ok(wait_for(sub { $p->worker_pids }, 15), 'the new master has its workers');
+	my ($rc, undef, $err) = $p->run('-s', 'reload');
+	is($rc, 0, '-s reload to the new master') or diag($err);
+	is(verdict_of($p), $new, 'the verdict is the new master\'s');
+	kill 'QUIT', $old;
+	ok(wait_for(sub { !Test::Portico::alive($old) }, 15), 'the old master quits');
+	is(verdict_of($p), $new, 'the new master\'s verdict is still there');
+	ok($p->stop, 'the new master stops');
+	ok(!-e $p->pid_file . '.reload', 'and takes its verdict with it');
 }
 
 done_testing;
