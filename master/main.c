@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,8 +24,10 @@
 
 struct options {
 	const char *conf_file;
+	const char *prefix;
 	bool test;
 	bool dump;
+	bool quiet;
 	bool foreground;
 	const char *signal;
 };
@@ -32,14 +35,17 @@ struct options {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: portico [-c file] [-t | -T] [-F] [-s reload|stop|quit|reopen] [-V] [-h]\n"
-		"  -c file   configuration file (default %s)\n"
-		"  -t        test the configuration and exit\n"
-		"  -T        test the configuration, print it and exit\n"
-		"  -F        stay in the foreground\n"
-		"  -s signal send a signal to the running master\n"
-		"  -V        print version and build options\n"
-		"  -h        print this help\n", CONF_DEFAULT_FILE);
+		"usage: portico [-c file] [-p prefix] [-t | -T] [-q] [-F]\n"
+		"               [-s reload|stop|quit|reopen] [-V] [-h]\n"
+		"  -c, --config file    configuration file (default %s)\n"
+		"  -p, --prefix dir     take a relative -c file from dir\n"
+		"  -t, --test           test the configuration and exit\n"
+		"  -T                   test the configuration, print it and exit\n"
+		"  -q, --quiet          print only errors (with -t, -T and -s reload)\n"
+		"  -F, --foreground     stay in the foreground\n"
+		"  -s, --signal signal  send a signal to the running master\n"
+		"  -V, --version        print version and build options\n"
+		"  -h, --help           print this help\n", CONF_DEFAULT_FILE);
 }
 
 static void print_version(void)
@@ -88,7 +94,8 @@ static int test_config(const struct options *o)
 	}
 	if (o->dump)
 		conf_dump(conf, stdout);
-	fprintf(stderr, "portico: configuration file %s test is successful\n", o->conf_file);
+	if (!o->quiet)
+		fprintf(stderr, "portico: configuration file %s test is successful\n", o->conf_file);
 	conf_free(conf);
 	return 0;
 }
@@ -102,7 +109,7 @@ static void sleep_ms(long ms)
 
 /* Send HUP and wait for the master to say whether it took the new
  * configuration: a refused reload must not look like a successful one. */
-static int reload_and_wait(const struct conf *conf, pid_t pid)
+static int reload_and_wait(const struct conf *conf, pid_t pid, bool quiet)
 {
 	char path[4096], before[128] = "", now[128];
 	char *errors;
@@ -119,7 +126,9 @@ static int reload_and_wait(const struct conf *conf, pid_t pid)
 		if (master_read_verdict(path, now, sizeof(now), &errors) < 0 || strcmp(now, before) == 0)
 			continue;
 		if (strstr(now, " ok") != NULL) {
-			fprintf(stderr, "portico: configuration reloaded by master %ld\n", (long)pid);
+			if (!quiet)
+				fprintf(stderr, "portico: configuration reloaded by master %ld\n",
+					(long)pid);
 			return 0;
 		}
 		print_errors(errors);
@@ -163,7 +172,7 @@ static int send_signal(const struct options *o)
 		fprintf(stderr, "portico: cannot read pid file \"%s\": %s\n", conf->pid_file,
 			errno == EINVAL ? "invalid contents" : strerror(errno));
 	else if (sigs[i].sig == SIGHUP)
-		status = reload_and_wait(conf, pid);
+		status = reload_and_wait(conf, pid, o->quiet);
 	else if (kill(pid, sigs[i].sig) < 0)
 		fprintf(stderr, "portico: kill(%ld, %s) failed: %s\n", (long)pid, o->signal,
 			strerror(errno));
@@ -175,14 +184,28 @@ static int send_signal(const struct options *o)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
+	/* nginx's short options, and the long forms operators type. */
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "test", no_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "foreground", no_argument, NULL, 'F' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	int c;
 
 	o->conf_file = CONF_DEFAULT_FILE;
-	while ((c = getopt(argc, argv, "c:tTFs:Vh")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:p:tTqFs:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->conf_file = optarg; break;
+		case 'p': o->prefix = optarg; break;
 		case 't': o->test = true; break;
 		case 'T': o->test = o->dump = true; break;
+		case 'q': o->quiet = true; break;
 		case 'F': o->foreground = true; break;
 		case 's': o->signal = optarg; break;
 		case 'V': print_version(); exit(0);
@@ -193,6 +216,13 @@ static void parse_args(int argc, char **argv, struct options *o)
 	if (optind < argc) {
 		fprintf(stderr, "portico: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
+		exit(1);
+	}
+	/* As nginx's -p: a relative path given on the command line is taken
+	 * from the prefix; the configuration takes the paths in it from its
+	 * own directory, so with a relative -c they are under the prefix too. */
+	if (o->prefix != NULL && chdir(o->prefix) < 0) {
+		fprintf(stderr, "portico: prefix \"%s\": %s\n", o->prefix, strerror(errno));
 		exit(1);
 	}
 }
