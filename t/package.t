@@ -274,6 +274,10 @@ is(scalar getgrgid($gid // -1), 'portico', 'its primary group is portico');
 ok(scalar(() = glob('/etc/rc2.d/S[0-9][0-9]portico')), 'the init script is enabled (rc2.d)');
 ($rc, $out) = run(30, $BIN, '-t');
 is($rc, 0, 'the installed configuration passes portico -t') or diag($out);
+# dh_auto_configure passes --includedir=\${prefix}/include and friends.
+($rc, $out) = run(30, $BIN, '-V');
+like($out, qr{^configure arguments: .*'--includedir=\$\{prefix\}/include'}m,
+    'portico -V quotes the configure arguments as the shell reads them back') or diag($out);
 
 SKIP: {
 	skip 'no systemd-analyze', 1 unless in_path('systemd-analyze');
