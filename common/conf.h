@@ -23,7 +23,7 @@ struct conf_listen {
 	char *address;			/* as written */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	int backlog;
+	unsigned backlog;
 	bool tls;			/* connections start with a TLS handshake */
 	int index;			/* position in conf->listens */
 };
@@ -76,7 +76,7 @@ struct conf_server {
 	char *address;			/* as written: "host:port" */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	int weight;
+	unsigned weight;
 	bool backup;			/* only when every primary is down */
 	unsigned max_conns;		/* across all workers; 0: no limit */
 	unsigned max_fails;		/* passive: 0 disables */
@@ -145,6 +145,8 @@ struct conf_upstream {
 	unsigned retries;		/* more servers tried after the first */
 	unsigned retry_timeout;		/* ms from the first try; 0: no limit */
 	unsigned fail_on;		/* CONF_FAIL_* */
+	unsigned max_fails;		/* its servers' default */
+	unsigned fail_timeout;		/* its servers' default, ms */
 	unsigned ewma_decay;		/* ms: time constant of the decay */
 	struct conf_health_check *health_check;	/* NULL: no active checks */
 	struct conf_upstream_tls *tls;	/* NULL: plain TCP */
@@ -235,13 +237,17 @@ struct conf {
 	unsigned nsites;
 };
 
+/* conf_load() flags: also check what starting would fail on (the
+ * directories of the logs and the pid file). */
+#define CONF_CHECK_FILES 0x01
+
 /*
  * Read, check and resolve the configuration in path (includes followed).
  * On success returns the configuration. On failure returns NULL and sets
  * *errors to a malloc'd text with one "file:line: message" line per
  * problem found (all of them, not just the first); the caller frees it.
  */
-struct conf *conf_load(const char *path, char **errors);
+struct conf *conf_load(const char *path, unsigned flags, char **errors);
 
 void conf_free(struct conf *conf);
 
@@ -250,6 +256,9 @@ void conf_dump(const struct conf *conf, FILE *out);
 
 /* "round_robin", "least_conn", ... as written in the file. */
 const char *conf_balance_name(enum conf_balance b);
+
+/* Parse a decimal number without a sign; -1 if invalid or too large. */
+long conf_parse_number(const char *s);
 
 /* Parse "15", "15s", "500ms", "2m", "1h" into ms; -1 if invalid. */
 long conf_parse_duration(const char *s);
@@ -270,5 +279,13 @@ int conf_parse_address(const char *text, struct sockaddr_storage *ss,
 
 /* Write an address as "1.2.3.4:80" or "[::1]:80". */
 void conf_format_address(const struct sockaddr *sa, char *out, size_t outlen);
+
+/* A regex as routes and health checks use it (JIT-compiled when the
+ * machine allows); NULL with PCRE2's message and the offset in err. */
+pcre2_code *conf_regex_compile(const char *re, char *err, size_t errlen);
+
+/* The same address and port; the any address ("*:80"). */
+bool conf_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+bool conf_addr_is_any(const struct sockaddr_storage *ss);
 
 #endif

@@ -1,10 +1,12 @@
 /*
- * conf_loader.h: the configuration loader's helpers, for the modules that
- * resolve one part of the configuration (conf_tls.c) beside conf.c.
+ * conf_loader.h: the configuration loader's services, as the parts that
+ * resolve one section kind each (conf_globals.c, conf_upstream.c,
+ * conf_site.c, conf_tls.c) and the loading itself (conf.c) use them.
  *
- * Owns nothing: conf.c owns the loader (the text, the sections and their
- * lines, the errors found). Each getter reads one option of a section,
- * reports a bad value as "file:line: message" and carries on with def.
+ * Owns: the loader (conf_loader.c): the preprocessed text, the sections
+ * libconfuse opened and the lines of their values, and the errors found,
+ * kept in file order. Each getter reads one option of a section, reports
+ * a bad value as "file:line: message" and carries on with def.
  */
 #ifndef PORTICO_CONF_LOADER_H
 #define PORTICO_CONF_LOADER_H
@@ -14,11 +16,15 @@
 #include <confuse.h>
 
 #include "conf.h"
+#include "conf_schema.h"
 
 struct loader;
 
 void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* An error about the configuration as a whole: at the main file's end. */
+void ld_error_global(struct loader *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* "file:line" of a line of the text, into buf. */
 const char *ld_where(const struct loader *ld, int bufline, char *buf, size_t len);
 int ld_sec_line(const struct loader *ld, cfg_t *sec);
@@ -27,15 +33,18 @@ int ld_opt_line(const struct loader *ld, cfg_t *sec, const char *name);
 int ld_opt_line_n(const struct loader *ld, cfg_t *sec, const char *name, unsigned idx);
 /* Errors reported so far. */
 unsigned ld_error_count(const struct loader *ld);
+/* A section's title as written. */
 const char *ld_title_of(const struct loader *ld, cfg_t *sec);
+/* The main file's name, which relative paths are taken from. */
+const char *ld_main_file(const struct loader *ld);
 
 /* Allocation that records running out of memory in the loader. */
 void *ld_realloc(struct loader *ld, void *p, size_t n, size_t size);
 char *ld_strdup(struct loader *ld, const char *s);
+/* Room for element n of an array of n (capacities 8, 16, 32...). */
+void *ld_grow(struct loader *ld, void *p, unsigned n, size_t size);
+void ld_out_of_memory(struct loader *ld);
 
-unsigned ld_get_duration(struct loader *ld, cfg_t *sec, const char *name,
-			 unsigned def, bool zero_ok);
-size_t ld_get_size(struct loader *ld, cfg_t *sec, const char *name, size_t def);
 long ld_get_number(struct loader *ld, cfg_t *sec, const char *name, long def,
 		   long min, long max);
 bool ld_get_bool(struct loader *ld, cfg_t *sec, const char *name, bool def);
@@ -46,10 +55,36 @@ char *ld_get_path(struct loader *ld, cfg_t *sec, const char *name, const char *d
 /* The same for element i of a list option. */
 char *ld_get_path_n(struct loader *ld, cfg_t *sec, const char *name, unsigned i);
 
-/* Writing the effective configuration back (conf_dump). */
-void conf_dump_str(FILE *out, const char *s);
-void conf_dump_str2(FILE *out, const char *prefix, const char *s);
-void conf_dump_duration(FILE *out, const char *name, unsigned ms, const char *indent);
-void conf_dump_size(FILE *out, const char *name, size_t v);
+/* ---- for the loading itself (conf.c) ---- */
+
+/* A loader for the main file path; NULL when out of memory. */
+struct loader *ld_new(const char *path);
+void ld_free(struct loader *ld);
+
+/* Preprocess the files into the text libconfuse reads; -1 after errors. */
+int ld_read_text(struct loader *ld);
+const char *ld_text(const struct loader *ld, size_t *len);
+
+/* The hidden option of every section, whose default is parsed as the
+ * section opens: how the loader learns of each section and its line. It
+ * cannot be written in a file (libconfuse reads '|' as a separator). */
+#define LD_SECTION_MARK "|start"
+
+/* libconfuse's parse callback of every option: records the line of each
+ * value and each section of the current loader. */
+int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
+
+/* Make ld current for libconfuse's callbacks while it parses into root. */
+void ld_begin(struct loader *ld, cfg_t *root);
+void ld_end(void);
+struct loader *ld_current(void);
+
+/* Report sections defined twice (libconfuse keeps the last only). */
+void ld_check_duplicates(struct loader *ld);
+
+/* Whether anything went wrong; every error as "file:line: message\n",
+ * in file order (malloc'd). */
+bool ld_failed(const struct loader *ld);
+char *ld_errors(struct loader *ld);
 
 #endif

@@ -1,20 +1,23 @@
 /*
  * conf_tls.c: the TLS part of the configuration: the tls_* globals, a
- * site's "tls" section with redirect_https and hsts, an upstream's tls_*
- * options, and the checks that tie them to the listeners. Each site's and
- * upstream's OpenSSL context is built here, so that "portico -t" loads
- * every certificate and key, and reports a bad one at its file:line.
+ * site's "tls" section, an upstream's tls_* options, and the checks that
+ * tie them to the listeners (redirect_https and hsts among them). Each
+ * site's and upstream's OpenSSL context is built here, so that
+ * "portico -t" loads every certificate and key, and reports a bad one at
+ * its file:line.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
 
 #include "conf_loader.h"
+#include "conf_parts.h"
 #include "conf_tls.h"
 #include "tls.h"
 
@@ -25,52 +28,82 @@
 #define DEF_CIPHERSUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
 			 "TLS_CHACHA20_POLY1305_SHA256"
 #define DEF_CURVES "X25519:P-256:P-384"
-#define DEF_SUBJECT_HEADER "X-Client-Subject"
-#define DEF_VERIFY_DEPTH 3
-#define DEF_SESSION_CACHE (10 * 1024 * 1024)
-#define DEF_SESSION_TIMEOUT 3600000
-#define DEF_TICKET_ROTATION 3600000
 
-/* A duration of at least a second: a session or a key that lived less
- * would only cost handshakes. */
-static unsigned get_seconds(struct loader *ld, cfg_t *cfg, const char *name, unsigned def)
+#define C(field) offsetof(struct conf, field)
+#define T(field) offsetof(struct conf_site_tls, field)
+#define UT(field) offsetof(struct conf_upstream_tls, field)
+
+/* ---- globals ---- */
+
+static void read_session_cache(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			       void *obj, struct conf *c)
 {
-	unsigned ms = ld_get_duration(ld, cfg, name, def, false);
+	const char *s = cfg_getstr(sec, o->name);
+	long long v;
 
-	if (ms >= 1000)
-		return ms;
-	ld_error(ld, ld_opt_line(ld, cfg, name), "%s must be at least 1s", name);
-	return def;
-}
-
-void conf_tls_globals(struct loader *ld, cfg_t *cfg, struct conf *c)
-{
-	const char *cache = cfg_getstr(cfg, "tls_session_cache");
-
-	c->tls_handshake_timeout = ld_get_duration(ld, cfg, "tls_handshake_timeout", 10000, false);
-	if (cache != NULL && (strcmp(cache, "off") == 0 || strcmp(cache, "0") == 0))
+	(void)obj;
+	c->tls_session_cache = (size_t)conf_parse_size(o->def);
+	if (s == NULL)
+		return;
+	if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0) {
 		c->tls_session_cache = 0;
+		return;
+	}
+	v = conf_parse_size(s);
+	if (v <= 0 || v > CONF_SIZE_MAX)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: bad size \"%s\" (use e.g. "
+			 "\"4096\", \"16k\", \"1m\"; at most 1g)", o->name, s);
 	else
-		c->tls_session_cache = ld_get_size(ld, cfg, "tls_session_cache", DEF_SESSION_CACHE);
-	c->tls_session_timeout = get_seconds(ld, cfg, "tls_session_timeout", DEF_SESSION_TIMEOUT);
-	c->tls_session_tickets = ld_get_bool(ld, cfg, "tls_session_tickets", true);
-	c->tls_ticket_key_rotation = get_seconds(ld, cfg, "tls_ticket_key_rotation",
-						 DEF_TICKET_ROTATION);
+		c->tls_session_cache = (size_t)v;
 }
 
-/* A list of protocol names into the range they span. */
-static void resolve_protocols(struct loader *ld, cfg_t *sec, struct conf_site_tls *t)
+static void dump_session_cache(FILE *out, const struct conf_option *o, const void *obj,
+			       const char *indent)
 {
-	unsigned i, n = cfg_size(sec, "protocols");
+	const struct conf *c = obj;
 
+	if (c->tls_session_cache == 0)
+		fprintf(out, "%s%s = \"off\"\n", indent, o->name);
+	else
+		conf_dump_size(out, o->name, c->tls_session_cache, indent);
+}
+
+/* Sessions and keys live at least a second: less would only cost
+ * handshakes. */
+const struct conf_option conf_tls_global_options[] = {
+	{ "tls_handshake_timeout", CS_GLOBAL, CT_DURATION, "10s", 1, CONF_MS_MAX,
+	  C(tls_handshake_timeout), NULL, NULL, NULL,
+	  "how long a client's TLS handshake may take", 0 },
+	{ "tls_session_cache", CS_GLOBAL, CT_CUSTOM, "10m", 0, 0, 0, read_session_cache, NULL,
+	  dump_session_cache, "the shared memory for TLS sessions of all workers; off: none", 0 },
+	{ "tls_session_timeout", CS_GLOBAL, CT_DURATION, "1h", 1000, CONF_MS_MAX,
+	  C(tls_session_timeout), NULL, NULL, NULL, "how long a TLS session may be resumed", 0 },
+	{ "tls_session_tickets", CS_GLOBAL, CT_BOOL, "true", 0, 0, C(tls_session_tickets), NULL,
+	  NULL, NULL, "resume sessions by ticket too (keys shared by the workers)", 0 },
+	{ "tls_ticket_key_rotation", CS_GLOBAL, CT_DURATION, "1h", 1000, CONF_MS_MAX,
+	  C(tls_ticket_key_rotation), NULL, NULL, NULL,
+	  "how often the master makes a new ticket key (the two before still decrypt)", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
+};
+
+/* ---- a site's tls section ---- */
+
+/* The protocols listed, as the range they span. */
+static void read_protocols(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			   void *obj, struct conf *c)
+{
+	struct conf_site_tls *t = obj;
+	unsigned i, n = cfg_size(sec, o->name);
+
+	(void)c;
 	t->min_version = t->max_version = 0;
 	for (i = 0; i < n; i++) {
-		const char *name = cfg_getnstr(sec, "protocols", i);
+		const char *name = cfg_getnstr(sec, o->name, i);
 		int v = tls_protocol_version(name);
 
 		if (v == 0) {
-			ld_error(ld, ld_opt_line(ld, sec, "protocols"), "protocols: unknown "
-				 "protocol \"%s\" (use TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)", name);
+			ld_error(ld, ld_opt_line(ld, sec, o->name), "protocols: unknown protocol "
+				 "\"%s\" (use TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)", name);
 			continue;
 		}
 		if (t->min_version == 0 || v < t->min_version)
@@ -80,28 +113,37 @@ static void resolve_protocols(struct loader *ld, cfg_t *sec, struct conf_site_tl
 	}
 	if (t->min_version == 0) {
 		if (n == 0)
-			ld_error(ld, ld_opt_line(ld, sec, "protocols"), "protocols is empty");
+			ld_error(ld, ld_opt_line(ld, sec, o->name), "protocols is empty");
 		t->min_version = TLS1_2_VERSION;
 		t->max_version = TLS1_3_VERSION;
 	}
 }
 
-static void resolve_certs(struct loader *ld, cfg_t *sec, const char *site,
-			  struct conf_site_tls *t)
+static void dump_protocols(FILE *out, const struct conf_option *o, const void *obj,
+			   const char *indent)
 {
+	const struct conf_site_tls *t = obj;
+	int v;
+
+	fprintf(out, "%s%s = {", indent, o->name);
+	for (v = t->min_version; v <= t->max_version; v++)
+		fprintf(out, "%s\"%s\"", v > t->min_version ? ", " : "", tls_protocol_name(v));
+	fputs("}\n", out);
+}
+
+/* Certificates and keys go in pairs, in the same order: both lists are
+ * read with the certificate row (resolve_tls_section says what is
+ * missing). */
+static void read_certs(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+		       struct conf *c)
+{
+	struct conf_site_tls *t = obj;
 	unsigned i, nc = cfg_size(sec, "certificate"), nk = cfg_size(sec, "key");
 
-	if (nc == 0) {
-		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\": tls needs a certificate "
-			 "and its key", site);
+	(void)o;
+	(void)c;
+	if (nc == 0 || nk != nc)
 		return;
-	}
-	if (nk != nc) {
-		ld_error(ld, ld_opt_line(ld, sec, nk ? "key" : "certificate"), "site \"%s\": "
-			 "%u certificates but %u keys (one key per certificate, in the same "
-			 "order)", site, nc, nk);
-		return;
-	}
 	t->certs = ld_realloc(ld, NULL, nc, sizeof(*t->certs));
 	if (t->certs == NULL)
 		return;
@@ -113,28 +155,54 @@ static void resolve_certs(struct loader *ld, cfg_t *sec, const char *site,
 	}
 }
 
-static void resolve_verify_client(struct loader *ld, cfg_t *sec, struct conf_site_tls *t)
+static void read_keys(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+		      struct conf *c)
 {
-	static const char *const names[] = { "off", "optional", "required" };
-	const char *v = cfg_getstr(sec, "verify_client");
+	(void)ld, (void)sec, (void)o, (void)obj, (void)c;	/* with the certificates */
+}
+
+static void dump_cert_list(FILE *out, const struct conf_option *o, const void *obj,
+			   const char *indent)
+{
+	const struct conf_site_tls *t = obj;
+	bool keys = strcmp(o->name, "key") == 0;
 	unsigned i;
 
-	t->verify_client = CONF_VERIFY_OFF;
-	if (v != NULL) {
-		for (i = 0; i < ARRAY_LEN(names) && strcmp(names[i], v) != 0; i++)
-			;
-		if (i < ARRAY_LEN(names))
-			t->verify_client = (enum conf_verify)i;
-		else
-			ld_error(ld, ld_opt_line(ld, sec, "verify_client"), "verify_client: "
-				 "expected off, optional or required, not \"%s\"", v);
+	fprintf(out, "%s%s = {", indent, o->name);
+	for (i = 0; i < t->ncerts; i++) {
+		fputs(i ? ", " : "", out);
+		conf_dump_str(out, keys ? t->certs[i].key : t->certs[i].chain);
 	}
-	t->client_ca = ld_get_path(ld, sec, "client_ca", NULL);
-	t->verify_depth = (unsigned)ld_get_number(ld, sec, "verify_depth", DEF_VERIFY_DEPTH,
-						  1, 100);
-	if (t->verify_client != CONF_VERIFY_OFF && t->client_ca == NULL)
-		ld_error(ld, ld_opt_line(ld, sec, "verify_client"), "verify_client = \"%s\" "
-			 "needs client_ca, the CAs client certificates must come from", v);
+	fputs("}\n", out);
+}
+
+static const char *const verify_names[] = { "off", "optional", "required", NULL };
+
+static void read_verify_client(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			       void *obj, struct conf *c)
+{
+	struct conf_site_tls *t = obj;
+	const char *v = cfg_getstr(sec, o->name);
+	unsigned i;
+
+	(void)c;
+	t->verify_client = CONF_VERIFY_OFF;
+	if (v == NULL)
+		return;
+	for (i = 0; verify_names[i] != NULL && strcmp(verify_names[i], v) != 0; i++)
+		;
+	if (verify_names[i] != NULL)
+		t->verify_client = (enum conf_verify)i;
+	else
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "verify_client: expected off, optional "
+			 "or required, not \"%s\"", v);
+}
+
+static void dump_verify_client(FILE *out, const struct conf_option *o, const void *obj,
+			       const char *indent)
+{
+	fprintf(out, "%s%s = \"%s\"\n", indent, o->name,
+		verify_names[((const struct conf_site_tls *)obj)->verify_client]);
 }
 
 static bool is_field_name(const char *s)
@@ -143,6 +211,56 @@ static bool is_field_name(const char *s)
 		if (!isalnum((unsigned char)*s) && *s != '-')
 			return false;
 	return true;
+}
+
+static void check_field_name(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			     void *obj)
+{
+	const char *s = *(char **)conf_field(o, obj);
+
+	if (s != NULL && !is_field_name(s))
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: \"%s\" is not a field name "
+			 "(letters, digits, '-')", o->name, s);
+}
+
+const struct conf_option conf_tls_options[] = {
+	{ "certificate", CS_TLS, CT_CUSTOM, NULL, 0, 0, 0, read_certs, NULL, dump_cert_list,
+	  "PEM certificate chains, leaf first: one per key type (RSA, ECDSA)", CF_LIST },
+	{ "key", CS_TLS, CT_CUSTOM, NULL, 0, 0, 0, read_keys, NULL, dump_cert_list,
+	  "their private keys, in the same order", CF_LIST },
+	{ "protocols", CS_TLS, CT_CUSTOM, "{\"TLSv1.2\", \"TLSv1.3\"}", 0, 0, 0, read_protocols,
+	  NULL, dump_protocols, "the TLS versions offered: TLSv1 to TLSv1.3", CF_LIST },
+	{ "ciphers", CS_TLS, CT_STRING, DEF_CIPHERS, 0, 0, T(ciphers), NULL, NULL, NULL,
+	  "the cipher list of TLS 1.2 and below (OpenSSL's syntax)", 0 },
+	{ "ciphersuites", CS_TLS, CT_STRING, DEF_CIPHERSUITES, 0, 0, T(ciphersuites), NULL, NULL,
+	  NULL, "the cipher suites of TLS 1.3", 0 },
+	{ "curves", CS_TLS, CT_STRING, DEF_CURVES, 0, 0, T(curves), NULL, NULL, NULL,
+	  "the key exchange groups, in order of preference", 0 },
+	{ "ocsp_response", CS_TLS, CT_PATH, NULL, 0, 0, T(ocsp_response), NULL, NULL, NULL,
+	  "a DER OCSP response to staple, read at start and on reload", 0 },
+	{ "verify_client", CS_TLS, CT_CUSTOM, "off", 0, 0, 0, read_verify_client, NULL,
+	  dump_verify_client, "ask clients for a certificate: off, optional or required", 0 },
+	{ "client_ca", CS_TLS, CT_PATH, NULL, 0, 0, T(client_ca), NULL, NULL, NULL,
+	  "the PEM file of the CAs client certificates must come from", 0 },
+	{ "verify_depth", CS_TLS, CT_NUMBER, "3", 1, 100, T(verify_depth), NULL, NULL, NULL,
+	  "the longest chain of a client certificate", 0 },
+	{ "client_subject_header", CS_TLS, CT_STRING, "X-Client-Subject", 0, 0,
+	  T(client_subject_header), NULL, check_field_name, NULL,
+	  "the request field that carries a verified client's subject upstream", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
+};
+
+static void check_cert_counts(struct loader *ld, cfg_t *sec, const char *site)
+{
+	unsigned nc = cfg_size(sec, "certificate"), nk = cfg_size(sec, "key");
+
+	if (nc == 0)
+		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\": tls needs a certificate and its key",
+			 site);
+	else if (nk != nc)
+		ld_error(ld, ld_opt_line(ld, sec, nk ? "key" : "certificate"), "site \"%s\": %u "
+			 "certificates but %u keys (one key per certificate, in the same order)",
+			 site, nc, nk);
 }
 
 static void report_tls_err(struct loader *ld, cfg_t *sec, const struct tls_err *e)
@@ -154,8 +272,8 @@ static void report_tls_err(struct loader *ld, cfg_t *sec, const struct tls_err *
 
 /* Settings first; the context only when they were all right, or its
  * errors would only repeat theirs. */
-static struct conf_site_tls *resolve_tls_section(struct loader *ld, cfg_t *sec,
-						 const struct conf *c, const char *site)
+static struct conf_site_tls *resolve_tls_section(struct loader *ld, cfg_t *sec, struct conf *c,
+						 const char *site)
 {
 	struct conf_site_tls *t = ld_realloc(ld, NULL, 1, sizeof(*t));
 	unsigned errors = ld_error_count(ld);
@@ -164,50 +282,38 @@ static struct conf_site_tls *resolve_tls_section(struct loader *ld, cfg_t *sec,
 	if (t == NULL)
 		return NULL;
 	memset(t, 0, sizeof(*t));
-	resolve_certs(ld, sec, site, t);
-	resolve_protocols(ld, sec, t);
-	t->ciphers = ld_get_string(ld, sec, "ciphers", DEF_CIPHERS);
-	t->ciphersuites = ld_get_string(ld, sec, "ciphersuites", DEF_CIPHERSUITES);
-	t->curves = ld_get_string(ld, sec, "curves", DEF_CURVES);
-	t->ocsp_response = ld_get_path(ld, sec, "ocsp_response", NULL);
-	resolve_verify_client(ld, sec, t);
-	t->client_subject_header = ld_get_string(ld, sec, "client_subject_header",
-						 DEF_SUBJECT_HEADER);
-	if (t->client_subject_header && !is_field_name(t->client_subject_header))
-		ld_error(ld, ld_opt_line(ld, sec, "client_subject_header"), "client_subject_header: "
-			 "\"%s\" is not a field name (letters, digits, '-')",
-			 t->client_subject_header);
+	conf_read(ld, sec, conf_tls_options, t, c);
+	check_cert_counts(ld, sec, site);
+	if (t->verify_client != CONF_VERIFY_OFF && t->client_ca == NULL)
+		ld_error(ld, ld_opt_line(ld, sec, "verify_client"), "verify_client = \"%s\" needs "
+			 "client_ca, the CAs client certificates must come from",
+			 verify_names[t->verify_client]);
 	if (ld_error_count(ld) == errors && t->ciphers && t->ciphersuites && t->curves &&
 	    (t->ctx = tls_site_ctx_new(t, site, c, &e)) == NULL)
 		report_tls_err(ld, sec, &e);
 	return t;
 }
 
-/* Strict-Transport-Security: a max-age, and nothing a header cannot hold. */
-static char *resolve_hsts(struct loader *ld, cfg_t *sec)
+void conf_tls_check_hsts(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj)
 {
-	char *v = ld_get_string(ld, sec, "hsts", NULL);
-	const char *p;
+	const char *v = *(char **)conf_field(o, obj), *p;
 
 	if (v == NULL)
-		return NULL;
+		return;
 	for (p = v; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			break;
 	if (*p != '\0' || strncasecmp(v, "max-age=", 8) != 0 || !isdigit((unsigned char)v[8]))
-		ld_error(ld, ld_opt_line(ld, sec, "hsts"), "hsts: expected a header value such "
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "hsts: expected a header value such "
 			 "as \"max-age=31536000; includeSubDomains\", not \"%s\"", v);
-	return v;
 }
 
-void conf_tls_site(struct loader *ld, cfg_t *sec, const struct conf *c, struct conf_site *site)
+void conf_tls_site(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site)
 {
 	unsigned i, n = cfg_size(sec, "tls");
 	char where[PATH_MAX + 16];
 	cfg_t *tsec;
 
-	site->redirect_https = ld_get_bool(ld, sec, "redirect_https", false);
-	site->hsts = resolve_hsts(ld, sec);
 	if (n == 0)
 		return;
 	tsec = cfg_getnsec(sec, "tls", 0);
@@ -218,20 +324,48 @@ void conf_tls_site(struct loader *ld, cfg_t *sec, const struct conf *c, struct c
 	site->tls = resolve_tls_section(ld, tsec, c, site->name);
 }
 
+/* ---- an upstream's tls_* options ---- */
+
+static void read_tls_flag(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+			  struct conf *c)
+{
+	(void)ld, (void)sec, (void)o, (void)obj, (void)c;	/* by conf_tls_upstream */
+}
+
+static void dump_tls_flag(FILE *out, const struct conf_option *o, const void *obj,
+			  const char *indent)
+{
+	(void)obj;
+	fprintf(out, "%s%s = true\n", indent, o->name);
+}
+
+const struct conf_option conf_tls_upstream_options[] = {
+	{ "tls", CS_UPSTREAM, CT_CUSTOM, "false", 0, 0, 0, read_tls_flag, NULL, dump_tls_flag,
+	  "connect to its servers over TLS", 0 },
+	{ "tls_verify", CS_UPSTREAM, CT_BOOL, "true", 0, 0, UT(verify), NULL, NULL, NULL,
+	  "verify the servers' certificates and names", 0 },
+	{ "tls_ca", CS_UPSTREAM, CT_PATH, NULL, 0, 0, UT(ca), NULL, NULL, NULL,
+	  "the PEM file of the CAs to verify them against (default: the system's)", 0 },
+	{ "tls_server_name", CS_UPSTREAM, CT_STRING, NULL, 0, 0, UT(server_name), NULL, NULL,
+	  NULL, "the name sent in SNI and verified (default: the server's address)", 0 },
+	{ "tls_certificate", CS_UPSTREAM, CT_PATH, NULL, 0, 0, UT(cert.chain), NULL, NULL, NULL,
+	  "a client certificate chain to present", 0 },
+	{ "tls_key", CS_UPSTREAM, CT_PATH, NULL, 0, 0, UT(cert.key), NULL, NULL, NULL,
+	  "its private key", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
+};
+
 static bool any_tls_option(cfg_t *sec)
 {
-	static const char *const opts[] = {
-		"tls_verify", "tls_ca", "tls_server_name", "tls_certificate", "tls_key"
-	};
-	unsigned i;
+	const struct conf_option *o;
 
-	for (i = 0; i < ARRAY_LEN(opts); i++)
-		if (cfg_getstr(sec, opts[i]) != NULL)
+	for (o = conf_tls_upstream_options + 1; o->name != NULL; o++)
+		if (cfg_getstr(sec, o->name) != NULL)
 			return true;
 	return false;
 }
 
-void conf_tls_upstream(struct loader *ld, cfg_t *sec, struct conf_upstream *u)
+void conf_tls_upstream(struct loader *ld, cfg_t *sec, struct conf_upstream *u, struct conf *c)
 {
 	struct conf_upstream_tls *t;
 	unsigned errors = ld_error_count(ld);
@@ -243,16 +377,11 @@ void conf_tls_upstream(struct loader *ld, cfg_t *sec, struct conf_upstream *u)
 				 "not tls = true", u->name);
 		return;
 	}
-	t = ld_realloc(ld, NULL, 1, sizeof(*t));
-	if (t == NULL)
+	if ((t = ld_realloc(ld, NULL, 1, sizeof(*t))) == NULL)
 		return;
 	memset(t, 0, sizeof(*t));
 	u->tls = t;
-	t->verify = ld_get_bool(ld, sec, "tls_verify", true);
-	t->ca = ld_get_path(ld, sec, "tls_ca", NULL);
-	t->server_name = ld_get_string(ld, sec, "tls_server_name", NULL);
-	t->cert.chain = ld_get_path(ld, sec, "tls_certificate", NULL);
-	t->cert.key = ld_get_path(ld, sec, "tls_key", NULL);
+	conf_read(ld, sec, conf_tls_upstream_options, t, c);
 	if ((t->cert.chain == NULL) != (t->cert.key == NULL))
 		ld_error(ld, ld_opt_line(ld, sec, t->cert.chain ? "tls_certificate" : "tls_key"),
 			 "upstream \"%s\": tls_certificate and tls_key go together", u->name);
@@ -327,13 +456,8 @@ void conf_tls_free_site(struct conf_site_tls *t)
 		free(t->certs[i].key);
 	}
 	free(t->certs);
-	free(t->ciphers);
-	free(t->ciphersuites);
-	free(t->curves);
-	free(t->ocsp_response);
+	conf_release(conf_tls_options, t);
 	OPENSSL_free(t->ocsp_der);
-	free(t->client_ca);
-	free(t->client_subject_header);
 	free(t);
 }
 
@@ -342,86 +466,6 @@ void conf_tls_free_upstream(struct conf_upstream_tls *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ctx);
-	free(t->ca);
-	free(t->server_name);
-	free(t->cert.chain);
-	free(t->cert.key);
+	conf_release(conf_tls_upstream_options, t);
 	free(t);
-}
-
-/* Dump */
-
-static void dump_opt(FILE *out, const char *indent, const char *name, const char *v)
-{
-	if (v == NULL)
-		return;
-	fprintf(out, "%s%s = ", indent, name);
-	conf_dump_str(out, v);
-	fputc('\n', out);
-}
-
-void conf_tls_dump_globals(const struct conf *c, FILE *out)
-{
-	conf_dump_duration(out, "tls_handshake_timeout", c->tls_handshake_timeout, "");
-	if (c->tls_session_cache == 0)
-		fputs("tls_session_cache = \"off\"\n", out);
-	else
-		conf_dump_size(out, "tls_session_cache", c->tls_session_cache);
-	conf_dump_duration(out, "tls_session_timeout", c->tls_session_timeout, "");
-	fprintf(out, "tls_session_tickets = %s\n", c->tls_session_tickets ? "true" : "false");
-	conf_dump_duration(out, "tls_ticket_key_rotation", c->tls_ticket_key_rotation, "");
-}
-
-static void dump_list(FILE *out, const char *name, const struct conf_cert *certs,
-		      unsigned n, bool keys)
-{
-	unsigned i;
-
-	fprintf(out, "\t\t%s = {", name);
-	for (i = 0; i < n; i++) {
-		fputs(i ? ", " : "", out);
-		conf_dump_str(out, keys ? certs[i].key : certs[i].chain);
-	}
-	fputs("}\n", out);
-}
-
-void conf_tls_dump_site(const struct conf_site *s, FILE *out)
-{
-	static const char *const verify[] = { "off", "optional", "required" };
-	const struct conf_site_tls *t = s->tls;
-	int v;
-
-	fprintf(out, "\tredirect_https = %s\n", s->redirect_https ? "true" : "false");
-	dump_opt(out, "\t", "hsts", s->hsts);
-	if (t == NULL)
-		return;
-	fputs("\ttls {\n", out);
-	dump_list(out, "certificate", t->certs, t->ncerts, false);
-	dump_list(out, "key", t->certs, t->ncerts, true);
-	fputs("\t\tprotocols = {", out);
-	for (v = t->min_version; v <= t->max_version; v++)
-		fprintf(out, "%s\"%s\"", v > t->min_version ? ", " : "", tls_protocol_name(v));
-	fputs("}\n", out);
-	dump_opt(out, "\t\t", "ciphers", t->ciphers);
-	dump_opt(out, "\t\t", "ciphersuites", t->ciphersuites);
-	dump_opt(out, "\t\t", "curves", t->curves);
-	dump_opt(out, "\t\t", "ocsp_response", t->ocsp_response);
-	fprintf(out, "\t\tverify_client = \"%s\"\n", verify[t->verify_client]);
-	dump_opt(out, "\t\t", "client_ca", t->client_ca);
-	fprintf(out, "\t\tverify_depth = %u\n", t->verify_depth);
-	dump_opt(out, "\t\t", "client_subject_header", t->client_subject_header);
-	fputs("\t}\n", out);
-}
-
-void conf_tls_dump_upstream(const struct conf_upstream *u, FILE *out)
-{
-	const struct conf_upstream_tls *t = u->tls;
-
-	if (t == NULL)
-		return;
-	fprintf(out, "\ttls = true\n\ttls_verify = %s\n", t->verify ? "true" : "false");
-	dump_opt(out, "\t", "tls_ca", t->ca);
-	dump_opt(out, "\t", "tls_server_name", t->server_name);
-	dump_opt(out, "\t", "tls_certificate", t->cert.chain);
-	dump_opt(out, "\t", "tls_key", t->cert.key);
 }

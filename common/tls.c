@@ -3,10 +3,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include <openssl/core_names.h>
@@ -128,6 +130,18 @@ static SSL_CTX *ctx_new(const SSL_METHOD *method, int min_version, int max_versi
 	return ctx;
 }
 
+/* Whether path can be read; if not, why, in words an operator can act
+ * on ("No such file or directory", "Permission denied"), rather than
+ * OpenSSL's error code. */
+static bool readable(const char *path, const char *opt, unsigned idx, const char *what,
+		     struct tls_err *e)
+{
+	if (access(path, R_OK) == 0)
+		return true;
+	set_err(e, opt, idx, "cannot read %s \"%s\": %s", what, path, strerror(errno));
+	return false;
+}
+
 /* The key just loaded is not the certificate's (one of another type ends
  * in another slot, which SSL_CTX_check_private_key() then finds empty). */
 static bool key_mismatch(void)
@@ -143,6 +157,9 @@ static bool key_mismatch(void)
 static int use_cert(SSL_CTX *ctx, const struct conf_cert *cert, const char *cert_opt,
 		    const char *key_opt, unsigned idx, struct tls_err *e)
 {
+	if (!readable(cert->chain, cert_opt, idx, "certificate chain", e) ||
+	    !readable(cert->key, key_opt, idx, "private key", e))
+		return -1;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert->chain) != 1) {
 		set_err(e, cert_opt, idx, "cannot load certificate chain \"%s\"", cert->chain);
 		return -1;
@@ -245,6 +262,8 @@ static int setup_client_verify(SSL_CTX *ctx, const struct conf_site_tls *t, stru
 
 	if (t->verify_client == CONF_VERIFY_OFF)
 		return 0;
+	if (!readable(t->client_ca, "client_ca", 0, "CA certificates", e))
+		return -1;
 	if (SSL_CTX_load_verify_locations(ctx, t->client_ca, NULL) != 1) {
 		set_err(e, "client_ca", 0, "cannot load CA certificates \"%s\"", t->client_ca);
 		return -1;
@@ -542,6 +561,8 @@ SSL_CTX *tls_upstream_ctx_new(const struct conf_upstream_tls *t, struct tls_err 
 	if (ctx == NULL)
 		return NULL;
 	if (t->verify) {
+		if (t->ca != NULL && !readable(t->ca, "tls_ca", 0, "CA certificates", e))
+			goto fail;
 		if (t->ca != NULL ? SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1
 				  : SSL_CTX_set_default_verify_paths(ctx) != 1) {
 			set_err(e, "tls_ca", 0, "cannot load CA certificates \"%s\"",

@@ -75,7 +75,7 @@ static void print_errors(const char *errors)
 static struct conf *load_or_report(const char *file)
 {
 	char *errors = NULL;
-	struct conf *conf = conf_load(file, &errors);
+	struct conf *conf = conf_load(file, CONF_CHECK_FILES, &errors);
 
 	if (conf == NULL) {
 		print_errors(errors);

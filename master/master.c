@@ -450,7 +450,7 @@ static bool reload(void)
 	int *nfds;
 
 	log_msg(LL_NOTICE, "SIGHUP received, reloading %s", conf_path);
-	nc = conf_load(conf_path, &errors);
+	nc = conf_load(conf_path, CONF_CHECK_FILES, &errors);
 	if (nc == NULL) {
 		refuse_reload(NULL, errors);
 		free(errors);

@@ -1,0 +1,631 @@
+/*
+ * conf_loader.c: the loader: the preprocessed text, what libconfuse
+ * parses of it (sections and the lines of their values), the errors
+ * found, and the getters the parts read options with.
+ *
+ * libconfuse gives its callbacks no user pointer, and its lexer is
+ * global anyway: one loader is current at a time (ld_begin).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core.h"
+#include "conf_loader.h"
+#include "conf_text.h"
+
+/* Where a value was written: its line in the preprocessed text. */
+struct opt_line {
+	char name[32];
+	unsigned idx;			/* element of a list */
+	int line;
+};
+
+/* One section as libconfuse opened it, in file order. */
+struct sec_info {
+	cfg_t *sec;
+	const struct conf_section *kind;
+	char *title;			/* as written; see on_section */
+	int line;			/* of its '{' */
+	int parent;			/* top-level section of a nested one */
+	int seq;
+	struct opt_line *opts;
+	unsigned nopts;
+};
+
+struct ld_err {
+	long key;			/* orders errors as they appear */
+	int seq;
+	int file;			/* -1: none */
+	int line;			/* 0: the file as a whole */
+	char *msg;
+};
+
+struct loader {
+	const char *main_file;
+	bool oom;
+	struct conf_text text;
+	struct ld_err *errs;
+	unsigned nerrs;
+	struct sec_info *secs;		/* [0] is the root */
+	unsigned nsecs;
+	int cur_top;			/* the top-level section being parsed */
+	cfg_t **hkeys;			/* section -> index in secs */
+	int *hvals;
+	unsigned hcap, hn;
+};
+
+static struct loader *current;
+
+/* ---- memory ---- */
+
+void ld_out_of_memory(struct loader *ld)
+{
+	ld->oom = true;
+}
+
+void *ld_realloc(struct loader *ld, void *p, size_t n, size_t size)
+{
+	void *q;
+
+	if (size && n > SIZE_MAX / size) {
+		ld->oom = true;
+		return NULL;
+	}
+	q = realloc(p, n * size != 0 ? n * size : 1);
+	if (q == NULL)
+		ld->oom = true;
+	return q;
+}
+
+char *ld_strdup(struct loader *ld, const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (d == NULL)
+		ld->oom = true;
+	return d;
+}
+
+void *ld_grow(struct loader *ld, void *p, unsigned n, size_t size)
+{
+	if (n != 0 && (n < 8 || (n & (n - 1)) != 0))
+		return p;
+	return ld_realloc(ld, p, n ? 2 * (size_t)n : 8, size);
+}
+
+/* ---- errors ---- */
+
+/*
+ * A message as it may reach a terminal or a log line: every control
+ * byte of a value quoted in it is escaped, so a value holding a newline
+ * or an escape sequence cannot split the message or act on a terminal.
+ */
+static void escape_controls(char *out, size_t cap, const char *in)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *in && o + 5 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c != 0x7f) {
+			out[o++] = (char)c;
+			continue;
+		}
+		out[o++] = '\\';
+		if (c == '\n' || c == '\t' || c == '\r') {
+			out[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			continue;
+		}
+		out[o++] = 'x';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	if (*in != '\0') {		/* cut short: say so */
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+static void add_error(struct loader *ld, long key, int file, int line, const char *msg)
+{
+	struct ld_err *e;
+	char clean[1024];
+
+	escape_controls(clean, sizeof(clean), msg);
+	e = ld_grow(ld, ld->errs, ld->nerrs, sizeof(*e));
+	if (e == NULL)
+		return;
+	ld->errs = e;
+	e = &ld->errs[ld->nerrs];
+	if ((e->msg = ld_strdup(ld, clean)) == NULL)
+		return;
+	e->key = key;
+	e->seq = (int)ld->nerrs;
+	e->file = file;
+	e->line = line;
+	ld->nerrs++;
+}
+
+static void text_error(void *arg, long key, int file, int line, const char *msg)
+{
+	add_error(arg, key, file, line, msg);
+}
+
+void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int file, line;
+
+	conf_text_locate(&ld->text, bufline, &file, &line);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	add_error(ld, bufline, file, line, msg);
+}
+
+void ld_error_global(struct loader *ld, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	add_error(ld, LONG_MAX, 0, ld->text.main_lines, msg);
+}
+
+const char *ld_where(const struct loader *ld, int bufline, char *buf, size_t len)
+{
+	int file, line;
+
+	conf_text_locate(&ld->text, bufline, &file, &line);
+	snprintf(buf, len, "%s:%d", ld->text.files[file], line);
+	return buf;
+}
+
+unsigned ld_error_count(const struct loader *ld)
+{
+	return ld->nerrs;
+}
+
+static int err_cmp(const void *a, const void *b)
+{
+	const struct ld_err *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->seq - y->seq;
+}
+
+char *ld_errors(struct loader *ld)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+	unsigned i;
+
+	if (ld->oom && ld->nerrs == 0)
+		return strdup("out of memory while reading the configuration\n");
+	if ((f = open_memstream(&out, &len)) == NULL)
+		return NULL;
+	qsort(ld->errs, ld->nerrs, sizeof(*ld->errs), err_cmp);
+	for (i = 0; i < ld->nerrs; i++) {
+		const struct ld_err *e = &ld->errs[i];
+
+		if (e->line > 0)
+			fprintf(f, "%s:%d: %s\n", ld->text.files[e->file], e->line, e->msg);
+		else
+			fprintf(f, "%s: %s\n", ld->text.files[e->file], e->msg);
+	}
+	fclose(f);
+	return out;
+}
+
+bool ld_failed(const struct loader *ld)
+{
+	return ld->nerrs > 0 || ld->oom || ld->text.oom;
+}
+
+/* ---- the loader ---- */
+
+struct loader *ld_new(const char *path)
+{
+	struct loader *ld = calloc(1, sizeof(*ld));
+
+	if (ld == NULL)
+		return NULL;
+	ld->main_file = path;
+	ld->text.error = text_error;
+	ld->text.arg = ld;
+	return ld;
+}
+
+const char *ld_main_file(const struct loader *ld)
+{
+	return ld->main_file;
+}
+
+int ld_read_text(struct loader *ld)
+{
+	conf_text_read(&ld->text, ld->main_file);
+	if (ld->text.len == 0 || ld->text.p[ld->text.len - 1] != '\n')
+		conf_text_emit(&ld->text, "\n", 1);	/* fmemopen() dislikes empty buffers */
+	return ld_failed(ld) ? -1 : 0;
+}
+
+const char *ld_text(const struct loader *ld, size_t *len)
+{
+	*len = ld->text.len;
+	return ld->text.p;
+}
+
+void ld_free(struct loader *ld)
+{
+	unsigned i;
+
+	if (ld == NULL)
+		return;
+	conf_text_free(&ld->text);
+	for (i = 0; i < ld->nerrs; i++)
+		free(ld->errs[i].msg);
+	free(ld->errs);
+	for (i = 0; i < ld->nsecs; i++) {
+		free(ld->secs[i].title);
+		free(ld->secs[i].opts);
+	}
+	free(ld->secs);
+	free(ld->hkeys);
+	free(ld->hvals);
+	free(ld);
+}
+
+/* ---- sections and the lines of their values ---- */
+
+static unsigned ptr_hash(const void *p, unsigned cap)
+{
+	return (unsigned)(((uintptr_t)p >> 4) * 2654435761u) & (cap - 1);
+}
+
+static int sec_find(const struct loader *ld, const cfg_t *sec)
+{
+	unsigned i;
+
+	if (ld->hcap == 0)
+		return -1;
+	for (i = ptr_hash(sec, ld->hcap); ld->hkeys[i] != NULL; i = (i + 1) & (ld->hcap - 1))
+		if (ld->hkeys[i] == sec)
+			return ld->hvals[i];
+	return -1;
+}
+
+static int sec_rehash(struct loader *ld)
+{
+	unsigned cap = ld->hcap ? ld->hcap * 2 : 64, i, j;
+	cfg_t **keys = calloc(cap, sizeof(*keys));
+	int *vals = calloc(cap, sizeof(*vals));
+
+	if (keys == NULL || vals == NULL) {
+		free(keys);
+		free(vals);
+		ld->oom = true;
+		return -1;
+	}
+	for (j = 0; j < ld->hcap; j++) {
+		if (ld->hkeys[j] == NULL)
+			continue;
+		for (i = ptr_hash(ld->hkeys[j], cap); keys[i] != NULL; i = (i + 1) & (cap - 1))
+			;
+		keys[i] = ld->hkeys[j];
+		vals[i] = ld->hvals[j];
+	}
+	free(ld->hkeys);
+	free(ld->hvals);
+	ld->hkeys = keys;
+	ld->hvals = vals;
+	ld->hcap = cap;
+	return 0;
+}
+
+static void sec_put(struct loader *ld, cfg_t *sec, int idx)
+{
+	unsigned i;
+
+	if (ld->hn + 1 > ld->hcap / 2 && sec_rehash(ld) < 0)
+		return;
+	for (i = ptr_hash(sec, ld->hcap); ld->hkeys[i] != NULL; i = (i + 1) & (ld->hcap - 1))
+		if (ld->hkeys[i] == sec) {
+			ld->hvals[i] = idx;
+			return;
+		}
+	ld->hkeys[i] = sec;
+	ld->hvals[i] = idx;
+	ld->hn++;
+}
+
+void ld_begin(struct loader *ld, cfg_t *root)
+{
+	current = ld;
+	ld->secs = ld_grow(ld, NULL, 0, sizeof(*ld->secs));
+	if (ld->secs == NULL)
+		return;
+	memset(&ld->secs[0], 0, sizeof(ld->secs[0]));
+	ld->secs[0].sec = root;
+	ld->secs[0].kind = conf_sections;
+	ld->secs[0].line = 1;
+	ld->nsecs = 1;
+	sec_put(ld, root, 0);
+}
+
+void ld_end(void)
+{
+	current = NULL;
+}
+
+struct loader *ld_current(void)
+{
+	return current;
+}
+
+/*
+ * A section was just opened. When a second section has the same title,
+ * libconfuse throws the first one away, errors and all; so each titled
+ * section gets a unique title ("\1" and a number) that no later one
+ * matches, and the title as written is kept here. Duplicates are found
+ * afterwards. Untitled sections (health_check) keep a NULL title: each
+ * occurrence is a new one, counted where it is resolved.
+ */
+static void on_section(struct loader *ld, cfg_t *sec)
+{
+	struct sec_info *si;
+	char unique[16];
+	int idx = (int)ld->nsecs;
+
+	si = ld_grow(ld, ld->secs, ld->nsecs, sizeof(*si));
+	if (si == NULL)
+		return;
+	ld->secs = si;
+	si = &ld->secs[idx];
+	memset(si, 0, sizeof(*si));
+	si->sec = sec;
+	si->kind = conf_section_named(cfg_name(sec));
+	if (si->kind == NULL)
+		si->kind = conf_sections;
+	if (sec->title != NULL) {
+		snprintf(unique, sizeof(unique), "\1%d", idx);
+		si->title = sec->title;	/* libconfuse's strdup: ours now */
+		sec->title = ld_strdup(ld, unique);
+		if (sec->title == NULL) {
+			sec->title = si->title;
+			si->title = ld_strdup(ld, sec->title);
+		}
+	}
+	si->line = sec->line;
+	si->seq = idx;
+	si->parent = -1;
+	if (si->kind->parent != CS_GLOBAL)
+		si->parent = ld->cur_top;
+	else
+		ld->cur_top = idx;
+	ld->nsecs++;
+	sec_put(ld, sec, idx);
+}
+
+static void on_value(struct loader *ld, cfg_t *sec, cfg_opt_t *opt)
+{
+	struct sec_info *si;
+	struct opt_line *ol;
+	unsigned idx = opt->nvalues ? opt->nvalues - 1 : 0, i;
+	int s = sec_find(ld, sec);
+
+	if (s < 0)
+		return;
+	si = &ld->secs[s];
+	for (i = 0; i < si->nopts; i++) {
+		ol = &si->opts[i];
+		if (ol->idx == idx && strcmp(ol->name, opt->name) == 0) {
+			ol->line = sec->line;
+			return;
+		}
+	}
+	ol = ld_grow(ld, si->opts, si->nopts, sizeof(*ol));
+	if (ol == NULL)
+		return;
+	si->opts = ol;
+	ol = &si->opts[si->nopts++];
+	snprintf(ol->name, sizeof(ol->name), "%s", opt->name);
+	ol->idx = idx;
+	ol->line = sec->line;
+}
+
+int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+	*(const char **)result = value;
+	if (current == NULL)
+		return 0;
+	if (strcmp(opt->name, LD_SECTION_MARK) == 0)
+		on_section(current, sec);
+	else
+		on_value(current, sec, opt);
+	return 0;
+}
+
+int ld_sec_line(const struct loader *ld, cfg_t *sec)
+{
+	int s = sec_find(ld, sec);
+
+	return s < 0 ? 1 : ld->secs[s].line;
+}
+
+int ld_opt_line_n(const struct loader *ld, cfg_t *sec, const char *name, unsigned idx)
+{
+	const struct sec_info *si;
+	unsigned i;
+	int s = sec_find(ld, sec);
+
+	if (s < 0)
+		return 1;
+	si = &ld->secs[s];
+	for (i = 0; i < si->nopts; i++)
+		if (si->opts[i].idx == idx && strcmp(si->opts[i].name, name) == 0)
+			return si->opts[i].line;
+	return si->line;
+}
+
+int ld_opt_line(const struct loader *ld, cfg_t *sec, const char *name)
+{
+	return ld_opt_line_n(ld, sec, name, 0);
+}
+
+const char *ld_title_of(const struct loader *ld, cfg_t *sec)
+{
+	int s = sec_find(ld, sec);
+
+	return s < 0 || ld->secs[s].title == NULL ? "" : ld->secs[s].title;
+}
+
+/* Duplicate titles: libconfuse keeps only the last, so we look at all. */
+
+static int sec_title_cmp(const void *a, const void *b)
+{
+	const struct sec_info *x = *(struct sec_info *const *)a;
+	const struct sec_info *y = *(struct sec_info *const *)b;
+	int r;
+
+	if (x->parent != y->parent)
+		return x->parent < y->parent ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	r = strcmp(x->title, y->title);
+	return r ? r : x->seq - y->seq;
+}
+
+void ld_check_duplicates(struct loader *ld)
+{
+	struct sec_info **v;
+	unsigned i, first, n = 0;
+	char where[PATH_MAX + 16];
+
+	v = ld_realloc(ld, NULL, ld->nsecs, sizeof(*v));
+	if (v == NULL)
+		return;
+	for (i = 1; i < ld->nsecs; i++)
+		if (ld->secs[i].title != NULL)
+			v[n++] = &ld->secs[i];
+	qsort(v, n, sizeof(*v), sec_title_cmp);
+	for (i = 1, first = 0; i < n; i++) {
+		const struct sec_info *a = v[first], *b = v[i];
+
+		if (a->parent != b->parent || a->kind != b->kind ||
+		    strcmp(a->title, b->title) != 0) {
+			first = i;
+			continue;
+		}
+		ld_where(ld, a->line, where, sizeof(where));
+		if (b->parent >= 0)
+			ld_error(ld, b->line, "%s \"%s\" is defined twice in %s \"%s\" (first at %s)",
+				 b->kind->name, b->title, ld->secs[b->parent].kind->name,
+				 ld->secs[b->parent].title, where);
+		else
+			ld_error(ld, b->line, "duplicate %s \"%s\" (first defined at %s)",
+				 b->kind->name, b->title, where);
+	}
+	free(v);
+}
+
+/* ---- getters ---- */
+
+long ld_get_number(struct loader *ld, cfg_t *sec, const char *name, long def, long min,
+		   long max)
+{
+	const char *s = cfg_getstr(sec, name);
+	long v;
+
+	if (s == NULL)
+		return def;
+	v = conf_parse_number(s);
+	if (v < min || v > max) {
+		ld_error(ld, ld_opt_line(ld, sec, name), "%s: bad number \"%s\" (expected %ld to %ld)",
+			 name, s, min, max);
+		return def;
+	}
+	return v;
+}
+
+bool ld_get_bool(struct loader *ld, cfg_t *sec, const char *name, bool def)
+{
+	const char *s = cfg_getstr(sec, name);
+
+	if (s == NULL)
+		return def;
+	if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0)
+		return true;
+	if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0)
+		return false;
+	ld_error(ld, ld_opt_line(ld, sec, name), "%s: expected true or false, not \"%s\"", name, s);
+	return def;
+}
+
+char *ld_get_string(struct loader *ld, cfg_t *sec, const char *name, const char *def)
+{
+	const char *s = cfg_getstr(sec, name);
+
+	if (s != NULL && *s == '\0') {
+		ld_error(ld, ld_opt_line(ld, sec, name), "%s must not be empty", name);
+		s = NULL;
+	}
+	if (s == NULL && def == NULL)
+		return NULL;
+	return ld_strdup(ld, s ? s : def);
+}
+
+/* s, a relative path, made absolute against the main file's directory
+ * (as includes are, since the daemon's working directory is "/"); s is
+ * freed. */
+static char *make_absolute(struct loader *ld, char *s, int line, const char *name)
+{
+	char full[PATH_MAX], *abs;
+
+	if (conf_text_relative(ld->main_file, s, full, sizeof(full)) < 0) {
+		ld_error(ld, line, "%s is too long", name);
+		return s;
+	}
+	if ((abs = ld_strdup(ld, full)) == NULL)
+		return s;
+	free(s);
+	return abs;
+}
+
+char *ld_get_path(struct loader *ld, cfg_t *sec, const char *name, const char *def)
+{
+	char *s = ld_get_string(ld, sec, name, def);
+
+	if (s == NULL || s[0] == '/')
+		return s;
+	return make_absolute(ld, s, ld_opt_line(ld, sec, name), name);
+}
+
+char *ld_get_path_n(struct loader *ld, cfg_t *sec, const char *name, unsigned i)
+{
+	const char *v = cfg_getnstr(sec, name, i);
+	int line = ld_opt_line_n(ld, sec, name, i);
+	char *s;
+
+	if (v == NULL || *v == '\0') {
+		ld_error(ld, line, "%s must not be empty", name);
+		return NULL;
+	}
+	s = ld_strdup(ld, v);
+	if (s == NULL || s[0] == '/')
+		return s;
+	return make_absolute(ld, s, line, name);
+}

@@ -1,0 +1,47 @@
+/*
+ * conf_parts.h: the parts of the configuration, one section kind each:
+ * their tables of options, how they are resolved into struct conf, and
+ * how they are written back and freed. conf.c runs them in order.
+ */
+#ifndef PORTICO_CONF_PARTS_H
+#define PORTICO_CONF_PARTS_H
+
+#include <stdio.h>
+
+#include <confuse.h>
+
+#include "conf.h"
+#include "conf_schema.h"
+
+struct loader;
+
+/* Resolving, in this order: globals and listeners, upstreams, sites. */
+void conf_globals_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+
+/* Their tables of options, for the schema and for errors that teach. */
+extern const struct conf_option conf_global_options[];
+extern const struct conf_option conf_listen_options[];
+extern const struct conf_option conf_upstream_options[];
+extern const struct conf_option conf_server_options[];
+extern const struct conf_option conf_health_check_options[];
+extern const struct conf_option conf_site_options[];
+extern const struct conf_option conf_route_options[];
+extern const struct conf_option conf_tls_global_options[];
+extern const struct conf_option conf_tls_upstream_options[];
+extern const struct conf_option conf_tls_options[];
+
+/* Every table, NULL-terminated (conf.c). */
+extern const struct conf_option *const conf_option_tables[];
+
+/* Writing back (-T) and freeing. */
+void conf_globals_dump(const struct conf *c, FILE *out);
+void conf_upstream_dump(const struct conf_upstream *u, FILE *out);
+void conf_site_dump(const struct conf_site *s, FILE *out);
+void conf_globals_free(struct conf *c);
+void conf_upstream_free(struct conf_upstream *u);
+void conf_site_free(struct conf_site *s);
+
+
+#endif

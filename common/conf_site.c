@@ -1,0 +1,397 @@
+/*
+ * conf_site.c: site sections and their routes: the listeners and host
+ * names a site answers, its access log and forwarding fields, and each
+ * route's path and what answers it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf_loader.h"
+#include "conf_parts.h"
+#include "conf_tls.h"
+
+#define SITE(field) offsetof(struct conf_site, field)
+#define ROUTE(field) offsetof(struct conf_route, field)
+
+static struct conf_listen *find_listen(struct conf *c, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nlistens; i++)
+		if (c->listens[i].name && strcmp(c->listens[i].name, name) == 0)
+			return &c->listens[i];
+	return NULL;
+}
+
+static struct conf_upstream *find_upstream(struct conf *c, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nupstreams; i++)
+		if (c->upstreams[i].name && strcmp(c->upstreams[i].name, name) == 0)
+			return &c->upstreams[i];
+	return NULL;
+}
+
+/* ---- site options ---- */
+
+static void read_listen(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+			struct conf *c)
+{
+	struct conf_site *site = obj;
+	unsigned i, j, n = cfg_size(sec, o->name);
+
+	if (n == 0)
+		n = c->nlistens;	/* default: every listener */
+	site->listens = ld_realloc(ld, NULL, n, sizeof(*site->listens));
+	if (site->listens == NULL)
+		return;
+	if (cfg_size(sec, o->name) == 0) {
+		for (i = 0; i < n; i++)
+			site->listens[i] = &c->listens[i];
+		site->nlistens = n;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = cfg_getnstr(sec, o->name, i);
+		struct conf_listen *l = find_listen(c, name);
+
+		if (l == NULL) {
+			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "site \"%s\": unknown "
+				 "listen \"%s\"", site->name, name);
+			continue;
+		}
+		for (j = 0; j < site->nlistens && site->listens[j] != l; j++)
+			;
+		if (j == site->nlistens)
+			site->listens[site->nlistens++] = l;
+	}
+}
+
+static void dump_listen(FILE *out, const struct conf_option *o, const void *obj,
+			const char *indent)
+{
+	const struct conf_site *s = obj;
+	unsigned i;
+
+	fprintf(out, "%s%s = {", indent, o->name);
+	for (i = 0; i < s->nlistens; i++) {
+		fputs(i ? ", " : "", out);
+		conf_dump_str(out, s->listens[i]->name);
+	}
+	fputs("}\n", out);
+}
+
+/* "*" -> ("", wildcard), "*.example.com" -> (".example.com", wildcard). */
+static int parse_host(const char *s, struct conf_host *h, char *err,
+		      size_t errlen)
+{
+	const char *p;
+	char *d;
+
+	h->wildcard = false;
+	if (s[0] == '*' && (s[1] == '\0' || s[1] == '.')) {
+		h->wildcard = true;
+		s++;
+	}
+	if (*s == '\0' && !h->wildcard) {
+		snprintf(err, errlen, "empty host name");
+		return -1;
+	}
+	if (strcmp(s, ".") == 0) {
+		snprintf(err, errlen, "a wildcard needs a domain after \"*.\"");
+		return -1;
+	}
+	for (p = s; *p; p++)
+		if (*p == '*' || *p == '/' || (unsigned char)*p <= ' ' ||
+		    *p == 0x7f) {
+			snprintf(err, errlen, "a host is a name, \"*.\" followed "
+			    "by a domain, or \"*\"");
+			return -1;
+		}
+	h->name = strdup(s);
+	if (h->name == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (d = h->name; *d; d++)
+		*d = (char)tolower((unsigned char)*d);
+	return 0;
+}
+
+static void read_hosts(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+		       struct conf *c)
+{
+	struct conf_site *site = obj;
+	unsigned i, n = cfg_size(sec, o->name);
+	char err[128];
+
+	(void)c;
+	if (n == 0) {
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "site \"%s\": hosts must not be empty "
+			 "(use \"*\" for any host)", site->name);
+		return;
+	}
+	site->hosts = ld_realloc(ld, NULL, n, sizeof(*site->hosts));
+	if (site->hosts == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const char *s = cfg_getnstr(sec, o->name, i);
+
+		if (parse_host(s, &site->hosts[site->nhosts], err, sizeof(err)) == -1)
+			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "site \"%s\": bad host "
+				 "\"%s\": %s", site->name, s, err);
+		else
+			site->nhosts++;
+	}
+}
+
+static void dump_hosts(FILE *out, const struct conf_option *o, const void *obj,
+		       const char *indent)
+{
+	const struct conf_site *s = obj;
+	unsigned i;
+
+	fprintf(out, "%s%s = {", indent, o->name);
+	for (i = 0; i < s->nhosts; i++) {
+		fputs(i ? ", " : "", out);
+		conf_dump_str2(out, s->hosts[i].wildcard ? "*" : "", s->hosts[i].name);
+	}
+	fputs("}\n", out);
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} forwarded_fields[] = {
+	{ "x-forwarded-for", CONF_FWD_FOR },
+	{ "x-real-ip", CONF_FWD_REAL_IP },
+	{ "x-forwarded-proto", CONF_FWD_PROTO },
+	{ "forwarded", CONF_FWD_FORWARDED },
+};
+
+static void read_forwarded(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			   void *obj, struct conf *c)
+{
+	struct conf_site *site = obj;
+	unsigned i, j, n = cfg_size(sec, o->name);
+
+	(void)c;
+	site->forwarded = 0;
+	for (i = 0; i < n; i++) {
+		const char *s = cfg_getnstr(sec, o->name, i);
+
+		for (j = 0; j < ARRAY_LEN(forwarded_fields); j++)
+			if (strcasecmp(s, forwarded_fields[j].name) == 0)
+				break;
+		if (j == ARRAY_LEN(forwarded_fields)) {
+			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "site \"%s\": unknown "
+				 "forwarded header \"%s\" (use x-forwarded-for, x-real-ip, "
+				 "x-forwarded-proto or forwarded)", site->name, s);
+			continue;
+		}
+		site->forwarded |= forwarded_fields[j].bit;
+	}
+}
+
+static void dump_forwarded(FILE *out, const struct conf_option *o, const void *obj,
+			   const char *indent)
+{
+	const struct conf_site *s = obj;
+	unsigned i, n;
+
+	fprintf(out, "%s%s = {", indent, o->name);
+	for (i = 0, n = 0; i < ARRAY_LEN(forwarded_fields); i++)
+		if (s->forwarded & forwarded_fields[i].bit)
+			fprintf(out, "%s\"%s\"", n++ ? ", " : "", forwarded_fields[i].name);
+	fputs("}\n", out);
+}
+
+const struct conf_option conf_site_options[] = {
+	{ "listen", CS_SITE, CT_CUSTOM, NULL, 0, 0, 0, read_listen, NULL, dump_listen,
+	  "the listen sections it answers on (default: all of them)", CF_LIST },
+	{ "hosts", CS_SITE, CT_CUSTOM, "{\"*\"}", 0, 0, 0, read_hosts, NULL, dump_hosts,
+	  "the host names it answers: \"example.com\", \"*.example.com\", \"*\"", CF_LIST },
+	{ "access_log", CS_SITE, CT_PATH, NULL, 0, 0, SITE(access_log), NULL, conf_check_log_path,
+	  NULL,
+	  "the file its requests are logged to; none without it", 0 },
+	{ "forwarded_headers", CS_SITE, CT_CUSTOM,
+	  "{\"x-forwarded-for\", \"x-real-ip\", \"x-forwarded-proto\", \"forwarded\"}", 0, 0, 0,
+	  read_forwarded, NULL, dump_forwarded,
+	  "the forwarding fields set on requests to the upstream", CF_LIST },
+	{ "via", CS_SITE, CT_BOOL, "false", 0, 0, SITE(via), NULL, NULL, NULL,
+	  "add \"Via: 1.1 portico\" to requests and responses", 0 },
+	{ "hide_server", CS_SITE, CT_BOOL, "true", 0, 0, SITE(hide_server), NULL, NULL, NULL,
+	  "drop the server's Server field from its responses", 0 },
+	{ "redirect_https", CS_SITE, CT_BOOL, "false", 0, 0, SITE(redirect_https), NULL, NULL,
+	  NULL, "answer plain HTTP with 301 to the same URL over https", 0 },
+	{ "hsts", CS_SITE, CT_STRING, NULL, 0, 0, SITE(hsts), NULL, conf_tls_check_hsts, NULL,
+	  "the Strict-Transport-Security value sent over TLS", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
+};
+
+/* ---- routes ---- */
+
+static void read_upstream(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+			  struct conf *c)
+{
+	struct conf_route *r = obj;
+	const char *up = cfg_getstr(sec, o->name);
+
+	if (up != NULL && (r->upstream = find_upstream(c, up)) == NULL)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "route \"%s\": unknown upstream \"%s\"",
+			 r->pattern, up);
+}
+
+static void dump_upstream(FILE *out, const struct conf_option *o, const void *obj,
+			  const char *indent)
+{
+	const struct conf_route *r = obj;
+
+	if (r->upstream != NULL)
+		conf_dump_line(out, indent, o->name, r->upstream->name);
+}
+
+const struct conf_option conf_route_options[] = {
+	{ "upstream", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, 0, read_upstream, NULL, dump_upstream,
+	  "the upstream its requests go to", 0 },
+	{ "status", CS_ROUTE, CT_BOOL, "false", 0, 0, ROUTE(status), NULL, NULL, NULL,
+	  "answer with portico's status page instead", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
+};
+
+static void compile_regex(struct loader *ld, cfg_t *sec, struct conf_route *r)
+{
+	char err[320];
+
+	r->regex = conf_regex_compile(r->pattern + 2, err, sizeof(err));
+	if (r->regex == NULL) {
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": bad regex: %s", r->pattern, err);
+		return;
+	}
+	r->match = pcre2_match_data_create_from_pattern(r->regex, NULL);
+	if (r->match == NULL)
+		ld_out_of_memory(ld);
+}
+
+static void resolve_pattern(struct loader *ld, cfg_t *sec, struct conf_route *r)
+{
+	if (strncmp(r->pattern, "~ ", 2) == 0) {
+		if (r->pattern[2] == '\0')
+			ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": empty regex", r->pattern);
+		else
+			compile_regex(ld, sec, r);
+	} else if (r->pattern[0] != '/') {
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": a path prefix starts with \"/\" "
+			 "(a regex with \"~ \")", r->pattern);
+	} else {
+		r->prefix = r->pattern;
+		r->prefix_len = strlen(r->pattern);
+	}
+}
+
+static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_route *r)
+{
+	bool has_upstream = cfg_getstr(sec, "upstream") != NULL;
+
+	if ((r->pattern = ld_strdup(ld, ld_title_of(ld, sec))) == NULL)
+		return;
+	resolve_pattern(ld, sec, r);
+	conf_read(ld, sec, conf_route_options, r, c);
+	if (has_upstream && r->status)
+		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
+			 "true exclude each other", r->pattern);
+	else if (!has_upstream && !r->status)
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\" has no upstream", r->pattern);
+}
+
+/* ---- sites ---- */
+
+static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site)
+{
+	unsigned i, n = cfg_size(sec, "route");
+
+	if ((site->name = ld_strdup(ld, ld_title_of(ld, sec))) == NULL)
+		return;
+	conf_read(ld, sec, conf_site_options, site, c);
+	conf_tls_site(ld, sec, c, site);
+	if (n == 0) {
+		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
+		return;
+	}
+	site->routes = ld_realloc(ld, NULL, n, sizeof(*site->routes));
+	if (site->routes == NULL)
+		return;
+	memset(site->routes, 0, n * sizeof(*site->routes));
+	site->nroutes = n;
+	for (i = 0; i < n; i++)
+		resolve_route(ld, cfg_getnsec(sec, "route", i), c, &site->routes[i]);
+}
+
+void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
+{
+	unsigned i, n = cfg_size(cfg, "site");
+
+	if (n == 0) {
+		ld_error_global(ld, "no site defined: portico needs at least one");
+		return;
+	}
+	c->sites = ld_realloc(ld, NULL, n, sizeof(*c->sites));
+	if (c->sites == NULL)
+		return;
+	memset(c->sites, 0, n * sizeof(*c->sites));
+	c->nsites = n;
+	for (i = 0; i < n; i++)
+		resolve_site(ld, cfg_getnsec(cfg, "site", i), c, &c->sites[i]);
+	conf_tls_check(ld, cfg, c);
+}
+
+void conf_site_dump(const struct conf_site *s, FILE *out)
+{
+	unsigned i;
+
+	fputs("\nsite ", out);
+	conf_dump_str(out, s->name);
+	fputs(" {\n", out);
+	conf_write(out, conf_site_options, s, "\t");
+	if (s->tls != NULL) {
+		fputs("\ttls {\n", out);
+		conf_write(out, conf_tls_options, s->tls, "\t\t");
+		fputs("\t}\n", out);
+	}
+	for (i = 0; i < s->nroutes; i++) {
+		fputs("\troute ", out);
+		conf_dump_str(out, s->routes[i].pattern);
+		fputs(" {\n", out);
+		conf_write(out, conf_route_options, &s->routes[i], "\t\t");
+		fputs("\t}\n", out);
+	}
+	fputs("}\n", out);
+}
+
+void conf_site_free(struct conf_site *s)
+{
+	unsigned j;
+
+	for (j = 0; j < s->nroutes; j++) {
+		free(s->routes[j].pattern);
+		if (s->routes[j].match)
+			pcre2_match_data_free(s->routes[j].match);
+		if (s->routes[j].regex)
+			pcre2_code_free(s->routes[j].regex);
+	}
+	free(s->routes);
+	for (j = 0; j < s->nhosts; j++)
+		free(s->hosts[j].name);
+	free(s->hosts);
+	free(s->listens);
+	conf_tls_free_site(s->tls);
+	conf_release(conf_site_options, s);
+	free(s->name);
+}
