@@ -63,6 +63,40 @@ struct loader {
 
 static struct loader *current;
 
+/* ---- section kinds ---- */
+
+const struct conf_section conf_sections[] = {
+	{ "root", CS_GLOBAL, 0, false, "the top level" },
+	{ "listen", CS_LISTEN, CS_GLOBAL, true, "a listen section" },
+	{ "upstream", CS_UPSTREAM, CS_GLOBAL, true, "an upstream" },
+	{ "server", CS_SERVER, CS_UPSTREAM, true, "a server" },
+	{ "health_check", CS_HEALTH_CHECK, CS_UPSTREAM, false, "a health_check" },
+	{ "site", CS_SITE, CS_GLOBAL, true, "a site" },
+	{ "tls", CS_TLS, CS_SITE, false, "a site's tls section" },
+	{ "route", CS_ROUTE, CS_SITE, true, "a route" },
+	{ NULL, 0, 0, false, NULL }
+};
+
+const struct conf_section *conf_section_named(const char *name)
+{
+	const struct conf_section *s;
+
+	for (s = conf_sections; s->name != NULL; s++)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+const struct conf_section *conf_section_of(unsigned scope)
+{
+	const struct conf_section *s;
+
+	for (s = conf_sections; s->name != NULL; s++)
+		if (s->scope == scope)
+			return s;
+	return conf_sections;
+}
+
 /* ---- memory ---- */
 
 void ld_out_of_memory(struct loader *ld)

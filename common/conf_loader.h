@@ -20,6 +20,24 @@
 
 struct loader;
 
+/* The sections, and where each may be written. */
+struct conf_section {
+	const char *name;		/* as written: "upstream" */
+	unsigned scope;
+	unsigned parent;		/* the scope it is written in */
+	bool titled;			/* upstream "name" { }, not health_check { } */
+	const char *where;		/* in messages: "an upstream" */
+};
+
+/* Every section kind, the top level first; NULL-terminated. */
+extern const struct conf_section conf_sections[];
+
+/* The section kind named name, or NULL (the top level is "root"). */
+const struct conf_section *conf_section_named(const char *name);
+
+/* The section kind of scope. */
+const struct conf_section *conf_section_of(unsigned scope);
+
 void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* An error about the configuration as a whole: at the main file's end. */

@@ -95,24 +95,6 @@ struct conf_option {
 	unsigned flags;			/* CF_* */
 };
 
-/* The sections, and where each may be written. */
-struct conf_section {
-	const char *name;		/* as written: "upstream" */
-	unsigned scope;
-	unsigned parent;		/* the scope it is written in */
-	bool titled;			/* upstream "name" { }, not health_check { } */
-	const char *where;		/* in messages: "an upstream" */
-};
-
-/* Every section kind, the top level first; NULL-terminated. */
-extern const struct conf_section conf_sections[];
-
-/* The section kind named name, or NULL (the top level is "root"). */
-const struct conf_section *conf_section_named(const char *name);
-
-/* The section kind of scope. */
-const struct conf_section *conf_section_of(unsigned scope);
-
 /*
  * Read every option of table (the rows of scope sec is) from section
  * sec into obj: defaults for what is not written, one error at its
