@@ -26,6 +26,9 @@ upstream cut  { max_fails = 1  fail_timeout = "60s"  server "%%BACKEND:cut%%" {}
 		server "%%BACKEND:spare%%" { backup = true } }
 upstream dead { max_fails = 1  fail_timeout = "60s"
 		server "127.0.0.1:%%PORT:dead1%%" {}  server "127.0.0.1:%%PORT:dead2%%" {} }
+upstream solo { max_fails = 1  fail_timeout = "60s"  server "127.0.0.1:%%PORT:solo%%" {} }
+upstream solochk { health_check { interval = "200ms"  timeout = "1s"  fall = 1  rise = 1 }
+		server "127.0.0.1:%%PORT:solochk%%" {} }
 upstream twice { read_timeout = "6s"  retries = 1
 		server "%%BACKEND:r1%%" {}  server "%%BACKEND:r2%%" {} }
 site main {
@@ -34,6 +37,8 @@ site main {
 	route "/cut/" { upstream = "cut" }
 	route "/dead/" { upstream = "dead" }
 	route "/twice/" { upstream = "twice" }
+	route "/solo/" { upstream = "solo" }
+	route "/solochk/" { upstream = "solochk" }
 	route "/status" { status = true }
 }
 site bare {
@@ -132,6 +137,23 @@ sub ended_in_error_log {
 	$l = logged('/dead/y');
 	is("$r->{status} $l->{term}", '503 DR', 'then every server is down: 503, "DR"');
 	ok(ended_in_error_log('/dead/y', 'DR'), 'and the error log says so');
+}
+
+# -- an upstream of one server (portico.conf(5): as nginx does) --
+
+{
+	my $r = http_get($port, '/solo/a');
+	is($r->{status}, 502, 'one server, refusing: 502');
+	is($p->server_status('solo', "127.0.0.1:" . $p->port('solo'))->{state}, 'down',
+	    'and it is marked down by the passive failure');
+	$r = http_get($port, '/solo/b');
+	is("$r->{status} " . logged('/solo/b')->{term}, '502 SC',
+	    'its only server is still tried (a passive mark would only turn a passing fault '
+	    . 'into certain errors): 502, not 503');
+	ok(wait_for(sub { ($p->server_status('solochk', "127.0.0.1:" . $p->port('solochk'))
+	    // {})->{checks_down} }, 20), 'one server, down by failed health checks');
+	$r = http_get($port, '/solochk/c');
+	is("$r->{status} " . logged('/solochk/c')->{term}, '503 DR', 'then its requests get 503');
 }
 
 # -- a retry gets its own read_timeout --
