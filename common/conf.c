@@ -184,24 +184,34 @@ static void unknown_option(struct loader *ld, cfg_t *sec, const char *name)
 		ld_error(ld, line, "no such option \"%s\" in %s", name, where);
 }
 
+/* The quoted name at the end of libconfuse's message msg, if it starts
+ * with prefix: "no such option 'x'" gives "x". */
+static const char *quoted_name(char *msg, const char *prefix)
+{
+	size_t n = strlen(prefix), len = strlen(msg);
+
+	if (strncmp(msg, prefix, n) != 0 || len <= n || msg[len - 1] != '\'')
+		return NULL;
+	msg[len - 1] = '\0';
+	return msg + n;
+}
+
 static void conf_error_cb(cfg_t *cfg, const char *fmt, va_list ap)
 {
-	static const char unknown[] = "no such option '";
 	struct loader *ld = ld_current();
+	int line = cfg ? cfg->line : 0;
+	const char *name;
 	char msg[1024];
-	size_t len;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (ld == NULL)
 		return;
-	len = strlen(msg);
-	if (strncmp(msg, unknown, sizeof(unknown) - 1) == 0 && len > sizeof(unknown) &&
-	    msg[len - 1] == '\'') {
-		msg[len - 1] = '\0';
-		unknown_option(ld, cfg, msg + sizeof(unknown) - 1);
-		return;
-	}
-	ld_error(ld, cfg ? cfg->line : 0, "%s", msg);
+	if ((name = quoted_name(msg, "no such option '")) != NULL)
+		unknown_option(ld, cfg, name);
+	else if ((name = quoted_name(msg, "missing opening brace for section '")) != NULL)
+		ld_error(ld, line, "%s needs braces, even empty ones: %s \"name\" { }", name, name);
+	else
+		ld_error(ld, line, "%s", msg);
 }
 
 /* ---- loading ---- */

@@ -206,6 +206,11 @@ static void test_placed(void)
 		     "did you mean \"keepalive_timeout\"?"), "a typo gets a did-you-mean");
 	free(errs);
 
+	load("braces.conf", "upstream u {\n  server \"127.0.0.1:1\"\n}\n", &errs);
+	ok(has_error(errs, "braces.conf", 3, "server needs braces, even empty ones: server "
+		     "\"name\" { }"), "a server without braces says it needs them");
+	free(errs);
+
 	load("far.conf", "frobnicate = 1\n", &errs);
 	ok(has_error(errs, "far.conf", 1, "no such option \"frobnicate\" in the top level"),
 	   "a name close to nothing gets no guess");
