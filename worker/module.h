@@ -26,7 +26,8 @@
  * exchange: the phase's remaining hooks are skipped. Every hook reads the
  * worker's context from x->ctx.
  *
- * Example, an access hook refusing one path to everyone:
+ * Example, an access hook refusing one path to everyone, and a head
+ * filter marking every response:
  *
  *	static int deny_private(struct exchange *x)
  *	{
@@ -35,9 +36,19 @@
  *		exchange_respond(x, 403, TERM_PROXY, false);
  *		return P_DONE;
  *	}
+ *	static int mark(struct exchange *x)
+ *	{
+ *		return exchange_add_field(x, SLICE_LIT("X-Served-By"),
+ *					  SLICE_LIT("portico")) == 0 ? P_OK : P_ERROR;
+ *	}
  *	const struct module private_module = {
- *		.name = "private", .access = deny_private,
+ *		.name = "private", .access = deny_private, .response_head = mark,
  *	};
+ *
+ * A content hook claims the exchanges it answers, as the status page
+ * does (modules/status.c): an answer of its own with
+ * exchange_respond_body(), or a struct content of its own for the
+ * phases after PH_CONTENT, as the upstream module has (proxy.c).
  */
 #ifndef PORTICO_MODULE_H
 #define PORTICO_MODULE_H
