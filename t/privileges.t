@@ -37,8 +37,10 @@ EOF
 my $p = Test::Portico->new(conf => $conf, omit => ['user'])->start;
 unlike($p->conf_text, qr/^\s*user\s*=/m, 'the config names no user');
 my ($w) = $p->wait_workers(1);
-is(ids($w, 'Uid'), join(' ', ($nobody) x 4),
-    'workers run as nobody by default (real, effective, saved, fs uid)');
+# A worker drops its privileges a moment after it is forked: wait for it.
+ok(wait_for(sub { ids($w, 'Uid') eq join(' ', ($nobody) x 4) }, 10),
+    'workers run as nobody by default (real, effective, saved, fs uid)')
+    or diag('Uid: ' . ids($w, 'Uid'));
 is(ids($w, 'Gid'), join(' ', ($nogroup) x 4), 'with nobody\'s primary group');
 my $groups = Test::Portico::proc_status($w)->{Groups} // '';
 unlike($groups, qr/(?:^|\s)0(?:\s|$)/, 'and without root\'s supplementary groups');
