@@ -123,7 +123,8 @@ static int reload_and_wait(const struct conf *conf, pid_t pid, bool quiet)
 	}
 	for (waited = 0; waited < RELOAD_WAIT_MS; waited += 50) {
 		sleep_ms(50);
-		if (master_read_verdict(path, now, sizeof(now), &errors) < 0 || strcmp(now, before) == 0)
+		if (master_read_verdict(path, now, sizeof(now), &errors) < 0 ||
+		    strcmp(now, before) == 0)
 			continue;
 		if (strstr(now, " ok") != NULL) {
 			if (!quiet)
