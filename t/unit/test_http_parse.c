@@ -775,6 +775,86 @@ static void test_head_scan(void)
 }
 
 /*
+ * Long lines: the scanner and the value check pass plain text eight bytes
+ * at a time, so a byte that matters must be found at every offset within
+ * such a stretch, and a harmless one (HTAB, obs-text) must not stop it.
+ */
+static const char long_head[] =
+	"GET /a/long/path/for/words HTTP/1.1\r\nHost: h\r\n"
+	"X-Long: abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n\r\n";
+
+/* long_head with byte b at offset off of its X-Long value. */
+static size_t long_head_with(char *buf, size_t off, char b)
+{
+	const char *v = strstr(long_head, "X-Long: ") + 8;
+
+	memcpy(buf, long_head, sizeof(long_head) - 1);
+	buf[(size_t)(v - long_head) + off] = b;
+	return sizeof(long_head) - 1;
+}
+
+static void test_long_lines(void)
+{
+	const size_t hl = sizeof(long_head) - 1, vlen = 62;
+	char buf[sizeof(long_head)];
+	size_t i, off, n, sc;
+	bool all;
+	int c;
+
+	sc = 0;
+	is_int(http_head_scan(long_head, hl, &sc), hl, "long lines: the head is found");
+	is_int(http_parse_request(long_head, hl, &msg, &lim), P_OK, "long lines: and parses");
+
+	all = true;
+	for (i = 0; i < hl - 4; i++) {
+		static const char bad[] = { '\0', '\n', '\r' };
+		size_t k;
+
+		if (long_head[i] == '\r' || long_head[i] == '\n')
+			continue;
+		for (k = 0; k < sizeof(bad); k++) {
+			memcpy(buf, long_head, hl);
+			buf[i] = bad[k];
+			sc = 0;
+			if (http_head_scan(buf, hl, &sc) != -1)
+				all = false;
+		}
+	}
+	ok(all, "long lines: NUL, bare LF and bare CR refused by the scan at every offset");
+
+	all = true;
+	for (off = 0; off < vlen; off++) {
+		for (c = 0x01; c < 0x20; c++) {
+			if (c == '\t' || c == '\r' || c == '\n')
+				continue;
+			n = long_head_with(buf, off, (char)c);
+			if (http_parse_request(buf, n, &msg, &lim) != 400)
+				all = false;
+		}
+		n = long_head_with(buf, off, 0x7f);
+		if (http_parse_request(buf, n, &msg, &lim) != 400)
+			all = false;
+	}
+	ok(all, "long lines: a control byte or DEL in a value is refused at every offset");
+
+	all = true;
+	for (off = 1; off + 1 < vlen; off++) {
+		static const unsigned char fine[] = { '\t', 0x80, 0xa0, 0xfe, 0xff, ' ', '~' };
+		size_t k;
+
+		for (k = 0; k < sizeof(fine); k++) {
+			n = long_head_with(buf, off, (char)fine[k]);
+			sc = 0;
+			if (http_head_scan(buf, n, &sc) != (long)n ||
+			    http_parse_request(buf, n, &msg, &lim) != P_OK ||
+			    msg.headers[1].value.len != vlen)
+				all = false;
+		}
+	}
+	ok(all, "long lines: HTAB, SP and obs-text inside a value pass at every offset");
+}
+
+/*
  * Chunked decoder
  */
 
@@ -1121,6 +1201,7 @@ int main(void)
 	test_valid_responses();
 	test_invalid_responses();
 	test_head_scan();
+	test_long_lines();
 	test_chunked_valid();
 	test_chunked_api();
 	test_chunked_invalid();
