@@ -18,6 +18,7 @@ use Test::Portico::Client;
 use Test::Portico::Backend qw(content content_md5);
 use Test::Portico::TLS qw(https tls_connect);
 use Digest::MD5 qw(md5_hex);
+use File::Copy qw(copy);
 use Time::HiRes qw(sleep time);
 
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
@@ -301,5 +302,35 @@ like($err, qr/portico\.conf:7: site "b" is served on listener "https", which has
     'a site on a TLS listener without certificate: file:line');
 like($err, qr/portico\.conf:16: protocols: unknown protocol "SSLv3"/, 'an unknown protocol: file:line');
 like($err, qr/portico\.conf:17: verify_client = "required" needs client_ca/, 'verify_client without client_ca: file:line');
+
+# A certificate that is not there, and a key the master may not read: the
+# path and why, in words. Root reads any file, so as root the check runs
+# without the capabilities that override file modes.
+my $locked = "$dir/locked.key";
+copy($b_key, $locked) && chmod(0, $locked) or die "copying the key: $!\n";
+my $unreadable = Test::Portico->new(conf => <<"EOF");
+listen https { address = "127.0.0.1:%%PORT:https%%"  tls = true }
+upstream app { server "%%BACKEND:a%%" {} }
+site b {
+	tls { certificate = "$b_pem"  key = "$locked" }
+	route "/" { upstream = "app" }
+}
+site m {
+	hosts = {"m.test"}
+	tls { certificate = "$dir/none.pem"  key = "$m_key" }
+	route "/" { upstream = "app" }
+}
+EOF
+my @mode_bound = $> == 0 ? ('setpriv', '--bounding-set=-dac_override,-dac_read_search', '--') : ();
+my $modes_bind = !@mode_bound || system(@mode_bound, 'true') == 0;
+($rc, undef, $err) = $unreadable->run_under($modes_bind ? \@mode_bound : [], '-t');
+isnt($rc, 0, 'portico -t refuses a certificate or key it cannot read');
+SKIP: {
+	skip 'root here cannot give up reading every file (setpriv failed)', 1 unless $modes_bind;
+	like($err, qr/portico\.conf:4: cannot read private key "\Q$locked\E": Permission denied$/m,
+	    'a key it may not read: the path, and why');
+}
+like($err, qr/portico\.conf:9: cannot read certificate chain "\Q$dir\E\/none\.pem": No such file or directory$/m,
+    'a certificate that is not there: the path, and why');
 
 done_testing();

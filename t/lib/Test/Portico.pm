@@ -254,7 +254,13 @@ sub listen_addresses {
 # run(@args): run the binary with "-c CONF" and @args -> (rc, out, err).
 sub run {
 	my ($self, @args) = @_;
-	return _run($self->{tmp}, $BIN, '-c', $self->{conf_file}, @args);
+	return $self->run_under([], @args);
+}
+
+# run_under([PREFIX...], @args): the same, behind a command such as setpriv.
+sub run_under {
+	my ($self, $prefix, @args) = @_;
+	return _run($self->{tmp}, @$prefix, $BIN, '-c', $self->{conf_file}, @args);
 }
 
 # start(daemon => 0, argv => [...]): start the master (in the foreground
