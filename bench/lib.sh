@@ -337,11 +337,12 @@ row_header() {   # the column heads of row's lines
 	fi
 }
 
-stats() {   # number ...: "mean min max" (mean with 3 decimals) of those that are numbers, or "- - -"
-	printf '%s\n' "$@" | awk '$1 ~ /^-?[0-9.]+$/ { s += $1; n++
-			if (n == 1 || $1 < lo) lo = $1
-			if (n == 1 || $1 > hi) hi = $1 }
-		END { if (n) printf "%.3f %s %s\n", s / n, lo, hi; else print "- - -" }'
+stats() {   # number ...: "mean median min max" (3 decimals) of those that are numbers, or "- - - -"
+	printf '%s\n' "$@" | awk '$1 ~ /^-?[0-9.]+$/ { print $1 }' | sort -g |
+		awk '{ v[++n] = $1; s += $1 }
+		END { if (!n) { print "- - - -"; exit }
+		      m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		      printf "%.3f %.3f %s %s\n", s / n, m, v[1], v[n] }'
 }
 
 # --- processes -------------------------------------------------------------------
