@@ -1,0 +1,205 @@
+/*
+ * test_http_cache.c: RFC 9111 for a shared cache: Cache-Control parsed,
+ * HTTP-dates in their three forms, what may be stored, freshness
+ * lifetimes and ages, with the RFC's own examples where it has them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "http_cache.h"
+#include "tap.h"
+
+static struct http_message req, resp;
+static char req_buf[2048], resp_buf[2048];
+
+static void parse_req(const char *fields)
+{
+	int n = snprintf(req_buf, sizeof(req_buf), "GET /x HTTP/1.1\r\nHost: a\r\n%s\r\n", fields);
+
+	if (http_parse_request(req_buf, (size_t)n, &req, NULL) != P_OK)
+		printf("# bad test request: %s\n", fields);
+}
+
+static void parse_resp(int status, const char *fields)
+{
+	int n = snprintf(resp_buf, sizeof(resp_buf), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n%s\r\n",
+			 status, fields);
+
+	if (http_parse_response(resp_buf, (size_t)n, &resp, NULL, HTTP_GET) != P_OK)
+		printf("# bad test response: %s\n", fields);
+}
+
+static struct http_cc cc_of(const char *value)
+{
+	char fields[512];
+	struct http_cc cc;
+
+	snprintf(fields, sizeof(fields), "Cache-Control: %s\r\n", value);
+	parse_resp(200, fields);
+	http_cc_parse(&resp, &cc);
+	return cc;
+}
+
+static void test_cache_control(void)
+{
+	struct http_cc cc;
+
+	cc = cc_of("max-age=60, public");
+	is_int(cc.max_age, 60, "max-age=60");
+	ok(cc.flags == CC_PUBLIC, "... and public, nothing else");
+	cc = cc_of("PRIVATE, No-Store, s-maxage=\"30\"");
+	ok((cc.flags & (CC_PRIVATE | CC_NO_STORE)) == (CC_PRIVATE | CC_NO_STORE),
+	   "names are case-insensitive");
+	is_int(cc.s_maxage, 30, "a quoted value is read");
+	cc = cc_of("private=\"set-cookie, x-a\", no-cache=\"x-b\"");
+	ok((cc.flags & (CC_PRIVATE | CC_NO_CACHE)) == (CC_PRIVATE | CC_NO_CACHE) &&
+	   !(cc.flags & CC_INVALID), "private and no-cache with field lists count as the plain forms");
+	cc = cc_of("max-age=10, max-age=20");
+	is_int(cc.max_age, 10, "a directive given twice keeps its first value");
+	cc = cc_of("max-age=99999999999999999999");
+	is_int(cc.max_age, CC_DELTA_MAX, "a huge delta becomes 2^31");
+	cc = cc_of("max-age=abc");
+	ok(cc.flags & CC_INVALID, "max-age=abc is invalid");
+	cc = cc_of("max-age=6 0");
+	ok(cc.flags & CC_INVALID, "max-age=6 0 is invalid, not 6");
+	cc = cc_of("max-age");
+	ok(cc.flags & CC_INVALID, "max-age without a value is invalid");
+	cc = cc_of("max-age=5,");
+	ok(!(cc.flags & CC_INVALID) && cc.max_age == 5, "a trailing comma is an empty element");
+	cc = cc_of("community=\"UCI\", max-stale, stale-while-revalidate=30, stale-if-error=600");
+	ok((cc.flags & CC_MAX_STALE_ANY) && cc.stale_while_revalidate == 30 &&
+	   cc.stale_if_error == 600 && !(cc.flags & CC_INVALID),
+	   "extensions are ignored; max-stale alone, stale-while-revalidate, stale-if-error");
+
+	parse_resp(200, "Cache-Control: no-cache\r\nCache-Control: max-age=5\r\n");
+	http_cc_parse(&resp, &cc);
+	ok((cc.flags & CC_NO_CACHE) && cc.max_age == 5, "two field lines combine");
+}
+
+static void test_dates(void)
+{
+	int64_t t = 784111777;	/* RFC 9110 5.6.7's example */
+
+	is_int(http_date_parse(SLICE_LIT("Sun, 06 Nov 1994 08:49:37 GMT")), t, "IMF-fixdate");
+	is_int(http_date_parse(SLICE_LIT("Sunday, 06-Nov-94 08:49:37 GMT")), t, "RFC 850 date");
+	is_int(http_date_parse(SLICE_LIT("Sun Nov  6 08:49:37 1994")), t, "asctime date");
+	is_int(http_date_parse(SLICE_LIT("Thu, 01 Jan 1970 00:00:00 GMT")), 0, "the epoch");
+	is_int(http_date_parse(SLICE_LIT("Fri, 04 Dec 2026 21:39:17 GMT")), 1796420357, "a date of this year");
+	is_int(http_date_parse(SLICE_LIT("Sun, 06 Nov 1994 08:49:37 UTC")), -1, "not GMT: refused");
+	is_int(http_date_parse(SLICE_LIT("Sun, 06 Xyz 1994 08:49:37 GMT")), -1, "no such month: refused");
+	is_int(http_date_parse(SLICE_LIT("Sun, 06 Nov 1994 25:49:37 GMT")), -1, "hour 25: refused");
+	is_int(http_date_parse(SLICE_LIT("0")), -1, "Expires: 0 is not a date");
+	is_int(http_date_parse(SLICE_LIT("")), -1, "nor is nothing");
+}
+
+static enum http_cache_refusal verdict(const char *req_fields, int status, const char *resp_fields,
+				       bool allow_set_cookie)
+{
+	struct http_cc rq, rs;
+
+	parse_req(req_fields);
+	parse_resp(status, resp_fields);
+	http_cc_parse(&req, &rq);
+	http_cc_parse(&resp, &rs);
+	return http_cache_storable(&req, &rq, &resp, &rs, allow_set_cookie);
+}
+
+static void test_storable(void)
+{
+	is_int(verdict("", 200, "Cache-Control: max-age=60\r\n", false), HC_STORABLE, "200 with max-age: stored");
+	is_int(verdict("", 200, "", false), HC_STORABLE, "200 without expiry: heuristically cacheable");
+	is_int(verdict("", 302, "", false), HC_NO_FRESHNESS, "302 without expiry: not stored");
+	is_int(verdict("", 302, "Cache-Control: max-age=60\r\n", false), HC_STORABLE, "302 with max-age: stored");
+	is_int(verdict("", 503, "Expires: Sun, 06 Nov 2094 08:49:37 GMT\r\n", false), HC_STORABLE,
+	       "503 with Expires: stored");
+	is_int(verdict("", 206, "Cache-Control: max-age=60\r\n", false), HC_STATUS, "206: not stored (yet)");
+	is_int(verdict("", 200, "Cache-Control: no-store, max-age=60\r\n", false), HC_NO_STORE, "no-store in the response");
+	is_int(verdict("Cache-Control: no-store\r\n", 200, "Cache-Control: max-age=60\r\n", false), HC_NO_STORE,
+	       "no-store in the request");
+	is_int(verdict("", 200, "Cache-Control: private, max-age=60\r\n", false), HC_PRIVATE, "private");
+	is_int(verdict("Authorization: Basic eDp5\r\n", 200, "Cache-Control: max-age=60\r\n", false),
+	       HC_AUTHORIZATION, "asked with Authorization, max-age alone: not shared");
+	is_int(verdict("Authorization: Basic eDp5\r\n", 200, "Cache-Control: s-maxage=60\r\n", false),
+	       HC_STORABLE, "... with s-maxage: shared");
+	is_int(verdict("Authorization: Basic eDp5\r\n", 200, "Cache-Control: public\r\n", false),
+	       HC_STORABLE, "... with public: shared");
+	is_int(verdict("Authorization: Basic eDp5\r\n", 200, "Cache-Control: must-revalidate, max-age=5\r\n", false),
+	       HC_STORABLE, "... with must-revalidate: shared");
+	is_int(verdict("", 200, "Set-Cookie: a=b\r\nCache-Control: max-age=60\r\n", false), HC_SET_COOKIE,
+	       "Set-Cookie: not stored by default");
+	is_int(verdict("", 200, "Set-Cookie: a=b\r\nCache-Control: max-age=60\r\n", true), HC_STORABLE,
+	       "... unless allowed");
+	is_int(verdict("", 200, "Vary: accept, *\r\nCache-Control: max-age=60\r\n", false), HC_VARY_STAR, "Vary: *");
+	is_int(verdict("", 200, "Cache-Control: no-cache\r\n", false), HC_STORABLE,
+	       "no-cache: stored (and revalidated before each use)");
+	is_str(http_cache_refusal_name(HC_AUTHORIZATION), "authorization", "refusals have names");
+}
+
+static int64_t lifetime(int status, const char *fields, int64_t response_time)
+{
+	struct http_cc cc;
+
+	parse_resp(status, fields);
+	http_cc_parse(&resp, &cc);
+	return http_freshness_lifetime(&resp, &cc, response_time);
+}
+
+static void test_freshness(void)
+{
+	const char *date = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+	int64_t t = 784111777;
+	char f[512];
+
+	is_int(lifetime(200, "Cache-Control: max-age=60, s-maxage=300\r\n", t), 300, "s-maxage wins over max-age");
+	is_int(lifetime(200, "Cache-Control: max-age=60\r\nExpires: Sun, 06 Nov 2094 08:49:37 GMT\r\n", t), 60,
+	       "max-age wins over Expires");
+	snprintf(f, sizeof(f), "%sExpires: Sun, 06 Nov 1994 09:49:37 GMT\r\n", date);
+	is_int(lifetime(200, f, 0), 3600, "Expires less Date");
+	is_int(lifetime(200, "Expires: Sun, 06 Nov 1994 09:49:37 GMT\r\n", t + 600), 3000,
+	       "no Date: Expires less the time it arrived");
+	snprintf(f, sizeof(f), "%sExpires: 0\r\n", date);
+	is_int(lifetime(200, f, t), 0, "Expires: 0 means expired");
+	snprintf(f, sizeof(f), "%sLast-Modified: Sun, 06 Nov 1994 06:49:37 GMT\r\n", date);
+	is_int(lifetime(200, f, t), 720, "heuristic: a tenth of the time since Last-Modified");
+	is_int(lifetime(302, f, t), 0, "... only for heuristically cacheable statuses");
+	snprintf(f, sizeof(f), "%sLast-Modified: Sun, 06 Nov 1904 06:49:37 GMT\r\n", date);
+	is_int(lifetime(404, f, t), 0, "... and only from a real date (1904 is before the epoch)");
+	snprintf(f, sizeof(f), "%sLast-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n", date);
+	is_int(lifetime(404, f, t), 86400, "... at most a day");
+	is_int(lifetime(200, "Cache-Control: max-age=abc\r\n", t), 0, "an unreadable max-age: stale at once");
+}
+
+static int64_t initial_age(const char *fields, int64_t request_time, int64_t response_time)
+{
+	parse_resp(200, fields);
+	return http_initial_age(&resp, request_time, response_time);
+}
+
+static void test_age(void)
+{
+	const char *date = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+	int64_t t = 784111777;
+	char f[512];
+
+	is_int(initial_age(date, t, t), 0, "fresh from the server: age 0");
+	is_int(initial_age(date, t, t + 5), 5, "apparent age: arrived 5 s after its Date");
+	snprintf(f, sizeof(f), "%sAge: 100\r\n", date);
+	is_int(initial_age(f, t, t + 2), 102, "Age plus the time the request took");
+	is_int(initial_age(f, t, t + 200), 300, "... the Age and the delay, when larger than the apparent age");
+	snprintf(f, sizeof(f), "%sAge: 5\r\n", date);
+	is_int(initial_age(f, t + 190, t + 200), 200, "the apparent age, when larger");
+	is_int(initial_age("Age: 7\r\n", t, t), 7, "no Date: the Age");
+	is_int(initial_age("Age: x\r\n", t, t + 1), 1, "an unreadable Age is ignored");
+	snprintf(f, sizeof(f), "Date: Sun, 06 Nov 1994 09:49:37 GMT\r\n");
+	is_int(initial_age(f, t, t), 0, "a Date in the future gives no negative age");
+}
+
+int main(void)
+{
+	test_cache_control();
+	test_dates();
+	test_storable();
+	test_freshness();
+	test_age();
+	return done_testing();
+}
