@@ -6,6 +6,8 @@
  * and an untouched (zero) page needs no setting up: a zone of many GiB
  * costs only what it stores.
  */
+#include "config.h"
+
 #include "cache_store.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +44,8 @@ struct cs_entry {
 
 struct cache_store {
 	uint64_t magic;
-	size_t size;
+	size_t requested;	/* the size asked for, which the layout derives from */
+	size_t size;		/* bytes mapped */
 	char name[32];
 	pthread_mutex_t lock;
 	uint64_t seed;
@@ -143,18 +147,37 @@ static int init_lock(struct cache_store *cs, char *err, size_t errlen)
 	return r == 0 ? P_OK : P_ERROR;
 }
 
-struct cache_store *cs_create(const char *name, size_t size, char *err, size_t errlen)
+/* The zone's memory: a memfd, so that a new binary can map it again. */
+static struct cache_store *map_new(const char *name, size_t size, int *fd, char *err,
+				   size_t errlen)
+{
+	void *p;
+
+	if ((*fd = memfd_create(name, MFD_CLOEXEC)) < 0 || ftruncate(*fd, (off_t)size) != 0) {
+		snprintf(err, errlen, "cache \"%s\": cannot make %zu bytes of shared memory: %s",
+			 name, size, strerror(errno));
+		if (*fd >= 0)
+			close(*fd);
+		return NULL;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, *fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "cache \"%s\": mmap(%zu): %s", name, size, strerror(errno));
+		close(*fd);
+		return NULL;
+	}
+	return p;
+}
+
+struct cache_store *cs_create(const char *name, size_t size, int *fd, char *err, size_t errlen)
 {
 	struct cache_store plan = { 0 }, *cs;
 
 	snprintf(plan.name, sizeof(plan.name), "%s", name);
-	layout(&plan, size < CS_MIN_SIZE ? CS_MIN_SIZE : size);
-	cs = mmap(NULL, plan.size, PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (cs == MAP_FAILED) {
-		snprintf(err, errlen, "cache \"%s\": mmap(%zu): %s", name, plan.size, strerror(errno));
+	plan.requested = size < CS_MIN_SIZE ? CS_MIN_SIZE : size;
+	layout(&plan, plan.requested);
+	if ((cs = map_new(name, plan.size, fd, err, errlen)) == NULL)
 		return NULL;
-	}
 	*cs = plan;
 	cs->magic = CS_MAGIC;
 	cs->entries_hwm = cs->blocks_hwm = 1;
@@ -162,9 +185,59 @@ struct cache_store *cs_create(const char *name, size_t size, char *err, size_t e
 		cs->seed = mix((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
 	if (init_lock(cs, err, errlen) != P_OK) {
 		munmap(cs, plan.size);
+		close(*fd);
 		return NULL;
 	}
 	return cs;
+}
+
+/* Whether cs is laid out exactly as this binary would lay out a zone of
+ * the size it was asked for, in a mapping of size bytes. */
+static bool layout_matches(const struct cache_store *cs, size_t size)
+{
+	struct cache_store plan = { 0 };
+
+	if (cs->magic != CS_MAGIC || cs->size != size || cs->requested < CS_MIN_SIZE)
+		return false;
+	layout(&plan, cs->requested);
+	return plan.size == size && plan.nblocks == cs->nblocks &&
+	       plan.nentries == cs->nentries && plan.nbuckets == cs->nbuckets &&
+	       plan.off_buckets == cs->off_buckets && plan.off_entries == cs->off_entries &&
+	       plan.off_next == cs->off_next && plan.off_blocks == cs->off_blocks;
+}
+
+struct cache_store *cs_attach(int fd, char *err, size_t errlen)
+{
+	struct cache_store *cs;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(*cs)) {
+		snprintf(err, errlen, "inherited cache zone (fd %d): not a cache zone", fd);
+		return NULL;
+	}
+	cs = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		  fd, 0);
+	if (cs == MAP_FAILED) {
+		snprintf(err, errlen, "inherited cache zone (fd %d): mmap: %s", fd, strerror(errno));
+		return NULL;
+	}
+	if (!layout_matches(cs, (size_t)st.st_size)) {
+		snprintf(err, errlen, "inherited cache zone (fd %d): not a cache zone of this version",
+			 fd);
+		munmap(cs, (size_t)st.st_size);
+		return NULL;
+	}
+	return cs;
+}
+
+const char *cs_name(const struct cache_store *cs)
+{
+	return cs->name;
+}
+
+size_t cs_requested_size(const struct cache_store *cs)
+{
+	return cs->requested;
 }
 
 void cs_destroy(struct cache_store *cs)

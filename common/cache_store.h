@@ -96,11 +96,21 @@ struct cs_stats {
 };
 
 /*
- * Map a zone of about size bytes (at least 64 KiB): its blocks and the
- * index that serves them. NULL with a reason in err on failure.
+ * Make a zone of about size bytes (at least 64 KiB): its blocks and the
+ * index that serves them, in a memfd whose descriptor goes to *fd (close
+ * on exec; the caller keeps it to hand the zone on). NULL with a reason
+ * in err on failure.
  */
-struct cache_store *cs_create(const char *name, size_t size, char *err, size_t errlen);
+struct cache_store *cs_create(const char *name, size_t size, int *fd, char *err, size_t errlen);
+/* Map a zone handed on as fd (a new binary inheriting it); NULL with a
+ * reason in err when fd is not a zone laid out as this binary lays them. */
+struct cache_store *cs_attach(int fd, char *err, size_t errlen);
+/* Unmap this process's view; the zone lives while a mapping or fd does. */
 void cs_destroy(struct cache_store *cs);
+
+const char *cs_name(const struct cache_store *cs);
+/* The size asked for at creation (a reload keeps a zone of the same). */
+size_t cs_requested_size(const struct cache_store *cs);
 
 /* Start an object under key; P_ERROR when the zone cannot make room. */
 int cs_begin(struct cache_store *cs, const char *key, size_t klen, pid_t writer,

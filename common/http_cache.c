@@ -1,6 +1,8 @@
 /*
  * http_cache.c: RFC 9111 for a shared cache (http_cache.h).
  */
+#include "config.h"
+
 #include "http_cache.h"
 
 #include <string.h>

@@ -49,6 +49,18 @@ static ssize_t fetch(struct cache_store *cs, const char *key, char *out, size_t 
 	return n < 0 ? -1 : (ssize_t)got;
 }
 
+/* A zone for one test; its descriptor is not needed (the mapping keeps
+ * the memory alive). */
+static struct cache_store *make_zone(size_t size)
+{
+	int fd;
+	struct cache_store *cs = cs_create("t", size, &fd, errbuf, sizeof(errbuf));
+
+	if (cs != NULL)
+		close(fd);
+	return cs;
+}
+
 static bool consistent(struct cache_store *cs, const char *what)
 {
 	errbuf[0] = '\0';
@@ -58,7 +70,7 @@ static bool consistent(struct cache_store *cs, const char *what)
 
 static void test_store_and_read(void)
 {
-	struct cache_store *cs = cs_create("t", 1 << 20, errbuf, sizeof(errbuf));
+	struct cache_store *cs = make_zone(1 << 20);
 	char data[5000], back[6000], key[3000];
 	struct cs_writer w;
 	struct cs_reader r;
@@ -97,7 +109,7 @@ static void test_store_and_read(void)
 
 static void test_lru(void)
 {
-	struct cache_store *cs = cs_create("t", 256 * 1024, errbuf, sizeof(errbuf));
+	struct cache_store *cs = make_zone(256 * 1024);
 	char data[1500], key[32];
 	struct cs_reader r;
 	struct cs_stats st;
@@ -132,7 +144,7 @@ static void test_lru(void)
 
 static void test_overtaken_reader(void)
 {
-	struct cache_store *cs = cs_create("t", 256 * 1024, errbuf, sizeof(errbuf));
+	struct cache_store *cs = make_zone(256 * 1024);
 	char data[20000], back[20000], key[32];
 	struct cs_reader r;
 	int i;
@@ -154,7 +166,7 @@ static void test_overtaken_reader(void)
 /* A writer that dies outside the lock leaves its object WRITING. */
 static void test_reap(void)
 {
-	struct cache_store *cs = cs_create("t", 256 * 1024, errbuf, sizeof(errbuf));
+	struct cache_store *cs = make_zone(256 * 1024);
 	struct cs_reader r;
 	struct cs_stats st;
 	pid_t pid = fork();
@@ -219,7 +231,7 @@ static void half_append(struct cache_store *cs)
 
 static void test_dead_lock_holder(void)
 {
-	struct cache_store *cs = cs_create("t", 256 * 1024, errbuf, sizeof(errbuf));
+	struct cache_store *cs = make_zone(256 * 1024);
 	char data[2500], back[2500];
 	struct cs_reader r;
 	struct cs_stats st;
@@ -268,7 +280,7 @@ static void writer_loop(struct cache_store *cs, int *ready_fd)
 
 static void test_random_kills(void)
 {
-	struct cache_store *cs = cs_create("t", 512 * 1024, errbuf, sizeof(errbuf));
+	struct cache_store *cs = make_zone(512 * 1024);
 	char want[6000], back[6000], key[32];
 	int round, bad = 0, inconsistent = 0, served = 0;
 	struct cs_stats st;
@@ -311,6 +323,37 @@ static void test_random_kills(void)
 	cs_destroy(cs);
 }
 
+/* A zone mapped a second time, at another address, as a new binary maps
+ * the one it inherits: the same objects, both ways. */
+static void test_attach(void)
+{
+	char data[3000], back[3000];
+	int fd, junk;
+	struct cache_store *cs = cs_create("t", 1 << 20, &fd, errbuf, sizeof(errbuf)), *again;
+
+	fill(data, sizeof(data), 10);
+	store(cs, "before", data, sizeof(data));
+	again = cs_attach(fd, errbuf, sizeof(errbuf));
+	ok(again != NULL && again != cs, "the zone's descriptor maps it again, elsewhere");
+	is_int(fetch(again, "before", back, sizeof(back), 500), sizeof(data),
+	       "an object stored through one mapping is read through the other");
+	ok(memcmp(back, data, sizeof(data)) == 0, "... byte for byte");
+	store(again, "after", data, 10);
+	is_int(fetch(cs, "after", back, sizeof(back), 500), 10, "... and the other way");
+	is_str(cs_name(again), "t", "it keeps its name");
+	is_int(cs_requested_size(again), 1 << 20, "... and the size it was asked for");
+	consistent(again, "seen through the second mapping");
+	cs_destroy(again);
+	cs_destroy(cs);
+	close(fd);
+
+	junk = memfd_create("junk", MFD_CLOEXEC);
+	(void)!ftruncate(junk, 1 << 20);
+	ok(cs_attach(junk, errbuf, sizeof(errbuf)) == NULL, "memory that is not a zone is refused");
+	ok(strstr(errbuf, "not a cache zone") != NULL, "... saying so (%s)", errbuf);
+	close(junk);
+}
+
 int main(void)
 {
 	test_store_and_read();
@@ -319,5 +362,6 @@ int main(void)
 	test_reap();
 	test_dead_lock_holder();
 	test_random_kills();
+	test_attach();
 	return done_testing();
 }
