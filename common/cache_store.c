@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "cache_store.h"
+#include "shm.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -133,15 +134,8 @@ static void layout(struct cache_store *cs, size_t size)
 
 static int init_lock(struct cache_store *cs, char *err, size_t errlen)
 {
-	pthread_mutexattr_t attr;
-	int r;
+	int r = shm_mutex_init(&cs->lock);
 
-	if ((r = pthread_mutexattr_init(&attr)) == 0) {
-		if ((r = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)) == 0 &&
-		    (r = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)) == 0)
-			r = pthread_mutex_init(&cs->lock, &attr);
-		pthread_mutexattr_destroy(&attr);
-	}
 	if (r != 0)
 		snprintf(err, errlen, "cache \"%s\": cannot make its lock: %s", cs->name, strerror(r));
 	return r == 0 ? P_OK : P_ERROR;
@@ -466,21 +460,17 @@ static void rebuild(struct cache_store *cs)
 	free(mark);
 }
 
-static int cs_lock(struct cache_store *cs)
+static void repair(void *arg)
 {
-	int r = pthread_mutex_lock(&cs->lock);
+	struct cache_store *cs = arg;
 
-	if (r == 0)
-		return P_OK;
-	if (r != EOWNERDEAD)
-		return P_ERROR;
 	rebuild(cs);
 	cs->recoveries++;
-	if (pthread_mutex_consistent(&cs->lock) != 0) {
-		pthread_mutex_unlock(&cs->lock);
-		return P_ERROR;
-	}
-	return P_OK;
+}
+
+static int cs_lock(struct cache_store *cs)
+{
+	return shm_mutex_lock(&cs->lock, repair, cs) == P_ERROR ? P_ERROR : P_OK;
 }
 
 static void cs_unlock(struct cache_store *cs)

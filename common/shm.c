@@ -456,24 +456,48 @@ static uint32_t zone_npages(size_t size)
 	}
 }
 
-static int zone_mutex_init(struct shm_zone *z, char *err, size_t errlen)
+int shm_mutex_init(pthread_mutex_t *m)
 {
 	pthread_mutexattr_t attr;
 	int r;
 
 	if ((r = pthread_mutexattr_init(&attr)) != 0)
-		goto fail;
-	if ((r = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)) != 0 ||
-	    (r = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)) != 0 ||
-	    (r = pthread_mutex_init(&z->mutex, &attr)) != 0) {
-		pthread_mutexattr_destroy(&attr);
-		goto fail;
-	}
+		return r;
+	if ((r = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)) == 0 &&
+	    (r = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)) == 0)
+		r = pthread_mutex_init(m, &attr);
 	pthread_mutexattr_destroy(&attr);
-	return P_OK;
-fail:
-	snprintf(err, errlen, "shared zone \"%s\": mutex: %s", z->name, strerror(r));
-	return P_ERROR;
+	return r;
+}
+
+int shm_mutex_lock(pthread_mutex_t *m, void (*repair)(void *), void *arg)
+{
+	int r = pthread_mutex_lock(m);
+
+	if (r == 0)
+		return P_OK;
+	if (r != EOWNERDEAD)
+		return P_ERROR;
+	/*
+	 * The owner died inside the critical section. A repair cut short by
+	 * another death is simply redone: it only rewrites what can be
+	 * derived again.
+	 */
+	repair(arg);
+	if (pthread_mutex_consistent(m) != 0) {
+		pthread_mutex_unlock(m);
+		return P_ERROR;
+	}
+	return SHM_RECOVERED;
+}
+
+static int zone_mutex_init(struct shm_zone *z, char *err, size_t errlen)
+{
+	int r = shm_mutex_init(&z->mutex);
+
+	if (r != 0)
+		snprintf(err, errlen, "shared zone \"%s\": mutex: %s", z->name, strerror(r));
+	return r == 0 ? P_OK : P_ERROR;
 }
 
 struct shm_zone *shm_zone_create(const char *name, size_t size, char *err,
@@ -538,27 +562,19 @@ const char *shm_zone_name(const struct shm_zone *z)
 	return z->name;
 }
 
-int shm_lock(struct shm_zone *z)
+/* The page table is valid by construction; everything derived from it
+ * is made again. */
+static void zone_repair(void *arg)
 {
-	int r = pthread_mutex_lock(&z->mutex);
+	struct shm_zone *z = arg;
 
-	if (r == 0)
-		return P_OK;
-	if (r != EOWNERDEAD)
-		return P_ERROR;
-	/*
-	 * The owner died inside the critical section: the page table is
-	 * valid by construction, everything derived from it may not be.
-	 * A rebuild cut short by another death is simply redone: it only
-	 * rewrites derived state and commits merges one store at a time.
-	 */
 	zone_rebuild(z);
 	z->stats.recoveries++;
-	if (pthread_mutex_consistent(&z->mutex) != 0) {
-		pthread_mutex_unlock(&z->mutex);
-		return P_ERROR;
-	}
-	return SHM_RECOVERED;
+}
+
+int shm_lock(struct shm_zone *z)
+{
+	return shm_mutex_lock(&z->mutex, zone_repair, z);
 }
 
 void shm_unlock(struct shm_zone *z)

@@ -28,6 +28,7 @@
 #ifndef PORTICO_SHM_H
 #define PORTICO_SHM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -92,6 +93,15 @@ void shm_stats(struct shm_zone *z, struct shm_stats *out);
 void *shm_alloc_locked(struct shm_zone *z, size_t n);
 void shm_free_locked(struct shm_zone *z, void *p);
 void shm_stats_locked(struct shm_zone *z, struct shm_stats *out);
+
+/*
+ * Process-shared robust mutexes, for zones of other shapes too. init
+ * returns 0 or an errno. lock returns P_OK; SHM_RECOVERED after calling
+ * repair(arg) because the previous owner died holding the lock; or
+ * P_ERROR when the lock is unusable.
+ */
+int shm_mutex_init(pthread_mutex_t *m);
+int shm_mutex_lock(pthread_mutex_t *m, void (*repair)(void *), void *arg);
 
 /*
  * Verify the free lists and stats against the page table. P_OK, or
