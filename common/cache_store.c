@@ -24,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CS_MAGIC	0x706f727469636f31ULL	/* "portico1": this layout */
+/* "portico1": change it with anything in the zone's layout, so that a
+ * binary never takes over a zone another one laid out differently */
+#define CS_MAGIC	0x706f727469636f31ULL
 #define CS_MIN_SIZE	(64 * 1024)
 #define CS_PAGE		4096
 
