@@ -337,10 +337,12 @@ for my $log ("$LOGDIR/error.log", "$LOGDIR/access.log") {
 	is(@ls ? sprintf('%s:%s %04o', scalar getpwuid($ls[4]), scalar getgrgid($ls[5]), $ls[2] & 07777) : 'missing',
 	    'root:adm 0640', "$log is created root:adm 0640");
 }
+# A worker drops its ids a moment after the fork: look once both have.
+my $as_portico = join(',', (join ' ', ($uid) x 4) x 2);
 my @w;
-wait_for(sub { @w = workers($master // 0); @w == 2 }, 5);
+wait_for(sub { @w = workers($master // 0); @w == 2 && join(',', map { uids($_) } @w) eq $as_portico }, 10);
 is(scalar(@w), 2, 'two workers');
-is(join(',', map { uids($_) } @w), join(',', (join ' ', ($uid) x 4) x 2), 'the workers run as portico');
+is(join(',', map { uids($_) } @w), $as_portico, 'the workers run as portico');
 is(uids($master // 0), '0 0 0 0', 'the master runs as root');
 ($rc, $out) = init('start');
 is($rc, 0, 'start again: already running is fine') or diag($out);
@@ -411,9 +413,9 @@ sub upgrade_under_load {
 	ok(!@fail, "$what: not one failed") or diag("failures: @fail");
 	is(body(), 'b', "$what: the new master serves the configuration");
 	my @nw;
-	wait_for(sub { @nw = workers($new // 0); @nw == 2 }, 5);
-	is(join(',', map { uids($_) } @nw), join(',', (join ' ', ($uid) x 4) x 2),
-	    "$what: its workers run as portico");
+	wait_for(sub { @nw = workers($new // 0); @nw == 2 && join(',', map { uids($_) } @nw) eq $as_portico },
+		 10);
+	is(join(',', map { uids($_) } @nw), $as_portico, "$what: its workers run as portico");
 	$master = $new;
 }
 

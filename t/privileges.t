@@ -74,6 +74,10 @@ chroot = "$jail"
 EOF
 my @w = $jailed->wait_workers(2);
 is(scalar(@w), 2, 'chroot: two workers start');
+# A worker chroots and drops its ids a moment after the fork (longer in a
+# sanitizer build): look once both have.
+my $settled = sub { join(',', map { (readlink("/proc/$_/root") // 'gone') . ' ' . ids($_, 'Uid') } @w) };
+wait_for(sub { $settled->() eq join(',', ("$jail " . join(' ', ($nobody) x 4)) x 2) }, 15);
 is(join(',', map { nofile_limit($_) } @w), '5000 5000,5000 5000',
     'worker_rlimit_nofile = 5000: the workers\' soft and hard open-file limits');
 isnt(nofile_limit($jailed->master_pid), '5000 5000', 'the master keeps its own limit');
