@@ -36,7 +36,6 @@ struct cs_entry {
 	uint64_t hash;
 	uint64_t version;	/* changes before the blocks go to anyone else */
 	uint64_t len;		/* bytes stored: the key, then the data */
-	int64_t last_used;
 	uint32_t key_len;
 	uint32_t first, last, nblocks;
 	uint32_t link;		/* next in the bucket, or in the free list */
@@ -670,8 +669,7 @@ void cs_abort(struct cache_store *cs, const struct cs_writer *w)
 
 /* ---- reading ---- */
 
-int cs_lookup(struct cache_store *cs, const char *key, size_t klen, int64_t now,
-	      struct cs_reader *r)
+int cs_lookup(struct cache_store *cs, const char *key, size_t klen, struct cs_reader *r)
 {
 	uint64_t hash = key_hash(cs, key, klen);
 	bool busy = false;
@@ -688,7 +686,6 @@ int cs_lookup(struct cache_store *cs, const char *key, size_t klen, int64_t now,
 	e = entry(cs, i);
 	lru_unlink(cs, i);
 	lru_push(cs, i);
-	e->last_used = now;
 	for (b = e->first, skip = klen; skip >= CS_BLOCK; skip -= CS_BLOCK)
 		b = next_block(cs)[b];
 	*r = (struct cs_reader){ .entry = i, .version = e->version, .data_len = e->len - klen,

@@ -42,7 +42,7 @@
  *		cs_abort(cs, &w);
  *
  *	struct cs_reader r;
- *	if (cs_lookup(cs, key, klen, now, &r) == CS_HIT)
+ *	if (cs_lookup(cs, key, klen, &r) == CS_HIT)
  *		while ((n = cs_read(cs, &r, buf, sizeof(buf))) > 0)
  *			send_somewhere(buf, n);    (n == CS_GONE: evicted meanwhile)
  */
@@ -121,10 +121,9 @@ int cs_append(struct cache_store *cs, const struct cs_writer *w, const void *dat
 int cs_commit(struct cache_store *cs, const struct cs_writer *w);
 void cs_abort(struct cache_store *cs, const struct cs_writer *w);
 
-/* CS_HIT (r set up to read the data, the object marked used at now),
- * CS_BUSY or CS_MISS. */
-int cs_lookup(struct cache_store *cs, const char *key, size_t klen, int64_t now,
-	      struct cs_reader *r);
+/* CS_HIT (r set up to read the data, the object now the most recently
+ * used), CS_BUSY or CS_MISS. */
+int cs_lookup(struct cache_store *cs, const char *key, size_t klen, struct cs_reader *r);
 /* Up to len bytes of data: the count (0 at the end) or CS_GONE. */
 ssize_t cs_read(const struct cache_store *cs, struct cs_reader *r, void *buf, size_t len);
 

@@ -42,7 +42,7 @@ static ssize_t fetch(struct cache_store *cs, const char *key, char *out, size_t 
 	size_t got = 0;
 	ssize_t n;
 
-	if (cs_lookup(cs, key, strlen(key), 0, &r) != CS_HIT)
+	if (cs_lookup(cs, key, strlen(key), &r) != CS_HIT)
 		return -1;
 	while ((n = cs_read(cs, &r, out + got, MIN(step, cap - got))) > 0)
 		got += (size_t)n;
@@ -80,19 +80,19 @@ static void test_store_and_read(void)
 	ok(store(cs, "k1", data, sizeof(data)) == P_OK, "an object of 5000 bytes is stored");
 	is_int(fetch(cs, "k1", back, sizeof(back), 700), sizeof(data), "... and read back whole");
 	ok(memcmp(back, data, sizeof(data)) == 0, "... byte for byte, across blocks");
-	is_int(cs_lookup(cs, "k2", 2, 0, &r), CS_MISS, "another key misses");
+	is_int(cs_lookup(cs, "k2", 2, &r), CS_MISS, "another key misses");
 
 	fill(key, sizeof(key), 2);
 	key[sizeof(key) - 1] = '\0';
 	ok(store(cs, key, "x", 1) == P_OK, "a key longer than a block");
 	is_int(fetch(cs, key, back, sizeof(back), 100), 1, "... is found, its data after it");
 	key[sizeof(key) - 2] ^= 1;
-	is_int(cs_lookup(cs, key, strlen(key), 0, &r), CS_MISS, "... and a key differing in its last byte is not");
+	is_int(cs_lookup(cs, key, strlen(key), &r), CS_MISS, "... and a key differing in its last byte is not");
 
 	ok(cs_begin(cs, "k3", 2, getpid(), &w) == P_OK, "an object begun");
-	is_int(cs_lookup(cs, "k3", 2, 0, &r), CS_BUSY, "... is busy while written");
+	is_int(cs_lookup(cs, "k3", 2, &r), CS_BUSY, "... is busy while written");
 	cs_abort(cs, &w);
-	is_int(cs_lookup(cs, "k3", 2, 0, &r), CS_MISS, "... and gone when aborted");
+	is_int(cs_lookup(cs, "k3", 2, &r), CS_MISS, "... and gone when aborted");
 
 	fill(data, sizeof(data), 3);
 	ok(store(cs, "k1", data, 1500) == P_OK, "k1 stored again, shorter");
@@ -121,14 +121,14 @@ static void test_lru(void)
 		snprintf(key, sizeof(key), "cold-%d", i);
 		if (store(cs, key, data, sizeof(data)) != P_OK)
 			break;
-		cs_lookup(cs, "hot", 3, 0, &r);
+		cs_lookup(cs, "hot", 3, &r);
 	}
 	cs_stats(cs, &st);
 	is_int(i, 1000, "1000 objects stored in a zone that holds about 100");
 	ok(st.evicted > 800, "... by evicting the least recently used (%lu)", st.evicted);
-	is_int(cs_lookup(cs, "hot", 3, 0, &r), CS_HIT, "the object used all along stays");
-	is_int(cs_lookup(cs, "cold-0", 6, 0, &r), CS_MISS, "the oldest unused one went first");
-	is_int(cs_lookup(cs, "cold-999", 8, 0, &r), CS_HIT, "the newest is there");
+	is_int(cs_lookup(cs, "hot", 3, &r), CS_HIT, "the object used all along stays");
+	is_int(cs_lookup(cs, "cold-0", 6, &r), CS_MISS, "the oldest unused one went first");
+	is_int(cs_lookup(cs, "cold-999", 8, &r), CS_HIT, "the newest is there");
 	consistent(cs, "after 900 evictions");
 
 	char *big = malloc(400 * 1024);
@@ -151,13 +151,13 @@ static void test_overtaken_reader(void)
 
 	fill(data, sizeof(data), 6);
 	store(cs, "victim", data, sizeof(data));
-	ok(cs_lookup(cs, "victim", 6, 0, &r) == CS_HIT, "a reader finds an object");
+	ok(cs_lookup(cs, "victim", 6, &r) == CS_HIT, "a reader finds an object");
 	is_int(cs_read(cs, &r, back, 3000), 3000, "... and reads part of it");
 	for (i = 0; i < 20; i++) {
 		snprintf(key, sizeof(key), "new-%d", i);
 		store(cs, key, data, sizeof(data));
 	}
-	is_int(cs_lookup(cs, "victim", 6, 0, &r) == CS_HIT ? 1 : 0, 0, "the object was evicted meanwhile");
+	is_int(cs_lookup(cs, "victim", 6, &r) == CS_HIT ? 1 : 0, 0, "the object was evicted meanwhile");
 	ok(cs_read(cs, &r, back, 50) == CS_GONE,
 	   "the first reader is told CS_GONE, even for bytes within the block it was in");
 	cs_destroy(cs);
@@ -181,9 +181,9 @@ static void test_reap(void)
 		_exit(0);
 	}
 	waitpid(pid, NULL, 0);
-	is_int(cs_lookup(cs, "orphan", 6, 0, &r), CS_BUSY, "a dead writer's object is never served");
+	is_int(cs_lookup(cs, "orphan", 6, &r), CS_BUSY, "a dead writer's object is never served");
 	is_int(cs_reap(cs, pid), 1, "cs_reap frees it");
-	is_int(cs_lookup(cs, "orphan", 6, 0, &r), CS_MISS, "... and the key misses");
+	is_int(cs_lookup(cs, "orphan", 6, &r), CS_MISS, "... and the key misses");
 	cs_stats(cs, &st);
 	is_int(st.blocks_used, 0, "... its blocks are free again");
 	consistent(cs, "after a reap");
@@ -242,7 +242,7 @@ static void test_dead_lock_holder(void)
 	store(cs, "c", data, sizeof(data));
 
 	die_holding_lock(cs, half_free);
-	is_int(cs_lookup(cs, "a", 1, 0, &r), CS_MISS, "an object half freed by a process that died: gone");
+	is_int(cs_lookup(cs, "a", 1, &r), CS_MISS, "an object half freed by a process that died: gone");
 	cs_stats(cs, &st);
 	is_int(st.recoveries, 1, "... the lock was taken over and the zone rebuilt");
 	is_int(st.blocks_used, 6, "... its blocks are free, the others' kept");
@@ -255,7 +255,7 @@ static void test_dead_lock_holder(void)
 	consistent(cs, "after a death in the middle of an LRU move");
 
 	die_holding_lock(cs, half_append);
-	is_int(cs_lookup(cs, "half", 4, 0, &r), CS_MISS, "a dead writer's half-appended object is dropped");
+	is_int(cs_lookup(cs, "half", 4, &r), CS_MISS, "a dead writer's half-appended object is dropped");
 	cs_stats(cs, &st);
 	is_int(st.recoveries, 3, "... in the third recovery");
 	is_int(st.blocks_used, 6, "... and every block it took is free again");
