@@ -275,19 +275,29 @@ bool http_status_heuristic(int status)
 	return false;
 }
 
+/* Vary = #( "*" / field-name ): whether one element is "*" ("*" alone;
+ * a field name may hold the character too). */
 static bool vary_star(const struct http_message *resp)
 {
 	unsigned i;
-	size_t j;
 
 	for (i = 0; i < resp->nheaders; i++) {
-		struct slice v = resp->headers[i].value;
+		const char *p, *e, *s;
 
 		if (!slice_ieq(resp->headers[i].name, "vary"))
 			continue;
-		for (j = 0; j < v.len; j++)
-			if (v.p[j] == '*')
+		p = resp->headers[i].value.p;
+		e = p + resp->headers[i].value.len;
+		while (p < e) {
+			while (p < e && (is_ows(*p) || *p == ','))
+				p++;
+			for (s = p; p < e && *p != ',' && !is_ows(*p); p++)
+				;
+			if (p - s == 1 && *s == '*')
 				return true;
+			while (p < e && *p != ',')
+				p++;
+		}
 	}
 	return false;
 }

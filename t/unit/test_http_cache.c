@@ -130,6 +130,8 @@ static void test_storable(void)
 	is_int(verdict("", 200, "Set-Cookie: a=b\r\nCache-Control: max-age=60\r\n", true), HC_STORABLE,
 	       "... unless allowed");
 	is_int(verdict("", 200, "Vary: accept, *\r\nCache-Control: max-age=60\r\n", false), HC_VARY_STAR, "Vary: *");
+	is_int(verdict("", 200, "Vary: x-*, accept\r\nCache-Control: max-age=60\r\n", false), HC_STORABLE,
+	       "a field name holding * is not Vary: *");
 	is_int(verdict("", 200, "Cache-Control: no-cache\r\n", false), HC_STORABLE,
 	       "no-cache: stored (and revalidated before each use)");
 	is_str(http_cache_refusal_name(HC_AUTHORIZATION), "authorization", "refusals have names");
