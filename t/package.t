@@ -149,11 +149,7 @@ sub workers {
 	    Test::Portico::children_of($master);
 }
 
-sub uids {
-	my ($pid) = @_;
-	my $s = Test::Portico::proc_status($pid) or return 'gone';
-	return join ' ', (split ' ', $s->{Uid})[0 .. 3];
-}
+sub uids { proc_ids($_[0], 'Uid') }
 
 # Our policy-rc.d, for the length of the test: invoke-rc.d (used by the
 # maintainer scripts) asks it whether it may act on a service. portico is

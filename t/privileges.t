@@ -20,12 +20,6 @@ plan skip_all => 'privilege drop needs root' unless $> == 0;
 my ($nobody, $nogroup) = (getpwnam('nobody'))[2, 3];
 plan skip_all => 'no user nobody' unless defined $nobody;
 
-sub ids {
-	my ($pid, $field) = @_;
-	my $s = Test::Portico::proc_status($pid) or return 'gone';
-	return join ' ', (split ' ', $s->{$field})[0 .. 3];
-}
-
 my $conf = <<'EOF';
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream a { server "%%BACKEND:a%%" {} }
@@ -37,20 +31,20 @@ my $p = Test::Portico->new(conf => $conf, omit => ['user'])->start;
 unlike($p->conf_text, qr/^\s*user\s*=/m, 'the config names no user');
 my ($w) = $p->wait_workers(1);
 # A worker drops its privileges a moment after it is forked: wait for it.
-ok(wait_for(sub { ids($w, 'Uid') eq join(' ', ($nobody) x 4) }, 10),
+ok(wait_for(sub { proc_ids($w, 'Uid') eq join(' ', ($nobody) x 4) }, 10),
     'workers run as nobody by default (real, effective, saved, fs uid)')
-    or diag('Uid: ' . ids($w, 'Uid'));
-is(ids($w, 'Gid'), join(' ', ($nogroup) x 4), 'with nobody\'s primary group');
+    or diag('Uid: ' . proc_ids($w, 'Uid'));
+is(proc_ids($w, 'Gid'), join(' ', ($nogroup) x 4), 'with nobody\'s primary group');
 my $groups = Test::Portico::proc_status($w)->{Groups} // '';
 unlike($groups, qr/(?:^|\s)0(?:\s|$)/, 'and without root\'s supplementary groups');
-is(ids($p->master_pid, 'Uid'), '0 0 0 0', 'the master stays root');
+is(proc_ids($p->master_pid, 'Uid'), '0 0 0 0', 'the master stays root');
 my $r = http_get($p->port('http'), '/name');
 is($r && $r->{body}, 'a', 'the unprivileged worker serves');
 $p->stop;
 
 my $root = Test::Portico->new(conf => qq(user = "root"\n) . $conf)->start;
 ($w) = $root->wait_workers(1);
-is(ids($w, 'Uid'), '0 0 0 0', 'with user = "root" written explicitly, workers stay root');
+is(proc_ids($w, 'Uid'), '0 0 0 0', 'with user = "root" written explicitly, workers stay root');
 $root->stop;
 
 # ---- worker_rlimit_nofile and chroot ----
@@ -76,7 +70,9 @@ my @w = $jailed->wait_workers(2);
 is(scalar(@w), 2, 'chroot: two workers start');
 # A worker chroots and drops its ids a moment after the fork (longer in a
 # sanitizer build): look once both have.
-my $settled = sub { join(',', map { (readlink("/proc/$_/root") // 'gone') . ' ' . ids($_, 'Uid') } @w) };
+my $settled = sub {
+	join(',', map { (readlink("/proc/$_/root") // 'gone') . ' ' . proc_ids($_, 'Uid') } @w);
+};
 wait_for(sub { $settled->() eq join(',', ("$jail " . join(' ', ($nobody) x 4)) x 2) }, 15);
 is(join(',', map { nofile_limit($_) } @w), '5000 5000,5000 5000',
     'worker_rlimit_nofile = 5000: the workers\' soft and hard open-file limits');
@@ -84,7 +80,7 @@ isnt(nofile_limit($jailed->master_pid), '5000 5000', 'the master keeps its own l
 is(join(',', map { readlink("/proc/$_/root") // 'gone' } @w), "$jail,$jail",
     'chroot: the workers\' root directory is the chroot');
 is(readlink('/proc/' . $jailed->master_pid . '/root'), '/', 'the master\'s is not');
-is(join(',', map { ids($_, 'Uid') } @w), join(',', (join ' ', ($nobody) x 4) x 2),
+is(join(',', map { proc_ids($_, 'Uid') } @w), join(',', (join ' ', ($nobody) x 4) x 2),
     'and they run as nobody');
 $r = http_get($jailed->port('http'), '/name');
 is($r && $r->{body}, 'a', 'chrooted workers serve');

@@ -38,7 +38,7 @@ use Test::Portico::Backend;
 use Test::Portico::Client qw(http http_get);
 
 use Exporter 'import';
-our @EXPORT = qw(http http_get wait_for run_portico portico_bin);
+our @EXPORT = qw(http http_get wait_for run_portico portico_bin proc_ids);
 
 our $BIN = $ENV{PORTICO_BIN} // do {
 	my $here = abs_path(__FILE__) =~ s{/t/lib/Test/Portico\.pm$}{}r;
@@ -387,6 +387,14 @@ sub proc_status {
 		$s{$1} = $2 if $line =~ /^(\w+):\s*(.*?)\s*$/;
 	}
 	return \%s;
+}
+
+# The real, effective, saved and filesystem ids of $pid ($field: "Uid" or
+# "Gid") as "r e s f", or "gone".
+sub proc_ids {
+	my ($pid, $field) = @_;
+	my $s = proc_status($pid) or return 'gone';
+	return join ' ', (split ' ', $s->{$field} // '')[0 .. 3];
 }
 
 # Resident memory of $pid in bytes (VmRSS), 0 if it is gone.
