@@ -520,21 +520,65 @@ static struct cs_entry *writer_entry(struct cache_store *cs, const struct cs_wri
 	return e->state == E_WRITING && e->version == w->version ? e : NULL;
 }
 
+/* Whether entry e holds key: the hash, the length, then the bytes. */
+static bool key_equals(const struct cache_store *cs, const struct cs_entry *e, uint64_t hash,
+		       const char *key, size_t klen)
+{
+	uint32_t b = e->first;
+	size_t n;
+
+	if (e->hash != hash || e->key_len != klen || e->len < klen)
+		return false;
+	for (; klen > 0; b = next_block(cs)[b]) {
+		n = MIN(klen, (size_t)CS_BLOCK);
+		if (memcmp(block(cs, b), key, n) != 0)
+			return false;
+		key += n;
+		klen -= n;
+	}
+	return true;
+}
+
+/* The WRITING entry of key, or 0; one its writer left by dying is freed
+ * on the way (the master would reap it later). */
+static uint32_t writer_of(struct cache_store *cs, uint64_t hash, const char *key, size_t klen)
+{
+	uint32_t i, next;
+
+	for (i = buckets(cs)[hash & (cs->nbuckets - 1)]; i != 0; i = next) {
+		const struct cs_entry *e = entry(cs, i);
+
+		next = e->link;
+		if (e->state != E_WRITING || !key_equals(cs, e, hash, key, klen))
+			continue;
+		if (alive(e->writer))
+			return i;
+		entry_free(cs, i);
+		cs->reaped++;
+	}
+	return 0;
+}
+
 int cs_begin(struct cache_store *cs, const char *key, size_t klen, pid_t writer,
 	     struct cs_writer *w)
 {
+	uint64_t hash = key_hash(cs, key, klen);
 	struct cs_entry *e;
 	uint32_t i;
 
 	w->entry = 0;
 	if (klen == 0 || klen > CS_KEY_MAX || cs_lock(cs) != P_OK)
 		return P_ERROR;
+	if (writer_of(cs, hash, key, klen) != 0) {
+		cs_unlock(cs);
+		return CS_BUSY;
+	}
 	if ((i = entry_take(cs)) == 0) {
 		cs_unlock(cs);
 		return P_ERROR;
 	}
 	e = entry(cs, i);
-	e->hash = key_hash(cs, key, klen);
+	e->hash = hash;
 	e->key_len = (uint32_t)klen;
 	e->len = 0;
 	e->first = e->last = e->nblocks = 0;
@@ -555,6 +599,36 @@ int cs_begin(struct cache_store *cs, const char *key, size_t klen, pid_t writer,
 	return P_OK;
 }
 
+int cs_write_at(struct cache_store *cs, const struct cs_writer *w, uint64_t off,
+		const void *data, size_t len)
+{
+	const char *p = data;
+	struct cs_entry *e;
+	uint64_t at;
+	uint32_t b;
+	size_t n;
+	int rc = P_ERROR;
+
+	if (cs_lock(cs) != P_OK)
+		return P_ERROR;
+	e = writer_entry(cs, w);
+	if (e == NULL || off + len < off || e->key_len + off + len > e->len)
+		goto out;
+	at = e->key_len + off;
+	for (b = e->first; at >= CS_BLOCK; at -= CS_BLOCK)
+		b = next_block(cs)[b];
+	for (; len > 0; b = next_block(cs)[b], at = 0) {
+		n = MIN(len, (size_t)(CS_BLOCK - at));
+		memcpy(block(cs, b) + at, p, n);
+		p += n;
+		len -= n;
+	}
+	rc = P_OK;
+out:
+	cs_unlock(cs);
+	return rc;
+}
+
 int cs_append(struct cache_store *cs, const struct cs_writer *w, const void *data, size_t len)
 {
 	struct cs_entry *e;
@@ -566,25 +640,6 @@ int cs_append(struct cache_store *cs, const struct cs_writer *w, const void *dat
 		rc = append_locked(cs, e, data, len);
 	cs_unlock(cs);
 	return rc;
-}
-
-/* Whether entry e holds key: the hash, the length, then the bytes. */
-static bool key_equals(const struct cache_store *cs, const struct cs_entry *e, uint64_t hash,
-		       const char *key, size_t klen)
-{
-	uint32_t b = e->first;
-	size_t n;
-
-	if (e->hash != hash || e->key_len != klen || e->len < klen)
-		return false;
-	for (; klen > 0; b = next_block(cs)[b]) {
-		n = MIN(klen, (size_t)CS_BLOCK);
-		if (memcmp(block(cs, b), key, n) != 0)
-			return false;
-		key += n;
-		klen -= n;
-	}
-	return true;
 }
 
 /* The READY object of key, or 0. */
@@ -721,6 +776,44 @@ ssize_t cs_read(const struct cache_store *cs, struct cs_reader *r, void *buf, si
 }
 
 /* ---- removal, reaping, stats ---- */
+
+/* Whether entry e's key starts with prefix[plen]. */
+static bool key_has_prefix(const struct cache_store *cs, const struct cs_entry *e,
+			   const char *prefix, size_t plen)
+{
+	uint32_t b = e->first;
+	size_t n;
+
+	if (e->key_len < plen || e->len < plen)
+		return false;
+	for (; plen > 0; b = next_block(cs)[b]) {
+		n = MIN(plen, (size_t)CS_BLOCK);
+		if (memcmp(block(cs, b), prefix, n) != 0)
+			return false;
+		prefix += n;
+		plen -= n;
+	}
+	return true;
+}
+
+unsigned cs_remove_prefix(struct cache_store *cs, const char *prefix, size_t plen)
+{
+	unsigned removed = 0;
+	uint32_t i;
+
+	if (cs_lock(cs) != P_OK)
+		return 0;
+	for (i = 1; i < cs->entries_hwm; i++) {
+		const struct cs_entry *e = entry(cs, i);
+
+		if (e->state == E_READY && key_has_prefix(cs, e, prefix, plen)) {
+			entry_free(cs, i);
+			removed++;
+		}
+	}
+	cs_unlock(cs);
+	return removed;
+}
 
 int cs_remove(struct cache_store *cs, const char *key, size_t klen)
 {

@@ -112,11 +112,17 @@ const char *cs_name(const struct cache_store *cs);
 /* The size asked for at creation (a reload keeps a zone of the same). */
 size_t cs_requested_size(const struct cache_store *cs);
 
-/* Start an object under key; P_ERROR when the zone cannot make room. */
+/* Start an object under key: P_OK; CS_BUSY when a live process writes
+ * one under key already (one fill at a time: the others wait for it);
+ * P_ERROR when the zone cannot make room. */
 int cs_begin(struct cache_store *cs, const char *key, size_t klen, pid_t writer,
 	     struct cs_writer *w);
 /* Add data; P_ERROR when no room can be made (the caller then aborts). */
 int cs_append(struct cache_store *cs, const struct cs_writer *w, const void *data, size_t len);
+/* Overwrite len bytes of what was appended, from data byte off on (a
+ * length known only at the end); P_ERROR past what was appended. */
+int cs_write_at(struct cache_store *cs, const struct cs_writer *w, uint64_t off,
+		const void *data, size_t len);
 /* Make it READY, replacing an older object of the same key. */
 int cs_commit(struct cache_store *cs, const struct cs_writer *w);
 void cs_abort(struct cache_store *cs, const struct cs_writer *w);
@@ -129,6 +135,8 @@ ssize_t cs_read(const struct cache_store *cs, struct cs_reader *r, void *buf, si
 
 /* Drop the READY object of key: 1 if there was one, else 0. */
 int cs_remove(struct cache_store *cs, const char *key, size_t klen);
+/* Drop every READY object whose key starts with prefix: how many. */
+unsigned cs_remove_prefix(struct cache_store *cs, const char *prefix, size_t plen);
 /* Free what a dead writer left WRITING: the number of objects freed. */
 unsigned cs_reap(struct cache_store *cs, pid_t writer);
 

@@ -190,6 +190,84 @@ static void test_reap(void)
 	cs_destroy(cs);
 }
 
+/* One fill per key: a second writer is told the key is busy while the
+ * first lives, and takes over once it died. */
+static void test_one_writer(void)
+{
+	struct cache_store *cs = make_zone(256 * 1024);
+	struct cs_writer w, w2;
+	struct cs_reader r;
+	int p[2];
+	char c;
+	pid_t pid;
+
+	is_int(cs_begin(cs, "k", 1, getpid(), &w), P_OK, "a first writer starts");
+	is_int(cs_begin(cs, "k", 1, getpid(), &w2), CS_BUSY, "a second one is told the key is busy");
+	is_int(cs_begin(cs, "other", 5, getpid(), &w2), P_OK, "... other keys are not");
+	cs_abort(cs, &w2);
+	cs_append(cs, &w, "v1", 2);
+	cs_commit(cs, &w);
+	is_int(cs_begin(cs, "k", 1, getpid(), &w), P_OK, "a READY object does not stop a refill");
+	is_int(cs_lookup(cs, "k", 1, &r), CS_HIT, "... and is served meanwhile");
+	cs_abort(cs, &w);
+	if (pipe(p) != 0)
+		return;
+	if ((pid = fork()) == 0) {
+		cs_begin(cs, "k", 1, getpid(), &w);
+		(void)!write(p[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	(void)!read(p[0], &c, 1);
+	is_int(cs_begin(cs, "k", 1, getpid(), &w), CS_BUSY, "a live writer in another process holds the key");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	is_int(cs_begin(cs, "k", 1, getpid(), &w), P_OK, "... a dead one does not");
+	cs_append(cs, &w, "v2", 2);
+	cs_commit(cs, &w);
+	consistent(cs, "after writers took turns");
+	close(p[0]);
+	close(p[1]);
+	cs_destroy(cs);
+}
+
+/* A length patched in at the end, across a block boundary; purging by
+ * the start of keys. */
+static void test_write_at_and_prefix(void)
+{
+	struct cache_store *cs = make_zone(256 * 1024);
+	char data[3000], back[3000], key[32];
+	struct cs_writer w;
+	struct cs_reader r;
+	unsigned k;
+
+	fill(data, sizeof(data), 3);
+	cs_begin(cs, "patched", 7, getpid(), &w);
+	cs_append(cs, &w, data, sizeof(data));
+	memset(data + CS_BLOCK - 10, 'x', 20);
+	is_int(cs_write_at(cs, &w, CS_BLOCK - 10, data + CS_BLOCK - 10, 20), P_OK,
+	       "cs_write_at over a block boundary");
+	is_int(cs_write_at(cs, &w, sizeof(data) - 5, data, 10), P_ERROR,
+	       "... not past what was appended");
+	cs_commit(cs, &w);
+	is_int(cs_write_at(cs, &w, 0, data, 1), P_ERROR, "... nor once committed");
+	if (cs_lookup(cs, "patched", 7, &r) == CS_HIT)
+		ok(cs_read(cs, &r, back, sizeof(back)) == (ssize_t)sizeof(back) &&
+		   memcmp(back, data, sizeof(data)) == 0, "the patched bytes read back");
+	else
+		ok(0, "the patched object is there");
+	for (k = 0; k < 6; k++) {
+		snprintf(key, sizeof(key), k < 4 ? "http://a/x/%u" : "http://a/y/%u", k);
+		cs_begin(cs, key, strlen(key), getpid(), &w);
+		cs_append(cs, &w, "v", 1);
+		cs_commit(cs, &w);
+	}
+	is_int(cs_remove_prefix(cs, "http://a/x/", 11), 4, "cs_remove_prefix drops the 4 under a prefix");
+	is_int(cs_lookup(cs, "http://a/y/4", 12, &r), CS_HIT, "... and keeps the others");
+	consistent(cs, "after a purge by prefix");
+	cs_destroy(cs);
+}
+
 /* A child that takes the lock, makes half a change and dies with it. */
 static void die_holding_lock(struct cache_store *cs, void (*half)(struct cache_store *))
 {
@@ -358,6 +436,8 @@ int main(void)
 {
 	test_store_and_read();
 	test_lru();
+	test_one_writer();
+	test_write_at_and_prefix();
 	test_overtaken_reader();
 	test_reap();
 	test_dead_lock_holder();
