@@ -35,7 +35,7 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_global_options, conf_tls_global_options, conf_listen_options,
 	conf_upstream_options, conf_tls_upstream_options, conf_server_options,
 	conf_health_check_options, conf_site_options, conf_tls_options, conf_route_options,
-	NULL
+	conf_route_cache_options, conf_cache_options, NULL
 };
 
 /* ---- the schema ---- */
@@ -303,6 +303,7 @@ struct conf *conf_load(const char *path, unsigned flags, char **errors)
 		goto done;
 	}
 	conf_globals_resolve(ld, cfg, c);
+	conf_caches_resolve(ld, cfg, c);
 	conf_upstreams_resolve(ld, cfg, c);
 	conf_sites_resolve(ld, cfg, c);
 	ld_check_duplicates(ld);
@@ -333,6 +334,9 @@ void conf_free(struct conf *c)
 	for (i = 0; i < c->nsites; i++)
 		conf_site_free(&c->sites[i]);
 	free(c->sites);
+	for (i = 0; i < c->ncaches; i++)
+		conf_cache_free(&c->caches[i]);
+	free(c->caches);
 	conf_globals_free(c);
 	free(c->file);
 	free(c);
@@ -346,6 +350,8 @@ void conf_dump(const struct conf *c, FILE *out)
 	fputs(c->file, out);
 	fputc('\n', out);
 	conf_globals_dump(c, out);
+	for (i = 0; i < c->ncaches; i++)
+		conf_cache_dump(&c->caches[i], out);
 	for (i = 0; i < c->nupstreams; i++)
 		conf_upstream_dump(&c->upstreams[i], out);
 	for (i = 0; i < c->nsites; i++)

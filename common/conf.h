@@ -94,7 +94,8 @@ enum conf_balance {
 	BALANCE_EWMA			/* decayed response time x (active + 1) */
 };
 
-/* One piece of a hash_key such as "$host$request_uri" or "$cookie_sid". */
+/* One piece of a variable expression such as "$host$request_uri" or
+ * "$cookie_sid" (hash_key, cache_key). */
 enum conf_key_var {
 	KEY_TEXT = 0,			/* name: literal text */
 	KEY_URI,			/* path without the query */
@@ -104,13 +105,22 @@ enum conf_key_var {
 	KEY_HTTP,			/* name: a header field ("x-user") */
 	KEY_COOKIE,			/* name: a cookie */
 	KEY_REMOTE_ADDR,		/* client address */
-	KEY_HOST			/* Host, lower-cased, without port */
+	KEY_HOST,			/* Host, lower-cased, without port */
+	KEY_SCHEME,			/* "http" or "https" */
+	KEY_METHOD			/* the request's method */
 };
 
 struct conf_key_part {
 	enum conf_key_var var;
 	char *name;			/* KEY_TEXT, KEY_ARG, KEY_HTTP, KEY_COOKIE */
 	size_t name_len;
+};
+
+/* A variable expression: text and $variables (conf_expr.c). */
+struct conf_expr {
+	char *text;			/* as written, for -T; NULL: none */
+	struct conf_key_part *parts;
+	unsigned nparts;
 };
 
 /* conf_upstream.fail_on: what counts as a passive failure. */
@@ -139,9 +149,7 @@ struct conf_upstream {
 	unsigned send_timeout;		/* ms */
 	unsigned read_timeout;		/* ms */
 	enum conf_balance balance;
-	char *hash_key_text;		/* as written, for -T */
-	struct conf_key_part *hash_key;	/* balance = hash */
-	unsigned nhash_key;
+	struct conf_expr hash_key;	/* balance = hash */
 	unsigned retries;		/* more servers tried after the first */
 	unsigned retry_timeout;		/* ms from the first try; 0: no limit */
 	unsigned fail_on;		/* CONF_FAIL_* */
@@ -153,6 +161,26 @@ struct conf_upstream {
 	int index;			/* position in conf->upstreams */
 };
 
+/* A cache zone: cache "NAME" { } at the top level (conf_cache.c). */
+struct conf_cache {
+	char *name;
+	size_t size;			/* bytes of shared memory */
+	size_t max_object;		/* larger answers pass uncached */
+	int index;			/* position in conf->caches */
+};
+
+/* conf_route.cache_methods */
+#define CONF_CACHE_GET   0x01
+#define CONF_CACHE_HEAD  0x02		/* answered from a stored GET */
+
+/* conf_route.cache_ignore: what of the server's answer is not obeyed */
+#define CONF_IGNORE_CACHE_CONTROL 0x01
+#define CONF_IGNORE_EXPIRES       0x02
+#define CONF_IGNORE_SET_COOKIE    0x04	/* stored, without the cookie */
+#define CONF_IGNORE_VARY          0x08
+
+struct cidr;
+
 struct conf_route {
 	char *pattern;			/* as written: "/prefix" or "~ regex" */
 	const char *prefix;		/* prefix routes: points into pattern */
@@ -161,6 +189,22 @@ struct conf_route {
 	pcre2_match_data *match;	/* for regex routes */
 	struct conf_upstream *upstream;	/* NULL for a status route */
 	bool status;			/* answer with portico's status page */
+
+	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
+	struct conf_cache *cache;
+	struct conf_expr cache_key;	/* names the stored answer */
+	unsigned cache_methods;		/* CONF_CACHE_* */
+	uint64_t cache_statuses[8];	/* bit status - 100; all 0: any */
+	unsigned cache_valid;		/* ms an answer without freshness of its
+					 * own is fresh; 0: RFC 9111's heuristic */
+	unsigned cache_ignore;		/* CONF_IGNORE_* */
+	struct conf_expr *cache_bypass;	/* not empty and not "0": skip the cache */
+	unsigned ncache_bypass;
+	struct conf_expr *cache_no_store;	/* ... do not store the answer */
+	unsigned ncache_no_store;
+	unsigned cache_lock_timeout;	/* ms a miss waits for another's fill */
+	struct cidr *cache_purge;	/* who may PURGE */
+	unsigned ncache_purge;
 };
 
 /* A host pattern: "example.com", "*.example.com" or "*". */
@@ -235,6 +279,8 @@ struct conf {
 	unsigned nservers;		/* over all upstreams (conf_server.id) */
 	struct conf_site *sites;
 	unsigned nsites;
+	struct conf_cache *caches;
+	unsigned ncaches;
 };
 
 /* conf_load() flags: also check what starting would fail on (the
@@ -283,6 +329,9 @@ void conf_format_address(const struct sockaddr *sa, char *out, size_t outlen);
 /* A regex as routes and health checks use it (JIT-compiled when the
  * machine allows); NULL with PCRE2's message and the offset in err. */
 pcre2_code *conf_regex_compile(const char *re, char *err, size_t errlen);
+
+/* Whether a route's cache_statuses lists any status (conf_cache.c). */
+bool conf_route_statuses_listed(const struct conf_route *r);
 
 /* The same address and port; the any address ("*:80"). */
 bool conf_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);

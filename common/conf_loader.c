@@ -74,6 +74,7 @@ const struct conf_section conf_sections[] = {
 	{ "site", CS_SITE, CS_GLOBAL, true, "a site" },
 	{ "tls", CS_TLS, CS_SITE, false, "a site's tls section" },
 	{ "route", CS_ROUTE, CS_SITE, true, "a route" },
+	{ "cache", CS_CACHE, CS_GLOBAL, true, "a cache section" },
 	{ NULL, 0, 0, false, NULL }
 };
 
@@ -513,6 +514,17 @@ int ld_opt_line_n(const struct loader *ld, cfg_t *sec, const char *name, unsigne
 		if (si->opts[i].idx == idx && strcmp(si->opts[i].name, name) == 0)
 			return si->opts[i].line;
 	return si->line;
+}
+
+bool ld_opt_written(const struct loader *ld, cfg_t *sec, const char *name)
+{
+	int s = sec_find(ld, sec);
+	unsigned i;
+
+	for (i = 0; s >= 0 && i < ld->secs[s].nopts; i++)
+		if (strcmp(ld->secs[s].opts[i].name, name) == 0)
+			return true;
+	return false;
 }
 
 int ld_opt_line(const struct loader *ld, cfg_t *sec, const char *name)

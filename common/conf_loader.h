@@ -47,6 +47,8 @@ void ld_error_global(struct loader *ld, const char *fmt, ...)
 const char *ld_where(const struct loader *ld, int bufline, char *buf, size_t len);
 int ld_sec_line(const struct loader *ld, cfg_t *sec);
 int ld_opt_line(const struct loader *ld, cfg_t *sec, const char *name);
+/* Whether the option was written in the section (not a default). */
+bool ld_opt_written(const struct loader *ld, cfg_t *sec, const char *name);
 /* The line of element idx of a list option. */
 int ld_opt_line_n(const struct loader *ld, cfg_t *sec, const char *name, unsigned idx);
 /* Errors reported so far. */

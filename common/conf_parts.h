@@ -18,7 +18,19 @@ struct loader;
 /* Resolving, in this order: globals and listeners, upstreams, sites. */
 void conf_globals_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+
+/* A route's caching options, read with its others (conf_cache.c): check
+ * that they hold together; free. */
+void conf_route_cache_check(struct loader *ld, cfg_t *sec, const struct conf_route *r);
+void conf_route_cache_free(struct conf_route *r);
+
+/* A variable expression written as option what at line (conf_expr.c):
+ * its parts into e, or errors. */
+void conf_expr_parse(struct loader *ld, int line, const char *what, struct conf_expr *e,
+		     const char *text);
+void conf_expr_free(struct conf_expr *e);
 
 /* Their tables of options, for the schema and for errors that teach. */
 extern const struct conf_option conf_global_options[];
@@ -28,6 +40,8 @@ extern const struct conf_option conf_server_options[];
 extern const struct conf_option conf_health_check_options[];
 extern const struct conf_option conf_site_options[];
 extern const struct conf_option conf_route_options[];
+extern const struct conf_option conf_route_cache_options[];
+extern const struct conf_option conf_cache_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];
@@ -39,9 +53,11 @@ extern const struct conf_option *const conf_option_tables[];
 void conf_globals_dump(const struct conf *c, FILE *out);
 void conf_upstream_dump(const struct conf_upstream *u, FILE *out);
 void conf_site_dump(const struct conf_site *s, FILE *out);
+void conf_cache_dump(const struct conf_cache *z, FILE *out);
 void conf_globals_free(struct conf *c);
 void conf_upstream_free(struct conf_upstream *u);
 void conf_site_free(struct conf_site *s);
+void conf_cache_free(struct conf_cache *z);
 
 
 #endif

@@ -67,7 +67,7 @@ static void read_size(struct loader *ld, cfg_t *sec, const struct conf_option *o
 	v = conf_parse_size(s);
 	if (v < o->min || v > o->max || (v == 0 && o->min > 0)) {
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: bad size \"%s\" (use e.g. "
-			 "\"4096\", \"16k\", \"1m\"; at most 1g)", o->name, s);
+			 "\"4096\", \"16k\", \"1m\"; at most %lldg)", o->name, s, o->max >> 30);
 		if (o->def != NULL)
 			*field = (size_t)conf_parse_size(o->def);
 		return;

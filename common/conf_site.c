@@ -304,11 +304,13 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c, struct 
 		return;
 	resolve_pattern(ld, sec, r);
 	conf_read(ld, sec, conf_route_options, r, c);
+	conf_read(ld, sec, conf_route_cache_options, r, c);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
 			 "true exclude each other", r->pattern);
 	else if (!has_upstream && !r->status)
 		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\" has no upstream", r->pattern);
+	conf_route_cache_check(ld, sec, r);
 }
 
 /* ---- sites ---- */
@@ -370,6 +372,8 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_dump_str(out, s->routes[i].pattern);
 		fputs(" {\n", out);
 		conf_write(out, conf_route_options, &s->routes[i], "\t\t");
+		if (s->routes[i].cache != NULL)
+			conf_write(out, conf_route_cache_options, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
 	}
 	fputs("}\n", out);
@@ -381,6 +385,7 @@ void conf_site_free(struct conf_site *s)
 
 	for (j = 0; j < s->nroutes; j++) {
 		free(s->routes[j].pattern);
+		conf_route_cache_free(&s->routes[j]);
 		if (s->routes[j].match)
 			pcre2_match_data_free(s->routes[j].match);
 		if (s->routes[j].regex)

@@ -47,21 +47,6 @@ static const struct {
 	{ "5xx", CONF_FAIL_5XX },
 };
 
-/* hash_key variables; a name ending in '_' takes a NAME after it. */
-static const struct {
-	const char *name;
-	enum conf_key_var var;
-} key_vars[] = {
-	{ "uri", KEY_URI },
-	{ "request_uri", KEY_REQUEST_URI },
-	{ "args", KEY_ARGS },
-	{ "arg_", KEY_ARG },
-	{ "http_", KEY_HTTP },
-	{ "cookie_", KEY_COOKIE },
-	{ "remote_addr", KEY_REMOTE_ADDR },
-	{ "host", KEY_HOST },
-};
-
 /* Text that a health check puts on its request line or in Host. */
 static bool is_request_token(const char *s)
 {
@@ -70,125 +55,6 @@ static bool is_request_token(const char *s)
 			return false;
 	return true;
 }
-
-static bool is_var_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_';
-}
-
-/* Append a part to u->hash_key, with a copy of name[n] if name. */
-static int key_add(struct loader *ld, struct conf_upstream *u,
-		   enum conf_key_var var, const char *name, size_t n)
-{
-	struct conf_key_part *k;
-
-	k = ld_grow(ld, u->hash_key, u->nhash_key, sizeof(*k));
-	if (k == NULL)
-		return -1;
-	u->hash_key = k;
-	k = &k[u->nhash_key];
-	memset(k, 0, sizeof(*k));
-	k->var = var;
-	if (name != NULL) {
-		k->name = ld_realloc(ld, NULL, n + 1, 1);
-		if (k->name == NULL)
-			return -1;
-		memcpy(k->name, name, n);
-		k->name[n] = '\0';
-		k->name_len = n;
-	}
-	u->nhash_key++;
-	return 0;
-}
-
-/* "X_User" -> "x-user": a header field's name as it is matched. */
-static void http_field_name(char *s)
-{
-	for (; *s; s++)
-		*s = *s == '_' ? '-' : (char)tolower((unsigned char)*s);
-}
-
-/*
- * The variable name[n] of a hash_key ("uri", "http_x_user"): adds its
- * part, or reports why it is not one. Header names are stored as they
- * arrive on the wire ("x-user"), so that matching needs no translation.
- */
-static int key_var(struct loader *ld, int line, struct conf_upstream *u,
-		   const char *name, size_t n)
-{
-	size_t i, len;
-
-	for (i = 0; i < ARRAY_LEN(key_vars); i++) {
-		len = strlen(key_vars[i].name);
-		if (key_vars[i].name[len - 1] != '_') {
-			if (n == len && memcmp(name, key_vars[i].name, n) == 0)
-				return key_add(ld, u, key_vars[i].var, NULL, 0);
-			continue;
-		}
-		if (n < len || memcmp(name, key_vars[i].name, len) != 0)
-			continue;
-		if (n == len) {
-			ld_error(ld, line, "hash_key: variable \"$%.*s\" needs a "
-			    "name after \"%s\"", (int)n, name, key_vars[i].name);
-			return -1;
-		}
-		if (key_add(ld, u, key_vars[i].var, name + len, n - len) == -1)
-			return -1;
-		if (key_vars[i].var == KEY_HTTP)
-			http_field_name(u->hash_key[u->nhash_key - 1].name);
-		return 0;
-	}
-	ld_error(ld, line, "hash_key: unknown variable \"$%.*s\" (use $uri, "
-	    "$request_uri, $args, $arg_NAME, $http_NAME, $cookie_NAME, "
-	    "$remote_addr or $host)", (int)n, name);
-	return -1;
-}
-
-/*
- * "$host$uri", "user-$cookie_sid", "${http_x_user}:x": literal text and
- * variables, a variable's name running over [A-Za-z0-9_] unless braces
- * delimit it. Stops at the first error.
- */
-static void parse_hash_key(struct loader *ld, int line,
-			   struct conf_upstream *u, const char *s)
-{
-	const char *name, *end;
-
-	while (*s != '\0') {
-		end = strchr(s, '$');
-		if (end == NULL)
-			end = s + strlen(s);
-		if (end > s &&
-		    key_add(ld, u, KEY_TEXT, s, (size_t)(end - s)) == -1)
-			return;
-		if (*end == '\0')
-			return;
-		name = end + 1;
-		if (*name == '{') {
-			name++;
-			for (end = name; is_var_char(*end); end++)
-				;
-			if (*end != '}') {
-				ld_error(ld, line, "hash_key: \"${\" needs a "
-				    "variable name and \"}\", as in \"${host}\"");
-				return;
-			}
-			s = end + 1;
-		} else {
-			for (end = name; is_var_char(*end); end++)
-				;
-			s = end;
-		}
-		if (end == name) {
-			ld_error(ld, line, "hash_key: \"$\" must be followed by "
-			    "a variable name, as in \"$request_uri\"");
-			return;
-		}
-		if (key_var(ld, line, u, name, (size_t)(end - name)) == -1)
-			return;
-	}
-}
-
 
 /* ---- balance and hash_key ---- */
 
@@ -244,19 +110,17 @@ static void read_hash_key(struct loader *ld, cfg_t *sec, const struct conf_optio
 				 "hash_key");
 		return;
 	}
-	u->hash_key_text = ld_get_string(ld, sec, o->name, NULL);
-	if (u->hash_key_text == NULL)
-		return;
 	if (balance_known(sec) && u->balance != BALANCE_HASH)
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "hash_key is only used with "
 			 "balance = \"hash\"");
-	parse_hash_key(ld, ld_opt_line(ld, sec, o->name), u, u->hash_key_text);
+	conf_expr_parse(ld, ld_opt_line(ld, sec, o->name), o->name, &u->hash_key,
+			cfg_getstr(sec, o->name));
 }
 
 static void dump_hash_key(FILE *out, const struct conf_option *o, const void *obj,
 			  const char *indent)
 {
-	conf_dump_line(out, indent, o->name, ((const struct conf_upstream *)obj)->hash_key_text);
+	conf_dump_line(out, indent, o->name, ((const struct conf_upstream *)obj)->hash_key.text);
 }
 
 static void read_fail_on(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
@@ -594,10 +458,7 @@ void conf_upstream_free(struct conf_upstream *u)
 	for (j = 0; j < u->nservers; j++)
 		free(u->servers[j].address);
 	free(u->servers);
-	for (j = 0; j < u->nhash_key; j++)
-		free(u->hash_key[j].name);
-	free(u->hash_key);
-	free(u->hash_key_text);
+	conf_expr_free(&u->hash_key);
 	health_check_free(u->health_check);
 	conf_tls_free_upstream(u->tls);
 	free(u->name);

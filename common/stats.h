@@ -28,6 +28,14 @@ struct stats_counters {
 	uint64_t no_server;		/* requests no server could take (503) */
 	uint64_t tls_handshakes;	/* client TLS handshakes completed */
 	uint64_t tls_resumed;		/* ... of which resumed a session */
+	/* requests of cached routes, by what the cache did */
+	uint64_t cache_hits;		/* answered from the store */
+	uint64_t cache_misses;		/* fetched: nothing stored fit */
+	uint64_t cache_stale;		/* answered with a stale stored answer */
+	uint64_t cache_revalidated;	/* a stored answer the server confirmed */
+	uint64_t cache_bypassed;	/* not looked up (method, cache_bypass) */
+	uint64_t cache_stored;		/* answers written to the store */
+	uint64_t cache_collapsed;	/* misses that waited for another's fill */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

@@ -183,6 +183,7 @@ static void spawn(unsigned slot)
 		.stats_zone = shared_stats_zone(shared),
 		.stats_root = shared_stats_root(shared),
 		.tls_cache = shared_tls_cache(shared),
+		.caches = shared->stores,
 	};
 	struct proc *p = proc_add();
 	int channel;
@@ -366,6 +367,9 @@ static void reap(void)
 				(long)p->pid, p->generation);
 		if (unexpected)
 			schedule_respawn(p);
+		/* A worker that exits cleanly has let go of what it wrote. */
+		if (status != 0)
+			cache_zones_reap(p->sh->caches, p->sh->ncaches, pid);
 		proc_remove(p);
 	}
 }
@@ -544,6 +548,7 @@ static void exec_new_binary(void)
 		n += (size_t)snprintf(spec + n, cap - n, "%d;", listen_fds[i]);
 	}
 	setenv(LISTEN_FDS_ENV, spec, 1);
+	cache_zones_export(shared->caches, shared->ncaches);
 	/* What the new binary says before its own log is open (a bad
 	 * configuration, say) lands in ours, where the operator looks. */
 	if (!foreground)
@@ -768,7 +773,9 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 		log_msg(LL_EMERG, "%s", err);
 		return 1;
 	}
+	cache_zones_inherit();
 	shared = shared_create(conf, NULL, err, sizeof(err));
+	cache_zones_drop_inherited();
 	if (shared == NULL) {
 		log_msg(LL_EMERG, "creating shared memory failed: %s", err);
 		return 1;

@@ -235,8 +235,39 @@ static int tls_init(struct zone_ref *zr, struct zone_ref *prev, char *err, size_
 	return 0;
 }
 
+/* Every cache of c: kept from prev when unchanged. */
+static int caches_get(struct shared *sh, const struct conf *c, const struct shared *prev,
+		      char *err, size_t errlen)
+{
+	unsigned i;
+
+	if (c->ncaches == 0)
+		return 0;
+	sh->caches = calloc(c->ncaches, sizeof(*sh->caches));
+	sh->stores = calloc(c->ncaches, sizeof(*sh->stores));
+	if (sh->caches == NULL || sh->stores == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sh->ncaches = c->ncaches;
+	for (i = 0; i < c->ncaches; i++) {
+		sh->caches[i] = cache_zone_get(prev ? prev->caches : NULL, prev ? prev->ncaches : 0,
+					       &c->caches[i], err, errlen);
+		if (sh->caches[i] == NULL)
+			return -1;
+		sh->stores[i] = sh->caches[i]->cs;
+	}
+	return 0;
+}
+
 static void shared_free(struct shared *sh)
 {
+	unsigned i;
+
+	for (i = 0; i < sh->ncaches; i++)
+		cache_zone_put(sh->caches[i]);
+	free(sh->caches);
+	free(sh->stores);
 	if (sh->health != NULL)
 		peers_unbind(sh);
 	zone_put(sh->health);
@@ -268,6 +299,8 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 			     err, errlen);
 	if (sh->stats == NULL ||
 	    (fresh && stats_init(sh->stats, prev ? prev->stats : NULL, err, errlen) < 0))
+		goto fail;
+	if (caches_get(sh, c, prev, err, errlen) < 0)
 		goto fail;
 	if (!c->tls_used)
 		return sh;

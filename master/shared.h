@@ -4,7 +4,7 @@
  * Owns: creating the zones a configuration needs before the children are
  * forked ("health": the health table; "stats": per-process counters;
  * "tls", when TLS is used: the session cache and the ticket keys, which
- * it rotates),
+ * it rotates; one per cache section, cache_zones.h),
  * keeping a zone across a reload when its name and size are unchanged
  * (and carrying each server's health over by "upstream/address" when the
  * zone must change), and the life of each child's stats record: made
@@ -18,6 +18,7 @@
 #ifndef PORTICO_SHARED_H
 #define PORTICO_SHARED_H
 
+#include "cache_zones.h"
 #include "conf.h"
 #include "health.h"
 #include "shm.h"
@@ -30,6 +31,9 @@ struct shared {
 	struct zone_ref *health, *stats, *tls;
 	struct health_peer **peers;	/* by conf_server.id */
 	unsigned npeers;
+	struct cache_zone **caches;	/* by conf_cache.index */
+	struct cache_store **stores;	/* ... their stores, for the workers */
+	unsigned ncaches;
 	unsigned refs;
 };
 

@@ -111,11 +111,10 @@ static bool answer_possible(const struct exchange *x)
  * had it has let go. */
 static void take_over(struct exchange *x)
 {
-	if (x->content != NULL && x->content != &own_content && x->content->finish != NULL)
-		x->content->finish(x);
-	x->content = &own_content;
+	exchange_set_content(x, &own_content);
 	x->own_answer = true;
 	x->body_src = NULL;
+	x->body_read = NULL;
 	x->nfilters = 0;
 	x->nadded = 0;
 }

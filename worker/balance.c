@@ -69,85 +69,16 @@ uint64_t balance_hash(const void *data, size_t len)
 
 /* ---- the request's key ---- */
 
-/* The value of name in "a=1; b=2" (sep ';', cookies) or "a=1&b=2"
- * (sep '&', query); empty when absent. */
-static struct slice pair_value(struct slice list, const char *name, size_t name_len,
-			       char sep)
-{
-	const char *p = list.p, *end = list.p + list.len;
-
-	while (p < end) {
-		const char *item_end = memchr(p, sep, (size_t)(end - p));
-
-		if (item_end == NULL)
-			item_end = end;
-		while (p < item_end && *p == ' ')
-			p++;
-		if ((size_t)(item_end - p) > name_len && memcmp(p, name, name_len) == 0 &&
-		    p[name_len] == '=')
-			return (struct slice){ p + name_len + 1,
-					       (size_t)(item_end - p) - name_len - 1 };
-		p = item_end + 1;
-	}
-	return (struct slice){ NULL, 0 };
-}
-
-static struct slice host_without_port(struct slice host)
-{
-	size_t i;
-
-	if (host.len > 0 && host.p[0] == '[') {
-		const char *close = memchr(host.p, ']', host.len);
-
-		if (close != NULL)
-			host.len = (size_t)(close - host.p) + 1;
-		return host;
-	}
-	for (i = 0; i < host.len; i++)
-		if (host.p[i] == ':')
-			host.len = i;
-	return host;
-}
-
 static uint64_t feed_part(uint64_t h, const struct conf_key_part *kp,
-			  const struct http_message *req, const char *client_addr)
+			  const struct var_source *src)
 {
-	struct slice v;
+	struct slice v = var_value(kp, src);
 
-	switch (kp->var) {
-	case KEY_TEXT:
-		return fnv_feed(h, kp->name, kp->name_len);
-	case KEY_URI:
-		v = req->path;
-		break;
-	case KEY_REQUEST_URI:
-		v = req->target;
-		break;
-	case KEY_ARGS:
-		v = req->query;
-		break;
-	case KEY_ARG:
-		v = pair_value(req->query, kp->name, kp->name_len, '&');
-		break;
-	case KEY_HTTP:
-		v = http_header_value(req, kp->name);
-		break;
-	case KEY_COOKIE:
-		v = pair_value(http_header_value(req, "cookie"), kp->name, kp->name_len, ';');
-		break;
-	case KEY_REMOTE_ADDR:
-		return fnv_feed(h, client_addr, strlen(client_addr));
-	case KEY_HOST:
-		v = host_without_port(req->host);
-		return fnv_feed_lower(h, v.p, v.len);
-	default:
-		return h;
-	}
-	return fnv_feed(h, v.p, v.len);
+	return var_lower(kp) ? fnv_feed_lower(h, v.p, v.len) : fnv_feed(h, v.p, v.len);
 }
 
 void balance_start(struct pick *pk, const struct conf_upstream *cu,
-		   const struct http_message *req, const char *client_addr)
+		   const struct var_source *src)
 {
 	uint64_t h = FNV_OFFSET;
 	unsigned i;
@@ -156,10 +87,10 @@ void balance_start(struct pick *pk, const struct conf_upstream *cu,
 	pk->ntried = 0;
 	pk->key = 0;
 	if (cu->balance == BALANCE_IP_HASH)
-		h = fnv_feed(h, client_addr, strlen(client_addr));
+		h = fnv_feed(h, src->client_addr, strlen(src->client_addr));
 	else if (cu->balance == BALANCE_HASH)
-		for (i = 0; i < cu->nhash_key; i++)
-			h = feed_part(h, &cu->hash_key[i], req, client_addr);
+		for (i = 0; i < cu->hash_key.nparts; i++)
+			h = feed_part(h, &cu->hash_key.parts[i], src);
 	else
 		return;
 	pk->key = mix(h);

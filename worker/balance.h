@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "http_parse.h"
+#include "vars.h"
 
 struct upstream;
 
@@ -31,7 +32,7 @@ int balance_init(struct upstream *up);
 
 /* Start a request's choices: its key for the hashing algorithms. */
 void balance_start(struct pick *pk, const struct conf_upstream *cu,
-		   const struct http_message *req, const char *client_addr);
+		   const struct var_source *src);
 
 /* The next server for the request, marked tried; -1 when none is a
  * candidate (every server down, full or tried). */

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "cache_store.h"
 #include "conf.h"
 #include "health.h"
 #include "http_parse.h"
@@ -25,6 +26,7 @@ struct worker_ctx {
 	struct shm_zone *stats_zone;		/* every process's counters ... */
 	struct stats_root *stats_root;		/* ... summed from here */
 	struct tls_cache *tls_cache;		/* TLS sessions, or NULL */
+	struct cache_store *const *caches;	/* by conf_cache.index */
 	struct logfiles *logs;			/* the files opened by the master */
 	struct http_limits head_limits;		/* the parser's, from conf */
 	bool quitting;				/* stopping gracefully */

@@ -83,11 +83,13 @@ void exchange_begin(struct exchange *x)
 typedef int (*phase_hook)(struct exchange *x);
 typedef bool (*content_hook)(struct exchange *x);
 typedef void (*log_hook)(const struct exchange *x);
+typedef void (*end_hook)(struct exchange *x);
 
 #define HOOKS_MAX 32
 static phase_hook route_hooks[HOOKS_MAX], access_hooks[HOOKS_MAX], head_hooks[HOOKS_MAX];
 static content_hook content_hooks[HOOKS_MAX];
 static log_hook log_hooks[HOOKS_MAX];
+static end_hook end_hooks[HOOKS_MAX];
 
 #define ADD_HOOK(list, fn) do {						\
 		unsigned n_ = 0;					\
@@ -117,6 +119,8 @@ int exchange_init(const struct worker_ctx *ctx)
 			ADD_HOOK(head_hooks, (*m)->response_head);
 		if ((*m)->log)
 			ADD_HOOK(log_hooks, (*m)->log);
+		if ((*m)->end)
+			ADD_HOOK(end_hooks, (*m)->end);
 	}
 	return 0;
 }
@@ -254,6 +258,8 @@ static int response_head(struct exchange *x)
 	pump_init(&x->resp_pump, x->body_src, x->client.conn, x->body_in,
 		  tunnel ? HTTP_BODY_EOF : x->resp.framing, x->resp.content_length,
 		  chunked ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY, x->resp_head->start, len);
+	if (x->body_read != NULL)
+		pump_set_source(&x->resp_pump, x->body_read, x->body_read_arg);
 	if (x->nfilters > 0 && !tunnel)
 		pump_set_filter(&x->resp_pump, filter_chain, x);
 	exchange_goto(x, tunnel ? PH_TUNNEL : PH_RESPONSE_BODY);
@@ -295,6 +301,7 @@ static void log_termination(const struct exchange *x)
 static void finish(struct exchange *x)
 {
 	const log_hook *hook;
+	const end_hook *end;
 
 	ev_timer_del(&x->timer);
 	if (x->content != NULL && x->content->finish != NULL)
@@ -303,6 +310,8 @@ static void finish(struct exchange *x)
 	log_termination(x);
 	for (hook = log_hooks; *hook != NULL; hook++)
 		(*hook)(x);
+	for (end = end_hooks; *end != NULL; end++)
+		(*end)(x);
 	x->client.done(x);
 }
 

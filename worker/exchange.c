@@ -119,6 +119,13 @@ void exchange_drop_known_field(struct exchange *x, int id)
 			x->resp.headers[i].flags |= HTTP_HDR_DROP;
 }
 
+void exchange_set_content(struct exchange *x, const struct content *c)
+{
+	if (x->content != NULL && x->content != c && x->content->finish != NULL)
+		x->content->finish(x);
+	x->content = c;
+}
+
 int exchange_add_body_filter(struct exchange *x, struct body_filter f)
 {
 	if (x->nfilters >= EXCHANGE_MAX_BODY_FILTERS)

@@ -13,6 +13,8 @@
  *   PH_ROUTE          site and route by Host and path (route hooks)
  *   PH_ACCESS         may this client have it (access hooks)
  *   PH_CONTENT        who answers: the first content hook that claims it
+ *   PH_WAIT           the content module waits before it can start (for
+ *                     an answer another request is fetching into a cache)
  *   PH_CONNECT        the content module connects to a server
  *   PH_UPSTREAM       the request goes up, the response head comes back
  *   PH_RESPONSE_HEAD  head filters, then the head is written out
@@ -43,11 +45,13 @@
 
 struct exchange;
 struct content;
+struct cache_state;
 
 enum phase {
 	PH_ROUTE = 0,
 	PH_ACCESS,
 	PH_CONTENT,
+	PH_WAIT,
 	PH_CONNECT,
 	PH_UPSTREAM,
 	PH_RESPONSE_HEAD,
@@ -60,7 +64,7 @@ enum phase {
 /*
  * Who ended an exchange, as the first letter of its termination state
  * (portico(8) lists them); the second letter is the phase it ended in:
- * R request (PH_ROUTE..PH_CONTENT), C connect, H waiting for the response
+ * R request (PH_ROUTE..PH_WAIT), C connect, H waiting for the response
  * head, D response body, T tunnel.
  */
 enum term_cause {
@@ -155,13 +159,16 @@ struct exchange {
 	uint64_t progress;		/* bytes moved outside the pumps */
 	uint64_t progress_seen;		/* bytes moved when the timer was set */
 	/* the response: its head written here, its body from body_src
-	 * (NULL: all of it in body_in already) */
+	 * or body_read (neither: all of it in body_in already) */
 	struct buf *resp_head;
 	struct buf *body_in;
 	struct conn *body_src;
+	pump_read_fn body_read;
+	void *body_read_arg;
 	unsigned nfilters;		/* of filters[] */
 	unsigned nadded;		/* of added[] */
 	struct proxy_state up;		/* the upstream module's part */
+	struct cache_state *cache;	/* the cache module's, on cached routes */
 	/* for the log */
 	int status;
 	const char *upstream_addr;
@@ -258,6 +265,10 @@ void exchange_respond(struct exchange *x, int status, enum term_cause cause, boo
 void exchange_respond_body(struct exchange *x, int status, const char *type,
 			   const char *body, size_t len);
 void exchange_redirect(struct exchange *x, int status, const char *location);
+
+/* Hand the exchange to content c, after the content module that had it
+ * has let go of what it held (its finish). */
+void exchange_set_content(struct exchange *x, const struct content *c);
 
 /* A head filter's way to add a body filter for this exchange; -1 when
  * the exchange has as many as it can hold. */

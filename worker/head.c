@@ -191,7 +191,7 @@ size_t head_request(const struct exchange *x, struct buf *b)
 		const struct http_header *h = &r->headers[i];
 
 		/* Expect is answered by portico itself (see proxy_start). */
-		if ((h->flags & HTTP_HDR_HOP) || h->id == HDR_EXPECT ||
+		if ((h->flags & (HTTP_HDR_HOP | HTTP_HDR_DROP)) || h->id == HDR_EXPECT ||
 		    is_forwarding_field(h->name) || has_underscore(h->name) ||
 		    (subject != NULL && h->name.len == strlen(subject) &&
 		     strncasecmp(h->name.p, subject, h->name.len) == 0))

@@ -20,6 +20,8 @@
  *                  filters; runs for proxied answers and for portico's own
  *   log            PH_LOG: the exchange has ended (x->term_cause says
  *                  how); count it, write it down
+ *   end            after the log hooks: let go of what the module keeps
+ *                  for the exchange
  *
  * route and access hooks return P_OK to let the next hook run, or P_DONE
  * when they answered (exchange_respond and friends) or ended the
@@ -64,6 +66,7 @@ struct module {
 	bool (*content)(struct exchange *x);
 	int (*response_head)(struct exchange *x);
 	void (*log)(const struct exchange *x);
+	void (*end)(struct exchange *x);
 };
 
 /* The table, NULL-terminated (modules.c). */

@@ -1,7 +1,9 @@
 /*
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
- * route, portico's own content (the status page) before the upstream,
+ * route, portico's own content (the status page) and the cache before
+ * the upstream (the cache sends its misses there itself), the cache's
+ * head filter before the site's (which edit what the cache answers too),
  * the access log last among the log hooks.
  */
 #include "config.h"
@@ -10,12 +12,14 @@
 #include "module.h"
 #include "proxy.h"
 #include "router.h"
+#include "modules/cache.h"
 #include "modules/headers.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
 	&router_module,
 	&status_module,
+	&cache_module,
 	&proxy_module,
 	&headers_module,
 	&access_log_module,

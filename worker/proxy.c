@@ -771,39 +771,45 @@ static const struct content proxy_content = {
 
 /* ---- the module ---- */
 
-static bool proxy_claim(struct exchange *x)
+void proxy_start(struct exchange *x)
 {
 	struct proxy_state *u = &x->up;
 	size_t len;
 	int idx;
 
-	if (x->route == NULL || x->route->upstream == NULL)
-		return false;
-	x->content = &proxy_content;
+	exchange_set_content(x, &proxy_content);
 	u->upstream = upstream_of(x->route->upstream);
 	u->first_try = ev_now();
-	balance_start(&u->pick, u->upstream->conf, &x->req, x->client.addr);
+	balance_start(&u->pick, u->upstream->conf,
+		      &(struct var_source){ &x->req, x->client.addr, x->client.tls });
 	idx = balance_pick(u->upstream, &u->pick, u->first_try);
 	if (idx < 0) {
 		give_up(x);
-		return true;
+		return;
 	}
 	u->server = (unsigned)idx;
 	if ((u->req_head = buf_get()) == NULL) {
 		exchange_log(x, LL_ERROR, ENOMEM, "no buffer for a request head");
 		exchange_respond(x, 500, TERM_RESOURCE, true);
-		return true;
+		return;
 	}
 	len = head_request(x, u->req_head);
 	if (len == 0) {
 		exchange_respond(x, 431, TERM_PROXY, true);
-		return true;
+		return;
 	}
 	u->req_head->last = u->req_head->start + len;
 	if (x->req.expect_continue && x->req.version >= 11 &&
 	    x->req.framing != HTTP_BODY_NONE && buf_len(x->client.in) == 0)
 		send_continue(x);
 	connect_next(x, true);
+}
+
+static bool proxy_claim(struct exchange *x)
+{
+	if (x->route == NULL || x->route->upstream == NULL)
+		return false;
+	proxy_start(x);
 	return true;
 }
 

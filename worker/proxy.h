@@ -16,4 +16,9 @@
 
 extern const struct module proxy_module;
 
+/* Send x's request to its route's upstream: for a module that claimed
+ * the exchange and then leaves the answer to the server (the cache, on
+ * a miss). */
+void proxy_start(struct exchange *x);
+
 #endif

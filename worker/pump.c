@@ -41,6 +41,12 @@ void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg)
 	p->filter_arg = arg;
 }
 
+void pump_set_source(struct pump *p, pump_read_fn fn, void *arg)
+{
+	p->read = fn;
+	p->read_arg = arg;
+}
+
 int body_emit(struct body_out *out, struct slice data)
 {
 	if (out->n >= BODY_EMIT_MAX)
@@ -196,7 +202,7 @@ static int fill(struct pump *p)
 	 * the next message on this connection. */
 	if (p->in_framing == HTTP_BODY_LENGTH && p->remaining < want)
 		want = (size_t)p->remaining;
-	n = conn_recv(p->src, b->last, want);
+	n = p->read != NULL ? p->read(p->read_arg, b->last, want) : conn_recv(p->src, b->last, want);
 	if (n > 0) {
 		b->last += n;
 		p->progress++;

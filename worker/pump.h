@@ -50,8 +50,14 @@ int body_emit(struct body_out *out, struct slice data);
 typedef int (*pump_filter_fn)(void *arg, const struct body_out *in, bool last,
 			      struct body_out *out);
 
+/* A source that is not a connection (memory, a cache): up to len bytes
+ * into buf, P_DONE at its end, or P_ERROR; it never has to wait. */
+typedef ssize_t (*pump_read_fn)(void *arg, char *buf, size_t len);
+
 struct pump {
 	struct conn *src, *dst;
+	pump_read_fn read;		/* reads instead of src, when set */
+	void *read_arg;
 	struct buf *buf;		/* bytes read from src; owned by the caller */
 	uint8_t in_framing;		/* enum http_framing */
 	uint8_t out;			/* enum pump_out */
@@ -94,6 +100,9 @@ void pump_init(struct pump *p, struct conn *src, struct conn *dst,
  * called only when everything it emitted before has been written, so
  * its output buffers can be reused from one call to the next. */
 void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg);
+
+/* Read the body with fn instead of from a connection (after pump_init). */
+void pump_set_source(struct pump *p, pump_read_fn fn, void *arg);
 
 /*
  * Move what can be moved now. Returns P_OK when the whole body was

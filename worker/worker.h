@@ -26,6 +26,7 @@ struct worker_args {
 	struct shm_zone *stats_zone;	/* for the status page */
 	struct stats_root *stats_root;
 	struct tls_cache *tls_cache;	/* TLS sessions and ticket keys, or NULL */
+	struct cache_store *const *caches;	/* by conf_cache.index */
 };
 
 /* Run the worker in the current (freshly forked) process; never returns. */

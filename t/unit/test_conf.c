@@ -769,21 +769,21 @@ static void test_balancing(void)
 
 	u = &c->upstreams[0];
 	is_int(u->balance, BALANCE_HASH, "balance hash");
-	is_str(u->hash_key_text, "user-$cookie_sid${http_X_User}:$arg_id$uri"
+	is_str(u->hash_key.text, "user-$cookie_sid${http_X_User}:$arg_id$uri"
 	    "$request_uri$args$remote_addr$host", "hash_key kept as written");
-	is_int(u->nhash_key, 10, "hash_key: ten parts");
-	if (u->nhash_key == 10) {
-		is_key(&u->hash_key[0], KEY_TEXT, "user-", "literal text");
-		is_key(&u->hash_key[1], KEY_COOKIE, "sid", "$cookie_NAME");
-		is_key(&u->hash_key[2], KEY_HTTP, "x-user",
+	is_int(u->hash_key.nparts, 10, "hash_key: ten parts");
+	if (u->hash_key.nparts == 10) {
+		is_key(&u->hash_key.parts[0], KEY_TEXT, "user-", "literal text");
+		is_key(&u->hash_key.parts[1], KEY_COOKIE, "sid", "$cookie_NAME");
+		is_key(&u->hash_key.parts[2], KEY_HTTP, "x-user",
 		    "${http_X_User}: braces, field name lower-case with '-'");
-		is_key(&u->hash_key[3], KEY_TEXT, ":", "text after braces");
-		is_key(&u->hash_key[4], KEY_ARG, "id", "$arg_NAME");
-		is_key(&u->hash_key[5], KEY_URI, NULL, "$uri");
-		is_key(&u->hash_key[6], KEY_REQUEST_URI, NULL, "$request_uri");
-		is_key(&u->hash_key[7], KEY_ARGS, NULL, "$args");
-		is_key(&u->hash_key[8], KEY_REMOTE_ADDR, NULL, "$remote_addr");
-		is_key(&u->hash_key[9], KEY_HOST, NULL, "$host");
+		is_key(&u->hash_key.parts[3], KEY_TEXT, ":", "text after braces");
+		is_key(&u->hash_key.parts[4], KEY_ARG, "id", "$arg_NAME");
+		is_key(&u->hash_key.parts[5], KEY_URI, NULL, "$uri");
+		is_key(&u->hash_key.parts[6], KEY_REQUEST_URI, NULL, "$request_uri");
+		is_key(&u->hash_key.parts[7], KEY_ARGS, NULL, "$args");
+		is_key(&u->hash_key.parts[8], KEY_REMOTE_ADDR, NULL, "$remote_addr");
+		is_key(&u->hash_key.parts[9], KEY_HOST, NULL, "$host");
 	}
 	is_int(u->retries, 1, "retries");
 	is_int(u->retry_timeout, 3000, "retry_timeout");
@@ -816,8 +816,8 @@ static void test_balancing(void)
 	}
 
 	u = &c->upstreams[1];
-	ok(u->balance == BALANCE_ROUND_ROBIN && u->hash_key == NULL &&
-	    u->nhash_key == 0 && u->hash_key_text == NULL,
+	ok(u->balance == BALANCE_ROUND_ROBIN && u->hash_key.parts == NULL &&
+	    u->hash_key.nparts == 0 && u->hash_key.text == NULL,
 	    "balance default round_robin, no hash_key");
 	is_int(u->retries, 1, "retries default: servers - 1");
 	is_int(u->retry_timeout, 0, "retry_timeout default 0");
@@ -850,10 +850,10 @@ static void test_balancing(void)
 	is_int(c->upstreams[5].balance, BALANCE_RANDOM2, "random2");
 	is_int(c->upstreams[6].balance, BALANCE_EWMA, "ewma");
 	u = &c->upstreams[7];
-	ok(u->nhash_key == 2, "hash_key: text, then a variable");
-	if (u->nhash_key == 2) {
-		is_key(&u->hash_key[0], KEY_TEXT, "x", "text before a variable");
-		is_key(&u->hash_key[1], KEY_HOST, NULL, "variable at the end");
+	ok(u->hash_key.nparts == 2, "hash_key: text, then a variable");
+	if (u->hash_key.nparts == 2) {
+		is_key(&u->hash_key.parts[0], KEY_TEXT, "x", "text before a variable");
+		is_key(&u->hash_key.parts[1], KEY_HOST, NULL, "variable at the end");
 	}
 
 	is_int(c->nservers, 11, "nservers over all upstreams");
@@ -989,7 +989,7 @@ static void test_balancing_errors(void)
 	    "balance = \"hash\""), "hash_key without balance hash");
 	ok(has_error(errs, "lbbad.conf", 34, "hash_key: unknown variable "
 	    "\"$nope\" (use $uri, $request_uri, $args, $arg_NAME, $http_NAME, "
-	    "$cookie_NAME, $remote_addr or $host)"), "unknown hash_key variable");
+	    "$cookie_NAME, $remote_addr, $host, $scheme or $request_method)"), "unknown hash_key variable");
 	ok(has_error(errs, "lbbad.conf", 35, "hash_key: variable \"$http_\" "
 	    "needs a name after \"http_\""), "hash_key variable without NAME");
 	ok(has_error(errs, "lbbad.conf", 36, "hash_key: \"$\" must be followed "

@@ -24,6 +24,12 @@ package Test::Portico::Backend;
 #   /garbage         a malformed response head
 #   /name, others    the backend's own name
 #   /upload          JSON with the request body's length and md5
+#   /hdr?F=V&...     an answer with the fields the query names (URL-encoded),
+#                    status=CODE and body=N (N bytes of content; without it,
+#                    "NAME N" with N the requests read so far, so every
+#                    answer from the server differs); 304 when the request's
+#                    If-None-Match or If-Modified-Since matches ETag or
+#                    Last-Modified
 #   /raw/NAME        exactly the bytes the test set with ->set_raw(NAME, ...)
 #                    (nothing else: no X-Backend), then keeps the connection
 #                    open for another request unless told to close
@@ -558,6 +564,35 @@ sub _tunnel {
 	$self->_log({ type => 'eof', conn => $conn });
 }
 
+sub _unescape { my $s = $_[0] // ''; $s =~ tr/+/ /; $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; $s }
+
+# /hdr: the fields the query asks for, and 304 to a matching validator.
+sub _fields_answer {
+	my ($self, $sock, $req) = @_;
+	my ($query) = $req->{target} =~ /\?(.*)\z/s;
+	my (%opt, @fields, %field);
+	for my $pair (split /&/, $query // '') {
+		my ($k, $v) = map { _unescape($_) } split /=/, $pair, 2;
+		if ($k eq 'status' || $k eq 'body') {
+			$opt{$k} = $v;
+		} else {
+			push @fields, $k => $v;
+			$field{lc $k} = $v;
+		}
+	}
+	my $inm = $req->{header}{'if-none-match'};
+	my $ims = $req->{header}{'if-modified-since'};
+	if ((defined $inm && defined $field{etag} && $inm eq $field{etag}) ||
+	    (!defined $inm && defined $ims && defined $field{'last-modified'} &&
+	     $ims eq $field{'last-modified'})) {
+		_send($sock, $self->_head($req, 304, $req->{keepalive}, @fields)) or return 0;
+		return $req->{keepalive};
+	}
+	my $body = defined $opt{body} ? content($opt{body})
+	    : "$self->{name} " . $self->request_count . "\n";
+	return $self->_simple($sock, $req, $opt{status} // 200, $body, @fields);
+}
+
 # Returns true to keep the connection for another request.
 sub _answer {
 	my ($self, $sock, $req, $path, $st) = @_;
@@ -596,6 +631,9 @@ sub _answer {
 			md5 => $req->{body_md5}, framing => $req->{framing},
 			name => $self->{name} }),
 		    'Content-Type' => 'application/json');
+	}
+	if ($path =~ m{/hdr$}) {
+		return $self->_fields_answer($sock, $req);
 	}
 	if ($path =~ m{/size/(\d+)$}) {
 		my $n = $1;

@@ -1,0 +1,30 @@
+/*
+ * cidr.h: address prefixes as operators write them ("10.0.0.0/8",
+ * "2001:db8::/32", "127.0.0.1") and whether a client's address is in
+ * one. A list is scanned: it is meant for the short lists of who may do
+ * what (cache_purge).
+ */
+#ifndef PORTICO_CIDR_H
+#define PORTICO_CIDR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+struct cidr {
+	uint8_t addr[16];		/* IPv4 as ::ffff:a.b.c.d */
+	unsigned bits;			/* of the 128 */
+};
+
+/* Parse text; 0, or -1 with a reason in err. Bits past the prefix must
+ * be zero ("10.0.0.1/8" is refused: it says less than it seems to). */
+int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
+
+/* Whether the address (text, as the worker keeps it) is in one of the n
+ * prefixes. */
+bool cidr_list_match(const struct cidr *list, unsigned n, const char *addr);
+
+/* Write c back as parsed: "10.0.0.0/8", "::1/128". */
+void cidr_format(const struct cidr *c, char *out, size_t len);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * cache_zones.c: cache zones seen from the master.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "cache_zones.h"
+
+/* Handed on by the binary before us, until a configuration takes them. */
+static struct cache_zone **inherited;
+static unsigned ninherited;
+
+static struct cache_zone *zone_wrap(struct cache_store *cs, int fd)
+{
+	struct cache_zone *z = calloc(1, sizeof(*z));
+
+	if (z == NULL)
+		return NULL;
+	z->cs = cs;
+	z->fd = fd;
+	z->refs = 1;
+	return z;
+}
+
+static void zone_free(struct cache_zone *z)
+{
+	cs_destroy(z->cs);
+	close(z->fd);
+	free(z);
+}
+
+static void adopt(int fd)
+{
+	struct cache_zone **grown, *z;
+	struct cache_store *cs;
+	char err[256];
+
+	cs = cs_attach(fd, err, sizeof(err));
+	if (cs == NULL) {
+		log_msg(LL_WARN, "binary upgrade: cache zone fd %d not taken over: %s", fd, err);
+		close(fd);
+		return;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	grown = realloc(inherited, (ninherited + 1) * sizeof(*inherited));
+	if (grown != NULL)
+		inherited = grown;
+	if (grown == NULL || (z = zone_wrap(cs, fd)) == NULL) {
+		log_msg(LL_ERROR, "binary upgrade: out of memory taking over cache \"%s\"",
+			cs_name(cs));
+		cs_destroy(cs);
+		close(fd);
+		return;
+	}
+	inherited[ninherited++] = z;
+}
+
+void cache_zones_inherit(void)
+{
+	const char *spec = getenv(CACHE_FDS_ENV);
+	char *end;
+	long fd;
+
+	if (spec == NULL)
+		return;
+	while (*spec != '\0') {
+		fd = strtol(spec, &end, 10);
+		if (end == spec || (*end != ';' && *end != '\0') || fd < 3) {
+			log_msg(LL_ERROR, "binary upgrade: bad %s \"%s\"", CACHE_FDS_ENV, spec);
+			break;
+		}
+		adopt((int)fd);
+		spec = *end == ';' ? end + 1 : end;
+	}
+	/* Not for our workers, nor for a later upgrade of ours. */
+	unsetenv(CACHE_FDS_ENV);
+}
+
+void cache_zones_drop_inherited(void)
+{
+	unsigned i;
+
+	for (i = 0; i < ninherited; i++) {
+		log_msg(LL_NOTICE, "cache \"%s\" of the previous binary is not configured any "
+			"more (or changed size): dropped", cs_name(inherited[i]->cs));
+		zone_free(inherited[i]);
+	}
+	free(inherited);
+	inherited = NULL;
+	ninherited = 0;
+}
+
+static bool fits(const struct cache_zone *z, const struct conf_cache *cc)
+{
+	return strcmp(cs_name(z->cs), cc->name) == 0 && cs_requested_size(z->cs) == cc->size;
+}
+
+static struct cache_zone *take_inherited(const struct conf_cache *cc)
+{
+	struct cache_zone *z;
+	struct cs_stats st;
+	unsigned i;
+
+	for (i = 0; i < ninherited; i++) {
+		if (!fits(inherited[i], cc))
+			continue;
+		z = inherited[i];
+		inherited[i] = inherited[--ninherited];
+		cs_stats(z->cs, &st);
+		log_msg(LL_NOTICE, "cache \"%s\" taken over from the previous binary: %u objects",
+			cc->name, st.objects);
+		return z;
+	}
+	return NULL;
+}
+
+struct cache_zone *cache_zone_get(struct cache_zone *const *prev, unsigned nprev,
+				  const struct conf_cache *cc, char *err, size_t errlen)
+{
+	struct cache_store *cs;
+	struct cache_zone *z;
+	unsigned i;
+	int fd;
+
+	for (i = 0; i < nprev; i++)
+		if (prev[i] != NULL && fits(prev[i], cc)) {
+			prev[i]->refs++;
+			return prev[i];
+		}
+	if ((z = take_inherited(cc)) != NULL)
+		return z;
+	cs = cs_create(cc->name, cc->size, &fd, err, errlen);
+	if (cs == NULL)
+		return NULL;
+	if ((z = zone_wrap(cs, fd)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		cs_destroy(cs);
+		close(fd);
+		return NULL;
+	}
+	log_msg(LL_INFO, "cache \"%s\": a new zone of %zu MiB", cc->name, cc->size >> 20);
+	return z;
+}
+
+void cache_zone_put(struct cache_zone *z)
+{
+	if (z != NULL && --z->refs == 0)
+		zone_free(z);
+}
+
+void cache_zones_export(struct cache_zone *const *zones, unsigned n)
+{
+	size_t cap = (size_t)n * 12 + 1, len = 0;
+	char *spec;
+	unsigned i;
+
+	if (n == 0 || (spec = malloc(cap)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		fcntl(zones[i]->fd, F_SETFD, 0);
+		len += (size_t)snprintf(spec + len, cap - len, "%d;", zones[i]->fd);
+	}
+	setenv(CACHE_FDS_ENV, spec, 1);
+	free(spec);
+}
+
+void cache_zones_reap(struct cache_zone *const *zones, unsigned n, pid_t writer)
+{
+	unsigned i, freed;
+
+	for (i = 0; i < n; i++)
+		if ((freed = cs_reap(zones[i]->cs, writer)) > 0)
+			log_msg(LL_WARN, "cache \"%s\": %u objects half written by pid %ld freed",
+				cs_name(zones[i]->cs), freed, (long)writer);
+}

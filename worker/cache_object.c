@@ -1,0 +1,356 @@
+/*
+ * cache_object.c: the stored form of answers, and Vary's keys.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache_object.h"
+
+/* ---- what is stored ---- */
+
+/* The response as the rules let it speak: the fields they ignore taken
+ * out of a copy. */
+static void without_ignored(const struct http_message *resp, unsigned ignore,
+			    struct http_message *view)
+{
+	unsigned i, n = 0;
+
+	*view = *resp;
+	for (i = 0; i < resp->nheaders; i++) {
+		struct slice name = resp->headers[i].name;
+
+		if (((ignore & CONF_IGNORE_CACHE_CONTROL) && (slice_ieq(name, "cache-control") ||
+							     slice_ieq(name, "pragma"))) ||
+		    ((ignore & CONF_IGNORE_EXPIRES) && slice_ieq(name, "expires")) ||
+		    ((ignore & CONF_IGNORE_SET_COOKIE) && slice_ieq(name, "set-cookie")) ||
+		    ((ignore & CONF_IGNORE_VARY) && slice_ieq(name, "vary")))
+			continue;
+		view->headers[n++] = resp->headers[i];
+	}
+	view->nheaders = n;
+}
+
+static bool has_validator(const struct http_message *resp)
+{
+	return http_header_value(resp, "etag").p != NULL ||
+	       http_header_value(resp, "last-modified").p != NULL;
+}
+
+static uint32_t seconds32(int64_t v)
+{
+	return v == CC_UNSET || v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+bool cache_meta_make(const struct http_message *req, const struct http_message *resp,
+		     const struct cache_rules *rules, int64_t request_time,
+		     int64_t response_time, struct cache_meta *m,
+		     enum http_cache_refusal *why)
+{
+	struct http_message view;
+	struct http_cc cc, req_cc;
+	bool explicit_expiry;
+
+	without_ignored(resp, rules->ignore, &view);
+	http_cc_parse(req, &req_cc);
+	http_cc_parse(&view, &cc);
+	*why = http_cache_storable(req, &req_cc, &view, &cc,
+				   rules->ignore & CONF_IGNORE_SET_COOKIE);
+	if (*why == HC_NO_FRESHNESS && rules->valid_s > 0)
+		*why = HC_STORABLE;
+	if (*why != HC_STORABLE)
+		return false;
+	explicit_expiry = cc.max_age != CC_UNSET || cc.s_maxage != CC_UNSET ||
+			  http_header_value(&view, "expires").p != NULL;
+	memset(m, 0, sizeof(*m));
+	m->magic = CACHE_META_MAGIC;
+	m->kind = OBJ_ANSWER;
+	m->status = (uint16_t)resp->status;
+	m->response_time = response_time;
+	m->initial_age = http_initial_age(resp, request_time, response_time);
+	m->lifetime = explicit_expiry || rules->valid_s == 0 ?
+		      http_freshness_lifetime(&view, &cc, response_time) : rules->valid_s;
+	if (cc.flags & CC_NO_CACHE)
+		m->flags |= META_NO_CACHE;
+	/* s-maxage implies proxy-revalidate (RFC 9111 5.2.2.10) */
+	if ((cc.flags & (CC_MUST_REVALIDATE | CC_PROXY_REVALIDATE)) || cc.s_maxage != CC_UNSET)
+		m->flags |= META_MUST_REVALIDATE;
+	m->stale_while_revalidate = seconds32(cc.stale_while_revalidate);
+	m->stale_if_error = seconds32(cc.stale_if_error);
+	/* Stale at once and nothing to validate it with: storing it would
+	 * only cost a copy. */
+	if (m->lifetime <= 0 && !has_validator(resp)) {
+		*why = HC_NO_FRESHNESS;
+		return false;
+	}
+	return true;
+}
+
+/* Appends to a buffer; remembers when something did not fit. */
+struct writer {
+	char *p, *end;
+	bool overflow;
+};
+
+static void put(struct writer *w, const char *s, size_t len)
+{
+	if (w->overflow || (size_t)(w->end - w->p) < len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p, s, len);
+	w->p += len;
+}
+
+static void put_field(struct writer *w, const struct http_header *h)
+{
+	put(w, h->name.p, h->name.len);
+	put(w, ": ", 2);
+	put(w, h->value.p, h->value.len);
+	put(w, "\r\n", 2);
+}
+
+static void put_status_line(struct writer *w, const struct http_message *m)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "HTTP/1.1 %03d ", m->status);
+
+	put(w, line, (size_t)n);
+	put(w, m->reason.p, m->reason.len);
+	put(w, "\r\n", 2);
+}
+
+static size_t finish(struct writer *w, const char *start)
+{
+	put(w, "\r\n", 2);
+	return w->overflow ? 0 : (size_t)(w->p - start);
+}
+
+/* Fields never stored: those of one connection, of the framing, and Age,
+ * which is made anew for every answer. */
+static bool kept(const struct http_header *h, unsigned ignore)
+{
+	return !(h->flags & HTTP_HDR_HOP) && h->id != HDR_CONTENT_LENGTH &&
+	       h->id != HDR_TRANSFER_ENCODING && !slice_ieq(h->name, "age") &&
+	       !((ignore & CONF_IGNORE_SET_COOKIE) && slice_ieq(h->name, "set-cookie"));
+}
+
+size_t cache_head_write(const struct http_message *resp, unsigned ignore, char *out,
+			size_t cap)
+{
+	struct writer w = { out, out + cap, false };
+	unsigned i;
+
+	put_status_line(&w, resp);
+	for (i = 0; i < resp->nheaders; i++)
+		if (kept(&resp->headers[i], ignore))
+			put_field(&w, &resp->headers[i]);
+	return finish(&w, out);
+}
+
+static bool has_field(const struct http_message *m, struct slice name)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nheaders; i++)
+		if (m->headers[i].name.len == name.len &&
+		    strncasecmp(m->headers[i].name.p, name.p, name.len) == 0)
+			return true;
+	return false;
+}
+
+size_t cache_head_merge(const struct http_message *stored, const struct http_message *fresh,
+			char *out, size_t cap)
+{
+	struct writer w = { out, out + cap, false };
+	unsigned i;
+
+	put_status_line(&w, stored);
+	for (i = 0; i < stored->nheaders; i++)
+		if (!has_field(fresh, stored->headers[i].name) && kept(&stored->headers[i], 0))
+			put_field(&w, &stored->headers[i]);
+	for (i = 0; i < fresh->nheaders; i++)
+		if (kept(&fresh->headers[i], 0))
+			put_field(&w, &fresh->headers[i]);
+	return finish(&w, out);
+}
+
+struct slice cache_field(const struct http_message *m, const char *name)
+{
+	struct slice v = http_header_value(m, name);
+
+	return v.p != NULL ? v : (struct slice){ "", 0 };
+}
+
+/* ---- Vary ---- */
+
+static struct slice trim(struct slice s)
+{
+	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
+		s.p++;
+		s.len--;
+	}
+	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+		s.len--;
+	return s;
+}
+
+/* Whether the lower-case name[len] is in list ("a, b"). */
+static bool listed(const char *list, size_t list_len, const char *name, size_t len)
+{
+	const char *p = list, *end = list + list_len;
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t n = (size_t)((comma ? comma : end) - p);
+
+		if (n == len && memcmp(p, name, len) == 0)
+			return true;
+		p = comma ? comma + 2 : end;
+	}
+	return false;
+}
+
+size_t cache_vary_names(const struct http_message *resp, char *out, size_t cap, bool *star)
+{
+	size_t n = 0, i, k;
+
+	*star = false;
+	for (i = 0; i < resp->nheaders; i++) {
+		struct slice v = resp->headers[i].value;
+		const char *p = v.p, *end = v.p + v.len;
+
+		if (!slice_ieq(resp->headers[i].name, "vary"))
+			continue;
+		while (p < end) {
+			const char *comma = memchr(p, ',', (size_t)(end - p));
+			struct slice item = trim((struct slice){ p, (size_t)((comma ? comma : end) - p) });
+			char name[64];
+
+			p = comma ? comma + 1 : end;
+			if (item.len == 1 && item.p[0] == '*')
+				*star = true;
+			if (item.len == 0 || item.len >= sizeof(name))
+				continue;
+			for (k = 0; k < item.len; k++)
+				name[k] = (char)tolower((unsigned char)item.p[k]);
+			if (listed(out, n, name, item.len))
+				continue;
+			if (n + item.len + 2 > cap)
+				return cap + 1;
+			if (n > 0) {
+				memcpy(out + n, ", ", 2);
+				n += 2;
+			}
+			memcpy(out + n, name, item.len);
+			n += item.len;
+		}
+	}
+	return n;
+}
+
+/* Whether coding (lower-case) is acceptable in an Accept-Encoding value:
+ * named with q > 0, or left to a "*" with q > 0. */
+static bool accepts(struct slice ae, const char *coding)
+{
+	const char *p = ae.p, *end = ae.p + ae.len;
+	size_t clen = strlen(coding);
+	int named = -1, any = -1;
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		struct slice item = trim((struct slice){ p, (size_t)((comma ? comma : end) - p) });
+		const char *semi = memchr(item.p, ';', item.len);
+		struct slice token = trim((struct slice){ item.p, semi ? (size_t)(semi - item.p)
+							      : item.len });
+		bool zero = false;
+
+		p = comma ? comma + 1 : end;
+		if (semi != NULL) {
+			struct slice q = trim((struct slice){ semi + 1,
+						  (size_t)(item.p + item.len - semi - 1) });
+			size_t k;
+
+			if (q.len >= 2 && (q.p[0] == 'q' || q.p[0] == 'Q') && q.p[1] == '=') {
+				zero = true;
+				for (k = 2; k < q.len; k++)
+					if (q.p[k] >= '1' && q.p[k] <= '9')
+						zero = false;
+			}
+		}
+		if (token.len == clen && strncasecmp(token.p, coding, clen) == 0)
+			named = !zero;
+		else if (token.len == 1 && token.p[0] == '*')
+			any = !zero;
+	}
+	return named >= 0 ? named : any > 0;
+}
+
+/* Accept-Encoding as a variant is chosen by it: which of the codings a
+ * server may answer with the client takes. */
+static size_t normalize_accept_encoding(struct slice ae, char *out, size_t cap)
+{
+	static const char *const codings[] = { "br", "deflate", "gzip", "zstd" };
+	size_t n = 0, i, len;
+
+	for (i = 0; i < ARRAY_LEN(codings); i++) {
+		if (ae.p == NULL || !accepts(ae, codings[i]))
+			continue;
+		len = strlen(codings[i]);
+		if (n + len + 1 > cap)
+			return cap + 1;
+		if (n > 0)
+			out[n++] = ',';
+		memcpy(out + n, codings[i], len);
+		n += len;
+	}
+	return n;
+}
+
+bool cache_vary_key(const struct http_message *req, struct slice names, char *key, size_t *len,
+		    size_t cap)
+{
+	const char *p = names.p, *end = names.p + names.len;
+	size_t n = *len, i;
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		struct slice name = { p, (size_t)((comma ? comma : end) - p) };
+		char lower[64];
+
+		p = comma ? comma + 2 : end;
+		if (name.len >= sizeof(lower) || n + name.len + 3 > cap)
+			return false;
+		memcpy(lower, name.p, name.len);
+		lower[name.len] = '\0';
+		key[n++] = '\n';
+		memcpy(key + n, name.p, name.len);
+		n += name.len;
+		key[n++] = ':';
+		if (strcmp(lower, "accept-encoding") == 0) {
+			size_t m = normalize_accept_encoding(http_header_value(req, lower), key + n,
+							     cap - n);
+
+			if (m > cap - n)
+				return false;
+			n += m;
+			continue;
+		}
+		/* every line of the field, in order, as one list */
+		for (i = 0; i < req->nheaders; i++) {
+			struct slice v = req->headers[i].value;
+
+			if (!slice_ieq(req->headers[i].name, lower))
+				continue;
+			if (n + v.len + 2 > cap)
+				return false;
+			memcpy(key + n, v.p, v.len);
+			n += v.len;
+			key[n++] = ',';
+		}
+	}
+	*len = n;
+	return true;
+}

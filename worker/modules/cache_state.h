@@ -1,0 +1,88 @@
+/*
+ * cache_state.h: what the cache module keeps for one exchange of a cached
+ * route (x->cache), shared by cache.c, cache_serve.c and cache_fill.c.
+ */
+#ifndef PORTICO_MODULES_CACHE_STATE_H
+#define PORTICO_MODULES_CACHE_STATE_H
+
+#include "cache_object.h"
+#include "cache_store.h"
+#include "exchange.h"
+
+/* Why the request went to the server, as Cache-Status' fwd says it. */
+enum cache_fwd {
+	FWD_NONE = 0,		/* it did not: a hit */
+	FWD_BYPASS,		/* cache_bypass said so */
+	FWD_METHOD,		/* a method the cache does not answer */
+	FWD_URI_MISS,		/* nothing stored under the key */
+	FWD_VARY_MISS,		/* answers stored, none for these fields */
+	FWD_MISS,		/* the lock wait ran out */
+	FWD_REQUEST,		/* the client asked for a fresh one */
+	FWD_STALE		/* the stored answer needed validating */
+};
+
+struct cache_state {
+	struct cache_state *next_free;
+	struct cache_store *cs;
+	const struct conf_cache *zone;
+	uint8_t fwd;			/* enum cache_fwd */
+	bool hit;			/* answered from the store ... */
+	bool stale_served;		/* ... with a stale answer ... */
+	const char *detail;		/* ... or a note for Cache-Status */
+	bool filling;			/* holds w: this exchange fetches key */
+	bool stored;			/* what it fetched was stored */
+	bool revalidating;		/* the request carries our validators */
+	bool have_stored;		/* r and meta: an answer under key */
+	bool invalidate;		/* unsafe method: drop the URI if it works */
+	bool purge_of_prefix;
+	int fwd_status;			/* the server's status, when it answered */
+	struct cs_writer w;
+	struct cs_reader r;		/* the stored answer, after its meta */
+	struct cache_meta meta;		/* ... its meta */
+	uint64_t body_stored;		/* of the fill */
+	uint64_t wait_until;		/* ms: the wait for another's fill ends */
+	unsigned poll_ms;
+	size_t klen;			/* key[0..klen): the answer's key */
+	size_t primary_len;		/* key[0..primary_len): the request's */
+	struct buf *keybuf;		/* holds key, names, validators, scratch */
+	struct buf *head;		/* a head being answered or stored */
+	size_t kcap;			/* room for a key, and for scratch */
+	char *key;
+	char *names;			/* Vary's names read from the store */
+	char *scratch;			/* a second key */
+	char status_text[160];		/* Cache-Status */
+	char age_text[24];
+	char length_text[24];
+	char range_text[64];
+	char *cond_etag;		/* our validators, in keybuf */
+	char *cond_date;
+};
+
+#define CACHE_NAMES_CAP		1024
+#define CACHE_VALIDATOR_CAP	512
+
+/* The current wall clock in seconds, as freshness counts it. */
+int64_t cache_now(void);
+
+/* cache_serve.c: answer x from the stored answer in st (r positioned
+ * after its meta); false when it cannot be read (evicted meanwhile). */
+bool cache_serve(struct exchange *x, struct cache_state *st);
+
+/* cache_fill.c: the response head hook's work: store, refresh, answer
+ * stale, invalidate; then Cache-Status. */
+int cache_response_head(struct exchange *x);
+
+/* Let go of a fill in progress (the exchange ended before the body). */
+void cache_fill_abort(struct cache_state *st);
+
+/* cache.c: whether cache_no_store says not to store x's answer. */
+bool cache_no_store(const struct exchange *x);
+
+/* cache.c: the key a URI of this request's site would be stored under
+ * (invalidation of Location); its length in out, or 0. */
+size_t cache_key_of_uri(const struct exchange *x, struct slice uri, char *out, size_t cap);
+
+/* Find the answer for key: primary, then Vary's secondary key. */
+int cache_find(struct exchange *x, struct cache_state *st);
+
+#endif

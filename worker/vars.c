@@ -1,0 +1,106 @@
+/*
+ * vars.c: variables' values, read from the request as it arrived.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "vars.h"
+
+/* The value of name in "a=1; b=2" (sep ';', cookies) or "a=1&b=2"
+ * (sep '&', query); empty when absent. */
+static struct slice pair_value(struct slice list, const char *name, size_t name_len,
+			       char sep)
+{
+	const char *p = list.p, *end = list.p + list.len;
+
+	while (p < end) {
+		const char *item_end = memchr(p, sep, (size_t)(end - p));
+
+		if (item_end == NULL)
+			item_end = end;
+		while (p < item_end && *p == ' ')
+			p++;
+		if ((size_t)(item_end - p) > name_len && memcmp(p, name, name_len) == 0 &&
+		    p[name_len] == '=')
+			return (struct slice){ p + name_len + 1,
+					       (size_t)(item_end - p) - name_len - 1 };
+		p = item_end + 1;
+	}
+	return (struct slice){ NULL, 0 };
+}
+
+static struct slice host_without_port(struct slice host)
+{
+	size_t i;
+
+	if (host.len > 0 && host.p[0] == '[') {
+		const char *close = memchr(host.p, ']', host.len);
+
+		if (close != NULL)
+			host.len = (size_t)(close - host.p) + 1;
+		return host;
+	}
+	for (i = 0; i < host.len; i++)
+		if (host.p[i] == ':')
+			host.len = i;
+	return host;
+}
+
+static struct slice cstr(const char *s)
+{
+	return (struct slice){ s, strlen(s) };
+}
+
+struct slice var_value(const struct conf_key_part *kp, const struct var_source *src)
+{
+	const struct http_message *req = src->req;
+
+	switch (kp->var) {
+	case KEY_TEXT:
+		return (struct slice){ kp->name, kp->name_len };
+	case KEY_URI:
+		return req->path;
+	case KEY_REQUEST_URI:
+		return req->target;
+	case KEY_ARGS:
+		return req->query;
+	case KEY_ARG:
+		return pair_value(req->query, kp->name, kp->name_len, '&');
+	case KEY_HTTP:
+		return http_header_value(req, kp->name);
+	case KEY_COOKIE:
+		return pair_value(http_header_value(req, "cookie"), kp->name, kp->name_len, ';');
+	case KEY_REMOTE_ADDR:
+		return cstr(src->client_addr);
+	case KEY_HOST:
+		return host_without_port(req->host);
+	case KEY_SCHEME:
+		return cstr(src->tls ? "https" : "http");
+	case KEY_METHOD:
+		return req->method;
+	}
+	return (struct slice){ NULL, 0 };
+}
+
+size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char *out,
+		   size_t cap)
+{
+	size_t n = 0, i;
+	unsigned k;
+
+	for (k = 0; k < e->nparts; k++) {
+		struct slice v = var_value(&e->parts[k], src);
+
+		if (v.len > cap - n)
+			return cap + 1;
+		if (var_lower(&e->parts[k]))
+			for (i = 0; i < v.len; i++)
+				out[n + i] = (char)tolower((unsigned char)v.p[i]);
+		else if (v.len > 0)
+			memcpy(out + n, v.p, v.len);
+		n += v.len;
+	}
+	return n;
+}

@@ -1,0 +1,35 @@
+/*
+ * vars.h: the values of the variables of expressions (conf_expr.c) for
+ * one request: what hash_key hashes and cache_key names an object by.
+ */
+#ifndef PORTICO_VARS_H
+#define PORTICO_VARS_H
+
+#include <stdbool.h>
+
+#include "conf.h"
+#include "http_parse.h"
+
+/* What a request's variables are read from. */
+struct var_source {
+	const struct http_message *req;
+	const char *client_addr;	/* as text */
+	bool tls;			/* arrived over TLS ($scheme) */
+};
+
+/* The value of part kp: literal text or a variable's (empty when the
+ * request has none). $host comes lower-cased only through var_lower(). */
+struct slice var_value(const struct conf_key_part *kp, const struct var_source *src);
+
+/* Whether kp's value is compared without case ($host). */
+static inline bool var_lower(const struct conf_key_part *kp)
+{
+	return kp->var == KEY_HOST;
+}
+
+/* The expression's value into out[cap], $host lower-cased; its length,
+ * or cap + 1 when it does not fit. */
+size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char *out,
+		   size_t cap);
+
+#endif
