@@ -39,6 +39,7 @@ site s {
 		cache_no_store = {"$arg_nostore"}
 	}
 	route "/plain/" { upstream = "app" }
+	route "/status" { status = true }
 }
 EOF
 my $port = $p->port('http');
@@ -92,5 +93,152 @@ my $pub = '/hdr?Cache-Control=public%2C%20max-age%3D60&x=auth';
 get($pub, Authorization => 'Basic dTpw');
 get($pub, Authorization => 'Basic dTpw');
 is(origin_count($pub), 1, '... unless it is public');
+
+# ---- Vary ----
+my $vary = '/hdr?Cache-Control=max-age%3D60&Vary=Accept-Encoding&x=vary';
+my $g1 = get($vary, 'Accept-Encoding' => 'gzip');
+my $g2 = get($vary, 'Accept-Encoding' => 'deflate;q=0, gzip');
+is($g2->{body}, $g1->{body}, 'Vary: Accept-Encoding: "gzip" and "deflate;q=0, gzip" share a variant');
+like($g2->{header}{'cache-status'}, qr/hit/, '... a hit');
+my $b1 = get($vary, 'Accept-Encoding' => 'br');
+isnt($b1->{body}, $g1->{body}, 'a client taking br gets a variant of its own');
+like($b1->{header}{'cache-status'}, qr/fwd=vary-miss; fwd-status=200; stored/, '... a vary-miss, stored');
+my $n1 = get($vary);
+isnt($n1->{body}, $g1->{body}, 'so does one taking no coding');
+is(get($vary, 'Accept-Encoding' => 'br')->{body}, $b1->{body}, 'each variant is served to its own');
+is(get($vary, 'Accept-Encoding' => 'gzip;q=1.0')->{body}, $g1->{body}, '... q-values read');
+is(origin_count($vary), 3, 'three variants, three fetches');
+my $star = '/hdr?Cache-Control=max-age%3D60&Vary=*';
+get($star);
+get($star);
+is(origin_count($star), 2, 'Vary: * is never served from the cache');
+
+# ---- conditional requests and ranges, from the store ----
+my $etagged = '/hdr?Cache-Control=max-age%3D60&ETag=%22v1%22&body=10000';
+my $full = get($etagged);
+my $nm = get($etagged, 'If-None-Match' => '"v0", W/"v1"');
+is($nm->{status}, 304, 'If-None-Match matching the stored ETag (weakly): 304 from the cache');
+is($nm->{header}{etag}, '"v1"', '... with the ETag');
+ok(!defined $nm->{header}{'content-length'} && $nm->{body} eq '', '... and no body');
+is(get($etagged, 'If-None-Match' => '"v2"')->{status}, 200, 'another ETag: the whole answer');
+my $rg = get($etagged, Range => 'bytes=100-199');
+is($rg->{status}, 206, 'a Range of a stored answer: 206');
+is($rg->{header}{'content-range'}, 'bytes 100-199/10000', '... with Content-Range');
+is($rg->{body}, substr(content(10000), 100, 100), '... and those bytes');
+is(get($etagged, Range => 'bytes=-10')->{body}, substr(content(10000), 9990), 'a suffix range');
+my $r416 = get($etagged, Range => 'bytes=20000-');
+is($r416->{status}, 416, 'a range past the end: 416');
+is($r416->{header}{'content-range'}, 'bytes */10000', '... saying the length');
+is(get($etagged, Range => 'bytes=0-1', 'If-Range' => '"v0"')->{status}, 200,
+   'an If-Range that does not match: the whole answer');
+is(origin_count($etagged), 1, 'all of them from one fetch');
+
+# ---- revalidation ----
+my $reval = '/hdr?Cache-Control=max-age%3D1&ETag=%22r1%22&x=reval';
+my $first = get($reval);
+sleep 2.2;
+my $again = get($reval);
+is($again->{status}, 200, 'a stale answer with an ETag is revalidated ...');
+like($again->{header}{'cache-status'}, qr/fwd=stale; fwd-status=304/, '... the server said 304');
+is($again->{body}, $first->{body}, '... and the stored body is served');
+my @rv = grep { $_->{target} eq $reval } $app->requests;
+is($rv[-1]{header}{'if-none-match'}, '"r1"', 'the server was asked with the stored ETag');
+like(get($reval)->{header}{'cache-status'}, qr/^portico; hit/, 'the refreshed answer is fresh again');
+is(origin_count($reval), 2, '... one fetch, one revalidation');
+my $nc = '/hdr?Cache-Control=no-cache&ETag=%22n1%22';
+get($nc);
+like(get($nc)->{header}{'cache-status'}, qr/fwd=stale; fwd-status=304/, 'no-cache: stored, but validated before every use');
+
+# ---- stale answers when the server fails ----
+my $sie = '/hdr?Cache-Control=max-age%3D1%2C%20stale-if-error%3D600&x=sie';
+my $ok_body = get($sie)->{body};
+sleep 2.2;
+$app->set_behavior(status => 503);
+my $stale = get($sie);
+is($stale->{status}, 200, 'stale-if-error: a failing server (503) gets the stale answer');
+is($stale->{body}, $ok_body, '... the stored one');
+like($stale->{header}{'cache-status'}, qr/fwd=stale; fwd-status=503; ttl=-\d+; detail=stale-if-error/,
+     '... said in Cache-Status');
+my $nosie = '/hdr?Cache-Control=max-age%3D1&x=nosie';
+$app->set_behavior();
+get($nosie);
+sleep 2.2;
+$app->set_behavior(status => 503);
+is(get($nosie)->{status}, 503, 'without stale-if-error the failure goes through');
+$app->set_behavior();
+
+# ---- stale-while-revalidate: others get the stale answer meanwhile ----
+my $swr = '/hdr?Cache-Control=max-age%3D1%2C%20stale-while-revalidate%3D600&x=swr';
+my $swr_body = get($swr)->{body};
+sleep 2.2;
+$app->set_behavior(delay => 60000);
+my $slow = Test::Portico::Client->new($port);
+$slow->request('GET', $swr);
+ok(wait_for(sub { $app->delayed_count >= 1 }), 'one request revalidates, held by the server');
+my $meanwhile = get($swr);
+is($meanwhile->{body}, $swr_body, 'another meanwhile gets the stale answer at once');
+like($meanwhile->{header}{'cache-status'}, qr/^portico; hit; ttl=-\d+$/, '... a hit, stale (ttl < 0)');
+$app->set_behavior();
+$app->release;
+my $fresh = $slow->response;
+isnt($fresh->{body}, $swr_body, 'the revalidating request gets the new answer');
+is(get($swr)->{body}, $fresh->{body}, '... which is stored for the next');
+
+# ---- unsafe methods invalidate ----
+my $inv = '/hdr?Cache-Control=max-age%3D60&x=inv';
+get($inv);
+like(get($inv)->{header}{'cache-status'}, qr/hit/, 'stored');
+my $post = http($port, method => 'POST', target => $inv, body => 'x');
+like($post->{header}{'cache-status'}, qr/fwd=method/, 'a POST goes to the server (fwd=method)');
+like(get($inv)->{header}{'cache-status'}, qr/fwd=miss/, '... and drops the stored answer');
+my $loc_target = '/hdr?Cache-Control=max-age%3D60&x=loc';
+get($loc_target);
+http($port, method => 'PUT', target => '/hdr?x=put&Location=' . '%2Fhdr%3FCache-Control%3Dmax-age%253D60%26x%3Dloc',
+     body => 'y');
+like(get($loc_target)->{header}{'cache-status'}, qr/fwd=miss/, 'a PUT drops the URL its Location names');
+my $err = '/hdr?Cache-Control=max-age%3D60&x=err';
+get($err);
+http($port, method => 'DELETE', target => $err . '&status=500');
+like(get($err)->{header}{'cache-status'}, qr/hit/, 'a failed DELETE (to another URL) leaves it');
+
+# ---- PURGE ----
+my $pu = '/hdr?Cache-Control=max-age%3D60&x=purge';
+get($pu);
+my $purge = http($port, method => 'PURGE', target => $pu);
+is($purge->{status}, 200, 'PURGE of a stored URL: 200');
+like($purge->{body}, qr/"purged": 1/, '... saying what went');
+like(get($pu)->{header}{'cache-status'}, qr/fwd=miss/, '... and it is fetched again');
+is(http($port, method => 'PURGE', target => '/hdr?x=never')->{status}, 404, 'PURGE of nothing: 404');
+get("/hdr?Cache-Control=max-age%3D60&x=pre$_") for 1 .. 3;
+my $pp = http($port, method => 'PURGE', target => '/hdr?Cache-Control=max-age%3D60&x=pre*');
+like($pp->{body}, qr/"purged": 3/, 'PURGE of a prefix drops the answers under it');
+is(http($port, method => 'PURGE', target => '/valid/x')->{status}, 403,
+   'PURGE where cache_purge does not list the client: 403');
+
+# ---- the route's own rules ----
+my $v = '/valid/hdr?x=1';
+get($v);
+like(get($v)->{header}{'cache-status'}, qr/hit/, 'cache_valid: an answer without freshness of its own is stored');
+like(get($v, 'X-Bypass' => 1)->{header}{'cache-status'}, qr/fwd=bypass/, 'cache_bypass skips the lookup');
+my $ns = '/valid/hdr?nostore=1';
+get($ns);
+get($ns);
+is(origin_count($ns), 2, 'cache_no_store: not stored');
+my $big = '/valid/hdr?body=70000';
+get($big);
+my $bigr = get($big);
+is(length $bigr->{body}, 70000, 'an answer over max_object passes whole ...');
+like($bigr->{header}{'cache-status'}, qr/detail=too-large/, '... not stored');
+my $chunked = '/valid/chunked/70000';
+is(length get($chunked)->{body}, 70000, 'a chunked answer that grows past max_object passes whole');
+is(length get($chunked)->{body}, 70000, '... and again: not stored');
+is(origin_count($chunked), 2, '... both from the server');
+my $small = '/valid/chunked/5000';
+get($small);
+my $sm = get($small);
+is($sm->{body}, content(5000), 'a chunked answer under max_object is stored ...');
+is($sm->{header}{'content-length'}, 5000, '... and served with its length');
+is(origin_count($small), 1, '... once fetched');
+like(get('/plain/name')->{header}{'cache-status'} // 'none', qr/^none$/, 'routes without cache have no Cache-Status');
 
 done_testing;

@@ -47,7 +47,7 @@ my ($line) = grep { m{/app/size/1234} } @{ wait_for(sub {
 	(grep { m{/app/size/1234} } @l) ? \@l : undef;
 }, 5) // [] };
 my $up = $backend->address;
-like($line // '', qr{^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /app/size/1234\?q=1 HTTP/1\.1" 200 1234 "http://ref\.test/page" "PorticoTest/1\.0 \(story\)" \d+\.\d{3} \Q$up\E -- \d+\.\d{3} \d+\.\d{3}$},
+like($line // '', qr{^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /app/size/1234\?q=1 HTTP/1\.1" 200 1234 "http://ref\.test/page" "PorticoTest/1\.0 \(story\)" \d+\.\d{3} \Q$up\E -- \d+\.\d{3} \d+\.\d{3} -$},
     'access log line: combined format, request time in seconds.ms, upstream address, '
     . 'termination state, upstream connect and response head times');
 

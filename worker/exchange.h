@@ -172,6 +172,7 @@ struct exchange {
 	/* for the log */
 	int status;
 	const char *upstream_addr;
+	const char *cache_result;	/* HIT, MISS, ... on cached routes */
 	uint64_t start_us;		/* the head was complete */
 	uint64_t connect_us;		/* to the server's connection, or 0 */
 	uint64_t header_us;		/* to the response head, or 0 */

@@ -198,15 +198,12 @@ static void drop_client_conditions(struct exchange *x)
 	}
 }
 
-static bool add_request_field(struct exchange *x, const char *name, char *value)
+static void add_request_field(struct exchange *x, const char *name, char *value)
 {
 	struct http_message *r = &x->req;
 
-	if (r->nheaders >= HTTP_MAX_HEADERS)
-		return false;
 	r->headers[r->nheaders++] = (struct http_header){
 		.name = { name, strlen(name) }, .value = { value, strlen(value) } };
-	return true;
 }
 
 /* Copy v into keybuf at slot, as a string; NULL when it does not fit. */
@@ -239,10 +236,22 @@ static bool add_validators(struct exchange *x, struct cache_state *st)
 	st->cond_date = keep_validator(st, 1, http_header_value(&stored, "last-modified"));
 	if (st->cond_etag == NULL && st->cond_date == NULL)
 		return false;
-	if ((st->cond_etag && !add_request_field(x, "If-None-Match", st->cond_etag)) ||
-	    (st->cond_date && !add_request_field(x, "If-Modified-Since", st->cond_date)))
+	st->nvalidators = (st->cond_etag != NULL) + (st->cond_date != NULL);
+	if (x->req.nheaders + st->nvalidators > HTTP_MAX_HEADERS) {
+		st->nvalidators = 0;
 		return false;
+	}
+	if (st->cond_etag != NULL)
+		add_request_field(x, "If-None-Match", st->cond_etag);
+	if (st->cond_date != NULL)
+		add_request_field(x, "If-Modified-Since", st->cond_date);
 	return true;
+}
+
+void cache_forget_validators(struct exchange *x, struct cache_state *st)
+{
+	x->req.nheaders -= st->nvalidators;
+	st->nvalidators = 0;
 }
 
 /* To the server, holding the key (filling) or not. */
@@ -250,11 +259,8 @@ static void forward(struct exchange *x, struct cache_state *st)
 {
 	if (st->filling)
 		drop_client_conditions(x);
-	if (st->revalidating && !add_validators(x, st)) {
-		/* unconditional, then: a whole answer replaces the stored one */
-		st->revalidating = false;
-		x->req.nheaders -= (st->cond_etag != NULL) + (st->cond_date != NULL);
-	}
+	if (st->revalidating && !add_validators(x, st))
+		st->revalidating = false;	/* a whole answer replaces the stored one */
 	proxy_start(x);
 }
 
@@ -322,6 +328,7 @@ static void answer_stored(struct exchange *x, struct cache_state *st, bool stale
 {
 	st->hit = true;
 	st->stale_served = stale;
+	st->fwd = FWD_NONE;
 	if (cache_serve(x, st))
 		return;
 	/* evicted while we looked: fetch it */
@@ -519,7 +526,7 @@ static bool cache_claim(struct exchange *x)
 		exchange_log(x, LL_ERROR, ENOMEM, "no memory to look the cache up");
 		return false;
 	}
-	if (slice_ieq(x->req.method, "PURGE") && x->req.method.p[0] == 'P') {
+	if (x->req.method.len == 5 && memcmp(x->req.method.p, "PURGE", 5) == 0) {
 		purge(x, st);
 		return true;
 	}

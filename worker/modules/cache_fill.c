@@ -211,11 +211,15 @@ static bool refresh(struct exchange *x, struct cache_state *st)
  * when it could not be stored again. */
 static void answer_validated(struct exchange *x, struct cache_state *st)
 {
-	bool refreshed = refresh(x, st);
-
+	if (!refresh(x, st))
+		exchange_log(x, LL_WARN, 0, "cache \"%s\": a revalidated answer could not be "
+			     "stored again", st->zone->name);
 	cache_fill_abort(st);
-	if ((refreshed || cache_find(x, st) == CS_HIT) && (st->hit = cache_serve(x, st)))
+	cache_forget_validators(x, st);
+	if (cache_find(x, st) == CS_HIT && cache_serve(x, st)) {
+		st->hit = true;
 		return;
+	}
 	exchange_log(x, LL_ERROR, 0, "cache \"%s\": a revalidated answer was evicted",
 		     st->zone->name);
 	exchange_respond(x, 502, TERM_RESOURCE, false);
@@ -235,6 +239,7 @@ static bool may_serve_stale_on_error(const struct exchange *x, const struct cach
 static bool answer_stale(struct exchange *x, struct cache_state *st)
 {
 	cache_fill_abort(st);
+	cache_forget_validators(x, st);
 	if (cache_find(x, st) != CS_HIT || !cache_serve(x, st))
 		return false;
 	st->hit = st->stale_served = true;
@@ -272,7 +277,25 @@ static void invalidate(struct exchange *x, struct cache_state *st)
 	}
 }
 
-/* ---- Cache-Status (RFC 9211) ---- */
+/* ---- Cache-Status (RFC 9211), and the access log's word ---- */
+
+/* In the words of nginx's $upstream_cache_status, which log readers know. */
+static const char *result_word(const struct cache_state *st)
+{
+	if (st->stale_served)
+		return "STALE";
+	if (st->hit)
+		return st->fwd == FWD_NONE ? "HIT" : "REVALIDATED";
+	switch (st->fwd) {
+	case FWD_BYPASS:
+	case FWD_METHOD:
+		return "BYPASS";
+	case FWD_STALE:
+		return "EXPIRED";
+	default:
+		return "MISS";
+	}
+}
 
 static const char *fwd_name(enum cache_fwd f)
 {
@@ -309,6 +332,7 @@ static int add_cache_status(struct exchange *x, struct cache_state *st)
 		p += snprintf(p, (size_t)(end - p), "; detail=%s", st->detail);
 	if (p >= end)
 		p = end - 1;
+	x->cache_result = result_word(st);
 	return exchange_add_field(x, SLICE_LIT("Cache-Status"),
 				  (struct slice){ st->status_text, (size_t)(p - st->status_text) });
 }

@@ -54,8 +54,9 @@ struct cache_state {
 	char age_text[24];
 	char length_text[24];
 	char range_text[64];
-	char *cond_etag;		/* our validators, in keybuf */
+	char *cond_etag;		/* our validators, in keybuf ... */
 	char *cond_date;
+	unsigned nvalidators;		/* ... added to x->req's fields */
 };
 
 #define CACHE_NAMES_CAP		1024
@@ -74,6 +75,10 @@ int cache_response_head(struct exchange *x);
 
 /* Let go of a fill in progress (the exchange ended before the body). */
 void cache_fill_abort(struct cache_state *st);
+
+/* cache.c: take our validators out of the request again, so that only
+ * the client's own preconditions are answered. */
+void cache_forget_validators(struct exchange *x, struct cache_state *st);
 
 /* cache.c: whether cache_no_store says not to store x's answer. */
 bool cache_no_store(const struct exchange *x);

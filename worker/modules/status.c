@@ -78,6 +78,34 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
 	if (ctx->tls_cache != NULL)
 		put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(ctx->tls_cache));
+	put(o, "\"cache\": {\"hits\": %lu, \"misses\": %lu, \"stale\": %lu, "
+	    "\"revalidated\": %lu, \"bypassed\": %lu, \"stored\": %lu, \"collapsed\": %lu},\n",
+	    (unsigned long)c.cache_hits, (unsigned long)c.cache_misses,
+	    (unsigned long)c.cache_stale, (unsigned long)c.cache_revalidated,
+	    (unsigned long)c.cache_bypassed, (unsigned long)c.cache_stored,
+	    (unsigned long)c.cache_collapsed);
+}
+
+/* Each cache zone: what it holds, how full, what it dropped. */
+static void put_caches(struct out *o, const struct worker_ctx *ctx)
+{
+	const struct conf *c = ctx->conf;
+	struct cs_stats st;
+	unsigned i;
+
+	put(o, "\"caches\": [");
+	for (i = 0; i < c->ncaches; i++) {
+		cs_stats(ctx->caches[i], &st);
+		put(o, "%s\n {\"name\": ", i ? "," : "");
+		put_string(o, c->caches[i].name);
+		put(o, ", \"size\": %zu, \"objects\": %u, \"writing\": %u, "
+		    "\"blocks\": %u, \"blocks_used\": %u, \"fill\": %.3f, \"stored\": %lu, "
+		    "\"evicted\": %lu, \"reaped\": %lu}",
+		    st.size, st.objects, st.writing, st.blocks, st.blocks_used,
+		    st.blocks ? (double)st.blocks_used / st.blocks : 0.0, st.stored, st.evicted,
+		    st.reaped);
+	}
+	put(o, "],\n");
 }
 
 static void put_server(struct out *o, const struct worker_ctx *ctx,
@@ -139,6 +167,7 @@ static void respond(struct exchange *x)
 	o = (struct out){ b->start, b->end, false };
 	put(&o, "{\n\"version\": \"%s\",\n\"pid\": %ld,\n", PACKAGE_VERSION, (long)getpid());
 	put_counters(&o, x->ctx);
+	put_caches(&o, x->ctx);
 	put_upstreams(&o, x->ctx);
 	put(&o, "}\n");
 	if (o.overflow) {
