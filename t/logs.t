@@ -52,7 +52,7 @@ like($line // '', qr{^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d
     . 'termination state, upstream connect and response head times');
 
 http_get($port, '/nowhere');
-ok(wait_for(sub { grep { m{"GET /nowhere HTTP/1\.1" 404 \d+ "-" "-" \d+\.\d{3} - LR - -$} } $p->access_log }, 5),
+ok(wait_for(sub { grep { m{"GET /nowhere HTTP/1\.1" 404 \d+ "-" "-" \d+\.\d{3} - LR - - -$} } $p->access_log }, 5),
     'a request no upstream served logs "-" as upstream and its times, LR as its end '
     . '(answered locally while reading the request), and "-" for absent fields');
 
