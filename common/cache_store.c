@@ -24,9 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* "portico1": change it with anything in the zone's layout, so that a
+/* "portico2": change it with anything in the zone's layout, so that a
  * binary never takes over a zone another one laid out differently */
-#define CS_MAGIC	0x706f727469636f31ULL
+#define CS_MAGIC	0x706f727469636f32ULL
 #define CS_MIN_SIZE	(64 * 1024)
 #define CS_PAGE		4096
 
@@ -40,7 +40,10 @@ struct cs_entry {
 	uint32_t first, last, nblocks;
 	uint32_t link;		/* next in the bucket, or in the free list */
 	uint32_t lru_prev, lru_next;	/* READY only; head: most recent */
-	int32_t writer;		/* WRITING: the writing process */
+	union {
+		int32_t writer;	/* WRITING: the writing process */
+		uint32_t used;	/* READY: when last asked for (zone_clock) */
+	};
 	uint32_t state;
 };
 
@@ -57,7 +60,8 @@ struct cache_store {
 	uint32_t blocks_free;			/* on the free list */
 	uint32_t lru_head, lru_tail;
 	uint32_t objects, writing;
-	unsigned long stored, evicted, reaped, recoveries;
+	uint32_t inactive;		/* s an object may go unasked; 0: forever */
+	unsigned long stored, evicted, expired, reaped, recoveries;
 	size_t off_buckets, off_entries, off_next, off_blocks;
 };
 
@@ -225,6 +229,11 @@ struct cache_store *cs_attach(int fd, char *err, size_t errlen)
 	return cs;
 }
 
+void cs_set_inactive(struct cache_store *cs, unsigned seconds)
+{
+	__atomic_store_n(&cs->inactive, seconds, __ATOMIC_RELAXED);
+}
+
 const char *cs_name(const struct cache_store *cs)
 {
 	return cs->name;
@@ -332,6 +341,33 @@ static void entry_free(struct cache_store *cs, uint32_t i)
 	e->first = e->last = e->nblocks = 0;
 	e->len = 0;
 	entry_put(cs, i);
+}
+
+/* Seconds on a clock every process of the machine shares and that no
+ * one sets: when an object was last asked for. */
+static uint32_t zone_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+static bool inactive(const struct cache_store *cs, const struct cs_entry *e, uint32_t now)
+{
+	return cs->inactive != 0 && now - e->used > cs->inactive;
+}
+
+/* Objects nobody asked for within the inactive time go, from the least
+ * recently used on, a few at a time (every new object pays for some). */
+static void expire_some(struct cache_store *cs, uint32_t now)
+{
+	unsigned n;
+
+	for (n = 0; n < 8 && cs->lru_tail != 0 && inactive(cs, entry(cs, cs->lru_tail), now); n++) {
+		entry_free(cs, cs->lru_tail);
+		cs->expired++;
+	}
 }
 
 /* Room for one more: the least recently used object goes. */
@@ -573,6 +609,7 @@ int cs_begin(struct cache_store *cs, const char *key, size_t klen, pid_t writer,
 		cs_unlock(cs);
 		return CS_BUSY;
 	}
+	expire_some(cs, zone_clock());
 	if ((i = entry_take(cs)) == 0) {
 		cs_unlock(cs);
 		return P_ERROR;
@@ -705,6 +742,7 @@ int cs_commit(struct cache_store *cs, const struct cs_writer *w)
 	if ((old = replaced_by(cs, w->entry)) != 0)
 		entry_free(cs, old);
 	__atomic_store_n(&e->state, E_READY, __ATOMIC_RELEASE);
+	e->used = zone_clock();
 	lru_push(cs, w->entry);
 	cs->writing--;
 	cs->objects++;
@@ -729,7 +767,7 @@ int cs_lookup(struct cache_store *cs, const char *key, size_t klen, struct cs_re
 	uint64_t hash = key_hash(cs, key, klen);
 	bool busy = false;
 	struct cs_entry *e;
-	uint32_t i, b;
+	uint32_t i, b, now;
 	size_t skip;
 
 	if (klen == 0 || klen > CS_KEY_MAX || cs_lock(cs) != P_OK)
@@ -739,6 +777,14 @@ int cs_lookup(struct cache_store *cs, const char *key, size_t klen, struct cs_re
 		return busy ? CS_BUSY : CS_MISS;
 	}
 	e = entry(cs, i);
+	now = zone_clock();
+	if (inactive(cs, e, now)) {
+		entry_free(cs, i);
+		cs->expired++;
+		cs_unlock(cs);
+		return CS_MISS;
+	}
+	e->used = now;
 	lru_unlink(cs, i);
 	lru_push(cs, i);
 	for (b = e->first, skip = klen; skip >= CS_BLOCK; skip -= CS_BLOCK)
@@ -855,7 +901,8 @@ void cs_stats(struct cache_store *cs, struct cs_stats *out)
 		.size = cs->size, .blocks = cs->nblocks - 1,
 		.blocks_used = cs->blocks_hwm - 1 - cs->blocks_free,
 		.entries = cs->nentries - 1, .objects = cs->objects, .writing = cs->writing,
-		.stored = cs->stored, .evicted = cs->evicted, .reaped = cs->reaped,
+		.stored = cs->stored, .evicted = cs->evicted, .expired = cs->expired,
+		.reaped = cs->reaped,
 		.recoveries = cs->recoveries,
 	};
 	if (locked)

@@ -15,7 +15,8 @@
  * process-shared mutex. An object is written while WRITING (a lookup then
  * answers CS_BUSY) and becomes READY with a single store once complete; a
  * READY object never changes again. Room is made by evicting the least
- * recently used READY objects.
+ * recently used READY objects; objects nobody asked for within the
+ * inactive time go too (as new ones are stored, and when looked up).
  *
  * Reading takes the lock only to find the object. The copying does not: an
  * entry's version changes before its blocks can be given to another
@@ -91,6 +92,7 @@ struct cs_stats {
 	uint32_t writing;	/* WRITING objects */
 	unsigned long stored;	/* objects committed */
 	unsigned long evicted;	/* READY objects dropped for room */
+	unsigned long expired;	/* ... dropped for going unasked (inactive) */
 	unsigned long reaped;	/* WRITING objects of dead writers freed */
 	unsigned long recoveries;	/* locks taken over from the dead */
 };
@@ -109,6 +111,9 @@ struct cache_store *cs_attach(int fd, char *err, size_t errlen);
 void cs_destroy(struct cache_store *cs);
 
 const char *cs_name(const struct cache_store *cs);
+/* Objects nobody asks for within seconds are dropped (0: kept until room
+ * is needed); a zone's setting, changed by a reload. */
+void cs_set_inactive(struct cache_store *cs, unsigned seconds);
 /* The size asked for at creation (a reload keeps a zone of the same). */
 size_t cs_requested_size(const struct cache_store *cs);
 

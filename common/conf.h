@@ -166,6 +166,7 @@ struct conf_cache {
 	char *name;
 	size_t size;			/* bytes of shared memory */
 	size_t max_object;		/* larger answers pass uncached */
+	unsigned inactive;		/* ms an answer may go unasked; 0: forever */
 	int index;			/* position in conf->caches */
 };
 
@@ -203,6 +204,7 @@ struct conf_route {
 	struct conf_expr *cache_no_store;	/* ... do not store the answer */
 	unsigned ncache_no_store;
 	unsigned cache_lock_timeout;	/* ms a miss waits for another's fill */
+	unsigned cache_min_uses;	/* requests of a URL before it is stored */
 	struct cidr *cache_purge;	/* who may PURGE */
 	unsigned ncache_purge;
 };

@@ -25,6 +25,8 @@ const struct conf_option conf_cache_options[] = {
 	  NULL, "the zone's shared memory: index and stored answers", 0 },
 	{ "max_object", CS_CACHE, CT_SIZE, "1m", 1, CACHE_SIZE_MAX, CACHE(max_object), NULL,
 	  NULL, NULL, "answers larger than this pass through uncached", 0 },
+	{ "inactive", CS_CACHE, CT_DURATION, "10m", 0, CONF_MS_MAX, CACHE(inactive), NULL, NULL,
+	  NULL, "answers nobody asks for this long are dropped, fresh or not; 0: never", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -46,6 +48,8 @@ void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
 		z->index = (int)i;
 		z->name = ld_strdup(ld, ld_title_of(ld, sec));
 		conf_read(ld, sec, conf_cache_options, z, c);
+		if (!ld_opt_written(ld, sec, "max_object"))
+			z->max_object = MIN(z->max_object, z->size / 2);
 		if (z->max_object > z->size / 2)
 			ld_error(ld, ld_opt_line(ld, sec, cfg_getstr(sec, "max_object") ?
 						 "max_object" : "size"),
@@ -361,6 +365,8 @@ const struct conf_option conf_route_cache_options[] = {
 	{ "cache_lock_timeout", CS_ROUTE, CT_DURATION, "5s", 0, CONF_MS_MAX,
 	  ROUTE(cache_lock_timeout), NULL, NULL, NULL, "how long a miss waits for the same "
 	  "answer being fetched by another request before it asks the server itself", 0 },
+	{ "cache_min_uses", CS_ROUTE, CT_NUMBER, "1", 1, 1000000, ROUTE(cache_min_uses), NULL,
+	  NULL, NULL, "how many requests of a URL it takes before its answer is stored", 0 },
 	{ "cache_purge", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, 0, read_purge, NULL, dump_purge,
 	  "the client addresses (CIDR) allowed to send PURGE", CF_LIST },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }

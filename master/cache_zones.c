@@ -120,8 +120,9 @@ static struct cache_zone *take_inherited(const struct conf_cache *cc)
 	return NULL;
 }
 
-struct cache_zone *cache_zone_get(struct cache_zone *const *prev, unsigned nprev,
-				  const struct conf_cache *cc, char *err, size_t errlen)
+/* The zone for cc: kept, inherited or new. */
+static struct cache_zone *zone_for(struct cache_zone *const *prev, unsigned nprev,
+				   const struct conf_cache *cc, char *err, size_t errlen)
 {
 	struct cache_store *cs;
 	struct cache_zone *z;
@@ -145,6 +146,17 @@ struct cache_zone *cache_zone_get(struct cache_zone *const *prev, unsigned nprev
 		return NULL;
 	}
 	log_msg(LL_INFO, "cache \"%s\": a new zone of %zu MiB", cc->name, cc->size >> 20);
+	return z;
+}
+
+struct cache_zone *cache_zone_get(struct cache_zone *const *prev, unsigned nprev,
+				  const struct conf_cache *cc, char *err, size_t errlen)
+{
+	struct cache_zone *z = zone_for(prev, nprev, cc, err, errlen);
+
+	/* a setting of the zone, not of its layout: the last reload's holds */
+	if (z != NULL)
+		cs_set_inactive(z->cs, (cc->inactive + 999) / 1000);
 	return z;
 }
 

@@ -22,6 +22,7 @@ workers = 2
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 
 cache main { size = "16m"  max_object = "64k" }
+cache brief { size = "1m"  inactive = "1s" }
 
 upstream app { server "%%BACKEND:app%%" {} }
 
@@ -38,6 +39,9 @@ site s {
 		cache_bypass = {"$http_x_bypass"}
 		cache_no_store = {"$arg_nostore"}
 	}
+	route "/min/" { upstream = "app"  cache = "main"  cache_min_uses = 3 }
+	route "/brief/" { upstream = "app"  cache = "brief" }
+	route "/only/" { upstream = "app"  cache = "main"  cache_statuses = {"404"} }
 	route "/plain/" { upstream = "app" }
 	route "/status" { status = true }
 }
@@ -239,6 +243,25 @@ my $sm = get($small);
 is($sm->{body}, content(5000), 'a chunked answer under max_object is stored ...');
 is($sm->{header}{'content-length'}, 5000, '... and served with its length');
 is(origin_count($small), 1, '... once fetched');
+my $min = '/min/hdr?Cache-Control=max-age%3D60';
+like(get($min)->{header}{'cache-status'}, qr/detail=min-uses/, 'cache_min_uses = 3: the first request is only counted');
+like(get($min)->{header}{'cache-status'}, qr/detail=min-uses/, '... so is the second');
+like(get($min)->{header}{'cache-status'}, qr/stored/, '... the third is stored');
+like(get($min)->{header}{'cache-status'}, qr/hit/, '... and the fourth served from it');
+is(origin_count($min), 3, '... three requests to the server');
+my $brief = '/brief/hdr?Cache-Control=max-age%3D600';
+get($brief);
+like(get($brief)->{header}{'cache-status'}, qr/hit/, 'inactive: stored');
+sleep 3.2;
+like(get($brief)->{header}{'cache-status'}, qr/fwd=miss/, '... and dropped after going unasked for longer, fresh as it was');
+my $only = '/only/hdr?Cache-Control=max-age%3D60';
+get($only);
+like(get($only)->{header}{'cache-status'}, qr/fwd=miss/, 'cache_statuses = {"404"}: a 200 is not stored');
+get("$only&status=404");
+like(get("$only&status=404")->{header}{'cache-status'}, qr/hit/, '... a 404 is');
+my $old = http_get($port, $url, version => '1.0');
+is($old->{status}, 200, 'an HTTP/1.0 client gets a stored answer');
+is($old->{body}, $r1->{body}, '... whole');
 like(get('/plain/name')->{header}{'cache-status'} // 'none', qr/^none$/, 'routes without cache have no Cache-Status');
 
 done_testing;

@@ -8,7 +8,8 @@
  * Vary: the field names an answer varies on are stored as an object of
  * their own under the request's key (OBJ_VARY), and each answer under a
  * secondary key made of the key and the request's values of those
- * fields, Accept-Encoding normalised.
+ * fields, Accept-Encoding normalised. Until a URL has been asked for
+ * cache_min_uses times, an OBJ_COUNT under its key counts the requests.
  */
 #ifndef PORTICO_CACHE_OBJECT_H
 #define PORTICO_CACHE_OBJECT_H
@@ -21,7 +22,8 @@
 
 #define CACHE_META_MAGIC 0x31434f50u	/* "POC1" */
 
-enum { OBJ_ANSWER = 1, OBJ_VARY = 2 };
+/* OBJ_COUNT: no answer yet, only how often it was asked for (min_uses). */
+enum { OBJ_ANSWER = 1, OBJ_VARY = 2, OBJ_COUNT = 3 };
 
 /* cache_meta.flags */
 #define META_NO_CACHE		0x01	/* validated before every use */
@@ -35,7 +37,7 @@ struct cache_meta {
 	uint32_t head_len;		/* the head's text, after this */
 	uint32_t stale_while_revalidate;	/* s */
 	uint32_t stale_if_error;	/* s */
-	uint32_t pad;
+	uint32_t uses;			/* OBJ_COUNT: requests so far */
 	int64_t response_time;		/* s since the epoch: stored or validated */
 	int64_t initial_age;		/* s: its age then */
 	int64_t lifetime;		/* s fresh after it was made */

@@ -268,6 +268,38 @@ static void test_write_at_and_prefix(void)
 	cs_destroy(cs);
 }
 
+/* Objects nobody asks for within the inactive time go; asked-for ones
+ * stay. */
+static void test_inactive(void)
+{
+	struct cache_store *cs = make_zone(256 * 1024);
+	struct cs_writer w;
+	struct cs_reader r;
+	struct cs_stats st;
+
+	cs_set_inactive(cs, 2);
+	cs_begin(cs, "old", 3, getpid(), &w);
+	cs_append(cs, &w, "v", 1);
+	cs_commit(cs, &w);
+	cs_begin(cs, "asked", 5, getpid(), &w);
+	cs_append(cs, &w, "v", 1);
+	cs_commit(cs, &w);
+	is_int(cs_lookup(cs, "old", 3, &r), CS_HIT, "an object is there while it is asked for");
+	/* the clock counts whole seconds: 1.2 s apart is at most 2 ticks,
+	 * 3.6 s at least 3 */
+	usleep(1200 * 1000);
+	is_int(cs_lookup(cs, "asked", 5, &r), CS_HIT, "... asked for again within the time");
+	usleep(1200 * 1000);
+	cs_lookup(cs, "asked", 5, &r);
+	usleep(1200 * 1000);
+	is_int(cs_lookup(cs, "asked", 5, &r), CS_HIT, "... stays");
+	is_int(cs_lookup(cs, "old", 3, &r), CS_MISS, "one unasked for longer than inactive is gone");
+	cs_stats(cs, &st);
+	is_int(st.expired, 1, "... counted as expired");
+	consistent(cs, "after expiry");
+	cs_destroy(cs);
+}
+
 /* A child that takes the lock, makes half a change and dies with it. */
 static void die_holding_lock(struct cache_store *cs, void (*half)(struct cache_store *))
 {
@@ -438,6 +470,7 @@ int main(void)
 	test_lru();
 	test_one_writer();
 	test_write_at_and_prefix();
+	test_inactive();
 	test_overtaken_reader();
 	test_reap();
 	test_dead_lock_holder();

@@ -1190,6 +1190,122 @@ static void test_dump(void)
 	ok(1, "conf_free(NULL) is harmless");
 }
 
+static const char cache_conf[] =
+	"listen http { address = \"127.0.0.1:8080\" }\n"
+	"cache big { size = \"4g\"  max_object = \"10m\"  inactive = \"1h\" }\n"
+	"cache small { size = \"1m\" }\n"
+	"upstream app { server \"127.0.0.1:9001\" { } }\n"
+	"site s {\n"
+	"  route \"/\" {\n"
+	"    upstream = \"app\"\n"
+	"    cache = \"big\"\n"
+	"    cache_key = \"$scheme$host$uri$arg_v\"\n"
+	"    cache_methods = {\"GET\"}\n"
+	"    cache_statuses = {\"200\", \"404\"}\n"
+	"    cache_valid = \"5m\"\n"
+	"    cache_ignore_headers = {\"set-cookie\", \"Vary\"}\n"
+	"    cache_bypass = {\"$cookie_session\", \"$http_x_nocache\"}\n"
+	"    cache_no_store = {\"$arg_nocache\"}\n"
+	"    cache_lock_timeout = \"2s\"\n"
+	"    cache_min_uses = 2\n"
+	"    cache_purge = {\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"}\n"
+	"  }\n"
+	"  route \"/other/\" { upstream = \"app\"  cache = \"small\" }\n"
+	"  route \"/plain/\" { upstream = \"app\" }\n"
+	"}\n";
+
+static void test_cache(void)
+{
+	static const struct dump_want want[] = {
+		{ "\ncache \"big\" {\n\tsize = \"4g\"\n\tmax_object = \"10m\"\n\tinactive = \"1h\"\n}\n",
+		  "writes a cache section" },
+		{ "\t\tcache = \"big\"\n\t\tcache_key = \"$scheme$host$uri$arg_v\"\n"
+		  "\t\tcache_methods = {\"GET\"}\n\t\tcache_statuses = {\"200\", \"404\"}\n"
+		  "\t\tcache_valid = \"5m\"\n\t\tcache_ignore_headers = {\"Set-Cookie\", \"Vary\"}\n",
+		  "writes a route's caching options" },
+		{ "\t\tcache_purge = {\"127.0.0.1/32\", \"10.0.0.0/8\", \"::1/128\"}\n",
+		  "writes cache_purge as prefixes" },
+		{ NULL, NULL }
+	};
+	struct conf *c;
+	const struct conf_route *r;
+	char *errs;
+
+	c = load("cache.conf", cache_conf, &errs);
+	ok(c != NULL, "a configuration with caches loads");
+	is_str(errs, "", "... without errors");
+	free(errs);
+	if (c != NULL) {
+		r = &c->sites[0].routes[0];
+		is_int(c->ncaches, 2, "two cache zones");
+		ok(c->caches[0].size == 4ULL << 30, "a zone of 4g: sizes past 1g are allowed here");
+		is_int(c->caches[1].inactive, 600000, "inactive defaults to 10m");
+		ok(r->cache == &c->caches[0], "the route names its zone");
+		is_int(r->cache_key.nparts, 4, "cache_key: four variables");
+		is_int(r->cache_methods, CONF_CACHE_GET, "cache_methods");
+		ok(conf_route_statuses_listed(r) && (r->cache_statuses[1] & (1ULL << 36)),
+		   "cache_statuses: 200 listed");
+		is_int(r->cache_ignore, CONF_IGNORE_SET_COOKIE | CONF_IGNORE_VARY,
+		       "cache_ignore_headers, case aside");
+		is_int(r->ncache_bypass, 2, "two cache_bypass expressions");
+		is_int(r->ncache_purge, 3, "three cache_purge prefixes");
+		is_int(c->sites[0].routes[1].cache_methods, CONF_CACHE_GET | CONF_CACHE_HEAD,
+		       "cache_methods defaults to GET and HEAD");
+		is_int(c->sites[0].routes[1].cache_lock_timeout, 5000, "cache_lock_timeout defaults to 5s");
+		ok(c->sites[0].routes[2].cache == NULL, "a route without cache has none");
+		conf_free(c);
+	}
+	dump_round_trip("cachedump.conf", cache_conf, want);
+
+	c = load("cachebad.conf",
+	    "listen http { address = \"127.0.0.1:8080\" }\n"		/* 1 */
+	    "cache a { size = \"1m\"  max_object = \"1m\" }\n"	/* 2 */
+	    "cache b { size = \"2000g\" }\n"				/* 3 */
+	    "upstream app { server \"127.0.0.1:9001\" { } }\n"	/* 4 */
+	    "site s {\n"						/* 5 */
+	    "  route \"/a\" { upstream = \"app\"  cache = \"nope\" }\n"	/* 6 */
+	    "  route \"/b\" { upstream = \"app\"  cache_valid = \"1m\" }\n"	/* 7 */
+	    "  route \"/c\" { status = true  cache = \"a\" }\n"	/* 8 */
+	    "  route \"/d\" { upstream = \"app\"  cache = \"a\"\n"	/* 9 */
+	    "    cache_key = \"$nope\"\n"				/* 10 */
+	    "    cache_methods = {\"POST\"}\n"				/* 11 */
+	    "    cache_statuses = {\"199\"}\n"				/* 12 */
+	    "    cache_ignore_headers = {\"Age\"}\n"			/* 13 */
+	    "    cache_purge = {\"10.0.0.1/8\", \"host\"}\n"		/* 14 */
+	    "    cache_min_uses = 0\n"					/* 15 */
+	    "  }\n"							/* 16 */
+	    "}\n", &errs);						/* 17 */
+	ok(c == NULL, "bad caching configuration refused");
+	ok(has_error(errs, "cachebad.conf", 2, "cache \"a\": max_object must be at most half of size"),
+	   "max_object over half the zone");
+	ok(has_error(errs, "cachebad.conf", 3, "size: bad size \"2000g\" (use e.g. \"4096\", \"16k\", \"1m\"; at most 1024g)"), "a zone too large");
+	ok(has_error(errs, "cachebad.conf", 6, "route \"/a\": unknown cache \"nope\" (a cache \"nope\" { size = \"256m\" } section at "
+		     "the top level makes one)"),
+	   "an unknown cache");
+	ok(has_error(errs, "cachebad.conf", 7, "route \"/b\": cache_valid needs cache = \"NAME\" on "
+		     "the route"), "a caching option without cache");
+	ok(has_error(errs, "cachebad.conf", 8, "route \"/c\": cache needs an upstream to fill it"),
+	   "cache on a status route");
+	ok(has_error(errs, "cachebad.conf", 10, "cache_key: unknown variable \"$nope\" (use $uri, $request_uri, $args, "
+		     "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme or $request_method)"),
+	   "a bad cache_key variable");
+	ok(has_error(errs, "cachebad.conf", 11, "cache_methods: \"POST\" is not one of GET or HEAD (answers to other "
+		     "methods are never stored)"),
+	   "a method the cache does not answer");
+	ok(has_error(errs, "cachebad.conf", 12, "cache_statuses: \"199\" is not a final status (200 to 599)"),
+	   "a status that is not final");
+	ok(has_error(errs, "cachebad.conf", 13, "cache_ignore_headers: \"Age\" is not one of Cache-Control, Expires, "
+		     "Set-Cookie or Vary"),
+	   "a field that cannot be ignored");
+	ok(has_error(errs, "cachebad.conf", 14, "cache_purge: \"10.0.0.1/8\" has bits set after its "
+		     "prefix length"), "a prefix with host bits");
+	ok(has_error(errs, "cachebad.conf", 14, "cache_purge: \"host\" is not an IPv4 or IPv6 address"),
+	   "not an address");
+	ok(has_error(errs, "cachebad.conf", 15, "cache_min_uses: bad number \"0\" (expected 1 to 1000000)"),
+	   "cache_min_uses of 0");
+	free(errs);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -1208,6 +1324,7 @@ int main(void)
 	test_balancing_limits();
 	test_relative_paths();
 	test_dump();
+	test_cache();
 
 	while (npaths > 0)
 		unlink(paths[--npaths]);

@@ -141,6 +141,10 @@ int cache_find(struct exchange *x, struct cache_state *st)
 		return r;
 	if (!read_meta(st))
 		return CS_MISS;
+	if (st->meta.kind == OBJ_COUNT) {
+		st->uses = st->meta.uses;
+		return CS_MISS;
+	}
 	if (st->meta.kind != OBJ_VARY)
 		return CS_HIT;
 	/* The answers vary: find the one for this request's fields. */
@@ -372,6 +376,20 @@ static bool stored_stale(struct exchange *x, struct cache_state *st, bool waited
 	return true;
 }
 
+/* Not asked for cache_min_uses times yet: count this one instead of
+ * storing the answer. */
+static void count_use(struct cache_state *st)
+{
+	struct cache_meta m = { .magic = CACHE_META_MAGIC, .kind = OBJ_COUNT,
+				.uses = st->uses + 1 };
+
+	st->detail = "min-uses";
+	if (st->klen != st->primary_len ||
+	    cs_append(st->cs, &st->w, &m, sizeof(m)) != P_OK || cs_commit(st->cs, &st->w) != P_OK)
+		cs_abort(st->cs, &st->w);
+	st->filling = false;
+}
+
 /* Nothing stored fits: fetch it, unless another request does already.
  * false: keep waiting for that one. */
 static bool not_stored(struct exchange *x, struct cache_state *st, bool waited)
@@ -399,6 +417,8 @@ static bool not_stored(struct exchange *x, struct cache_state *st, bool waited)
 		st->fwd = FWD_MISS;
 		st->detail = "lock-timeout";
 	}
+	if (st->filling && st->uses + 1 < x->route->cache_min_uses)
+		count_use(st);
 	forward(x, st);
 	return true;
 }

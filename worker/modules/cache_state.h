@@ -36,6 +36,8 @@ struct cache_state {
 	bool invalidate;		/* unsafe method: drop the URI if it works */
 	bool purge_of_prefix;
 	int fwd_status;			/* the server's status, when it answered */
+	uint32_t uses;			/* the URL's requests before this one,
+					 * while fewer than cache_min_uses */
 	struct cs_writer w;
 	struct cs_reader r;		/* the stored answer, after its meta */
 	struct cache_meta meta;		/* ... its meta */
