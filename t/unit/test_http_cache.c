@@ -1,12 +1,16 @@
 /*
  * test_http_cache.c: RFC 9111 for a shared cache: Cache-Control parsed,
  * HTTP-dates in their three forms, what may be stored, freshness
- * lifetimes and ages, with the RFC's own examples where it has them.
+ * lifetimes and ages, with the RFC's own examples where it has them;
+ * preconditions and ranges (RFC 9110) as the cache answers them; and the
+ * stored form: heads kept and merged, Vary's keys.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "cache_object.h"
 #include "http_cache.h"
+#include "http_cond.h"
 #include "tap.h"
 
 static struct http_message req, resp;
@@ -196,6 +200,147 @@ static void test_age(void)
 	is_int(initial_age(f, t, t), 0, "a Date in the future gives no negative age");
 }
 
+static struct slice lit(const char *s)
+{
+	return (struct slice){ s, strlen(s) };
+}
+
+static void test_conditions(void)
+{
+	struct slice etag = lit("\"v1\""), lm = lit("Tue, 01 Dec 2026 10:00:00 GMT");
+
+	parse_req("If-None-Match: \"v1\"\r\n");
+	ok(http_not_modified(&req, etag, lm), "If-None-Match with the ETag: not modified");
+	parse_req("If-None-Match: \"a\", W/\"v1\"\r\n");
+	ok(http_not_modified(&req, etag, lm), "... weakly, in a list");
+	parse_req("If-None-Match: \"a\"\r\nIf-None-Match: *\r\n");
+	ok(http_not_modified(&req, etag, lm), "... * on a second line");
+	parse_req("If-None-Match: \"v2\"\r\nIf-Modified-Since: Tue, 01 Dec 2026 10:00:00 GMT\r\n");
+	ok(!http_not_modified(&req, etag, lm), "If-None-Match decides alone when it is there");
+	parse_req("If-Modified-Since: Wed, 02 Dec 2026 10:00:00 GMT\r\n");
+	ok(http_not_modified(&req, etag, lm), "If-Modified-Since after Last-Modified: not modified");
+	parse_req("If-Modified-Since: Mon, 30 Nov 2026 10:00:00 GMT\r\n");
+	ok(!http_not_modified(&req, etag, lm), "... before it: modified");
+	parse_req("If-Modified-Since: yesterday\r\n");
+	ok(!http_not_modified(&req, etag, lm), "... not a date: ignored");
+	parse_req("");
+	ok(!http_not_modified(&req, etag, lm), "no precondition: the whole answer");
+}
+
+static void test_ranges(void)
+{
+	struct slice etag = lit("\"v1\""), lm = lit("Tue, 01 Dec 2026 10:00:00 GMT");
+	uint64_t a = 0, b = 0;
+
+	parse_req("Range: bytes=0-99\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_PART && a == 0 && b == 99,
+	   "bytes=0-99");
+	parse_req("Range: bytes=900-\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_PART && a == 900 && b == 999,
+	   "bytes=900-: to the end");
+	parse_req("Range: bytes=-100\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_PART && a == 900 && b == 999,
+	   "bytes=-100: the last 100");
+	parse_req("Range: bytes=-5000\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_PART && a == 0 && b == 999,
+	   "a suffix longer than the body: all of it");
+	parse_req("Range: bytes=500-99999\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_PART && b == 999,
+	   "an end past the body is cut to it");
+	parse_req("Range: bytes=1000-\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_UNSATISFIABLE,
+	   "a start at the length: unsatisfiable");
+	parse_req("Range: bytes=0-1,5-6\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_NONE, "several ranges: the whole");
+	parse_req("Range: bytes=9-1\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_NONE, "an invalid range: ignored");
+	parse_req("Range: items=0-1\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_NONE, "another unit: ignored");
+	parse_req("Range: bytes=0-1\r\nIf-Range: \"v1\"\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_PART, "If-Range with the ETag");
+	parse_req("Range: bytes=0-1\r\nIf-Range: W/\"v1\"\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_NONE,
+	   "If-Range with a weak ETag: never (strong comparison)");
+	parse_req("Range: bytes=0-1\r\nIf-Range: Tue, 01 Dec 2026 10:00:00 GMT\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_PART, "If-Range with the date");
+	parse_req("Range: bytes=0-1\r\nIf-Range: Mon, 30 Nov 2026 10:00:00 GMT\r\n");
+	ok(http_range(&req, 1000, etag, lm, &a, &b) == HTTP_RANGE_NONE, "... another date: the whole");
+}
+
+static void test_stored_form(void)
+{
+	struct http_message stored, merged;
+	char head[1024], out[1024], names[256], key[512];
+	struct cache_rules rules = { 0, 0 };
+	enum http_cache_refusal why;
+	struct cache_meta m;
+	size_t n, klen;
+	bool star;
+
+	parse_resp(200, "Connection: keep-alive\r\nAge: 5\r\nCache-Control: max-age=60\r\n"
+		   "ETag: \"a\"\r\nSet-Cookie: s=1\r\nX-A: 1\r\n");
+	n = cache_head_write(&resp, CONF_IGNORE_SET_COOKIE, head, sizeof(head));
+	ok(n > 0 && strstr(head, "HTTP/1.1 200 X\r\n") == head, "a stored head starts with the status line");
+	ok(strstr(head, "Content-Length") == NULL && strstr(head, "Age") == NULL &&
+	   strstr(head, "Connection") == NULL, "... without framing, Age or hop-by-hop fields");
+	ok(strstr(head, "Set-Cookie") == NULL && strstr(head, "X-A: 1\r\n") != NULL,
+	   "... without the cookie it may be stored without, with the rest");
+	is_int(cache_head_write(&resp, 0, head, 20), 0, "a head that does not fit: 0");
+
+	n = cache_head_write(&resp, 0, head, sizeof(head));
+	http_parse_response(head, n, &stored, NULL, HTTP_GET);
+	parse_resp(304, "Cache-Control: max-age=120\r\nX-B: 2\r\n");
+	n = cache_head_merge(&stored, &resp, out, sizeof(out));
+	ok(n > 0 && http_parse_response(out, n, &merged, NULL, HTTP_GET) == P_OK, "a 304 merges in");
+	is_int(merged.status, 200, "... the status stays");
+	ok(slice_ieq(http_header_value(&merged, "cache-control"), "max-age=120"),
+	   "... its fields replace the stored ones");
+	ok(http_header_value(&merged, "etag").p != NULL && http_header_value(&merged, "x-b").p != NULL,
+	   "... the others stay, the new ones come");
+
+	parse_req("");
+	parse_resp(200, "Cache-Control: max-age=60\r\nAge: 10\r\n");
+	ok(cache_meta_make(&req, &resp, &rules, 1000, 1000, &m, &why), "a meta for a storable answer");
+	is_int(m.lifetime, 60, "... its lifetime");
+	is_int(m.initial_age, 10, "... its age on arrival");
+	parse_resp(200, "X-A: 1\r\n");
+	ok(!cache_meta_make(&req, &resp, &rules, 1000, 1000, &m, &why) && why == HC_NO_FRESHNESS,
+	   "no freshness and no validator: not stored");
+	rules.valid_s = 30;
+	ok(cache_meta_make(&req, &resp, &rules, 1000, 1000, &m, &why) && m.lifetime == 30,
+	   "... unless cache_valid gives it a lifetime");
+	parse_resp(200, "Cache-Control: no-store\r\n");
+	rules.ignore = CONF_IGNORE_CACHE_CONTROL;
+	ok(cache_meta_make(&req, &resp, &rules, 1000, 1000, &m, &why) && m.lifetime == 30,
+	   "an ignored Cache-Control: no-store does not stop it");
+	parse_resp(200, "Cache-Control: s-maxage=5, no-cache\r\n");
+	rules.ignore = 0;
+	ok(cache_meta_make(&req, &resp, &rules, 1000, 1000, &m, &why) &&
+	   m.flags == (META_NO_CACHE | META_MUST_REVALIDATE), "no-cache and s-maxage flags");
+
+	parse_resp(200, "Vary: Accept-Encoding, accept-language\r\nVary: ACCEPT-encoding, X-A\r\n");
+	n = cache_vary_names(&resp, names, sizeof(names), &star);
+	is_str((n <= sizeof(names) ? (names[n] = '\0', names) : ""),
+	       "accept-encoding, accept-language, x-a", "Vary's names, lower-case, once each");
+	ok(!star, "... no *");
+	parse_resp(200, "Vary: x, *\r\n");
+	cache_vary_names(&resp, names, sizeof(names), &star);
+	ok(star, "Vary with * is seen");
+
+	memcpy(key, "k", 1);
+	klen = 1;
+	parse_req("Accept-Encoding: gzip;q=0.5, br;q=0, *;q=0.1\r\nX-A: 1\r\nX-A: 2\r\n");
+	ok(cache_vary_key(&req, lit("accept-encoding, x-a"), key, &klen, sizeof(key)), "a secondary key");
+	key[klen] = '\0';
+	is_str(key, "k\naccept-encoding:deflate,gzip,zstd\nx-a:1,2,", "... codings normalised, "
+	       "br refused, * takes the others; every line of a field");
+	klen = 1;
+	parse_req("Accept-Encoding: identity\r\n");
+	cache_vary_key(&req, lit("accept-encoding"), key, &klen, sizeof(key));
+	key[klen] = '\0';
+	is_str(key, "k\naccept-encoding:", "identity only: no coding");
+}
+
 int main(void)
 {
 	test_cache_control();
@@ -203,5 +348,8 @@ int main(void)
 	test_storable();
 	test_freshness();
 	test_age();
+	test_conditions();
+	test_ranges();
+	test_stored_form();
 	return done_testing();
 }
