@@ -360,7 +360,7 @@ static bool stored_stale(struct exchange *x, struct cache_state *st, bool waited
 		st->fwd = FWD_STALE;
 	r = take_key(st);
 	if (r == CS_BUSY) {
-		if (stale_while_refreshing(&st->meta)) {
+		if (st->fwd != FWD_REQUEST && stale_while_refreshing(&st->meta)) {
 			answer_stored(x, st, true);
 			return true;
 		}
@@ -397,6 +397,7 @@ static bool not_stored(struct exchange *x, struct cache_state *st, bool waited)
 	int r;
 
 	if (only_if_cached(x)) {
+		st->detail = "only-if-cached";
 		exchange_respond(x, 504, TERM_LOCAL, false);
 		return true;
 	}
@@ -547,6 +548,7 @@ static bool cache_claim(struct exchange *x)
 		return false;
 	}
 	if (x->req.method.len == 5 && memcmp(x->req.method.p, "PURGE", 5) == 0) {
+		st->purge = true;
 		purge(x, st);
 		return true;
 	}

@@ -35,7 +35,7 @@ static void store_piece(struct exchange *x, struct cache_state *st, struct slice
 		return;
 	}
 	if (cs_append(st->cs, &st->w, s.p, s.len) != P_OK) {
-		exchange_log(x, LL_WARN, 0, "cache \"%s\": no room for an answer being stored",
+		exchange_log(x, LL_INFO, 0, "cache \"%s\": no room for an answer being stored",
 			     st->zone->name);
 		st->detail = "no-room";
 		cache_fill_abort(st);
@@ -44,7 +44,7 @@ static void store_piece(struct exchange *x, struct cache_state *st, struct slice
 	st->body_stored += s.len;
 }
 
-static void store_end(struct exchange *x, struct cache_state *st)
+static void store_end(struct cache_state *st)
 {
 	uint64_t len = st->body_stored;
 
@@ -55,7 +55,6 @@ static void store_end(struct exchange *x, struct cache_state *st)
 	}
 	st->filling = false;
 	st->stored = true;
-	(void)x;
 }
 
 /* The body filter of a fill: keeps a copy of what passes. */
@@ -72,7 +71,7 @@ static int tee(struct exchange *x, void *state, const struct body_out *in, bool 
 			return P_ERROR;
 	}
 	if (last && st->filling)
-		store_end(x, st);
+		store_end(st);
 	return P_OK;
 }
 
@@ -142,7 +141,8 @@ static void start_store(struct exchange *x, struct cache_state *st)
 
 	if (x->own_answer || !status_listed(rt, resp->status) || too_large(st, resp) ||
 	    cache_no_store(x)) {
-		st->detail = too_large(st, resp) ? "too-large" : NULL;
+		st->detail = too_large(st, resp) ? "too-large" :
+			     !status_listed(rt, resp->status) ? "status" : NULL;
 		cache_fill_abort(st);
 		return;
 	}
@@ -343,7 +343,7 @@ int cache_response_head(struct exchange *x)
 {
 	struct cache_state *st = x->cache;
 
-	if (st == NULL)
+	if (st == NULL || st->purge)
 		return P_OK;
 	if (!st->hit) {
 		if (!x->own_answer)

@@ -34,7 +34,7 @@ struct cache_state {
 	bool revalidating;		/* the request carries our validators */
 	bool have_stored;		/* r and meta: an answer under key */
 	bool invalidate;		/* unsafe method: drop the URI if it works */
-	bool purge_of_prefix;
+	bool purge;			/* a PURGE: no Cache-Status */
 	int fwd_status;			/* the server's status, when it answered */
 	uint32_t uses;			/* the URL's requests before this one,
 					 * while fewer than cache_min_uses */

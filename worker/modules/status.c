@@ -100,10 +100,10 @@ static void put_caches(struct out *o, const struct worker_ctx *ctx)
 		put_string(o, c->caches[i].name);
 		put(o, ", \"size\": %zu, \"objects\": %u, \"writing\": %u, "
 		    "\"blocks\": %u, \"blocks_used\": %u, \"fill\": %.3f, \"stored\": %lu, "
-		    "\"evicted\": %lu, \"reaped\": %lu}",
+		    "\"evicted\": %lu, \"expired\": %lu, \"reaped\": %lu}",
 		    st.size, st.objects, st.writing, st.blocks, st.blocks_used,
 		    st.blocks ? (double)st.blocks_used / st.blocks : 0.0, st.stored, st.evicted,
-		    st.reaped);
+		    st.expired, st.reaped);
 	}
 	put(o, "],\n");
 }
