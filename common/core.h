@@ -49,4 +49,30 @@ static inline bool slice_ieq(struct slice s, const char *lower)
 	return lower[i] == '\0';
 }
 
+/* s without the spaces and tabs (HTTP's OWS) at either end. */
+static inline struct slice slice_trim(struct slice s)
+{
+	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
+		s.p++;
+		s.len--;
+	}
+	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+		s.len--;
+	return s;
+}
+
+/* The next item of a comma-separated list at *p (up to end), trimmed;
+ * false when the list is over. */
+static inline bool slice_list_next(const char **p, const char *end, struct slice *item)
+{
+	const char *comma;
+
+	if (*p >= end)
+		return false;
+	comma = memchr(*p, ',', (size_t)(end - *p));
+	*item = slice_trim((struct slice){ *p, (size_t)((comma ? comma : end) - *p) });
+	*p = comma ? comma + 1 : end;
+	return true;
+}
+
 #endif

@@ -8,17 +8,6 @@
 #include "http_cond.h"
 #include "http_cache.h"
 
-static struct slice trim(struct slice s)
-{
-	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
-		s.p++;
-		s.len--;
-	}
-	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-		s.len--;
-	return s;
-}
-
 /* An entity-tag without its weakness mark: the quoted part. */
 static struct slice opaque(struct slice tag)
 {
@@ -47,20 +36,15 @@ static bool none_match_hits(const struct http_message *req, struct slice etag)
 	unsigned i;
 
 	for (i = 0; i < req->nheaders; i++) {
-		struct slice v = req->headers[i].value;
+		struct slice v = req->headers[i].value, item;
 		const char *p = v.p, *end = v.p + v.len;
 
 		if (!slice_ieq(req->headers[i].name, "if-none-match"))
 			continue;
-		while (p < end) {
-			const char *comma = memchr(p, ',', (size_t)(end - p));
-			struct slice item = trim((struct slice){ p, (size_t)((comma ? comma : end) - p) });
-
+		while (slice_list_next(&p, end, &item))
 			if ((item.len == 1 && item.p[0] == '*') ||
 			    (etag.len > 0 && slice_eq(opaque(item), want)))
 				return true;
-			p = comma ? comma + 1 : end;
-		}
 	}
 	return false;
 }
@@ -115,7 +99,7 @@ enum http_range_result http_range(const struct http_message *req, uint64_t lengt
 				  struct slice etag, struct slice last_modified,
 				  uint64_t *first, uint64_t *last)
 {
-	struct slice v = trim(http_header_value(req, "range"));
+	struct slice v = slice_trim(http_header_value(req, "range"));
 	const char *p, *end;
 	uint64_t a, b;
 

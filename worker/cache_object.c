@@ -4,10 +4,10 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cache_object.h"
+#include "head_writer.h"
 
 /* ---- what is stored ---- */
 
@@ -88,46 +88,6 @@ bool cache_meta_make(const struct http_message *req, const struct http_message *
 	return true;
 }
 
-/* Appends to a buffer; remembers when something did not fit. */
-struct writer {
-	char *p, *end;
-	bool overflow;
-};
-
-static void put(struct writer *w, const char *s, size_t len)
-{
-	if (w->overflow || (size_t)(w->end - w->p) < len) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->p, s, len);
-	w->p += len;
-}
-
-static void put_field(struct writer *w, const struct http_header *h)
-{
-	put(w, h->name.p, h->name.len);
-	put(w, ": ", 2);
-	put(w, h->value.p, h->value.len);
-	put(w, "\r\n", 2);
-}
-
-static void put_status_line(struct writer *w, const struct http_message *m)
-{
-	char line[32];
-	int n = snprintf(line, sizeof(line), "HTTP/1.1 %03d ", m->status);
-
-	put(w, line, (size_t)n);
-	put(w, m->reason.p, m->reason.len);
-	put(w, "\r\n", 2);
-}
-
-static size_t finish(struct writer *w, const char *start)
-{
-	put(w, "\r\n", 2);
-	return w->overflow ? 0 : (size_t)(w->p - start);
-}
-
 /* Fields never stored: those of one connection, of the framing, and Age,
  * which is made anew for every answer. */
 static bool kept(const struct http_header *h, unsigned ignore)
@@ -140,14 +100,14 @@ static bool kept(const struct http_header *h, unsigned ignore)
 size_t cache_head_write(const struct http_message *resp, unsigned ignore, char *out,
 			size_t cap)
 {
-	struct writer w = { out, out + cap, false };
+	struct head_writer w = { out, out + cap, false };
 	unsigned i;
 
-	put_status_line(&w, resp);
+	hw_put_status_line(&w, resp->status, resp->reason);
 	for (i = 0; i < resp->nheaders; i++)
 		if (kept(&resp->headers[i], ignore))
-			put_field(&w, &resp->headers[i]);
-	return finish(&w, out);
+			hw_put_header(&w, &resp->headers[i]);
+	return hw_finish(&w, out);
 }
 
 static bool has_field(const struct http_message *m, struct slice name)
@@ -164,17 +124,17 @@ static bool has_field(const struct http_message *m, struct slice name)
 size_t cache_head_merge(const struct http_message *stored, const struct http_message *fresh,
 			char *out, size_t cap)
 {
-	struct writer w = { out, out + cap, false };
+	struct head_writer w = { out, out + cap, false };
 	unsigned i;
 
-	put_status_line(&w, stored);
+	hw_put_status_line(&w, stored->status, stored->reason);
 	for (i = 0; i < stored->nheaders; i++)
 		if (!has_field(fresh, stored->headers[i].name) && kept(&stored->headers[i], 0))
-			put_field(&w, &stored->headers[i]);
+			hw_put_header(&w, &stored->headers[i]);
 	for (i = 0; i < fresh->nheaders; i++)
 		if (kept(&fresh->headers[i], 0))
-			put_field(&w, &fresh->headers[i]);
-	return finish(&w, out);
+			hw_put_header(&w, &fresh->headers[i]);
+	return hw_finish(&w, out);
 }
 
 struct slice cache_field(const struct http_message *m, const char *name)
@@ -186,36 +146,23 @@ struct slice cache_field(const struct http_message *m, const char *name)
 
 /* ---- Vary ---- */
 
-static struct slice trim(struct slice s)
-{
-	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
-		s.p++;
-		s.len--;
-	}
-	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-		s.len--;
-	return s;
-}
-
 /* Whether the lower-case name[len] is in list ("a, b"). */
 static bool listed(const char *list, size_t list_len, const char *name, size_t len)
 {
 	const char *p = list, *end = list + list_len;
+	struct slice item;
 
-	while (p < end) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
-		size_t n = (size_t)((comma ? comma : end) - p);
-
-		if (n == len && memcmp(p, name, len) == 0)
+	while (slice_list_next(&p, end, &item))
+		if (item.len == len && memcmp(item.p, name, len) == 0)
 			return true;
-		p = comma ? comma + 2 : end;
-	}
 	return false;
 }
 
 size_t cache_vary_names(const struct http_message *resp, char *out, size_t cap, bool *star)
 {
 	size_t n = 0, i, k;
+	struct slice item;
+	char name[64];
 
 	*star = false;
 	for (i = 0; i < resp->nheaders; i++) {
@@ -224,12 +171,7 @@ size_t cache_vary_names(const struct http_message *resp, char *out, size_t cap, 
 
 		if (!slice_ieq(resp->headers[i].name, "vary"))
 			continue;
-		while (p < end) {
-			const char *comma = memchr(p, ',', (size_t)(end - p));
-			struct slice item = trim((struct slice){ p, (size_t)((comma ? comma : end) - p) });
-			char name[64];
-
-			p = comma ? comma + 1 : end;
+		while (slice_list_next(&p, end, &item)) {
 			if (item.len == 1 && item.p[0] == '*')
 				*star = true;
 			if (item.len == 0 || item.len >= sizeof(name))
@@ -251,6 +193,20 @@ size_t cache_vary_names(const struct http_message *resp, char *out, size_t cap, 
 	return n;
 }
 
+/* Whether an item's parameters (after its ';') hold q=0, q=0.0 ... */
+static bool q_zero(struct slice params)
+{
+	struct slice q = slice_trim(params);
+	size_t k;
+
+	if (q.len < 2 || (q.p[0] != 'q' && q.p[0] != 'Q') || q.p[1] != '=')
+		return false;
+	for (k = 2; k < q.len; k++)
+		if (q.p[k] >= '1' && q.p[k] <= '9')
+			return false;
+	return true;
+}
+
 /* Whether coding (lower-case) is acceptable in an Accept-Encoding value:
  * named with q > 0, or left to a "*" with q > 0. */
 static bool accepts(struct slice ae, const char *coding)
@@ -258,28 +214,15 @@ static bool accepts(struct slice ae, const char *coding)
 	const char *p = ae.p, *end = ae.p + ae.len;
 	size_t clen = strlen(coding);
 	int named = -1, any = -1;
+	struct slice item;
 
-	while (p < end) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
-		struct slice item = trim((struct slice){ p, (size_t)((comma ? comma : end) - p) });
+	while (slice_list_next(&p, end, &item)) {
 		const char *semi = memchr(item.p, ';', item.len);
-		struct slice token = trim((struct slice){ item.p, semi ? (size_t)(semi - item.p)
-							      : item.len });
-		bool zero = false;
+		size_t tlen = semi ? (size_t)(semi - item.p) : item.len;
+		struct slice token = slice_trim((struct slice){ item.p, tlen });
+		bool zero = semi != NULL &&
+			    q_zero((struct slice){ semi + 1, item.len - tlen - 1 });
 
-		p = comma ? comma + 1 : end;
-		if (semi != NULL) {
-			struct slice q = trim((struct slice){ semi + 1,
-						  (size_t)(item.p + item.len - semi - 1) });
-			size_t k;
-
-			if (q.len >= 2 && (q.p[0] == 'q' || q.p[0] == 'Q') && q.p[1] == '=') {
-				zero = true;
-				for (k = 2; k < q.len; k++)
-					if (q.p[k] >= '1' && q.p[k] <= '9')
-						zero = false;
-			}
-		}
 		if (token.len == clen && strncasecmp(token.p, coding, clen) == 0)
 			named = !zero;
 		else if (token.len == 1 && token.p[0] == '*')
@@ -314,13 +257,10 @@ bool cache_vary_key(const struct http_message *req, struct slice names, char *ke
 {
 	const char *p = names.p, *end = names.p + names.len;
 	size_t n = *len, i;
+	struct slice name;
+	char lower[64];
 
-	while (p < end) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
-		struct slice name = { p, (size_t)((comma ? comma : end) - p) };
-		char lower[64];
-
-		p = comma ? comma + 2 : end;
+	while (slice_list_next(&p, end, &name)) {
 		if (name.len >= sizeof(lower) || n + name.len + 3 > cap)
 			return false;
 		memcpy(lower, name.p, name.len);

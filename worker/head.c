@@ -6,52 +6,8 @@
 #include <strings.h>
 
 #include "head.h"
+#include "head_writer.h"
 #include "upstream.h"
-
-/* Appends to a buffer; remembers when something did not fit. */
-struct writer {
-	char *p, *end;
-	bool overflow;
-};
-
-static void put(struct writer *w, const char *s, size_t len)
-{
-	if (w->overflow || (size_t)(w->end - w->p) < len) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->p, s, len);
-	w->p += len;
-}
-
-static void put_slice(struct writer *w, struct slice s)
-{
-	put(w, s.p, s.len);
-}
-
-static void put_str(struct writer *w, const char *s)
-{
-	put(w, s, strlen(s));
-}
-
-static void put_field(struct writer *w, struct slice name, struct slice value)
-{
-	put_slice(w, name);
-	put(w, ": ", 2);
-	put_slice(w, value);
-	put(w, "\r\n", 2);
-}
-
-static void put_header(struct writer *w, const struct http_header *h)
-{
-	put_field(w, h->name, h->value);
-}
-
-static size_t finish(struct writer *w, const struct buf *b)
-{
-	put(w, "\r\n", 2);
-	return w->overflow ? 0 : (size_t)(w->p - b->start);
-}
 
 static struct slice field(const struct http_message *m, int id)
 {
@@ -88,24 +44,24 @@ static bool has_underscore(struct slice name)
 
 /* The request line's target as the upstream must see it: origin-form,
  * even when the client sent the absolute form. */
-static void put_target(struct writer *w, const struct http_message *r)
+static void put_target(struct head_writer *w, const struct http_message *r)
 {
 	const char *end = r->target.p + r->target.len;
 
 	if (r->target.len == 0 || r->target.p[0] == '/' || r->target.p[0] == '*') {
-		put_slice(w, r->target);
+		hw_put_slice(w, r->target);
 	} else if (r->path.p >= r->target.p && r->path.p < end) {
-		put(w, r->path.p, (size_t)(end - r->path.p));	/* path and query */
+		hw_put(w, r->path.p, (size_t)(end - r->path.p));	/* path and query */
 	} else {
-		put(w, "/", 1);		/* "http://host" or "http://host?q" */
+		hw_put(w, "/", 1);		/* "http://host" or "http://host?q" */
 		if (r->query.len) {
-			put(w, "?", 1);
-			put_slice(w, r->query);
+			hw_put(w, "?", 1);
+			hw_put_slice(w, r->query);
 		}
 	}
 }
 
-static void put_forwarded(struct writer *w, const struct exchange *x, unsigned which)
+static void put_forwarded(struct head_writer *w, const struct exchange *x, unsigned which)
 {
 	const struct http_message *r = &x->req;
 	const char *peer = x->client.addr;
@@ -113,30 +69,30 @@ static void put_forwarded(struct writer *w, const struct exchange *x, unsigned w
 	unsigned i;
 
 	if (which & CONF_FWD_FOR) {
-		put_str(w, "X-Forwarded-For: ");
+		hw_put_str(w, "X-Forwarded-For: ");
 		for (i = 0; i < r->nheaders; i++)
 			if (slice_ieq(r->headers[i].name, "x-forwarded-for") &&
 			    r->headers[i].value.len > 0) {
-				put_slice(w, r->headers[i].value);
-				put(w, ", ", 2);
+				hw_put_slice(w, r->headers[i].value);
+				hw_put(w, ", ", 2);
 			}
-		put_str(w, peer);
-		put(w, "\r\n", 2);
+		hw_put_str(w, peer);
+		hw_put(w, "\r\n", 2);
 	}
 	if (which & CONF_FWD_REAL_IP) {
-		put_str(w, "X-Real-IP: ");
-		put_str(w, peer);
-		put(w, "\r\n", 2);
+		hw_put_str(w, "X-Real-IP: ");
+		hw_put_str(w, peer);
+		hw_put(w, "\r\n", 2);
 	}
 	if (which & CONF_FWD_PROTO)
-		put_str(w, x->client.tls ? "X-Forwarded-Proto: https\r\n"
+		hw_put_str(w, x->client.tls ? "X-Forwarded-Proto: https\r\n"
 					  : "X-Forwarded-Proto: http\r\n");
 	if (which & CONF_FWD_FORWARDED) {
 		/* RFC 7239: an IPv6 address is bracketed and quoted. */
-		put_str(w, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
-		put_str(w, peer);
-		put_str(w, v6 ? "]\"" : "");
-		put_str(w, x->client.tls ? ";proto=https\r\n" : ";proto=http\r\n");
+		hw_put_str(w, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
+		hw_put_str(w, peer);
+		hw_put_str(w, v6 ? "]\"" : "");
+		hw_put_str(w, x->client.tls ? ";proto=https\r\n" : ";proto=http\r\n");
 	}
 }
 
@@ -149,44 +105,44 @@ static const char *subject_field(const struct exchange *x)
 	return t != NULL && t->verify_client != CONF_VERIFY_OFF ? t->client_subject_header : NULL;
 }
 
-static void put_subject(struct writer *w, const struct exchange *x, const char *name)
+static void put_subject(struct head_writer *w, const struct exchange *x, const char *name)
 {
 	if (name == NULL || x->client.subject == NULL)
 		return;
-	put_str(w, name);
-	put(w, ": ", 2);
-	put_str(w, x->client.subject);
-	put(w, "\r\n", 2);
+	hw_put_str(w, name);
+	hw_put(w, ": ", 2);
+	hw_put_str(w, x->client.subject);
+	hw_put(w, "\r\n", 2);
 }
 
 /* HTTP/1.1 upstreams need a Host: the absolute-form's authority, or for an
  * HTTP/1.0 request without one, the server's address. */
-static void put_host_if_missing(struct writer *w, const struct exchange *x)
+static void put_host_if_missing(struct head_writer *w, const struct exchange *x)
 {
 	const struct http_message *r = &x->req;
 
 	if (field(r, HDR_HOST).p != NULL)
 		return;
-	put_str(w, "Host: ");
+	hw_put_str(w, "Host: ");
 	if (r->host.len)
-		put_slice(w, r->host);
+		hw_put_slice(w, r->host);
 	else
-		put_str(w, x->up.upstream->conf->servers[x->up.server].address);
-	put(w, "\r\n", 2);
+		hw_put_str(w, x->up.upstream->conf->servers[x->up.server].address);
+	hw_put(w, "\r\n", 2);
 }
 
 size_t head_request(const struct exchange *x, struct buf *b)
 {
 	const struct http_message *r = &x->req;
-	struct writer w = { b->start, b->end, false };
+	struct head_writer w = { b->start, b->end, false };
 	struct slice upgrade = head_upgrade_request(r);
 	const char *subject = subject_field(x);
 	unsigned i;
 
-	put_slice(&w, r->method);
-	put(&w, " ", 1);
+	hw_put_slice(&w, r->method);
+	hw_put(&w, " ", 1);
 	put_target(&w, r);
-	put_str(&w, " HTTP/1.1\r\n");
+	hw_put_str(&w, " HTTP/1.1\r\n");
 	for (i = 0; i < r->nheaders; i++) {
 		const struct http_header *h = &r->headers[i];
 
@@ -196,69 +152,56 @@ size_t head_request(const struct exchange *x, struct buf *b)
 		    (subject != NULL && h->name.len == strlen(subject) &&
 		     strncasecmp(h->name.p, subject, h->name.len) == 0))
 			continue;
-		put_header(&w, h);
+		hw_put_header(&w, h);
 	}
 	put_host_if_missing(&w, x);
 	if (r->framing == HTTP_BODY_CHUNKED)
-		put_str(&w, "Transfer-Encoding: chunked\r\n");
+		hw_put_str(&w, "Transfer-Encoding: chunked\r\n");
 	if (upgrade.p != NULL) {
-		put_field(&w, SLICE_LIT("Upgrade"), upgrade);
-		put_str(&w, "Connection: upgrade\r\n");
+		hw_put_field(&w, SLICE_LIT("Upgrade"), upgrade);
+		hw_put_str(&w, "Connection: upgrade\r\n");
 	} else if (x->up.upstream->conf->keepalive == 0) {
-		put_str(&w, "Connection: close\r\n");
+		hw_put_str(&w, "Connection: close\r\n");
 	}
 	put_forwarded(&w, x, x->site->forwarded);
 	put_subject(&w, x, subject);
 	if (x->site->via)
-		put_str(&w, "Via: 1.1 portico\r\n");
-	return finish(&w, b);
-}
-
-static void put_status_line(struct writer *w, const struct http_message *r)
-{
-	char status[4] = {
-		(char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
-		(char)('0' + r->status % 10), ' '
-	};
-
-	put_str(w, "HTTP/1.1 ");
-	put(w, status, sizeof(status));
-	put_slice(w, r->reason);
-	put(w, "\r\n", 2);
+		hw_put_str(&w, "Via: 1.1 portico\r\n");
+	return hw_finish(&w, b->start);
 }
 
 size_t head_response(const struct exchange *x, struct buf *b, enum head_kind kind)
 {
 	const struct http_message *r = &x->resp;
-	struct writer w = { b->start, b->end, false };
+	struct head_writer w = { b->start, b->end, false };
 	unsigned i;
 
-	put_status_line(&w, r);
+	hw_put_status_line(&w, r->status, r->reason);
 	for (i = 0; i < r->nheaders; i++)
 		if (!(r->headers[i].flags & (HTTP_HDR_HOP | HTTP_HDR_DROP)))
-			put_header(&w, &r->headers[i]);
+			hw_put_header(&w, &r->headers[i]);
 	for (i = 0; i < x->nadded; i++)
-		put_header(&w, &x->added[i]);
+		hw_put_header(&w, &x->added[i]);
 	switch (kind) {
 	case HEAD_INTERIM:
 		/* Head filters see final responses only: an interim one
 		 * carries what the site adds to every forwarded message. */
 		if (x->site->via)
-			put_str(&w, "Via: 1.1 portico\r\n");
+			hw_put_str(&w, "Via: 1.1 portico\r\n");
 		break;
 	case HEAD_SWITCH:
-		put_field(&w, SLICE_LIT("Upgrade"), field(r, HDR_UPGRADE));
-		put_str(&w, "Connection: upgrade\r\n");
+		hw_put_field(&w, SLICE_LIT("Upgrade"), field(r, HDR_UPGRADE));
+		hw_put_str(&w, "Connection: upgrade\r\n");
 		break;
 	case HEAD_FINAL_CHUNKED:
 	case HEAD_FINAL:
 		if (kind == HEAD_FINAL_CHUNKED)
-			put_str(&w, "Transfer-Encoding: chunked\r\n");
+			hw_put_str(&w, "Transfer-Encoding: chunked\r\n");
 		if (!x->keep_alive)
-			put_str(&w, "Connection: close\r\n");
+			hw_put_str(&w, "Connection: close\r\n");
 		else if (x->req.version == 10)
-			put_str(&w, "Connection: keep-alive\r\n");
+			hw_put_str(&w, "Connection: keep-alive\r\n");
 		break;
 	}
-	return finish(&w, b);
+	return hw_finish(&w, b->start);
 }
