@@ -1,11 +1,12 @@
 # bench/lib.sh: helpers shared by the benchmark scripts (sourced by
-# bench/run, bench/balance and bench/tls).
+# bench/run, bench/balance, bench/tls and bench/cache).
 #
 # The caller sets, before using the functions that need them:
 #   prog      its name, for messages ("bench/balance")
 #   here      the bench directory (templates)
 #   port      an associative array: instance -> its port
 #   NGINX, HAPROXY   the binaries; PORTICO through bench_portico
+#   VARNISHD, varnish_args   (bench/cache) varnishd and its options (an array)
 #   BASELINE  (bench/run) the binary of the "base" instances, through
 #             bench_binary
 #   WARMUP, DURATION, THREADS, CONNS   the wrk settings
@@ -15,7 +16,9 @@
 # An instance is named KIND or KIND-SOMETHING, KIND one of backend, nginx,
 # haproxy, portico, base (a portico instance run with $BASELINE), relay
 # ($work/relay.bin, bench/relay.c, compiled by the caller: no configuration,
-# forwards port[instance] to port[backend]); its files are in $work/INSTANCE.
+# forwards port[instance] to port[backend]), varnish (varnishd in the
+# foreground, its working directory $work/INSTANCE/n); its files are in
+# $work/INSTANCE.
 # shellcheck shell=bash disable=SC2154
 
 declare -A ready_url=()   # see start_server
@@ -75,7 +78,7 @@ bench_ports_free() {   # port ...: die when one is in use
 
 # --- CPU quota (QUOTA=N) ------------------------------------------------------------
 # With QUOTA set, start_server puts every process of each proxy instance
-# (kinds nginx, haproxy, portico, base, relay; never the backend, nor the
+# (kinds nginx, haproxy, portico, base, relay, varnish; never the backend, nor the
 # load, which the caller starts itself) in a cgroup v1 cpu cgroup of its
 # own, $CG_CPU/portico-bench-INSTANCE, with cpu.cfs_period_us=10000 and
 # cpu.cfs_quota_us = QUOTA% of it: the proxy gets at most QUOTA% of one CPU,
@@ -107,7 +110,7 @@ quota_note() {   # one line for a header: what QUOTA does, or nothing without it
 
 cg_capped() {   # instance: 0 when bench_quota took a QUOTA and the instance is a proxy
 	[ -n "${quota_us:-}" ] || return 1
-	case ${1%%-*} in nginx|haproxy|portico|base|relay) return 0 ;; esac
+	case ${1%%-*} in nginx|haproxy|portico|base|relay|varnish) return 0 ;; esac
 	return 1
 }
 
@@ -233,6 +236,7 @@ conf_name() {   # instance: the name of its configuration file
 	backend|nginx) echo nginx.conf ;;
 	haproxy) echo haproxy.cfg ;;
 	portico|base) echo portico.conf ;;
+	varnish) echo default.vcl ;;
 	esac
 }
 
@@ -245,6 +249,8 @@ check_conf() {   # instance: 0 when its program accepts its configuration (outpu
 		"$HAPROXY" -c -q -f "$dir/haproxy.cfg" >"$dir/test.out" 2>&1 ;;
 	portico|base)
 		"$(portico_bin "$inst")" -t -c "$dir/portico.conf" >"$dir/test.out" 2>&1 ;;
+	varnish)
+		"$VARNISHD" -C -n "$dir/n-test" -f "$dir/default.vcl" >"$dir/test.out" 2>&1 ;;
 	esac
 }
 
@@ -280,6 +286,9 @@ start_server() {
 	relay)
 		mkdir -p "$dir"
 		"${pin[@]}" "$work/relay.bin" "${port[$inst]}" "${port[backend]}" >"$dir/stderr" 2>&1 & ;;
+	varnish)
+		"${pin[@]}" "$VARNISHD" -F -n "$dir/n" -a "127.0.0.1:${port[$inst]}" -f "$dir/default.vcl" \
+			"${varnish_args[@]}" >"$dir/stderr" 2>&1 & ;;
 	esac
 	master[$inst]=$!
 	for _ in $(seq 100); do

@@ -138,7 +138,7 @@ is(get($etagged, Range => 'bytes=0-1', 'If-Range' => '"v0"')->{status}, 200,
 is(origin_count($etagged), 1, 'all of them from one fetch');
 
 # ---- revalidation ----
-my $reval = '/hdr?Cache-Control=max-age%3D1&ETag=%22r1%22&x=reval';
+my $reval = '/hdr?Cache-Control=max-age%3D1&ETag=%22r1%22&cc304=max-age%3D600';
 my $first = get($reval);
 sleep 2.2;
 my $again = get($reval);
@@ -147,7 +147,8 @@ like($again->{header}{'cache-status'}, qr/fwd=stale; fwd-status=304/, '... the s
 is($again->{body}, $first->{body}, '... and the stored body is served');
 my @rv = grep { $_->{target} eq $reval } $app->requests;
 is($rv[-1]{header}{'if-none-match'}, '"r1"', 'the server was asked with the stored ETag');
-like(get($reval)->{header}{'cache-status'}, qr/^portico; hit/, 'the refreshed answer is fresh again');
+like(get($reval)->{header}{'cache-status'}, qr/^portico; hit/,
+     'the 304 refreshed the stored fields: its Cache-Control makes the answer fresh again');
 is(origin_count($reval), 2, '... one fetch, one revalidation');
 my $nc = '/hdr?Cache-Control=no-cache&ETag=%22n1%22';
 get($nc);

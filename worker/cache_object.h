@@ -15,6 +15,7 @@
 #define PORTICO_CACHE_OBJECT_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "conf.h"
 #include "http_cache.h"
@@ -46,6 +47,12 @@ struct cache_meta {
 
 /* The byte of the stored data where body_len is, for the patch at the end. */
 #define CACHE_META_BODY_LEN_AT offsetof(struct cache_meta, body_len)
+
+/* The wall clock in seconds, as freshness counts it (Date, Expires). */
+static inline int64_t cache_now(void)
+{
+	return (int64_t)time(NULL);
+}
 
 /* The age of a stored answer at now, in seconds. */
 static inline int64_t cache_meta_age(const struct cache_meta *m, int64_t now)

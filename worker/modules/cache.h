@@ -12,8 +12,9 @@
  * to the first client, invalidation by unsafe methods, PURGE, and
  * Cache-Status (RFC 9211) on every answer of a cached route.
  *
- * cache.c decides; cache_serve.c answers from the store; cache_fill.c
- * stores and refreshes. What they share is cache_state.h.
+ * cache.c decides; cache_key.c finds; cache_serve.c answers from the
+ * store; cache_fill.c stores and refreshes. What they share is
+ * cache_state.h.
  */
 #ifndef PORTICO_MODULES_CACHE_H
 #define PORTICO_MODULES_CACHE_H

@@ -1,6 +1,9 @@
 /*
  * cache_state.h: what the cache module keeps for one exchange of a cached
- * route (x->cache), shared by cache.c, cache_serve.c and cache_fill.c.
+ * route (x->cache), shared by cache.c, cache_key.c, cache_serve.c and
+ * cache_fill.c (each file says what it owns; none calls a file above it:
+ * cache.c uses the others, cache_fill.c uses cache_serve.c and
+ * cache_key.c).
  */
 #ifndef PORTICO_MODULES_CACHE_STATE_H
 #define PORTICO_MODULES_CACHE_STATE_H
@@ -64,9 +67,6 @@ struct cache_state {
 #define CACHE_NAMES_CAP		1024
 #define CACHE_VALIDATOR_CAP	512
 
-/* The current wall clock in seconds, as freshness counts it. */
-int64_t cache_now(void);
-
 /* cache_serve.c: answer x from the stored answer in st (r positioned
  * after its meta); false when it cannot be read (evicted meanwhile). */
 bool cache_serve(struct exchange *x, struct cache_state *st);
@@ -78,18 +78,27 @@ int cache_response_head(struct exchange *x);
 /* Let go of a fill in progress (the exchange ended before the body). */
 void cache_fill_abort(struct cache_state *st);
 
-/* cache.c: take our validators out of the request again, so that only
- * the client's own preconditions are answered. */
-void cache_forget_validators(struct exchange *x, struct cache_state *st);
+/* cache_key.c: the request's key from the route's cache_key (false when
+ * it is empty or too long). */
+bool cache_make_key(struct exchange *x, struct cache_state *st);
 
-/* cache.c: whether cache_no_store says not to store x's answer. */
-bool cache_no_store(const struct exchange *x);
-
-/* cache.c: the key a URI of this request's site would be stored under
- * (invalidation of Location); its length in out, or 0. */
+/* cache_key.c: the key a URI of this request's site would be stored
+ * under (invalidation of Location); its length in out, or 0. */
 size_t cache_key_of_uri(const struct exchange *x, struct slice uri, char *out, size_t cap);
 
-/* Find the answer for key: primary, then Vary's secondary key. */
+/* cache_key.c: find the answer for the key: under it, or under Vary's
+ * secondary key; CS_HIT (st->r after its meta), CS_BUSY or CS_MISS. */
 int cache_find(struct exchange *x, struct cache_state *st);
+
+/* cache_key.c: whether one of n expressions is neither empty nor "0"
+ * (cache_bypass), and whether cache_no_store says so. */
+bool cache_any_holds(const struct exchange *x, const struct conf_expr *e, unsigned n);
+bool cache_no_store(const struct exchange *x);
+
+/* cache_key.c: the stored answer's validators (r after its meta) on the
+ * request, to revalidate it; false when it has none. And out again, so
+ * that only the client's own preconditions are answered. */
+bool cache_add_validators(struct exchange *x, struct cache_state *st);
+void cache_forget_validators(struct exchange *x, struct cache_state *st);
 
 #endif

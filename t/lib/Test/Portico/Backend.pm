@@ -29,7 +29,8 @@ package Test::Portico::Backend;
 #                    "NAME N" with N the requests read so far, so every
 #                    answer from the server differs); 304 when the request's
 #                    If-None-Match or If-Modified-Since matches ETag or
-#                    Last-Modified
+#                    Last-Modified (with Cache-Control: V when the query
+#                    has cc304=V)
 #   /raw/NAME        exactly the bytes the test set with ->set_raw(NAME, ...)
 #                    (nothing else: no X-Backend), then keeps the connection
 #                    open for another request unless told to close
@@ -573,7 +574,7 @@ sub _fields_answer {
 	my (%opt, @fields, %field);
 	for my $pair (split /&/, $query // '') {
 		my ($k, $v) = map { _unescape($_) } split /=/, $pair, 2;
-		if ($k eq 'status' || $k eq 'body') {
+		if ($k eq 'status' || $k eq 'body' || $k eq 'cc304') {
 			$opt{$k} = $v;
 		} else {
 			push @fields, $k => $v;
@@ -585,7 +586,13 @@ sub _fields_answer {
 	if ((defined $inm && defined $field{etag} && $inm eq $field{etag}) ||
 	    (!defined $inm && defined $ims && defined $field{'last-modified'} &&
 	     $ims eq $field{'last-modified'})) {
-		_send($sock, $self->_head($req, 304, $req->{keepalive}, @fields)) or return 0;
+		my @f304 = @fields;
+		if (defined $opt{cc304}) {
+			@f304 = map { @$_ } grep { lc $_->[0] ne 'cache-control' }
+			    map { [$fields[2 * $_], $fields[2 * $_ + 1]] } 0 .. $#fields / 2;
+			push @f304, 'Cache-Control' => $opt{cc304};
+		}
+		_send($sock, $self->_head($req, 304, $req->{keepalive}, @f304)) or return 0;
 		return $req->{keepalive};
 	}
 	my $body = defined $opt{body} ? content($opt{body})
