@@ -94,6 +94,8 @@ struct client_side {
 	const char *subject;		/* TLS: verified certificate's subject */
 	bool tls;
 	bool plain_on_tls;		/* plain HTTP sent to a TLS listener */
+	bool background;		/* a request of portico's own (a cache
+					 * refresh): nobody reads the answer */
 	void (*done)(struct exchange *x);	/* the exchange is over */
 	void *owner;			/* for done */
 };

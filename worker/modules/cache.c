@@ -191,16 +191,28 @@ static bool stale_while_refreshing(const struct cache_meta *m)
 }
 
 /* A stored answer that needs the server's word: revalidate it, unless
- * another request does already. false: keep waiting for that one. */
+ * another request does already; within stale-while-revalidate, in the
+ * background while this client gets it stale. false: keep waiting. */
 static bool stored_stale(struct exchange *x, struct cache_state *st, bool waited)
 {
+	bool may_be_stale = st->fwd != FWD_REQUEST && stale_while_refreshing(&st->meta);
 	int r;
 
 	if (st->fwd != FWD_REQUEST)
 		st->fwd = FWD_STALE;
 	r = take_key(st);
+	if (r == P_OK && may_be_stale && !x->client.background) {
+		/* the refresh takes the key itself, in its own exchange */
+		cs_abort(st->cs, &st->w);
+		st->filling = false;
+		if (cache_refresh_start(x)) {
+			answer_stored(x, st, true);
+			return true;
+		}
+		r = take_key(st);
+	}
 	if (r == CS_BUSY) {
-		if (st->fwd != FWD_REQUEST && stale_while_refreshing(&st->meta)) {
+		if (may_be_stale) {
 			answer_stored(x, st, true);
 			return true;
 		}

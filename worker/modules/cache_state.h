@@ -71,6 +71,10 @@ struct cache_state {
  * after its meta); false when it cannot be read (evicted meanwhile). */
 bool cache_serve(struct exchange *x, struct cache_state *st);
 
+/* cache_refresh.c: refresh the answer x found stale in the background,
+ * with a request of portico's own; false when none can be started. */
+bool cache_refresh_start(const struct exchange *x);
+
 /* cache_fill.c: the response head hook's work: store, refresh, answer
  * stale, invalidate; then Cache-Status. */
 int cache_response_head(struct exchange *x);
