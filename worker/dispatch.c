@@ -312,6 +312,11 @@ static void finish(struct exchange *x)
 		(*hook)(x);
 	for (end = end_hooks; *end != NULL; end++)
 		(*end)(x);
+	/* Buffers go back now, not when the connection gets round to freeing
+	 * the exchange: a turn that ends many exchanges reuses them. */
+	buf_put(x->resp_head);
+	buf_put(x->body_in);
+	x->resp_head = x->body_in = NULL;
 	x->client.done(x);
 }
 

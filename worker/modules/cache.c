@@ -20,6 +20,7 @@
 #define POLL_MAX_MS	64
 
 static struct cache_state *free_states;
+pid_t cache_writer;
 
 static struct cache_state *state_new(struct exchange *x)
 {
@@ -112,7 +113,7 @@ static void forward(struct exchange *x, struct cache_state *st)
  * it) or P_ERROR (no room: fetched, not stored). */
 static int take_key(struct cache_state *st)
 {
-	int r = cs_begin(st->cs, st->key, st->klen, getpid(), &st->w);
+	int r = cs_begin(st->cs, st->key, st->klen, cache_writer, &st->w);
 
 	st->filling = r == P_OK;
 	return r;
@@ -452,8 +453,16 @@ static void cache_end(struct exchange *x)
 	x->cache = NULL;
 }
 
+static int cache_init(const struct worker_ctx *ctx)
+{
+	(void)ctx;
+	cache_writer = getpid();
+	return 0;
+}
+
 const struct module cache_module = {
 	.name = "cache",
+	.init = cache_init,
 	.content = cache_claim,
 	.response_head = cache_response_head,
 	.log = cache_count,

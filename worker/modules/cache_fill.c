@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "modules/cache_state.h"
@@ -117,7 +116,7 @@ static bool key_for_variant(struct exchange *x, struct cache_state *st, const ch
 	cache_fill_abort(st);
 	memcpy(st->key, st->scratch, klen);
 	st->klen = klen;
-	st->filling = cs_begin(st->cs, st->key, klen, getpid(), &st->w) == P_OK;
+	st->filling = cs_begin(st->cs, st->key, klen, cache_writer, &st->w) == P_OK;
 	return st->filling;
 }
 

@@ -184,6 +184,23 @@ static bool take_over(struct exchange *x)
 	return true;
 }
 
+/* The body's first bytes, read now so that they leave with the head in
+ * one write (and a small body with them all). */
+static bool prefill(struct exchange *x, struct cache_state *st)
+{
+	struct buf *b = x->body_in;
+	ssize_t n;
+
+	if (x->resp.framing != HTTP_BODY_LENGTH || x->resp.content_length == 0)
+		return true;
+	n = cs_read(st->cs, &st->r, b->last, (size_t)MIN((uint64_t)buf_room(b),
+							 x->resp.content_length));
+	if (n < 0)
+		return false;
+	b->last += n;
+	return true;
+}
+
 bool cache_serve(struct exchange *x, struct cache_state *st)
 {
 	uint64_t first = 0, last = 0;
@@ -196,6 +213,14 @@ bool cache_serve(struct exchange *x, struct cache_state *st)
 	if ((how == PART && !skip(st, first)) || !take_over(x))
 		return false;
 	shape_answer(x, st, how, first, last);
+	if (!prefill(x, st)) {
+		/* evicted meanwhile: the caller fetches it instead */
+		x->body_read = NULL;
+		x->nadded = 0;
+		buf_put(x->body_in);
+		x->body_in = NULL;
+		return false;
+	}
 	age = MAX(cache_meta_age(&st->meta, cache_now()), (int64_t)0);
 	add_text_field(x, "Age", st->age_text,
 		       snprintf(st->age_text, sizeof(st->age_text), "%lld", (long long)age));

@@ -8,6 +8,8 @@
 #ifndef PORTICO_MODULES_CACHE_STATE_H
 #define PORTICO_MODULES_CACHE_STATE_H
 
+#include <sys/types.h>
+
 #include "cache_object.h"
 #include "cache_store.h"
 #include "exchange.h"
@@ -70,6 +72,9 @@ struct cache_state {
 /* cache_serve.c: answer x from the stored answer in st (r positioned
  * after its meta); false when it cannot be read (evicted meanwhile). */
 bool cache_serve(struct exchange *x, struct cache_state *st);
+
+/* This worker's pid: who the store knows a fill's writer by (cache.c). */
+extern pid_t cache_writer;
 
 /* cache_refresh.c: refresh the answer x found stale in the background,
  * with a request of portico's own; false when none can be started. */
