@@ -50,13 +50,14 @@ EOF
 my $port = $p->port('http');
 
 # The access log line of the request for $target (waited for): its
-# status, termination state, connect and head times.
+# status, termination state, connect and head times (the cache's word
+# ends the line).
 sub logged {
 	my ($target) = @_;
 	my $line = wait_for(sub {
 		(grep { m{"\S+ \Q$target\E HTTP/1\.[01]"} } $p->access_log)[-1];
 	}, 10) // '';
-	my @f = $line =~ m{" (\d{3}) \d+ "[^"]*" "[^"]*" (\S+) (\S+) (\S\S) (\S+) (\S+)$};
+	my @f = $line =~ m{" (\d{3}) \d+ "[^"]*" "[^"]*" (\S+) (\S+) (\S\S) (\S+) (\S+) \S+$};
 	return { line => $line, status => $f[0] // '', total => $f[1] // '', upstream => $f[2] // '',
 		 term => $f[3] // '', connect => $f[4] // '', header => $f[5] // '' };
 }
