@@ -815,9 +815,41 @@ ssize_t cs_read(const struct cache_store *cs, struct cs_reader *r, void *buf, si
 		}
 	}
 	/* what was copied counts only if the object was not freed meanwhile */
+	return cs_reader_valid(cs, r) ? (ssize_t)n : CS_GONE;
+}
+
+bool cs_reader_valid(const struct cache_store *cs, const struct cs_reader *r)
+{
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&entry(cs, r->entry)->version, __ATOMIC_RELAXED) != r->version)
+	return __atomic_load_n(&entry(cs, r->entry)->version, __ATOMIC_RELAXED) == r->version;
+}
+
+ssize_t cs_view(const struct cache_store *cs, struct cs_reader *r, size_t max, const char **p)
+{
+	size_t n = 0, want = (size_t)MIN((uint64_t)max, r->data_len - r->done), take;
+	uint32_t next;
+
+	if (want == 0)
+		return 0;
+	if (r->block == 0 || r->block >= cs->nblocks)
 		return CS_GONE;
+	*p = block(cs, r->block) + r->offset;
+	for (;;) {
+		take = MIN(want - n, (size_t)CS_BLOCK - r->offset);
+		n += take;
+		r->done += take;
+		r->offset += (uint32_t)take;
+		if (r->offset < CS_BLOCK)
+			break;
+		next = __atomic_load_n(&next_block(cs)[r->block], __ATOMIC_RELAXED);
+		r->offset = 0;
+		/* on while the next block is the next one in memory */
+		if (n == want || next != r->block + 1) {
+			r->block = next;
+			break;
+		}
+		r->block = next;
+	}
 	return (ssize_t)n;
 }
 

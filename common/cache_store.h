@@ -50,6 +50,7 @@
 #ifndef PORTICO_CACHE_STORE_H
 #define PORTICO_CACHE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -137,6 +138,15 @@ void cs_abort(struct cache_store *cs, const struct cs_writer *w);
 int cs_lookup(struct cache_store *cs, const char *key, size_t klen, struct cs_reader *r);
 /* Up to len bytes of data: the count (0 at the end) or CS_GONE. */
 ssize_t cs_read(const struct cache_store *cs, struct cs_reader *r, void *buf, size_t len);
+
+/* Lend up to max bytes of data where r is, in place: one run of blocks
+ * that follow each other in the zone, at *p. The count (0 at the end)
+ * or CS_GONE. Bytes lent are the object's only if cs_reader_valid()
+ * says so after they were used: a reader must ask before it counts on
+ * them (before it lets an answer made of them complete). */
+ssize_t cs_view(const struct cache_store *cs, struct cs_reader *r, size_t max, const char **p);
+/* Whether the object r reads has not been freed since the lookup. */
+bool cs_reader_valid(const struct cache_store *cs, const struct cs_reader *r);
 
 /* Drop the READY object of key: 1 if there was one, else 0. */
 int cs_remove(struct cache_store *cs, const char *key, size_t klen);

@@ -136,6 +136,13 @@ is($r416->{header}{'content-range'}, 'bytes */10000', '... saying the length');
 is(get($etagged, Range => 'bytes=0-1', 'If-Range' => '"v0"')->{status}, 200,
    'an If-Range that does not match: the whole answer');
 is(origin_count($etagged), 1, 'all of them from one fetch');
+my $large = '/hdr?Cache-Control=max-age%3D60&body=60000';
+get($large);
+my $lh = get($large);
+ok($lh->{body} eq content(60000) && $lh->{header}{'cache-status'} =~ /hit/,
+   'a 60000-byte answer comes whole from the zone');
+is(get($large, Range => 'bytes=1000-50999')->{body}, substr(content(60000), 1000, 50000),
+   '... and a range across many of its blocks');
 
 # ---- revalidation ----
 my $reval = '/hdr?Cache-Control=max-age%3D1&ETag=%22r1%22&cc304=max-age%3D600';

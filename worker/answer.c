@@ -114,7 +114,7 @@ static void take_over(struct exchange *x)
 	exchange_set_content(x, &own_content);
 	x->own_answer = true;
 	x->body_src = NULL;
-	x->body_read = NULL;
+	x->body_view = NULL;
 	x->nfilters = 0;
 	x->nadded = 0;
 }

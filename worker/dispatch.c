@@ -258,8 +258,8 @@ static int response_head(struct exchange *x)
 	pump_init(&x->resp_pump, x->body_src, x->client.conn, x->body_in,
 		  tunnel ? HTTP_BODY_EOF : x->resp.framing, x->resp.content_length,
 		  chunked ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY, x->resp_head->start, len);
-	if (x->body_read != NULL)
-		pump_set_source(&x->resp_pump, x->body_read, x->body_read_arg);
+	if (x->body_view != NULL)
+		pump_set_view(&x->resp_pump, x->body_view, x->body_view_arg);
 	if (x->nfilters > 0 && !tunnel)
 		pump_set_filter(&x->resp_pump, filter_chain, x);
 	exchange_goto(x, tunnel ? PH_TUNNEL : PH_RESPONSE_BODY);

@@ -161,12 +161,12 @@ struct exchange {
 	uint64_t progress;		/* bytes moved outside the pumps */
 	uint64_t progress_seen;		/* bytes moved when the timer was set */
 	/* the response: its head written here, its body from body_src
-	 * or body_read (neither: all of it in body_in already) */
+	 * or lent by body_view (neither: all of it in body_in already) */
 	struct buf *resp_head;
 	struct buf *body_in;
 	struct conn *body_src;
-	pump_read_fn body_read;
-	void *body_read_arg;
+	pump_view_fn body_view;
+	void *body_view_arg;
 	unsigned nfilters;		/* of filters[] */
 	unsigned nadded;		/* of added[] */
 	struct proxy_state up;		/* the upstream module's part */

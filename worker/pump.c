@@ -41,10 +41,10 @@ void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg)
 	p->filter_arg = arg;
 }
 
-void pump_set_source(struct pump *p, pump_read_fn fn, void *arg)
+void pump_set_view(struct pump *p, pump_view_fn fn, void *arg)
 {
-	p->read = fn;
-	p->read_arg = arg;
+	p->view = fn;
+	p->view_arg = arg;
 }
 
 int body_emit(struct body_out *out, struct slice data)
@@ -131,6 +131,7 @@ static int flush(struct pump *p)
 	p->iov_first = 0;
 	p->nsizes = 0;
 	p->filter_busy = false;
+	p->lent_pending = false;
 	return P_OK;
 }
 
@@ -178,6 +179,37 @@ static int decode(struct pump *p)
 		if (r == HTTP_CHUNK_DATA && pass(p, data, false) != P_OK)
 			return P_ERROR;
 	}
+	return P_OK;
+}
+
+/* Lend the view's bytes to the output, as far as the iov allows; its
+ * last bytes only once nothing lent waits to be written. */
+static int lend(struct pump *p)
+{
+	while (!p->in_done && may_decode(p) &&
+	       !(p->lent_pending && p->remaining <= PUMP_VIEW_TAIL)) {
+		struct slice data;
+		ssize_t n = p->view(p->view_arg, p->remaining, &data.p);
+
+		if (n <= 0) {
+			p->fault = PUMP_SRC_ERROR;
+			return P_ERROR;
+		}
+		data.len = (size_t)MIN((uint64_t)n, p->remaining);
+		p->remaining -= data.len;
+		p->taken += data.len;
+		p->progress++;
+		p->in_done = p->remaining == 0;
+		p->lent_pending = true;
+		if (pass(p, data, false) != P_OK)
+			return P_ERROR;
+	}
+	return P_OK;
+}
+
+/* After the body's end: the filter's last call, and chunked's last chunk. */
+static int end_body(struct pump *p)
+{
 	if (p->in_done && p->filter != NULL && !p->filter_ended && may_decode(p) &&
 	    pass(p, (struct slice){ NULL, 0 }, true) != P_OK)
 		return P_ERROR;
@@ -202,7 +234,7 @@ static int fill(struct pump *p)
 	 * the next message on this connection. */
 	if (p->in_framing == HTTP_BODY_LENGTH && p->remaining < want)
 		want = (size_t)p->remaining;
-	n = p->read != NULL ? p->read(p->read_arg, b->last, want) : conn_recv(p->src, b->last, want);
+	n = conn_recv(p->src, b->last, want);
 	if (n > 0) {
 		b->last += n;
 		p->progress++;
@@ -228,7 +260,9 @@ int pump_run(struct pump *p)
 	for (;;) {
 		/* Decode before writing, so a head and the body bytes read with
 		 * it leave in one write. */
-		r = decode(p);
+		r = p->view != NULL ? lend(p) : decode(p);
+		if (r == P_OK)
+			r = end_body(p);
 		if (r != P_OK)
 			return r;
 		r = flush(p);
@@ -239,7 +273,7 @@ int pump_run(struct pump *p)
 			p->done = true;
 			return P_OK;
 		}
-		if (buf_len(p->buf) == 0 && !p->in_done) {
+		if (p->view == NULL && buf_len(p->buf) == 0 && !p->in_done) {
 			r = fill(p);
 			if (r != P_OK)
 				return r;

@@ -50,14 +50,24 @@ int body_emit(struct body_out *out, struct slice data);
 typedef int (*pump_filter_fn)(void *arg, const struct body_out *in, bool last,
 			      struct body_out *out);
 
-/* A source that is not a connection (memory, a cache): up to len bytes
- * into buf, P_DONE at its end, or P_ERROR; it never has to wait. */
-typedef ssize_t (*pump_read_fn)(void *arg, char *buf, size_t len);
+/*
+ * A source that lends its bytes instead of a connection's (a cache zone):
+ * a run of the body's next bytes, at most remaining (what the body still
+ * lacks), at *p; the count, or P_ERROR. It never has to wait. Lent bytes
+ * are written as they are, so the source may lose them to someone else:
+ * it copies its last PUMP_VIEW_TAIL bytes instead of lending them, and is
+ * asked for them only once everything lent before has been written, so
+ * it can check then that what went out was still its own, before the
+ * answer completes. Only Content-Length bodies come from views.
+ */
+#define PUMP_VIEW_TAIL 64
+typedef ssize_t (*pump_view_fn)(void *arg, uint64_t remaining, const char **p);
 
 struct pump {
 	struct conn *src, *dst;
-	pump_read_fn read;		/* reads instead of src, when set */
-	void *read_arg;
+	pump_view_fn view;		/* lends the body instead of src, when set */
+	void *view_arg;
+	bool lent_pending;		/* lent bytes wait to be written */
 	struct buf *buf;		/* bytes read from src; owned by the caller */
 	uint8_t in_framing;		/* enum http_framing */
 	uint8_t out;			/* enum pump_out */
@@ -101,8 +111,9 @@ void pump_init(struct pump *p, struct conn *src, struct conn *dst,
  * its output buffers can be reused from one call to the next. */
 void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg);
 
-/* Read the body with fn instead of from a connection (after pump_init). */
-void pump_set_source(struct pump *p, pump_read_fn fn, void *arg);
+/* Take the body's bytes from fn instead of a connection (after
+ * pump_init, for an HTTP_BODY_LENGTH body). */
+void pump_set_view(struct pump *p, pump_view_fn fn, void *arg);
 
 /*
  * Move what can be moved now. Returns P_OK when the whole body was

@@ -3,7 +3,9 @@
  * filter (the hook response body filters use): a copying filter sees
  * every byte once and changes nothing, a transforming one replaces the
  * body and is called again only once its output is written, its last
- * call comes once at the end, and a failing one stops the pump.
+ * call comes once at the end, and a failing one stops the pump. A view
+ * source lends the body in runs, and is asked for its last bytes only
+ * once everything it lent went out.
  */
 #include "config.h"
 
@@ -158,6 +160,45 @@ static int failing_filter(void *arg, const struct body_out *in, bool last, struc
 	return P_ERROR;
 }
 
+/* ---- a view source ---- */
+
+/* Lends body in runs of at most 3000 bytes, keeping its last
+ * PUMP_VIEW_TAIL bytes for a call of their own, as a cache does; records
+ * how much the destination had not yet been given when the tail was
+ * asked for (it must be nothing: all lent bytes written). */
+struct lender {
+	const char *body;
+	size_t len, off;
+	struct pump *pump;
+	int tail_calls;
+	bool lent_pending_at_tail;
+};
+
+static ssize_t lend(void *arg, uint64_t remaining, const char **p)
+{
+	struct lender *l = arg;
+	size_t n;
+
+	if (remaining <= PUMP_VIEW_TAIL) {
+		l->tail_calls++;
+		l->lent_pending_at_tail = l->pump->iov_count > 0;
+		n = (size_t)remaining;
+	} else {
+		n = MIN((size_t)3000, (size_t)(remaining - PUMP_VIEW_TAIL));
+	}
+	*p = l->body + l->off;
+	l->off += n;
+	return (ssize_t)n;
+}
+
+static ssize_t lend_nothing(void *arg, uint64_t remaining, const char **p)
+{
+	(void)arg;
+	(void)remaining;
+	(void)p;
+	return P_ERROR;
+}
+
 /* Decode a chunked body in[0..n) into out; its length, or -1. */
 static long dechunk(const char *in, size_t n, char *out)
 {
@@ -261,6 +302,31 @@ int main(void)
 	   "a body in memory goes through the filter too");
 	buf_put(b);
 	pair_close(&dst);
+
+	/* A view: the head and the first runs leave together, the body
+	 * arrives whole, and the tail is asked for once, with nothing lent
+	 * still waiting. */
+	{
+		struct lender l = { body, 200000, 0, &p, 0, false };
+
+		pair_open(&dst);
+		pump_init(&p, NULL, &dst.c, NULL, HTTP_BODY_LENGTH, l.len, PUMP_OUT_IDENTITY,
+			  "HEAD\r\n", 6);
+		pump_set_view(&p, lend, &l);
+		r = run(&p, NULL, &dst, NULL, 0, out, &out_len);
+		ok(r == P_OK && out_len == l.len + 6 && memcmp(out + 6, body, l.len) == 0,
+		   "a view: the head, then the body lent in runs, unchanged");
+		ok(l.tail_calls == 1 && !l.lent_pending_at_tail,
+		   "... its last bytes asked for once, after all it lent was written");
+		pair_close(&dst);
+
+		pair_open(&dst);
+		pump_init(&p, NULL, &dst.c, NULL, HTTP_BODY_LENGTH, 10, PUMP_OUT_IDENTITY, NULL, 0);
+		pump_set_view(&p, lend_nothing, NULL);
+		r = run(&p, NULL, &dst, NULL, 0, out, &out_len);
+		ok(r == P_ERROR && p.fault == PUMP_SRC_ERROR, "a view that fails: PUMP_SRC_ERROR");
+		pair_close(&dst);
+	}
 
 	/* A failing filter stops the pump with its own fault. */
 	pair_open(&dst);

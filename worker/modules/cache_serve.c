@@ -1,6 +1,6 @@
 /*
  * cache_serve.c: answering from the store: the stored head, with Age and
- * the length, the body read from the zone as it is written out; 304 to a
+ * the length, the body written out from the zone where it lies; 304 to a
  * conditional request the stored answer satisfies, 206 to a range of it.
  */
 #include "config.h"
@@ -12,18 +12,25 @@
 #include "http_cond.h"
 #include "modules/cache_state.h"
 
-static ssize_t read_body(void *arg, char *buf, size_t len)
+/* The pump's view of the stored body: runs of blocks lent in place; the
+ * last bytes copied, once the reader has checked that everything sent
+ * before them was still this answer's (cache_store.h, cs_view). */
+static ssize_t lend_body(void *arg, uint64_t remaining, const char **p)
 {
 	struct exchange *x = arg;
 	struct cache_state *st = x->cache;
-	ssize_t n = cs_read(st->cs, &st->r, buf, len);
+	ssize_t n;
 
-	if (n == CS_GONE) {
+	if (!cs_reader_valid(st->cs, &st->r)) {
 		exchange_log(x, LL_WARN, 0, "cache \"%s\": an answer was evicted while being sent",
 			     st->zone->name);
 		return P_ERROR;
 	}
-	return n == 0 ? P_DONE : n;
+	if (remaining > PUMP_VIEW_TAIL)
+		return cs_view(st->cs, &st->r, remaining - PUMP_VIEW_TAIL, p);
+	n = cs_read(st->cs, &st->r, st->tail, remaining);
+	*p = st->tail;
+	return n == (ssize_t)remaining ? n : P_ERROR;
 }
 
 static int serve_run(struct exchange *x)
@@ -53,10 +60,10 @@ static const struct content serve_content = {
 /* Skip the first n bytes of the body (a range further on). */
 static bool skip(struct cache_state *st, uint64_t n)
 {
-	char scratch[4096];
+	const char *p;
 
 	while (n > 0) {
-		ssize_t got = cs_read(st->cs, &st->r, scratch, (size_t)MIN(n, (uint64_t)sizeof(scratch)));
+		ssize_t got = cs_view(st->cs, &st->r, n, &p);
 
 		if (got <= 0)
 			return false;
@@ -168,37 +175,19 @@ static bool read_head(struct exchange *x, struct cache_state *st)
 	return true;
 }
 
-/* Take the exchange from whoever had it: the answer comes from here. */
-static bool take_over(struct exchange *x)
+/* Take the exchange from whoever had it: the answer comes from here,
+ * its body lent by the zone (what a server sent with its head goes). */
+static void take_over(struct exchange *x)
 {
-	if (x->body_in == NULL && (x->body_in = buf_get()) == NULL)
-		return false;
 	exchange_set_content(x, &serve_content);
 	x->own_answer = false;
 	x->body_src = NULL;
 	x->nfilters = 0;
 	x->nadded = 0;
-	x->body_in->pos = x->body_in->last = x->body_in->start;
-	x->body_read = read_body;
-	x->body_read_arg = x;
-	return true;
-}
-
-/* The body's first bytes, read now so that they leave with the head in
- * one write (and a small body with them all). */
-static bool prefill(struct exchange *x, struct cache_state *st)
-{
-	struct buf *b = x->body_in;
-	ssize_t n;
-
-	if (x->resp.framing != HTTP_BODY_LENGTH || x->resp.content_length == 0)
-		return true;
-	n = cs_read(st->cs, &st->r, b->last, (size_t)MIN((uint64_t)buf_room(b),
-							 x->resp.content_length));
-	if (n < 0)
-		return false;
-	b->last += n;
-	return true;
+	buf_put(x->body_in);
+	x->body_in = NULL;
+	x->body_view = lend_body;
+	x->body_view_arg = x;
 }
 
 bool cache_serve(struct exchange *x, struct cache_state *st)
@@ -210,17 +199,10 @@ bool cache_serve(struct exchange *x, struct cache_state *st)
 	if (!read_head(x, st))
 		return false;
 	how = shape_of(x, st, &first, &last);
-	if ((how == PART && !skip(st, first)) || !take_over(x))
+	if (how == PART && !skip(st, first))
 		return false;
+	take_over(x);
 	shape_answer(x, st, how, first, last);
-	if (!prefill(x, st)) {
-		/* evicted meanwhile: the caller fetches it instead */
-		x->body_read = NULL;
-		x->nadded = 0;
-		buf_put(x->body_in);
-		x->body_in = NULL;
-		return false;
-	}
 	age = MAX(cache_meta_age(&st->meta, cache_now()), (int64_t)0);
 	add_text_field(x, "Age", st->age_text,
 		       snprintf(st->age_text, sizeof(st->age_text), "%lld", (long long)age));

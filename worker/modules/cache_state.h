@@ -61,6 +61,7 @@ struct cache_state {
 	char age_text[24];
 	char length_text[24];
 	char range_text[64];
+	char tail[PUMP_VIEW_TAIL];	/* an answer's last bytes, copied */
 	char *cond_etag;		/* our validators, in keybuf ... */
 	char *cond_date;
 	unsigned nvalidators;		/* ... added to x->req's fields */
