@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -190,6 +189,28 @@ static void take_over(struct exchange *x)
 	x->body_view_arg = x;
 }
 
+/* A body this small is copied whole, to leave with the head in one write:
+ * lent bytes need a second write for the last ones (lend_body). */
+#define COPY_MAX 16384
+
+/* Copy a small body out of the zone; false when it was evicted meanwhile
+ * (or no buffer is left). */
+static bool copy_small_body(struct exchange *x, struct cache_state *st)
+{
+	size_t len = (size_t)x->resp.content_length;
+
+	if ((x->body_in = buf_get()) == NULL)
+		return false;
+	if (cs_read(st->cs, &st->r, x->body_in->start, len) != (ssize_t)len) {
+		buf_put(x->body_in);
+		x->body_in = NULL;
+		return false;
+	}
+	x->body_in->last += len;
+	x->body_view = NULL;
+	return true;
+}
+
 bool cache_serve(struct exchange *x, struct cache_state *st)
 {
 	uint64_t first = 0, last = 0;
@@ -203,6 +224,13 @@ bool cache_serve(struct exchange *x, struct cache_state *st)
 		return false;
 	take_over(x);
 	shape_answer(x, st, how, first, last);
+	if (x->resp.framing == HTTP_BODY_LENGTH && x->resp.content_length <= COPY_MAX &&
+	    !copy_small_body(x, st)) {
+		/* the caller fetches it instead */
+		x->nadded = 0;
+		x->body_view = NULL;
+		return false;
+	}
 	age = MAX(cache_meta_age(&st->meta, cache_now()), (int64_t)0);
 	add_text_field(x, "Age", st->age_text,
 		       snprintf(st->age_text, sizeof(st->age_text), "%lld", (long long)age));
