@@ -137,13 +137,6 @@ size_t cache_head_merge(const struct http_message *stored, const struct http_mes
 	return hw_finish(&w, out);
 }
 
-struct slice cache_field(const struct http_message *m, const char *name)
-{
-	struct slice v = http_header_value(m, name);
-
-	return v.p != NULL ? v : (struct slice){ "", 0 };
-}
-
 /* ---- Vary ---- */
 
 /* Whether the lower-case name[len] is in list ("a, b"). */

@@ -111,7 +111,4 @@ size_t cache_vary_names(const struct http_message *resp, char *out, size_t cap, 
 bool cache_vary_key(const struct http_message *req, struct slice names, char *key, size_t *len,
 		    size_t cap);
 
-/* The first value of field name (lower-case) in a stored head. */
-struct slice cache_field(const struct http_message *m, const char *name);
-
 #endif
