@@ -190,6 +190,8 @@ struct conf_route {
 	pcre2_match_data *match;	/* for regex routes */
 	struct conf_upstream *upstream;	/* NULL for a status route */
 	bool status;			/* answer with portico's status page */
+	size_t client_max_body_size;	/* bytes of request body; 0: no limit
+					 * (the site's unless the route says) */
 
 	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
 	struct conf_cache *cache;
@@ -239,6 +241,7 @@ struct conf_site {
 	unsigned https_port;		/* ... on this port (of its first TLS
 					 * listener; 443 is left out of URLs) */
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
+	size_t client_max_body_size;	/* its routes' default; 0: no limit */
 };
 
 struct conf {

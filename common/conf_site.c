@@ -17,6 +17,7 @@
 #include "conf_tls.h"
 
 #define SITE(field) offsetof(struct conf_site, field)
+#define BODY_SIZE_MAX (1LL << 40)
 #define ROUTE(field) offsetof(struct conf_route, field)
 
 static struct conf_listen *find_listen(struct conf *c, const char *name)
@@ -233,6 +234,9 @@ const struct conf_option conf_site_options[] = {
 	  NULL, "answer plain HTTP with 301 to the same URL over https", 0 },
 	{ "hsts", CS_SITE, CT_STRING, NULL, 0, 0, SITE(hsts), NULL, conf_tls_check_hsts, NULL,
 	  "the Strict-Transport-Security value sent over TLS", 0 },
+	{ "client_max_body_size", CS_SITE, CT_SIZE, "0", 0, BODY_SIZE_MAX,
+	  SITE(client_max_body_size), NULL, NULL, NULL,
+	  "the largest request body its routes take (413 beyond it); 0: no limit", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -263,6 +267,9 @@ const struct conf_option conf_route_options[] = {
 	  "the upstream its requests go to", 0 },
 	{ "status", CS_ROUTE, CT_BOOL, "false", 0, 0, ROUTE(status), NULL, NULL, NULL,
 	  "answer with portico's status page instead", 0 },
+	{ "client_max_body_size", CS_ROUTE, CT_SIZE, NULL, 0, BODY_SIZE_MAX,
+	  ROUTE(client_max_body_size), NULL, NULL, NULL,
+	  "the largest request body it takes (default: the site's); 0: no limit", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -296,13 +303,15 @@ static void resolve_pattern(struct loader *ld, cfg_t *sec, struct conf_route *r)
 	}
 }
 
-static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_route *r)
+static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
+			  const struct conf_site *site, struct conf_route *r)
 {
 	bool has_upstream = cfg_getstr(sec, "upstream") != NULL;
 
 	if ((r->pattern = ld_strdup(ld, ld_title_of(ld, sec))) == NULL)
 		return;
 	resolve_pattern(ld, sec, r);
+	r->client_max_body_size = site->client_max_body_size;
 	conf_read(ld, sec, conf_route_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	if (has_upstream && r->status)
@@ -333,7 +342,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	memset(site->routes, 0, n * sizeof(*site->routes));
 	site->nroutes = n;
 	for (i = 0; i < n; i++)
-		resolve_route(ld, cfg_getnsec(sec, "route", i), c, &site->routes[i]);
+		resolve_route(ld, cfg_getnsec(sec, "route", i), c, site, &site->routes[i]);
 }
 
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)

@@ -12,12 +12,14 @@
 #include "module.h"
 #include "proxy.h"
 #include "router.h"
+#include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/headers.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
 	&router_module,
+	&body_size_module,
 	&status_module,
 	&cache_module,
 	&proxy_module,

@@ -136,6 +136,7 @@ static void start_sending(struct exchange *x)
 		  r->content_length,
 		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
 		  u->req_head->start, (size_t)(u->req_head->last - u->req_head->start));
+	pump_set_limit(&x->req_pump, x->route->client_max_body_size);
 	exchange_goto(x, PH_UPSTREAM);
 }
 
@@ -299,6 +300,11 @@ static int send_request(struct exchange *x)
 	case PUMP_SRC_INVALID:
 		exchange_log(x, LL_INFO, 0, "invalid chunked body from client");
 		exchange_respond(x, 400, TERM_PROXY, true);
+		return P_DONE;
+	case PUMP_SRC_TOO_LARGE:
+		exchange_log(x, LL_INFO, 0, "the request body grew past client_max_body_size (%zu "
+			     "bytes)", x->route->client_max_body_size);
+		exchange_respond(x, 413, TERM_PROXY, true);
 		return P_DONE;
 	case PUMP_SRC_EOF:
 	case PUMP_SRC_ERROR:

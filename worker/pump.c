@@ -41,6 +41,11 @@ void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg)
 	p->filter_arg = arg;
 }
 
+void pump_set_limit(struct pump *p, uint64_t max)
+{
+	p->max_body = max;
+}
+
 void pump_set_view(struct pump *p, pump_view_fn fn, void *arg)
 {
 	p->view = fn;
@@ -176,6 +181,10 @@ static int decode(struct pump *p)
 			break;
 		}
 		p->taken += (uint64_t)(b->pos - from);
+		if (p->max_body != 0 && p->body_out + data.len > p->max_body) {
+			p->fault = PUMP_SRC_TOO_LARGE;
+			return P_ERROR;
+		}
 		if (r == HTTP_CHUNK_DATA && pass(p, data, false) != P_OK)
 			return P_ERROR;
 	}

@@ -27,6 +27,7 @@ enum pump_fault {
 	PUMP_SRC_ERROR,		/* reading failed */
 	PUMP_SRC_EOF,		/* the source closed before the body ended */
 	PUMP_SRC_INVALID,	/* the body's framing is malformed */
+	PUMP_SRC_TOO_LARGE,	/* the body grew past the pump's limit */
 	PUMP_DST_ERROR,		/* writing failed */
 	PUMP_FILTER_ERROR	/* the body filter failed */
 };
@@ -76,6 +77,7 @@ struct pump {
 	bool done;			/* ... and everything was written */
 	bool last_chunk_queued;
 	uint64_t remaining;		/* HTTP_BODY_LENGTH: bytes still to read */
+	uint64_t max_body;		/* payload refused beyond this; 0: none */
 	uint64_t body_out;		/* payload bytes queued for writing */
 	uint64_t sent;			/* bytes written to dst, head included */
 	uint64_t taken;			/* bytes of the body's framing taken
@@ -110,6 +112,10 @@ void pump_init(struct pump *p, struct conn *src, struct conn *dst,
  * called only when everything it emitted before has been written, so
  * its output buffers can be reused from one call to the next. */
 void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg);
+
+/* Refuse a body longer than max bytes (0: any length): the pump stops
+ * with PUMP_SRC_TOO_LARGE before it passes the byte too many on. */
+void pump_set_limit(struct pump *p, uint64_t max);
 
 /* Take the body's bytes from fn instead of a connection (after
  * pump_init, for an HTTP_BODY_LENGTH body). */
