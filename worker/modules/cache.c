@@ -93,8 +93,7 @@ static void drop_client_conditions(struct exchange *x)
 	for (i = 0; i < x->req.nheaders; i++) {
 		struct http_header *h = &x->req.headers[i];
 
-		if (slice_ieq(h->name, "if-none-match") || slice_ieq(h->name, "if-modified-since") ||
-		    slice_ieq(h->name, "if-range") || slice_ieq(h->name, "range"))
+		if (cache_client_condition(h->name))
 			h->flags |= HTTP_HDR_DROP;
 	}
 }

@@ -106,6 +106,12 @@ int cache_find(struct exchange *x, struct cache_state *st)
 	return r;
 }
 
+bool cache_client_condition(struct slice name)
+{
+	return slice_ieq(name, "if-none-match") || slice_ieq(name, "if-modified-since") ||
+	       slice_ieq(name, "if-range") || slice_ieq(name, "range");
+}
+
 static void add_request_field(struct exchange *x, const char *name, char *value)
 {
 	struct http_message *r = &x->req;

@@ -97,8 +97,7 @@ static size_t copy_request(const struct exchange *x, struct buf *b)
 		const struct http_header *h = &q->headers[i];
 
 		if ((h->flags & (HTTP_HDR_HOP | HTTP_HDR_DROP)) ||
-		    slice_ieq(h->name, "if-none-match") || slice_ieq(h->name, "if-modified-since") ||
-		    slice_ieq(h->name, "if-range") || slice_ieq(h->name, "range") ||
+		    cache_client_condition(h->name) ||
 		    slice_ieq(h->name, "cache-control") || slice_ieq(h->name, "pragma"))
 			continue;
 		hw_put_header(&w, h);

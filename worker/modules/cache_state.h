@@ -109,6 +109,9 @@ bool cache_no_store(const struct exchange *x);
  * request, to revalidate it; false when it has none. And out again, so
  * that only the client's own preconditions are answered. */
 bool cache_add_validators(struct exchange *x, struct cache_state *st);
+/* cache_key.c: whether a request field is one of the client's own
+ * preconditions or its range, which a fetch for the store leaves out. */
+bool cache_client_condition(struct slice name);
 void cache_forget_validators(struct exchange *x, struct cache_state *st);
 
 #endif
