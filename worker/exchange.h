@@ -103,7 +103,8 @@ struct client_side {
 /*
  * A response body filter: sees the body as it streams (decoded, before
  * the client's framing), in order, and passes on what the client gets.
- * filter() takes the slices in->s[0..in->n) (none, with last, at the end)
+ * filter() takes the slices in->s[0..in->n) (last with the body's last
+ * slices when its length is known, else with none, at the end)
  * and appends what it passes on with body_emit(), at most BODY_EMIT_MAX
  * slices. It is called once per pass of the body, and again only when
  * what it emitted has been written: its output may live in a buffer it

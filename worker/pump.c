@@ -93,7 +93,8 @@ static void queue_payload(struct pump *p, const char *data, size_t len)
 }
 
 /* Pass a decoded piece of the body on: to the output as it is, or
- * through the filter (last: the body has ended, data is empty). */
+ * through the filter (last: it is the body's last, or data is empty
+ * after the end). */
 static int pass(struct pump *p, struct slice data, bool last)
 {
 	struct body_out in = { .n = 0 }, out = { .n = 0 };
@@ -185,7 +186,7 @@ static int decode(struct pump *p)
 			p->fault = PUMP_SRC_TOO_LARGE;
 			return P_ERROR;
 		}
-		if (r == HTTP_CHUNK_DATA && pass(p, data, false) != P_OK)
+		if (r == HTTP_CHUNK_DATA && pass(p, data, p->in_done) != P_OK)
 			return P_ERROR;
 	}
 	return P_OK;
@@ -210,7 +211,7 @@ static int lend(struct pump *p)
 		p->progress++;
 		p->in_done = p->remaining == 0;
 		p->lent_pending = true;
-		if (pass(p, data, false) != P_OK)
+		if (pass(p, data, p->in_done) != P_OK)
 			return P_ERROR;
 	}
 	return P_OK;

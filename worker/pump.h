@@ -45,9 +45,12 @@ struct body_out {
 /* Append data to out: P_OK, or P_ERROR when out is full. */
 int body_emit(struct body_out *out, struct slice data);
 
-/* A pump's filter: every decoded piece of the body goes through it (in
- * empty and last set once at the end), and what it emits is written. It
- * is called once per pass, only when its last output has been written. */
+/* A pump's filter: every decoded piece of the body goes through it, and
+ * what it emits is written. last is set once, at the end: with the last
+ * piece of a body of known length (so that what the filter does at the
+ * end, a cache's commit, is done before the client has every byte and
+ * may ask again), or with in empty. It is called once per pass, only
+ * when its last output has been written. */
 typedef int (*pump_filter_fn)(void *arg, const struct body_out *in, bool last,
 			      struct body_out *out);
 
