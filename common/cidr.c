@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,17 @@ int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen)
 	return 0;
 }
 
-static bool in_prefix(const struct cidr *c, const uint8_t a[16])
+void cidr_addr_of(const struct sockaddr *sa, uint8_t out[16])
+{
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else {
+		memcpy(out, v4_mapped, 12);
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+}
+
+bool cidr_contains(const struct cidr *c, const uint8_t a[16])
 {
 	unsigned full = c->bits / 8, rest = c->bits % 8;
 
@@ -81,16 +92,12 @@ static bool in_prefix(const struct cidr *c, const uint8_t a[16])
 	return rest == 0 || ((c->addr[full] ^ a[full]) & (uint8_t)(0xff00 >> rest)) == 0;
 }
 
-bool cidr_list_match(const struct cidr *list, unsigned n, const char *addr)
+bool cidr_list_match(const struct cidr *list, unsigned n, const uint8_t addr[16])
 {
-	uint8_t a[16];
 	unsigned i;
-	bool v4;
 
-	if (n == 0 || !to_v6(addr, a, &v4))
-		return false;
 	for (i = 0; i < n; i++)
-		if (in_prefix(&list[i], a))
+		if (cidr_contains(&list[i], addr))
 			return true;
 	return false;
 }

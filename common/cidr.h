@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+struct sockaddr;
+
 struct cidr {
 	uint8_t addr[16];		/* IPv4 as ::ffff:a.b.c.d */
 	unsigned bits;			/* of the 128 */
@@ -20,9 +22,13 @@ struct cidr {
  * be zero ("10.0.0.1/8" is refused: it says less than it seems to). */
 int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
 
-/* Whether the address (text, as the worker keeps it) is in one of the n
- * prefixes. */
-bool cidr_list_match(const struct cidr *list, unsigned n, const char *addr);
+/* A socket address (IPv4 or IPv6) as the 16 bytes prefixes hold. */
+void cidr_addr_of(const struct sockaddr *sa, uint8_t out[16]);
+
+/* Whether addr (16 bytes, as cidr_addr_of makes) is in c; in one of the
+ * n prefixes of list. */
+bool cidr_contains(const struct cidr *c, const uint8_t addr[16]);
+bool cidr_list_match(const struct cidr *list, unsigned n, const uint8_t addr[16]);
 
 /* Write c back as parsed: "10.0.0.0/8", "::1/128". */
 void cidr_format(const struct cidr *c, char *out, size_t len);

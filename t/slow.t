@@ -171,7 +171,7 @@ $c->request(GET => "/size/$size");
 my $line = wait_for(sub { (grep { m{ "GET /size/$size } } $p->access_log)[0] }, $T + 15);
 ok($line, 'a client that never reads a large response: the exchange ends')
     or diag('no access log line for it');
-my ($secs) = ($line // '') =~ /" (\d+\.\d{3}) \S+ \S\S \S+ \S+ \S+$/;
+my ($secs) = ($line // '') =~ /" (\d+\.\d{3}) \S+ \S\S \S+ \S+ \S+ \S+$/;
 cmp_ok($secs // 0, '>=', $T - 0.5, 'after about send_timeout without progress');
 my $got = 0;
 $r = $c->response(timeout => 30, body_cb => sub { $got += length $_[0] });

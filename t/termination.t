@@ -57,7 +57,7 @@ sub logged {
 	my $line = wait_for(sub {
 		(grep { m{"\S+ \Q$target\E HTTP/1\.[01]"} } $p->access_log)[-1];
 	}, 10) // '';
-	my @f = $line =~ m{" (\d{3}) \d+ "[^"]*" "[^"]*" (\S+) (\S+) (\S\S) (\S+) (\S+) \S+$};
+	my @f = $line =~ m{" (\d{3}) \d+ "[^"]*" "[^"]*" (\S+) (\S+) (\S\S) (\S+) (\S+) \S+ \S+$};
 	return { line => $line, status => $f[0] // '', total => $f[1] // '', upstream => $f[2] // '',
 		 term => $f[3] // '', connect => $f[4] // '', header => $f[5] // '' };
 }

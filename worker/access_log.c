@@ -142,14 +142,15 @@ static void write_line(const struct exchange *x)
 	f = &files[idx];
 	exchange_term_code(x, term);
 	n = snprintf(line, sizeof(line),
-		     "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %s %s %s %s %s %s\n",
+		     "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %s %s %s %s %s %s %s\n",
 		     x->client.addr, time_local(), or_dash(x->request_line), x->status,
 		     (unsigned long long)x->resp_pump.body_out, or_dash(x->referer),
 		     or_dash(x->user_agent),
 		     seconds(total, sizeof(total), MAX(ev_now_us() - x->start_us, (uint64_t)1)),
 		     or_dash(x->upstream_addr), term,
 		     seconds(connect, sizeof(connect), x->connect_us),
-		     seconds(header, sizeof(header), x->header_us), or_dash(x->cache_result));
+		     seconds(header, sizeof(header), x->header_us), or_dash(x->cache_result),
+		     or_dash(x->refused_by));
 	if (n <= 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

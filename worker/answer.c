@@ -217,3 +217,14 @@ void exchange_refuse(struct exchange *x, int status, enum term_cause cause, cons
 	x->req.framing = HTTP_BODY_NONE;
 	exchange_respond(x, status, cause, true);
 }
+
+void exchange_deny(struct exchange *x, int status, const char *by, bool close)
+{
+	x->refused_by = by;
+	if (status != 0) {
+		exchange_respond(x, status, TERM_PROXY, close);
+		return;
+	}
+	x->abort_client = true;
+	exchange_end(x, TERM_PROXY);
+}

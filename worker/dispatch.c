@@ -287,6 +287,11 @@ static void log_termination(const struct exchange *x)
 	if (x->term_cause == TERM_NORMAL || x->term_cause == TERM_LOCAL)
 		return;
 	exchange_term_code(x, code);
+	if (x->refused_by != NULL) {
+		exchange_log(x, LL_INFO, 0, "exchange ended %s (refused by %s), status %d", code,
+			     x->refused_by, x->status);
+		return;
+	}
 	exchange_log(x, LL_INFO, 0, "exchange ended %s (%s), status %d", code,
 		     x->term_cause == TERM_CLIENT ? "client closed" :
 		     x->term_cause == TERM_CLIENT_TIMEOUT ? "client timed out" :

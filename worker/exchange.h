@@ -89,6 +89,7 @@ struct client_side {
 					 * body comes from here ... */
 	struct buf *in;			/* ... after these bytes, already read */
 	const char *addr;		/* the client's address, as text */
+	uint8_t addr_bin[16];		/* ... and as prefixes hold it (cidr.h) */
 	const struct conf_listen *listen;
 	const struct conf_site *tls_site;	/* TLS: the site SNI picked */
 	const char *subject;		/* TLS: verified certificate's subject */
@@ -176,6 +177,7 @@ struct exchange {
 	int status;
 	const char *upstream_addr;
 	const char *cache_result;	/* HIT, MISS, ... on cached routes */
+	const char *refused_by;		/* the rule that refused it (exchange_deny) */
 	uint64_t start_us;		/* the head was complete */
 	uint64_t connect_us;		/* to the server's connection, or 0 */
 	uint64_t header_us;		/* to the response head, or 0 */
@@ -253,6 +255,17 @@ void exchange_new_wait(struct exchange *x);
  * goes to PH_LOG; once logged, its connection takes over, and closes
  * unless cause is TERM_NORMAL. */
 void exchange_end(struct exchange *x, enum term_cause cause);
+
+/*
+ * A request a rule of the configuration refuses (an access list, a
+ * limit, a filter): by is the rule's kind and name ("limit_req=perip";
+ * it must last: configuration, literals), which the exchange's end names
+ * in the error log and the access log; answered status with
+ * portico's own page, or with no answer at all when status is 0 (the
+ * connection closes at once). With close, the connection closes after
+ * the answer.
+ */
+void exchange_deny(struct exchange *x, int status, const char *by, bool close);
 
 /* The termination state, two letters, e.g. "--", "SH", "cD". */
 void exchange_term_code(const struct exchange *x, char code[3]);

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
 #include "log.h"
 #include "tls.h"
 #include "exchange.h"
@@ -143,6 +144,7 @@ void session_accept(int fd, const struct conf_listen *lst,
 	else
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
 			  s->peer, sizeof(s->peer));
+	cidr_addr_of(peer, s->peer_bin);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	s->next = open_sessions;
@@ -330,8 +332,10 @@ static struct exchange *new_exchange(struct session *s)
 		.done = exchange_done,
 		.owner = s,
 	};
-	struct exchange *x = exchange_new(ctx, &c);
+	struct exchange *x;
 
+	memcpy(c.addr_bin, s->peer_bin, sizeof(c.addr_bin));
+	x = exchange_new(ctx, &c);
 	if (x == NULL) {
 		session_close(s, "out of memory for a request");
 		return NULL;

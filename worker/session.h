@@ -43,6 +43,7 @@ struct session {
 	struct ev_timer timer;
 	const struct conf_listen *listen;
 	char peer[INET6_ADDRSTRLEN];
+	uint8_t peer_bin[16];		/* the same, for prefixes (cidr.h) */
 	struct buf *in;			/* bytes read from the client */
 	size_t scanned;			/* http_head_scan progress in in */
 	uint8_t state;			/* enum session_state */
