@@ -224,6 +224,19 @@ struct conf_host {
 #define CONF_FWD_PROTO     0x04		/* X-Forwarded-Proto */
 #define CONF_FWD_FORWARDED 0x08		/* Forwarded (RFC 7239) */
 
+/* A page answered instead of portico's own for some statuses, read by
+ * the master; it must fit a worker's smallest buffer. */
+#define CONF_ERROR_PAGE_MAX 16384
+#define CONF_ERROR_PAGE_STATUSES 8
+struct conf_error_page {
+	int statuses[CONF_ERROR_PAGE_STATUSES];
+	unsigned nstatuses;
+	char *file;			/* absolute */
+	char *body;
+	size_t len;
+	const char *type;		/* Content-Type, from the file's extension */
+};
+
 struct conf_site {
 	char *name;
 	struct conf_listen **listens;
@@ -242,7 +255,12 @@ struct conf_site {
 					 * listener; 443 is left out of URLs) */
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
 	size_t client_max_body_size;	/* its routes' default; 0: no limit */
+	struct conf_error_page *error_pages;
+	unsigned nerror_pages;
 };
+
+/* The site's page for status, or NULL. */
+const struct conf_error_page *conf_site_error_page(const struct conf_site *site, int status);
 
 struct conf {
 	char *file;			/* the main file, as given */

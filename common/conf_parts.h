@@ -26,6 +26,9 @@ void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_route_cache_check(struct loader *ld, cfg_t *sec, const struct conf_route *r);
 void conf_route_cache_free(struct conf_route *r);
 
+/* A site's error pages (conf_error_page.c), read with its others. */
+void conf_site_error_pages_free(struct conf_site *site);
+
 /* A variable expression written as option what at line (conf_expr.c):
  * its parts into e, or errors. */
 void conf_expr_parse(struct loader *ld, int line, const char *what, struct conf_expr *e,
@@ -41,6 +44,7 @@ extern const struct conf_option conf_health_check_options[];
 extern const struct conf_option conf_site_options[];
 extern const struct conf_option conf_route_options[];
 extern const struct conf_option conf_route_cache_options[];
+extern const struct conf_option conf_site_error_page_options[];
 extern const struct conf_option conf_cache_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];

@@ -331,6 +331,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	if ((site->name = ld_strdup(ld, ld_title_of(ld, sec))) == NULL)
 		return;
 	conf_read(ld, sec, conf_site_options, site, c);
+	conf_read(ld, sec, conf_site_error_page_options, site, c);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -371,6 +372,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_dump_str(out, s->name);
 	fputs(" {\n", out);
 	conf_write(out, conf_site_options, s, "\t");
+	conf_write(out, conf_site_error_page_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -406,6 +408,7 @@ void conf_site_free(struct conf_site *s)
 	free(s->hosts);
 	free(s->listens);
 	conf_tls_free_site(s->tls);
+	conf_site_error_pages_free(s);
 	conf_release(conf_site_options, s);
 	free(s->name);
 }

@@ -178,14 +178,19 @@ static void respond(struct exchange *x, int status, enum term_cause cause, bool 
 	exchange_goto(x, PH_RESPONSE_HEAD);
 }
 
-/* portico's own page for status. */
+/* portico's own page for status: the site's, or the built-in one. */
 static void respond_page(struct exchange *x, int status, enum term_cause cause, bool close,
 			 const char *location)
 {
+	const struct conf_error_page *own;
 	const char *reason = http_reason(status);
 	char page[256];
 	int len;
 
+	if (x->site != NULL && (own = conf_site_error_page(x->site, status)) != NULL) {
+		respond(x, status, cause, close, own->type, own->body, own->len, location);
+		return;
+	}
 	len = snprintf(page, sizeof(page),
 		       "<html>\r\n<head><title>%d %s</title></head>\r\n"
 		       "<body>\r\n<center><h1>%d %s</h1></center>\r\n"
