@@ -1,0 +1,57 @@
+#!/usr/bin/perl
+
+# Limits on what a request may be (issue 14): the number of header fields
+# (client_max_header_fields, 431), the methods a site or route takes
+# (methods, 405 with Allow), and the rate a request body must keep up
+# (client_body_min_rate, 408). Each refusal closes the connection where
+# it must, never reaches the server, and is named in the access log.
+
+use strict;
+use warnings;
+
+use Test::More;
+use Test::Portico;
+use Test::Portico::Client;
+
+plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
+
+my $p = Test::Portico->new(conf => <<'EOF')->start;
+workers = 2
+client_max_header_fields = 8
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+upstream app { server "%%BACKEND:app%%" {} }
+site s {
+	access_log = "%%TMP%%/access.log"
+	route "/" { upstream = "app" }
+}
+EOF
+my $port = $p->port('http');
+my $app = $p->backend('app');
+
+sub reached { scalar grep { $_->{target} eq $_[0] } $app->requests }
+
+# The last access log line of a request to target.
+sub logged {
+	my ($target) = @_;
+	my $line;
+	wait_for(sub { ($line) = grep { m{"\S+ \Q$target\E HTTP/1\.1"} } $p->access_log; $line }, 10);
+	return $line // '';
+}
+
+# ---- client_max_header_fields ----
+
+# Host and n - 1 more: n fields.
+sub fields { my ($n) = @_; [map { ("X-F$_" => 'v') } 2 .. $n] }
+
+is(http($port, target => '/fields-max', headers => fields(8))->{status}, 200,
+   'a request with client_max_header_fields fields passes');
+
+my $c = Test::Portico::Client->new($port);
+$c->request(GET => '/fields-over', headers => fields(9));
+is($c->response->{status}, 431, 'one field more: 431');
+ok($c->closed_within(5), '... and the connection is closed');
+is(reached('/fields-over'), 0, '... and the server never saw it');
+like(logged('/fields-over'), qr/ 431 .* PR \S+ \S+ - client_max_header_fields$/,
+     '... and the access log (of the listener\'s default site) names the limit');
+
+done_testing;
