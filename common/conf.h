@@ -182,6 +182,14 @@ struct conf_cache {
 
 struct cidr;
 
+/* The methods a site or route takes (conf_methods.c); a request with
+ * another is answered 405. */
+struct conf_methods {
+	char **names;			/* tokens, case-sensitive; GET brings HEAD */
+	unsigned n;
+	char *allow;			/* "GET, HEAD, POST": the 405's Allow */
+};
+
 struct conf_route {
 	char *pattern;			/* as written: "/prefix" or "~ regex" */
 	const char *prefix;		/* prefix routes: points into pattern */
@@ -192,6 +200,8 @@ struct conf_route {
 	bool status;			/* answer with portico's status page */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
+	struct conf_methods *methods;	/* the site's unless the route says;
+					 * NULL: any method */
 
 	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
 	struct conf_cache *cache;
@@ -242,6 +252,7 @@ struct conf_site {
 					 * listener; 443 is left out of URLs) */
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
 	size_t client_max_body_size;	/* its routes' default; 0: no limit */
+	struct conf_methods *methods;	/* its routes' default; NULL: any */
 };
 
 struct conf {

@@ -26,6 +26,14 @@ void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_route_cache_check(struct loader *ld, cfg_t *sec, const struct conf_route *r);
 void conf_route_cache_free(struct conf_route *r);
 
+/* methods = {...} on sites and routes (conf_methods.c): a row's reader
+ * and writer for a struct conf_methods * field, and its free. */
+void conf_methods_read(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+		       struct conf *c);
+void conf_methods_dump(FILE *out, const struct conf_option *o, const void *obj,
+		       const char *indent);
+void conf_methods_free(struct conf_methods *m);
+
 /* A variable expression written as option what at line (conf_expr.c):
  * its parts into e, or errors. */
 void conf_expr_parse(struct loader *ld, int line, const char *what, struct conf_expr *e,

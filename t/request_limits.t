@@ -22,7 +22,9 @@ listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
 site s {
 	access_log = "%%TMP%%/access.log"
+	methods = {"GET", "POST"}
 	route "/" { upstream = "app" }
+	route "/dav/" { upstream = "app"  methods = {"PUT", "DELETE", "PROPFIND"} }
 }
 EOF
 my $port = $p->port('http');
@@ -53,5 +55,31 @@ ok($c->closed_within(5), '... and the connection is closed');
 is(reached('/fields-over'), 0, '... and the server never saw it');
 like(logged('/fields-over'), qr/ 431 .* PR \S+ \S+ - client_max_header_fields$/,
      '... and the access log (of the listener\'s default site) names the limit');
+
+# ---- methods ----
+
+is(http($port, target => '/get')->{status}, 200, 'a method the site takes passes');
+is(http($port, method => 'HEAD', target => '/head')->{status}, 200, 'GET brings HEAD along');
+
+$c = Test::Portico::Client->new($port);
+my $r = $c->do(DELETE => '/delete');
+is($r->{status}, 405, 'a method the site does not take: 405');
+is($r->{header}{allow}, 'GET, POST, HEAD', '... with Allow listing those it takes');
+is(reached('/delete'), 0, '... and the server never saw it');
+like(logged('/delete'), qr/ 405 .* PR \S+ \S+ - methods$/, '... and the access log names the rule');
+is($c->get('/after-405')->{status}, 200, '... and the connection, with no body left, serves on');
+
+is(http($port, method => 'get', target => '/lower')->{status}, 405,
+   'methods are case-sensitive: "get" is not GET');
+
+$c = Test::Portico::Client->new($port);
+$c->request(POST => '/dav/post', body_size => 20000);
+$r = $c->response;
+is($r->{status}, 405, 'a route\'s list replaces its site\'s');
+is($r->{header}{allow}, 'PUT, DELETE, PROPFIND', '... and Allow is the route\'s');
+ok($c->closed_within(5), '... and with its body unread, the connection is closed');
+is(reached('/dav/post'), 0, '... and the server never saw it');
+is(http($port, method => 'PROPFIND', target => '/dav/x')->{status}, 200,
+   'an extension method listed passes');
 
 done_testing;
