@@ -253,6 +253,9 @@ struct conf_site {
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
 	size_t client_max_body_size;	/* its routes' default; 0: no limit */
 	struct conf_methods *methods;	/* its routes' default; NULL: any */
+	size_t client_body_min_rate;	/* bytes/s a request body must average
+					 * (from _after on); 0: any rate */
+	unsigned client_body_min_rate_after;	/* ms */
 };
 
 struct conf {

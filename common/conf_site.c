@@ -240,6 +240,12 @@ const struct conf_option conf_site_options[] = {
 	{ "methods", CS_SITE, CT_CUSTOM, NULL, 0, 0, SITE(methods), conf_methods_read, NULL,
 	  conf_methods_dump, "the only methods its routes take (405 for others; GET brings "
 	  "HEAD); default: any", CF_LIST },
+	{ "client_body_min_rate", CS_SITE, CT_SIZE, "500", 0, CONF_SIZE_MAX,
+	  SITE(client_body_min_rate), NULL, NULL, NULL,
+	  "bytes per second a request body must average (408 under it); 0: any rate", 0 },
+	{ "client_body_min_rate_after", CS_SITE, CT_DURATION, "20s", 0, CONF_MS_MAX,
+	  SITE(client_body_min_rate_after), NULL, NULL, NULL,
+	  "how long a request body is read before client_body_min_rate holds", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 

@@ -10,6 +10,8 @@ use strict;
 use warnings;
 
 use Test::More;
+use IO::Select;
+use Time::HiRes qw(sleep);
 use Test::Portico;
 use Test::Portico::Client;
 
@@ -23,6 +25,8 @@ upstream app { server "%%BACKEND:app%%" {} }
 site s {
 	access_log = "%%TMP%%/access.log"
 	methods = {"GET", "POST"}
+	client_body_min_rate = "100"
+	client_body_min_rate_after = "1s"
 	route "/" { upstream = "app" }
 	route "/dav/" { upstream = "app"  methods = {"PUT", "DELETE", "PROPFIND"} }
 }
@@ -81,5 +85,35 @@ ok($c->closed_within(5), '... and with its body unread, the connection is closed
 is(reached('/dav/post'), 0, '... and the server never saw it');
 is(http($port, method => 'PROPFIND', target => '/dav/x')->{status}, 200,
    'an extension method listed passes');
+
+# ---- client_body_min_rate ----
+
+# Send a body of $len bytes in pieces of $piece every $pause seconds,
+# until it is all out or portico answers or closes; the answer, if any.
+sub trickle {
+	my ($c, $target, $len, $piece, $pause) = @_;
+	$c->send_raw("POST $target HTTP/1.1\r\nHost: localhost\r\nContent-Length: $len\r\n\r\n")
+	    or return undef;
+	for (my $sent = 0; $sent < $len; $sent += $piece) {
+		last unless $c->send_raw('x' x $piece);
+		sleep $pause;
+		last if $c->socket && IO::Select->new($c->socket)->can_read(0);
+	}
+	return $c->response(timeout => 30);
+}
+
+$c = Test::Portico::Client->new($port);
+$r = trickle($c, '/trickle', 1000, 1, 0.2);
+is($r && $r->{status}, 408, 'a body trickled under client_body_min_rate: 408');
+ok($c->closed_within(10), '... and the connection is closed');
+is(scalar(grep { $_->{target} eq '/trickle' && !$_->{error} } $app->requests), 0,
+   '... and the server got no complete request');
+like(logged('/trickle'), qr/ 408 .* cH \S+ \S+ - client_body_min_rate$/,
+     '... and the access log names the limit, as a client timeout');
+
+$c = Test::Portico::Client->new($port);
+$r = trickle($c, '/steady', 2000, 100, 0.1);
+is($r && $r->{status}, 200, 'a body sent steadily above the rate passes');
+is(reached('/steady'), 1, '... whole');
 
 done_testing;
