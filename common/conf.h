@@ -182,6 +182,14 @@ struct conf_cache {
 
 struct cidr;
 
+/* The methods a site or route takes (conf_methods.c); a request with
+ * another is answered 405. */
+struct conf_methods {
+	char **names;			/* tokens, case-sensitive; GET brings HEAD */
+	unsigned n;
+	char *allow;			/* "GET, HEAD, POST": the 405's Allow */
+};
+
 struct conf_route {
 	char *pattern;			/* as written: "/prefix" or "~ regex" */
 	const char *prefix;		/* prefix routes: points into pattern */
@@ -192,6 +200,8 @@ struct conf_route {
 	bool status;			/* answer with portico's status page */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
+	struct conf_methods *methods;	/* the site's unless the route says;
+					 * NULL: any method */
 
 	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
 	struct conf_cache *cache;
@@ -257,6 +267,10 @@ struct conf_site {
 	size_t client_max_body_size;	/* its routes' default; 0: no limit */
 	struct conf_error_page *error_pages;
 	unsigned nerror_pages;
+	struct conf_methods *methods;	/* its routes' default; NULL: any */
+	size_t client_body_min_rate;	/* bytes/s a request body must average
+					 * (from _after on); 0: any rate */
+	unsigned client_body_min_rate_after;	/* ms */
 };
 
 /* The site's page for status, or NULL. */
@@ -287,6 +301,7 @@ struct conf {
 	size_t header_buffer_size;	/* largest request head accepted */
 	size_t max_request_line;
 	size_t max_header_line;
+	unsigned client_max_header_fields;	/* in a request head; more: 431 */
 
 	unsigned tls_handshake_timeout;	/* ms */
 	size_t tls_session_cache;	/* bytes of the shared zone; 0: none */

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include "log.h"
+#include "http_parse.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "conf_tls.h"
@@ -218,6 +219,9 @@ const struct conf_option conf_global_options[] = {
 	  NULL, NULL, NULL, "the longest request line (414 beyond it)", 0 },
 	{ "max_header_line", CS_GLOBAL, CT_SIZE, "8k", 1, CONF_SIZE_MAX, G(max_header_line),
 	  NULL, NULL, NULL, "the longest header field line (431 beyond it)", 0 },
+	{ "client_max_header_fields", CS_GLOBAL, CT_NUMBER, "100", 1, HTTP_MAX_HEADERS,
+	  G(client_max_header_fields), NULL, NULL, NULL,
+	  "the most header fields a request head may have (431 beyond it)", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 

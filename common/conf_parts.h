@@ -28,6 +28,13 @@ void conf_route_cache_free(struct conf_route *r);
 
 /* A site's error pages (conf_error_page.c), read with its others. */
 void conf_site_error_pages_free(struct conf_site *site);
+/* methods = {...} on sites and routes (conf_methods.c): a row's reader
+ * and writer for a struct conf_methods * field, and its free. */
+void conf_methods_read(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+		       struct conf *c);
+void conf_methods_dump(FILE *out, const struct conf_option *o, const void *obj,
+		       const char *indent);
+void conf_methods_free(struct conf_methods *m);
 
 /* A variable expression written as option what at line (conf_expr.c):
  * its parts into e, or errors. */

@@ -237,6 +237,15 @@ const struct conf_option conf_site_options[] = {
 	{ "client_max_body_size", CS_SITE, CT_SIZE, "0", 0, BODY_SIZE_MAX,
 	  SITE(client_max_body_size), NULL, NULL, NULL,
 	  "the largest request body its routes take (413 beyond it); 0: no limit", 0 },
+	{ "methods", CS_SITE, CT_CUSTOM, NULL, 0, 0, SITE(methods), conf_methods_read, NULL,
+	  conf_methods_dump, "the only methods its routes take (405 for others; GET brings "
+	  "HEAD); default: any", CF_LIST },
+	{ "client_body_min_rate", CS_SITE, CT_SIZE, "500", 0, CONF_SIZE_MAX,
+	  SITE(client_body_min_rate), NULL, NULL, NULL,
+	  "bytes per second a request body must average (408 under it); 0: any rate", 0 },
+	{ "client_body_min_rate_after", CS_SITE, CT_DURATION, "20s", 0, CONF_MS_MAX,
+	  SITE(client_body_min_rate_after), NULL, NULL, NULL,
+	  "how long a request body is read before client_body_min_rate holds", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -270,6 +279,8 @@ const struct conf_option conf_route_options[] = {
 	{ "client_max_body_size", CS_ROUTE, CT_SIZE, NULL, 0, BODY_SIZE_MAX,
 	  ROUTE(client_max_body_size), NULL, NULL, NULL,
 	  "the largest request body it takes (default: the site's); 0: no limit", 0 },
+	{ "methods", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, ROUTE(methods), conf_methods_read, NULL,
+	  conf_methods_dump, "the only methods it takes (default: the site's)", CF_LIST },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -312,6 +323,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 		return;
 	resolve_pattern(ld, sec, r);
 	r->client_max_body_size = site->client_max_body_size;
+	r->methods = site->methods;
 	conf_read(ld, sec, conf_route_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	if (has_upstream && r->status)
@@ -397,6 +409,8 @@ void conf_site_free(struct conf_site *s)
 	for (j = 0; j < s->nroutes; j++) {
 		free(s->routes[j].pattern);
 		conf_route_cache_free(&s->routes[j]);
+		if (s->routes[j].methods != s->methods)
+			conf_methods_free(s->routes[j].methods);
 		if (s->routes[j].match)
 			pcre2_match_data_free(s->routes[j].match);
 		if (s->routes[j].regex)
@@ -409,6 +423,7 @@ void conf_site_free(struct conf_site *s)
 	free(s->listens);
 	conf_tls_free_site(s->tls);
 	conf_site_error_pages_free(s);
+	conf_methods_free(s->methods);
 	conf_release(conf_site_options, s);
 	free(s->name);
 }

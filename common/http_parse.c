@@ -69,7 +69,7 @@ static const uint8_t cls[256] = {
 /* Longest chunk-size line (with extensions) or trailer field line. */
 #define CHUNK_LINE_MAX	4096
 
-static const struct http_limits default_limits = { 8192, 8192, 32768 };
+static const struct http_limits default_limits = { 8192, 8192, 32768, HTTP_MAX_HEADERS };
 
 /* State of one head being parsed. */
 struct hp {
@@ -78,6 +78,7 @@ struct hp {
 	struct http_message *msg;
 	const struct http_limits *lim;
 	bool request;
+	unsigned max_fields;	/* of the head; at most HTTP_MAX_HEADERS */
 	bool host_seen;
 	bool cl_seen;
 	bool te_seen;
@@ -542,7 +543,7 @@ static int field_line(struct hp *h, const char *p, const char *eol)
 	for (; q < ve; q++)
 		if (unlikely(!HAS(*q, C_VALUE)))
 			return 400;
-	if (msg->nheaders == HTTP_MAX_HEADERS)
+	if (msg->nheaders == h->max_fields)
 		return 431;
 	hd = &msg->headers[msg->nheaders++];
 	hd->name = (struct slice){ p, (size_t)(n - p) };
@@ -654,6 +655,11 @@ static void hp_init(struct hp *h, const char *buf, size_t len,
 	h->msg = msg;
 	h->lim = lim ? lim : &default_limits;
 	h->request = request;
+	/* The configured bound is the client's; a server's head may fill
+	 * the array. */
+	h->max_fields = request && h->lim->max_headers > 0 &&
+			h->lim->max_headers < HTTP_MAX_HEADERS ? h->lim->max_headers
+							       : HTTP_MAX_HEADERS;
 
 	/* not the headers[] array: 4 KB we would clear for nothing */
 	msg->method = msg->target = msg->path = msg->query = (struct slice){ buf, 0 };

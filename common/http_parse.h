@@ -13,7 +13,8 @@
 
 #include "core.h"
 
-#define HTTP_MAX_HEADERS 100	/* more fields than this: 431 */
+#define HTTP_MAX_HEADERS 100	/* room for fields in a head; a request
+				 * with more: 431, a response: 502 */
 
 /* Fields the parser recognises; everything else is HDR_OTHER. */
 enum http_header_id {
@@ -65,6 +66,8 @@ struct http_limits {
 	size_t max_request_line;	/* longer request line: 414 */
 	size_t max_header_line;		/* longer single field line: 431 */
 	size_t max_head;		/* longer whole head: 431 */
+	unsigned max_headers;		/* more fields in a request: 431;
+					 * 0: HTTP_MAX_HEADERS, which bounds it */
 };
 
 struct http_message {

@@ -15,10 +15,12 @@
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/headers.h"
+#include "modules/methods.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
 	&router_module,
+	&methods_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,

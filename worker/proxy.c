@@ -137,6 +137,8 @@ static void start_sending(struct exchange *x)
 		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
 		  u->req_head->start, (size_t)(u->req_head->last - u->req_head->start));
 	pump_set_limit(&x->req_pump, x->route->client_max_body_size);
+	u->body_start = ev_now();
+	u->waiting_server = false;
 	exchange_goto(x, PH_UPSTREAM);
 }
 
@@ -276,6 +278,57 @@ static void bad_response(struct exchange *x, const char *why)
 
 /* ---- the request ---- */
 
+/* The time the server takes to accept the request body is not held
+ * against the client: it moves the body's start on. */
+static void note_server_wait(struct exchange *x)
+{
+	struct proxy_state *u = &x->up;
+	bool waiting = pump_blocked_on_dst(&x->req_pump);
+
+	if (waiting && !u->waiting_server)
+		u->server_wait_since = ev_now();
+	else if (!waiting && u->waiting_server)
+		u->body_start += ev_now() - u->server_wait_since;
+	u->waiting_server = waiting;
+}
+
+/*
+ * When the request body falls under its site's client_body_min_rate (ms,
+ * on the ev_now() clock; 0: never): once client_body_min_rate_after has
+ * passed since it began, the bytes taken so far must have come at least
+ * that fast. Each byte moves it on, and the exchange's timer is set anew
+ * whenever bytes move, so a timer at this time checks the rate without
+ * any polling.
+ */
+static uint64_t min_rate_deadline(const struct exchange *x)
+{
+	uint64_t rate = x->site->client_body_min_rate, taken = x->req_pump.taken;
+
+	if (rate == 0)
+		return 0;
+	return x->up.body_start + MAX((uint64_t)x->site->client_body_min_rate_after,
+				      taken / rate * 1000 + taken % rate * 1000 / rate);
+}
+
+static bool body_too_slow(const struct exchange *x)
+{
+	uint64_t deadline = min_rate_deadline(x);
+
+	return deadline != 0 && ev_now() >= deadline;
+}
+
+static void body_rate_failed(struct exchange *x)
+{
+	uint64_t ms = MAX(ev_now() - x->up.body_start, (uint64_t)1);
+
+	exchange_log(x, LL_INFO, 0, "client sent the request body at %llu bytes/s, under "
+		     "client_body_min_rate (%zu bytes/s)",
+		     (unsigned long long)(x->req_pump.taken * 1000 / ms),
+		     x->site->client_body_min_rate);
+	x->refused_by = "client_body_min_rate";
+	exchange_respond(x, 408, TERM_CLIENT_TIMEOUT, true);
+}
+
 /*
  * Move the request (head and body) on. P_OK while it may go on (sent, or
  * waiting for a side), P_DONE when this ended or answered the exchange.
@@ -294,8 +347,10 @@ static int send_request(struct exchange *x)
 		}
 		return P_OK;
 	}
-	if (r == P_AGAIN)
+	if (r == P_AGAIN) {
+		note_server_wait(x);
 		return P_OK;
+	}
 	switch (x->req_pump.fault) {
 	case PUMP_SRC_INVALID:
 		exchange_log(x, LL_INFO, 0, "invalid chunked body from client");
@@ -688,6 +743,18 @@ static int proxy_run(struct exchange *x)
 
 /* ---- timeouts ---- */
 
+/* Waiting for the client's request body: until it stalls for
+ * client_body_timeout, or falls under client_body_min_rate. */
+static unsigned body_wait_ms(const struct exchange *x)
+{
+	unsigned stall = x->ctx->conf->client_body_timeout;
+	uint64_t deadline = min_rate_deadline(x), now = ev_now();
+
+	if (deadline == 0)
+		return stall;
+	return deadline <= now ? 0 : (unsigned)MIN(deadline - now, (uint64_t)stall);
+}
+
 static unsigned proxy_wait_ms(const struct exchange *x)
 {
 	const struct conf_upstream *cu = conf_of(x);
@@ -699,7 +766,7 @@ static unsigned proxy_wait_ms(const struct exchange *x)
 	case PH_UPSTREAM:
 		if (!x->req_pump.done && !x->up.req_failed)
 			return pump_blocked_on_dst(&x->req_pump) ? cu->send_timeout
-								 : c->client_body_timeout;
+								 : body_wait_ms(x);
 		return cu->read_timeout;
 	case PH_TUNNEL:
 		return c->tunnel_timeout;
@@ -724,6 +791,10 @@ static void proxy_timeout(struct exchange *x)
 	case PH_UPSTREAM:
 		if (!x->req_pump.done && !x->up.req_failed &&
 		    !pump_blocked_on_dst(&x->req_pump)) {
+			if (body_too_slow(x)) {
+				body_rate_failed(x);
+				return;
+			}
 			exchange_log(x, LL_INFO, ETIMEDOUT,
 				     "client timed out sending the request body");
 			exchange_respond(x, 408, TERM_CLIENT_TIMEOUT, true);

@@ -32,6 +32,12 @@ struct proxy_state {
 	struct buf *in;			/* bytes read from the server */
 	size_t scanned;			/* http_head_scan progress in in */
 	size_t in_bytes;		/* read from the server so far */
+	/* client_body_min_rate: when the request body began to be read, in
+	 * ms, moved on by the time the server took to accept it (which is
+	 * not the client's), and since when the body waits on the server */
+	uint64_t body_start;
+	uint64_t server_wait_since;
+	bool waiting_server;
 };
 
 #endif

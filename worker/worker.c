@@ -324,6 +324,7 @@ static void setup_context(const struct worker_args *a)
 		.max_request_line = a->conf->max_request_line,
 		.max_header_line = a->conf->max_header_line,
 		.max_head = a->conf->header_buffer_size,
+		.max_headers = a->conf->client_max_header_fields,
 	};
 	ctx.stats = a->stats;
 	if (ctx.stats == NULL && (ctx.stats = calloc(1, size)) == NULL)

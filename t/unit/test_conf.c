@@ -1306,6 +1306,64 @@ static void test_cache(void)
 	free(errs);
 }
 
+static const char methods_conf[] =
+	"listen http { address = \"127.0.0.1:8080\" }\n"
+	"upstream app { server \"127.0.0.1:9001\" { } }\n"
+	"site s {\n"
+	"  methods = {\"GET\", \"POST\", \"GET\"}\n"
+	"  route \"/dav/\" { upstream = \"app\"  methods = {\"PROPFIND\", \"HEAD\"} }\n"
+	"  route \"/\" { upstream = \"app\" }\n"
+	"}\n"
+	"site t { hosts = {\"t\"}  route \"/\" { upstream = \"app\" } }\n";
+
+static void test_methods(void)
+{
+	static const struct dump_want want[] = {
+		{ "\tmethods = {\"GET\", \"POST\", \"HEAD\"}\n", "writes a site's methods" },
+		{ "\t\tmethods = {\"PROPFIND\", \"HEAD\"}\n", "writes a route's methods" },
+		{ NULL, NULL }
+	};
+	const struct conf_site *s;
+	struct conf *c;
+	char *errs;
+
+	c = load("methods.conf", methods_conf, &errs);
+	ok(c != NULL, "a configuration with methods loads");
+	is_str(errs, "", "... without errors");
+	free(errs);
+	if (c != NULL) {
+		s = &c->sites[0];
+		ok(s->methods != NULL && s->methods->n == 3, "GET, POST, and the HEAD GET brings");
+		is_str(s->methods ? s->methods->allow : "", "GET, POST, HEAD",
+		       "Allow lists them once each, in order");
+		is_str(s->routes[0].methods ? s->routes[0].methods->allow : "", "PROPFIND, HEAD",
+		       "a route's list replaces its site's");
+		ok(s->routes[1].methods == s->methods, "a route without a list has its site's");
+		ok(c->sites[1].methods == NULL && c->sites[1].routes[0].methods == NULL,
+		   "without methods: any method");
+		conf_free(c);
+	}
+	dump_round_trip("methodsdump.conf", methods_conf, want);
+
+	c = load("methodsbad.conf",
+	    "listen http { address = \"127.0.0.1:8080\" }\n"		/* 1 */
+	    "upstream app { server \"127.0.0.1:9001\" { } }\n"	/* 2 */
+	    "site s {\n"						/* 3 */
+	    "  methods = {\"GET\",\n"					/* 4 */
+	    "             \"GET /\"}\n"				/* 5 */
+	    "  route \"/\" { upstream = \"app\"  methods = {} }\n"	/* 6 */
+	    "  route \"/a\" { upstream = \"app\"  methods = {\"\"} }\n"	/* 7 */
+	    "}\n", &errs);						/* 8 */
+	ok(c == NULL, "bad methods refused");
+	ok(has_error(errs, "methodsbad.conf", 5, "methods: \"GET /\" is not a method name (a token: "
+		     "letters, digits and !#$%&'*+-.^_`|~)"), "a method that is not a token, at its line");
+	ok(has_error(errs, "methodsbad.conf", 6, "methods: an empty list would refuse every request "
+		     "(leave methods out to take any method)"), "an empty list");
+	ok(has_error(errs, "methodsbad.conf", 7, "methods: \"\" is not a method name (a token: "
+		     "letters, digits and !#$%&'*+-.^_`|~)"), "an empty name");
+	free(errs);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -1325,6 +1383,7 @@ int main(void)
 	test_relative_paths();
 	test_dump();
 	test_cache();
+	test_methods();
 
 	while (npaths > 0)
 		unlink(paths[--npaths]);

@@ -12,7 +12,7 @@
 #include "http_parse.h"
 #include "tap.h"
 
-static const struct http_limits lim = { 8192, 8192, 32768 };
+static const struct http_limits lim = { 8192, 8192, 32768, HTTP_MAX_HEADERS };
 
 /* A slice as a C string, for is_str; a ring so several fit in one call. */
 static const char *S(struct slice s)
@@ -448,7 +448,7 @@ static void test_invalid_requests(void)
 static void test_request_limits(void)
 {
 	static char buf[65536];
-	struct http_limits l = { 100, 200, 1000 };
+	struct http_limits l = { 100, 200, 1000, HTTP_MAX_HEADERS };
 	size_t n;
 	int i;
 
@@ -498,6 +498,25 @@ static void test_request_limits(void)
 	n -= 2;
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-last: v\r\n\r\n");
 	is_int(http_parse_request(buf, n, &msg, &lim), 431, "one field more: 431");
+
+	/* a configured number of fields (client_max_header_fields) bounds
+	 * requests, not responses */
+	l = (struct http_limits){ 8192, 8192, 32768, 5 };
+	n = (size_t)snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: h\r\n");
+	for (i = 1; i < 5; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-%d: v\r\n", i);
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\n");
+	is_int(http_parse_request(buf, n, &msg, &l), P_OK, "max_headers fields accepted");
+	n -= 2;
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-last: v\r\n\r\n");
+	is_int(http_parse_request(buf, n, &msg, &l), 431, "one field over max_headers: 431");
+	is_int(msg.nheaders, 5, "... after storing max_headers of them");
+	n = (size_t)snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+	for (i = 1; i < 10; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-%d: v\r\n", i);
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\n");
+	is_int(http_parse_response(buf, n, &msg, &l, HTTP_GET), P_OK,
+	       "a response is not held to max_headers");
 }
 
 /*
@@ -650,7 +669,7 @@ static void test_invalid_responses(void)
 	is_int(http_parse_response(buf, n, &msg, &lim, HTTP_GET), 502, "response with too many fields: 502");
 
 	{
-		struct http_limits l = { 100, 100, 1000 };
+		struct http_limits l = { 100, 100, 1000, HTTP_MAX_HEADERS };
 
 		n = (size_t)snprintf(buf, sizeof(buf), R200 "X: %0*d\r\n\r\n", 200, 0);
 		is_int(http_parse_response(buf, n, &msg, &l, HTTP_GET), 502, "response field over max_header_line: 502");
