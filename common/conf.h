@@ -18,6 +18,8 @@
 
 #define CONF_DEFAULT_FILE SYSCONFDIR "/portico/portico.conf"
 
+struct cidr;
+
 struct conf_listen {
 	char *name;
 	char *address;			/* as written */
@@ -25,6 +27,9 @@ struct conf_listen {
 	socklen_t addrlen;
 	unsigned backlog;
 	bool tls;			/* connections start with a TLS handshake */
+	bool proxy_protocol;		/* ... after a PROXY protocol header */
+	struct cidr *proxy_protocol_from;	/* who may send the header */
+	unsigned nproxy_protocol_from;
 	int index;			/* position in conf->listens */
 };
 
@@ -158,6 +163,7 @@ struct conf_upstream {
 	unsigned ewma_decay;		/* ms: time constant of the decay */
 	struct conf_health_check *health_check;	/* NULL: no active checks */
 	struct conf_upstream_tls *tls;	/* NULL: plain TCP */
+	unsigned send_proxy_protocol;	/* enum pp_version: 0 off, 1 v1, 2 v2 */
 	int index;			/* position in conf->upstreams */
 };
 
@@ -179,8 +185,6 @@ struct conf_cache {
 #define CONF_IGNORE_EXPIRES       0x02
 #define CONF_IGNORE_SET_COOKIE    0x04	/* stored, without the cookie */
 #define CONF_IGNORE_VARY          0x08
-
-struct cidr;
 
 struct conf_route {
 	char *pattern;			/* as written: "/prefix" or "~ regex" */

@@ -90,6 +90,10 @@ struct client_side {
 	struct buf *in;			/* ... after these bytes, already read */
 	const char *addr;		/* the client's address, as text */
 	uint8_t addr_bin[16];		/* ... and as prefixes hold it (cidr.h) */
+	uint16_t port;			/* the client's port */
+	uint8_t local_bin[16];		/* where it connected to (kept only when
+					 * an upstream sends PROXY headers) */
+	uint16_t local_port;
 	const struct conf_listen *listen;
 	const struct conf_site *tls_site;	/* TLS: the site SNI picked */
 	const char *subject;		/* TLS: verified certificate's subject */

@@ -1306,6 +1306,62 @@ static void test_cache(void)
 	free(errs);
 }
 
+static const char proxy_conf[] =
+	"listen lb {\n"
+	"  address = \"127.0.0.1:8080\"\n"
+	"  proxy_protocol = true\n"
+	"  proxy_protocol_from = {\"10.0.0.0/8\", \"::1\"}\n"
+	"}\n"
+	"upstream app { send_proxy_protocol = \"v2\"  server \"127.0.0.1:9001\" { } }\n"
+	"upstream other { server \"127.0.0.1:9002\" { } }\n"
+	"site s { route \"/\" { upstream = \"app\" } }\n";
+
+/* The options for portico behind other proxies: read, checked, written
+ * back. */
+static void test_proxy_options(void)
+{
+	static const struct dump_want want[] = {
+		{ "\tproxy_protocol = true\n\tproxy_protocol_from = {\"10.0.0.0/8\", \"::1/128\"}\n",
+		  "writes proxy_protocol and who may send it" },
+		{ "\tsend_proxy_protocol = \"v2\"\n", "writes send_proxy_protocol" },
+		{ NULL, NULL }
+	};
+	struct conf *c;
+	char *errs;
+
+	c = load("proxy.conf", proxy_conf, &errs);
+	ok(c != NULL, "a configuration with the PROXY protocol loads");
+	is_str(errs, "", "... without errors");
+	free(errs);
+	if (c != NULL) {
+		ok(c->listens[0].proxy_protocol, "proxy_protocol read");
+		is_int(c->listens[0].nproxy_protocol_from, 2, "two proxy_protocol_from prefixes");
+		is_int(c->upstreams[0].send_proxy_protocol, 2, "send_proxy_protocol = v2");
+		is_int(c->upstreams[1].send_proxy_protocol, 0, "send_proxy_protocol defaults to off");
+		conf_free(c);
+	}
+	dump_round_trip("proxydump.conf", proxy_conf, want);
+
+	c = load("proxybad.conf",
+	    "listen a { address = \"127.0.0.1:8080\"  proxy_protocol = true }\n"	/* 1 */
+	    "listen b { address = \"127.0.0.1:8081\"\n"				/* 2 */
+	    "  proxy_protocol_from = {\"10.0.0.1/8\"} }\n"				/* 3 */
+	    "upstream app { send_proxy_protocol = \"v3\"\n"				/* 4 */
+	    "  server \"127.0.0.1:9001\" { } }\n"					/* 5 */
+	    "site s { route \"/\" { upstream = \"app\" } }\n", &errs);		/* 6 */
+	ok(c == NULL, "bad PROXY protocol options refused");
+	ok(has_error(errs, "proxybad.conf", 1, "listen \"a\": proxy_protocol needs "
+		     "proxy_protocol_from, the addresses of the balancers allowed to send the "
+		     "header"), "proxy_protocol without proxy_protocol_from");
+	ok(has_error(errs, "proxybad.conf", 3, "proxy_protocol_from: \"10.0.0.1/8\" has bits set "
+		     "after its prefix length"), "a bad prefix in proxy_protocol_from");
+	ok(has_error(errs, "proxybad.conf", 3, "listen \"b\": proxy_protocol_from without "
+		     "proxy_protocol = true"), "proxy_protocol_from alone");
+	ok(has_error(errs, "proxybad.conf", 4, "upstream \"app\": send_proxy_protocol: expected "
+		     "\"off\", \"v1\" or \"v2\", not \"v3\""), "an unknown send_proxy_protocol");
+	free(errs);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -1325,6 +1381,7 @@ int main(void)
 	test_relative_paths();
 	test_dump();
 	test_cache();
+	test_proxy_options();
 
 	while (npaths > 0)
 		unlink(paths[--npaths]);
