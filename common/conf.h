@@ -222,6 +222,11 @@ struct conf_host {
 	bool wildcard;
 };
 
+/* conf_site.real_ip_header: the field a trusted peer names the client in. */
+#define CONF_REAL_IP_XFF       0	/* X-Forwarded-For */
+#define CONF_REAL_IP_X_REAL_IP 1	/* X-Real-IP */
+#define CONF_REAL_IP_FORWARDED 2	/* Forwarded (RFC 7239), its for= */
+
 /* conf_site.forwarded: which forwarding fields to set upstream. */
 #define CONF_FWD_FOR       0x01		/* X-Forwarded-For */
 #define CONF_FWD_REAL_IP   0x02		/* X-Real-IP */
@@ -246,6 +251,9 @@ struct conf_site {
 					 * listener; 443 is left out of URLs) */
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
 	size_t client_max_body_size;	/* its routes' default; 0: no limit */
+	struct cidr *real_ip_from;	/* peers believed about the client */
+	unsigned nreal_ip_from;
+	unsigned real_ip_header;	/* CONF_REAL_IP_* */
 };
 
 struct conf {

@@ -1,8 +1,9 @@
 /*
  * conf_proxy.c: the options for portico behind other proxies and
  * balancers: the PROXY protocol on listeners (and who may send it), the
- * PROXY protocol to an upstream's servers. Their rows sit in the tables
- * of the sections they belong to.
+ * PROXY protocol to an upstream's servers, and a site's real client
+ * address from forwarding fields (and whom to believe). Their rows sit
+ * in the tables of the sections they belong to.
  */
 #include "config.h"
 
@@ -108,4 +109,63 @@ void conf_dump_send_proxy_protocol(FILE *out, const struct conf_option *o, const
 {
 	conf_dump_line(out, indent, o->name,
 		       pp_versions[((const struct conf_upstream *)obj)->send_proxy_protocol]);
+}
+
+/* ---- site: real_ip_from, real_ip_header ---- */
+
+static const char *const real_ip_headers[] = {
+	[CONF_REAL_IP_XFF] = "X-Forwarded-For",
+	[CONF_REAL_IP_X_REAL_IP] = "X-Real-IP",
+	[CONF_REAL_IP_FORWARDED] = "Forwarded",
+};
+
+void conf_read_real_ip_from(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			    void *obj, struct conf *c)
+{
+	struct conf_site *s = obj;
+
+	(void)c;
+	read_cidrs(ld, sec, o, &s->real_ip_from, &s->nreal_ip_from);
+}
+
+void conf_dump_real_ip_from(FILE *out, const struct conf_option *o, const void *obj,
+			    const char *indent)
+{
+	const struct conf_site *s = obj;
+
+	dump_cidrs(out, indent, o->name, s->real_ip_from, s->nreal_ip_from);
+}
+
+/* Read after real_ip_from: the field alone would do nothing. */
+void conf_read_real_ip_header(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			      void *obj, struct conf *c)
+{
+	struct conf_site *site = obj;
+	const char *s = cfg_getstr(sec, o->name);
+	unsigned i;
+
+	(void)c;
+	site->real_ip_header = CONF_REAL_IP_XFF;
+	if (s == NULL)
+		return;
+	if (site->nreal_ip_from == 0 && cfg_size(sec, "real_ip_from") == 0)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "site \"%s\": real_ip_header without "
+			 "real_ip_from", site->name ? site->name : "");
+	for (i = 0; i < ARRAY_LEN(real_ip_headers); i++)
+		if (strcasecmp(s, real_ip_headers[i]) == 0) {
+			site->real_ip_header = i;
+			return;
+		}
+	ld_error(ld, ld_opt_line(ld, sec, o->name), "site \"%s\": real_ip_header: expected "
+		 "\"X-Forwarded-For\", \"X-Real-IP\" or \"Forwarded\", not \"%s\"",
+		 site->name ? site->name : "", s);
+}
+
+void conf_dump_real_ip_header(FILE *out, const struct conf_option *o, const void *obj,
+			      const char *indent)
+{
+	const struct conf_site *s = obj;
+
+	if (s->nreal_ip_from > 0)
+		conf_dump_line(out, indent, o->name, real_ip_headers[s->real_ip_header]);
 }

@@ -6,6 +6,9 @@
 # untrusted peer, a malformed header or none at all closes the
 # connection. An upstream with send_proxy_protocol gets the header for
 # the client on each new connection (its health checks send LOCAL).
+# A site with real_ip_from takes the client's address from
+# X-Forwarded-For or Forwarded of a trusted peer, walking past trusted
+# proxies from the right.
 
 use strict;
 use warnings;
@@ -31,6 +34,7 @@ listen lb {
 	proxy_protocol = true
 	proxy_protocol_from = {"127.0.0.1/32", "::1"}
 }
+listen plain { address = "127.0.0.1:%%PORT:plain%%" }
 upstream app { server "%%BACKEND:app%%" {} }
 upstream ppv1 { send_proxy_protocol = "v1"  server "%%BACKEND:ppv1%%" {} }
 upstream ppv2 {
@@ -39,9 +43,24 @@ upstream ppv2 {
 	server "%%BACKEND:ppv2%%" {}
 }
 site s {
+	listen = {"lb"}
 	access_log = "%%TMP%%/access.log"
 	route "/v1/" { upstream = "ppv1" }
 	route "/v2/" { upstream = "ppv2" }
+	route "/" { upstream = "app" }
+}
+site xff {
+	listen = {"plain"}
+	hosts = {"xff.test"}
+	access_log = "%%TMP%%/real.log"
+	real_ip_from = {"127.0.0.1", "10.0.0.0/8"}
+	route "/" { upstream = "app" }
+}
+site fwd {
+	listen = {"plain"}
+	hosts = {"fwd.test"}
+	real_ip_from = {"127.0.0.1", "10.0.0.0/8", "2001:db8:ffff::/48"}
+	real_ip_header = "Forwarded"
 	route "/" { upstream = "app" }
 }
 EOF
@@ -202,5 +221,63 @@ ok(!grep({ keys %{ $client_of{$_} } > 1 } keys %client_of),
    '... and no connection carried requests of two clients');
 is(scalar(grep { $by_conn{$_->{conn}} =~ /203\.0\.113\.99/ } @served), 1,
    '... the second client\'s request went on a connection of its own header');
+
+# ---- real client addresses ----
+
+my $plain = $p->port('plain');
+
+# The forwarding fields the backend got for a request from $from to
+# site $host with fields @h.
+sub seen {
+	my ($from, $host, $target, @h) = @_;
+	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $plain,
+	    LocalHost => $from, Proto => 'tcp', Timeout => 10) or return undef;
+	my $cl = Test::Portico::Client->new($plain, sock => $s);
+	$cl->request(GET => $target, host => $host, headers => \@h);
+	my $r = $cl->response;
+	return $r && $r->{status} == 200 ? $JSON->decode($r->{body})->{header} : {};
+}
+
+my $s = seen('127.0.0.1', 'xff.test', '/real1/echo', 'X-Forwarded-For' => '1.2.3.4, 10.0.0.1');
+is($s->{'x-real-ip'}, '1.2.3.4',
+   'X-Forwarded-For from a trusted peer: the rightmost untrusted address is the client');
+is($s->{'x-forwarded-for'}, '1.2.3.4, 10.0.0.1, 1.2.3.4',
+   '... and X-Forwarded-For upstream gets it appended, as nginx\'s $proxy_add_x_forwarded_for');
+ok(wait_for(sub { grep { m{^1\.2\.3\.4 .*"GET /real1/echo } } $p->access_log('real.log') }, 10),
+   '... and the access log shows it');
+
+SKIP: {
+	my $untrusted = seen('127.0.0.2', 'xff.test', '/real2/echo',
+			     'X-Forwarded-For' => '1.2.3.4, 10.0.0.1');
+	skip 'cannot bind 127.0.0.2', 1 unless $untrusted;
+	is($untrusted->{'x-real-ip'}, '127.0.0.2',
+	   'from a peer outside real_ip_from the field is not believed');
+}
+
+is(seen('127.0.0.1', 'xff.test', '/real3/echo',
+	'X-Forwarded-For' => '10.0.0.5, 10.0.0.1')->{'x-real-ip'}, '10.0.0.5',
+   'every address trusted: the leftmost is the client');
+is(seen('127.0.0.1', 'xff.test', '/real4/echo',
+	'X-Forwarded-For' => '6.6.6.6, junk, 10.0.0.1')->{'x-real-ip'}, '10.0.0.1',
+   'what is no address ends the walk: nothing left of it is believed');
+is(seen('127.0.0.1', 'xff.test', '/real5/echo', 'X-Forwarded-For' => '5.6.7.8',
+	'X-Forwarded-For' => '10.0.0.2')->{'x-real-ip'}, '5.6.7.8',
+   'two X-Forwarded-For fields are one list');
+is(seen('127.0.0.1', 'xff.test', '/real6/echo')->{'x-real-ip'}, '127.0.0.1',
+   'without the field the peer is the client');
+is(seen('127.0.0.1', 'xff.test', '/real7/echo',
+	'X-Forwarded-For' => '198.51.100.1:5555, [2001:db8::9]:1, 10.0.0.1')->{'x-real-ip'},
+   '2001:db8::9', 'an address with a port is read without it');
+
+$s = seen('127.0.0.1', 'fwd.test', '/real8/echo',
+	  'Forwarded' => 'for=192.0.2.43, for="[2001:db8::1]:443";proto=https, for=10.0.0.1');
+is($s->{'x-real-ip'}, '2001:db8::1', 'Forwarded: for="[2001:db8::1]:443" is the client');
+is($s->{forwarded}, 'for="[2001:db8::1]";proto=http',
+   '... and the Forwarded portico sends names it');
+is(seen('127.0.0.1', 'fwd.test', '/real9/echo',
+	'Forwarded' => 'for=192.0.2.43, for=unknown;by=10.0.0.1, for="[2001:db8:ffff::1]"')->{'x-real-ip'},
+   '2001:db8:ffff::1', 'Forwarded: for=unknown ends the walk at the last trusted address');
+is(seen('127.0.0.1', 'fwd.test', '/real10/echo', 'X-Forwarded-For' => '1.2.3.4')->{'x-real-ip'},
+   '127.0.0.1', 'a site reading Forwarded ignores X-Forwarded-For');
 
 done_testing;

@@ -35,6 +35,8 @@
 #ifndef PORTICO_EXCHANGE_H
 #define PORTICO_EXCHANGE_H
 
+#include <netinet/in.h>
+
 #include "conf.h"
 #include "conn.h"
 #include "context.h"
@@ -198,6 +200,8 @@ struct exchange {
 	char request_line[1024];	/* only the first byte is cleared */
 	char referer[256];
 	char user_agent[512];
+	char real_addr[INET6_ADDRSTRLEN];	/* client.addr, when real_ip_from
+						 * took it from a forwarding field */
 
 	struct exchange *next_free;
 };
