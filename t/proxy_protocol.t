@@ -13,6 +13,7 @@
 use strict;
 use warnings;
 
+use File::Temp ();
 use IO::Socket::IP;
 use JSON::PP;
 use Socket qw(IPPROTO_TCP TCP_NODELAY inet_pton AF_INET AF_INET6);
@@ -21,13 +22,19 @@ use Time::HiRes qw(sleep);
 use Test::More;
 use Test::Portico;
 use Test::Portico::Client;
+use Test::Portico::TLS qw(https);
 
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
+
+my $dir = File::Temp::tempdir('portico-pp-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $dir;
+my ($pem, $key) = Test::Portico::TLS->new($dir)->cert('a.test');
+chmod 0600, $key;
 
 my $p = Test::Portico->new;
 $p->backend('ppv1', proxy_protocol => 1);
 $p->backend('ppv2', proxy_protocol => 1);
-$p->write_conf(<<'EOF')->start;
+$p->write_conf(<<"EOF")->start;
 workers = 2
 listen lb {
 	address = "127.0.0.1:%%PORT:lb%%"
@@ -35,6 +42,12 @@ listen lb {
 	proxy_protocol_from = {"127.0.0.1/32", "::1"}
 }
 listen plain { address = "127.0.0.1:%%PORT:plain%%" }
+listen lbtls {
+	address = "127.0.0.1:%%PORT:lbtls%%"
+	tls = true
+	proxy_protocol = true
+	proxy_protocol_from = {"127.0.0.1"}
+}
 upstream app { server "%%BACKEND:app%%" {} }
 upstream ppv1 { send_proxy_protocol = "v1"  server "%%BACKEND:ppv1%%" {} }
 upstream ppv2 {
@@ -47,6 +60,13 @@ site s {
 	access_log = "%%TMP%%/access.log"
 	route "/v1/" { upstream = "ppv1" }
 	route "/v2/" { upstream = "ppv2" }
+	route "/" { upstream = "app" }
+}
+site sec {
+	listen = {"lbtls"}
+	hosts = {"a.test"}
+	access_log = "%%TMP%%/tls.log"
+	tls { certificate = "$pem"  key = "$key" }
 	route "/" { upstream = "app" }
 }
 site xff {
@@ -186,6 +206,22 @@ $c->close;
 $c = client('127.0.0.1', v1('203.0.113.10', 5));
 is(echo($c, '/after/echo')->{header}{'x-forwarded-for'}, '203.0.113.10',
    'a client that closes mid-header harms nobody after it');
+
+# A TLS listener: the header comes before the handshake.
+for my $case (['v1', v1('203.0.113.20', 7)], ['v2', v2(1, '203.0.113.21', 8)]) {
+	my ($what, $header) = @$case;
+	my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $p->port('lbtls'),
+	    Proto => 'tcp', Timeout => 10) or die "connect: $!";
+	syswrite($s, $header);
+	$r = https($p->port('lbtls'), sock => $s, sni => 'a.test', path => '/tls/echo');
+	is($r->{status} && $JSON->decode($r->{body})->{header}{'x-forwarded-for'},
+	   $what eq 'v1' ? '203.0.113.20' : '203.0.113.21',
+	   "$what before a TLS handshake: the handshake follows, and the client is the header's");
+}
+$c = Test::Portico::Client->new($p->port('lbtls'),
+    sock => IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $p->port('lbtls')));
+$c->send_raw("\x16\x03\x01\x00\x05hello");
+ok(closed_silently($c), 'a TLS ClientHello without a PROXY header: closed');
 
 # ---- outbound ----
 

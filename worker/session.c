@@ -183,9 +183,9 @@ void session_accept(int fd, const struct conf_listen *lst,
 	s->client.io.fd = fd;
 	s->client.io.cb = client_event;
 	s->task.cb = session_run;
-	/* A TLS client's first bytes are awaited from epoll (the socket is
-	 * reported at once if they are there): until they come, it costs
-	 * no TLS state. */
+	/* A TLS client's first bytes, and a PROXY protocol header, are
+	 * awaited from epoll (the socket is reported at once if they are
+	 * there): until they come, a TLS client costs no TLS state. */
 	s->client.io.readable = !lst->tls && !lst->proxy_protocol;
 	s->client.io.writable = 1;
 	s->listen = lst;

@@ -320,13 +320,31 @@ int upstream_finish_connect(struct upconn *uc, const char **why)
 	return P_OK;
 }
 
+/* Connections with PROXY headers serve one client address each: a full
+ * pool would keep those of clients long gone and refuse the one just
+ * released, whose client is the likeliest to come back. The server's
+ * least recently used idle connection makes room instead. */
+static bool make_room(struct upstream *up, struct upstream_server *s)
+{
+	struct upconn *last = s->idle;
+
+	if (up->conf->send_proxy_protocol == 0 || last == NULL)
+		return false;
+	while (last->next != NULL)
+		last = last->next;
+	idle_unlink(last);
+	upconn_destroy(last);
+	return true;
+}
+
 void upstream_release(struct upconn *uc, bool reusable)
 {
 	struct upstream *up = uc->up;
 	struct upstream_server *s = &up->servers[uc->server];
 
 	count_closed(uc);
-	if (!reusable || up->nidle >= up->conf->keepalive || uc->conn.io.hup) {
+	if (!reusable || uc->conn.io.hup ||
+	    (up->nidle >= up->conf->keepalive && !make_room(up, s))) {
 		upconn_destroy(uc);
 		return;
 	}
