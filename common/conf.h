@@ -18,6 +18,8 @@
 
 #define CONF_DEFAULT_FILE SYSCONFDIR "/portico/portico.conf"
 
+struct cidr;
+
 struct conf_listen {
 	char *name;
 	char *address;			/* as written */
@@ -25,6 +27,9 @@ struct conf_listen {
 	socklen_t addrlen;
 	unsigned backlog;
 	bool tls;			/* connections start with a TLS handshake */
+	bool proxy_protocol;		/* ... after a PROXY protocol header */
+	struct cidr *proxy_protocol_from;	/* who may send the header */
+	unsigned nproxy_protocol_from;
 	int index;			/* position in conf->listens */
 };
 
@@ -158,6 +163,7 @@ struct conf_upstream {
 	unsigned ewma_decay;		/* ms: time constant of the decay */
 	struct conf_health_check *health_check;	/* NULL: no active checks */
 	struct conf_upstream_tls *tls;	/* NULL: plain TCP */
+	unsigned send_proxy_protocol;	/* enum pp_version: 0 off, 1 v1, 2 v2 */
 	int index;			/* position in conf->upstreams */
 };
 
@@ -228,6 +234,11 @@ struct conf_host {
 	bool wildcard;
 };
 
+/* conf_site.real_ip_header: the field a trusted peer names the client in. */
+#define CONF_REAL_IP_XFF       0	/* X-Forwarded-For */
+#define CONF_REAL_IP_X_REAL_IP 1	/* X-Real-IP */
+#define CONF_REAL_IP_FORWARDED 2	/* Forwarded (RFC 7239), its for= */
+
 /* conf_site.forwarded: which forwarding fields to set upstream. */
 #define CONF_FWD_FOR       0x01		/* X-Forwarded-For */
 #define CONF_FWD_REAL_IP   0x02		/* X-Real-IP */
@@ -271,6 +282,9 @@ struct conf_site {
 	size_t client_body_min_rate;	/* bytes/s a request body must average
 					 * (from _after on); 0: any rate */
 	unsigned client_body_min_rate_after;	/* ms */
+	struct cidr *real_ip_from;	/* peers believed about the client */
+	unsigned nreal_ip_from;
+	unsigned real_ip_header;	/* CONF_REAL_IP_* */
 };
 
 /* The site's page for status, or NULL. */

@@ -260,6 +260,11 @@ const struct conf_option conf_listen_options[] = {
 	  "the kernel's queue of connections not yet accepted", 0 },
 	{ "tls", CS_LISTEN, CT_BOOL, "false", 0, 0, L(tls), NULL, NULL, NULL,
 	  "connections begin with a TLS handshake (the sites' tls sections)", 0 },
+	{ "proxy_protocol", CS_LISTEN, CT_BOOL, "false", 0, 0, L(proxy_protocol), NULL, NULL,
+	  NULL, "connections begin with a PROXY protocol header (v1 or v2), before TLS", 0 },
+	{ "proxy_protocol_from", CS_LISTEN, CT_CUSTOM, NULL, 0, 0, 0,
+	  conf_read_proxy_protocol_from, NULL, conf_dump_proxy_protocol_from,
+	  "the peers (CIDR) allowed to send it; required with proxy_protocol", CF_LIST },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -338,6 +343,7 @@ void conf_globals_free(struct conf *c)
 	for (i = 0; i < c->nlistens; i++) {
 		free(c->listens[i].name);
 		free(c->listens[i].address);
+		free(c->listens[i].proxy_protocol_from);
 	}
 	free(c->listens);
 	conf_release(conf_global_options, c);

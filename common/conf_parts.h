@@ -42,6 +42,26 @@ void conf_expr_parse(struct loader *ld, int line, const char *what, struct conf_
 		     const char *text);
 void conf_expr_free(struct conf_expr *e);
 
+/* Rows for portico behind other proxies (conf_proxy.c): a listener's
+ * proxy_protocol_from, an upstream's send_proxy_protocol, a site's
+ * real_ip_from and real_ip_header. */
+void conf_read_proxy_protocol_from(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+				   void *obj, struct conf *c);
+void conf_dump_proxy_protocol_from(FILE *out, const struct conf_option *o, const void *obj,
+				   const char *indent);
+void conf_read_send_proxy_protocol(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+				   void *obj, struct conf *c);
+void conf_dump_send_proxy_protocol(FILE *out, const struct conf_option *o, const void *obj,
+				   const char *indent);
+void conf_read_real_ip_from(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			    void *obj, struct conf *c);
+void conf_dump_real_ip_from(FILE *out, const struct conf_option *o, const void *obj,
+			    const char *indent);
+void conf_read_real_ip_header(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			      void *obj, struct conf *c);
+void conf_dump_real_ip_header(FILE *out, const struct conf_option *o, const void *obj,
+			      const char *indent);
+
 /* Their tables of options, for the schema and for errors that teach. */
 extern const struct conf_option conf_global_options[];
 extern const struct conf_option conf_listen_options[];

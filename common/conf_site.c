@@ -246,6 +246,12 @@ const struct conf_option conf_site_options[] = {
 	{ "client_body_min_rate_after", CS_SITE, CT_DURATION, "20s", 0, CONF_MS_MAX,
 	  SITE(client_body_min_rate_after), NULL, NULL, NULL,
 	  "how long a request body is read before client_body_min_rate holds", 0 },
+	{ "real_ip_from", CS_SITE, CT_CUSTOM, NULL, 0, 0, 0, conf_read_real_ip_from, NULL,
+	  conf_dump_real_ip_from, "the peers (CIDR) believed about the client's address in "
+	  "real_ip_header", CF_LIST },
+	{ "real_ip_header", CS_SITE, CT_CUSTOM, "X-Forwarded-For", 0, 0, 0,
+	  conf_read_real_ip_header, NULL, conf_dump_real_ip_header,
+	  "the field read: X-Forwarded-For, X-Real-IP or Forwarded", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -417,6 +423,7 @@ void conf_site_free(struct conf_site *s)
 			pcre2_code_free(s->routes[j].regex);
 	}
 	free(s->routes);
+	free(s->real_ip_from);
 	for (j = 0; j < s->nhosts; j++)
 		free(s->hosts[j].name);
 	free(s->hosts);

@@ -162,6 +162,10 @@ static void dump_fail_on(FILE *out, const struct conf_option *o, const void *obj
 const struct conf_option conf_upstream_options[] = {
 	{ "keepalive", CS_UPSTREAM, CT_NUMBER, "32", 0, 65535, U(keepalive), NULL, NULL, NULL,
 	  "idle connections to its servers each worker keeps for reuse", 0 },
+	{ "send_proxy_protocol", CS_UPSTREAM, CT_CUSTOM, "off", 0, 0, 0,
+	  conf_read_send_proxy_protocol, NULL, conf_dump_send_proxy_protocol,
+	  "a new connection to a server starts with a PROXY header for the client: off, v1, "
+	  "v2", 0 },
 	{ "connect_timeout", CS_UPSTREAM, CT_DURATION, "5s", 1, CONF_MS_MAX, U(connect_timeout),
 	  NULL, NULL, NULL, "how long connecting to a server (TCP and TLS) may take", 0 },
 	{ "send_timeout", CS_UPSTREAM, CT_DURATION, "60s", 1, CONF_MS_MAX, U(send_timeout), NULL,

@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "health.h"
 #include "http_parse.h"
+#include "proxy_protocol.h"
 #include "conn.h"
 #include "tls.h"
 #include "checker.h"
@@ -332,6 +333,23 @@ static int send_request(struct probe *p)
 	return P_OK;
 }
 
+/* A server that expects a PROXY protocol header gets one that says the
+ * check is portico's own (v1 UNKNOWN, v2 LOCAL), as a balancer's health
+ * checks do. The socket has just connected: the header goes out whole. */
+static int send_proxy_local(struct probe *p)
+{
+	struct sockaddr none = { .sa_family = AF_UNSPEC };
+	unsigned char head[PP_V1_MAX];
+	size_t len;
+
+	len = pp_write((enum pp_version)p->up->send_proxy_protocol, &none, &none, head,
+		       sizeof(head));
+	if (send(p->conn.io.fd, head, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+		return probe_fail(p, "sending the PROXY protocol header failed: %s",
+				  strerror(errno));
+	return P_OK;
+}
+
 static int probe_connected(struct probe *p)
 {
 	int err = 0;
@@ -344,6 +362,8 @@ static int probe_connected(struct probe *p)
 		err = errno;
 	if (err != 0)
 		return probe_fail(p, "connect() failed: %s", strerror(err));
+	if (p->up->send_proxy_protocol != 0 && send_proxy_local(p) != P_OK)
+		return P_DONE;		/* ended by probe_fail */
 	p->state = PROBE_SENDING;
 	if (p->up->tls == NULL)
 		return P_OK;

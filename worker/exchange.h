@@ -35,6 +35,8 @@
 #ifndef PORTICO_EXCHANGE_H
 #define PORTICO_EXCHANGE_H
 
+#include <netinet/in.h>
+
 #include "conf.h"
 #include "conn.h"
 #include "context.h"
@@ -90,6 +92,10 @@ struct client_side {
 	struct buf *in;			/* ... after these bytes, already read */
 	const char *addr;		/* the client's address, as text */
 	uint8_t addr_bin[16];		/* ... and as prefixes hold it (cidr.h) */
+	uint16_t port;			/* the client's port */
+	uint8_t local_bin[16];		/* where it connected to (kept only when
+					 * an upstream sends PROXY headers) */
+	uint16_t local_port;
 	const struct conf_listen *listen;
 	const struct conf_site *tls_site;	/* TLS: the site SNI picked */
 	const char *subject;		/* TLS: verified certificate's subject */
@@ -194,6 +200,8 @@ struct exchange {
 	char request_line[1024];	/* only the first byte is cleared */
 	char referer[256];
 	char user_agent[512];
+	char real_addr[INET6_ADDRSTRLEN];	/* client.addr, when real_ip_from
+						 * took it from a forwarding field */
 
 	struct exchange *next_free;
 };

@@ -1,7 +1,8 @@
 /*
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
- * route, portico's own content (the status page) and the cache before
+ * route, the real client address right after it (before every rule that
+ * looks at the client), portico's own content (the status page) and the cache before
  * the upstream (the cache sends its misses there itself), the cache's
  * head filter before the site's (which edit what the cache answers too),
  * the access log last among the log hooks.
@@ -16,10 +17,12 @@
 #include "modules/cache.h"
 #include "modules/headers.h"
 #include "modules/methods.h"
+#include "modules/realip.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
 	&router_module,
+	&realip_module,
 	&methods_module,
 	&body_size_module,
 	&status_module,

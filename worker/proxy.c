@@ -155,13 +155,18 @@ static bool local_shortage(int err)
 static void connect_next(struct exchange *x, bool pooled)
 {
 	struct proxy_state *u = &x->up;
+	struct upconn_client client;
 	int err = 0, r;
 
 	exchange_goto(x, PH_CONNECT);
+	memcpy(client.addr, x->client.addr_bin, sizeof(client.addr));
+	client.port = x->client.port;
+	memcpy(client.local, x->client.local_bin, sizeof(client.local));
+	client.local_port = x->client.local_port;
 	for (;;) {
 		u->try_start_us = ev_now_us();
-		r = upstream_connect(u->upstream, u->server, x, upstream_event, pooled, &u->uc,
-				     &err);
+		r = upstream_connect(u->upstream, u->server, x, upstream_event, pooled, &client,
+				     &u->uc, &err);
 		if (r == P_OK) {
 			start_sending(x);
 			return;

@@ -13,6 +13,7 @@
 
 #include "cidr.h"
 #include "log.h"
+#include "proxy_protocol.h"
 #include "tls.h"
 #include "exchange.h"
 #include "router.h"
@@ -35,6 +36,9 @@ static SSL_CTX **listener_ctx;
 /* Whether any site writes an access log: only then are the referer and
  * user agent of every request worth copying. */
 static bool access_logged;
+/* Whether an upstream sends PROXY protocol headers: only then is the
+ * address each client connected to worth asking the kernel for. */
+static bool local_wanted;
 
 static void session_run(struct ev_task *t);
 static void session_timeout(struct ev_timer *t);
@@ -115,6 +119,55 @@ static void client_event(struct ev_io *io, uint32_t events)
 	ev_post(s->state == SS_EXCHANGE ? &s->x->task : &s->task);
 }
 
+static unsigned port_of(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+/* The client is at sa: for the logs, the access rules and the limits. */
+static void set_peer(struct session *s, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+			  s->peer, sizeof(s->peer));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  s->peer, sizeof(s->peer));
+	cidr_addr_of(sa, s->peer_bin);
+	s->peer_port = (uint16_t)port_of(sa);
+}
+
+static void set_local(struct session *s, const struct sockaddr *sa)
+{
+	cidr_addr_of(sa, s->local_bin);
+	s->local_port = (uint16_t)port_of(sa);
+}
+
+static void remember_local(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(s->client.io.fd, (struct sockaddr *)&ss, &len) == 0)
+		set_local(s, (struct sockaddr *)&ss);
+}
+
+/* The first step after the accept, or after the PROXY protocol header
+ * (whose bytes may have brought the ClientHello's or the request's). */
+static void start_client(struct session *s)
+{
+	if (s->listen->tls) {
+		s->state = SS_HANDSHAKE;
+		ev_timer_set(&s->timer, ctx->conf->tls_handshake_timeout);
+	} else {
+		s->state = SS_IDLE;
+		ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+	}
+	ev_post(&s->task);
+}
+
 void session_accept(int fd, const struct conf_listen *lst,
 		    const struct sockaddr *peer)
 {
@@ -130,21 +183,16 @@ void session_accept(int fd, const struct conf_listen *lst,
 	s->client.io.fd = fd;
 	s->client.io.cb = client_event;
 	s->task.cb = session_run;
-	/* A TLS client's first bytes are awaited from epoll (the socket is
-	 * reported at once if they are there): until they come, it costs
-	 * no TLS state. */
-	s->client.io.readable = !lst->tls;
+	/* A TLS client's first bytes, and a PROXY protocol header, are
+	 * awaited from epoll (the socket is reported at once if they are
+	 * there): until they come, a TLS client costs no TLS state. */
+	s->client.io.readable = !lst->tls && !lst->proxy_protocol;
 	s->client.io.writable = 1;
 	s->listen = lst;
 	s->timer.cb = session_timeout;
-	s->state = lst->tls ? SS_HANDSHAKE : SS_IDLE;
-	if (peer->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr,
-			  s->peer, sizeof(s->peer));
-	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
-			  s->peer, sizeof(s->peer));
-	cidr_addr_of(peer, s->peer_bin);
+	set_peer(s, peer);
+	if (local_wanted)
+		remember_local(s);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	s->next = open_sessions;
@@ -160,12 +208,81 @@ void session_accept(int fd, const struct conf_listen *lst,
 		session_close(s, "epoll_ctl failed");
 		return;
 	}
-	if (lst->tls) {
-		ev_timer_set(&s->timer, ctx->conf->tls_handshake_timeout);
+	if (!lst->proxy_protocol) {
+		start_client(s);
 		return;
 	}
+	/* Only a trusted balancer may say who the client is. */
+	if (!cidr_list_match(lst->proxy_protocol_from, lst->nproxy_protocol_from, s->peer_bin)) {
+		session_log(s, LL_INFO, 0, "listen \"%s\": the peer is not in "
+			    "proxy_protocol_from, closed", lst->name);
+		session_close(s, "untrusted PROXY protocol peer");
+		return;
+	}
+	s->state = SS_PROXY;
 	ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
-	ev_post(&s->task);
+}
+
+/* ---- the PROXY protocol ---- */
+
+/* The header's addresses replace the connection's: every later phase
+ * (access rules, limits, logs, forwarding fields) sees the client. */
+static void take_addresses(struct session *s, const struct pp_header *h)
+{
+	char balancer[INET6_ADDRSTRLEN];
+
+	if (!h->has_addr)
+		return;		/* LOCAL or UNKNOWN: the balancer speaks for itself */
+	memcpy(balancer, s->peer, sizeof(balancer));
+	set_peer(s, (const struct sockaddr *)&h->src);
+	set_local(s, (const struct sockaddr *)&h->dst);
+	log_msg(LL_DEBUG, "PROXY protocol v%d: client %s through %s", (int)h->version, s->peer,
+		balancer);
+}
+
+/* Peek at what came, and take exactly the header once it is whole: what
+ * follows is the TLS handshake's or the request's. Until it is whole,
+ * the bytes stay in the socket and the next ones bring a new event. */
+static void read_proxy_header(struct session *s)
+{
+	unsigned char head[PP_MAX];
+	struct pp_header h;
+	const char *why;
+	size_t len;
+	ssize_t n;
+	int r;
+
+	if (!s->client.io.readable && !s->client.io.hup)
+		return;
+	n = recv(s->client.io.fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		s->client.io.readable = 0;
+		return;
+	}
+	if (n <= 0) {
+		if (n < 0)
+			session_log(s, LL_INFO, errno, "reading the PROXY protocol header failed");
+		session_close(s, "client closed before its PROXY protocol header");
+		return;
+	}
+	r = pp_parse(head, (size_t)n, &h, &len, &why);
+	if (r == P_AGAIN && !s->client.io.hup) {
+		s->client.io.readable = 0;
+		return;
+	}
+	if (r != P_OK) {
+		session_log(s, LL_INFO, 0, "listen \"%s\": PROXY protocol header refused: %s",
+			    s->listen->name, why ? why : "the connection closed in it");
+		session_close(s, "bad PROXY protocol header");
+		return;
+	}
+	if (recv(s->client.io.fd, head, len, MSG_DONTWAIT) != (ssize_t)len) {
+		session_log(s, LL_ERROR, errno, "taking the PROXY protocol header failed");
+		session_close(s, "read error from client");
+		return;
+	}
+	take_addresses(s, &h);
+	start_client(s);
 }
 
 /* ---- TLS ---- */
@@ -197,6 +314,8 @@ int session_init(const struct worker_ctx *worker_ctx)
 	}
 	for (i = 0; i < c->nsites; i++)
 		access_logged = access_logged || c->sites[i].access_log != NULL;
+	for (i = 0; i < c->nupstreams; i++)
+		local_wanted = local_wanted || c->upstreams[i].send_proxy_protocol != 0;
 	return 0;
 }
 
@@ -324,6 +443,8 @@ static struct exchange *new_exchange(struct session *s)
 		.conn = &s->client,
 		.in = s->in,
 		.addr = s->peer,
+		.port = s->peer_port,
+		.local_port = s->local_port,
 		.listen = s->listen,
 		.tls_site = s->tls_site,
 		.subject = s->client_subject,
@@ -335,6 +456,7 @@ static struct exchange *new_exchange(struct session *s)
 	struct exchange *x;
 
 	memcpy(c.addr_bin, s->peer_bin, sizeof(c.addr_bin));
+	memcpy(c.local_bin, s->local_bin, sizeof(c.local_bin));
 	x = exchange_new(ctx, &c);
 	if (x == NULL) {
 		session_close(s, "out of memory for a request");
@@ -561,6 +683,9 @@ static void session_run(struct ev_task *t)
 	struct session *s = container_of(t, struct session, task);
 
 	switch (s->state) {
+	case SS_PROXY:
+		read_proxy_header(s);
+		break;
 	case SS_HANDSHAKE:
 		handshake(s);
 		break;
@@ -595,6 +720,11 @@ static void session_timeout(struct ev_timer *t)
 		break;
 	case SS_HANDSHAKE:
 		session_close(s, "TLS handshake timed out");
+		break;
+	case SS_PROXY:
+		session_log(s, LL_INFO, 0, "listen \"%s\": no PROXY protocol header in time",
+			    s->listen->name);
+		session_close(s, "PROXY protocol header timed out");
 		break;
 	default:
 		break;		/* the exchange's own timer counts */

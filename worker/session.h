@@ -8,7 +8,8 @@
  * the one place a client connection is closed, and the per-worker free
  * list of sessions.
  *
- * A session's life: SS_HANDSHAKE (TLS) -> SS_IDLE -> SS_HEAD -> SS_EXCHANGE
+ * A session's life: SS_PROXY (a PROXY protocol header, on listeners that
+ * take one) -> SS_HANDSHAKE (TLS) -> SS_IDLE -> SS_HEAD -> SS_EXCHANGE
  * (an exchange runs and the connection's events are its) -> SS_AFTER (it
  * ended) -> SS_IDLE or SS_HEAD again (keep-alive, pipelining), or
  * SS_LINGER, or closed. Every step runs from the run queue: the end of an
@@ -34,7 +35,8 @@ enum session_state {
 	SS_HEAD,		/* reading a request head */
 	SS_EXCHANGE,		/* an exchange runs */
 	SS_AFTER,		/* the exchange ended: what next */
-	SS_LINGER		/* answered and half-closed, draining the rest */
+	SS_LINGER,		/* answered and half-closed, draining the rest */
+	SS_PROXY		/* reading a PROXY protocol header, first of all */
 };
 
 struct session {
@@ -44,6 +46,11 @@ struct session {
 	const struct conf_listen *listen;
 	char peer[INET6_ADDRSTRLEN];
 	uint8_t peer_bin[16];		/* the same, for prefixes (cidr.h) */
+	uint16_t peer_port;
+	/* the address the client connected to, for PROXY protocol headers
+	 * to servers: only kept when an upstream sends them */
+	uint8_t local_bin[16];
+	uint16_t local_port;
 	struct buf *in;			/* bytes read from the client */
 	size_t scanned;			/* http_head_scan progress in in */
 	uint8_t state;			/* enum session_state */

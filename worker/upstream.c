@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "balance.h"
+#include "proxy_protocol.h"
 #include "upstream.h"
 
 static const struct worker_ctx *ctx;
@@ -152,11 +153,23 @@ static void idle_event(struct ev_io *io, uint32_t events)
 	upconn_destroy(uc);
 }
 
+/* A connection that began with a PROXY header told the server who the
+ * client is, once for all its requests: it may carry only requests of
+ * that client address (as HAProxy keeps such connections private). The
+ * header's port stays the one of the client connection that opened it. */
+static bool may_serve(const struct upconn *uc, const struct upconn_client *client)
+{
+	return uc->up->conf->send_proxy_protocol == 0 ||
+	       memcmp(uc->client.addr, client->addr, sizeof(client->addr)) == 0;
+}
+
 static int take_idle(struct upstream *up, unsigned s, void *owner, ev_io_cb cb,
-		     struct upconn **out)
+		     const struct upconn_client *client, struct upconn **out)
 {
 	struct upconn *uc = up->servers[s].idle;
 
+	while (uc != NULL && !may_serve(uc, client))
+		uc = uc->next;
 	if (uc == NULL)
 		return P_AGAIN;
 	idle_unlink(uc);
@@ -188,12 +201,13 @@ static int open_socket(const struct conf_server *srv, int *err)
 }
 
 int upstream_connect(struct upstream *up, unsigned s, void *owner,
-		     ev_io_cb cb, bool pooled, struct upconn **out, int *err)
+		     ev_io_cb cb, bool pooled, const struct upconn_client *client,
+		     struct upconn **out, int *err)
 {
 	struct upconn *uc;
 	int fd;
 
-	if (pooled && take_idle(up, s, owner, cb, out) == P_OK)
+	if (pooled && take_idle(up, s, owner, cb, client, out) == P_OK)
 		return P_OK;
 	uc = upconn_alloc();
 	if (uc == NULL) {
@@ -211,6 +225,7 @@ int upstream_connect(struct upstream *up, unsigned s, void *owner,
 	uc->up = up;
 	uc->server = s;
 	uc->owner = owner;
+	uc->client = *client;
 	count_open(uc);
 	/* Output is watched from the start: it tells when the connect ends. */
 	if (ev_add(&uc->conn.io, true) < 0) {
@@ -230,6 +245,34 @@ static int tcp_connected(struct upconn *uc)
 	if (getsockopt(uc->conn.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return errno;
 	return err;
+}
+
+static void sockaddr_of(const uint8_t addr[16], unsigned port, struct sockaddr_in6 *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin6_family = AF_INET6;
+	memcpy(&sa->sin6_addr, addr, 16);
+	sa->sin6_port = htons((uint16_t)port);
+}
+
+/* The PROXY header goes first, in the clear, before TLS if any. The
+ * socket has just connected and its send buffer is empty: a header of at
+ * most PP_V1_MAX bytes goes out whole, or the connection failed. */
+static int send_proxy_header(struct upconn *uc)
+{
+	struct sockaddr_in6 src, dst;
+	unsigned char head[PP_V1_MAX];
+	size_t len;
+
+	sockaddr_of(uc->client.addr, uc->client.port, &src);
+	sockaddr_of(uc->client.local, uc->client.local_port, &dst);
+	len = pp_write((enum pp_version)uc->up->conf->send_proxy_protocol,
+		       (struct sockaddr *)&src, (struct sockaddr *)&dst, head, sizeof(head));
+	if (send(uc->conn.io.fd, head, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len) {
+		uc->conn.err = errno ? errno : EPIPE;
+		return -1;
+	}
+	return 0;
 }
 
 static int start_tls(struct upconn *uc)
@@ -254,6 +297,10 @@ int upstream_finish_connect(struct upconn *uc, const char **why)
 			return P_ERROR;
 		}
 		uc->connected = true;
+		if (uc->up->conf->send_proxy_protocol != 0 && send_proxy_header(uc) < 0) {
+			*why = NULL;
+			return P_ERROR;
+		}
 		if (uc->up->conf->tls != NULL && start_tls(uc) < 0) {
 			*why = tls_error_string("TLS setup: out of memory");
 			return P_ERROR;
@@ -273,13 +320,31 @@ int upstream_finish_connect(struct upconn *uc, const char **why)
 	return P_OK;
 }
 
+/* Connections with PROXY headers serve one client address each: a full
+ * pool would keep those of clients long gone and refuse the one just
+ * released, whose client is the likeliest to come back. The server's
+ * least recently used idle connection makes room instead. */
+static bool make_room(struct upstream *up, struct upstream_server *s)
+{
+	struct upconn *last = s->idle;
+
+	if (up->conf->send_proxy_protocol == 0 || last == NULL)
+		return false;
+	while (last->next != NULL)
+		last = last->next;
+	idle_unlink(last);
+	upconn_destroy(last);
+	return true;
+}
+
 void upstream_release(struct upconn *uc, bool reusable)
 {
 	struct upstream *up = uc->up;
 	struct upstream_server *s = &up->servers[uc->server];
 
 	count_closed(uc);
-	if (!reusable || up->nidle >= up->conf->keepalive || uc->conn.io.hup) {
+	if (!reusable || uc->conn.io.hup ||
+	    (up->nidle >= up->conf->keepalive && !make_room(up, s))) {
 		upconn_destroy(uc);
 		return;
 	}

@@ -19,6 +19,16 @@
 struct upstream;
 struct ring_point;
 
+/* Whom a connection to a server speaks for, when its upstream sends a
+ * PROXY protocol header: the client, and the address it connected to
+ * (16 bytes as cidr.h holds them, and ports). */
+struct upconn_client {
+	uint8_t addr[16];
+	uint16_t port;
+	uint8_t local[16];
+	uint16_t local_port;
+};
+
 struct upconn {
 	struct conn conn;
 	struct upstream *up;
@@ -27,6 +37,8 @@ struct upconn {
 	bool counted;			/* in the server's open exchanges */
 	bool connected;			/* TCP connect done */
 	bool ready;			/* ... and the TLS handshake, if any */
+	struct upconn_client client;	/* the header's: with one, a connection
+					 * serves this client address only */
 	void *owner;			/* the exchange using it */
 	struct upconn *prev, *next;	/* idle list, or free list */
 };
@@ -54,17 +66,21 @@ int upstream_init_all(const struct worker_ctx *ctx);
 struct upstream *upstream_of(const struct conf_upstream *cu);
 
 /*
- * A connection to server s of up, for owner: an idle pooled one when
- * pooled and there is one, else a new non-blocking connect. Returns P_OK (usable
- * now), P_AGAIN (connect in progress: finish with upstream_connected()
- * once writable), or P_ERROR with errno in *err.
+ * A connection to server s of up, for owner, whose client is client: an
+ * idle pooled one when pooled and there is one (when the upstream sends
+ * PROXY headers, only one that was opened for the same client address),
+ * else a new non-blocking connect. Returns P_OK (usable now), P_AGAIN
+ * (connect in progress: finish with upstream_finish_connect() once
+ * writable), or P_ERROR with errno in *err.
  */
 int upstream_connect(struct upstream *up, unsigned s, void *owner,
-		     ev_io_cb cb, bool pooled, struct upconn **out, int *err);
+		     ev_io_cb cb, bool pooled, const struct upconn_client *client,
+		     struct upconn **out, int *err);
 
 /*
  * Drive a connection that upstream_connect() left in progress: the TCP
- * connect, then the TLS handshake when the upstream has TLS. P_OK when it
+ * connect, the PROXY protocol header when the upstream sends one, then
+ * the TLS handshake when the upstream has TLS. P_OK when it
  * is ready for the request, P_AGAIN, or P_ERROR: *why is NULL when the
  * connect failed (uc->conn.err says why), else the TLS failure's reason.
  */

@@ -1316,6 +1316,21 @@ static const char methods_conf[] =
 	"}\n"
 	"site t { hosts = {\"t\"}  route \"/\" { upstream = \"app\" } }\n";
 
+static const char proxy_conf[] =
+	"listen lb {\n"
+	"  address = \"127.0.0.1:8080\"\n"
+	"  proxy_protocol = true\n"
+	"  proxy_protocol_from = {\"10.0.0.0/8\", \"::1\"}\n"
+	"}\n"
+	"upstream app { send_proxy_protocol = \"v2\"  server \"127.0.0.1:9001\" { } }\n"
+	"upstream other { server \"127.0.0.1:9002\" { } }\n"
+	"site s {\n"
+	"  real_ip_from = {\"10.0.0.0/8\", \"192.0.2.1\"}\n"
+	"  real_ip_header = \"forwarded\"\n"
+	"  route \"/\" { upstream = \"app\" }\n"
+	"}\n"
+	"site t { hosts = {\"t\"}  route \"/\" { upstream = \"app\" } }\n";
+
 static void test_methods(void)
 {
 	static const struct dump_want want[] = {
@@ -1364,6 +1379,69 @@ static void test_methods(void)
 	free(errs);
 }
 
+/* The options for portico behind other proxies: read, checked, written
+ * back. */
+static void test_proxy_options(void)
+{
+	static const struct dump_want want[] = {
+		{ "\tproxy_protocol = true\n\tproxy_protocol_from = {\"10.0.0.0/8\", \"::1/128\"}\n",
+		  "writes proxy_protocol and who may send it" },
+		{ "\tsend_proxy_protocol = \"v2\"\n", "writes send_proxy_protocol" },
+		{ "\treal_ip_from = {\"10.0.0.0/8\", \"192.0.2.1/32\"}\n"
+		  "\treal_ip_header = \"Forwarded\"\n", "writes real_ip_from and real_ip_header" },
+		{ NULL, NULL }
+	};
+	struct conf *c;
+	char *errs;
+
+	c = load("proxy.conf", proxy_conf, &errs);
+	ok(c != NULL, "a configuration with the PROXY protocol loads");
+	is_str(errs, "", "... without errors");
+	free(errs);
+	if (c != NULL) {
+		ok(c->listens[0].proxy_protocol, "proxy_protocol read");
+		is_int(c->listens[0].nproxy_protocol_from, 2, "two proxy_protocol_from prefixes");
+		is_int(c->upstreams[0].send_proxy_protocol, 2, "send_proxy_protocol = v2");
+		is_int(c->upstreams[1].send_proxy_protocol, 0, "send_proxy_protocol defaults to off");
+		is_int(c->sites[0].nreal_ip_from, 2, "two real_ip_from prefixes");
+		is_int(c->sites[0].real_ip_header, CONF_REAL_IP_FORWARDED,
+		       "real_ip_header, case aside");
+		ok(c->sites[1].nreal_ip_from == 0 && c->sites[1].real_ip_header == CONF_REAL_IP_XFF,
+		   "no real_ip_from by default, and X-Forwarded-For");
+		conf_free(c);
+	}
+	dump_round_trip("proxydump.conf", proxy_conf, want);
+
+	c = load("proxybad.conf",
+	    "listen a { address = \"127.0.0.1:8080\"  proxy_protocol = true }\n"	/* 1 */
+	    "listen b { address = \"127.0.0.1:8081\"\n"				/* 2 */
+	    "  proxy_protocol_from = {\"10.0.0.1/8\"} }\n"				/* 3 */
+	    "upstream app { send_proxy_protocol = \"v3\"\n"				/* 4 */
+	    "  server \"127.0.0.1:9001\" { } }\n"					/* 5 */
+	    "site s { route \"/\" { upstream = \"app\" }\n"				/* 6 */
+	    "  real_ip_header = \"X-Real-IP\" }\n"					/* 7 */
+	    "site t { hosts = {\"t\"}  route \"/\" { upstream = \"app\" }\n"	/* 8 */
+	    "  real_ip_from = {\"::1/200\"}  real_ip_header = \"Via\" }\n", &errs);	/* 9 */
+	ok(c == NULL, "bad PROXY protocol options refused");
+	ok(has_error(errs, "proxybad.conf", 1, "listen \"a\": proxy_protocol needs "
+		     "proxy_protocol_from, the addresses of the balancers allowed to send the "
+		     "header"), "proxy_protocol without proxy_protocol_from");
+	ok(has_error(errs, "proxybad.conf", 3, "proxy_protocol_from: \"10.0.0.1/8\" has bits set "
+		     "after its prefix length"), "a bad prefix in proxy_protocol_from");
+	ok(has_error(errs, "proxybad.conf", 3, "listen \"b\": proxy_protocol_from without "
+		     "proxy_protocol = true"), "proxy_protocol_from alone");
+	ok(has_error(errs, "proxybad.conf", 4, "upstream \"app\": send_proxy_protocol: expected "
+		     "\"off\", \"v1\" or \"v2\", not \"v3\""), "an unknown send_proxy_protocol");
+	ok(has_error(errs, "proxybad.conf", 7, "site \"s\": real_ip_header without real_ip_from"),
+	   "real_ip_header alone");
+	ok(has_error(errs, "proxybad.conf", 9, "site \"t\": real_ip_header: expected "
+		     "\"X-Forwarded-For\", \"X-Real-IP\" or \"Forwarded\", not \"Via\""),
+	   "an unknown real_ip_header");
+	ok(has_error(errs, "proxybad.conf", 9, "real_ip_from: bad prefix length \"200\" (at most 128)"),
+	   "a bad prefix in real_ip_from");
+	free(errs);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -1384,6 +1462,7 @@ int main(void)
 	test_dump();
 	test_cache();
 	test_methods();
+	test_proxy_options();
 
 	while (npaths > 0)
 		unlink(paths[--npaths]);

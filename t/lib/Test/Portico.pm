@@ -168,11 +168,13 @@ sub port {
 	return $self->{ports}{$name} //= _free_port();
 }
 
-# backend('a'): the backend behind %%BACKEND:a%% (started on first use).
+# backend('a'): the backend behind %%BACKEND:a%% (started on first use;
+# options for Test::Portico::Backend->new apply when this call starts it,
+# so call it before the config that names it is written).
 sub backend {
-	my ($self, $name) = @_;
+	my ($self, $name, %opt) = @_;
 	return $self->{backends}{$name} //=
-	    Test::Portico::Backend->new(name => $name, dir => $self->{tmp});
+	    Test::Portico::Backend->new(%opt, name => $name, dir => $self->{tmp});
 }
 
 # The backends started so far.

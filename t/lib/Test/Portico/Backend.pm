@@ -40,6 +40,10 @@ package Test::Portico::Backend;
 #                    the request asked, then echoes every byte back until
 #                    the peer closes
 # Every other answer carries "X-Backend: NAME".
+#
+# With proxy_protocol => 1, every connection must start with a PROXY
+# protocol header (v1 or v2), which ->proxy_headers lists; a connection
+# without one is closed.
 
 use strict;
 use warnings;
@@ -87,13 +91,14 @@ sub content_md5 {
 	return $md5->hexdigest;
 }
 
-# new(name => 'a', dir => $tmpdir): binds now (so the port is known and
+# new(name => 'a', dir => $tmpdir, proxy_protocol => 0): binds now (so the port is known and
 # accepting at once), serves from a forked process.
 sub new {
 	my ($class, %args) = @_;
 	my $self = bless {
 		name => $args{name} // 'backend',
 		dir => $args{dir} // die("Backend needs dir\n"),
+		proxy_protocol => $args{proxy_protocol},
 	}, $class;
 	$self->{log} = "$self->{dir}/backend-$self->{name}.log";
 	open my $fh, '>', $self->{log} or die "$self->{log}: $!\n";
@@ -154,6 +159,16 @@ sub request_count {
 sub connections {
 	my ($self) = @_;
 	return $self->_events('connection');
+}
+
+# The PROXY protocol headers read (proxy_protocol => 1), one per
+# connection, oldest first: hashes with conn and header, the header as
+# text: the v1 line without its CRLF ("PROXY TCP4 a b p q"), or a v2 one
+# written the same way after "v2 " ("v2 PROXY TCP4 a b p q", "v2 LOCAL");
+# "malformed" for a connection that began otherwise.
+sub proxy_headers {
+	my ($self) = @_;
+	return $self->_read_log('proxy');
 }
 
 # Connections the backend closed while idle (after /idle-close/MS).
@@ -371,6 +386,11 @@ sub _connection {
 	binmode $sock;
 	my $st = { sock => $sock, buf => '' };
 	$self->_log({ type => 'connection', conn => $conn });
+	if ($self->{proxy_protocol}) {
+		my $h = _read_proxy_header($st);
+		$self->_log({ type => 'proxy', conn => $conn, header => $h // 'malformed' });
+		return unless defined $h;
+	}
 	my $seq = 0;
 	while (1) {
 		my $req = $self->_read_request($st);
@@ -407,6 +427,37 @@ sub _connection {
 		}
 		return unless $keep;
 	}
+}
+
+# A PROXY protocol header, as text (see proxy_headers), or undef.
+sub _read_proxy_header {
+	my ($st) = @_;
+	my $sig = "\r\n\r\n\0\r\nQUIT\n";
+	while (length $st->{buf} < 16) {
+		last if substr($st->{buf}, 0, 6) eq 'PROXY ' && index($st->{buf}, "\n") >= 0;
+		return undef unless _fill($st);
+	}
+	if (substr($st->{buf}, 0, 6) eq 'PROXY ') {
+		my $line = _read_line($st);
+		return defined $line && $line =~ s/\r\n\z// ? $line : undef;
+	}
+	return undef unless substr($st->{buf}, 0, 12) eq $sig;
+	my ($vc, $fam, $len) = unpack('C C n', substr($st->{buf}, 12, 4));
+	my $body = '';
+	substr($st->{buf}, 0, 16, '');
+	_read_exact($st, $len, sub { $body .= $_[0] }) or return undef;
+	return 'v2 LOCAL' if ($vc & 0x0f) == 0;
+	if ($fam == 0x11 && $len >= 12) {
+		my @a = unpack('C4 C4 n n', $body);
+		return sprintf('v2 PROXY TCP4 %s %s %d %d', join('.', @a[0 .. 3]),
+		    join('.', @a[4 .. 7]), $a[8], $a[9]);
+	}
+	if ($fam == 0x21 && $len >= 36) {
+		my ($s, $d, $sp, $dp) = unpack('a16 a16 n n', $body);
+		return sprintf('v2 PROXY TCP6 %s %s %d %d', Socket::inet_ntop(Socket::AF_INET6(), $s),
+		    Socket::inet_ntop(Socket::AF_INET6(), $d), $sp, $dp);
+	}
+	return sprintf('v2 PROXY family 0x%02x', $fam);
 }
 
 # Strict request reading: the line, the fields, then the body in the one

@@ -1,0 +1,171 @@
+/*
+ * conf_proxy.c: the options for portico behind other proxies and
+ * balancers: the PROXY protocol on listeners (and who may send it), the
+ * PROXY protocol to an upstream's servers, and a site's real client
+ * address from forwarding fields (and whom to believe). Their rows sit
+ * in the tables of the sections they belong to.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cidr.h"
+#include "conf_loader.h"
+#include "conf_parts.h"
+
+/* A list of prefixes written as option o; errors name each bad one. */
+static void read_cidrs(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+		       struct cidr **list, unsigned *n)
+{
+	unsigned i, count = cfg_size(sec, o->name);
+	char err[160];
+
+	*n = 0;
+	if (count == 0 || (*list = ld_realloc(ld, NULL, count, sizeof(**list))) == NULL)
+		return;
+	for (i = 0; i < count; i++) {
+		const char *s = cfg_getnstr(sec, o->name, i);
+
+		if (cidr_parse(s, &(*list)[*n], err, sizeof(err)) < 0)
+			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "%s: %s", o->name, err);
+		else
+			(*n)++;
+	}
+}
+
+static void dump_cidrs(FILE *out, const char *indent, const char *name,
+		       const struct cidr *list, unsigned n)
+{
+	char text[64];
+	unsigned i;
+
+	if (n == 0)
+		return;
+	fprintf(out, "%s%s = {", indent, name);
+	for (i = 0; i < n; i++) {
+		cidr_format(&list[i], text, sizeof(text));
+		fprintf(out, "%s\"%s\"", i ? ", " : "", text);
+	}
+	fputs("}\n", out);
+}
+
+/* ---- listen: proxy_protocol_from ---- */
+
+/* Read after proxy_protocol: a listener that takes the header must say
+ * from whom, since a header from anyone else would let a client choose
+ * its own address (HAProxy's proxy-protocol.txt, section 2). */
+void conf_read_proxy_protocol_from(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+				   void *obj, struct conf *c)
+{
+	struct conf_listen *l = obj;
+
+	(void)c;
+	read_cidrs(ld, sec, o, &l->proxy_protocol_from, &l->nproxy_protocol_from);
+	if (l->proxy_protocol && cfg_size(sec, o->name) == 0)
+		ld_error(ld, ld_opt_line(ld, sec, "proxy_protocol"), "listen \"%s\": "
+			 "proxy_protocol needs proxy_protocol_from, the addresses of the "
+			 "balancers allowed to send the header", l->name ? l->name : "");
+	else if (!l->proxy_protocol && cfg_size(sec, o->name) > 0)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "listen \"%s\": proxy_protocol_from "
+			 "without proxy_protocol = true", l->name ? l->name : "");
+}
+
+void conf_dump_proxy_protocol_from(FILE *out, const struct conf_option *o, const void *obj,
+				   const char *indent)
+{
+	const struct conf_listen *l = obj;
+
+	dump_cidrs(out, indent, o->name, l->proxy_protocol_from, l->nproxy_protocol_from);
+}
+
+/* ---- upstream: send_proxy_protocol ---- */
+
+static const char *const pp_versions[] = { "off", "v1", "v2" };
+
+void conf_read_send_proxy_protocol(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+				   void *obj, struct conf *c)
+{
+	struct conf_upstream *u = obj;
+	const char *s = cfg_getstr(sec, o->name);
+	unsigned i;
+
+	(void)c;
+	u->send_proxy_protocol = 0;
+	if (s == NULL)
+		return;
+	for (i = 0; i < ARRAY_LEN(pp_versions); i++)
+		if (strcasecmp(s, pp_versions[i]) == 0) {
+			u->send_proxy_protocol = i;
+			return;
+		}
+	ld_error(ld, ld_opt_line(ld, sec, o->name), "upstream \"%s\": send_proxy_protocol: "
+		 "expected \"off\", \"v1\" or \"v2\", not \"%s\"", u->name ? u->name : "", s);
+}
+
+void conf_dump_send_proxy_protocol(FILE *out, const struct conf_option *o, const void *obj,
+				   const char *indent)
+{
+	conf_dump_line(out, indent, o->name,
+		       pp_versions[((const struct conf_upstream *)obj)->send_proxy_protocol]);
+}
+
+/* ---- site: real_ip_from, real_ip_header ---- */
+
+static const char *const real_ip_headers[] = {
+	[CONF_REAL_IP_XFF] = "X-Forwarded-For",
+	[CONF_REAL_IP_X_REAL_IP] = "X-Real-IP",
+	[CONF_REAL_IP_FORWARDED] = "Forwarded",
+};
+
+void conf_read_real_ip_from(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			    void *obj, struct conf *c)
+{
+	struct conf_site *s = obj;
+
+	(void)c;
+	read_cidrs(ld, sec, o, &s->real_ip_from, &s->nreal_ip_from);
+}
+
+void conf_dump_real_ip_from(FILE *out, const struct conf_option *o, const void *obj,
+			    const char *indent)
+{
+	const struct conf_site *s = obj;
+
+	dump_cidrs(out, indent, o->name, s->real_ip_from, s->nreal_ip_from);
+}
+
+/* Read after real_ip_from: the field alone would do nothing. */
+void conf_read_real_ip_header(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+			      void *obj, struct conf *c)
+{
+	struct conf_site *site = obj;
+	const char *s = cfg_getstr(sec, o->name);
+	unsigned i;
+
+	(void)c;
+	site->real_ip_header = CONF_REAL_IP_XFF;
+	if (s == NULL)
+		return;
+	if (site->nreal_ip_from == 0 && cfg_size(sec, "real_ip_from") == 0)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "site \"%s\": real_ip_header without "
+			 "real_ip_from", site->name ? site->name : "");
+	for (i = 0; i < ARRAY_LEN(real_ip_headers); i++)
+		if (strcasecmp(s, real_ip_headers[i]) == 0) {
+			site->real_ip_header = i;
+			return;
+		}
+	ld_error(ld, ld_opt_line(ld, sec, o->name), "site \"%s\": real_ip_header: expected "
+		 "\"X-Forwarded-For\", \"X-Real-IP\" or \"Forwarded\", not \"%s\"",
+		 site->name ? site->name : "", s);
+}
+
+void conf_dump_real_ip_header(FILE *out, const struct conf_option *o, const void *obj,
+			      const char *indent)
+{
+	const struct conf_site *s = obj;
+
+	if (s->nreal_ip_from > 0)
+		conf_dump_line(out, indent, o->name, real_ip_headers[s->real_ip_header]);
+}
