@@ -1,0 +1,235 @@
+/*
+ * prefix_tree.c: a path-compressed binary trie of address prefixes.
+ *
+ * A node is a prefix: one added (has_value), or one where two added
+ * prefixes part ways (a branch). Its children go on by the bit after its
+ * prefix, and each child's prefix is longer and starts with its parent's;
+ * the bits in between are skipped, not walked, so the depth is bounded by
+ * the prefixes that branch, not by 128. A lookup therefore checks at each
+ * node that the address still starts with the node's prefix.
+ *
+ * Nodes live in one array and name their children by index, so the tree
+ * grows by realloc and is one allocation, shared by the workers through
+ * fork. Node 0 is the root, the empty prefix (::/0): index 0 is never a
+ * child, and means "none".
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "prefix_tree.h"
+
+struct pt_node {
+	uint64_t key[2];		/* the prefix, most significant bit
+					 * first; bits past it are zero */
+	uint32_t child[2];		/* by the bit after the prefix; 0: none */
+	uint32_t value;
+	uint8_t bits;			/* 0..128 */
+	bool has_value;			/* added, not only a branch */
+};
+
+struct prefix_tree {
+	struct pt_node *nodes;
+	uint32_t n, cap;
+	size_t count;			/* prefixes added, duplicates once */
+};
+
+/* ---- 128-bit keys as two words ---- */
+
+static uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The first bits of a word set: the mask of a prefix of that length. */
+static inline uint64_t word_mask(unsigned bits)
+{
+	return bits == 0 ? 0 : ~0ULL << (64 - bits);
+}
+
+static inline unsigned bit_at(const uint64_t k[2], unsigned i)
+{
+	return i < 64 ? (unsigned)(k[0] >> (63 - i)) & 1 : (unsigned)(k[1] >> (127 - i)) & 1;
+}
+
+/* Whether key starts with node's prefix. */
+static inline bool starts_with(const uint64_t k[2], const struct pt_node *node)
+{
+	if (node->bits <= 64)
+		return ((k[0] ^ node->key[0]) & word_mask(node->bits)) == 0;
+	return k[0] == node->key[0] && ((k[1] ^ node->key[1]) & word_mask(node->bits - 64u)) == 0;
+}
+
+/* How many first bits a and b share, at most limit. */
+static unsigned common_bits(const uint64_t a[2], const uint64_t b[2], unsigned limit)
+{
+	uint64_t x0 = a[0] ^ b[0], x1 = a[1] ^ b[1];
+	unsigned c;
+
+	if (x0 != 0)
+		c = (unsigned)__builtin_clzll(x0);
+	else
+		c = x1 != 0 ? 64 + (unsigned)__builtin_clzll(x1) : 128;
+	return MIN(c, limit);
+}
+
+/* k cut to its first bits. */
+static void cut(uint64_t k[2], unsigned bits)
+{
+	k[0] &= word_mask(MIN(bits, 64u));
+	k[1] &= word_mask(bits > 64 ? bits - 64 : 0);
+}
+
+/* ---- building ---- */
+
+struct prefix_tree *prefix_tree_new(void)
+{
+	struct prefix_tree *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->cap = 64;
+	if ((t->nodes = calloc(t->cap, sizeof(*t->nodes))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->n = 1;			/* the root, ::/0, calloc's zeros */
+	return t;
+}
+
+/* Room for more nodes, so that an addition cannot fail halfway. */
+static int reserve(struct prefix_tree *t, uint32_t more)
+{
+	struct pt_node *nodes;
+	uint32_t cap;
+
+	if (t->n + more <= t->cap)
+		return 0;
+	if (t->cap > UINT32_MAX / 2)
+		return -1;
+	cap = t->cap * 2;
+	if ((nodes = realloc(t->nodes, (size_t)cap * sizeof(*nodes))) == NULL)
+		return -1;
+	t->nodes = nodes;
+	t->cap = cap;
+	return 0;
+}
+
+static uint32_t new_node(struct prefix_tree *t, const uint64_t k[2], unsigned bits)
+{
+	struct pt_node *node = &t->nodes[t->n];
+
+	memset(node, 0, sizeof(*node));
+	node->key[0] = k[0];
+	node->key[1] = k[1];
+	cut(node->key, bits);
+	node->bits = (uint8_t)bits;
+	return t->n++;
+}
+
+static void set_value(struct prefix_tree *t, uint32_t i, uint32_t value)
+{
+	struct pt_node *node = &t->nodes[i];
+
+	if (!node->has_value)
+		t->count++;
+	node->has_value = true;
+	node->value = value;
+}
+
+int prefix_tree_add(struct prefix_tree *t, const struct cidr *p, uint32_t value)
+{
+	uint64_t k[2] = { load_be64(p->addr), load_be64(p->addr + 8) };
+	unsigned bits = MIN(p->bits, 128u), b, common;
+	uint32_t i = 0, c, m, leaf;
+
+	if (reserve(t, 2) < 0)
+		return -1;
+	cut(k, bits);
+	/* Invariant: k starts with node i's prefix, which is no longer. */
+	for (;;) {
+		const struct pt_node *node = &t->nodes[i], *child;
+
+		if (node->bits == bits) {
+			set_value(t, i, value);
+			return 0;
+		}
+		b = bit_at(k, node->bits);
+		if ((c = node->child[b]) == 0) {
+			leaf = new_node(t, k, bits);
+			set_value(t, leaf, value);
+			t->nodes[i].child[b] = leaf;
+			return 0;
+		}
+		child = &t->nodes[c];
+		common = common_bits(k, child->key, MIN(bits, (unsigned)child->bits));
+		if (common == child->bits) {
+			i = c;
+			continue;
+		}
+		/* The child's prefix goes past where k and it part: a node
+		 * for the part they share goes in between. When that is k
+		 * itself, k is the node; else a branch holds both. */
+		m = new_node(t, k, common);
+		t->nodes[m].child[bit_at(t->nodes[c].key, common)] = c;
+		if (common == bits) {
+			set_value(t, m, value);
+		} else {
+			leaf = new_node(t, k, bits);
+			set_value(t, leaf, value);
+			t->nodes[m].child[bit_at(k, common)] = leaf;
+		}
+		t->nodes[i].child[b] = m;
+		return 0;
+	}
+}
+
+/* ---- reading ---- */
+
+bool prefix_tree_lookup(const struct prefix_tree *t, const uint8_t addr[16], uint32_t *value)
+{
+	uint64_t k[2] = { load_be64(addr), load_be64(addr + 8) };
+	const struct pt_node *node = &t->nodes[0];
+	bool found = false;
+	uint32_t v = 0, c;
+
+	/* Down the path of addr while it starts with each node's prefix;
+	 * the last node with a value on the way is the longest match. */
+	while (starts_with(k, node)) {
+		if (node->has_value) {
+			found = true;
+			v = node->value;
+		}
+		if (node->bits == 128 || (c = node->child[bit_at(k, node->bits)]) == 0)
+			break;
+		node = &t->nodes[c];
+	}
+	if (found && value != NULL)
+		*value = v;
+	return found;
+}
+
+size_t prefix_tree_count(const struct prefix_tree *t)
+{
+	return t->count;
+}
+
+size_t prefix_tree_bytes(const struct prefix_tree *t)
+{
+	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes);
+}
+
+void prefix_tree_free(struct prefix_tree *t)
+{
+	if (t == NULL)
+		return;
+	free(t->nodes);
+	free(t);
+}

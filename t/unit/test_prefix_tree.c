@@ -1,0 +1,250 @@
+/*
+ * test_prefix_tree.c: the longest-prefix-match tree: IPv4 and IPv6,
+ * prefixes inside prefixes, ::/0 and 0.0.0.0/0, whole addresses (/32,
+ * /128), a prefix added twice, and many random prefixes and addresses
+ * checked against a scan of the same list.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "cidr.h"
+#include "prefix_tree.h"
+
+static struct cidr prefix(const char *text)
+{
+	struct cidr c;
+	char err[128];
+
+	if (cidr_parse(text, &c, err, sizeof(err)) < 0) {
+		printf("# %s: %s\n", text, err);
+		exit(99);
+	}
+	return c;
+}
+
+/* The value the tree finds for address text, or -1 for none. */
+static long find(const struct prefix_tree *t, const char *text)
+{
+	struct cidr a = prefix(text);
+	uint32_t v = 12345;
+
+	if (!prefix_tree_lookup(t, a.addr, &v))
+		return -1;
+	return v;
+}
+
+static void add(struct prefix_tree *t, const char *text, uint32_t value)
+{
+	struct cidr c = prefix(text);
+
+	if (prefix_tree_add(t, &c, value) < 0) {
+		printf("# out of memory\n");
+		exit(99);
+	}
+}
+
+static void test_empty(void)
+{
+	struct prefix_tree *t = prefix_tree_new();
+
+	is_int(find(t, "10.0.0.1"), -1, "empty: no match for an IPv4 address");
+	is_int(find(t, "::"), -1, "empty: no match for ::");
+	is_int(prefix_tree_count(t), 0, "empty: no prefix");
+	prefix_tree_free(t);
+}
+
+static void test_v4(void)
+{
+	struct prefix_tree *t = prefix_tree_new();
+
+	add(t, "10.0.0.0/8", 1);
+	add(t, "10.1.0.0/16", 2);
+	add(t, "10.1.2.0/24", 3);
+	add(t, "10.1.2.3/32", 4);
+	add(t, "192.0.2.128/25", 5);
+	is_int(find(t, "10.200.0.1"), 1, "v4: only the /8 holds it");
+	is_int(find(t, "10.1.9.9"), 2, "v4: the /16 is longer than the /8");
+	is_int(find(t, "10.1.2.4"), 3, "v4: the /24 inside the /16");
+	is_int(find(t, "10.1.2.3"), 4, "v4: a /32 is the address itself");
+	is_int(find(t, "11.0.0.0"), -1, "v4: next to the /8, none");
+	is_int(find(t, "9.255.255.255"), -1, "v4: just below the /8, none");
+	is_int(find(t, "192.0.2.127"), -1, "v4: below the /25, none");
+	is_int(find(t, "192.0.2.255"), 5, "v4: the /25's last address");
+	is_int(find(t, "::a01:203"), -1, "v4: ::10.1.2.3 (not mapped) is another address");
+	is_int(find(t, "::ffff:10.1.2.3"), 4, "v4: ::ffff:10.1.2.3 is 10.1.2.3");
+	add(t, "0.0.0.0/0", 9);
+	is_int(find(t, "11.0.0.0"), 9, "v4: 0.0.0.0/0 holds every IPv4 address");
+	is_int(find(t, "10.1.2.3"), 4, "v4: ... and the longer prefixes still win");
+	is_int(find(t, "2001:db8::1"), -1, "v4: 0.0.0.0/0 holds no IPv6 address");
+	is_int(prefix_tree_count(t), 6, "v4: six prefixes");
+	prefix_tree_free(t);
+}
+
+static void test_v6(void)
+{
+	struct prefix_tree *t = prefix_tree_new();
+
+	add(t, "2001:db8::/32", 1);
+	add(t, "2001:db8:1::/48", 2);
+	add(t, "2001:db8:1::1/128", 3);
+	add(t, "2001:db8:1:0:8000::/65", 4);
+	is_int(find(t, "2001:db8:ffff::1"), 1, "v6: the /32");
+	is_int(find(t, "2001:db8:1::2"), 2, "v6: the /48 inside the /32");
+	is_int(find(t, "2001:db8:1::1"), 3, "v6: the /128");
+	is_int(find(t, "2001:db8:1:0:8000::5"), 4, "v6: a /65 (past the first 64 bits)");
+	is_int(find(t, "2001:db8:1:0:7fff::5"), 2, "v6: beside the /65, the /48");
+	is_int(find(t, "2001:db9::"), -1, "v6: next to the /32, none");
+	is_int(find(t, "10.0.0.1"), -1, "v6: an IPv4 address, none");
+	add(t, "::/0", 7);
+	is_int(find(t, "2001:db9::"), 7, "v6: ::/0 holds every address");
+	is_int(find(t, "10.0.0.1"), 7, "v6: ... IPv4 ones too");
+	is_int(find(t, "2001:db8:1::1"), 3, "v6: ... and the /128 still wins");
+	prefix_tree_free(t);
+}
+
+static void test_order_and_duplicates(void)
+{
+	struct prefix_tree *t = prefix_tree_new();
+
+	/* Longest first, so that shorter ones go in above existing nodes. */
+	add(t, "10.1.2.3/32", 4);
+	add(t, "10.1.2.0/24", 3);
+	add(t, "10.1.0.0/16", 2);
+	add(t, "10.0.0.0/8", 1);
+	add(t, "10.1.2.2/32", 5);
+	is_int(find(t, "10.1.2.3"), 4, "reversed: the /32");
+	is_int(find(t, "10.1.2.2"), 5, "reversed: the /32 beside it");
+	is_int(find(t, "10.1.2.9"), 3, "reversed: the /24");
+	is_int(find(t, "10.1.3.9"), 2, "reversed: the /16");
+	is_int(find(t, "10.2.3.9"), 1, "reversed: the /8");
+	add(t, "10.1.0.0/16", 20);
+	is_int(find(t, "10.1.3.9"), 20, "a prefix added again has its last value");
+	is_int(prefix_tree_count(t), 5, "... and counts once");
+	add(t, "10.1.2.3/32", 0);
+	is_int(find(t, "10.1.2.3"), 0, "a value of 0 is a match");
+	prefix_tree_free(t);
+}
+
+/* ---- random prefixes against a scan ---- */
+
+struct entry {
+	struct cidr c;
+	uint32_t value;
+};
+
+static uint64_t rng = 88172645463325252ULL;
+
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 16);
+}
+
+/* A random address near others: few first bytes, so prefixes overlap. */
+static void random_addr(uint8_t a[16])
+{
+	unsigned i;
+
+	for (i = 0; i < 16; i++)
+		a[i] = (uint8_t)rnd();
+	if (rnd() % 2) {		/* IPv4 */
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+		a[12] = (uint8_t)(10 + rnd() % 4);
+		a[13] = (uint8_t)(rnd() % 8);
+	} else {
+		a[0] = 0x20;
+		a[1] = (uint8_t)(rnd() % 4);
+		a[2] = (uint8_t)(rnd() % 4);
+	}
+}
+
+static void random_prefix(struct cidr *c)
+{
+	unsigned i;
+
+	random_addr(c->addr);
+	/* Long enough that some addresses are in none (the fixed tests
+	 * have the short ones). */
+	if (c->addr[10] == 0xff)
+		c->bits = 96 + 16 + rnd() % 17;
+	else
+		c->bits = 32 + rnd() % 97;
+	for (i = c->bits; i < 128; i++)
+		c->addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+}
+
+/* The longest prefix of list holding a; among equal ones, the last. */
+static long scan(const struct entry *list, unsigned n, const uint8_t a[16])
+{
+	long best = -1;
+	unsigned i, best_bits = 0;
+
+	for (i = 0; i < n; i++)
+		if (cidr_contains(&list[i].c, a) && (best < 0 || list[i].c.bits >= best_bits)) {
+			best = list[i].value;
+			best_bits = list[i].c.bits;
+		}
+	return best;
+}
+
+static void test_random(unsigned nprefixes, unsigned nlookups)
+{
+	struct entry *list = calloc(nprefixes, sizeof(*list));
+	struct prefix_tree *t = prefix_tree_new();
+	unsigned i, wrong = 0, hits = 0;
+
+	for (i = 0; i < nprefixes; i++) {
+		random_prefix(&list[i].c);
+		list[i].value = rnd();
+		if (prefix_tree_add(t, &list[i].c, list[i].value) < 0)
+			exit(99);
+	}
+	for (i = 0; i < nlookups; i++) {
+		uint8_t a[16];
+		uint32_t v = 0;
+		long want;
+		bool got;
+
+		/* Half the addresses inside a listed prefix. */
+		if (i % 2) {
+			const struct cidr *c = &list[rnd() % nprefixes].c;
+			unsigned b;
+
+			random_addr(a);
+			for (b = 0; b < c->bits; b++)
+				a[b / 8] = (uint8_t)((a[b / 8] & ~(0x80 >> (b % 8))) |
+						     (c->addr[b / 8] & (0x80 >> (b % 8))));
+		} else {
+			random_addr(a);
+		}
+		want = scan(list, nprefixes, a);
+		got = prefix_tree_lookup(t, a, &v);
+		hits += got;
+		if (got != (want >= 0) || (got && v != (uint32_t)want))
+			wrong++;
+	}
+	is_int(wrong, 0, "%u random prefixes, %u addresses (%u matched): as a scan finds",
+	       nprefixes, nlookups, hits);
+	ok(hits > nlookups / 4, "... half of them inside a listed prefix: matched (%u)", hits);
+	prefix_tree_free(t);
+	free(list);
+}
+
+int main(void)
+{
+	test_empty();
+	test_v4();
+	test_v6();
+	test_order_and_duplicates();
+	test_random(10, 20000);
+	test_random(300, 20000);
+	test_random(5000, 20000);
+	return done_testing();
+}
