@@ -12,6 +12,13 @@
  * grows by realloc and is one allocation, shared by the workers through
  * fork. Node 0 is the root, the empty prefix (::/0): index 0 is never a
  * child, and means "none".
+ *
+ * A large tree also gets an index once built (prefix_tree_seal): where
+ * the walk stands after the first 16 bits of an IPv6 address, or of an
+ * IPv4 one (after ::ffff:0:0/96), and the value found on the way. The
+ * nodes above that depth are as many as the walk's first steps, and each
+ * step is a likely cache miss in a tree of a million prefixes: the index
+ * makes them one.
  */
 #include "config.h"
 
@@ -30,10 +37,22 @@ struct pt_node {
 	bool has_value;			/* added, not only a branch */
 };
 
+/* Where the walk of every address of a 16-bit block goes on. */
+struct pt_slot {
+	uint32_t node;			/* the first node as long as the
+					 * block or longer; 0: the walk ended */
+	uint32_t value;			/* of the longest prefix above it */
+	bool found;			/* ... if there is one */
+};
+
+#define PT_SLOTS 65536			/* a table for IPv6, one for IPv4 */
+#define PT_INDEX_MIN 4096		/* nodes: smaller trees are walked */
+
 struct prefix_tree {
 	struct pt_node *nodes;
 	uint32_t n, cap;
 	size_t count;			/* prefixes added, duplicates once */
+	struct pt_slot *index;		/* [PT_SLOTS] IPv6, then IPv4; or NULL */
 };
 
 /* ---- 128-bit keys as two words ---- */
@@ -152,6 +171,8 @@ int prefix_tree_add(struct prefix_tree *t, const struct cidr *p, uint32_t value)
 
 	if (reserve(t, 2) < 0)
 		return -1;
+	free(t->index);			/* it may no longer be true */
+	t->index = NULL;
 	cut(k, bits);
 	/* Invariant: k starts with node i's prefix, which is no longer. */
 	for (;;) {
@@ -191,6 +212,77 @@ int prefix_tree_add(struct prefix_tree *t, const struct cidr *p, uint32_t value)
 	}
 }
 
+/* The walk of k (its first bits bits; the rest zero) up to the first
+ * node as long as the block or longer: from there on, the bits after the
+ * block decide. */
+static struct pt_slot walk_block(const struct prefix_tree *t, const uint64_t k[2],
+				 unsigned bits)
+{
+	struct pt_slot s = { 0, 0, false };
+	const struct pt_node *node = &t->nodes[0];
+	uint32_t c;
+
+	for (;;) {
+		if (node->bits >= bits) {
+			s.node = (uint32_t)(node - t->nodes);
+			return s;
+		}
+		if (!starts_with(k, node))
+			return s;
+		if (node->has_value) {
+			s.found = true;
+			s.value = node->value;
+		}
+		if (node->bits == 128 || (c = node->child[bit_at(k, node->bits)]) == 0)
+			return s;
+		node = &t->nodes[c];
+	}
+}
+
+/* Copy the subtree of node i of t into nodes from *next on, depth first:
+ * a node's first child right after it, and each subtree in one run, so
+ * that the last steps of a walk fall on near-by cache lines. The depth
+ * is at most 129. Returns where node i went. */
+static uint32_t lay_out(const struct prefix_tree *t, uint32_t i, struct pt_node *nodes,
+			uint32_t *next)
+{
+	uint32_t at = (*next)++;
+	unsigned b;
+
+	nodes[at] = t->nodes[i];
+	for (b = 0; b < 2; b++)
+		if (t->nodes[i].child[b] != 0)
+			nodes[at].child[b] = lay_out(t, t->nodes[i].child[b], nodes, next);
+	return at;
+}
+
+int prefix_tree_seal(struct prefix_tree *t)
+{
+	struct pt_node *nodes;
+	uint32_t i, next = 0;
+
+	if (t->index != NULL)
+		return 0;
+	if ((nodes = malloc((size_t)t->n * sizeof(*nodes))) == NULL)
+		return -1;
+	lay_out(t, 0, nodes, &next);
+	free(t->nodes);
+	t->nodes = nodes;
+	t->cap = t->n;
+	if (t->n < PT_INDEX_MIN)
+		return 0;
+	if ((t->index = malloc(2 * PT_SLOTS * sizeof(*t->index))) == NULL)
+		return -1;
+	for (i = 0; i < PT_SLOTS; i++) {
+		const uint64_t v6[2] = { (uint64_t)i << 48, 0 };
+		const uint64_t v4[2] = { 0, 0xffffULL << 32 | (uint64_t)i << 16 };
+
+		t->index[i] = walk_block(t, v6, 16);
+		t->index[PT_SLOTS + i] = walk_block(t, v4, 112);
+	}
+	return 0;
+}
+
 /* ---- reading ---- */
 
 bool prefix_tree_lookup(const struct prefix_tree *t, const uint8_t addr[16], uint32_t *value)
@@ -200,6 +292,16 @@ bool prefix_tree_lookup(const struct prefix_tree *t, const uint8_t addr[16], uin
 	bool found = false;
 	uint32_t v = 0, c;
 
+	if (t->index != NULL) {
+		const struct pt_slot *s = k[0] == 0 && k[1] >> 32 == 0xffff
+			? &t->index[PT_SLOTS + (k[1] >> 16 & 0xffff)] : &t->index[k[0] >> 48];
+
+		found = s->found;
+		v = s->value;
+		if (s->node == 0)
+			goto done;
+		node = &t->nodes[s->node];
+	}
 	/* Down the path of addr while it starts with each node's prefix;
 	 * the last node with a value on the way is the longest match. */
 	while (starts_with(k, node)) {
@@ -211,6 +313,7 @@ bool prefix_tree_lookup(const struct prefix_tree *t, const uint8_t addr[16], uin
 			break;
 		node = &t->nodes[c];
 	}
+done:
 	if (found && value != NULL)
 		*value = v;
 	return found;
@@ -223,13 +326,15 @@ size_t prefix_tree_count(const struct prefix_tree *t)
 
 size_t prefix_tree_bytes(const struct prefix_tree *t)
 {
-	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes);
+	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes) +
+	       (t->index != NULL ? 2 * PT_SLOTS * sizeof(*t->index) : 0);
 }
 
 void prefix_tree_free(struct prefix_tree *t)
 {
 	if (t == NULL)
 		return;
+	free(t->index);
 	free(t->nodes);
 	free(t);
 }

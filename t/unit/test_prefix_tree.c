@@ -129,6 +129,39 @@ static void test_order_and_duplicates(void)
 	prefix_tree_free(t);
 }
 
+/* A tree large enough to be indexed: prefixes at the index's depth (the
+ * first 16 bits of IPv6, of IPv4 after ::ffff:0:0/96), above and below. */
+static void test_sealed(void)
+{
+	struct prefix_tree *t = prefix_tree_new();
+	char text[64];
+	unsigned i;
+
+	for (i = 0; i < 5000; i++) {
+		snprintf(text, sizeof(text), "172.%u.%u.0/24", 16 + i / 256, i % 256);
+		add(t, text, 100);
+	}
+	add(t, "2001::/16", 1);
+	add(t, "2001:8000::/17", 2);
+	add(t, "::/0", 3);
+	add(t, "10.0.0.0/16", 4);
+	add(t, "10.0.128.0/17", 5);
+	add(t, "10.0.0.0/8", 6);
+	is_int(prefix_tree_seal(t), 0, "sealed: indexed");
+	ok(prefix_tree_bytes(t) > 65536 * 2 * 8, "sealed: the index is there (%zu bytes)",
+	   prefix_tree_bytes(t));
+	is_int(find(t, "2001:7fff::1"), 1, "sealed: a /16 of IPv6");
+	is_int(find(t, "2001:8000::1"), 2, "sealed: a /17 inside it");
+	is_int(find(t, "2002::1"), 3, "sealed: beside them, ::/0");
+	is_int(find(t, "10.0.1.1"), 4, "sealed: a /16 of IPv4");
+	is_int(find(t, "10.0.200.1"), 5, "sealed: a /17 inside it");
+	is_int(find(t, "10.1.0.1"), 6, "sealed: beside them, the /8");
+	is_int(find(t, "172.19.5.9"), 100, "sealed: one of the /24s");
+	is_int(find(t, "172.16.0.0"), 100, "sealed: the first /24's first address");
+	is_int(find(t, "11.0.0.0"), 3, "sealed: an IPv4 address in none but ::/0");
+	prefix_tree_free(t);
+}
+
 /* ---- random prefixes against a scan ---- */
 
 struct entry {
@@ -194,11 +227,39 @@ static long scan(const struct entry *list, unsigned n, const uint8_t a[16])
 	return best;
 }
 
+/* Lookups of nlookups addresses, half of them inside a prefix of list:
+ * how many differ from a scan; the matches in *hits. */
+static unsigned cross_check(const struct prefix_tree *t, const struct entry *list, unsigned n,
+			    unsigned nlookups, unsigned *hits)
+{
+	unsigned i, b, wrong = 0;
+
+	*hits = 0;
+	for (i = 0; i < nlookups; i++) {
+		const struct cidr *c = &list[rnd() % n].c;
+		uint8_t a[16];
+		uint32_t v = 0;
+		long want;
+		bool got;
+
+		random_addr(a);
+		for (b = 0; i % 2 && b < c->bits; b++)
+			a[b / 8] = (uint8_t)((a[b / 8] & ~(0x80 >> (b % 8))) |
+					     (c->addr[b / 8] & (0x80 >> (b % 8))));
+		want = scan(list, n, a);
+		got = prefix_tree_lookup(t, a, &v);
+		*hits += got;
+		if (got != (want >= 0) || (got && v != (uint32_t)want))
+			wrong++;
+	}
+	return wrong;
+}
+
 static void test_random(unsigned nprefixes, unsigned nlookups)
 {
-	struct entry *list = calloc(nprefixes, sizeof(*list));
+	struct entry *list = calloc(nprefixes + 1, sizeof(*list));
 	struct prefix_tree *t = prefix_tree_new();
-	unsigned i, wrong = 0, hits = 0;
+	unsigned i, hits;
 
 	for (i = 0; i < nprefixes; i++) {
 		random_prefix(&list[i].c);
@@ -206,33 +267,16 @@ static void test_random(unsigned nprefixes, unsigned nlookups)
 		if (prefix_tree_add(t, &list[i].c, list[i].value) < 0)
 			exit(99);
 	}
-	for (i = 0; i < nlookups; i++) {
-		uint8_t a[16];
-		uint32_t v = 0;
-		long want;
-		bool got;
-
-		/* Half the addresses inside a listed prefix. */
-		if (i % 2) {
-			const struct cidr *c = &list[rnd() % nprefixes].c;
-			unsigned b;
-
-			random_addr(a);
-			for (b = 0; b < c->bits; b++)
-				a[b / 8] = (uint8_t)((a[b / 8] & ~(0x80 >> (b % 8))) |
-						     (c->addr[b / 8] & (0x80 >> (b % 8))));
-		} else {
-			random_addr(a);
-		}
-		want = scan(list, nprefixes, a);
-		got = prefix_tree_lookup(t, a, &v);
-		hits += got;
-		if (got != (want >= 0) || (got && v != (uint32_t)want))
-			wrong++;
-	}
-	is_int(wrong, 0, "%u random prefixes, %u addresses (%u matched): as a scan finds",
-	       nprefixes, nlookups, hits);
-	ok(hits > nlookups / 4, "... half of them inside a listed prefix: matched (%u)", hits);
+	is_int(cross_check(t, list, nprefixes, nlookups, &hits), 0, "%u random prefixes, %u "
+	       "addresses: as a scan finds", nprefixes, nlookups);
+	ok(hits > nlookups / 4 && hits < nlookups, "... matched some, not all (%u)", hits);
+	is_int(prefix_tree_seal(t), 0, "... sealed");
+	is_int(cross_check(t, list, nprefixes, nlookups, &hits), 0, "... sealed: as a scan finds");
+	random_prefix(&list[nprefixes].c);
+	list[nprefixes].value = rnd();
+	prefix_tree_add(t, &list[nprefixes].c, list[nprefixes].value);
+	is_int(cross_check(t, list, nprefixes + 1, nlookups, &hits), 0,
+	       "... one more added after sealing: as a scan finds");
 	prefix_tree_free(t);
 	free(list);
 }
@@ -243,8 +287,10 @@ int main(void)
 	test_v4();
 	test_v6();
 	test_order_and_duplicates();
+	test_sealed();
 	test_random(10, 20000);
 	test_random(300, 20000);
 	test_random(5000, 20000);
+	test_random(50000, 2000);
 	return done_testing();
 }
