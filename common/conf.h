@@ -181,6 +181,16 @@ struct conf_cache {
 #define CONF_IGNORE_VARY          0x08
 
 struct cidr;
+struct prefix_tree;
+
+/* allow and deny of a site or a route (conf_access.c). */
+struct conf_acl {
+	struct cidr *allow, *deny;	/* the lists as written, for -T */
+	unsigned nallow, ndeny;
+	char *allow_file, *deny_file;	/* files of more prefixes, or NULL */
+	struct prefix_tree *allow_tree;	/* allow and allow_file; NULL: none set */
+	struct prefix_tree *deny_tree;	/* deny and deny_file; NULL: none set */
+};
 
 struct conf_route {
 	char *pattern;			/* as written: "/prefix" or "~ regex" */
@@ -192,6 +202,9 @@ struct conf_route {
 	bool status;			/* answer with portico's status page */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
+	struct conf_acl own_acl;	/* allow and deny written on the route */
+	const struct conf_acl *acl;	/* in force: own_acl when it sets any,
+					 * else the site's; NULL: none */
 
 	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
 	struct conf_cache *cache;
@@ -242,6 +255,7 @@ struct conf_site {
 					 * listener; 443 is left out of URLs) */
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
 	size_t client_max_body_size;	/* its routes' default; 0: no limit */
+	struct conf_acl acl;		/* its routes' unless they set their own */
 };
 
 struct conf {

@@ -26,6 +26,13 @@ void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_route_cache_check(struct loader *ld, cfg_t *sec, const struct conf_route *r);
 void conf_route_cache_free(struct conf_route *r);
 
+/* allow and deny (conf_access.c), read with a site's or a route's other
+ * options: make them ready for lookups, and the route's in force (its
+ * own, or its site's); free. */
+void conf_acl_finish(struct loader *ld, struct conf_acl *a);
+void conf_route_acl(struct conf_route *r, const struct conf_site *site);
+void conf_acl_free(struct conf_acl *a);
+
 /* A variable expression written as option what at line (conf_expr.c):
  * its parts into e, or errors. */
 void conf_expr_parse(struct loader *ld, int line, const char *what, struct conf_expr *e,
@@ -42,6 +49,8 @@ extern const struct conf_option conf_site_options[];
 extern const struct conf_option conf_route_options[];
 extern const struct conf_option conf_route_cache_options[];
 extern const struct conf_option conf_cache_options[];
+extern const struct conf_option conf_site_acl_options[];
+extern const struct conf_option conf_route_acl_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];

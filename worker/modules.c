@@ -1,10 +1,12 @@
 /*
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
- * route, portico's own content (the status page) and the cache before
- * the upstream (the cache sends its misses there itself), the cache's
- * head filter before the site's (which edit what the cache answers too),
- * the access log last among the log hooks.
+ * route, the address lists before the other access checks (a refused
+ * client learns nothing of its request's limits), portico's own content
+ * (the status page) and the cache before the upstream (the cache sends
+ * its misses there itself), the cache's head filter before the site's
+ * (which edit what the cache answers too), the access log last among the
+ * log hooks.
  */
 #include "config.h"
 
@@ -12,6 +14,7 @@
 #include "module.h"
 #include "proxy.h"
 #include "router.h"
+#include "modules/acl.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/headers.h"
@@ -19,6 +22,7 @@
 
 const struct module *const modules[] = {
 	&router_module,
+	&acl_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,
