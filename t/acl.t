@@ -16,8 +16,12 @@ use Test::Portico;
 
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
 
+# deny.list: two prefixes among 100,000 others, as operators' lists are.
+my $many = join '', map { sprintf "%d.%d.%d.0/24\n", 20 + ($_ >> 16), ($_ >> 8) & 255, $_ & 255 }
+    0 .. 99_999;
 my $p = Test::Portico->new(files => {
-	'deny.list' => "# refused from a file\n\n127.0.0.3   # one address\n127.0.2.0/24\n",
+	'deny.list' => "# refused from a file\n\n127.0.0.3   # one address\n$many"
+	    . "127.0.2.0/24\n",
 	'allow.list' => "127.0.0.9\n# 127.0.0.1 is not in it\n",
 }, conf => <<'EOF')->start;
 workers = 2
@@ -60,9 +64,10 @@ is(get('127.0.1.77', '/denied-net'), 403, 'an address in a denied prefix: 403');
 is(get('127.0.0.3', '/denied-file'), 403, 'an address in deny_file: 403');
 is(get('127.0.2.9', '/denied-file-net'), 403, 'a prefix in deny_file: 403');
 is(get('127.0.3.1', '/b'), 200, 'beside the denied prefixes: 200');
+is(get('127.0.0.1', '/c'), 200, '... with 100,000 of them in the file');
 is(reached($_), 0, "$_ never reached the server")
     for qw(/denied /denied-net /denied-file /denied-file-net);
-is(reached('/a') + reached('/b'), 2, 'what was let in did');
+is(reached('/a') + reached('/b') + reached('/c'), 3, 'what was let in did');
 
 # ---- a site's allow ----
 is(get('127.0.0.5', '/m', 'members.test'), 200, 'an address in the site\'s allow gets in');
