@@ -200,13 +200,17 @@ static void dump_deny(FILE *out, const struct conf_option *o, const void *obj,
 static void dump_allow_file(FILE *out, const struct conf_option *o, const void *obj,
 			    const char *indent)
 {
-	conf_dump_line(out, indent, o->name, ((const struct conf_acl *)conf_cfield(o, obj))->allow_file);
+	const struct conf_acl *a = conf_cfield(o, obj);
+
+	conf_dump_line(out, indent, o->name, a->allow_file);
 }
 
 static void dump_deny_file(FILE *out, const struct conf_option *o, const void *obj,
 			   const char *indent)
 {
-	conf_dump_line(out, indent, o->name, ((const struct conf_acl *)conf_cfield(o, obj))->deny_file);
+	const struct conf_acl *a = conf_cfield(o, obj);
+
+	conf_dump_line(out, indent, o->name, a->deny_file);
 }
 
 /* ---- the tables ---- */
