@@ -4,8 +4,9 @@
 # itself, deny winning over allow; with an allow list, only the listed get
 # in; a route with lists of its own ignores its site's; long lists come
 # from files, whose bad lines are reported as file:line; the access log
-# names the list that refused; -T writes the lists back. Clients come from
-# several addresses of 127.0.0.0/8, and from ::1 when the machine has it.
+# names the list that refused; -T writes the lists back; a reload reads
+# the files again. Clients come from several addresses of 127.0.0.0/8, and
+# from ::1 when the machine has it.
 
 use strict;
 use warnings;
@@ -111,6 +112,12 @@ my ($rc2, $out2, $err2) = run_portico('-T', '-c', $dumped->conf_file);
 is($rc2, 0, 'what -T writes is accepted') or diag($err2);
 s/^# effective configuration of .*\n//m for $out, $out2;
 is($out2, $out, '... and reads back the same');
+
+# ---- reload ----
+$p->write_file('deny.list', "127.0.0.4\n");
+ok(scalar($p->reload_and_wait), 'reload with another deny file');
+is(get('127.0.0.3', '/reloaded-out'), 200, 'a reload reads the file again: what left it gets in');
+is(get('127.0.0.4', '/reloaded-in'), 403, '... and what came in is refused');
 
 # ---- mistakes ----
 my $bad = Test::Portico->new(files => {
