@@ -123,7 +123,8 @@ struct prefix_tree *prefix_tree_new(void)
 	return t;
 }
 
-/* Room for more nodes, so that an addition cannot fail halfway. */
+/* Room for more nodes, so that an addition cannot fail halfway; a
+ * sealed tree has none spare. */
 static int reserve(struct prefix_tree *t, uint32_t more)
 {
 	struct pt_node *nodes;
@@ -131,9 +132,9 @@ static int reserve(struct prefix_tree *t, uint32_t more)
 
 	if (t->n + more <= t->cap)
 		return 0;
-	if (t->cap > UINT32_MAX / 2)
-		return -1;
-	cap = t->cap * 2;
+	for (cap = t->cap; cap < t->n + more; cap *= 2)
+		if (cap > UINT32_MAX / 2)
+			return -1;
 	if ((nodes = realloc(t->nodes, (size_t)cap * sizeof(*nodes))) == NULL)
 		return -1;
 	t->nodes = nodes;

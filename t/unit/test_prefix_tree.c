@@ -54,6 +54,13 @@ static void test_empty(void)
 	is_int(find(t, "10.0.0.1"), -1, "empty: no match for an IPv4 address");
 	is_int(find(t, "::"), -1, "empty: no match for ::");
 	is_int(prefix_tree_count(t), 0, "empty: no prefix");
+	is_int(prefix_tree_seal(t), 0, "empty: sealed");
+	is_int(find(t, "10.0.0.1"), -1, "empty, sealed: no match");
+	add(t, "10.0.0.0/8", 1);
+	add(t, "10.1.0.0/16", 2);
+	add(t, "10.2.0.0/16", 3);
+	is_int(find(t, "10.2.3.4") * 10 + find(t, "10.1.3.4"), 32,
+	       "sealed when empty, then three prefixes added: found");
 	prefix_tree_free(t);
 }
 
