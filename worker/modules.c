@@ -1,12 +1,12 @@
 /*
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
- * route, the address lists before the other access checks (a refused
- * client learns nothing of its request's limits), portico's own content
- * (the status page) and the cache before the upstream (the cache sends
- * its misses there itself), the cache's head filter before the site's
- * (which edit what the cache answers too), the access log last among the
- * log hooks.
+ * route, portico's own content (the status page) and the cache before
+ * the upstream (the cache sends its misses there itself), the cache's
+ * head filter before the site's (which edit what the cache answers too),
+ * the access log last among the log hooks. The address lists come first
+ * among the access checks: a refused client learns nothing of its
+ * request's limits.
  */
 #include "config.h"
 
