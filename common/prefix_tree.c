@@ -14,11 +14,12 @@
  * child, and means "none".
  *
  * A large tree also gets an index once built (prefix_tree_seal): where
- * the walk stands after the first 16 bits of an IPv6 address, or of an
- * IPv4 one (after ::ffff:0:0/96), and the value found on the way. The
- * nodes above that depth are as many as the walk's first steps, and each
- * step is a likely cache miss in a tree of a million prefixes: the index
- * makes them one.
+ * the walk stands after the first 16 to 20 bits of an IPv6 address, or
+ * of an IPv4 one (after ::ffff:0:0/96), and the value found on the way.
+ * The nodes above that depth are as many as the walk's first steps, and
+ * each step is a likely cache miss in a tree of a million prefixes: the
+ * index makes them one. The larger the tree, the deeper the index
+ * reaches, so that it stays a fraction of the nodes' size.
  */
 #include "config.h"
 
@@ -37,22 +38,24 @@ struct pt_node {
 	bool has_value;			/* added, not only a branch */
 };
 
-/* Where the walk of every address of a 16-bit block goes on. */
+/* Where the walk of every address of a block (the addresses that share
+ * their first index_bits) goes on. */
 struct pt_slot {
-	uint32_t node;			/* the first node as long as the
-					 * block or longer; 0: the walk ended */
+	uint32_t node;			/* the first node as long as the block
+					 * or longer; 0: the walk ended; and
+					 * PT_FOUND */
 	uint32_t value;			/* of the longest prefix above it */
-	bool found;			/* ... if there is one */
 };
 
-#define PT_SLOTS 65536			/* a table for IPv6, one for IPv4 */
+#define PT_FOUND 0x80000000u		/* a prefix above it holds the block */
 #define PT_INDEX_MIN 4096		/* nodes: smaller trees are walked */
 
 struct prefix_tree {
 	struct pt_node *nodes;
 	uint32_t n, cap;
 	size_t count;			/* prefixes added, duplicates once */
-	struct pt_slot *index;		/* [PT_SLOTS] IPv6, then IPv4; or NULL */
+	struct pt_slot *index;		/* IPv6 blocks, then IPv4; or NULL */
+	unsigned index_bits;		/* 16..20 */
 };
 
 /* ---- 128-bit keys as two words ---- */
@@ -133,7 +136,7 @@ static int reserve(struct prefix_tree *t, uint32_t more)
 	if (t->n + more <= t->cap)
 		return 0;
 	for (cap = t->cap; cap < t->n + more; cap *= 2)
-		if (cap > UINT32_MAX / 2)
+		if (cap >= PT_FOUND / 2)	/* indexes keep their top bit */
 			return -1;
 	if ((nodes = realloc(t->nodes, (size_t)cap * sizeof(*nodes))) == NULL)
 		return -1;
@@ -213,30 +216,89 @@ int prefix_tree_add(struct prefix_tree *t, const struct cidr *p, uint32_t value)
 	}
 }
 
-/* The walk of k (its first bits bits; the rest zero) up to the first
- * node as long as the block or longer: from there on, the bits after the
- * block decide. */
-static struct pt_slot walk_block(const struct prefix_tree *t, const uint64_t k[2],
-				 unsigned bits)
-{
-	struct pt_slot s = { 0, 0, false };
-	const struct pt_node *node = &t->nodes[0];
-	uint32_t c;
+/* The slots of one family's index: a block is the addresses that share
+ * their bits from..to-1 (and, for IPv4, ::ffff:0:0/96 before them). */
+struct pt_fill {
+	struct pt_slot *slots;
+	unsigned from, to;
+};
 
-	for (;;) {
-		if (node->bits >= bits) {
-			s.node = (uint32_t)(node - t->nodes);
-			return s;
+static void set_bit(uint64_t k[2], unsigned i)
+{
+	if (i < 64)
+		k[0] |= 1ULL << (63 - i);
+	else
+		k[1] |= 1ULL << (127 - i);
+}
+
+/* Every block of the addresses that start with the first b bits of k
+ * gets s. */
+static void fill_blocks(const struct pt_fill *f, const uint64_t k[2], unsigned b,
+			struct pt_slot s)
+{
+	uint32_t first = 0, n = (uint32_t)1 << (f->to - b), j;
+	unsigned i;
+
+	for (i = f->from; i < b; i++)
+		first = first << 1 | bit_at(k, i);
+	first <<= f->to - b;
+	for (j = 0; j < n; j++)
+		f->slots[first + j] = s;
+}
+
+/*
+ * Fill the slots of the addresses that start with the first b bits of k
+ * (the rest zero), whose walk stands before node i (ended: it has
+ * ended), with s found above it: the walk goes on while its steps are
+ * the same for all of them, and splits them in two where the next bit
+ * decides. Each slot is written once, each node on the way visited once
+ * per half it splits: linear in the slots and the nodes above them.
+ */
+static void fill_index(const struct prefix_tree *t, const struct pt_fill *f,
+		       const uint64_t k[2], unsigned b, uint32_t i, bool ended, struct pt_slot s)
+{
+	const struct pt_node *node = &t->nodes[i];
+	uint64_t half[2];
+	unsigned bit;
+
+	while (!ended && node->bits < f->to && node->bits < b) {
+		if (!starts_with(k, node)) {
+			ended = true;
+			break;
 		}
-		if (!starts_with(k, node))
-			return s;
 		if (node->has_value) {
-			s.found = true;
+			s.node = PT_FOUND;
 			s.value = node->value;
 		}
-		if (node->bits == 128 || (c = node->child[bit_at(k, node->bits)]) == 0)
-			return s;
-		node = &t->nodes[c];
+		i = node->child[bit_at(k, node->bits)];
+		ended = i == 0;
+		node = &t->nodes[i];
+	}
+	if (ended || node->bits >= f->to) {
+		if (!ended)
+			s.node |= i;
+		fill_blocks(f, k, b, s);
+		return;
+	}
+	/* node->bits >= b: bit b decides whether an address is under it
+	 * (when longer), or which child it goes on to (when as long). */
+	if (node->bits == b && !starts_with(k, node)) {
+		fill_blocks(f, k, b, s);
+		return;
+	}
+	if (node->bits == b && node->has_value) {
+		s.node = PT_FOUND;
+		s.value = node->value;
+	}
+	for (bit = 0; bit < 2; bit++) {
+		half[0] = k[0];
+		half[1] = k[1];
+		if (bit)
+			set_bit(half, b);
+		if (node->bits > b)
+			fill_index(t, f, half, b + 1, i, false, s);
+		else
+			fill_index(t, f, half, b + 1, node->child[bit], node->child[bit] == 0, s);
 	}
 }
 
@@ -259,8 +321,11 @@ static uint32_t lay_out(const struct prefix_tree *t, uint32_t i, struct pt_node 
 
 int prefix_tree_seal(struct prefix_tree *t)
 {
+	const struct pt_slot none = { 0, 0 };
+	struct pt_fill v6, v4;
 	struct pt_node *nodes;
-	uint32_t i, next = 0;
+	uint32_t next = 0;
+	unsigned bits;
 
 	if (t->index != NULL)
 		return 0;
@@ -272,15 +337,16 @@ int prefix_tree_seal(struct prefix_tree *t)
 	t->cap = t->n;
 	if (t->n < PT_INDEX_MIN)
 		return 0;
-	if ((t->index = malloc(2 * PT_SLOTS * sizeof(*t->index))) == NULL)
+	/* Deeper for larger trees, the index staying at most half the size
+	 * of the nodes from 65,536 nodes on (two slots of 8 bytes a block). */
+	bits = t->n < 1u << 18 ? 16 : t->n < 1u << 20 ? 18 : 20;
+	if ((t->index = malloc(2 * ((size_t)1 << bits) * sizeof(*t->index))) == NULL)
 		return -1;
-	for (i = 0; i < PT_SLOTS; i++) {
-		const uint64_t v6[2] = { (uint64_t)i << 48, 0 };
-		const uint64_t v4[2] = { 0, 0xffffULL << 32 | (uint64_t)i << 16 };
-
-		t->index[i] = walk_block(t, v6, 16);
-		t->index[PT_SLOTS + i] = walk_block(t, v4, 112);
-	}
+	t->index_bits = bits;
+	v6 = (struct pt_fill){ t->index, 0, bits };
+	v4 = (struct pt_fill){ t->index + ((size_t)1 << bits), 96, 96 + bits };
+	fill_index(t, &v6, (const uint64_t[2]){ 0, 0 }, 0, 0, false, none);
+	fill_index(t, &v4, (const uint64_t[2]){ 0, 0xffffULL << 32 }, 96, 0, false, none);
 	return 0;
 }
 
@@ -294,14 +360,16 @@ bool prefix_tree_lookup(const struct prefix_tree *t, const uint8_t addr[16], uin
 	uint32_t v = 0, c;
 
 	if (t->index != NULL) {
+		unsigned bits = t->index_bits;
 		const struct pt_slot *s = k[0] == 0 && k[1] >> 32 == 0xffff
-			? &t->index[PT_SLOTS + (k[1] >> 16 & 0xffff)] : &t->index[k[0] >> 48];
+			? &t->index[(1u << bits) + ((uint32_t)k[1] >> (32 - bits))]
+			: &t->index[k[0] >> (64 - bits)];
 
-		found = s->found;
+		found = (s->node & PT_FOUND) != 0;
 		v = s->value;
-		if (s->node == 0)
+		if ((s->node & ~PT_FOUND) == 0)
 			goto done;
-		node = &t->nodes[s->node];
+		node = &t->nodes[s->node & ~PT_FOUND];
 	}
 	/* Down the path of addr while it starts with each node's prefix;
 	 * the last node with a value on the way is the longest match. */
@@ -328,7 +396,7 @@ size_t prefix_tree_count(const struct prefix_tree *t)
 size_t prefix_tree_bytes(const struct prefix_tree *t)
 {
 	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes) +
-	       (t->index != NULL ? 2 * PT_SLOTS * sizeof(*t->index) : 0);
+	       (t->index != NULL ? 2 * ((size_t)1 << t->index_bits) * sizeof(*t->index) : 0);
 }
 
 void prefix_tree_free(struct prefix_tree *t)

@@ -10,7 +10,8 @@
  * one node per prefix length on the address's path, and only the nodes
  * where prefixes branch; each node is 32 bytes, at most two per prefix.
  * A sealed tree of more than a few thousand prefixes also has an index
- * of 1.5 MB that skips the first 16 bits of every lookup.
+ * that skips the first 16 to 20 bits of every lookup (1 MB, up to 16 MB
+ * for a million prefixes).
  */
 #ifndef PORTICO_PREFIX_TREE_H
 #define PORTICO_PREFIX_TREE_H

@@ -288,6 +288,83 @@ static void test_random(unsigned nprefixes, unsigned nlookups)
 	free(list);
 }
 
+/* A prefix anywhere: IPv4 /8 to /32, IPv6 /16 to /64 in 2000::/4. */
+static void wide_prefix(struct cidr *c)
+{
+	unsigned i;
+
+	for (i = 0; i < 16; i++)
+		c->addr[i] = (uint8_t)rnd();
+	if (rnd() % 4 != 0) {
+		memset(c->addr, 0, 10);
+		c->addr[10] = c->addr[11] = 0xff;
+		c->bits = 96 + 8 + rnd() % 25;
+	} else {
+		c->addr[0] = (uint8_t)(0x20 | (c->addr[0] & 0x0f));
+		c->bits = 16 + rnd() % 49;
+	}
+	for (i = c->bits; i < 128; i++)
+		c->addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+}
+
+/* An address inside p, or anywhere wide_prefix makes them. */
+static void wide_addr(uint8_t a[16], const struct cidr *p)
+{
+	unsigned i;
+
+	for (i = 0; i < 16; i++)
+		a[i] = (uint8_t)rnd();
+	if (rnd() % 4 != 0) {
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+	} else {
+		a[0] = (uint8_t)(0x20 | (a[0] & 0x0f));
+	}
+	for (i = 0; p != NULL && i < p->bits; i++)
+		a[i / 8] = (uint8_t)((a[i / 8] & ~(0x80 >> (i % 8))) | (p->addr[i / 8] & (0x80 >> (i % 8))));
+}
+
+/* Trees large enough for the deeper indexes (18 and 20 bits): a sealed
+ * tree finds what it found before it was sealed, when every lookup was
+ * a walk from the root (as the scans above check). Half the addresses
+ * are inside a listed prefix. */
+static void test_large(unsigned nprefixes, unsigned nlookups)
+{
+	struct prefix_tree *t = prefix_tree_new();
+	struct cidr *list = malloc((size_t)nprefixes * sizeof(*list));
+	uint8_t (*addrs)[16] = malloc((size_t)nlookups * 16);
+	int64_t *before = malloc((size_t)nlookups * sizeof(*before));
+	unsigned i, differ = 0, hits = 0;
+	uint32_t v;
+	int sealed;
+
+	for (i = 0; i < nprefixes; i++) {
+		wide_prefix(&list[i]);
+		if (prefix_tree_add(t, &list[i], i) < 0)
+			exit(99);
+	}
+	for (i = 0; i < nlookups; i++) {
+		wide_addr(addrs[i], i % 2 ? &list[rnd() % nprefixes] : NULL);
+		before[i] = prefix_tree_lookup(t, addrs[i], &v) ? (int64_t)v : -1;
+	}
+	sealed = prefix_tree_seal(t);
+	is_int(sealed, 0, "%u random prefixes: sealed (%zu bytes)", nprefixes,
+	       prefix_tree_bytes(t));
+	for (i = 0; i < nlookups; i++) {
+		int64_t now = prefix_tree_lookup(t, addrs[i], &v) ? (int64_t)v : -1;
+
+		differ += now != before[i];
+		hits += now >= 0;
+	}
+	is_int(differ, 0, "... finds for %u addresses what it found unsealed (%u matched)",
+	       nlookups, hits);
+	ok(hits > nlookups / 8 && hits < nlookups, "... matched some, not all");
+	prefix_tree_free(t);
+	free(before);
+	free(addrs);
+	free(list);
+}
+
 int main(void)
 {
 	test_empty();
@@ -299,5 +376,7 @@ int main(void)
 	test_random(300, 20000);
 	test_random(5000, 20000);
 	test_random(50000, 2000);
+	test_large(300000, 100000);
+	test_large(900000, 100000);
 	return done_testing();
 }
