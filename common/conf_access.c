@@ -12,10 +12,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "cidr.h"
 #include "conf_loader.h"
@@ -76,21 +79,41 @@ static char *line_prefix(char *line)
 	return *line != '\0' ? line : NULL;
 }
 
+/* path opened for reading, if it is a regular file: a FIFO or a device
+ * named by mistake must not hang the master's reading. */
+static FILE *open_regular(struct loader *ld, int optline, const char *name, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ld_error(ld, optline, "%s \"%s\": %s", name, path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		ld_error(ld, optline, "%s \"%s\": not a regular file", name, path);
+	} else if ((f = fdopen(fd, "r")) == NULL) {
+		ld_error(ld, optline, "%s \"%s\": %s", name, path, strerror(errno));
+	} else {
+		return f;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
 /* The prefixes of the file path into t; errors at path:line. */
 static void read_prefix_file(struct loader *ld, int optline, const char *name, const char *path,
 			     struct prefix_tree *t)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = open_regular(ld, optline, name, path);
 	unsigned bad = 0;
 	char *line = NULL, *p, err[160];
 	size_t cap = 0;
 	int n = 0;
 	struct cidr c;
 
-	if (f == NULL) {
-		ld_error(ld, optline, "%s \"%s\": %s", name, path, strerror(errno));
+	if (f == NULL)
 		return;
-	}
 	while (getline(&line, &cap, f) >= 0) {
 		n++;
 		if ((p = line_prefix(line)) == NULL)

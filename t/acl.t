@@ -12,6 +12,7 @@ use strict;
 use warnings;
 
 use IO::Socket::IP;
+use POSIX ();
 use Test::More;
 use Test::Portico;
 
@@ -129,8 +130,10 @@ site s {
 	deny_file = "bad.list"
 	allow_file = "missing.list"
 	route "/" { upstream = "app"  allow = {"192.0.2.0/24", "example.com"} }
+	route "/f/" { upstream = "app"  deny_file = "fifo.list" }
 }
 EOF
+POSIX::mkfifo($bad->tmp . '/fifo.list', 0600) or die "mkfifo: $!\n";
 ($rc, $out, $err) = $bad->run('-t');
 isnt($rc, 0, 'bad lists: refused');
 my $tmp = $bad->tmp;
@@ -142,6 +145,8 @@ like($err, qr{^portico: \Q$tmp\E/portico\.conf:5: allow_file "\Q$tmp\E/missing\.
      'a file that cannot be read: at the option\'s line');
 like($err, qr{^portico: \Q$tmp\E/portico\.conf:6: allow: "example\.com" is not an IPv4 or IPv6 address$}m,
      'a bad prefix in a list: at its line');
+like($err, qr{^portico: \Q$tmp\E/portico\.conf:7: deny_file "\Q$tmp\E/fifo\.list": not a regular file$}m,
+     'a FIFO is refused, not waited on');
 
 # ---- IPv6 ----
 SKIP: {
