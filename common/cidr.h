@@ -1,8 +1,9 @@
 /*
  * cidr.h: address prefixes as operators write them ("10.0.0.0/8",
  * "2001:db8::/32", "127.0.0.1") and whether a client's address is in
- * one. A list is scanned: it is meant for the short lists of who may do
- * what (cache_purge).
+ * one. A list here is scanned: it is meant for the short lists of who may
+ * do what (cache_purge). Lists that may be long (allow, deny, geo) are
+ * looked up in a prefix tree (prefix_tree.h).
  */
 #ifndef PORTICO_CIDR_H
 #define PORTICO_CIDR_H

@@ -35,7 +35,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_global_options, conf_tls_global_options, conf_listen_options,
 	conf_upstream_options, conf_tls_upstream_options, conf_server_options,
 	conf_health_check_options, conf_site_options, conf_tls_options, conf_route_options,
-	conf_route_cache_options, conf_cache_options, conf_site_error_page_options, NULL
+	conf_route_cache_options, conf_cache_options, conf_site_error_page_options,
+	conf_site_acl_options, conf_route_acl_options, NULL
 };
 
 /* ---- the schema ---- */

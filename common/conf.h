@@ -187,6 +187,16 @@ struct conf_cache {
 #define CONF_IGNORE_VARY          0x08
 
 struct cidr;
+struct prefix_tree;
+
+/* allow and deny of a site or a route (conf_access.c). */
+struct conf_acl {
+	struct cidr *allow, *deny;	/* the lists as written, for -T */
+	unsigned nallow, ndeny;
+	char *allow_file, *deny_file;	/* files of more prefixes, or NULL */
+	struct prefix_tree *allow_tree;	/* allow and allow_file; NULL: none set */
+	struct prefix_tree *deny_tree;	/* deny and deny_file; NULL: none set */
+};
 
 /* The methods a site or route takes (conf_methods.c); a request with
  * another is answered 405. */
@@ -208,6 +218,9 @@ struct conf_route {
 					 * (the site's unless the route says) */
 	struct conf_methods *methods;	/* the site's unless the route says;
 					 * NULL: any method */
+	struct conf_acl own_acl;	/* allow and deny written on the route */
+	const struct conf_acl *acl;	/* in force: own_acl when it sets any,
+					 * else the site's; NULL: none */
 
 	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
 	struct conf_cache *cache;
@@ -285,6 +298,7 @@ struct conf_site {
 	struct cidr *real_ip_from;	/* peers believed about the client */
 	unsigned nreal_ip_from;
 	unsigned real_ip_header;	/* CONF_REAL_IP_* */
+	struct conf_acl acl;		/* its routes' unless they set their own */
 };
 
 /* The site's page for status, or NULL. */

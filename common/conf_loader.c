@@ -42,7 +42,7 @@ struct sec_info {
 struct ld_err {
 	long key;			/* orders errors as they appear */
 	int seq;
-	int file;			/* -1: none */
+	int file;			/* -1: msg names its own place */
 	int line;			/* 0: the file as a whole */
 	char *msg;
 };
@@ -208,6 +208,19 @@ void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
 	add_error(ld, bufline, file, line, msg);
 }
 
+void ld_error_file(struct loader *ld, int bufline, const char *path, int line,
+		   const char *fmt, ...)
+{
+	char msg[1024], placed[1024 + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(placed, sizeof(placed), "%.200s:%d: %s", path, line, msg);
+	add_error(ld, bufline, -1, line, placed);
+}
+
 void ld_error_global(struct loader *ld, const char *fmt, ...)
 {
 	char msg[1024];
@@ -257,7 +270,9 @@ char *ld_errors(struct loader *ld)
 	for (i = 0; i < ld->nerrs; i++) {
 		const struct ld_err *e = &ld->errs[i];
 
-		if (e->line > 0)
+		if (e->file < 0)
+			fprintf(f, "%s\n", e->msg);
+		else if (e->line > 0)
 			fprintf(f, "%s:%d: %s\n", ld->text.files[e->file], e->line, e->msg);
 		else
 			fprintf(f, "%s: %s\n", ld->text.files[e->file], e->msg);

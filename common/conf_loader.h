@@ -40,6 +40,10 @@ const struct conf_section *conf_section_of(unsigned scope);
 
 void ld_error(struct loader *ld, int bufline, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* An error at line of path, a file an option names (a list of
+ * prefixes), ordered with the errors at bufline, the option's line. */
+void ld_error_file(struct loader *ld, int bufline, const char *path, int line,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* An error about the configuration as a whole: at the main file's end. */
 void ld_error_global(struct loader *ld, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

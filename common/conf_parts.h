@@ -35,6 +35,12 @@ void conf_methods_read(struct loader *ld, cfg_t *sec, const struct conf_option *
 void conf_methods_dump(FILE *out, const struct conf_option *o, const void *obj,
 		       const char *indent);
 void conf_methods_free(struct conf_methods *m);
+/* allow and deny (conf_access.c), read with a site's or a route's other
+ * options: make them ready for lookups, and the route's in force (its
+ * own, or its site's); free. */
+void conf_acl_finish(struct loader *ld, struct conf_acl *a);
+void conf_route_acl(struct conf_route *r, const struct conf_site *site);
+void conf_acl_free(struct conf_acl *a);
 
 /* A variable expression written as option what at line (conf_expr.c):
  * its parts into e, or errors. */
@@ -73,6 +79,8 @@ extern const struct conf_option conf_route_options[];
 extern const struct conf_option conf_route_cache_options[];
 extern const struct conf_option conf_site_error_page_options[];
 extern const struct conf_option conf_cache_options[];
+extern const struct conf_option conf_site_acl_options[];
+extern const struct conf_option conf_route_acl_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];

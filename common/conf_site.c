@@ -332,6 +332,9 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	r->methods = site->methods;
 	conf_read(ld, sec, conf_route_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
+	conf_read(ld, sec, conf_route_acl_options, r, c);
+	conf_acl_finish(ld, &r->own_acl);
+	conf_route_acl(r, site);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
 			 "true exclude each other", r->pattern);
@@ -350,6 +353,8 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 		return;
 	conf_read(ld, sec, conf_site_options, site, c);
 	conf_read(ld, sec, conf_site_error_page_options, site, c);
+	conf_read(ld, sec, conf_site_acl_options, site, c);
+	conf_acl_finish(ld, &site->acl);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -391,6 +396,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	fputs(" {\n", out);
 	conf_write(out, conf_site_options, s, "\t");
 	conf_write(out, conf_site_error_page_options, s, "\t");
+	conf_write(out, conf_site_acl_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -401,6 +407,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_dump_str(out, s->routes[i].pattern);
 		fputs(" {\n", out);
 		conf_write(out, conf_route_options, &s->routes[i], "\t\t");
+		conf_write(out, conf_route_acl_options, &s->routes[i], "\t\t");
 		if (s->routes[i].cache != NULL)
 			conf_write(out, conf_route_cache_options, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
@@ -417,6 +424,7 @@ void conf_site_free(struct conf_site *s)
 		conf_route_cache_free(&s->routes[j]);
 		if (s->routes[j].methods != s->methods)
 			conf_methods_free(s->routes[j].methods);
+		conf_acl_free(&s->routes[j].own_acl);
 		if (s->routes[j].match)
 			pcre2_match_data_free(s->routes[j].match);
 		if (s->routes[j].regex)
@@ -431,6 +439,7 @@ void conf_site_free(struct conf_site *s)
 	conf_tls_free_site(s->tls);
 	conf_site_error_pages_free(s);
 	conf_methods_free(s->methods);
+	conf_acl_free(&s->acl);
 	conf_release(conf_site_options, s);
 	free(s->name);
 }

@@ -5,7 +5,9 @@
  * looks at the client), portico's own content (the status page) and the cache before
  * the upstream (the cache sends its misses there itself), the cache's
  * head filter before the site's (which edit what the cache answers too),
- * the access log last among the log hooks.
+ * the access log last among the log hooks. The address lists come first
+ * among the access checks: a refused client learns nothing of its
+ * request's limits.
  */
 #include "config.h"
 
@@ -13,6 +15,7 @@
 #include "module.h"
 #include "proxy.h"
 #include "router.h"
+#include "modules/acl.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/headers.h"
@@ -23,6 +26,7 @@
 const struct module *const modules[] = {
 	&router_module,
 	&realip_module,
+	&acl_module,
 	&methods_module,
 	&body_size_module,
 	&status_module,

@@ -5,7 +5,9 @@ package Test::Portico::Client;
 # (Content-Length, chunked, close-delimited), and also sends arbitrary bytes
 # for malformed-request tests. Every read has a deadline.
 #
-#   my $c = Test::Portico::Client->new($port);   # addr => '::1' for IPv6
+#   my $c = Test::Portico::Client->new($port);   # addr => '::1' for IPv6,
+#                                                # from => '127.0.0.2' to
+#                                                # connect from that address
 #   $c->request(GET => '/x', host => 'a.test');
 #   my $r = $c->response;           # { status, header => {...}, body, ... }
 #   my $r = $c->get('/y');          # both at once
@@ -34,6 +36,7 @@ sub new {
 	my $sock = $opt{sock} // IO::Socket::IP->new(
 		PeerHost => $opt{addr} // '127.0.0.1', PeerPort => $port, Proto => 'tcp',
 		Timeout => $opt{timeout} // $TIMEOUT,
+		defined $opt{from} ? (LocalHost => $opt{from}) : (),
 	) or return undef;
 	binmode $sock;
 	$sock->blocking(0);
@@ -363,7 +366,7 @@ sub closed_within {
 sub http {
 	my ($port, %opt) = @_;
 	my $c = Test::Portico::Client->new($port, timeout => $opt{timeout},
-	    addr => delete $opt{addr}) or return undef;
+	    addr => delete $opt{addr}, from => delete $opt{from}) or return undef;
 	my $method = delete $opt{method} // 'GET';
 	my $target = delete $opt{target} // '/';
 	my $r = $c->do($method, $target, %opt);

@@ -1,0 +1,31 @@
+/*
+ * acl.c: refusing clients by their address: deny before allow, so that
+ * a denied address stays refused whatever allow says.
+ */
+#include "config.h"
+
+#include "prefix_tree.h"
+#include "modules/acl.h"
+
+static int check_address(struct exchange *x)
+{
+	const struct conf_acl *a = x->route != NULL ? x->route->acl : NULL;
+	const uint8_t *addr = x->client.addr_bin;
+
+	if (a == NULL)
+		return P_OK;
+	if (a->deny_tree != NULL && prefix_tree_lookup(a->deny_tree, addr, NULL)) {
+		exchange_deny(x, 403, "deny", false);
+		return P_DONE;
+	}
+	if (a->allow_tree != NULL && !prefix_tree_lookup(a->allow_tree, addr, NULL)) {
+		exchange_deny(x, 403, "allow", false);
+		return P_DONE;
+	}
+	return P_OK;
+}
+
+const struct module acl_module = {
+	.name = "acl",
+	.access = check_address,
+};
