@@ -181,6 +181,8 @@ struct conf_cache {
 #define CONF_IGNORE_VARY          0x08
 
 struct cidr;
+struct conf_filter;
+struct conf_filter_list;
 
 struct conf_route {
 	char *pattern;			/* as written: "/prefix" or "~ regex" */
@@ -192,6 +194,8 @@ struct conf_route {
 	bool status;			/* answer with portico's status page */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
+	struct conf_filter_list *filters;	/* the site's unless the route
+						 * says; NULL: none */
 
 	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
 	struct conf_cache *cache;
@@ -242,6 +246,7 @@ struct conf_site {
 					 * listener; 443 is left out of URLs) */
 	char *hsts;			/* Strict-Transport-Security value, or NULL */
 	size_t client_max_body_size;	/* its routes' default; 0: no limit */
+	struct conf_filter_list *filters;	/* its routes' default; NULL: none */
 };
 
 struct conf {
@@ -286,6 +291,8 @@ struct conf {
 	unsigned nsites;
 	struct conf_cache *caches;
 	unsigned ncaches;
+	struct conf_filter *filters;	/* filter "NAME" { } (conf_filter.h) */
+	unsigned nfilters;
 };
 
 /* conf_load() flags: also check what starting would fail on (the

@@ -312,7 +312,9 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 		return;
 	resolve_pattern(ld, sec, r);
 	r->client_max_body_size = site->client_max_body_size;
+	r->filters = site->filters;
 	conf_read(ld, sec, conf_route_options, r, c);
+	conf_read(ld, sec, conf_route_filter_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
@@ -331,6 +333,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	if ((site->name = ld_strdup(ld, ld_title_of(ld, sec))) == NULL)
 		return;
 	conf_read(ld, sec, conf_site_options, site, c);
+	conf_read(ld, sec, conf_site_filter_options, site, c);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -371,6 +374,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_dump_str(out, s->name);
 	fputs(" {\n", out);
 	conf_write(out, conf_site_options, s, "\t");
+	conf_write(out, conf_site_filter_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -381,6 +385,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_dump_str(out, s->routes[i].pattern);
 		fputs(" {\n", out);
 		conf_write(out, conf_route_options, &s->routes[i], "\t\t");
+		conf_route_filters_dump(s, &s->routes[i], out, "\t\t");
 		if (s->routes[i].cache != NULL)
 			conf_write(out, conf_route_cache_options, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
@@ -395,6 +400,8 @@ void conf_site_free(struct conf_site *s)
 	for (j = 0; j < s->nroutes; j++) {
 		free(s->routes[j].pattern);
 		conf_route_cache_free(&s->routes[j]);
+		if (s->routes[j].filters != s->filters)
+			conf_filter_list_free(s->routes[j].filters);
 		if (s->routes[j].match)
 			pcre2_match_data_free(s->routes[j].match);
 		if (s->routes[j].regex)
@@ -405,6 +412,7 @@ void conf_site_free(struct conf_site *s)
 		free(s->hosts[j].name);
 	free(s->hosts);
 	free(s->listens);
+	conf_filter_list_free(s->filters);
 	conf_tls_free_site(s->tls);
 	conf_release(conf_site_options, s);
 	free(s->name);

@@ -1,10 +1,11 @@
 /*
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
- * route, portico's own content (the status page) and the cache before
- * the upstream (the cache sends its misses there itself), the cache's
- * head filter before the site's (which edit what the cache answers too),
- * the access log last among the log hooks.
+ * route, the request filters first among the access checks (a refused
+ * request costs nothing more), portico's own content (the status page)
+ * and the cache before the upstream (the cache sends its misses there
+ * itself), the cache's head filter before the site's (which edit what
+ * the cache answers too), the access log last among the log hooks.
  */
 #include "config.h"
 
@@ -14,11 +15,13 @@
 #include "router.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
+#include "modules/filter.h"
 #include "modules/headers.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
 	&router_module,
+	&filter_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,

@@ -1,0 +1,82 @@
+/*
+ * conf_filter.h: request filters (filter "NAME" { } at the top level),
+ * the lists of them sites and routes apply, and how a list is made ready
+ * to run.
+ *
+ * Owns: the rules as written and compiled, and each list's program: its
+ * rules in order, cut into steps. A step is one rule, or a run of rules
+ * listed one after the other that look at the same field and are all
+ * anchored at the field's start ("^/wp-admin/"), joined into one
+ * alternation whose branches carry their index as a mark: one JIT match
+ * tries them all at position 0, in the listed order, which is much
+ * cheaper than as many matches (bench/filters measures both). Rules that
+ * search the whole field ("(?i)nikto") stay apart: joined, every branch
+ * would be tried at every position, which costs more than a match each.
+ * The master builds all of it at load; workers inherit it by fork, and
+ * each has its own copy of the list's match data.
+ */
+#ifndef PORTICO_CONF_FILTER_H
+#define PORTICO_CONF_FILTER_H
+
+#include "conf.h"
+
+struct cidr;
+
+/* What a filter looks at. */
+enum conf_filter_on {
+	FILTER_METHOD = 0,
+	FILTER_PATH,			/* as received, without the query */
+	FILTER_QUERY,			/* after '?'; empty when none */
+	FILTER_HEADER,			/* each field of that name; "" when none */
+	FILTER_ADDRESS			/* the client's address, in CIDR prefixes */
+};
+
+struct conf_filter {
+	char *name;
+	char *refused_by;		/* "filter=NAME", as the logs name it */
+	enum conf_filter_on on;
+	char *method, *path, *query;	/* the regex as written: one of these, */
+	char *header, *match;		/* or a field name and its regex */
+	char *header_lower;		/* header, lower-case, to find fields */
+	struct cidr *address;		/* FILTER_ADDRESS */
+	unsigned naddress;
+	pcre2_code *regex;		/* the others */
+	bool negate;			/* refuse what does not match */
+	bool close;			/* action = "close": no answer at all */
+	unsigned status;		/* action = "deny": answered with it */
+};
+
+/* Rules joined into one step, at most (a larger pattern may pass PCRE2's
+ * limit on compiled size). */
+#define CONF_FILTER_GROUP_MAX 256
+
+struct conf_filter_step {
+	const struct conf_filter *const *rules;	/* into the list's rules */
+	unsigned nrules;		/* 1: rules[0] alone, with its regex */
+	pcre2_code *regex;		/* nrules > 1: the alternation; the
+					 * mark of a match is the index */
+};
+
+struct conf_filter_list {
+	const struct conf_filter **rules;	/* in the listed order */
+	unsigned nrules;
+	struct conf_filter_step *steps;
+	unsigned nsteps;
+	pcre2_match_data *match;	/* fits every step's regex */
+};
+
+/* The pattern a group of anchored rules is joined into, written into out
+ * (NUL-terminated); the length it needs, as snprintf's. For the unit
+ * test as well as for the loader. */
+size_t conf_filter_join(const struct conf_filter *const *rules, unsigned n, char *out,
+			size_t len);
+
+/* Whether rule f may join a group: its regex is anchored and has no
+ * captures, nothing in it reaches past its own end ("#" comments, "\Q")
+ * and it sets no start-of-pattern options ("(*UTF)"). */
+bool conf_filter_joinable(const struct conf_filter *f);
+
+/* The filter named name in c, or NULL. */
+const struct conf_filter *conf_filter_named(const struct conf *c, const char *name);
+
+#endif
