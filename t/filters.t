@@ -36,6 +36,7 @@ site s {
 	route "/open/" { upstream = "app"  filters = {"git"} }
 	route "/local/" { upstream = "app"  filters = {"loopback"} }
 	route "/partners/" { upstream = "app"  filters = {"only_docs"} }
+	route "/status" { status = true  filters = {"git"} }
 }
 EOF
 my $port = $p->port('http');
@@ -100,6 +101,12 @@ ok(wait_for(sub { grep { m{"GET /probe HTTP/1\.1" .* filter=scanners$} } $p->acc
    '... also for a request refused without an answer');
 ok(wait_for(sub { $p->error_log =~ /exchange ended PR \(refused by filter=git\), status 403.*GET \/\.git\/config/ },
 	    10), 'the error log\'s end line names it');
+
+# The status page counts the refusals: one more for one more refused.
+my $before = $p->status_doc->{filtered};
+ok(defined $before && $before >= 10, 'the status page counts refused requests');
+is(get('/.git/HEAD')->{status}, 403, 'one more is refused ...');
+is($p->status_doc->{filtered}, $before + 1, '... and counted');
 
 # Configuration: errors at their line, and -T that reads back.
 my $bad = Test::Portico->new(conf => <<'EOF');

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "modules/filter.h"
+#include "stats.h"
 
 static int check_filters(struct exchange *x)
 {
@@ -12,6 +13,7 @@ static int check_filters(struct exchange *x)
 
 	if (l == NULL || (f = filter_first(l, &x->req, x->client.addr_bin)) == NULL)
 		return P_OK;
+	STATS_ADD(x->ctx->stats, c.filtered, 1);
 	/* A body that was not read would be taken for the next request. */
 	exchange_deny(x, f->close ? 0 : (int)f->status, f->refused_by,
 		      x->req.framing != HTTP_BODY_NONE);
