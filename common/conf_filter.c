@@ -140,6 +140,17 @@ static const char *regex_text(const struct conf_filter *f)
 	return NULL;
 }
 
+/* A field name: an HTTP token. */
+static bool is_field_name(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+			return false;
+	return true;
+}
+
 /* What the filter looks at: exactly one of method, path, query, header
  * and address. */
 static void resolve_target(struct loader *ld, cfg_t *sec, struct conf_filter *f)
@@ -164,6 +175,9 @@ static void resolve_target(struct loader *ld, cfg_t *sec, struct conf_filter *f)
 	if (f->on == FILTER_HEADER && n == 1 && f->match == NULL)
 		ld_error(ld, ld_opt_line(ld, sec, "header"), "filter \"%s\": header needs match = "
 			 "\"REGEX\"", f->name);
+	if (f->on == FILTER_HEADER && f->header != NULL && !is_field_name(f->header))
+		ld_error(ld, ld_opt_line(ld, sec, "header"), "filter \"%s\": header \"%s\" is not "
+			 "a field name", f->name, f->header);
 	if (f->on != FILTER_HEADER && f->match != NULL)
 		ld_error(ld, ld_opt_line(ld, sec, "match"), "filter \"%s\": match goes with header "
 			 "= \"NAME\"", f->name);
@@ -257,16 +271,14 @@ void conf_filter_free(struct conf_filter *f)
 bool conf_filter_joinable(const struct conf_filter *f)
 {
 	const char *re = regex_text(f);
-	uint32_t options = 0, captures = 1;
+	uint32_t captures = 1;
 
 	if (f->regex == NULL || re == NULL || f->negate)
 		return false;
 	if (strstr(re, "(*") != NULL || strchr(re, '#') != NULL || strstr(re, "\\Q") != NULL)
 		return false;
-	if (pcre2_pattern_info(f->regex, PCRE2_INFO_ALLOPTIONS, &options) != 0 ||
-	    pcre2_pattern_info(f->regex, PCRE2_INFO_CAPTURECOUNT, &captures) != 0)
-		return false;
-	return (options & PCRE2_ANCHORED) && captures == 0;
+	return pcre2_pattern_info(f->regex, PCRE2_INFO_CAPTURECOUNT, &captures) == 0 &&
+	       captures == 0;
 }
 
 /* Whether a and b look at the same field. */

@@ -102,16 +102,16 @@ static void test_steps(void)
 	l = c->sites[0].filters;
 	ok(c->sites[0].routes[0].filters == l, "a route without a list has its site's");
 	is_int(l->nrules, 9, "the list holds its nine rules");
-	is_int(l->nsteps, 7, "anchored rules listed together on one field are joined");
-	is_int(l->steps[0].nrules, 2, "... a and ab into one step");
+	is_int(l->nsteps, 6, "rules listed together on one field are joined");
+	is_int(l->steps[0].nrules, 3, "... a, ab and dot into one step");
 	ok(l->steps[0].regex != NULL, "... which has a joined regex");
-	is_int(l->steps[1].nrules, 1, "a rule that searches the whole field stays alone");
-	is_int(l->steps[2].nrules, 2, "header rules on the same field join, whatever the case");
-	is_int(l->steps[3].nrules, 1, "a rule on another field starts a step of its own");
+	is_int(l->steps[1].nrules, 2, "header rules on the same field join, whatever the case");
+	is_int(l->steps[2].nrules, 1, "a rule on another field starts a step of its own");
 	ok(!conf_filter_joinable(l->rules[6]), "a negated rule is not joined");
 	ok(!conf_filter_joinable(l->rules[7]), "a rule with captures is not joined");
 	ok(!conf_filter_joinable(l->rules[8]), "a rule with start-of-pattern options is not joined");
-	ok(conf_filter_joinable(l->rules[0]), "an anchored rule is");
+	ok(conf_filter_joinable(l->rules[0]) && conf_filter_joinable(l->rules[2]),
+	   "anchored rules and rules that search the whole field are");
 	conf_free(c);
 }
 
@@ -130,7 +130,8 @@ static void test_first_match(void)
 		return;
 	is_str(refused_path(c, "/a/b"), "a", "of two joined rules that match, the first listed");
 	is_str(refused_path(c, "/b/x"), "b", "a later branch is named by its mark");
-	is_str(refused_path(c, "/a/x.php"), "php", "a rule listed before a group wins over it");
+	is_str(refused_path(c, "/a/x.php"), "php",
+	       "a rule listed first wins over one that matches further left");
 	is_str(refused_path(c, "/CI/x"), "ci", "(?i) holds for its own branch");
 	is_str(refused_path(c, "/cs"), "-", "... and not for the next");
 	is_str(refused_path(c, "/x/a"), "-", "joined rules stay anchored at the start");
@@ -138,10 +139,11 @@ static void test_first_match(void)
 }
 
 /* 600 anchored rules: joined in groups of CONF_FILTER_GROUP_MAX, each
- * path still named by its own rule. */
+ * path still named by its own rule; 300 words a User-Agent may hold,
+ * where "scanner1" is listed before "scanner10" and so refuses it. */
 static void test_many(void)
 {
-	size_t cap = 600 * 64, len = 0, lcap = 600 * 16, llen = 0;
+	size_t cap = 900 * 80, len = 0, lcap = 900 * 16, llen = 0;
 	char *rules = malloc(cap), *list = malloc(lcap), path[64];
 	struct conf *c;
 	unsigned i, wrong = 0;
@@ -151,12 +153,19 @@ static void test_many(void)
 					"filter wp%u { path = \"^/wp-admin-%u/\" }\n", i, i);
 		llen += (size_t)snprintf(list + llen, lcap - llen, "%s\"wp%u\"", i ? ", " : "", i);
 	}
+	for (i = 0; i < 300; i++) {
+		len += (size_t)snprintf(rules + len, cap - len, "filter ua%u { header = "
+					"\"User-Agent\"  match = \"(?i)scanner%u\" }\n", i, i);
+		llen += (size_t)snprintf(list + llen, lcap - llen, ", \"ua%u\"", i);
+	}
 	c = load(rules, list);
 	free(rules);
 	free(list);
 	if (!ok(c != NULL, "600 rules load"))
 		return;
-	is_int(c->sites[0].filters->nsteps, (600 + CONF_FILTER_GROUP_MAX - 1) / CONF_FILTER_GROUP_MAX,
+	is_int(c->sites[0].filters->nsteps,
+	       (600 + CONF_FILTER_GROUP_MAX - 1) / CONF_FILTER_GROUP_MAX +
+	       (300 + CONF_FILTER_GROUP_MAX - 1) / CONF_FILTER_GROUP_MAX,
 	       "they are joined into groups of at most %d", CONF_FILTER_GROUP_MAX);
 	for (i = 0; i < 600; i++) {
 		char want[16];
@@ -168,6 +177,26 @@ static void test_many(void)
 	}
 	is_int(wrong, 0, "each path is refused by its own rule");
 	is_str(refused_path(c, "/wp-admin-600/"), "-", "and one no rule names passes");
+	wrong = 0;
+	for (i = 0; i < 300; i++) {
+		struct http_message m = request("GET", "/", "");
+		char ua[64], want[16], word[32];
+		unsigned j;
+
+		snprintf(ua, sizeof(ua), "Mozilla/5.0 (SCANNER%u)", i);
+		add_field(&m, "User-Agent", ua);
+		for (j = 0; j <= i; j++) {	/* the first listed word it holds */
+			snprintf(word, sizeof(word), "SCANNER%u", j);
+			if (strstr(ua, word) != NULL)
+				break;
+		}
+		snprintf(want, sizeof(want), "ua%u", j);
+		if (strcmp(refused(c, &m), want) != 0) {
+			printf("# %s: %s, not %s\n", ua, refused(c, &m), want);
+			wrong++;
+		}
+	}
+	is_int(wrong, 0, "each User-Agent is refused by the first listed word it holds");
 	conf_free(c);
 }
 
