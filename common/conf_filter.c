@@ -266,17 +266,24 @@ void conf_filter_free(struct conf_filter *f)
 	free(f->name);
 }
 
-/* ---- lists: joining anchored rules ---- */
+/* ---- lists: joining rules ---- */
+
+/* What a pattern may not hold to be joined: verbs and start-of-pattern
+ * options, comments and quoting that run to its end, and recursion into
+ * the whole pattern (which would be the whole alternation). */
+static const char *const unjoinable[] = { "(*", "#", "\\Q", "(?R", "(?0", "\\g" };
 
 bool conf_filter_joinable(const struct conf_filter *f)
 {
 	const char *re = regex_text(f);
 	uint32_t captures = 1;
+	unsigned i;
 
 	if (f->regex == NULL || re == NULL || f->negate)
 		return false;
-	if (strstr(re, "(*") != NULL || strchr(re, '#') != NULL || strstr(re, "\\Q") != NULL)
-		return false;
+	for (i = 0; i < ARRAY_LEN(unjoinable); i++)
+		if (strstr(re, unjoinable[i]) != NULL)
+			return false;
 	return pcre2_pattern_info(f->regex, PCRE2_INFO_CAPTURECOUNT, &captures) == 0 &&
 	       captures == 0;
 }
@@ -288,8 +295,10 @@ static bool same_field(const struct conf_filter *a, const struct conf_filter *b)
 								    b->header_lower) == 0);
 }
 
-size_t conf_filter_join(const struct conf_filter *const *rules, unsigned n, char *out,
-			size_t len)
+/* The alternation rules[0..n) are joined into, each branch marked with
+ * its index, written into out (NUL-terminated); the length it needs, as
+ * snprintf's. */
+static size_t join(const struct conf_filter *const *rules, unsigned n, char *out, size_t len)
 {
 	size_t used = 0;
 	unsigned i;
@@ -298,8 +307,8 @@ size_t conf_filter_join(const struct conf_filter *const *rules, unsigned n, char
 	if (len > 0)
 		out[0] = '\0';
 	for (i = 0; i < n; i++) {
-		w = snprintf(out + MIN(used, len), used < len ? len - used : 0, "%s(*MARK:%u)(?:%s)",
-			     i ? "|" : "", i, regex_text(rules[i]));
+		w = snprintf(used < len ? out + used : NULL, used < len ? len - used : 0,
+			     "%s(*MARK:%u)(?:%s)", i ? "|" : "", i, regex_text(rules[i]));
 		used += w > 0 ? (size_t)w : 0;
 	}
 	return used;
@@ -317,10 +326,10 @@ static void add_steps(struct loader *ld, struct conf_filter_list *l,
 	unsigned i;
 
 	if (n > 1) {
-		len = conf_filter_join(rules, n, NULL, 0) + 1;
+		len = join(rules, n, NULL, 0) + 1;
 		if ((text = ld_realloc(ld, NULL, len, 1)) == NULL)
 			return;
-		conf_filter_join(rules, n, text, len);
+		join(rules, n, text, len);
 		joined = conf_regex_compile(text, err, sizeof(err));
 		free(text);
 		if (joined == NULL) {

@@ -70,16 +70,10 @@ struct conf_filter_list {
 	pcre2_match_data *match;	/* fits every step's regex */
 };
 
-/* The pattern a group of anchored rules is joined into, written into out
- * (NUL-terminated); the length it needs, as snprintf's. For the unit
- * test as well as for the loader. */
-size_t conf_filter_join(const struct conf_filter *const *rules, unsigned n, char *out,
-			size_t len);
-
 /* Whether rule f may join a group: it is not negated, its regex has no
  * captures (their numbers would change), nothing in it reaches past its
- * own end ("#" comments, "\Q") and it sets no start-of-pattern options
- * ("(*UTF)"). */
+ * own end ("#" comments, "\Q"), it sets no start-of-pattern options
+ * ("(*UTF)") and does not recurse into the whole pattern ("(?R)"). */
 bool conf_filter_joinable(const struct conf_filter *f);
 
 /* The filter named name in c, or NULL. */

@@ -116,6 +116,7 @@ filter broken {
 	path = "^/(unclosed"
 }
 filter both { path = "x"  query = "y" }
+filter sp { header = "User Agent"  match = "x" }
 site s {
 	filters = {"broken", "missing"}
 	route "/" { upstream = "app" }
@@ -128,7 +129,9 @@ like($err, qr/^portico: \Q$file\E:4: filter "broken": bad regex: missing closing
      'a bad regex is reported at its line');
 like($err, qr/^portico: \Q$file\E:6: filter "both": path and query exclude each other/m,
      'a filter that looks at two things is reported');
-like($err, qr/^portico: \Q$file\E:8: site "s": unknown filter "missing"/m,
+like($err, qr/^portico: \Q$file\E:7: filter "sp": header "User Agent" is not a field name/m,
+     'a header that is not a field name is reported');
+like($err, qr/^portico: \Q$file\E:9: site "s": unknown filter "missing"/m,
      'an unknown filter name is reported at its line');
 
 my ($trc, $out, $terr) = $p->run('-T');

@@ -93,16 +93,18 @@ static void test_steps(void)
 		"filter ref { header = \"Referer\"  match = \"^http://spam\" }\n"
 		"filter neg { path = \"^/\"  negate = true }\n"
 		"filter cap { path = \"^/(x|y)z\" }\n"
-		"filter utf { path = \"(*UTF)^/u\" }\n",
-		"\"a\", \"ab\", \"dot\", \"ua1\", \"ua2\", \"ref\", \"neg\", \"cap\", \"utf\"");
+		"filter utf { path = \"(*UTF)^/u\" }\n"
+		"filter rec { path = \"^/r(?R)?\" }\n",
+		"\"a\", \"ab\", \"dot\", \"ua1\", \"ua2\", \"ref\", \"neg\", \"cap\", \"utf\", "
+		"\"rec\"");
 	const struct conf_filter_list *l;
 
 	if (!ok(c != NULL, "a list of filters loads"))
 		return;
 	l = c->sites[0].filters;
 	ok(c->sites[0].routes[0].filters == l, "a route without a list has its site's");
-	is_int(l->nrules, 9, "the list holds its nine rules");
-	is_int(l->nsteps, 6, "rules listed together on one field are joined");
+	is_int(l->nrules, 10, "the list holds its ten rules");
+	is_int(l->nsteps, 7, "rules listed together on one field are joined");
 	is_int(l->steps[0].nrules, 3, "... a, ab and dot into one step");
 	ok(l->steps[0].regex != NULL, "... which has a joined regex");
 	is_int(l->steps[1].nrules, 2, "header rules on the same field join, whatever the case");
@@ -110,6 +112,7 @@ static void test_steps(void)
 	ok(!conf_filter_joinable(l->rules[6]), "a negated rule is not joined");
 	ok(!conf_filter_joinable(l->rules[7]), "a rule with captures is not joined");
 	ok(!conf_filter_joinable(l->rules[8]), "a rule with start-of-pattern options is not joined");
+	ok(!conf_filter_joinable(l->rules[9]), "a rule that recurses into its whole pattern is not");
 	ok(conf_filter_joinable(l->rules[0]) && conf_filter_joinable(l->rules[2]),
 	   "anchored rules and rules that search the whole field are");
 	conf_free(c);
