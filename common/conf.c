@@ -28,6 +28,7 @@
 
 #include "core.h"
 #include "conf.h"
+#include "conf_filter.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
 
@@ -36,7 +37,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_upstream_options, conf_tls_upstream_options, conf_server_options,
 	conf_health_check_options, conf_site_options, conf_tls_options, conf_route_options,
 	conf_route_cache_options, conf_cache_options, conf_site_error_page_options,
-	conf_site_acl_options, conf_route_acl_options, NULL
+	conf_site_acl_options, conf_route_acl_options, conf_filter_options,
+	conf_site_filter_options, conf_route_filter_options, NULL
 };
 
 /* ---- the schema ---- */
@@ -305,6 +307,7 @@ struct conf *conf_load(const char *path, unsigned flags, char **errors)
 	}
 	conf_globals_resolve(ld, cfg, c);
 	conf_caches_resolve(ld, cfg, c);
+	conf_filters_resolve(ld, cfg, c);
 	conf_upstreams_resolve(ld, cfg, c);
 	conf_sites_resolve(ld, cfg, c);
 	ld_check_duplicates(ld);
@@ -338,6 +341,9 @@ void conf_free(struct conf *c)
 	for (i = 0; i < c->ncaches; i++)
 		conf_cache_free(&c->caches[i]);
 	free(c->caches);
+	for (i = 0; i < c->nfilters; i++)
+		conf_filter_free(&c->filters[i]);
+	free(c->filters);
 	conf_globals_free(c);
 	free(c->file);
 	free(c);
@@ -353,6 +359,8 @@ void conf_dump(const struct conf *c, FILE *out)
 	conf_globals_dump(c, out);
 	for (i = 0; i < c->ncaches; i++)
 		conf_cache_dump(&c->caches[i], out);
+	for (i = 0; i < c->nfilters; i++)
+		conf_filter_dump(&c->filters[i], out);
 	for (i = 0; i < c->nupstreams; i++)
 		conf_upstream_dump(&c->upstreams[i], out);
 	for (i = 0; i < c->nsites; i++)

@@ -205,6 +205,8 @@ struct conf_methods {
 	unsigned n;
 	char *allow;			/* "GET, HEAD, POST": the 405's Allow */
 };
+struct conf_filter;
+struct conf_filter_list;
 
 struct conf_route {
 	char *pattern;			/* as written: "/prefix" or "~ regex" */
@@ -221,6 +223,8 @@ struct conf_route {
 	struct conf_acl own_acl;	/* allow and deny written on the route */
 	const struct conf_acl *acl;	/* in force: own_acl when it sets any,
 					 * else the site's; NULL: none */
+	struct conf_filter_list *filters;	/* the site's unless the route
+						 * says; NULL: none */
 
 	/* Caching through a zone (conf_cache.c); none when cache is NULL. */
 	struct conf_cache *cache;
@@ -299,6 +303,7 @@ struct conf_site {
 	unsigned nreal_ip_from;
 	unsigned real_ip_header;	/* CONF_REAL_IP_* */
 	struct conf_acl acl;		/* its routes' unless they set their own */
+	struct conf_filter_list *filters;	/* its routes' default; NULL: none */
 };
 
 /* The site's page for status, or NULL. */
@@ -347,6 +352,8 @@ struct conf {
 	unsigned nsites;
 	struct conf_cache *caches;
 	unsigned ncaches;
+	struct conf_filter *filters;	/* filter "NAME" { } (conf_filter.h) */
+	unsigned nfilters;
 };
 
 /* conf_load() flags: also check what starting would fail on (the

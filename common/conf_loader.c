@@ -75,6 +75,7 @@ const struct conf_section conf_sections[] = {
 	{ "tls", CS_TLS, CS_SITE, false, "a site's tls section" },
 	{ "route", CS_ROUTE, CS_SITE, true, "a route" },
 	{ "cache", CS_CACHE, CS_GLOBAL, true, "a cache section" },
+	{ "filter", CS_FILTER, CS_GLOBAL, true, "a filter" },
 	{ NULL, 0, 0, false, NULL }
 };
 

@@ -19,6 +19,7 @@ struct loader;
 void conf_globals_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_filters_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 
 /* A route's caching options, read with its others (conf_cache.c): check
@@ -81,6 +82,9 @@ extern const struct conf_option conf_site_error_page_options[];
 extern const struct conf_option conf_cache_options[];
 extern const struct conf_option conf_site_acl_options[];
 extern const struct conf_option conf_route_acl_options[];
+extern const struct conf_option conf_filter_options[];
+extern const struct conf_option conf_site_filter_options[];
+extern const struct conf_option conf_route_filter_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];
@@ -97,6 +101,14 @@ void conf_globals_free(struct conf *c);
 void conf_upstream_free(struct conf_upstream *u);
 void conf_site_free(struct conf_site *s);
 void conf_cache_free(struct conf_cache *z);
+void conf_filter_dump(const struct conf_filter *f, FILE *out);
+void conf_filter_free(struct conf_filter *f);
+
+/* A route's filters, written back when they are its own; a site's or a
+ * route's list freed (conf_filter.c). */
+void conf_route_filters_dump(const struct conf_site *site, const struct conf_route *r,
+			     FILE *out, const char *indent);
+void conf_filter_list_free(struct conf_filter_list *l);
 
 
 #endif

@@ -44,7 +44,8 @@ enum conf_scope {
 	CS_SITE = 1 << 5,
 	CS_TLS = 1 << 6,		/* a site's tls { } */
 	CS_ROUTE = 1 << 7,
-	CS_CACHE = 1 << 8		/* cache "NAME" { } at the top level */
+	CS_CACHE = 1 << 8,		/* cache "NAME" { } at the top level */
+	CS_FILTER = 1 << 9		/* filter "NAME" { } at the top level */
 };
 
 enum conf_type {

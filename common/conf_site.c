@@ -330,7 +330,9 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	resolve_pattern(ld, sec, r);
 	r->client_max_body_size = site->client_max_body_size;
 	r->methods = site->methods;
+	r->filters = site->filters;
 	conf_read(ld, sec, conf_route_options, r, c);
+	conf_read(ld, sec, conf_route_filter_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	conf_read(ld, sec, conf_route_acl_options, r, c);
 	conf_acl_finish(ld, &r->own_acl);
@@ -355,6 +357,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_error_page_options, site, c);
 	conf_read(ld, sec, conf_site_acl_options, site, c);
 	conf_acl_finish(ld, &site->acl);
+	conf_read(ld, sec, conf_site_filter_options, site, c);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -397,6 +400,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_options, s, "\t");
 	conf_write(out, conf_site_error_page_options, s, "\t");
 	conf_write(out, conf_site_acl_options, s, "\t");
+	conf_write(out, conf_site_filter_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -408,6 +412,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		fputs(" {\n", out);
 		conf_write(out, conf_route_options, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_acl_options, &s->routes[i], "\t\t");
+		conf_route_filters_dump(s, &s->routes[i], out, "\t\t");
 		if (s->routes[i].cache != NULL)
 			conf_write(out, conf_route_cache_options, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
@@ -425,6 +430,8 @@ void conf_site_free(struct conf_site *s)
 		if (s->routes[j].methods != s->methods)
 			conf_methods_free(s->routes[j].methods);
 		conf_acl_free(&s->routes[j].own_acl);
+		if (s->routes[j].filters != s->filters)
+			conf_filter_list_free(s->routes[j].filters);
 		if (s->routes[j].match)
 			pcre2_match_data_free(s->routes[j].match);
 		if (s->routes[j].regex)
@@ -436,6 +443,7 @@ void conf_site_free(struct conf_site *s)
 		free(s->hosts[j].name);
 	free(s->hosts);
 	free(s->listens);
+	conf_filter_list_free(s->filters);
 	conf_tls_free_site(s->tls);
 	conf_site_error_pages_free(s);
 	conf_methods_free(s->methods);

@@ -36,6 +36,7 @@ struct stats_counters {
 	uint64_t cache_bypassed;	/* not looked up (method, cache_bypass) */
 	uint64_t cache_stored;		/* answers written to the store */
 	uint64_t cache_collapsed;	/* misses that waited for another's fill */
+	uint64_t filtered;		/* requests a request filter refused */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

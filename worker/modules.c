@@ -2,12 +2,13 @@
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
  * route, the real client address right after it (before every rule that
- * looks at the client), portico's own content (the status page) and the cache before
- * the upstream (the cache sends its misses there itself), the cache's
- * head filter before the site's (which edit what the cache answers too),
- * the access log last among the log hooks. The address lists come first
- * among the access checks: a refused client learns nothing of its
- * request's limits.
+ * looks at the client), then the access checks: the address lists first
+ * (a refused client learns nothing of its request's limits), the request
+ * filters next (a refused request costs nothing more); portico's own
+ * content (the status page) and the cache before the upstream (the cache
+ * sends its misses there itself), the cache's head filter before the
+ * site's (which edit what the cache answers too), the access log last
+ * among the log hooks.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include "modules/acl.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
+#include "modules/filter.h"
 #include "modules/headers.h"
 #include "modules/methods.h"
 #include "modules/realip.h"
@@ -27,6 +29,7 @@ const struct module *const modules[] = {
 	&router_module,
 	&realip_module,
 	&acl_module,
+	&filter_module,
 	&methods_module,
 	&body_size_module,
 	&status_module,
