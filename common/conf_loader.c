@@ -75,6 +75,8 @@ const struct conf_section conf_sections[] = {
 	{ "tls", CS_TLS, CS_SITE, false, "a site's tls section" },
 	{ "route", CS_ROUTE, CS_SITE, true, "a route" },
 	{ "cache", CS_CACHE, CS_GLOBAL, true, "a cache section" },
+	{ "limit_req", CS_LIMIT_REQ, CS_GLOBAL, true, "a limit_req section" },
+	{ "limit_conn", CS_LIMIT_CONN, CS_GLOBAL, true, "a limit_conn section" },
 	{ NULL, 0, 0, false, NULL }
 };
 

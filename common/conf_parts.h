@@ -19,6 +19,7 @@ struct loader;
 void conf_globals_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_limits_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 
 /* A route's caching options, read with its others (conf_cache.c): check
@@ -42,6 +43,10 @@ extern const struct conf_option conf_site_options[];
 extern const struct conf_option conf_route_options[];
 extern const struct conf_option conf_route_cache_options[];
 extern const struct conf_option conf_cache_options[];
+extern const struct conf_option conf_limit_req_options[];
+extern const struct conf_option conf_limit_conn_options[];
+extern const struct conf_option conf_site_limit_options[];
+extern const struct conf_option conf_route_limit_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];
@@ -54,10 +59,14 @@ void conf_globals_dump(const struct conf *c, FILE *out);
 void conf_upstream_dump(const struct conf_upstream *u, FILE *out);
 void conf_site_dump(const struct conf_site *s, FILE *out);
 void conf_cache_dump(const struct conf_cache *z, FILE *out);
+void conf_limit_dump(const struct conf_limit *l, FILE *out);
+void conf_route_limits_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,
+			    const char *indent);
 void conf_globals_free(struct conf *c);
 void conf_upstream_free(struct conf_upstream *u);
 void conf_site_free(struct conf_site *s);
 void conf_cache_free(struct conf_cache *z);
+void conf_limit_free(struct conf_limit *l);
 
 
 #endif

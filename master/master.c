@@ -184,6 +184,7 @@ static void spawn(unsigned slot)
 		.stats_root = shared_stats_root(shared),
 		.tls_cache = shared_tls_cache(shared),
 		.caches = shared->stores,
+		.limits = shared->limits,
 	};
 	struct proc *p = proc_add();
 	int channel;
@@ -370,6 +371,7 @@ static void reap(void)
 		/* A worker that exits cleanly has let go of what it wrote. */
 		if (status != 0)
 			cache_zones_reap(p->sh->caches, p->sh->ncaches, pid);
+		limit_zones_reap(p->sh->limit_refs, p->sh->nlimits, pid);
 		proc_remove(p);
 	}
 }

@@ -15,10 +15,12 @@
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/headers.h"
+#include "modules/limits.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
 	&router_module,
+	&limits_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,
