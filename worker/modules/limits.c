@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "event.h"
 #include "log.h"
@@ -70,6 +71,18 @@ static void refuse_full(struct exchange *x, const struct conf_limit *l)
 
 /* ---- limit_req ---- */
 
+/* The clock now, not as the loop last read it: a bucket that is due
+ * passes the first request after its time, and every microsecond the
+ * loop's clock lags behind is lost from the rate (a flood on one key
+ * got 82 % of its rate over two busy workers with the loop's clock). */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static unsigned delay_ms(const struct exchange *x)
 {
 	uint64_t now = ev_now();
@@ -107,7 +120,7 @@ static int check_req(struct exchange *x, const struct conf_limit *l)
 	}
 	if (!key_of(x, l, &k))
 		return P_OK;
-	r = limit_req_take(x->ctx->limits[l->index], k, &rate, ev_now_us());
+	r = limit_req_take(x->ctx->limits[l->index], k, &rate, now_us());
 	if (r.first_eviction)
 		log_eviction(x, l);
 	switch (r.verdict) {
