@@ -5,7 +5,8 @@
 # header that leave other keys alone, delayed requests answered later
 # instead of refused, open requests given back when their exchange ends
 # and when their worker is killed, buckets kept across a reload, the
-# access log naming the limit that refused, and configuration errors.
+# access log naming the limit that refused, the status page's counts, and
+# configuration errors.
 
 use strict;
 use warnings;
@@ -31,6 +32,7 @@ site s {
 	route "/client/" { upstream = "app"  limit_req = "byclient" }
 	route "/smooth/" { upstream = "app"  limit_req = "smooth" }
 	route "/conn/" { upstream = "app"  limit_conn = "two" }
+	route "/status" { status = true }
 	route "/" { upstream = "app" }
 }
 EOF
@@ -179,6 +181,13 @@ ok((grep { m{"GET /client/x HTTP/1\.1" 503 .* limit_req=byclient$} } @log),
    '... limit_req=byclient');
 ok((grep { m{"GET /conn/3 HTTP/1\.1" 429 .* limit_conn=two$} } @log), '... limit_conn=two');
 ok((grep { m{"GET /slow/\d+ HTTP/1\.1" 200 .* -$} } @log), 'and nothing on what passed');
+
+# ---- the status page ----
+
+my $lim = ($p->status_doc // {})->{limits} // {};
+cmp_ok($lim->{req_refused} // 0, '>=', 14 + 3 + 1, 'the status page counts limit_req\'s refusals');
+cmp_ok($lim->{req_delayed} // 0, '>=', 1, '... the requests it delayed');
+cmp_ok($lim->{conn_refused} // 0, '>=', 2, '... and limit_conn\'s refusals');
 
 # ---- configuration errors ----
 

@@ -49,8 +49,11 @@ static void refuse(struct exchange *x, const struct conf_limit *l, uint64_t wait
 	uint64_t secs = (wait_us + 999999) / 1000000;
 
 	exchange_deny(x, (int)l->status, l->refused_by, false);
-	if (l->kind != CONF_LIMIT_REQ)
+	if (l->kind != CONF_LIMIT_REQ) {
+		STATS_ADD(x->ctx->stats, c.limit_conn_refused, 1);
 		return;
+	}
+	STATS_ADD(x->ctx->stats, c.limit_req_refused, 1);
 	snprintf(x->retry_after, sizeof(x->retry_after), "%llu",
 		 (unsigned long long)MAX(secs, 1));
 	exchange_add_field(x, SLICE_LIT("Retry-After"),
@@ -127,6 +130,7 @@ static int check_req(struct exchange *x, const struct conf_limit *l)
 	case LIMIT_PASS:
 		return P_OK;
 	case LIMIT_DELAY:
+		STATS_ADD(x->ctx->stats, c.limit_req_delayed, 1);
 		x->req_counted = true;
 		x->delay_until = ev_now() + (r.wait_us + 999) / 1000;
 		exchange_set_content(x, &delay_wait);

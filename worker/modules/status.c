@@ -84,6 +84,9 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	    (unsigned long)c.cache_stale, (unsigned long)c.cache_revalidated,
 	    (unsigned long)c.cache_bypassed, (unsigned long)c.cache_stored,
 	    (unsigned long)c.cache_collapsed);
+	put(o, "\"limits\": {\"req_refused\": %lu, \"req_delayed\": %lu, \"conn_refused\": %lu},\n",
+	    (unsigned long)c.limit_req_refused, (unsigned long)c.limit_req_delayed,
+	    (unsigned long)c.limit_conn_refused);
 }
 
 /* Each cache zone: what it holds, how full, what it dropped. */
