@@ -228,10 +228,13 @@ static uint64_t idle_for(const struct limit_zone *z, uint64_t state, uint64_t no
 	return (now & CONN_TIME_MASK) - (state & CONN_TIME_MASK) + 1;
 }
 
-/* Give slot s, holding old, to k: its state starts over. Another process
- * that matched the old key just before keeps at worst one request's
- * count (its compare-and-swap lands before the reset, or fails). */
-static bool evict(struct limit_zone *z, struct lz_slot *s, uint64_t old, struct limit_key k)
+/* Give slot s, holding old, to k: its state starts over, used at now (a
+ * full bucket; no open request), so that it is not the idlest for the
+ * next new key before k counts in it. Another process that matched the
+ * old key just before keeps at worst one request's count (its
+ * compare-and-swap lands before the reset, or fails). */
+static bool evict(struct limit_zone *z, struct lz_slot *s, uint64_t old, struct limit_key k,
+		  uint64_t now)
 {
 	uint64_t st;
 
@@ -240,7 +243,8 @@ static bool evict(struct limit_zone *z, struct lz_slot *s, uint64_t old, struct 
 	__atomic_store_n(&s->h2, k.h2, __ATOMIC_RELEASE);
 	st = load(&s->state);
 	/* an exchange counted meanwhile stays counted: it will be given back */
-	while (!cas(&s->state, &st, z->head->kind == LZ_REQ ? 0 : st & ~CONN_TIME_MASK))
+	while (!cas(&s->state, &st, z->head->kind == LZ_REQ ? now :
+		    (st & ~CONN_TIME_MASK) | (now & CONN_TIME_MASK)))
 		;
 	return true;
 }
@@ -280,7 +284,7 @@ again:
 	if (idlest == NULL)
 		return NULL;
 	h1 = load(&idlest->h1);
-	if (h1 == k.h1 || !evict(z, idlest, h1, k))
+	if (h1 == k.h1 || !evict(z, idlest, h1, k, now))
 		goto again;
 	*first_eviction = __atomic_compare_exchange_n(&z->head->evicting, &zero, 1, false,
 						      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
