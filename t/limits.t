@@ -188,6 +188,9 @@ my $lim = ($p->status_doc // {})->{limits} // {};
 cmp_ok($lim->{req_refused} // 0, '>=', 14 + 3 + 1, 'the status page counts limit_req\'s refusals');
 cmp_ok($lim->{req_delayed} // 0, '>=', 1, '... the requests it delayed');
 cmp_ok($lim->{conn_refused} // 0, '>=', 2, '... and limit_conn\'s refusals');
+my %zones = map { $_->{name} => $_ } @{ ($p->status_doc // {})->{limit_zones} // [] };
+is(($zones{'limit_req=byclient'} // {})->{keys}, 3, 'and the keys a zone holds (a, b, c)');
+cmp_ok(($zones{'limit_conn=two'} // {})->{capacity}, '>', 100000, '... of how many');
 
 # ---- configuration errors ----
 
