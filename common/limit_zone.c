@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "core.h"
 #include "limit_zone.h"
@@ -50,6 +51,7 @@ struct lz_owner {
 struct limit_zone {
 	void *base;
 	size_t mapped;
+	int fd;				/* the memfd, for a new binary */
 	struct lz_head *head;
 	struct lz_slot *slots;
 	char *owners;			/* LIMIT_OWNERS records, limit_conn */
@@ -119,8 +121,9 @@ static size_t owner_size(uint32_t cap)
 	return (sizeof(struct lz_owner) + cap * sizeof(uint32_t) + 7) & ~(size_t)7;
 }
 
-/* limit_conn: a quarter of the zone for the journals. */
-static void layout(struct limit_zone *z, enum limit_kind kind, size_t size)
+/* The shape of a zone of size bytes, into its header. limit_conn: a
+ * quarter of it for the journals. */
+static void layout(struct lz_head *head, enum limit_kind kind, size_t size)
 {
 	size_t room = size - sizeof(struct lz_head), journals = 0;
 	uint32_t cap = 0;
@@ -129,13 +132,39 @@ static void layout(struct limit_zone *z, enum limit_kind kind, size_t size)
 		cap = (uint32_t)MIN(room / 4 / LIMIT_OWNERS / sizeof(uint32_t) - 2, (size_t)1 << 24);
 		journals = LIMIT_OWNERS * owner_size(cap);
 	}
-	z->head->kind = kind;
-	z->head->journal_cap = cap;
-	z->head->nslots = (uint32_t)MIN((room - journals) / sizeof(struct lz_slot),
-					(size_t)UINT32_MAX);
+	head->kind = kind;
+	head->journal_cap = cap;
+	head->nslots = (uint32_t)MIN((room - journals) / sizeof(struct lz_slot),
+				     (size_t)UINT32_MAX);
+}
+
+/* Where the parts are, from the header. */
+static void locate(struct limit_zone *z)
+{
 	z->slots = (struct lz_slot *)(z->head + 1);
-	z->owner_size = owner_size(cap);
-	z->owners = cap ? (char *)(z->slots + z->head->nslots) : NULL;
+	z->owner_size = owner_size(z->head->journal_cap);
+	z->owners = z->head->journal_cap ? (char *)(z->slots + z->head->nslots) : NULL;
+}
+
+/* Map fd's size bytes. */
+static struct limit_zone *map(int fd, size_t size, const char *what, char *err, size_t errlen)
+{
+	struct limit_zone *z = calloc(1, sizeof(*z));
+
+	if (z == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	z->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (z->base == MAP_FAILED) {
+		snprintf(err, errlen, "%s: mmap of %zu bytes: %s", what, size, strerror(errno));
+		free(z);
+		return NULL;
+	}
+	z->mapped = size;
+	z->fd = fd;
+	z->head = z->base;
+	return z;
 }
 
 struct limit_zone *limit_zone_create(const char *name, enum limit_kind kind, size_t size,
@@ -144,30 +173,65 @@ struct limit_zone *limit_zone_create(const char *name, enum limit_kind kind, siz
 	struct limit_zone *z;
 	size_t min = sizeof(struct lz_head) + LZ_MIN_SLOTS * sizeof(struct lz_slot) +
 		     (kind == LZ_CONN ? LIMIT_OWNERS * owner_size(16) * 4 : 0);
+	int fd;
 
 	if (size < min) {
 		snprintf(err, errlen, "limit \"%s\": a zone of %zu bytes is too small (at least %zu)",
 			 name, size, min);
 		return NULL;
 	}
-	if ((z = calloc(1, sizeof(*z))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	z->mapped = size;
-	z->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (z->base == MAP_FAILED) {
-		snprintf(err, errlen, "limit \"%s\": mmap of %zu bytes: %s", name, size,
+	/* a memfd, so that a new binary can map it again */
+	if ((fd = memfd_create(name, MFD_CLOEXEC)) < 0 || ftruncate(fd, (off_t)size) != 0) {
+		snprintf(err, errlen, "limit \"%s\": memfd of %zu bytes: %s", name, size,
 			 strerror(errno));
-		free(z);
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	z->head = z->base;
+	if ((z = map(fd, size, name, err, errlen)) == NULL) {
+		close(fd);
+		return NULL;
+	}
 	memcpy(z->head->magic, LZ_MAGIC, sizeof(z->head->magic));
 	snprintf(z->head->name, sizeof(z->head->name), "%s", name);
 	z->head->size = size;
-	layout(z, kind, size);
+	layout(z->head, kind, size);
+	locate(z);
 	return z;
+}
+
+struct limit_zone *limit_zone_attach(int fd, char *err, size_t errlen)
+{
+	struct limit_zone *z;
+	struct lz_head want;
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(struct lz_head)) {
+		snprintf(err, errlen, "inherited limit zone (fd %d): not a limit zone", fd);
+		return NULL;
+	}
+	if ((z = map(fd, (size_t)st.st_size, "inherited limit zone", err, errlen)) == NULL)
+		return NULL;
+	/* the shape this binary would give it, or it is not one of ours */
+	memset(&want, 0, sizeof(want));
+	layout(&want, (enum limit_kind)z->head->kind, (size_t)st.st_size);
+	if (memcmp(z->head->magic, LZ_MAGIC, sizeof(z->head->magic)) != 0 ||
+	    z->head->size != (size_t)st.st_size ||
+	    (z->head->kind != LZ_REQ && z->head->kind != LZ_CONN) ||
+	    z->head->nslots != want.nslots || z->head->journal_cap != want.journal_cap) {
+		snprintf(err, errlen, "inherited limit zone (fd %d): not a limit zone of this "
+			 "version", fd);
+		munmap(z->base, z->mapped);
+		free(z);
+		return NULL;
+	}
+	locate(z);
+	return z;
+}
+
+int limit_zone_fd(const struct limit_zone *z)
+{
+	return z->fd;
 }
 
 void limit_zone_destroy(struct limit_zone *z)
@@ -175,6 +239,7 @@ void limit_zone_destroy(struct limit_zone *z)
 	if (z == NULL)
 		return;
 	munmap(z->base, z->mapped);
+	close(z->fd);
 	free(z->free_entries);
 	free(z);
 }

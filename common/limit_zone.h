@@ -2,8 +2,8 @@
  * limit_zone.h: the shared state of one limit_req or limit_conn, kept
  * per key in a zone of shared memory that every worker updates at once.
  *
- * Owns: one mmap(MAP_SHARED|MAP_ANONYMOUS) region per limit, made by the
- * master before it forks: a header, an open-addressing table of fixed
+ * Owns: one shared mapping of a memfd per limit, made by the master
+ * before it forks (a new binary maps it again): a header, an open-addressing table of fixed
  * slots, and for limit_conn a journal per process of the slots it holds.
  *
  * No locks: a slot is claimed by compare-and-swap on its key's first
@@ -80,9 +80,14 @@ struct limit_hold {
 
 struct limit_zone;
 
-/* Map a zone of size bytes. NULL with a reason in err. */
+/* Map a zone of size bytes (a memfd). NULL with a reason in err. */
 struct limit_zone *limit_zone_create(const char *name, enum limit_kind kind, size_t size,
 				     char *err, size_t errlen);
+/* Map the zone a previous binary handed on as fd (taken: closed with
+ * the zone). NULL with a reason in err when it is not one of ours. */
+struct limit_zone *limit_zone_attach(int fd, char *err, size_t errlen);
+/* Its memfd, to hand on to a new binary. */
+int limit_zone_fd(const struct limit_zone *z);
 void limit_zone_destroy(struct limit_zone *z);
 
 /* Whether z was made for this limit (a reload keeps it then). */

@@ -551,6 +551,7 @@ static void exec_new_binary(void)
 	}
 	setenv(LISTEN_FDS_ENV, spec, 1);
 	cache_zones_export(shared->caches, shared->ncaches);
+	limit_zones_export(shared->limit_refs, shared->nlimits);
 	/* What the new binary says before its own log is open (a bad
 	 * configuration, say) lands in ours, where the operator looks. */
 	if (!foreground)
@@ -776,8 +777,10 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 		return 1;
 	}
 	cache_zones_inherit();
+	limit_zones_inherit();
 	shared = shared_create(conf, NULL, err, sizeof(err));
 	cache_zones_drop_inherited();
+	limit_zones_drop_inherited();
 	if (shared == NULL) {
 		log_msg(LL_EMERG, "creating shared memory failed: %s", err);
 		return 1;

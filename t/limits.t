@@ -4,7 +4,8 @@
 # across both, 429 with Retry-After (the status configurable), keys from a
 # header that leave other keys alone, delayed requests answered later
 # instead of refused, open requests given back when their exchange ends
-# and when their worker is killed, buckets kept across a reload, the
+# and when their worker is killed, buckets kept across a reload and a
+# binary upgrade, the
 # access log naming the limit that refused, the status page's counts, and
 # configuration errors.
 
@@ -191,6 +192,34 @@ cmp_ok($lim->{conn_refused} // 0, '>=', 2, '... and limit_conn\'s refusals');
 my %zones = map { $_->{name} => $_ } @{ ($p->status_doc // {})->{limit_zones} // [] };
 is(($zones{'limit_req=byclient'} // {})->{keys}, 3, 'and the keys a zone holds (a, b, c)');
 cmp_ok(($zones{'limit_conn=two'} // {})->{capacity}, '>', 100000, '... of how many');
+
+# ---- a binary upgrade hands the zones on ----
+
+my $old = $p->master_pid;
+kill 'USR2', $old;
+ok(wait_for(sub { my $m = $p->master_pid; $m && $m != $old &&
+		  grep({ $_->{comm} eq 'portico-worker' } Test::Portico::children_of($m)) >= 2 }, 20),
+   'USR2: a new master with its workers');
+is(get('/client/x', 'X-Client' => 'a')->{status}, 503,
+   'while both generations serve, they count in the same buckets');
+kill 'QUIT', $old;
+ok(wait_for(sub { !Test::Portico::alive($old) }, 20), 'the old master quits');
+$p->follow_pid_file;
+ok(wait_for(sub { $p->worker_pids == 2 }, 10), 'the new workers serve alone');
+is(get('/slow/after-upgrade')->{status}, 429, 'the used-up burst stays used up after the upgrade');
+is(get('/client/x', 'X-Client' => 'a')->{status}, 503, '... for a header key too');
+like($p->error_log, qr/limit_req=slow taken over from the previous binary: \d+ keys/,
+     'the new master says it took the zone over');
+$held0 = $app->delayed_count;
+$app->set_behavior(delay => 60000);
+@held = map { my $c = Test::Portico::Client->new($port);
+	      $c->request(GET => "/conn/up$_", headers => ['X-Client' => 'k']); $c } 1 .. 2;
+ok(wait_for(sub { $app->delayed_count == $held0 + 2 }, 10),
+   'limit_conn counts afresh in the taken-over zone');
+is(get('/conn/up3', 'X-Client' => 'k')->{status}, 429, '... up to its max');
+$app->release;
+$_->response for @held;
+$app->set_behavior();
 
 # ---- configuration errors ----
 

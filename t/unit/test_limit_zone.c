@@ -2,7 +2,8 @@
  * test_limit_zone.c: the buckets of limit_req (GCRA with burst, delay,
  * nodelay, on a clock the test sets), the counts of limit_conn and the
  * master taking back a dead process's, eviction of idle keys from a full
- * zone, and two processes racing on one key giving exact counts.
+ * zone, a zone mapped again from its memfd (a binary upgrade), and two
+ * processes racing on one key giving exact counts.
  */
 #include "config.h"
 
@@ -255,6 +256,32 @@ static void race(enum limit_kind kind)
 	limit_zone_destroy(z);
 }
 
+/* A new binary maps the zone again from its memfd: the same buckets. */
+static void test_attach(void)
+{
+	struct limit_zone *z = zone("handed", LZ_CONN, 1 << 20), *again;
+	struct limit_hold h;
+	char err[256] = "";
+	int fd;
+
+	limit_conn_take(z, key("a"), 5, 1, &h);
+	fd = dup(limit_zone_fd(z));
+	again = limit_zone_attach(fd, err, sizeof(err));
+	ok(again != NULL, "a zone is mapped again from its memfd %s", err);
+	if (again == NULL)
+		return;
+	ok(limit_zone_matches(again, "handed", LZ_CONN, 1 << 20), "... with its name, kind and size");
+	is_int(limit_conn_count(again, key("a")), 1, "... and its counts");
+	limit_zone_destroy(again);
+	limit_conn_release(z, &h, 2);
+	limit_zone_destroy(z);
+	fd = memfd_create("other", 0);
+	ok(fd >= 0 && ftruncate(fd, 1 << 16) == 0, "a memfd of something else");
+	ok(limit_zone_attach(fd, err, sizeof(err)) == NULL && strstr(err, "not a limit zone"),
+	   "is not taken for a zone: %s", err);
+	close(fd);
+}
+
 static void test_keys(void)
 {
 	struct limit_key a = key("10.0.0.1"), b = key("10.0.0.2"), c = key("10.0.0.1");
@@ -269,6 +296,7 @@ static void test_keys(void)
 int main(void)
 {
 	test_keys();
+	test_attach();
 	test_nodelay();
 	test_delay();
 	test_conn();
