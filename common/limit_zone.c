@@ -286,11 +286,15 @@ static bool owns(struct lz_slot *s, struct limit_key k)
  * a bucket not yet full, a key with open exchanges. */
 static uint64_t idle_for(const struct limit_zone *z, uint64_t state, uint64_t now)
 {
+	uint64_t last = state & CONN_TIME_MASK;
+
 	if (z->head->kind == LZ_REQ)
 		return state <= now ? now - state + 1 : 0;
 	if (CONN_COUNT(state) != 0)
 		return 0;
-	return (now & CONN_TIME_MASK) - (state & CONN_TIME_MASK) + 1;
+	/* let go by a process whose clock was read after ours: just now */
+	now &= CONN_TIME_MASK;
+	return last <= now ? now - last + 1 : 1;
 }
 
 /* Give slot s, holding old, to k: its state starts over, used at now (a
