@@ -185,6 +185,53 @@ static void test_eviction(void)
 	limit_zone_destroy(z);
 }
 
+/* n key names whose probe windows start at the same slot. */
+static unsigned same_window(struct limit_zone *z, char names[][32], unsigned n)
+{
+	unsigned cap = limit_zone_capacity(z), found = 0, i;
+	uint64_t want = 0;
+
+	for (i = 0; found < n && i < 10000000; i++) {
+		snprintf(names[found], 32, "w%u", i);
+		if (found == 0)
+			want = key(names[0]).h1 % cap;
+		if (key(names[found]).h1 % cap == want)
+			found++;
+	}
+	return found;
+}
+
+/* A full window gives the slot of the key idle longest, never one with a
+ * request open. */
+static void test_idlest_first(void)
+{
+	struct limit_zone *z = zone("idlest", LZ_CONN, 64 * 1024);
+	char names[LIMIT_PROBE + 1][32];
+	struct limit_hold h[LIMIT_PROBE + 1];
+	uint32_t slot_of_oldest = 0;
+	unsigned i;
+
+	if (!ok(same_window(z, names, LIMIT_PROBE + 1) == LIMIT_PROBE + 1,
+		"%u keys of one probe window", LIMIT_PROBE + 1))
+		return;
+	for (i = 0; i < LIMIT_PROBE; i++)
+		limit_conn_take(z, key(names[i]), 1, 10, &h[i]);
+	/* key 0 stays open; the others are let go, key 3 first */
+	for (i = 1; i < LIMIT_PROBE; i++) {
+		if (i == 3)
+			slot_of_oldest = h[i].slot;
+		limit_conn_release(z, &h[i], i == 3 ? 20 : 100 + i);
+	}
+	is_int(limit_conn_take(z, key(names[LIMIT_PROBE]), 1, 200, &h[LIMIT_PROBE]).verdict,
+	       LIMIT_PASS, "a new key in a full window passes");
+	is_int(h[LIMIT_PROBE].slot, slot_of_oldest, "... in the slot of the key idle longest");
+	limit_conn_release(z, &h[LIMIT_PROBE], 201);
+	is_int(limit_conn_take(z, key(names[0]), 1, 202, &h[1]).verdict, LIMIT_REFUSE,
+	       "the key with a request open kept its slot and count");
+	limit_conn_release(z, &h[0], 203);
+	limit_zone_destroy(z);
+}
+
 /* ---- two processes at once ---- */
 
 #define ROUNDS 20000
@@ -301,6 +348,7 @@ int main(void)
 	test_delay();
 	test_conn();
 	test_eviction();
+	test_idlest_first();
 	race(LZ_REQ);
 	race(LZ_CONN);
 	return done_testing();
