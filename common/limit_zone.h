@@ -3,14 +3,16 @@
  * per key in a zone of shared memory that every worker updates at once.
  *
  * Owns: one shared mapping of a memfd per limit, made by the master
- * before it forks (a new binary maps it again): a header, an open-addressing table of fixed
- * slots, and for limit_conn a journal per process of the slots it holds.
+ * before it forks (a new binary maps it again): a header, an
+ * open-addressing table of fixed slots, and for limit_conn a journal per
+ * process of the slots it holds.
  *
  * No locks: a slot is claimed by compare-and-swap on its key's first
  * hash word, and its whole state is one 64-bit word changed by
  * compare-and-swap, so a process killed anywhere leaves nothing held
  * that another waits on. A key is named by two independent 64-bit hashes
- * (128 bits), so two clients are never merged into one bucket.
+ * (128 bits), so that two clients are not merged into one bucket (the
+ * odds are those of a 128-bit collision).
  *
  * limit_req: the state is the bucket's "theoretical arrival time" (GCRA)
  * in microseconds of CLOCK_MONOTONIC, which is a token bucket with burst
@@ -24,7 +26,10 @@
  * record per process, claimed by pid), and clears it after it let go: the
  * master walks a dead worker's record and takes back what it held. A
  * process killed between the journal and the count gives back one too
- * many, never keeps one too many (a count never goes below 0).
+ * many, never keeps one too many (a count never goes below 0). A
+ * process with more open than its record holds (a quarter of the zone
+ * over LIMIT_OWNERS records: 10240 for 10m), or that finds no record
+ * free, counts the rest unjournaled: those its crash would keep.
  *
  * Full: a key's slot is one of LIMIT_PROBE slots from its hash; when all
  * are taken, the one idle longest (a full bucket; no open exchange) is
