@@ -38,7 +38,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_health_check_options, conf_site_options, conf_tls_options, conf_route_options,
 	conf_route_cache_options, conf_cache_options, conf_site_error_page_options,
 	conf_site_acl_options, conf_route_acl_options, conf_filter_options,
-	conf_site_filter_options, conf_route_filter_options, NULL
+	conf_site_filter_options, conf_route_filter_options, conf_limit_req_options,
+	conf_limit_conn_options, conf_site_limit_options, conf_route_limit_options, NULL
 };
 
 /* ---- the schema ---- */
@@ -308,6 +309,7 @@ struct conf *conf_load(const char *path, unsigned flags, char **errors)
 	conf_globals_resolve(ld, cfg, c);
 	conf_caches_resolve(ld, cfg, c);
 	conf_filters_resolve(ld, cfg, c);
+	conf_limits_resolve(ld, cfg, c);
 	conf_upstreams_resolve(ld, cfg, c);
 	conf_sites_resolve(ld, cfg, c);
 	ld_check_duplicates(ld);
@@ -344,6 +346,9 @@ void conf_free(struct conf *c)
 	for (i = 0; i < c->nfilters; i++)
 		conf_filter_free(&c->filters[i]);
 	free(c->filters);
+	for (i = 0; i < c->nlimits; i++)
+		conf_limit_free(&c->limits[i]);
+	free(c->limits);
 	conf_globals_free(c);
 	free(c->file);
 	free(c);
@@ -361,6 +366,8 @@ void conf_dump(const struct conf *c, FILE *out)
 		conf_cache_dump(&c->caches[i], out);
 	for (i = 0; i < c->nfilters; i++)
 		conf_filter_dump(&c->filters[i], out);
+	for (i = 0; i < c->nlimits; i++)
+		conf_limit_dump(&c->limits[i], out);
 	for (i = 0; i < c->nupstreams; i++)
 		conf_upstream_dump(&c->upstreams[i], out);
 	for (i = 0; i < c->nsites; i++)

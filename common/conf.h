@@ -176,6 +176,26 @@ struct conf_cache {
 	int index;			/* position in conf->caches */
 };
 
+/* A limit: limit_req or limit_conn "NAME" { } at the top level
+ * (conf_limits.c); its state lives in a zone of its own. */
+enum conf_limit_kind { CONF_LIMIT_REQ = 1, CONF_LIMIT_CONN = 2 };
+
+struct conf_limit {
+	char *name;
+	enum conf_limit_kind kind;
+	char *refused_by;		/* "limit_req=NAME", for the logs */
+	struct conf_expr key;		/* names the bucket; empty: not counted */
+	char *rate;			/* limit_req: as written, "10r/s" */
+	uint64_t interval_us;		/* ... between two requests at the rate */
+	unsigned burst;			/* limit_req: requests queued ahead */
+	unsigned delay;			/* ... of which passed at once */
+	bool nodelay;			/* ... all of them passed at once */
+	unsigned max;			/* limit_conn: open exchanges per key */
+	unsigned status;		/* the answer to a refused request */
+	size_t size;			/* bytes of shared memory */
+	int index;			/* position in conf->limits */
+};
+
 /* conf_route.cache_methods */
 #define CONF_CACHE_GET   0x01
 #define CONF_CACHE_HEAD  0x02		/* answered from a stored GET */
@@ -242,6 +262,10 @@ struct conf_route {
 	unsigned cache_min_uses;	/* requests of a URL before it is stored */
 	struct cidr *cache_purge;	/* who may PURGE */
 	unsigned ncache_purge;
+
+	/* Limits (conf_limits.c): the site's unless the route says. */
+	const struct conf_limit *limit_req;
+	const struct conf_limit *limit_conn;
 };
 
 /* A host pattern: "example.com", "*.example.com" or "*". */
@@ -304,6 +328,8 @@ struct conf_site {
 	unsigned real_ip_header;	/* CONF_REAL_IP_* */
 	struct conf_acl acl;		/* its routes' unless they set their own */
 	struct conf_filter_list *filters;	/* its routes' default; NULL: none */
+	const struct conf_limit *limit_req;	/* its routes' default, or NULL */
+	const struct conf_limit *limit_conn;
 };
 
 /* The site's page for status, or NULL. */
@@ -354,6 +380,8 @@ struct conf {
 	unsigned ncaches;
 	struct conf_filter *filters;	/* filter "NAME" { } (conf_filter.h) */
 	unsigned nfilters;
+	struct conf_limit *limits;	/* limit_req and limit_conn sections */
+	unsigned nlimits;
 };
 
 /* conf_load() flags: also check what starting would fail on (the

@@ -76,6 +76,8 @@ const struct conf_section conf_sections[] = {
 	{ "route", CS_ROUTE, CS_SITE, true, "a route" },
 	{ "cache", CS_CACHE, CS_GLOBAL, true, "a cache section" },
 	{ "filter", CS_FILTER, CS_GLOBAL, true, "a filter" },
+	{ "limit_req", CS_LIMIT_REQ, CS_GLOBAL, true, "a limit_req section" },
+	{ "limit_conn", CS_LIMIT_CONN, CS_GLOBAL, true, "a limit_conn section" },
 	{ NULL, 0, 0, false, NULL }
 };
 

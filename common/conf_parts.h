@@ -20,6 +20,7 @@ void conf_globals_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_filters_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_limits_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 
 /* A route's caching options, read with its others (conf_cache.c): check
@@ -85,6 +86,10 @@ extern const struct conf_option conf_route_acl_options[];
 extern const struct conf_option conf_filter_options[];
 extern const struct conf_option conf_site_filter_options[];
 extern const struct conf_option conf_route_filter_options[];
+extern const struct conf_option conf_limit_req_options[];
+extern const struct conf_option conf_limit_conn_options[];
+extern const struct conf_option conf_site_limit_options[];
+extern const struct conf_option conf_route_limit_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];
@@ -97,6 +102,9 @@ void conf_globals_dump(const struct conf *c, FILE *out);
 void conf_upstream_dump(const struct conf_upstream *u, FILE *out);
 void conf_site_dump(const struct conf_site *s, FILE *out);
 void conf_cache_dump(const struct conf_cache *z, FILE *out);
+void conf_limit_dump(const struct conf_limit *l, FILE *out);
+void conf_route_limits_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,
+			    const char *indent);
 void conf_globals_free(struct conf *c);
 void conf_upstream_free(struct conf_upstream *u);
 void conf_site_free(struct conf_site *s);
@@ -109,6 +117,7 @@ void conf_filter_free(struct conf_filter *f);
 void conf_route_filters_dump(const struct conf_site *site, const struct conf_route *r,
 			     FILE *out, const char *indent);
 void conf_filter_list_free(struct conf_filter_list *l);
+void conf_limit_free(struct conf_limit *l);
 
 
 #endif

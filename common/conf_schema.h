@@ -45,7 +45,9 @@ enum conf_scope {
 	CS_TLS = 1 << 6,		/* a site's tls { } */
 	CS_ROUTE = 1 << 7,
 	CS_CACHE = 1 << 8,		/* cache "NAME" { } at the top level */
-	CS_FILTER = 1 << 9		/* filter "NAME" { } at the top level */
+	CS_FILTER = 1 << 9,		/* filter "NAME" { } at the top level */
+	CS_LIMIT_REQ = 1 << 10,		/* limit_req "NAME" { } at the top level */
+	CS_LIMIT_CONN = 1 << 11		/* limit_conn "NAME" { } at the top level */
 };
 
 enum conf_type {

@@ -331,12 +331,15 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	r->client_max_body_size = site->client_max_body_size;
 	r->methods = site->methods;
 	r->filters = site->filters;
+	r->limit_req = site->limit_req;
+	r->limit_conn = site->limit_conn;
 	conf_read(ld, sec, conf_route_options, r, c);
 	conf_read(ld, sec, conf_route_filter_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	conf_read(ld, sec, conf_route_acl_options, r, c);
 	conf_acl_finish(ld, &r->own_acl);
 	conf_route_acl(r, site);
+	conf_read(ld, sec, conf_route_limit_options, r, c);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
 			 "true exclude each other", r->pattern);
@@ -358,6 +361,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_acl_options, site, c);
 	conf_acl_finish(ld, &site->acl);
 	conf_read(ld, sec, conf_site_filter_options, site, c);
+	conf_read(ld, sec, conf_site_limit_options, site, c);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -401,6 +405,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_error_page_options, s, "\t");
 	conf_write(out, conf_site_acl_options, s, "\t");
 	conf_write(out, conf_site_filter_options, s, "\t");
+	conf_write(out, conf_site_limit_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -415,6 +420,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_route_filters_dump(s, &s->routes[i], out, "\t\t");
 		if (s->routes[i].cache != NULL)
 			conf_write(out, conf_route_cache_options, &s->routes[i], "\t\t");
+		conf_route_limits_dump(out, s, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
 	}
 	fputs("}\n", out);

@@ -37,6 +37,10 @@ struct stats_counters {
 	uint64_t cache_stored;		/* answers written to the store */
 	uint64_t cache_collapsed;	/* misses that waited for another's fill */
 	uint64_t filtered;		/* requests a request filter refused */
+	/* requests of limited routes */
+	uint64_t limit_req_refused;	/* over a limit_req's rate and burst */
+	uint64_t limit_req_delayed;	/* ... made to wait their turn */
+	uint64_t limit_conn_refused;	/* over a limit_conn's max */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

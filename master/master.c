@@ -184,6 +184,7 @@ static void spawn(unsigned slot)
 		.stats_root = shared_stats_root(shared),
 		.tls_cache = shared_tls_cache(shared),
 		.caches = shared->stores,
+		.limits = shared->limits,
 	};
 	struct proc *p = proc_add();
 	int channel;
@@ -370,6 +371,7 @@ static void reap(void)
 		/* A worker that exits cleanly has let go of what it wrote. */
 		if (status != 0)
 			cache_zones_reap(p->sh->caches, p->sh->ncaches, pid);
+		limit_zones_reap(p->sh->limit_refs, p->sh->nlimits, pid);
 		proc_remove(p);
 	}
 }
@@ -549,6 +551,7 @@ static void exec_new_binary(void)
 	}
 	setenv(LISTEN_FDS_ENV, spec, 1);
 	cache_zones_export(shared->caches, shared->ncaches);
+	limit_zones_export(shared->limit_refs, shared->nlimits);
 	/* What the new binary says before its own log is open (a bad
 	 * configuration, say) lands in ours, where the operator looks. */
 	if (!foreground)
@@ -774,8 +777,10 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 		return 1;
 	}
 	cache_zones_inherit();
+	limit_zones_inherit();
 	shared = shared_create(conf, NULL, err, sizeof(err));
 	cache_zones_drop_inherited();
+	limit_zones_drop_inherited();
 	if (shared == NULL) {
 		log_msg(LL_EMERG, "creating shared memory failed: %s", err);
 		return 1;

@@ -260,9 +260,39 @@ static int caches_get(struct shared *sh, const struct conf *c, const struct shar
 	return 0;
 }
 
+/* Every limit of c: kept from prev when unchanged. */
+static int limits_get(struct shared *sh, const struct conf *c, const struct shared *prev,
+		      char *err, size_t errlen)
+{
+	unsigned i;
+
+	if (c->nlimits == 0)
+		return 0;
+	sh->limit_refs = calloc(c->nlimits, sizeof(*sh->limit_refs));
+	sh->limits = calloc(c->nlimits, sizeof(*sh->limits));
+	if (sh->limit_refs == NULL || sh->limits == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sh->nlimits = c->nlimits;
+	for (i = 0; i < c->nlimits; i++) {
+		sh->limit_refs[i] = limit_ref_get(prev ? prev->limit_refs : NULL,
+						  prev ? prev->nlimits : 0, &c->limits[i], err, errlen);
+		if (sh->limit_refs[i] == NULL)
+			return -1;
+		sh->limits[i] = sh->limit_refs[i]->z;
+	}
+	return 0;
+}
+
 static void shared_free(struct shared *sh)
 {
 	unsigned i;
+
+	for (i = 0; i < sh->nlimits; i++)
+		limit_ref_put(sh->limit_refs[i]);
+	free(sh->limit_refs);
+	free(sh->limits);
 
 	for (i = 0; i < sh->ncaches; i++)
 		cache_zone_put(sh->caches[i]);
@@ -300,7 +330,8 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 	if (sh->stats == NULL ||
 	    (fresh && stats_init(sh->stats, prev ? prev->stats : NULL, err, errlen) < 0))
 		goto fail;
-	if (caches_get(sh, c, prev, err, errlen) < 0)
+	if (caches_get(sh, c, prev, err, errlen) < 0 ||
+	    limits_get(sh, c, prev, err, errlen) < 0)
 		goto fail;
 	if (!c->tls_used)
 		return sh;

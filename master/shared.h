@@ -4,7 +4,8 @@
  * Owns: creating the zones a configuration needs before the children are
  * forked ("health": the health table; "stats": per-process counters;
  * "tls", when TLS is used: the session cache and the ticket keys, which
- * it rotates; one per cache section, cache_zones.h),
+ * it rotates; one per cache section, cache_zones.h; one per limit_req
+ * and limit_conn section, limit_zones.h),
  * keeping a zone across a reload when its name and size are unchanged
  * (and carrying each server's health over by "upstream/address" when the
  * zone must change), and the life of each child's stats record: made
@@ -21,6 +22,7 @@
 #include "cache_zones.h"
 #include "conf.h"
 #include "health.h"
+#include "limit_zones.h"
 #include "shm.h"
 #include "stats.h"
 #include "tls_cache.h"
@@ -34,6 +36,9 @@ struct shared {
 	struct cache_zone **caches;	/* by conf_cache.index */
 	struct cache_store **stores;	/* ... their stores, for the workers */
 	unsigned ncaches;
+	struct limit_ref **limit_refs;	/* by conf_limit.index */
+	struct limit_zone **limits;	/* ... their zones, for the workers */
+	unsigned nlimits;
 	unsigned refs;
 };
 

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "health.h"
 #include "http_parse.h"
+#include "limit_zone.h"
 #include "logfiles.h"
 #include "stats.h"
 #include "tls_cache.h"
@@ -27,6 +28,7 @@ struct worker_ctx {
 	struct stats_root *stats_root;		/* ... summed from here */
 	struct tls_cache *tls_cache;		/* TLS sessions, or NULL */
 	struct cache_store *const *caches;	/* by conf_cache.index */
+	struct limit_zone *const *limits;	/* by conf_limit.index */
 	struct logfiles *logs;			/* the files opened by the master */
 	struct http_limits head_limits;		/* the parser's, from conf */
 	bool quitting;				/* stopping gracefully */

@@ -128,9 +128,13 @@ int exchange_init(const struct worker_ctx *ctx)
 /* Route and access hooks: in table order, until one answers. */
 static int run_phase_hooks(struct exchange *x, const phase_hook *hook, enum phase next)
 {
+	int r;
+
 	for (; *hook != NULL; hook++)
-		if ((*hook)(x) == P_DONE)
+		if ((r = (*hook)(x)) == P_DONE)
 			return P_OK;
+		else if (r == P_AGAIN)
+			return P_AGAIN;
 	exchange_goto(x, next);
 	return P_OK;
 }

@@ -184,6 +184,12 @@ struct exchange {
 	const char *upstream_addr;
 	const char *cache_result;	/* HIT, MISS, ... on cached routes */
 	const char *refused_by;		/* the rule that refused it (exchange_deny) */
+	/* the limits module's part (modules/limits.c) */
+	const struct conf_limit *conn_limit;	/* counted in until the end */
+	struct limit_hold conn_hold;
+	uint64_t delay_until;		/* ms: a delayed request goes on then */
+	bool req_counted;		/* limit_req let it through */
+	char retry_after[24];		/* a refusal's Retry-After */
 	uint64_t start_us;		/* the head was complete */
 	uint64_t connect_us;		/* to the server's connection, or 0 */
 	uint64_t header_us;		/* to the response head, or 0 */

@@ -25,8 +25,12 @@
  *
  * route and access hooks return P_OK to let the next hook run, or P_DONE
  * when they answered (exchange_respond and friends) or ended the
- * exchange: the phase's remaining hooks are skipped. Every hook reads the
- * worker's context from x->ctx.
+ * exchange: the phase's remaining hooks are skipped. An access hook may
+ * also return P_AGAIN to wait, with a struct content of its own set
+ * (wait_ms, timeout) for the timer: the phase's hooks run again from the
+ * first when the timer fires, and the hook sets x->content back to NULL
+ * once it lets the request on (modules/limits.c delays so). Every hook
+ * reads the worker's context from x->ctx.
  *
  * Example, an access hook refusing one path to everyone, and a head
  * filter marking every response:

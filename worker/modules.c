@@ -4,11 +4,12 @@
  * route, the real client address right after it (before every rule that
  * looks at the client), then the access checks: the address lists first
  * (a refused client learns nothing of its request's limits), the request
- * filters next (a refused request costs nothing more); portico's own
- * content (the status page) and the cache before the upstream (the cache
- * sends its misses there itself), the cache's head filter before the
- * site's (which edit what the cache answers too), the access log last
- * among the log hooks.
+ * filters next (a refused request costs nothing more), the methods, and
+ * the rate and connection limits last (only requests that may pass use
+ * them up); portico's own content (the status page) and the cache before
+ * the upstream (the cache sends its misses there itself), the cache's
+ * head filter before the site's (which edit what the cache answers too),
+ * the access log last among the log hooks.
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 #include "modules/headers.h"
 #include "modules/methods.h"
 #include "modules/realip.h"
+#include "modules/limits.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
@@ -31,6 +33,7 @@ const struct module *const modules[] = {
 	&acl_module,
 	&filter_module,
 	&methods_module,
+	&limits_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,

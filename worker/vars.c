@@ -92,15 +92,16 @@ size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char
 
 	for (k = 0; k < e->nparts; k++) {
 		struct slice v = var_value(&e->parts[k], src);
+		size_t take = MIN(v.len, cap - n);
 
-		if (v.len > cap - n)
-			return cap + 1;
 		if (var_lower(&e->parts[k]))
-			for (i = 0; i < v.len; i++)
+			for (i = 0; i < take; i++)
 				out[n + i] = (char)tolower((unsigned char)v.p[i]);
-		else if (v.len > 0)
-			memcpy(out + n, v.p, v.len);
-		n += v.len;
+		else if (take > 0)
+			memcpy(out + n, v.p, take);
+		n += take;
+		if (take < v.len)
+			return cap + 1;
 	}
 	return n;
 }

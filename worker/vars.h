@@ -28,7 +28,7 @@ static inline bool var_lower(const struct conf_key_part *kp)
 }
 
 /* The expression's value into out[cap], $host lower-cased; its length,
- * or cap + 1 when it does not fit. */
+ * or cap + 1 when it does not fit (out then holds its first cap bytes). */
 size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char *out,
 		   size_t cap);
 

@@ -319,6 +319,7 @@ static void setup_context(const struct worker_args *a)
 	ctx.stats_root = a->stats_root;
 	ctx.tls_cache = a->tls_cache;
 	ctx.caches = a->caches;
+	ctx.limits = a->limits;
 	ctx.logs = a->logs;
 	ctx.head_limits = (struct http_limits){
 		.max_request_line = a->conf->max_request_line,

@@ -27,6 +27,7 @@ struct worker_args {
 	struct stats_root *stats_root;
 	struct tls_cache *tls_cache;	/* TLS sessions and ticket keys, or NULL */
 	struct cache_store *const *caches;	/* by conf_cache.index */
+	struct limit_zone *const *limits;	/* by conf_limit.index */
 };
 
 /* Run the worker in the current (freshly forked) process; never returns. */

@@ -85,6 +85,25 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	    (unsigned long)c.cache_stale, (unsigned long)c.cache_revalidated,
 	    (unsigned long)c.cache_bypassed, (unsigned long)c.cache_stored,
 	    (unsigned long)c.cache_collapsed);
+	put(o, "\"limits\": {\"req_refused\": %lu, \"req_delayed\": %lu, \"conn_refused\": %lu},\n",
+	    (unsigned long)c.limit_req_refused, (unsigned long)c.limit_req_delayed,
+	    (unsigned long)c.limit_conn_refused);
+}
+
+/* Each limit's zone: the keys it holds and can hold. */
+static void put_limits(struct out *o, const struct worker_ctx *ctx)
+{
+	const struct conf *c = ctx->conf;
+	unsigned i;
+
+	put(o, "\"limit_zones\": [");
+	for (i = 0; i < c->nlimits; i++) {
+		put(o, "%s\n {\"name\": ", i ? "," : "");
+		put_string(o, c->limits[i].refused_by);
+		put(o, ", \"keys\": %u, \"capacity\": %u}", limit_zone_keys(ctx->limits[i]),
+		    limit_zone_capacity(ctx->limits[i]));
+	}
+	put(o, "],\n");
 }
 
 /* Each cache zone: what it holds, how full, what it dropped. */
@@ -169,6 +188,7 @@ static void respond(struct exchange *x)
 	put(&o, "{\n\"version\": \"%s\",\n\"pid\": %ld,\n", PACKAGE_VERSION, (long)getpid());
 	put_counters(&o, x->ctx);
 	put_caches(&o, x->ctx);
+	put_limits(&o, x->ctx);
 	put_upstreams(&o, x->ctx);
 	put(&o, "}\n");
 	if (o.overflow) {
