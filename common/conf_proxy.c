@@ -53,9 +53,27 @@ static void dump_cidrs(FILE *out, const char *indent, const char *name,
 
 /* ---- listen: proxy_protocol_from ---- */
 
-/* Read after proxy_protocol: a listener that takes the header must say
- * from whom, since a header from anyone else would let a client choose
- * its own address (HAProxy's proxy-protocol.txt, section 2). */
+/* Who may send the header when the listener does not say: a balancer on
+ * this machine. A header from anyone else would let a client choose its
+ * own address (HAProxy's proxy-protocol.txt, section 2), so a balancer
+ * elsewhere must be listed. */
+static const char *const local_senders[] = { "127.0.0.0/8", "::1" };
+
+static void default_senders(struct loader *ld, struct conf_listen *l)
+{
+	unsigned i;
+	char err[160];
+
+	l->proxy_protocol_from = ld_realloc(ld, NULL, ARRAY_LEN(local_senders),
+					    sizeof(*l->proxy_protocol_from));
+	if (l->proxy_protocol_from == NULL)
+		return;
+	for (i = 0; i < ARRAY_LEN(local_senders); i++)
+		if (cidr_parse(local_senders[i], &l->proxy_protocol_from[i], err, sizeof(err)) == 0)
+			l->nproxy_protocol_from++;
+}
+
+/* Read after proxy_protocol, which it goes with. */
 void conf_read_proxy_protocol_from(struct loader *ld, cfg_t *sec, const struct conf_option *o,
 				   void *obj, struct conf *c)
 {
@@ -64,9 +82,7 @@ void conf_read_proxy_protocol_from(struct loader *ld, cfg_t *sec, const struct c
 	(void)c;
 	read_cidrs(ld, sec, o, &l->proxy_protocol_from, &l->nproxy_protocol_from);
 	if (l->proxy_protocol && cfg_size(sec, o->name) == 0)
-		ld_error(ld, ld_opt_line(ld, sec, "proxy_protocol"), "listen \"%s\": "
-			 "proxy_protocol needs proxy_protocol_from, the addresses of the "
-			 "balancers allowed to send the header", l->name ? l->name : "");
+		default_senders(ld, l);
 	else if (!l->proxy_protocol && cfg_size(sec, o->name) > 0)
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "listen \"%s\": proxy_protocol_from "
 			 "without proxy_protocol = true", l->name ? l->name : "");

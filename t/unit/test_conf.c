@@ -1412,6 +1412,15 @@ static void test_proxy_options(void)
 	}
 	dump_round_trip("proxydump.conf", proxy_conf, want);
 
+	c = load("proxylocal.conf",
+	    "listen lb { address = \"127.0.0.1:8080\"  proxy_protocol = true }\n"
+	    "upstream app { server \"127.0.0.1:9001\" { } }\n"
+	    "site s { route \"/\" { upstream = \"app\" } }\n", &errs);
+	ok(c != NULL && c->listens[0].nproxy_protocol_from == 2,
+	   "without proxy_protocol_from, the header is taken from this machine only");
+	free(errs);
+	conf_free(c);
+
 	c = load("proxybad.conf",
 	    "listen a { address = \"127.0.0.1:8080\"  proxy_protocol = true }\n"	/* 1 */
 	    "listen b { address = \"127.0.0.1:8081\"\n"				/* 2 */
@@ -1423,9 +1432,6 @@ static void test_proxy_options(void)
 	    "site t { hosts = {\"t\"}  route \"/\" { upstream = \"app\" }\n"	/* 8 */
 	    "  real_ip_from = {\"::1/200\"}  real_ip_header = \"Via\" }\n", &errs);	/* 9 */
 	ok(c == NULL, "bad PROXY protocol options refused");
-	ok(has_error(errs, "proxybad.conf", 1, "listen \"a\": proxy_protocol needs "
-		     "proxy_protocol_from, the addresses of the balancers allowed to send the "
-		     "header"), "proxy_protocol without proxy_protocol_from");
 	ok(has_error(errs, "proxybad.conf", 3, "proxy_protocol_from: \"10.0.0.1/8\" has bits set "
 		     "after its prefix length"), "a bad prefix in proxy_protocol_from");
 	ok(has_error(errs, "proxybad.conf", 3, "listen \"b\": proxy_protocol_from without "
