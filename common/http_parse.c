@@ -705,7 +705,9 @@ static int request_line(struct hp *h, const char *p, const char *eol)
 	if (v < 110 || v > 119)
 		return 505;
 	msg->version = known_version(v);
-	return parse_target(h);
+	if ((v = parse_target(h)) == P_OK)
+		msg->uri = msg->path;
+	return v;
 }
 
 int http_parse_request(const char *buf, size_t len, struct http_message *msg,

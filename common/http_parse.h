@@ -79,6 +79,9 @@ struct http_message {
 					   one, "*" for OPTIONS *, empty for
 					   CONNECT's host:port */
 	struct slice query;		/* after '?', without it; len 0 if none */
+	struct slice uri;		/* the path as routes and rules see it:
+					   path until the exchange normalizes
+					   it (http_uri.h) */
 	uint8_t method_id;		/* enum http_method */
 
 	/* status line (responses only) */

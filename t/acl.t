@@ -88,6 +88,18 @@ is(get('127.0.0.3', '/team/deny-wins'), 403,
 is(get('127.0.1.1', '/team/outside'), 403, 'an address outside a route\'s allow: 403');
 is(get('127.0.0.9', '/listed/x'), 200, 'an address in allow_file gets in');
 is(get('127.0.0.1', '/listed/y'), 403, 'one not in it: 403');
+
+# Routes see the path normalized, however the client spells it: the
+# route's list holds.
+for my $t ('/%6cisted/z', '//listed/z', '/./listed/z', '/x/../listed/z', '/x/%2e%2e/listed/z') {
+	is(get('127.0.0.1', $t), 403, "$t is /listed/z: its route's allow_file holds");
+}
+is(scalar(grep { $_->{target} =~ m{listed/z} } $app->requests), 0, '... and none reached the server');
+is(get('127.0.0.9', '/%6cisted/z'), 200, 'an allowed client gets in that way too ...');
+ok((grep { $_->{target} eq '/%6cisted/z' } $app->requests),
+   '... and the server gets the path as the client wrote it');
+is(get('127.0.0.1', '/x/../../listed/z'), 400, '".." above the root: 400');
+is(get('127.0.0.1', '/listed/%zz'), 400, 'a bad %-escape: 400');
 is(get('127.0.0.2', '/z'), 403, 'routes without lists keep their site\'s');
 
 # ---- the access log ----

@@ -54,7 +54,8 @@ like($r->{body}, qr/403 Forbidden.*portico/s, '... with portico\'s own page');
 is(get('/repo/.git')->{status}, 403, 'the path rule finds its match anywhere in the path');
 is(reached('/.git/config') + reached('/repo/.git'), 0,
    'the server never sees a refused request');
-is(get('/%2egit/config')->{status}, 200, 'the regex sees the path as received, not decoded');
+is(get('/%2egit/config')->{status}, 403, 'the regex sees the path normalized: %2e is a dot ...');
+is(get('/x/..//.git/config')->{status}, 403, '... and dot segments and slashes are resolved');
 
 # Status of the operator's choice; the first listed rule wins.
 is(get('/wp-admin/index.php')->{status}, 404, 'status = 404 answers 404 instead');

@@ -58,6 +58,7 @@ void exchange_free(struct exchange *x)
 	ev_timer_del(&x->timer);
 	buf_put(x->resp_head);
 	buf_put(x->body_in);
+	buf_put(x->uri_buf);
 	x->next_free = exchange_free_list;
 	exchange_free_list = x;
 }
@@ -325,7 +326,8 @@ static void finish(struct exchange *x)
 	 * the exchange: a turn that ends many exchanges reuses them. */
 	buf_put(x->resp_head);
 	buf_put(x->body_in);
-	x->resp_head = x->body_in = NULL;
+	buf_put(x->uri_buf);
+	x->resp_head = x->body_in = x->uri_buf = NULL;
 	x->client.done(x);
 }
 

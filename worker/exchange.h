@@ -172,6 +172,7 @@ struct exchange {
 	 * or lent by body_view (neither: all of it in body_in already) */
 	struct buf *resp_head;
 	struct buf *body_in;
+	struct buf *uri_buf;		/* holds req.uri when normalizing changed it */
 	struct conn *body_src;
 	pump_view_fn body_view;
 	void *body_view_arg;

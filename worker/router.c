@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "http_uri.h"
 #include "log.h"
 #include "router.h"
 
@@ -112,6 +113,33 @@ const struct conf_route *router_route(const struct conf_site *site,
 
 /* ---- the routing module ---- */
 
+/* The path routes and rules see (http_uri.h); -1 when the request was
+ * answered instead: 400 for a path that cannot be read. */
+static int normalize_uri(struct exchange *x)
+{
+	struct http_message *r = &x->req;
+	long len;
+
+	if (r->path.len == 0 || r->path.p[0] != '/' || !http_uri_needs_normalizing(r->path))
+		return 0;
+	if (x->uri_buf == NULL && (x->uri_buf = buf_get()) == NULL) {
+		exchange_log(x, LL_ERROR, 0, "out of memory for a request's path");
+		exchange_respond(x, 500, TERM_RESOURCE, true);
+		return -1;
+	}
+	/* The path is part of the head, which fits a buffer. */
+	len = r->path.len <= (size_t)(x->uri_buf->end - x->uri_buf->start)
+	      ? http_uri_normalize(r->path, x->uri_buf->start) : -1;
+	if (len < 0) {
+		exchange_log(x, LL_INFO, 0, "invalid path (a bad %%-escape, an encoded NUL, or "
+			     "\"..\" above the root), answered 400");
+		exchange_respond(x, 400, TERM_PROXY, true);
+		return -1;
+	}
+	r->uri = (struct slice){ x->uri_buf->start, (size_t)len };
+	return 0;
+}
+
 /* The same URL over https, on the site's TLS port. */
 static void redirect_https(struct exchange *x)
 {
@@ -171,7 +199,9 @@ static int route_request(struct exchange *x)
 		redirect_https(x);
 		return P_DONE;
 	}
-	x->route = x->site ? router_route(x->site, x->req.path) : NULL;
+	if (normalize_uri(x) < 0)
+		return P_DONE;
+	x->route = x->site ? router_route(x->site, x->req.uri) : NULL;
 	if (x->route == NULL) {
 		exchange_respond(x, 404, TERM_LOCAL, false);
 		return P_DONE;

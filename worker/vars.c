@@ -61,7 +61,7 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 	case KEY_TEXT:
 		return (struct slice){ kp->name, kp->name_len };
 	case KEY_URI:
-		return req->path;
+		return req->uri;
 	case KEY_REQUEST_URI:
 		return req->target;
 	case KEY_ARGS:

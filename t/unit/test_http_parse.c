@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "http_parse.h"
+#include "http_uri.h"
 #include "tap.h"
 
 static const struct http_limits lim = { 8192, 8192, 32768, HTTP_MAX_HEADERS };
@@ -1211,6 +1212,60 @@ static void test_higher_minor_version(void)
 	is_int(m.version, 11, "and read as HTTP/1.1");
 }
 
+/* Paths as routes see them: what nginx would match a location against. */
+static void test_uri_normalize(void)
+{
+	static const struct {
+		const char *in, *out;	/* out NULL: invalid */
+	} cases[] = {
+		{ "/", "/" },
+		{ "/admin/x", "/admin/x" },
+		{ "/%61dmin/x", "/admin/x" },
+		{ "/%2561", "/%61" },		/* decoded once */
+		{ "//admin/x", "/admin/x" },
+		{ "/a//b///c", "/a/b/c" },
+		{ "/./admin/x", "/admin/x" },
+		{ "/x/../admin/x", "/admin/x" },
+		{ "/x/%2e%2e/admin", "/admin" },
+		{ "/x%2f..%2fadmin", "/admin" },	/* a decoded "/" separates */
+		{ "/a/b/..", "/a/" },
+		{ "/a/b/.", "/a/b/" },
+		{ "/a/b/", "/a/b/" },
+		{ "/a/..", "/" },
+		{ "/.hidden/.x", "/.hidden/.x" },
+		{ "/a/.../b", "/a/.../b" },
+		{ "/a/..b/c", "/a/..b/c" },
+		{ "/%41%42", "/AB" },
+		{ "/..", NULL },
+		{ "/a/../..", NULL },
+		{ "/%2e%2e/etc", NULL },
+		{ "/a%", NULL },
+		{ "/a%4", NULL },
+		{ "/a%zz", NULL },
+		{ "/a%00b", NULL },
+	};
+	char out[64];
+	unsigned i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct slice in = { cases[i].in, strlen(cases[i].in) };
+		long n = http_uri_normalize(in, out);
+
+		if (cases[i].out == NULL)
+			is_int(n, -1, "\"%s\" is refused", cases[i].in);
+		else
+			ok(n >= 0 && (size_t)n == strlen(cases[i].out) &&
+			   memcmp(out, cases[i].out, (size_t)n) == 0, "\"%s\" is \"%s\"",
+			   cases[i].in, cases[i].out);
+	}
+	ok(!http_uri_needs_normalizing((struct slice){ "/a/b.html", 9 }),
+	   "a plain path is left as it is");
+	ok(http_uri_needs_normalizing((struct slice){ "/a/.b", 5 }) &&
+	   http_uri_needs_normalizing((struct slice){ "/a//b", 5 }) &&
+	   http_uri_needs_normalizing((struct slice){ "/a%20b", 6 }),
+	   "escapes, double slashes and dot segments are normalized");
+}
+
 int main(void)
 {
 	test_valid_requests();
@@ -1225,6 +1280,7 @@ int main(void)
 	test_chunked_api();
 	test_chunked_invalid();
 	test_higher_minor_version();
+	test_uri_normalize();
 	bench();
 	return done_testing();
 }

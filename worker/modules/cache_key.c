@@ -39,6 +39,7 @@ size_t cache_key_of_uri(const struct exchange *x, struct slice uri, char *out, s
 	req.target = uri;
 	q = memchr(uri.p, '?', uri.len);
 	req.path = (struct slice){ uri.p, q ? (size_t)(q - uri.p) : uri.len };
+	req.uri = req.path;
 	req.query = q ? (struct slice){ q + 1, (size_t)(uri.p + uri.len - q - 1) }
 		      : (struct slice){ NULL, 0 };
 	n = vars_expand(&x->route->cache_key, &src, out, cap);

@@ -44,7 +44,7 @@ static struct slice field_of(const struct conf_filter *f, const struct http_mess
 	case FILTER_METHOD:
 		return req->method;
 	case FILTER_PATH:
-		return req->path;
+		return req->uri;
 	case FILTER_QUERY:
 		return req->query;
 	case FILTER_HEADER:
