@@ -52,7 +52,7 @@ static struct http_message request(const char *method, const char *path, const c
 
 	memset(&m, 0, sizeof(m));
 	m.method = (struct slice){ method, strlen(method) };
-	m.path = (struct slice){ path, strlen(path) };
+	m.path = m.uri = (struct slice){ path, strlen(path) };
 	m.query = (struct slice){ query, strlen(query) };
 	return m;
 }
