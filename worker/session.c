@@ -119,13 +119,6 @@ static void client_event(struct ev_io *io, uint32_t events)
 	ev_post(s->state == SS_EXCHANGE ? &s->x->task : &s->task);
 }
 
-static unsigned port_of(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-}
-
 /* The client is at sa: for the logs, the access rules and the limits. */
 static void set_peer(struct session *s, const struct sockaddr *sa)
 {
@@ -136,13 +129,13 @@ static void set_peer(struct session *s, const struct sockaddr *sa)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 			  s->peer, sizeof(s->peer));
 	cidr_addr_of(sa, s->peer_bin);
-	s->peer_port = (uint16_t)port_of(sa);
+	s->peer_port = (uint16_t)cidr_port_of(sa);
 }
 
 static void set_local(struct session *s, const struct sockaddr *sa)
 {
 	cidr_addr_of(sa, s->local_bin);
-	s->local_port = (uint16_t)port_of(sa);
+	s->local_port = (uint16_t)cidr_port_of(sa);
 }
 
 static void remember_local(struct session *s)

@@ -259,7 +259,16 @@ static void check_write(void)
 	       "v1: an IPv4-mapped address is written as IPv4");
 	n = pp_write(PP_V1, (struct sockaddr *)&s6, (struct sockaddr *)&d4, out, sizeof(out));
 	out[n] = '\0';
-	is_str((char *)out, "PROXY UNKNOWN\r\n", "v1: mixed families are UNKNOWN");
+	is_str((char *)out, "PROXY TCP6 2001:db8::7 ::ffff:192.0.2.1 1 8080\r\n",
+	       "v1: an IPv6 client to an IPv4 address is written as IPv6, the IPv4 one mapped");
+	n = pp_write(PP_V1, (struct sockaddr *)&s4, (struct sockaddr *)&d6, out, sizeof(out));
+	out[n] = '\0';
+	is_str((char *)out, "PROXY TCP6 ::ffff:203.0.113.7 2001:db8::1 51234 443\r\n",
+	       "v1: an IPv4 client to an IPv6 address too");
+	n = pp_write(PP_V1, (struct sockaddr *)&m6, (struct sockaddr *)&d6, out, sizeof(out));
+	out[n] = '\0';
+	is_str((char *)out, "PROXY TCP6 ::ffff:198.51.100.9 2001:db8::1 2 443\r\n",
+	       "v1: an IPv4-mapped client to an IPv6 address stays mapped");
 
 	n = pp_write(PP_V2, (struct sockaddr *)&s4, (struct sockaddr *)&d4, out, sizeof(out));
 	ok(n == 28 && parse(out, n, &h, &len) == P_OK && len == n && h.has_addr,
@@ -271,8 +280,14 @@ static void check_write(void)
 	   "v2 IPv6 written reads back");
 	is_str(text_of(&h.src, t, sizeof(t)), "2001:db8::7 1", "... the client");
 	n = pp_write(PP_V2, (struct sockaddr *)&s6, (struct sockaddr *)&d4, out, sizeof(out));
-	ok(n == 16 && parse(out, n, &h, &len) == P_OK && !h.has_addr,
-	   "v2: mixed families are LOCAL");
+	ok(n == 52 && parse(out, n, &h, &len) == P_OK && len == n && h.has_addr,
+	   "v2: an IPv6 client to an IPv4 address is written as IPv6");
+	is_str(text_of(&h.src, t, sizeof(t)), "2001:db8::7 1", "... the client");
+	is_str(text_of(&h.dst, t, sizeof(t)), "::ffff:192.0.2.1 8080", "... the destination mapped");
+	n = pp_write(PP_V2, (struct sockaddr *)&s4, (struct sockaddr *)&d6, out, sizeof(out));
+	ok(n == 52 && parse(out, n, &h, &len) == P_OK && len == n && h.has_addr,
+	   "v2: an IPv4 client to an IPv6 address too");
+	is_str(text_of(&h.src, t, sizeof(t)), "::ffff:203.0.113.7 51234", "... the client mapped");
 }
 
 int main(void)
