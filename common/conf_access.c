@@ -12,17 +12,15 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "cidr.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
+#include "conf_text.h"
 #include "prefix_tree.h"
 
 /* Bad lines of a file reported before the rest of it is left unread. */
@@ -79,26 +77,15 @@ static char *line_prefix(char *line)
 	return *line != '\0' ? line : NULL;
 }
 
-/* path opened for reading, if it is a regular file: a FIFO or a device
- * named by mistake must not hang the master's reading. */
+/* path opened for reading, if it is a regular file. */
 static FILE *open_regular(struct loader *ld, int optline, const char *name, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	FILE *f;
+	const char *why;
+	FILE *f = conf_text_open_regular(path, &why);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		ld_error(ld, optline, "%s \"%s\": %s", name, path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		ld_error(ld, optline, "%s \"%s\": not a regular file", name, path);
-	} else if ((f = fdopen(fd, "r")) == NULL) {
-		ld_error(ld, optline, "%s \"%s\": %s", name, path, strerror(errno));
-	} else {
-		return f;
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
+	if (f == NULL)
+		ld_error(ld, optline, "%s \"%s\": %s", name, path, why ? why : strerror(errno));
+	return f;
 }
 
 /* The prefixes of the file path into t; errors at path:line. */
