@@ -543,8 +543,10 @@ static int field_line(struct hp *h, const char *p, const char *eol)
 	for (; q < ve; q++)
 		if (unlikely(!HAS(*q, C_VALUE)))
 			return 400;
-	if (msg->nheaders == h->max_fields)
+	if (msg->nheaders == h->max_fields) {
+		msg->too_many_fields = true;
 		return 431;
+	}
 	hd = &msg->headers[msg->nheaders++];
 	hd->name = (struct slice){ p, (size_t)(n - p) };
 	hd->value = (struct slice){ v, (size_t)(ve - v) };
@@ -673,6 +675,7 @@ static void hp_init(struct hp *h, const char *buf, size_t len,
 	msg->content_length = 0;
 	msg->conn_flags = 0;
 	msg->expect_continue = false;
+	msg->too_many_fields = false;
 	msg->head_len = 0;
 }
 

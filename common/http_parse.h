@@ -100,6 +100,8 @@ struct http_message {
 	uint64_t content_length;	/* when framing == HTTP_BODY_LENGTH */
 	uint8_t conn_flags;		/* HTTP_CONN_* */
 	bool expect_continue;		/* "Expect: 100-continue" */
+	bool too_many_fields;		/* the 431 was for max_headers, not
+					   for a line or the head too long */
 	size_t head_len;		/* bytes up to and including the blank
 					   line, with any empty lines before a
 					   request line */

@@ -470,13 +470,6 @@ static const struct conf_site *default_site(const struct session *s)
 	return router_site(ctx->conf, s->listen, (struct slice){ NULL, 0 });
 }
 
-/* Whether the parser refused a head (r) for its number of fields: it
- * stops at the first field line past the bound, with that many stored. */
-static bool too_many_fields(const struct exchange *x, int r)
-{
-	return r == 431 && x->req.nheaders == ctx->head_limits.max_headers;
-}
-
 static void start_exchange(struct session *s, size_t head_len)
 {
 	struct exchange *x = new_exchange(s);
@@ -488,7 +481,7 @@ static void start_exchange(struct session *s, size_t head_len)
 	remember_for_log(x, s->in->pos, head_len);
 	if (r != P_OK) {
 		x->site = default_site(s);
-		if (too_many_fields(x, r)) {
+		if (x->req.too_many_fields) {
 			x->refused_by = "client_max_header_fields";
 			exchange_refuse(x, r, TERM_PROXY, "more header fields than "
 					"client_max_header_fields");

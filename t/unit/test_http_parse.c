@@ -511,6 +511,13 @@ static void test_request_limits(void)
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-last: v\r\n\r\n");
 	is_int(http_parse_request(buf, n, &msg, &l), 431, "one field over max_headers: 431");
 	is_int(msg.nheaders, 5, "... after storing max_headers of them");
+	ok(msg.too_many_fields, "... and it says the number of fields was the limit hit");
+	n -= 13;
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-long: %08200d\r\n\r\n", 0);
+	is_int(http_parse_request(buf, n, &msg, &l), 431,
+	       "a field line too long after max_headers fields: 431");
+	ok(msg.nheaders == 5 && !msg.too_many_fields,
+	   "... for the line's length, not the number of fields");
 	n = (size_t)snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
 	for (i = 1; i < 10; i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-%d: v\r\n", i);
