@@ -147,17 +147,33 @@ static void remember_local(struct session *s)
 		set_local(s, (struct sockaddr *)&ss);
 }
 
+/* How long a connection that has sent no request yet may take over a
+ * step: timeout, or in a stopping worker the short grace of idle
+ * connections (session_quit_all), so that it does not hold the worker. */
+static unsigned before_request(unsigned timeout)
+{
+	return ctx->quitting ? MIN(timeout, QUIT_IDLE_GRACE_MS) : timeout;
+}
+
+/* Ready for the first request, after the accept, the PROXY protocol
+ * header or the TLS handshake. */
+static void await_request(struct session *s)
+{
+	s->state = SS_IDLE;
+	ev_timer_set(&s->timer, before_request(ctx->conf->client_header_timeout));
+	ev_post(&s->task);
+}
+
 /* The first step after the accept, or after the PROXY protocol header
  * (whose bytes may have brought the ClientHello's or the request's). */
 static void start_client(struct session *s)
 {
-	if (s->listen->tls) {
-		s->state = SS_HANDSHAKE;
-		ev_timer_set(&s->timer, ctx->conf->tls_handshake_timeout);
-	} else {
-		s->state = SS_IDLE;
-		ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+	if (!s->listen->tls) {
+		await_request(s);
+		return;
 	}
+	s->state = SS_HANDSHAKE;
+	ev_timer_set(&s->timer, before_request(ctx->conf->tls_handshake_timeout));
 	ev_post(&s->task);
 }
 
@@ -213,7 +229,7 @@ void session_accept(int fd, const struct conf_listen *lst,
 		return;
 	}
 	s->state = SS_PROXY;
-	ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+	ev_timer_set(&s->timer, before_request(ctx->conf->client_header_timeout));
 }
 
 /* ---- the PROXY protocol ---- */
@@ -323,9 +339,7 @@ static void handshake_done(struct session *s)
 	STATS_ADD(ctx->stats, c.tls_handshakes, 1);
 	if (SSL_session_reused(s->client.ssl))
 		STATS_ADD(ctx->stats, c.tls_resumed, 1);
-	s->state = SS_IDLE;
-	ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
-	ev_post(&s->task);
+	await_request(s);
 }
 
 /* Whether the first byte from the client starts an HTTP request, not a
@@ -348,9 +362,7 @@ static void handshake(struct session *s)
 			return;
 		if (speaks_plain_http(s)) {
 			s->plain_on_tls = true;
-			s->state = SS_IDLE;
-			ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
-			ev_post(&s->task);
+			await_request(s);
 			return;
 		}
 		ssl = listener_ctx[s->listen->index] ? SSL_new(listener_ctx[s->listen->index]) : NULL;
@@ -723,11 +735,27 @@ void session_quit_all(void)
 
 	/* Closing an idle connection races with a request the client may be
 	 * sending on it right now. A short grace lets such a request in (it
-	 * is answered with Connection: close); quiet ones close after it. */
+	 * is answered with Connection: close); quiet ones close after it.
+	 * The same holds for connections that have sent no request yet
+	 * (nginx closes those at quit too): one reading its PROXY protocol
+	 * header or in its TLS handshake, whose client most likely connected
+	 * just before the quit and is sending them now; the steps it takes
+	 * next get no more than the grace either (before_request). */
 	for (s = open_sessions; s != NULL; s = s->next)
-		if (s->state == SS_IDLE)
+		switch (s->state) {
+		case SS_IDLE:
 			ev_timer_set(&s->timer, MIN(ctx->conf->keepalive_timeout,
 						    QUIT_IDLE_GRACE_MS));
+			break;
+		case SS_PROXY:
+			ev_timer_set(&s->timer, before_request(ctx->conf->client_header_timeout));
+			break;
+		case SS_HANDSHAKE:
+			ev_timer_set(&s->timer, before_request(ctx->conf->tls_handshake_timeout));
+			break;
+		default:
+			break;
+		}
 }
 
 void session_kill_all(void)
