@@ -156,6 +156,16 @@ static inline bool word_is_value(uint64_t w)
 	return !word_has_below(w, 0x20) && !word_has_del(w);
 }
 
+bool http_is_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!HAS(*s, C_TCHAR))
+			return false;
+	return true;
+}
+
 /*
  * Head scanning
  */

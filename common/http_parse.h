@@ -107,6 +107,10 @@ struct http_message {
 					   request line */
 };
 
+/* Whether s is a token (RFC 9110 5.6.2), as a method or a field name
+ * must be: not empty, letters, digits and !#$%&'*+-.^_`|~ only. */
+bool http_is_token(const char *s);
+
 /*
  * Resumable search for the end of a head (CRLF CRLF) in buf[0..len).
  * *scanned is where the previous call stopped (start at 0); new bytes are

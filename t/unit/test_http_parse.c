@@ -1218,6 +1218,16 @@ static void test_higher_minor_version(void)
 	is_int(m.version, 11, "and read as HTTP/1.1");
 }
 
+/* The token test the configuration uses for methods and field names. */
+static void test_is_token(void)
+{
+	ok(http_is_token("GET") && http_is_token("X-Custom_1") && http_is_token("!#$%&'*+-.^_`|~"),
+	   "letters, digits and the token specials make a token");
+	ok(!http_is_token(""), "an empty string is no token");
+	ok(!http_is_token("X Y") && !http_is_token("a:b") && !http_is_token("\xc3\xa9") &&
+	   !http_is_token("a\"b"), "a space, a colon, a non-ASCII byte or a quote is not in one");
+}
+
 int main(void)
 {
 	test_valid_requests();
@@ -1232,6 +1242,7 @@ int main(void)
 	test_chunked_api();
 	test_chunked_invalid();
 	test_higher_minor_version();
+	test_is_token();
 	bench();
 	return done_testing();
 }
