@@ -707,9 +707,8 @@ void ld_get_cidrs(struct loader *ld, cfg_t *sec, const char *name, const char *w
 	for (i = 0; i < count; i++) {
 		if (cidr_parse(cfg_getnstr(sec, name, i), &(*list)[*n], err, sizeof(err)) == 0)
 			(*n)++;
-		else if (what != NULL)
-			ld_error(ld, ld_opt_line_n(ld, sec, name, i), "%s: %s: %s", what, name, err);
 		else
-			ld_error(ld, ld_opt_line_n(ld, sec, name, i), "%s: %s", name, err);
+			ld_error(ld, ld_opt_line_n(ld, sec, name, i), "%s%s%s: %s",
+				 what ? what : "", what ? ": " : "", name, err);
 	}
 }

@@ -283,7 +283,8 @@ static void check_write(void)
 	ok(v2_back(&s6, &d4, &h) == 52 && h.has_addr,
 	   "v2: an IPv6 client to an IPv4 address is written as IPv6");
 	is_str(text_of(&h.src, t, sizeof(t)), "2001:db8::7 1", "... the client");
-	is_str(text_of(&h.dst, t, sizeof(t)), "::ffff:192.0.2.1 8080", "... the destination mapped");
+	is_str(text_of(&h.dst, t, sizeof(t)), "::ffff:192.0.2.1 8080",
+	       "... the destination mapped");
 	ok(v2_back(&s4, &d6, &h) == 52 && h.has_addr, "v2: an IPv4 client to an IPv6 address too");
 	is_str(text_of(&h.src, t, sizeof(t)), "::ffff:203.0.113.7 51234", "... the client mapped");
 }
