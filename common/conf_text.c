@@ -457,7 +457,9 @@ FILE *conf_text_open_regular(const char *path, const char **why)
 	*why = NULL;
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
+	if (fstat(fd, &st) < 0)
+		;		/* errno says why */
+	else if (!S_ISREG(st.st_mode))
 		*why = S_ISDIR(st.st_mode) ? "a directory, not a file" : "not a regular file";
 	else if ((f = fdopen(fd, "r")) != NULL)
 		return f;
