@@ -83,6 +83,13 @@ void cidr_addr_of(const struct sockaddr *sa, uint8_t out[16])
 	}
 }
 
+unsigned cidr_port_of(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
 bool cidr_contains(const struct cidr *c, const uint8_t a[16])
 {
 	unsigned full = c->bits / 8, rest = c->bits % 8;

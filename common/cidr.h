@@ -26,6 +26,9 @@ int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
 /* A socket address (IPv4 or IPv6) as the 16 bytes prefixes hold. */
 void cidr_addr_of(const struct sockaddr *sa, uint8_t out[16]);
 
+/* The port of a socket address (IPv4 or IPv6), in host order. */
+unsigned cidr_port_of(const struct sockaddr *sa);
+
 /* Whether addr (16 bytes, as cidr_addr_of makes) is in c; in one of the
  * n prefixes of list. */
 bool cidr_contains(const struct cidr *c, const uint8_t addr[16]);

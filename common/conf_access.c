@@ -12,17 +12,15 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 #include "cidr.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
+#include "conf_text.h"
 #include "prefix_tree.h"
 
 /* Bad lines of a file reported before the rest of it is left unread. */
@@ -46,23 +44,14 @@ static void add_prefix(struct loader *ld, struct prefix_tree *tree, const struct
 static void read_list(struct loader *ld, cfg_t *sec, const struct conf_option *o,
 		      struct cidr **list, unsigned *n, struct prefix_tree **tree)
 {
-	unsigned i, count = cfg_size(sec, o->name);
 	struct prefix_tree *t;
-	char err[160];
+	unsigned i;
 
-	if (count == 0 || (*list = ld_realloc(ld, NULL, count, sizeof(**list))) == NULL ||
-	    (t = tree_of(ld, tree)) == NULL)
+	ld_get_cidrs(ld, sec, o->name, NULL, list, n);
+	if (cfg_size(sec, o->name) == 0 || (t = tree_of(ld, tree)) == NULL)
 		return;
-	for (i = 0; i < count; i++) {
-		const char *s = cfg_getnstr(sec, o->name, i);
-
-		if (cidr_parse(s, &(*list)[*n], err, sizeof(err)) < 0) {
-			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "%s: %s", o->name, err);
-			continue;
-		}
-		add_prefix(ld, t, &(*list)[*n]);
-		(*n)++;
-	}
+	for (i = 0; i < *n; i++)
+		add_prefix(ld, t, &(*list)[i]);
 }
 
 /* The prefix on a line of a file, without its comment and blanks; NULL
@@ -79,26 +68,15 @@ static char *line_prefix(char *line)
 	return *line != '\0' ? line : NULL;
 }
 
-/* path opened for reading, if it is a regular file: a FIFO or a device
- * named by mistake must not hang the master's reading. */
+/* path opened for reading, if it is a regular file. */
 static FILE *open_regular(struct loader *ld, int optline, const char *name, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	FILE *f;
+	const char *why;
+	FILE *f = conf_text_open_regular(path, &why);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		ld_error(ld, optline, "%s \"%s\": %s", name, path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		ld_error(ld, optline, "%s \"%s\": not a regular file", name, path);
-	} else if ((f = fdopen(fd, "r")) == NULL) {
-		ld_error(ld, optline, "%s \"%s\": %s", name, path, strerror(errno));
-	} else {
-		return f;
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
+	if (f == NULL)
+		ld_error(ld, optline, "%s \"%s\": %s", name, path, why ? why : strerror(errno));
+	return f;
 }
 
 /* The prefixes of the file path into t; errors at path:line. */
@@ -188,28 +166,12 @@ static void read_deny_file(struct loader *ld, cfg_t *sec, const struct conf_opti
 
 /* ---- writing back ---- */
 
-static void dump_list(FILE *out, const char *indent, const char *name, const struct cidr *list,
-		      unsigned n)
-{
-	char text[64];
-	unsigned i;
-
-	if (n == 0)
-		return;
-	fprintf(out, "%s%s = {", indent, name);
-	for (i = 0; i < n; i++) {
-		cidr_format(&list[i], text, sizeof(text));
-		fprintf(out, "%s\"%s\"", i ? ", " : "", text);
-	}
-	fputs("}\n", out);
-}
-
 static void dump_allow(FILE *out, const struct conf_option *o, const void *obj,
 		       const char *indent)
 {
 	const struct conf_acl *a = conf_cfield(o, obj);
 
-	dump_list(out, indent, o->name, a->allow, a->nallow);
+	conf_dump_cidrs(out, indent, o->name, a->allow, a->nallow);
 }
 
 static void dump_deny(FILE *out, const struct conf_option *o, const void *obj,
@@ -217,7 +179,7 @@ static void dump_deny(FILE *out, const struct conf_option *o, const void *obj,
 {
 	const struct conf_acl *a = conf_cfield(o, obj);
 
-	dump_list(out, indent, o->name, a->deny, a->ndeny);
+	conf_dump_cidrs(out, indent, o->name, a->deny, a->ndeny);
 }
 
 static void dump_allow_file(FILE *out, const struct conf_option *o, const void *obj,

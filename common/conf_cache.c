@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cidr.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
 
@@ -308,37 +307,17 @@ static void read_purge(struct loader *ld, cfg_t *sec, const struct conf_option *
 		       struct conf *c)
 {
 	struct conf_route *r = obj;
-	unsigned i, n = cfg_size(sec, o->name);
-	char err[160];
 
 	(void)c;
-	if (n == 0 || (r->cache_purge = ld_realloc(ld, NULL, n, sizeof(*r->cache_purge))) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		const char *s = cfg_getnstr(sec, o->name, i);
-
-		if (cidr_parse(s, &r->cache_purge[r->ncache_purge], err, sizeof(err)) < 0)
-			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "%s: %s", o->name, err);
-		else
-			r->ncache_purge++;
-	}
+	ld_get_cidrs(ld, sec, o->name, NULL, &r->cache_purge, &r->ncache_purge);
 }
 
 static void dump_purge(FILE *out, const struct conf_option *o, const void *obj,
 		       const char *indent)
 {
 	const struct conf_route *r = obj;
-	char text[64];
-	unsigned i;
 
-	if (r->ncache_purge == 0)
-		return;
-	fprintf(out, "%s%s = {", indent, o->name);
-	for (i = 0; i < r->ncache_purge; i++) {
-		cidr_format(&r->cache_purge[i], text, sizeof(text));
-		fprintf(out, "%s\"%s\"", i ? ", " : "", text);
-	}
-	fputs("}\n", out);
+	conf_dump_cidrs(out, indent, o->name, r->cache_purge, r->ncache_purge);
 }
 
 const struct conf_option conf_route_cache_options[] = {

@@ -69,12 +69,13 @@ static const char *type_of(const char *file)
 /* The file's contents into p; -1 with the reason in err. */
 static int read_page(struct conf_error_page *p, char *err, size_t errlen)
 {
-	FILE *f = fopen(p->file, "rb");
+	const char *why;
+	FILE *f = conf_text_open_regular(p->file, &why);
 	char *body = NULL;
 	size_t len;
 
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", p->file, strerror(errno));
+		snprintf(err, errlen, "%s: %s", p->file, why ? why : strerror(errno));
 		return -1;
 	}
 	if ((body = malloc(CONF_ERROR_PAGE_MAX + 1)) == NULL) {

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cidr.h"
 #include "conf_filter.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
+#include "http_parse.h"
 
 #define FILTER(field) offsetof(struct conf_filter, field)
 
@@ -24,38 +24,19 @@ static void read_address(struct loader *ld, cfg_t *sec, const struct conf_option
 			 struct conf *c)
 {
 	struct conf_filter *f = obj;
-	unsigned i, n = cfg_size(sec, o->name);
-	char err[160];
+	char what[256];		/* a longer name is cut in errors */
 
 	(void)c;
-	if (n == 0 || (f->address = ld_realloc(ld, NULL, n, sizeof(*f->address))) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		const char *s = cfg_getnstr(sec, o->name, i);
-
-		if (cidr_parse(s, &f->address[f->naddress], err, sizeof(err)) < 0)
-			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "filter \"%s\": %s: %s",
-				 f->name, o->name, err);
-		else
-			f->naddress++;
-	}
+	snprintf(what, sizeof(what), "filter \"%s\"", f->name);
+	ld_get_cidrs(ld, sec, o->name, what, &f->address, &f->naddress);
 }
 
 static void dump_address(FILE *out, const struct conf_option *o, const void *obj,
 			 const char *indent)
 {
 	const struct conf_filter *f = obj;
-	char text[64];
-	unsigned i;
 
-	if (f->on != FILTER_ADDRESS)
-		return;
-	fprintf(out, "%s%s = {", indent, o->name);
-	for (i = 0; i < f->naddress; i++) {
-		cidr_format(&f->address[i], text, sizeof(text));
-		fprintf(out, "%s\"%s\"", i ? ", " : "", text);
-	}
-	fputs("}\n", out);
+	conf_dump_cidrs(out, indent, o->name, f->address, f->naddress);
 }
 
 static void read_action(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
@@ -140,17 +121,6 @@ static const char *regex_text(const struct conf_filter *f)
 	return NULL;
 }
 
-/* A field name: an HTTP token. */
-static bool is_field_name(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
-			return false;
-	return true;
-}
-
 /* What the filter looks at: exactly one of method, path, query, header
  * and address. */
 static void resolve_target(struct loader *ld, cfg_t *sec, struct conf_filter *f)
@@ -175,7 +145,7 @@ static void resolve_target(struct loader *ld, cfg_t *sec, struct conf_filter *f)
 	if (f->on == FILTER_HEADER && n == 1 && f->match == NULL)
 		ld_error(ld, ld_opt_line(ld, sec, "header"), "filter \"%s\": header needs match = "
 			 "\"REGEX\"", f->name);
-	if (f->on == FILTER_HEADER && f->header != NULL && !is_field_name(f->header))
+	if (f->on == FILTER_HEADER && f->header != NULL && !http_is_token(f->header))
 		ld_error(ld, ld_opt_line(ld, sec, "header"), "filter \"%s\": header \"%s\" is not "
 			 "a field name", f->name, f->header);
 	if (f->on != FILTER_HEADER && f->match != NULL)

@@ -16,6 +16,8 @@
  * further on, so when a group matches, the rules listed before the mark
  * are tried alone, in order: the first listed rule that matches refuses,
  * as without joining, and the extra cost falls on refused requests only.
+ * A group whose match fails (PCRE2's match limit) says nothing of which
+ * branch failed: its rules are tried alone, in order, likewise.
  * The master builds all of it at load; workers inherit it by fork, and
  * each has its own copy of the list's match data.
  */

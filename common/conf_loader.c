@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cidr.h"
 #include "core.h"
 #include "conf_loader.h"
 #include "conf_text.h"
@@ -692,4 +693,22 @@ char *ld_get_path_n(struct loader *ld, cfg_t *sec, const char *name, unsigned i)
 	if (s == NULL || s[0] == '/')
 		return s;
 	return make_absolute(ld, s, line, name);
+}
+
+void ld_get_cidrs(struct loader *ld, cfg_t *sec, const char *name, const char *what,
+		  struct cidr **list, unsigned *n)
+{
+	unsigned i, count = cfg_size(sec, name);
+	char err[160];
+
+	*n = 0;
+	if (count == 0 || (*list = ld_realloc(ld, NULL, count, sizeof(**list))) == NULL)
+		return;
+	for (i = 0; i < count; i++) {
+		if (cidr_parse(cfg_getnstr(sec, name, i), &(*list)[*n], err, sizeof(err)) == 0)
+			(*n)++;
+		else
+			ld_error(ld, ld_opt_line_n(ld, sec, name, i), "%s%s%s: %s",
+				 what ? what : "", what ? ": " : "", name, err);
+	}
 }

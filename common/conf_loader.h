@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "conf_schema.h"
 
+struct cidr;
 struct loader;
 
 /* The sections, and where each may be written. */
@@ -78,6 +79,11 @@ char *ld_get_string(struct loader *ld, cfg_t *sec, const char *name, const char 
 char *ld_get_path(struct loader *ld, cfg_t *sec, const char *name, const char *def);
 /* The same for element i of a list option. */
 char *ld_get_path_n(struct loader *ld, cfg_t *sec, const char *name, unsigned i);
+/* A list option of address prefixes ("10.0.0.0/8", "::1") into a new
+ * array *list of *n, *n counting from 0; a bad one is an error at its own
+ * line, after what ("filter \"x\"") when not NULL, and is left out. */
+void ld_get_cidrs(struct loader *ld, cfg_t *sec, const char *name, const char *what,
+		  struct cidr **list, unsigned *n);
 
 /* ---- for the loading itself (conf.c) ---- */
 

@@ -10,20 +10,7 @@
 
 #include "conf_loader.h"
 #include "conf_parts.h"
-
-/* RFC 9110 5.6.2: a method is a token. */
-static bool is_token(const char *s)
-{
-	static const char specials[] = "!#$%&'*+-.^_`|~";
-
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr(specials, *s) != NULL))
-			return false;
-	return true;
-}
+#include "http_parse.h"
 
 static bool listed(const struct conf_methods *m, const char *name)
 {
@@ -96,7 +83,7 @@ void conf_methods_read(struct loader *ld, cfg_t *sec, const struct conf_option *
 	for (i = 0; i < n; i++) {
 		const char *s = cfg_getnstr(sec, o->name, i);
 
-		if (!is_token(s))
+		if (!http_is_token(s))
 			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "methods: \"%s\" is not "
 				 "a method name (a token: letters, digits and !#$%%&'*+-.^_`|~)", s);
 		else if (!listed(m, s))

@@ -15,42 +15,6 @@
 #include "conf_loader.h"
 #include "conf_parts.h"
 
-/* A list of prefixes written as option o; errors name each bad one. */
-static void read_cidrs(struct loader *ld, cfg_t *sec, const struct conf_option *o,
-		       struct cidr **list, unsigned *n)
-{
-	unsigned i, count = cfg_size(sec, o->name);
-	char err[160];
-
-	*n = 0;
-	if (count == 0 || (*list = ld_realloc(ld, NULL, count, sizeof(**list))) == NULL)
-		return;
-	for (i = 0; i < count; i++) {
-		const char *s = cfg_getnstr(sec, o->name, i);
-
-		if (cidr_parse(s, &(*list)[*n], err, sizeof(err)) < 0)
-			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "%s: %s", o->name, err);
-		else
-			(*n)++;
-	}
-}
-
-static void dump_cidrs(FILE *out, const char *indent, const char *name,
-		       const struct cidr *list, unsigned n)
-{
-	char text[64];
-	unsigned i;
-
-	if (n == 0)
-		return;
-	fprintf(out, "%s%s = {", indent, name);
-	for (i = 0; i < n; i++) {
-		cidr_format(&list[i], text, sizeof(text));
-		fprintf(out, "%s\"%s\"", i ? ", " : "", text);
-	}
-	fputs("}\n", out);
-}
-
 /* ---- listen: proxy_protocol_from ---- */
 
 /* Who may send the header when the listener does not say: a balancer on
@@ -80,7 +44,7 @@ void conf_read_proxy_protocol_from(struct loader *ld, cfg_t *sec, const struct c
 	struct conf_listen *l = obj;
 
 	(void)c;
-	read_cidrs(ld, sec, o, &l->proxy_protocol_from, &l->nproxy_protocol_from);
+	ld_get_cidrs(ld, sec, o->name, NULL, &l->proxy_protocol_from, &l->nproxy_protocol_from);
 	if (l->proxy_protocol && cfg_size(sec, o->name) == 0)
 		default_senders(ld, l);
 	else if (!l->proxy_protocol && cfg_size(sec, o->name) > 0)
@@ -93,7 +57,7 @@ void conf_dump_proxy_protocol_from(FILE *out, const struct conf_option *o, const
 {
 	const struct conf_listen *l = obj;
 
-	dump_cidrs(out, indent, o->name, l->proxy_protocol_from, l->nproxy_protocol_from);
+	conf_dump_cidrs(out, indent, o->name, l->proxy_protocol_from, l->nproxy_protocol_from);
 }
 
 /* ---- upstream: send_proxy_protocol ---- */
@@ -141,7 +105,7 @@ void conf_read_real_ip_from(struct loader *ld, cfg_t *sec, const struct conf_opt
 	struct conf_site *s = obj;
 
 	(void)c;
-	read_cidrs(ld, sec, o, &s->real_ip_from, &s->nreal_ip_from);
+	ld_get_cidrs(ld, sec, o->name, NULL, &s->real_ip_from, &s->nreal_ip_from);
 }
 
 void conf_dump_real_ip_from(FILE *out, const struct conf_option *o, const void *obj,
@@ -149,7 +113,7 @@ void conf_dump_real_ip_from(FILE *out, const struct conf_option *o, const void *
 {
 	const struct conf_site *s = obj;
 
-	dump_cidrs(out, indent, o->name, s->real_ip_from, s->nreal_ip_from);
+	conf_dump_cidrs(out, indent, o->name, s->real_ip_from, s->nreal_ip_from);
 }
 
 /* Read after real_ip_from: the field alone would do nothing. */

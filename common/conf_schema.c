@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "conf_loader.h"
 #include "conf_schema.h"
 
@@ -186,6 +187,22 @@ void conf_dump_line(FILE *out, const char *indent, const char *name, const char 
 	fprintf(out, "%s%s = ", indent, name);
 	conf_dump_str(out, value);
 	fputc('\n', out);
+}
+
+void conf_dump_cidrs(FILE *out, const char *indent, const char *name, const struct cidr *list,
+		     unsigned n)
+{
+	char text[64];
+	unsigned i;
+
+	if (n == 0)
+		return;
+	fprintf(out, "%s%s = {", indent, name);
+	for (i = 0; i < n; i++) {
+		cidr_format(&list[i], text, sizeof(text));
+		fprintf(out, "%s\"%s\"", i ? ", " : "", text);
+	}
+	fputs("}\n", out);
 }
 
 void conf_dump_duration(FILE *out, const char *name, unsigned ms, const char *indent)

@@ -32,6 +32,8 @@
 
 #include "conf.h"
 
+struct cidr;
+
 struct loader;
 
 /* The sections an option may be written in, one bit each. */
@@ -138,6 +140,9 @@ void conf_dump_str(FILE *out, const char *s);
 /* "indent name = "value"" and a newline; nothing when value is NULL. */
 void conf_dump_line(FILE *out, const char *indent, const char *name, const char *value);
 void conf_dump_str2(FILE *out, const char *prefix, const char *s);
+/* "indent name = {"10.0.0.0/8", ...}" and a newline; nothing when n is 0. */
+void conf_dump_cidrs(FILE *out, const char *indent, const char *name, const struct cidr *list,
+		     unsigned n);
 void conf_dump_duration(FILE *out, const char *name, unsigned ms, const char *indent);
 void conf_dump_size(FILE *out, const char *name, size_t v, const char *indent);
 

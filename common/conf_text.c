@@ -448,6 +448,27 @@ static int intern(struct conf_text *t, const char *path)
 	return (int)t->nfiles++;
 }
 
+FILE *conf_text_open_regular(const char *path, const char **why)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), err;
+	struct stat st;
+	FILE *f;
+
+	*why = NULL;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0)
+		;		/* errno says why */
+	else if (!S_ISREG(st.st_mode))
+		*why = S_ISDIR(st.st_mode) ? "a directory, not a file" : "not a regular file";
+	else if ((f = fdopen(fd, "r")) != NULL)
+		return f;
+	err = errno;
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
 /*
  * Read a whole regular file of at most CONF_TEXT_MAX_FILE bytes; NULL
  * on failure, with errno set, or why when errno would not say it. It is

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Includes nested deeper than this are refused (a loop, most likely). */
@@ -70,6 +71,13 @@ void conf_text_locate(const struct conf_text *t, int bufline, int *file, int *li
 /* The directory-relative path of an include() or a path option: arg as
  * is when absolute, else next to the file from. -1 when it does not fit. */
 int conf_text_relative(const char *from, const char *arg, char *out, size_t len);
+
+/* path opened for reading if it is a regular file, for the files an
+ * option names (error pages, lists of prefixes): a FIFO or a device named
+ * by mistake must not hang the master, as opening a FIFO waits for a
+ * writer. NULL with errno set, or with why set when errno would not say
+ * it. */
+FILE *conf_text_open_regular(const char *path, const char **why);
 
 void conf_text_free(struct conf_text *t);
 

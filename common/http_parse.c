@@ -156,6 +156,16 @@ static inline bool word_is_value(uint64_t w)
 	return !word_has_below(w, 0x20) && !word_has_del(w);
 }
 
+bool http_is_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!HAS(*s, C_TCHAR))
+			return false;
+	return true;
+}
+
 /*
  * Head scanning
  */
@@ -543,8 +553,10 @@ static int field_line(struct hp *h, const char *p, const char *eol)
 	for (; q < ve; q++)
 		if (unlikely(!HAS(*q, C_VALUE)))
 			return 400;
-	if (msg->nheaders == h->max_fields)
+	if (msg->nheaders == h->max_fields) {
+		msg->too_many_fields = true;
 		return 431;
+	}
 	hd = &msg->headers[msg->nheaders++];
 	hd->name = (struct slice){ p, (size_t)(n - p) };
 	hd->value = (struct slice){ v, (size_t)(ve - v) };
@@ -673,6 +685,7 @@ static void hp_init(struct hp *h, const char *buf, size_t len,
 	msg->content_length = 0;
 	msg->conn_flags = 0;
 	msg->expect_continue = false;
+	msg->too_many_fields = false;
 	msg->head_len = 0;
 }
 

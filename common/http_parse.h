@@ -103,10 +103,16 @@ struct http_message {
 	uint64_t content_length;	/* when framing == HTTP_BODY_LENGTH */
 	uint8_t conn_flags;		/* HTTP_CONN_* */
 	bool expect_continue;		/* "Expect: 100-continue" */
+	bool too_many_fields;		/* the 431 was for max_headers, not
+					   for a line or the head too long */
 	size_t head_len;		/* bytes up to and including the blank
 					   line, with any empty lines before a
 					   request line */
 };
+
+/* Whether s is a token (RFC 9110 5.6.2), as a method or a field name
+ * must be: not empty, letters, digits and !#$%&'*+-.^_`|~ only. */
+bool http_is_token(const char *s);
 
 /*
  * Resumable search for the end of a head (CRLF CRLF) in buf[0..len).

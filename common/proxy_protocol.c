@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "cidr.h"
 #include "core.h"
 #include "proxy_protocol.h"
 
@@ -274,18 +275,28 @@ static void unmap(const struct sockaddr *sa, struct sockaddr_storage *out)
 		memcpy(out, sa, sizeof(struct sockaddr_in6));
 }
 
+/* An IPv4 address as the IPv4-mapped IPv6 address ::ffff:a.b.c.d. */
+static void map_v6(struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+	uint8_t a[16] = { [10] = 0xff, [11] = 0xff };
+
+	if (ss->ss_family != AF_INET)
+		return;
+	memcpy(a + 12, &in->sin_addr, 4);
+	set_addr(ss, AF_INET6, a, ntohs(in->sin_port));
+}
+
+static bool inet_family(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET || ss->ss_family == AF_INET6;
+}
+
 static const void *addr_bytes(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
 		return &((const struct sockaddr_in *)ss)->sin_addr;
 	return &((const struct sockaddr_in6 *)ss)->sin6_addr;
-}
-
-static unsigned port_of(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
 static size_t write_v1(const struct sockaddr_storage *s, const struct sockaddr_storage *d,
@@ -300,8 +311,9 @@ static size_t write_v1(const struct sockaddr_storage *s, const struct sockaddr_s
 		inet_ntop(s->ss_family, addr_bytes(s), a, sizeof(a));
 		inet_ntop(d->ss_family, addr_bytes(d), b, sizeof(b));
 		n = snprintf(out, cap, "PROXY %s %s %s %u %u\r\n",
-			     s->ss_family == AF_INET ? "TCP4" : "TCP6", a, b, port_of(s),
-			     port_of(d));
+			     s->ss_family == AF_INET ? "TCP4" : "TCP6", a, b,
+			     cidr_port_of((const struct sockaddr *)s),
+			     cidr_port_of((const struct sockaddr *)d));
 	}
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
@@ -323,8 +335,8 @@ static size_t write_v2(const struct sockaddr_storage *s, const struct sockaddr_s
 	out[15] = (unsigned char)body;
 	if (!known)
 		return V2_HEAD;
-	sp = port_of(s);
-	dp = port_of(d);
+	sp = cidr_port_of((const struct sockaddr *)s);
+	dp = cidr_port_of((const struct sockaddr *)d);
 	memcpy(out + V2_HEAD, addr_bytes(s), alen);
 	memcpy(out + V2_HEAD + alen, addr_bytes(d), alen);
 	out[V2_HEAD + 2 * alen] = (unsigned char)(sp >> 8);
@@ -342,8 +354,14 @@ size_t pp_write(enum pp_version version, const struct sockaddr *src, const struc
 
 	unmap(src, &s);
 	unmap(dst, &d);
-	known = s.ss_family == d.ss_family &&
-		(s.ss_family == AF_INET || s.ss_family == AF_INET6);
+	known = inet_family(&s) && inet_family(&d);
+	/* An IPv6 client (from real_ip) that reached an IPv4 address of ours,
+	 * or the reverse: both written as IPv6, as HAProxy does, rather than
+	 * UNKNOWN or LOCAL, which would hide the client from the server. */
+	if (known && s.ss_family != d.ss_family) {
+		map_v6(&s);
+		map_v6(&d);
+	}
 	if (version == PP_V1)
 		return write_v1(&s, &d, known, out, cap);
 	return write_v2(&s, &d, known, out, cap);

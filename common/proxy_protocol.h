@@ -47,10 +47,11 @@ int pp_parse(const void *p, size_t n, struct pp_header *h, size_t *len, const ch
 
 /*
  * Write a header of version (PP_V1, PP_V2) for a connection from src to
- * dst into out (at least PP_V1_MAX bytes; v2 needs 52 at most). Both
- * must be of one family, IPv4 or IPv6 (IPv4-mapped IPv6 addresses are
- * written as IPv4); otherwise the header says UNKNOWN (v1) or LOCAL
- * (v2). Returns its length.
+ * dst into out (at least PP_V1_MAX bytes; v2 needs 52 at most).
+ * IPv4-mapped IPv6 addresses are written as IPv4; when one address is
+ * IPv4 and the other IPv6, both are written as IPv6 (the IPv4 one as
+ * ::ffff:a.b.c.d); an address of another family makes the header say
+ * UNKNOWN (v1) or LOCAL (v2). Returns its length.
  */
 size_t pp_write(enum pp_version version, const struct sockaddr *src, const struct sockaddr *dst,
 		void *out, size_t cap);

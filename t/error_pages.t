@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 
+use POSIX ();
 use Test::More;
 use Test::Portico;
 
@@ -76,17 +77,23 @@ site s {
 	error_page = {"404 %%TMP%%/missing.html",
 		"200 %%TMP%%/portico.conf",
 		"404",
-		"4044 x.html"}
+		"4044 x.html",
+		"500 fifo.html"}
 	route "/" { upstream = "app" }
 }
 EOF
+POSIX::mkfifo($bad->tmp . '/fifo.html', 0600) or die "mkfifo: $!\n";
+# run() kills a portico that takes 30 s and returns -1: a FIFO waited on
+# fails here rather than hanging the test.
 my ($rc, undef, $err) = $bad->run('-t');
-isnt($rc, 0, 'bad error pages are refused');
+ok($rc > 0, 'bad error pages are refused');
 like($err, qr{portico\.conf:4: site "s": error_page: \S+/missing\.html: No such file},
      '... a missing file, at its line');
 like($err, qr{portico\.conf:5: .*a status is 400 to 599}, '... a status that is no error');
 like($err, qr{portico\.conf:6: .*write the statuses, then the file}, '... no file');
 like($err, qr{portico\.conf:7: .*a status is 400 to 599}, '... not a status');
+like($err, qr{portico\.conf:8: site "s": error_page: \S+/fifo\.html: not a regular file},
+     '... a FIFO named by mistake, refused rather than waited on');
 
 my $big = Test::Portico->new(conf => <<'EOF', files => { 'big.html' => 'x' x 20000 });
 listen http { address = "127.0.0.1:%%PORT:http%%" }

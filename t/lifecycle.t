@@ -7,11 +7,13 @@
 use strict;
 use warnings;
 
+use File::Temp ();
 use IO::Socket::IP;
 use Test::More;
 use Test::Portico;
 use Test::Portico::Client;
 use Test::Portico::Loop;
+use Test::Portico::TLS;
 use Test::Portico::Wrk;
 use Time::HiRes qw(time);
 
@@ -126,6 +128,48 @@ $r = $inflight->response;
 is($r && $r->{status}, 200, 'QUIT: the in-flight request completes');
 ok($q->wait_exit(10, @qw), 'QUIT: then the master and its workers exit');
 ok(!Test::Portico::Client->new($q->port('http'), timeout => 2), 'QUIT: the port is closed');
+
+# QUIT: connections that have sent no request yet, one that owes its
+# PROXY protocol header and one in its TLS handshake, are closed after a
+# short grace rather than holding the stopping worker for their timeouts.
+my $tlsdir = File::Temp::tempdir('portico-lc-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $tlsdir;
+my ($pem, $key) = Test::Portico::TLS->new($tlsdir)->cert('a.test');
+chmod 0600, $key;
+my $g = Test::Portico->new(conf => <<"EOF")->start;
+workers = 1
+shutdown_timeout = "60s"
+client_header_timeout = "60s"
+tls_handshake_timeout = "60s"
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+listen pp {
+	address = "127.0.0.1:%%PORT:pp%%"
+	proxy_protocol = true
+	proxy_protocol_from = {"127.0.0.1"}
+}
+listen tls { address = "127.0.0.1:%%PORT:tls%%"  tls = true }
+upstream a { server "%%BACKEND:a%%" {} }
+site main {
+	listen = {"http", "pp"}
+	route "/status" { status = true }
+	route "/" { upstream = "a" }
+}
+site sec {
+	listen = {"tls"}
+	hosts = {"a.test"}
+	tls { certificate = "$pem"  key = "$key" }
+	route "/" { upstream = "a" }
+}
+EOF
+my $silent_pp = Test::Portico::Client->new($g->port('pp'), timeout => 15);
+my $silent_tls = Test::Portico::Client->new($g->port('tls'), timeout => 15);
+ok(wait_for(sub { my $d = $g->status_doc; $d && $d->{connections}{open} >= 3 }, 10),
+   'QUIT with silent connections: the worker has taken them');
+my @gw = $g->worker_pids;
+$g->signal('QUIT');
+ok($g->wait_exit(10, @gw),
+   'QUIT: a connection awaiting its PROXY header or its TLS handshake does not hold the worker');
+ok($silent_pp->closed_within(5) && $silent_tls->closed_within(5), '... both are closed');
 
 # TERM: stops at once even with a slow request in flight.
 my $t = Test::Portico->new(conf => <<'EOF')->start;

@@ -42,6 +42,7 @@ listen lb {
 	proxy_protocol_from = {"127.0.0.1/32", "::1"}
 }
 listen plain { address = "127.0.0.1:%%PORT:plain%%" }
+listen plain2 { address = "127.0.0.1:%%PORT:plain2%%" }
 listen lbtls {
 	address = "127.0.0.1:%%PORT:lbtls%%"
 	tls = true
@@ -75,6 +76,11 @@ site xff {
 	access_log = "%%TMP%%/real.log"
 	real_ip_from = {"127.0.0.1", "10.0.0.0/8"}
 	route "/" { upstream = "app" }
+}
+site out {
+	listen = {"plain", "plain2"}
+	hosts = {"out.test"}
+	route "/" { upstream = "ppv1" }
 }
 site fwd {
 	listen = {"plain"}
@@ -257,6 +263,24 @@ ok(!grep({ keys %{ $client_of{$_} } > 1 } keys %client_of),
    '... and no connection carried requests of two clients');
 is(scalar(grep { $by_conn{$_->{conn}} =~ /203\.0\.113\.99/ } @served), 1,
    '... the second client\'s request went on a connection of its own header');
+
+# A connection carries the header of one local address and port too: the
+# same client on another listener never travels under the first one's.
+my @ports = ($p->port('plain'), $p->port('plain2'));
+for my $i (0 .. 7) {
+	my $cl = Test::Portico::Client->new($ports[$i % 2]);
+	$cl->request(GET => "/two/$i/name", host => 'out.test');
+	$cl->response;
+	$cl->close;
+}
+%by_conn = map { $_->{conn} => $_->{header} } $p->backend('ppv1')->proxy_headers;
+@served = grep { $_->{target} =~ m{^/two/} } $p->backend('ppv1')->requests;
+my @astray = grep {
+	my ($i) = $_->{target} =~ m{^/two/(\d+)/};
+	($by_conn{$_->{conn}} // '') !~ / $ports[$i % 2]$/
+} @served;
+ok(@served == 8 && !@astray,
+   'the same client on two listeners: each request under a header naming its own port');
 
 # ---- real client addresses ----
 

@@ -60,6 +60,14 @@ is(reached('/fields-over'), 0, '... and the server never saw it');
 like(logged('/fields-over'), qr/ 431 .* PR \S+ \S+ - client_max_header_fields$/,
      '... and the access log (of the listener\'s default site) names the limit');
 
+$c = Test::Portico::Client->new($port);
+$c->request(GET => '/fields-long', headers => [@{ fields(8) }, 'X-Long' => 'x' x 9000]);
+is($c->response->{status}, 431,
+   'client_max_header_fields fields, then a line over max_header_line: 431');
+my $line = logged('/fields-long');
+ok($line =~ / 431 / && $line !~ /client_max_header_fields/,
+   '... not logged as client_max_header_fields: the line was too long');
+
 # ---- methods ----
 
 is(http($port, target => '/get')->{status}, 200, 'a method the site takes passes');

@@ -119,13 +119,6 @@ static void client_event(struct ev_io *io, uint32_t events)
 	ev_post(s->state == SS_EXCHANGE ? &s->x->task : &s->task);
 }
 
-static unsigned port_of(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-}
-
 /* The client is at sa: for the logs, the access rules and the limits. */
 static void set_peer(struct session *s, const struct sockaddr *sa)
 {
@@ -136,13 +129,13 @@ static void set_peer(struct session *s, const struct sockaddr *sa)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 			  s->peer, sizeof(s->peer));
 	cidr_addr_of(sa, s->peer_bin);
-	s->peer_port = (uint16_t)port_of(sa);
+	s->peer_port = (uint16_t)cidr_port_of(sa);
 }
 
 static void set_local(struct session *s, const struct sockaddr *sa)
 {
 	cidr_addr_of(sa, s->local_bin);
-	s->local_port = (uint16_t)port_of(sa);
+	s->local_port = (uint16_t)cidr_port_of(sa);
 }
 
 static void remember_local(struct session *s)
@@ -154,17 +147,33 @@ static void remember_local(struct session *s)
 		set_local(s, (struct sockaddr *)&ss);
 }
 
+/* How long a connection that has sent no request yet may take over a
+ * step: timeout, or in a stopping worker the short grace of idle
+ * connections (session_quit_all), so that it does not hold the worker. */
+static unsigned before_request(unsigned timeout)
+{
+	return ctx->quitting ? MIN(timeout, QUIT_IDLE_GRACE_MS) : timeout;
+}
+
+/* Ready for the first request, after the accept, the PROXY protocol
+ * header or the TLS handshake. */
+static void await_request(struct session *s)
+{
+	s->state = SS_IDLE;
+	ev_timer_set(&s->timer, before_request(ctx->conf->client_header_timeout));
+	ev_post(&s->task);
+}
+
 /* The first step after the accept, or after the PROXY protocol header
  * (whose bytes may have brought the ClientHello's or the request's). */
 static void start_client(struct session *s)
 {
-	if (s->listen->tls) {
-		s->state = SS_HANDSHAKE;
-		ev_timer_set(&s->timer, ctx->conf->tls_handshake_timeout);
-	} else {
-		s->state = SS_IDLE;
-		ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+	if (!s->listen->tls) {
+		await_request(s);
+		return;
 	}
+	s->state = SS_HANDSHAKE;
+	ev_timer_set(&s->timer, before_request(ctx->conf->tls_handshake_timeout));
 	ev_post(&s->task);
 }
 
@@ -220,7 +229,7 @@ void session_accept(int fd, const struct conf_listen *lst,
 		return;
 	}
 	s->state = SS_PROXY;
-	ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
+	ev_timer_set(&s->timer, before_request(ctx->conf->client_header_timeout));
 }
 
 /* ---- the PROXY protocol ---- */
@@ -330,9 +339,7 @@ static void handshake_done(struct session *s)
 	STATS_ADD(ctx->stats, c.tls_handshakes, 1);
 	if (SSL_session_reused(s->client.ssl))
 		STATS_ADD(ctx->stats, c.tls_resumed, 1);
-	s->state = SS_IDLE;
-	ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
-	ev_post(&s->task);
+	await_request(s);
 }
 
 /* Whether the first byte from the client starts an HTTP request, not a
@@ -355,9 +362,7 @@ static void handshake(struct session *s)
 			return;
 		if (speaks_plain_http(s)) {
 			s->plain_on_tls = true;
-			s->state = SS_IDLE;
-			ev_timer_set(&s->timer, ctx->conf->client_header_timeout);
-			ev_post(&s->task);
+			await_request(s);
 			return;
 		}
 		ssl = listener_ctx[s->listen->index] ? SSL_new(listener_ctx[s->listen->index]) : NULL;
@@ -477,13 +482,6 @@ static const struct conf_site *default_site(const struct session *s)
 	return router_site(ctx->conf, s->listen, (struct slice){ NULL, 0 });
 }
 
-/* Whether the parser refused a head (r) for its number of fields: it
- * stops at the first field line past the bound, with that many stored. */
-static bool too_many_fields(const struct exchange *x, int r)
-{
-	return r == 431 && x->req.nheaders == ctx->head_limits.max_headers;
-}
-
 static void start_exchange(struct session *s, size_t head_len)
 {
 	struct exchange *x = new_exchange(s);
@@ -495,7 +493,7 @@ static void start_exchange(struct session *s, size_t head_len)
 	remember_for_log(x, s->in->pos, head_len);
 	if (r != P_OK) {
 		x->site = default_site(s);
-		if (too_many_fields(x, r)) {
+		if (x->req.too_many_fields) {
 			x->refused_by = "client_max_header_fields";
 			exchange_refuse(x, r, TERM_PROXY, "more header fields than "
 					"client_max_header_fields");
@@ -737,11 +735,27 @@ void session_quit_all(void)
 
 	/* Closing an idle connection races with a request the client may be
 	 * sending on it right now. A short grace lets such a request in (it
-	 * is answered with Connection: close); quiet ones close after it. */
+	 * is answered with Connection: close); quiet ones close after it.
+	 * The same holds for connections that have sent no request yet
+	 * (nginx closes those at quit too): one reading its PROXY protocol
+	 * header or in its TLS handshake, whose client most likely connected
+	 * just before the quit and is sending them now; the steps it takes
+	 * next get no more than the grace either (before_request). */
 	for (s = open_sessions; s != NULL; s = s->next)
-		if (s->state == SS_IDLE)
+		switch (s->state) {
+		case SS_IDLE:
 			ev_timer_set(&s->timer, MIN(ctx->conf->keepalive_timeout,
 						    QUIT_IDLE_GRACE_MS));
+			break;
+		case SS_PROXY:
+			ev_timer_set(&s->timer, before_request(ctx->conf->client_header_timeout));
+			break;
+		case SS_HANDSHAKE:
+			ev_timer_set(&s->timer, before_request(ctx->conf->tls_handshake_timeout));
+			break;
+		default:
+			break;
+		}
 }
 
 void session_kill_all(void)

@@ -154,13 +154,18 @@ static void idle_event(struct ev_io *io, uint32_t events)
 }
 
 /* A connection that began with a PROXY header told the server who the
- * client is, once for all its requests: it may carry only requests of
- * that client address (as HAProxy keeps such connections private). The
- * header's port stays the one of the client connection that opened it. */
+ * client is and which of our addresses it reached, once for all its
+ * requests: it may carry only requests of that client address that came
+ * in on that same local address and port (as HAProxy keeps such
+ * connections private), else a request to port 443 would travel under a
+ * header that names port 80. The header's client port stays the one of
+ * the client connection that opened it. */
 static bool may_serve(const struct upconn *uc, const struct upconn_client *client)
 {
 	return uc->up->conf->send_proxy_protocol == 0 ||
-	       memcmp(uc->client.addr, client->addr, sizeof(client->addr)) == 0;
+	       (memcmp(uc->client.addr, client->addr, sizeof(client->addr)) == 0 &&
+		memcmp(uc->client.local, client->local, sizeof(client->local)) == 0 &&
+		uc->client.local_port == client->local_port);
 }
 
 static int take_idle(struct upstream *up, unsigned s, void *owner, ev_io_cb cb,

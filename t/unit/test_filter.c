@@ -236,6 +236,62 @@ static void test_fields(void)
 	conf_free(c);
 }
 
+/* A match that fails (PCRE2's match limit here) refuses under the name
+ * of the rule that failed, not the first of its group; a rule listed
+ * before it that matches alone still comes first. */
+static void test_failed(void)
+{
+	struct conf *c = load(
+		"filter first { path = \"^/first\" }\n"
+		"filter end { path = \"b$\" }\n"
+		"filter evil { path = \"^/(?:a|aa)+$\" }\n"
+		"filter third { path = \"^/third\" }\n",
+		"\"first\", \"evil\", \"third\", \"end\"");
+	char path[64];
+
+	if (!ok(c != NULL, "a group with a rule that backtracks loads"))
+		return;
+	is_int(c->sites[0].filters->steps[0].nrules, 4, "... joined");
+	memset(path, 'a', 40);
+	path[0] = '/';
+	path[40] = 'c';
+	path[41] = '\0';
+	is_str(refused_path(c, path), "evil", "a failed match names the rule that failed");
+	conf_free(c);
+	c = load(
+		"filter first { path = \"^/first\" }\n"
+		"filter end { path = \"c$\" }\n"
+		"filter evil { path = \"^/(?:a|aa)+$\" }\n",
+		"\"first\", \"end\", \"evil\"");
+	if (!ok(c != NULL, "rules load"))
+		return;
+	is_str(refused_path(c, path), "end",
+	       "... and a rule listed before it that matches refuses first, as if not joined");
+	conf_free(c);
+}
+
+/* A long header against a pattern that repeats a group, which the
+ * default 32 KiB JIT stack cannot match: the rule (negated, to tell a
+ * failure from a match) lets it pass once the worker's stack is made. */
+static void test_jit_stack(void)
+{
+	struct conf *c = load(
+		"filter shape { header = \"X-Long\"  match = \"^(a|b)*x$\"  negate = true }\n",
+		"\"shape\"");
+	struct http_message m = request("GET", "/", "");
+	static char value[16001];
+
+	if (!ok(c != NULL, "a rule on a long header loads"))
+		return;
+	memset(value, 'a', sizeof(value) - 2);
+	value[sizeof(value) - 2] = 'x';
+	add_field(&m, "X-Long", value);
+	is_str(refused(c, &m), "shape", "with PCRE2's default JIT stack, the match fails");
+	is_int(filter_match_init(NULL), 0, "a worker makes its JIT stack");
+	is_str(refused(c, &m), "-", "... with which a 16,000-byte header that matches passes");
+	conf_free(c);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -246,6 +302,8 @@ int main(void)
 	test_first_match();
 	test_many();
 	test_fields();
+	test_failed();
+	test_jit_stack();
 	{
 		char cmd[PATH_MAX + 16];
 

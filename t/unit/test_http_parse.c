@@ -512,6 +512,13 @@ static void test_request_limits(void)
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-last: v\r\n\r\n");
 	is_int(http_parse_request(buf, n, &msg, &l), 431, "one field over max_headers: 431");
 	is_int(msg.nheaders, 5, "... after storing max_headers of them");
+	ok(msg.too_many_fields, "... and it says the number of fields was the limit hit");
+	n -= 13;
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-long: %08200d\r\n\r\n", 0);
+	is_int(http_parse_request(buf, n, &msg, &l), 431,
+	       "a field line too long after max_headers fields: 431");
+	ok(msg.nheaders == 5 && !msg.too_many_fields,
+	   "... for the line's length, not the number of fields");
 	n = (size_t)snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
 	for (i = 1; i < 10; i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X-%d: v\r\n", i);
@@ -1266,6 +1273,16 @@ static void test_uri_normalize(void)
 	   "escapes, double slashes and dot segments are normalized");
 }
 
+/* The token test the configuration uses for methods and field names. */
+static void test_is_token(void)
+{
+	ok(http_is_token("GET") && http_is_token("X-Custom_1") && http_is_token("!#$%&'*+-.^_`|~"),
+	   "letters, digits and the token specials make a token");
+	ok(!http_is_token(""), "an empty string is no token");
+	ok(!http_is_token("X Y") && !http_is_token("a:b") && !http_is_token("\xc3\xa9") &&
+	   !http_is_token("a\"b"), "a space, a colon, a non-ASCII byte or a quote is not in one");
+}
+
 int main(void)
 {
 	test_valid_requests();
@@ -1281,6 +1298,7 @@ int main(void)
 	test_chunked_invalid();
 	test_higher_minor_version();
 	test_uri_normalize();
+	test_is_token();
 	bench();
 	return done_testing();
 }

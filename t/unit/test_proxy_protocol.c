@@ -229,6 +229,25 @@ static void check_split(void)
 	ok(split_ok(in, n + 3, n), "v2 in pieces: more wanted until its length");
 }
 
+/* The v1 header pp_write writes for src and dst, as a string. */
+static const char *v1_of(const void *src, const void *dst)
+{
+	static char out[PP_V1_MAX + 1];
+
+	out[pp_write(PP_V1, src, dst, out, sizeof(out) - 1)] = '\0';
+	return out;
+}
+
+/* The length of the v2 header pp_write writes for src and dst, read back
+ * whole into *h; 0 when it does not read back. */
+static size_t v2_back(const void *src, const void *dst, struct pp_header *h)
+{
+	unsigned char out[128];
+	size_t n = pp_write(PP_V2, src, dst, out, sizeof(out)), len;
+
+	return n > 0 && parse(out, n, h, &len) == P_OK && len == n ? n : 0;
+}
+
 static void check_write(void)
 {
 	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(51234) };
@@ -236,9 +255,7 @@ static void check_write(void)
 	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(1) };
 	struct sockaddr_in6 d6 = { .sin6_family = AF_INET6, .sin6_port = htons(443) };
 	struct sockaddr_in6 m6 = { .sin6_family = AF_INET6, .sin6_port = htons(2) };
-	unsigned char out[128];
 	struct pp_header h;
-	size_t n, len;
 	char t[64];
 
 	inet_pton(AF_INET, "203.0.113.7", &s4.sin_addr);
@@ -247,32 +264,29 @@ static void check_write(void)
 	inet_pton(AF_INET6, "2001:db8::1", &d6.sin6_addr);
 	inet_pton(AF_INET6, "::ffff:198.51.100.9", &m6.sin6_addr);
 
-	n = pp_write(PP_V1, (struct sockaddr *)&s4, (struct sockaddr *)&d4, out, sizeof(out));
-	out[n] = '\0';
-	is_str((char *)out, "PROXY TCP4 203.0.113.7 192.0.2.1 51234 8080\r\n", "v1 written");
-	n = pp_write(PP_V1, (struct sockaddr *)&s6, (struct sockaddr *)&d6, out, sizeof(out));
-	out[n] = '\0';
-	is_str((char *)out, "PROXY TCP6 2001:db8::7 2001:db8::1 1 443\r\n", "v1 IPv6 written");
-	n = pp_write(PP_V1, (struct sockaddr *)&m6, (struct sockaddr *)&d4, out, sizeof(out));
-	out[n] = '\0';
-	is_str((char *)out, "PROXY TCP4 198.51.100.9 192.0.2.1 2 8080\r\n",
+	is_str(v1_of(&s4, &d4), "PROXY TCP4 203.0.113.7 192.0.2.1 51234 8080\r\n", "v1 written");
+	is_str(v1_of(&s6, &d6), "PROXY TCP6 2001:db8::7 2001:db8::1 1 443\r\n", "v1 IPv6 written");
+	is_str(v1_of(&m6, &d4), "PROXY TCP4 198.51.100.9 192.0.2.1 2 8080\r\n",
 	       "v1: an IPv4-mapped address is written as IPv4");
-	n = pp_write(PP_V1, (struct sockaddr *)&s6, (struct sockaddr *)&d4, out, sizeof(out));
-	out[n] = '\0';
-	is_str((char *)out, "PROXY UNKNOWN\r\n", "v1: mixed families are UNKNOWN");
+	is_str(v1_of(&s6, &d4), "PROXY TCP6 2001:db8::7 ::ffff:192.0.2.1 1 8080\r\n",
+	       "v1: an IPv6 client to an IPv4 address is written as IPv6, the IPv4 one mapped");
+	is_str(v1_of(&s4, &d6), "PROXY TCP6 ::ffff:203.0.113.7 2001:db8::1 51234 443\r\n",
+	       "v1: an IPv4 client to an IPv6 address too");
+	is_str(v1_of(&m6, &d6), "PROXY TCP6 ::ffff:198.51.100.9 2001:db8::1 2 443\r\n",
+	       "v1: an IPv4-mapped client to an IPv6 address stays mapped");
 
-	n = pp_write(PP_V2, (struct sockaddr *)&s4, (struct sockaddr *)&d4, out, sizeof(out));
-	ok(n == 28 && parse(out, n, &h, &len) == P_OK && len == n && h.has_addr,
-	   "v2 IPv4 written reads back");
+	ok(v2_back(&s4, &d4, &h) == 28 && h.has_addr, "v2 IPv4 written reads back");
 	is_str(text_of(&h.src, t, sizeof(t)), "203.0.113.7 51234", "... the client");
 	is_str(text_of(&h.dst, t, sizeof(t)), "192.0.2.1 8080", "... the destination");
-	n = pp_write(PP_V2, (struct sockaddr *)&s6, (struct sockaddr *)&d6, out, sizeof(out));
-	ok(n == 52 && parse(out, n, &h, &len) == P_OK && len == n && h.has_addr,
-	   "v2 IPv6 written reads back");
+	ok(v2_back(&s6, &d6, &h) == 52 && h.has_addr, "v2 IPv6 written reads back");
 	is_str(text_of(&h.src, t, sizeof(t)), "2001:db8::7 1", "... the client");
-	n = pp_write(PP_V2, (struct sockaddr *)&s6, (struct sockaddr *)&d4, out, sizeof(out));
-	ok(n == 16 && parse(out, n, &h, &len) == P_OK && !h.has_addr,
-	   "v2: mixed families are LOCAL");
+	ok(v2_back(&s6, &d4, &h) == 52 && h.has_addr,
+	   "v2: an IPv6 client to an IPv4 address is written as IPv6");
+	is_str(text_of(&h.src, t, sizeof(t)), "2001:db8::7 1", "... the client");
+	is_str(text_of(&h.dst, t, sizeof(t)), "::ffff:192.0.2.1 8080",
+	       "... the destination mapped");
+	ok(v2_back(&s4, &d6, &h) == 52 && h.has_addr, "v2: an IPv4 client to an IPv6 address too");
+	is_str(text_of(&h.src, t, sizeof(t)), "::ffff:203.0.113.7 51234", "... the client mapped");
 }
 
 int main(void)

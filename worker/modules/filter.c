@@ -22,5 +22,6 @@ static int check_filters(struct exchange *x)
 
 const struct module filter_module = {
 	.name = "filter",
+	.init = filter_match_init,
 	.access = check_filters,
 };

@@ -18,6 +18,10 @@
 
 extern const struct module filter_module;
 
+/* Make this worker's JIT stack for the filters' matches: 0, or -1 out
+ * of memory (filter_match.c). */
+int filter_match_init(const struct worker_ctx *ctx);
+
 /* The first rule of l that refuses the request req from the client at
  * addr (16 bytes, cidr.h), or NULL (filter_match.c). */
 const struct conf_filter *filter_first(const struct conf_filter_list *l,
