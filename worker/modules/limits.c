@@ -32,7 +32,7 @@ static bool key_of(const struct exchange *x, const struct conf_limit *l, struct 
 
 	if (n == 0)
 		return false;
-	*k = limit_key_of(text, MIN(n, sizeof(text)));
+	*k = limit_key_of(x->ctx->limits[l->index], text, MIN(n, sizeof(text)));
 	return true;
 }
 
