@@ -21,7 +21,8 @@
 
 /* ---- the sections ---- */
 
-/* "10r/s", "30r/m": the time between two requests at that rate. */
+/* "10r/s", "30r/m", "100r/h": the time between two requests at that
+ * rate. */
 static void read_rate(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
 		      struct conf *c)
 {
@@ -41,9 +42,12 @@ static void read_rate(struct loader *ld, cfg_t *sec, const struct conf_option *o
 		l->interval_us = 1000000 / (uint64_t)n;
 	else if (end != text && n > 0 && n <= RATE_MAX && strcmp(end, "r/m") == 0)
 		l->interval_us = 60000000 / (uint64_t)n;
+	else if (end != text && n > 0 && n <= RATE_MAX && strcmp(end, "r/h") == 0)
+		l->interval_us = 3600000000ULL / (uint64_t)n;
 	else
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "limit_req \"%s\": rate \"%s\" is not "
-			 "requests per second or per minute (\"10r/s\", \"30r/m\"; 1 to %ld)",
+			 "requests per second, minute or hour (\"10r/s\", \"30r/m\", \"100r/h\"; "
+			 "1 to %ld)",
 			 l->name, text, RATE_MAX);
 	l->rate = ld_strdup(ld, text);
 }
@@ -74,7 +78,8 @@ const struct conf_option conf_limit_req_options[] = {
 	{ "key", CS_LIMIT_REQ, CT_CUSTOM, "$remote_addr", 0, 0, 0, read_key, NULL, dump_key,
 	  "what names a client's bucket (variables as in hash_key); empty: not counted", 0 },
 	{ "rate", CS_LIMIT_REQ, CT_CUSTOM, NULL, 0, 0, 0, read_rate, NULL, dump_rate,
-	  "requests per second or minute a key may make: \"10r/s\", \"30r/m\"", 0 },
+	  "requests per second, minute or hour a key may make: \"10r/s\", \"30r/m\", "
+	  "\"100r/h\"", 0 },
 	{ "burst", CS_LIMIT_REQ, CT_NUMBER, "0", 0, 1000000, LIMIT(burst), NULL, NULL, NULL,
 	  "requests over the rate a key may have queued; more are refused", 0 },
 	{ "delay", CS_LIMIT_REQ, CT_NUMBER, "0", 0, 1000000, LIMIT(delay), NULL, NULL, NULL,

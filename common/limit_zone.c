@@ -8,14 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "core.h"
 #include "limit_zone.h"
 
-#define LZ_MAGIC	"portlim1"
+#define LZ_MAGIC	"portlim2"
 #define LZ_NAME_MAX	64
 #define LZ_MIN_SLOTS	LIMIT_PROBE
 
@@ -31,7 +33,12 @@ struct lz_head {
 	uint32_t nslots;
 	size_t size;			/* as asked for */
 	uint32_t journal_cap;		/* entries of a journal record */
+	uint32_t owners;		/* journal records */
 	uint32_t evicting;		/* set by the first eviction */
+	uint32_t used;			/* slots claimed (none is freed) */
+	uint64_t seed[2];		/* of the hashes, drawn at creation: a
+					 * client cannot aim its keys at another's
+					 * slots */
 };
 
 /* A key's slot: h1 == 0 is free; h2 == 0 is being claimed (whoever
@@ -54,7 +61,7 @@ struct limit_zone {
 	int fd;				/* the memfd, for a new binary */
 	struct lz_head *head;
 	struct lz_slot *slots;
-	char *owners;			/* LIMIT_OWNERS records, limit_conn */
+	char *owners;			/* head->owners records, limit_conn */
 	size_t owner_size;
 	pid_t owner_pid;		/* whose the fields below are */
 	struct lz_owner *mine;
@@ -101,11 +108,11 @@ static uint64_t hash64(const unsigned char *p, size_t len, uint64_t seed)
 	return mix(h ^ mix(m ^ seed ^ (uint64_t)(len - i)));
 }
 
-struct limit_key limit_key_of(const void *p, size_t len)
+struct limit_key limit_key_of(const struct limit_zone *z, const void *p, size_t len)
 {
 	struct limit_key k = {
-		.h1 = hash64(p, len, 0x243f6a8885a308d3ULL),
-		.h2 = hash64(p, len, 0x13198a2e03707344ULL),
+		.h1 = hash64(p, len, z->head->seed[0]),
+		.h2 = hash64(p, len, z->head->seed[1]),
 	};
 
 	/* 0 marks a free slot, or one being claimed */
@@ -121,18 +128,27 @@ static size_t owner_size(uint32_t cap)
 	return (sizeof(struct lz_owner) + cap * sizeof(uint32_t) + 7) & ~(size_t)7;
 }
 
-/* The shape of a zone of size bytes, into its header. limit_conn: a
- * quarter of it for the journals. */
-static void layout(struct lz_head *head, enum limit_kind kind, size_t size)
+/* Journal records for a configuration of workers: its workers and a new
+ * generation's as many, while a reload or a binary upgrade overlaps
+ * them, and a margin for a generation still draining. */
+static uint32_t owners_for(enum limit_kind kind, unsigned workers)
+{
+	return kind == LZ_CONN ? 2 * MAX(workers, 1u) + LIMIT_OWNERS_MARGIN : 0;
+}
+
+/* The shape of a zone of size bytes with owners journal records, into
+ * its header. limit_conn: a quarter of it for the journals. */
+static void layout(struct lz_head *head, enum limit_kind kind, size_t size, uint32_t owners)
 {
 	size_t room = size - sizeof(struct lz_head), journals = 0;
 	uint32_t cap = 0;
 
 	if (kind == LZ_CONN) {
-		cap = (uint32_t)MIN(room / 4 / LIMIT_OWNERS / sizeof(uint32_t) - 2, (size_t)1 << 24);
-		journals = LIMIT_OWNERS * owner_size(cap);
+		cap = (uint32_t)MIN(room / 4 / owners / sizeof(uint32_t) - 2, (size_t)1 << 24);
+		journals = owners * owner_size(cap);
 	}
 	head->kind = kind;
+	head->owners = owners;
 	head->journal_cap = cap;
 	head->nslots = (uint32_t)MIN((room - journals) / sizeof(struct lz_slot),
 				     (size_t)UINT32_MAX);
@@ -168,16 +184,22 @@ static struct limit_zone *map(int fd, size_t size, const char *what, char *err, 
 }
 
 struct limit_zone *limit_zone_create(const char *name, enum limit_kind kind, size_t size,
-				     char *err, size_t errlen)
+				     unsigned workers, char *err, size_t errlen)
 {
-	struct limit_zone *z;
+	uint32_t owners = owners_for(kind, workers);
 	size_t min = sizeof(struct lz_head) + LZ_MIN_SLOTS * sizeof(struct lz_slot) +
-		     (kind == LZ_CONN ? LIMIT_OWNERS * owner_size(16) * 4 : 0);
+		     owners * owner_size(16) * 4;
+	struct limit_zone *z;
+	uint64_t seed[2];
 	int fd;
 
 	if (size < min) {
 		snprintf(err, errlen, "limit \"%s\": a zone of %zu bytes is too small (at least %zu)",
 			 name, size, min);
+		return NULL;
+	}
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+		snprintf(err, errlen, "limit \"%s\": getrandom: %s", name, strerror(errno));
 		return NULL;
 	}
 	/* a memfd, so that a new binary can map it again */
@@ -195,7 +217,8 @@ struct limit_zone *limit_zone_create(const char *name, enum limit_kind kind, siz
 	memcpy(z->head->magic, LZ_MAGIC, sizeof(z->head->magic));
 	snprintf(z->head->name, sizeof(z->head->name), "%s", name);
 	z->head->size = size;
-	layout(z->head, kind, size);
+	memcpy(z->head->seed, seed, sizeof(seed));
+	layout(z->head, kind, size, owners);
 	locate(z);
 	return z;
 }
@@ -203,7 +226,7 @@ struct limit_zone *limit_zone_create(const char *name, enum limit_kind kind, siz
 struct limit_zone *limit_zone_attach(int fd, char *err, size_t errlen)
 {
 	struct limit_zone *z;
-	struct lz_head want;
+	struct lz_head want = { .kind = 0 };
 	struct stat st;
 
 	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(struct lz_head)) {
@@ -213,11 +236,11 @@ struct limit_zone *limit_zone_attach(int fd, char *err, size_t errlen)
 	if ((z = map(fd, (size_t)st.st_size, "inherited limit zone", err, errlen)) == NULL)
 		return NULL;
 	/* the shape this binary would give it, or it is not one of ours */
-	memset(&want, 0, sizeof(want));
-	layout(&want, (enum limit_kind)z->head->kind, (size_t)st.st_size);
-	if (memcmp(z->head->magic, LZ_MAGIC, sizeof(z->head->magic)) != 0 ||
-	    z->head->size != (size_t)st.st_size ||
-	    (z->head->kind != LZ_REQ && z->head->kind != LZ_CONN) ||
+	if (memcmp(z->head->magic, LZ_MAGIC, sizeof(z->head->magic)) == 0 &&
+	    (z->head->kind == LZ_REQ || (z->head->kind == LZ_CONN && z->head->owners > 0))) {
+		layout(&want, (enum limit_kind)z->head->kind, (size_t)st.st_size, z->head->owners);
+	}
+	if (want.kind == 0 || z->head->size != (size_t)st.st_size ||
 	    z->head->nslots != want.nslots || z->head->journal_cap != want.journal_cap) {
 		snprintf(err, errlen, "inherited limit zone (fd %d): not a limit zone of this "
 			 "version", fd);
@@ -245,9 +268,10 @@ void limit_zone_destroy(struct limit_zone *z)
 }
 
 bool limit_zone_matches(const struct limit_zone *z, const char *name, enum limit_kind kind,
-			size_t size)
+			size_t size, unsigned workers)
 {
 	return z->head->kind == (uint32_t)kind && z->head->size == size &&
+	       z->head->owners >= owners_for(kind, workers) &&
 	       strncmp(z->head->name, name, sizeof(z->head->name)) == 0;
 }
 
@@ -263,11 +287,7 @@ unsigned limit_zone_capacity(const struct limit_zone *z)
 
 unsigned limit_zone_keys(const struct limit_zone *z)
 {
-	unsigned i, n = 0;
-
-	for (i = 0; i < z->head->nslots; i++)
-		n += load(&z->slots[i].h1) != 0;
-	return n;
+	return __atomic_load_n(&z->head->used, __ATOMIC_RELAXED);
 }
 
 /* ---- slots ---- */
@@ -283,11 +303,14 @@ static bool owns(struct lz_slot *s, struct limit_key k)
 }
 
 /* How long s has been idle at now (larger: idler), or 0 when it is not:
- * a bucket not yet full, a key with open exchanges. */
+ * a bucket not yet full, a key with open exchanges, a slot claimed a
+ * moment ago whose state is not stamped yet (0). */
 static uint64_t idle_for(const struct limit_zone *z, uint64_t state, uint64_t now)
 {
 	uint64_t last = state & CONN_TIME_MASK;
 
+	if (state == 0)
+		return 0;
 	if (z->head->kind == LZ_REQ)
 		return state <= now ? now - state + 1 : 0;
 	if (CONN_COUNT(state) != 0)
@@ -318,6 +341,19 @@ static bool evict(struct limit_zone *z, struct lz_slot *s, uint64_t old, struct 
 	return true;
 }
 
+/* A free slot s, just claimed for k, starts as used at now (a full
+ * bucket; no open request), like an evicted one: left at 0 it would look
+ * the idlest of its window (idle since the clock's start), for another
+ * key to take before k's first compare-and-swap. A process that counted
+ * in it meanwhile has stamped it already. */
+static void claimed(struct limit_zone *z, struct lz_slot *s, uint64_t now)
+{
+	uint64_t none = 0;
+
+	__atomic_add_fetch(&z->head->used, 1, __ATOMIC_RELAXED);
+	cas(&s->state, &none, z->head->kind == LZ_REQ ? now : MAX(now & CONN_TIME_MASK, 1));
+}
+
 /* The slot of k: found, claimed free, or taken from the idlest key of
  * its probe window. NULL when every slot there is in use. */
 static struct lz_slot *slot_of(struct limit_zone *z, struct limit_key k, uint64_t now,
@@ -336,7 +372,9 @@ again:
 
 		h1 = load(&s->h1);
 		if (h1 == 0) {
-			if (!cas(&s->h1, &h1, k.h1) && h1 != k.h1)
+			if (cas(&s->h1, &h1, k.h1))
+				claimed(z, s, now);
+			else if (h1 != k.h1)
 				continue;
 			if (owns(s, k))
 				return s;
@@ -414,7 +452,7 @@ static struct lz_owner *my_journal(struct limit_zone *z)
 	z->nfree = 0;
 	if (z->free_entries == NULL)
 		return NULL;
-	for (i = 0; i < LIMIT_OWNERS && z->mine == NULL; i++) {
+	for (i = 0; i < z->head->owners && z->mine == NULL; i++) {
 		struct lz_owner *o = owner_at(z, i);
 		int32_t none = 0;
 
@@ -512,6 +550,15 @@ unsigned limit_conn_count(struct limit_zone *z, struct limit_key k)
 	return 0;
 }
 
+/* The workers' clock (event.c), for the master. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 unsigned limit_zone_reap(struct limit_zone *z, pid_t pid)
 {
 	unsigned i, given = 0;
@@ -519,7 +566,7 @@ unsigned limit_zone_reap(struct limit_zone *z, pid_t pid)
 
 	if (z->owners == NULL)
 		return 0;
-	for (i = 0; i < LIMIT_OWNERS; i++) {
+	for (i = 0; i < z->head->owners; i++) {
 		struct lz_owner *o = owner_at(z, i);
 
 		if (__atomic_load_n(&o->pid, __ATOMIC_ACQUIRE) != (int32_t)pid)
@@ -528,7 +575,7 @@ unsigned limit_zone_reap(struct limit_zone *z, pid_t pid)
 			slot = __atomic_load_n(&o->entries[j], __ATOMIC_ACQUIRE);
 			if (slot == 0 || slot > z->head->nslots)
 				continue;
-			conn_down(&z->slots[slot - 1], 0);
+			conn_down(&z->slots[slot - 1], now_ms());
 			o->entries[j] = 0;
 			given++;
 		}

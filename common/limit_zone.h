@@ -12,7 +12,10 @@
  * compare-and-swap, so a process killed anywhere leaves nothing held
  * that another waits on. A key is named by two independent 64-bit hashes
  * (128 bits), so that two clients are not merged into one bucket (the
- * odds are those of a 128-bit collision).
+ * odds are those of a 128-bit collision). The hashes are seeded by 128
+ * random bits drawn when the zone is made and kept in it (through
+ * reloads and binary upgrades): nobody can compute keys that land in
+ * another key's slots to crowd it out.
  *
  * limit_req: the state is the bucket's "theoretical arrival time" (GCRA)
  * in microseconds of CLOCK_MONOTONIC, which is a token bucket with burst
@@ -26,14 +29,21 @@
  * record per process, claimed by pid), and clears it after it let go: the
  * master walks a dead worker's record and takes back what it held. A
  * process killed between the journal and the count gives back one too
- * many, never keeps one too many (a count never goes below 0). A
+ * many, never keeps one too many (a count never goes below 0). There are
+ * records for twice the workers the zone was made for, and
+ * LIMIT_OWNERS_MARGIN more: two generations overlap in a reload or a
+ * binary upgrade; a configuration with more workers gets a new zone. A
  * process with more open than its record holds (a quarter of the zone
- * over LIMIT_OWNERS records: 10240 for 10m), or that finds no record
- * free, counts the rest unjournaled: those its crash would keep.
+ * over the records: 54,000 for 10m and 2 workers), or that finds no
+ * record free, counts the rest unjournaled: those its crash would keep.
  *
  * Full: a key's slot is one of LIMIT_PROBE slots from its hash; when all
  * are taken, the one idle longest (a full bucket; no open exchange) is
- * given to the new key. When none is idle the request is refused.
+ * given to the new key. When none is idle, the request is refused
+ * (LIMIT_FULL), as nginx refuses when its zone has no room: the key
+ * cannot be counted, and letting it through would let a flood of new
+ * keys past every limit. With random seeds that takes a zone whose
+ * every window is busy, not a few chosen keys.
  */
 #ifndef PORTICO_LIMIT_ZONE_H
 #define PORTICO_LIMIT_ZONE_H
@@ -44,7 +54,7 @@
 #include <sys/types.h>
 
 #define LIMIT_PROBE	16		/* slots a key may live in */
-#define LIMIT_OWNERS	64		/* processes with a journal at once */
+#define LIMIT_OWNERS_MARGIN 8		/* journal records beyond 2 x workers */
 #define LIMIT_CONN_MAX	((1u << 24) - 1)
 
 enum limit_kind { LZ_REQ = 1, LZ_CONN = 2 };
@@ -85,9 +95,10 @@ struct limit_hold {
 
 struct limit_zone;
 
-/* Map a zone of size bytes (a memfd). NULL with a reason in err. */
+/* Map a zone of size bytes (a memfd), with a journal record for each
+ * process of two generations of workers. NULL with a reason in err. */
 struct limit_zone *limit_zone_create(const char *name, enum limit_kind kind, size_t size,
-				     char *err, size_t errlen);
+				     unsigned workers, char *err, size_t errlen);
 /* Map the zone a previous binary handed on as fd (taken: closed with
  * the zone). NULL with a reason in err when it is not one of ours. */
 struct limit_zone *limit_zone_attach(int fd, char *err, size_t errlen);
@@ -95,16 +106,17 @@ struct limit_zone *limit_zone_attach(int fd, char *err, size_t errlen);
 int limit_zone_fd(const struct limit_zone *z);
 void limit_zone_destroy(struct limit_zone *z);
 
-/* Whether z was made for this limit (a reload keeps it then). */
+/* Whether z was made for this limit, with records enough for workers (a
+ * reload keeps it then). */
 bool limit_zone_matches(const struct limit_zone *z, const char *name, enum limit_kind kind,
-			size_t size);
+			size_t size, unsigned workers);
 const char *limit_zone_name(const struct limit_zone *z);
-/* Keys it can hold; keys it holds now. */
+/* Keys it can hold; keys it holds now (a count: no walk of the slots). */
 unsigned limit_zone_capacity(const struct limit_zone *z);
 unsigned limit_zone_keys(const struct limit_zone *z);
 
-/* The 128-bit name of a key's text. */
-struct limit_key limit_key_of(const void *p, size_t len);
+/* The 128-bit name of a key's text in zone z (whose seeds it uses). */
+struct limit_key limit_key_of(const struct limit_zone *z, const void *p, size_t len);
 
 /* Count a request of key k at now_us against rate r. */
 struct limit_result limit_req_take(struct limit_zone *z, struct limit_key k,
@@ -116,7 +128,7 @@ struct limit_result limit_conn_take(struct limit_zone *z, struct limit_key k, un
 				    uint64_t now_ms, struct limit_hold *h);
 /* Give back what h holds (h is cleared). */
 void limit_conn_release(struct limit_zone *z, struct limit_hold *h, uint64_t now_ms);
-/* Open exchanges of key k now (for tests and the status page). */
+/* Open exchanges of key k now (for the unit test). */
 unsigned limit_conn_count(struct limit_zone *z, struct limit_key k);
 
 /* The master: take back what process pid (dead) held; the number of

@@ -64,7 +64,7 @@ void limit_zones_drop_inherited(void)
 
 	for (i = 0; i < ninherited; i++) {
 		log_msg(LL_NOTICE, "limit \"%s\" of the previous binary is not configured any "
-			"more (or changed size): dropped", limit_zone_name(inherited[i]));
+			"more (or changed size or workers): dropped", limit_zone_name(inherited[i]));
 		limit_zone_destroy(inherited[i]);
 	}
 	free(inherited);
@@ -72,18 +72,18 @@ void limit_zones_drop_inherited(void)
 	ninherited = 0;
 }
 
-static bool fits(const struct limit_zone *z, const struct conf_limit *l)
+static bool fits(const struct limit_zone *z, const struct conf_limit *l, unsigned workers)
 {
-	return limit_zone_matches(z, l->name, (enum limit_kind)l->kind, l->size);
+	return limit_zone_matches(z, l->name, (enum limit_kind)l->kind, l->size, workers);
 }
 
-static struct limit_zone *take_inherited(const struct conf_limit *l)
+static struct limit_zone *take_inherited(const struct conf_limit *l, unsigned workers)
 {
 	struct limit_zone *z;
 	unsigned i;
 
 	for (i = 0; i < ninherited; i++) {
-		if (!fits(inherited[i], l))
+		if (!fits(inherited[i], l, workers))
 			continue;
 		z = inherited[i];
 		inherited[i] = inherited[--ninherited];
@@ -95,13 +95,14 @@ static struct limit_zone *take_inherited(const struct conf_limit *l)
 }
 
 struct limit_ref *limit_ref_get(struct limit_ref *const *prev, unsigned nprev,
-				const struct conf_limit *l, char *err, size_t errlen)
+				const struct conf_limit *l, unsigned workers, char *err,
+				size_t errlen)
 {
 	struct limit_ref *r;
 	unsigned i;
 
 	for (i = 0; i < nprev; i++)
-		if (prev[i] != NULL && fits(prev[i]->z, l)) {
+		if (prev[i] != NULL && fits(prev[i]->z, l, workers)) {
 			prev[i]->refs++;
 			return prev[i];
 		}
@@ -110,9 +111,9 @@ struct limit_ref *limit_ref_get(struct limit_ref *const *prev, unsigned nprev,
 		return NULL;
 	}
 	r->refs = 1;
-	if ((r->z = take_inherited(l)) != NULL)
+	if ((r->z = take_inherited(l, workers)) != NULL)
 		return r;
-	r->z = limit_zone_create(l->name, (enum limit_kind)l->kind, l->size, err, errlen);
+	r->z = limit_zone_create(l->name, (enum limit_kind)l->kind, l->size, workers, err, errlen);
 	if (r->z == NULL) {
 		free(r);
 		return NULL;

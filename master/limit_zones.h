@@ -3,7 +3,8 @@
  * section (limit_zone.h has their shape).
  *
  * Owns: making a limit's zone, or keeping the one running when its kind,
- * name and size are unchanged (a reload keeps every bucket and count;
+ * name and size are unchanged and its journals are enough for the
+ * workers (a reload keeps every bucket and count;
  * a new rate applies to the kept buckets), or taking the one a previous
  * binary handed on (an upgrade: the memfd is named in PORTICO_LIMIT_FDS,
  * as the cache zones' are in PORTICO_CACHE_FDS), so that both
@@ -34,10 +35,11 @@ void limit_zones_inherit(void);
 /* Zones inherited but not taken by the first configuration go. */
 void limit_zones_drop_inherited(void);
 
-/* The zone for l: one of prev[0..nprev) made for it, else a new one.
- * NULL with a reason in err. */
+/* The zone for l used by workers processes: one of prev[0..nprev) made
+ * for it, else a new one. NULL with a reason in err. */
 struct limit_ref *limit_ref_get(struct limit_ref *const *prev, unsigned nprev,
-				const struct conf_limit *l, char *err, size_t errlen);
+				const struct conf_limit *l, unsigned workers, char *err,
+				size_t errlen);
 void limit_ref_put(struct limit_ref *r);
 
 /* Mark the zones' descriptors inheritable and write them to the

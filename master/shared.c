@@ -277,7 +277,8 @@ static int limits_get(struct shared *sh, const struct conf *c, const struct shar
 	sh->nlimits = c->nlimits;
 	for (i = 0; i < c->nlimits; i++) {
 		sh->limit_refs[i] = limit_ref_get(prev ? prev->limit_refs : NULL,
-						  prev ? prev->nlimits : 0, &c->limits[i], err, errlen);
+						  prev ? prev->nlimits : 0, &c->limits[i],
+						  c->workers, err, errlen);
 		if (sh->limit_refs[i] == NULL)
 			return -1;
 		sh->limits[i] = sh->limit_refs[i]->z;

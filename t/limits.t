@@ -3,7 +3,8 @@
 # limit_req and limit_conn with two workers: counts that hold exactly
 # across both, 429 with Retry-After (the status configurable), keys from a
 # header that leave other keys alone, delayed requests answered later
-# instead of refused, open requests given back when their exchange ends
+# instead of refused, a delayed request whose client leaves ended without
+# reaching the server, open requests given back when their exchange ends
 # and when their worker is killed, buckets kept across a reload and a
 # binary upgrade, the
 # access log naming the limit that refused, the status page's counts, and
@@ -23,15 +24,17 @@ my $CONF = <<'EOF';
 workers = 2
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
-limit_req slow { rate = "1r/m"  burst = 5  nodelay = true }
-limit_req byclient { key = "$http_x_client"  rate = "1r/m"  burst = 1  nodelay = true  status = 503 }
-limit_req smooth { key = "$http_x_client"  rate = "10r/m"  burst = 1 }
+limit_req slow { rate = "1r/h"  burst = 5  nodelay = true }
+limit_req byclient { key = "$http_x_client"  rate = "1r/h"  burst = 1  nodelay = true  status = 503 }
+limit_req smooth { key = "$http_x_client"  rate = "3r/m"  burst = 1 }
+limit_req hold { key = "$http_x_client"  rate = "1r/h"  burst = 1 }
 limit_conn two { key = "$http_x_client"  max = 2 }
 site s {
 	access_log = "%%TMP%%/access.log"
 	route "/slow/" { upstream = "app"  limit_req = "slow" }
 	route "/client/" { upstream = "app"  limit_req = "byclient" }
 	route "/smooth/" { upstream = "app"  limit_req = "smooth" }
+	route "/hold/" { upstream = "app"  limit_req = "hold" }
 	route "/conn/" { upstream = "app"  limit_conn = "two" }
 	route "/status" { status = true }
 	route "/" { upstream = "app" }
@@ -60,8 +63,9 @@ sub get {
 
 # ---- exact counts across workers ----
 
-# 1r/m with burst 5: burst + 1 pass at once, then one a minute, however
-# the requests are spread over the workers.
+# 1r/h with burst 5: burst + 1 pass at once, then one an hour, however
+# the requests are spread over the workers (buckets drained here stay so
+# for the whole test, on however slow a machine).
 my (%status, %by_worker, $retry_after);
 my $t0 = time;
 for my $i (0 .. 19) {
@@ -73,14 +77,14 @@ for my $i (0 .. 19) {
 	$retry_after //= $r->{header}{'retry-after'} if $r->{status} == 429;
 }
 my $elapsed = time - $t0;
-my $want = 6 + int($elapsed / 60);
-is($status{200} // 0, $want, "1r/m, burst 5: exactly $want of 20 pass over both workers");
+my $want = 6 + int($elapsed / 3600);
+is($status{200} // 0, $want, "1r/h, burst 5: exactly $want of 20 pass over both workers");
 is($status{429} // 0, 20 - $want, '... the others are refused with 429');
 ok(($by_worker{$workers[0]}{429} // 0) > 0 && ($by_worker{$workers[1]}{429} // 0) > 0,
    '... by both workers');
 like($retry_after // '', qr/^\d+$/, 'a refusal carries Retry-After');
-ok(defined $retry_after && $retry_after >= 1 && $retry_after <= 60,
-   '... in seconds, at most the minute a request takes to come back');
+ok(defined $retry_after && $retry_after >= 1 && $retry_after <= 3600,
+   '... in seconds, at most the hour a request takes to come back');
 
 # ---- keys from a header; the status ----
 
@@ -94,22 +98,39 @@ is("@none", '200 200 200 200', 'requests without the header (an empty key) are n
 
 # ---- delay ----
 
-# 10r/m, burst 1, delay 0: the second request waits its turn (6 s), the
-# third is over the burst and refused at once, before the second is
-# answered.
+sub delayed_count { (($p->status_doc // {})->{limits} // {})->{req_delayed} // 0 }
+
+# 3r/m, burst 1, delay 0: the second request waits its turn (20 s after
+# the first); the third, sent once the second is known to wait, is over
+# the burst and refused at once, before the second is answered. Only the
+# few round trips between the first and the third must take less than
+# 20 s.
+my $delayed0 = delayed_count();
 is(get('/smooth/1', 'X-Client' => 'd')->{status}, 200, 'the first request passes');
 my $delayed = Test::Portico::Client->new($port);
 $delayed->request(GET => '/smooth/2', headers => ['X-Client' => 'd']);
-ok(wait_for(sub { grep { m{"GET /smooth/1 } } $p->access_log }, 5), 'the first is logged');
+ok(wait_for(sub { delayed_count() > $delayed0 }, 10), 'the second is delayed');
 my $third = Test::Portico::Client->new($port);
 $third->request(GET => '/smooth/3', headers => ['X-Client' => 'd']);
 is(($third->response // {})->{status}, 429, 'the third, over the burst, is refused');
-my $r2 = $delayed->response(timeout => 30) // {};
+my $r2 = $delayed->response(timeout => 60) // {};
 is($r2->{status}, 200, 'the second is answered, not refused: it was delayed');
 my @order;
 wait_for(sub { @order = map { m{"GET /smooth/(\d) } ? $1 : () } $p->access_log; @order == 3 });
 is("@order", '1 3 2', '... after the third was refused');
 ok((grep { $_->{target} eq '/smooth/2' } $app->requests), '... and reached the server');
+
+# 1r/h, burst 1: the second request would wait an hour; its client
+# leaves, and the exchange ends at once, without reaching the server.
+is(get('/hold/1', 'X-Client' => 'h')->{status}, 200, 'a first request passes');
+$delayed0 = delayed_count();
+my $leaving = Test::Portico::Client->new($port);
+$leaving->request(GET => '/hold/2', headers => ['X-Client' => 'h']);
+ok(wait_for(sub { delayed_count() > $delayed0 }, 10), 'the second is delayed');
+$leaving->close;
+ok(wait_for(sub { grep { m{"GET /hold/2 HTTP/1\.1" 499 .* CR } } $p->access_log }, 10),
+   'its client closes: the exchange ends, logged 499 "CR"');
+ok(!(grep { $_->{target} eq '/hold/2' } $app->requests), '... and the server never saw it');
 
 # ---- limit_conn ----
 
@@ -243,9 +264,10 @@ like(conf_error('limit_conn a { max = 1 }', 'limit_conn = "b"'),
      qr/portico\.conf:5: limit_conn: unknown limit_conn "b"/, 'an unknown limit_conn');
 like(conf_error('limit_req a { rate = "1r/s" }', 'limit_conn = "a"'),
      qr/unknown limit_conn "a"/, 'a limit_req is not a limit_conn');
-like(conf_error('limit_req a { rate = "10r/h" }', ''),
-     qr/portico\.conf:3: limit_req "a": rate "10r\/h" is not requests per second or per minute/,
+like(conf_error('limit_req a { rate = "10r/d" }', ''),
+     qr/portico\.conf:3: limit_req "a": rate "10r\/d" is not requests per second, minute or hour/,
      'a bad rate, with its line');
+unlike(conf_error('limit_req a { rate = "10r/h" }', ''), qr/rate/, 'a rate per hour is one');
 like(conf_error('limit_req a { burst = 3 }', ''), qr/portico\.conf:3: limit_req "a" has no rate/,
      'a limit_req needs a rate');
 like(conf_error('limit_req a { rate = "1r/s"  burst = 2  delay = 3 }', ''),

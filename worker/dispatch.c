@@ -126,16 +126,23 @@ int exchange_init(const struct worker_ctx *ctx)
 	return 0;
 }
 
-/* Route and access hooks: in table order, until one answers. */
-static int run_phase_hooks(struct exchange *x, const phase_hook *hook, enum phase next)
+/* Route and access hooks: in table order, until one answers. A hook
+ * that waits (P_AGAIN) is where the phase resumes: the hooks before it
+ * have passed the request already, and are not run again on every
+ * event of the wait. */
+static int run_phase_hooks(struct exchange *x, const phase_hook *hooks, enum phase next)
 {
+	const phase_hook *hook;
 	int r;
 
-	for (; *hook != NULL; hook++)
-		if ((r = (*hook)(x)) == P_DONE)
+	for (hook = hooks + x->hook_next; *hook != NULL; hook++)
+		if ((r = (*hook)(x)) == P_DONE) {
 			return P_OK;
-		else if (r == P_AGAIN)
+		} else if (r == P_AGAIN) {
+			x->hook_next = (uint8_t)(hook - hooks);
 			return P_AGAIN;
+		}
+	x->hook_next = 0;
 	exchange_goto(x, next);
 	return P_OK;
 }

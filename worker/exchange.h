@@ -155,6 +155,8 @@ struct exchange {
 	uint8_t term_phase;		/* the phase letter it ended in */
 	uint8_t timer_phase;		/* the phase the timer was set for, or
 					 * PH_NONE for a fresh wait */
+	uint8_t hook_next;		/* PH_ROUTE, PH_ACCESS: the hook that
+					 * waited, where the phase resumes */
 	bool running;			/* the dispatcher is on it */
 	bool keep_alive;		/* the connection may carry another
 					 * request after this one */

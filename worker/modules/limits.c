@@ -3,7 +3,9 @@
  *
  * In the access phase, a route's limit_req counts the request in its
  * key's bucket: passed, delayed (the exchange waits on its timer, the
- * worker goes on), or refused with the limit's status and Retry-After;
+ * worker goes on; the phase resumes at this module's hook, and a client
+ * that closes meanwhile ends it, 499), or refused with the limit's
+ * status and Retry-After;
  * then its limit_conn counts it among its key's open requests, or
  * refuses it. The count is given back when the exchange ends, however
  * it ends (the end hook); the master gives back a dead worker's.
@@ -32,7 +34,7 @@ static bool key_of(const struct exchange *x, const struct conf_limit *l, struct 
 
 	if (n == 0)
 		return false;
-	*k = limit_key_of(text, MIN(n, sizeof(text)));
+	*k = limit_key_of(x->ctx->limits[l->index], text, MIN(n, sizeof(text)));
 	return true;
 }
 
@@ -54,6 +56,9 @@ static void refuse(struct exchange *x, const struct conf_limit *l, uint64_t wait
 		return;
 	}
 	STATS_ADD(x->ctx->stats, c.limit_req_refused, 1);
+	/* none when the answer could not start and the exchange ended */
+	if (x->phase != PH_RESPONSE_HEAD)
+		return;
 	snprintf(x->retry_after, sizeof(x->retry_after), "%llu",
 		 (unsigned long long)MAX(secs, 1));
 	exchange_add_field(x, SLICE_LIT("Retry-After"),
@@ -93,7 +98,8 @@ static unsigned delay_ms(const struct exchange *x)
 	return x->delay_until > now ? (unsigned)(x->delay_until - now) : 1;
 }
 
-/* The timer only wakes the exchange: the access hooks run again. */
+/* The timer only wakes the exchange: its access phase resumes at
+ * check_req. */
 static void delay_over(struct exchange *x)
 {
 	(void)x;
@@ -104,6 +110,23 @@ static const struct content delay_wait = {
 	.wait_ms = delay_ms,
 	.timeout = delay_over,
 };
+
+/* A delayed request whose client hung up ends (499, as nginx logs it)
+ * before it goes anywhere: no server is asked for an answer nobody
+ * reads. A hang-up after a whole request (bytes still to read) is not
+ * one: the answer may still be read. */
+static bool client_left(struct exchange *x, const struct conf_limit *l)
+{
+	struct conn *c = x->client.conn;
+
+	if (!c->io.hup || !conn_peer_closed(c))
+		return false;
+	exchange_log(x, LL_INFO, 0, "client closed the connection while its request was delayed "
+		     "by %s", l->refused_by);
+	x->status = 499;
+	exchange_end(x, TERM_CLIENT);
+	return true;
+}
 
 static int check_req(struct exchange *x, const struct conf_limit *l)
 {
@@ -116,6 +139,8 @@ static int check_req(struct exchange *x, const struct conf_limit *l)
 	struct limit_key k;
 
 	if (x->req_counted) {
+		if (client_left(x, l))
+			return P_DONE;
 		if (ev_now() < x->delay_until)
 			return P_AGAIN;
 		exchange_set_content(x, NULL);
