@@ -94,7 +94,7 @@ static void req_reset(const char *target)
 	req.method_id = HTTP_GET;
 	req.version = 11;
 	req.target = sl(target);
-	req.path = (struct slice){ target, q ? (size_t)(q - target) : strlen(target) };
+	req.path = req.uri = (struct slice){ target, q ? (size_t)(q - target) : strlen(target) };
 	req.query = q ? sl(q + 1) : (struct slice){ target + strlen(target), 0 };
 }
 
