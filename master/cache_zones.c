@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "cache_zones.h"
+#include "process.h"
 
 /* Handed on by the binary before us, until a configuration takes them. */
 static struct cache_zone **inherited;
@@ -63,23 +64,7 @@ static void adopt(int fd)
 
 void cache_zones_inherit(void)
 {
-	const char *spec = getenv(CACHE_FDS_ENV);
-	char *end;
-	long fd;
-
-	if (spec == NULL)
-		return;
-	while (*spec != '\0') {
-		fd = strtol(spec, &end, 10);
-		if (end == spec || (*end != ';' && *end != '\0') || fd < 3) {
-			log_msg(LL_ERROR, "binary upgrade: bad %s \"%s\"", CACHE_FDS_ENV, spec);
-			break;
-		}
-		adopt((int)fd);
-		spec = *end == ';' ? end + 1 : end;
-	}
-	/* Not for our workers, nor for a later upgrade of ours. */
-	unsetenv(CACHE_FDS_ENV);
+	process_inherit_fds(CACHE_FDS_ENV, adopt);
 }
 
 void cache_zones_drop_inherited(void)

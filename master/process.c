@@ -148,3 +148,23 @@ pid_t pidfile_read(const char *path)
 	}
 	return (pid_t)pid;
 }
+
+void process_inherit_fds(const char *env, void (*adopt)(int fd))
+{
+	const char *spec = getenv(env);
+	char *end;
+	long fd;
+
+	if (spec == NULL)
+		return;
+	while (*spec != '\0') {
+		fd = strtol(spec, &end, 10);
+		if (end == spec || (*end != ';' && *end != '\0') || fd < 3) {
+			log_msg(LL_ERROR, "binary upgrade: bad %s \"%s\"", env, spec);
+			break;
+		}
+		adopt((int)fd);
+		spec = *end == ';' ? end + 1 : end;
+	}
+	unsetenv(env);
+}

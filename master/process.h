@@ -20,6 +20,12 @@ pid_t process_spawn_worker(const struct worker_args *args, int *channel);
  * exits 0. Returns 0, or -1 with errno set. */
 int process_daemonize(void);
 
+/* For each descriptor a previous binary named in the environment
+ * variable env ("fd;fd;..."), call adopt; then take env out of the
+ * environment (not for our workers, nor for a later upgrade of ours). A
+ * malformed list is logged and ends the walk. */
+void process_inherit_fds(const char *env, void (*adopt)(int fd));
+
 /* Write pid to path atomically; 0, or -1 with errno set. */
 int pidfile_write(const char *path, pid_t pid);
 
