@@ -151,20 +151,14 @@ void cache_zone_put(struct cache_zone *z)
 		zone_free(z);
 }
 
+static int zone_fd_at(const void *zones, unsigned i)
+{
+	return ((struct cache_zone *const *)zones)[i]->fd;
+}
+
 void cache_zones_export(struct cache_zone *const *zones, unsigned n)
 {
-	size_t cap = (size_t)n * 12 + 1, len = 0;
-	char *spec;
-	unsigned i;
-
-	if (n == 0 || (spec = malloc(cap)) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		fcntl(zones[i]->fd, F_SETFD, 0);
-		len += (size_t)snprintf(spec + len, cap - len, "%d;", zones[i]->fd);
-	}
-	setenv(CACHE_FDS_ENV, spec, 1);
-	free(spec);
+	process_export_fds(CACHE_FDS_ENV, zones, n, zone_fd_at);
 }
 
 void cache_zones_reap(struct cache_zone *const *zones, unsigned n, pid_t writer)

@@ -116,20 +116,14 @@ void limit_ref_put(struct limit_ref *r)
 	free(r);
 }
 
+static int ref_fd_at(const void *refs, unsigned i)
+{
+	return limit_zone_fd(((struct limit_ref *const *)refs)[i]->z);
+}
+
 void limit_zones_export(struct limit_ref *const *refs, unsigned n)
 {
-	size_t cap = (size_t)n * 12 + 1, len = 0;
-	char *spec;
-	unsigned i;
-
-	if (n == 0 || (spec = malloc(cap)) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		fcntl(limit_zone_fd(refs[i]->z), F_SETFD, 0);
-		len += (size_t)snprintf(spec + len, cap - len, "%d;", limit_zone_fd(refs[i]->z));
-	}
-	setenv(LIMIT_FDS_ENV, spec, 1);
-	free(spec);
+	process_export_fds(LIMIT_FDS_ENV, refs, n, ref_fd_at);
 }
 
 void limit_zones_reap(struct limit_ref *const *refs, unsigned n, pid_t pid)

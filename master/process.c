@@ -168,3 +168,20 @@ void process_inherit_fds(const char *env, void (*adopt)(int fd))
 	}
 	unsetenv(env);
 }
+
+void process_export_fds(const char *env, const void *items, unsigned n,
+			int (*fd_at)(const void *items, unsigned i))
+{
+	size_t cap = (size_t)n * 12 + 1, len = 0;
+	char *spec;
+	unsigned i;
+
+	if (n == 0 || (spec = malloc(cap)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		fcntl(fd_at(items, i), F_SETFD, 0);
+		len += (size_t)snprintf(spec + len, cap - len, "%d;", fd_at(items, i));
+	}
+	setenv(env, spec, 1);
+	free(spec);
+}

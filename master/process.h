@@ -26,6 +26,11 @@ int process_daemonize(void);
  * malformed list is logged and ends the walk. */
 void process_inherit_fds(const char *env, void (*adopt)(int fd));
 
+/* The reverse, for a new binary: name the n descriptors fd_at(items, i)
+ * in env, which the new binary inherits (their close-on-exec cleared). */
+void process_export_fds(const char *env, const void *items, unsigned n,
+			int (*fd_at)(const void *items, unsigned i));
+
 /* Write pid to path atomically; 0, or -1 with errno set. */
 int pidfile_write(const char *path, pid_t pid);
 
