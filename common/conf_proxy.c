@@ -60,6 +60,17 @@ void conf_dump_proxy_protocol_from(FILE *out, const struct conf_option *o, const
 	conf_dump_cidrs(out, indent, o->name, l->proxy_protocol_from, l->nproxy_protocol_from);
 }
 
+/* The index of s among the n words, case aside; -1 when none. */
+static int keyword_of(const char *s, const char *const *words, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* ---- upstream: send_proxy_protocol ---- */
 
 static const char *const pp_versions[] = { "off", "v1", "v2" };
@@ -69,17 +80,16 @@ void conf_read_send_proxy_protocol(struct loader *ld, cfg_t *sec, const struct c
 {
 	struct conf_upstream *u = obj;
 	const char *s = cfg_getstr(sec, o->name);
-	unsigned i;
+	int i;
 
 	(void)c;
 	u->send_proxy_protocol = 0;
 	if (s == NULL)
 		return;
-	for (i = 0; i < ARRAY_LEN(pp_versions); i++)
-		if (strcasecmp(s, pp_versions[i]) == 0) {
-			u->send_proxy_protocol = i;
-			return;
-		}
+	if ((i = keyword_of(s, pp_versions, ARRAY_LEN(pp_versions))) >= 0) {
+		u->send_proxy_protocol = (unsigned)i;
+		return;
+	}
 	ld_error(ld, ld_opt_line(ld, sec, o->name), "upstream \"%s\": send_proxy_protocol: "
 		 "expected \"off\", \"v1\" or \"v2\", not \"%s\"", u->name ? u->name : "", s);
 }
@@ -122,7 +132,7 @@ void conf_read_real_ip_header(struct loader *ld, cfg_t *sec, const struct conf_o
 {
 	struct conf_site *site = obj;
 	const char *s = cfg_getstr(sec, o->name);
-	unsigned i;
+	int i;
 
 	(void)c;
 	site->real_ip_header = CONF_REAL_IP_XFF;
@@ -131,11 +141,10 @@ void conf_read_real_ip_header(struct loader *ld, cfg_t *sec, const struct conf_o
 	if (site->nreal_ip_from == 0 && cfg_size(sec, "real_ip_from") == 0)
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "site \"%s\": real_ip_header without "
 			 "real_ip_from", site->name ? site->name : "");
-	for (i = 0; i < ARRAY_LEN(real_ip_headers); i++)
-		if (strcasecmp(s, real_ip_headers[i]) == 0) {
-			site->real_ip_header = i;
-			return;
-		}
+	if ((i = keyword_of(s, real_ip_headers, ARRAY_LEN(real_ip_headers))) >= 0) {
+		site->real_ip_header = (unsigned)i;
+		return;
+	}
 	ld_error(ld, ld_opt_line(ld, sec, o->name), "site \"%s\": real_ip_header: expected "
 		 "\"X-Forwarded-For\", \"X-Real-IP\" or \"Forwarded\", not \"%s\"",
 		 site->name ? site->name : "", s);
