@@ -364,8 +364,7 @@ static int send_request(struct exchange *x)
 	case PUMP_SRC_TOO_LARGE:
 		exchange_log(x, LL_INFO, 0, "the request body grew past client_max_body_size (%zu "
 			     "bytes)", x->route->client_max_body_size);
-		x->refused_by = "client_max_body_size";
-		exchange_respond(x, 413, TERM_PROXY, true);
+		exchange_deny(x, 413, "client_max_body_size", true);
 		return P_DONE;
 	case PUMP_SRC_EOF:
 	case PUMP_SRC_ERROR:

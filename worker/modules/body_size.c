@@ -14,8 +14,7 @@ static int check_length(struct exchange *x)
 		return P_OK;
 	exchange_log(x, LL_INFO, 0, "a request body of %llu bytes is over client_max_body_size "
 		     "(%zu bytes)", (unsigned long long)x->req.content_length, max);
-	x->refused_by = "client_max_body_size";
-	exchange_respond(x, 413, TERM_PROXY, true);
+	exchange_deny(x, 413, "client_max_body_size", true);
 	return P_DONE;
 }
 
