@@ -112,13 +112,15 @@ enum conf_key_var {
 	KEY_REMOTE_ADDR,		/* client address */
 	KEY_HOST,			/* Host, lower-cased, without port */
 	KEY_SCHEME,			/* "http" or "https" */
-	KEY_METHOD			/* the request's method */
+	KEY_METHOD,			/* the request's method */
+	KEY_CAPTURE			/* index: $0..$9 of the route's regex */
 };
 
 struct conf_key_part {
 	enum conf_key_var var;
 	char *name;			/* KEY_TEXT, KEY_ARG, KEY_HTTP, KEY_COOKIE */
 	size_t name_len;
+	unsigned index;			/* KEY_CAPTURE: 0..9 */
 };
 
 /* A variable expression: text and $variables (conf_expr.c). */

@@ -76,6 +76,12 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 {
 	size_t i, len;
 
+	if (n == 1 && isdigit((unsigned char)name[0])) {
+		if (part_add(ld, e, KEY_CAPTURE, NULL, 0) == -1)
+			return -1;
+		e->parts[e->nparts - 1].index = (unsigned)(name[0] - '0');
+		return 0;
+	}
 	for (i = 0; i < ARRAY_LEN(key_vars); i++) {
 		len = strlen(key_vars[i].name);
 		if (key_vars[i].name[len - 1] != '_') {
@@ -97,8 +103,8 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 		return 0;
 	}
 	ld_error(ld, line, "%s: unknown variable \"$%.*s\" (use $uri, $request_uri, $args, "
-		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme or "
-		 "$request_method)", what, (int)n, name);
+		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme, "
+		 "$request_method or $0..$9)", what, (int)n, name);
 	return -1;
 }
 
@@ -128,6 +134,9 @@ static void parse(struct loader *ld, int line, const char *what, struct conf_exp
 				return;
 			}
 			s = end + 1;
+		} else if (isdigit((unsigned char)*name)) {
+			end = name + 1;		/* "$1x" is $1 then "x", as in nginx */
+			s = end;
 		} else {
 			for (end = name; is_var_char(*end); end++)
 				;

@@ -44,6 +44,7 @@
 #include "http_parse.h"
 #include "pump.h"
 #include "proxy_state.h"
+#include "vars.h"
 
 struct exchange;
 struct content;
@@ -167,6 +168,7 @@ struct exchange {
 	struct client_side client;
 	const struct conf_site *site;
 	const struct conf_route *route;
+	struct var_captures captures;	/* of the route's regex: $0..$9 */
 	const struct content *content;	/* who produces the response */
 	uint64_t progress;		/* bytes moved outside the pumps */
 	uint64_t progress_seen;		/* bytes moved when the timer was set */
@@ -299,6 +301,12 @@ void exchange_respond(struct exchange *x, int status, enum term_cause cause, boo
 void exchange_respond_body(struct exchange *x, int status, const char *type,
 			   const char *body, size_t len);
 void exchange_redirect(struct exchange *x, int status, const char *location);
+
+/* What the request's variables ($host, $1, ...) are read from. */
+static inline struct var_source exchange_vars(const struct exchange *x)
+{
+	return (struct var_source){ &x->req, x->client.addr, x->client.tls, &x->captures };
+}
 
 /* Hand the exchange to content c, after the content module that had it
  * has let go of what it held (its finish). */

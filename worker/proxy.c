@@ -855,6 +855,7 @@ static const struct content proxy_content = {
 
 void proxy_start(struct exchange *x)
 {
+	struct var_source src;
 	struct proxy_state *u = &x->up;
 	size_t len;
 	int idx;
@@ -862,8 +863,8 @@ void proxy_start(struct exchange *x)
 	exchange_set_content(x, &proxy_content);
 	u->upstream = upstream_of(x->route->upstream);
 	u->first_try = ev_now();
-	balance_start(&u->pick, u->upstream->conf,
-		      &(struct var_source){ &x->req, x->client.addr, x->client.tls });
+	src = exchange_vars(x);
+	balance_start(&u->pick, u->upstream->conf, &src);
 	idx = balance_pick(u->upstream, &u->pick, u->first_try);
 	if (idx < 0) {
 		give_up(x);

@@ -80,14 +80,28 @@ const struct conf_site *router_site(const struct conf *conf,
 	return best ? best : first;
 }
 
-static bool regex_matches(const struct conf_route *r, struct slice path)
+/* Whether r's regex matches path; its captures into cap when it does. */
+static bool regex_matches(const struct conf_route *r, struct slice path,
+			  struct var_captures *cap)
 {
-	return pcre2_match(r->regex, (PCRE2_SPTR)path.p, path.len, 0, 0,
-			   r->match, NULL) >= 0;
+	int rc = pcre2_match(r->regex, (PCRE2_SPTR)path.p, path.len, 0, 0, r->match, NULL);
+	const PCRE2_SIZE *ov;
+	unsigned i;
+
+	if (rc < 0)
+		return false;
+	/* rc 0: the match data has too few pairs; it is made from the
+	 * pattern, so this cannot happen, but take what fits. */
+	cap->n = rc == 0 || rc > VAR_CAPTURES ? VAR_CAPTURES : (unsigned)rc;
+	cap->subject = path.p;
+	ov = pcre2_get_ovector_pointer(r->match);
+	for (i = 0; i < 2 * cap->n; i++)
+		cap->ovector[i] = ov[i];
+	return true;
 }
 
 const struct conf_route *router_route(const struct conf_site *site,
-				      struct slice path)
+				      struct slice path, struct var_captures *cap)
 {
 	const struct conf_route *best = NULL;
 	unsigned i;
@@ -105,7 +119,7 @@ const struct conf_route *router_route(const struct conf_site *site,
 	for (i = 0; i < site->nroutes; i++) {
 		const struct conf_route *r = &site->routes[i];
 
-		if (r->regex != NULL && regex_matches(r, path))
+		if (r->regex != NULL && regex_matches(r, path, cap))
 			return r;
 	}
 	return best;
@@ -201,7 +215,7 @@ static int route_request(struct exchange *x)
 	}
 	if (normalize_uri(x) < 0)
 		return P_DONE;
-	x->route = x->site ? router_route(x->site, x->req.uri) : NULL;
+	x->route = x->site ? router_route(x->site, x->req.uri, &x->captures) : NULL;
 	if (x->route == NULL) {
 		exchange_respond(x, 404, TERM_LOCAL, false);
 		return P_DONE;

@@ -14,6 +14,7 @@
 #include "core.h"
 #include "conf.h"
 #include "module.h"
+#include "vars.h"
 
 /* The site for host on listener: exact name, then the longest matching
  * "*.suffix", then "*", then the listener's first site. NULL only when no
@@ -26,9 +27,10 @@ const struct conf_site *router_site(const struct conf *conf,
 struct slice router_host_name(struct slice host);
 
 /* The route for path: the longest matching prefix, unless a regex route
- * matches (regexes are tried in file order). NULL when none matches. */
+ * matches (regexes are tried in file order; its captures go into cap).
+ * NULL when none matches. */
 const struct conf_route *router_route(const struct conf_site *site,
-				      struct slice path);
+				      struct slice path, struct var_captures *cap);
 
 extern const struct module router_module;
 

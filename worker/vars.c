@@ -53,6 +53,14 @@ static struct slice cstr(const char *s)
 	return (struct slice){ s, strlen(s) };
 }
 
+static struct slice capture(const struct var_captures *c, unsigned i)
+{
+	if (c == NULL || i >= c->n || c->ovector[2 * i] > c->ovector[2 * i + 1])
+		return (struct slice){ NULL, 0 };	/* unset: PCRE2_UNSET is ~0 */
+	return (struct slice){ c->subject + c->ovector[2 * i],
+			       c->ovector[2 * i + 1] - c->ovector[2 * i] };
+}
+
 struct slice var_value(const struct conf_key_part *kp, const struct var_source *src)
 {
 	const struct http_message *req = src->req;
@@ -80,6 +88,8 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 		return cstr(src->tls ? "https" : "http");
 	case KEY_METHOD:
 		return req->method;
+	case KEY_CAPTURE:
+		return capture(src->captures, kp->index);
 	}
 	return (struct slice){ NULL, 0 };
 }

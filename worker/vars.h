@@ -10,11 +10,21 @@
 #include "conf.h"
 #include "http_parse.h"
 
+/* $0..$9: what the route's regex captured, as offsets into subject
+ * (the request's path); n is 0 when no regex matched. */
+#define VAR_CAPTURES 10
+struct var_captures {
+	const char *subject;
+	size_t ovector[2 * VAR_CAPTURES];	/* start, end; PCRE2_UNSET: none */
+	unsigned n;			/* pairs set */
+};
+
 /* What a request's variables are read from. */
 struct var_source {
 	const struct http_message *req;
 	const char *client_addr;	/* as text */
 	bool tls;			/* arrived over TLS ($scheme) */
+	const struct var_captures *captures;	/* NULL: none */
 };
 
 /* The value of part kp: literal text or a variable's (empty when the

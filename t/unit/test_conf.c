@@ -691,7 +691,7 @@ static const char lb_conf[] =
 	"upstream a {\n"
 	"  balance = \"hash\"\n"
 	"  hash_key = 'user-$cookie_sid${http_X_User}:$arg_id$uri$request_uri"
-	    "$args$remote_addr$host'\n"
+	    "$args$remote_addr$host$1x'\n"
 	"  retries = 1\n"
 	"  retry_timeout = \"3s\"\n"
 	"  fail_on = {\"5xx\", \"error\"}\n"
@@ -770,9 +770,9 @@ static void test_balancing(void)
 	u = &c->upstreams[0];
 	is_int(u->balance, BALANCE_HASH, "balance hash");
 	is_str(u->hash_key.text, "user-$cookie_sid${http_X_User}:$arg_id$uri"
-	    "$request_uri$args$remote_addr$host", "hash_key kept as written");
-	is_int(u->hash_key.nparts, 10, "hash_key: ten parts");
-	if (u->hash_key.nparts == 10) {
+	    "$request_uri$args$remote_addr$host$1x", "hash_key kept as written");
+	is_int(u->hash_key.nparts, 12, "hash_key: twelve parts");
+	if (u->hash_key.nparts == 12) {
 		is_key(&u->hash_key.parts[0], KEY_TEXT, "user-", "literal text");
 		is_key(&u->hash_key.parts[1], KEY_COOKIE, "sid", "$cookie_NAME");
 		is_key(&u->hash_key.parts[2], KEY_HTTP, "x-user",
@@ -784,6 +784,9 @@ static void test_balancing(void)
 		is_key(&u->hash_key.parts[7], KEY_ARGS, NULL, "$args");
 		is_key(&u->hash_key.parts[8], KEY_REMOTE_ADDR, NULL, "$remote_addr");
 		is_key(&u->hash_key.parts[9], KEY_HOST, NULL, "$host");
+		is_key(&u->hash_key.parts[10], KEY_CAPTURE, NULL, "$1");
+		is_int(u->hash_key.parts[10].index, 1, "$1: capture one");
+		is_key(&u->hash_key.parts[11], KEY_TEXT, "x", "a capture is one digit");
 	}
 	is_int(u->retries, 1, "retries");
 	is_int(u->retry_timeout, 3000, "retry_timeout");
@@ -989,7 +992,7 @@ static void test_balancing_errors(void)
 	    "balance = \"hash\""), "hash_key without balance hash");
 	ok(has_error(errs, "lbbad.conf", 34, "hash_key: unknown variable "
 	    "\"$nope\" (use $uri, $request_uri, $args, $arg_NAME, $http_NAME, "
-	    "$cookie_NAME, $remote_addr, $host, $scheme or $request_method)"), "unknown hash_key variable");
+	    "$cookie_NAME, $remote_addr, $host, $scheme, $request_method or $0..$9)"), "unknown hash_key variable");
 	ok(has_error(errs, "lbbad.conf", 35, "hash_key: variable \"$http_\" "
 	    "needs a name after \"http_\""), "hash_key variable without NAME");
 	ok(has_error(errs, "lbbad.conf", 36, "hash_key: \"$\" must be followed "
@@ -1287,7 +1290,7 @@ static void test_cache(void)
 	ok(has_error(errs, "cachebad.conf", 8, "route \"/c\": cache needs an upstream to fill it"),
 	   "cache on a status route");
 	ok(has_error(errs, "cachebad.conf", 10, "cache_key: unknown variable \"$nope\" (use $uri, $request_uri, $args, "
-		     "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme or $request_method)"),
+		     "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme, $request_method or $0..$9)"),
 	   "a bad cache_key variable");
 	ok(has_error(errs, "cachebad.conf", 11, "cache_methods: \"POST\" is not one of GET or HEAD (answers to other "
 		     "methods are never stored)"),

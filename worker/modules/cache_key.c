@@ -11,7 +11,10 @@
 
 static struct var_source source_of(const struct exchange *x, const struct http_message *req)
 {
-	return (struct var_source){ req, x->client.addr, x->client.tls };
+	struct var_source src = exchange_vars(x);
+
+	src.req = req;
+	return src;
 }
 
 /* The request's key, from the route's cache_key. */

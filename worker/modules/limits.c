@@ -28,7 +28,7 @@
  * KEY_MAX bytes. */
 static bool key_of(const struct exchange *x, const struct conf_limit *l, struct limit_key *k)
 {
-	struct var_source src = { &x->req, x->client.addr, x->client.tls };
+	struct var_source src = exchange_vars(x);
 	char text[KEY_MAX];
 	size_t n = vars_expand(&l->key, &src, text, sizeof(text));
 
