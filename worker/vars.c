@@ -55,8 +55,9 @@ static struct slice cstr(const char *s)
 
 static struct slice capture(const struct var_captures *c, unsigned i)
 {
-	if (c == NULL || i >= c->n || c->ovector[2 * i] > c->ovector[2 * i + 1])
-		return (struct slice){ NULL, 0 };	/* unset: PCRE2_UNSET is ~0 */
+	/* A group that took no part in the match is PCRE2_UNSET, ~0. */
+	if (c == NULL || i >= c->n || c->ovector[2 * i] == (size_t)-1)
+		return (struct slice){ NULL, 0 };
 	return (struct slice){ c->subject + c->ovector[2 * i],
 			       c->ovector[2 * i + 1] - c->ovector[2 * i] };
 }
