@@ -291,7 +291,7 @@ start_server() {
 			"${varnish_args[@]}" >"$dir/stderr" 2>&1 & ;;
 	esac
 	master[$inst]=$!
-	for _ in $(seq 100); do
+	for _ in $(seq "${START_TRIES:-100}"); do   # tenths of a second, at least
 		if curl -fsS -k -m 2 -o /dev/null "$url" 2>/dev/null; then
 			[ -z "${cg_made[$inst]:-}" ] || cg_check "$inst"
 			return 0

@@ -115,7 +115,7 @@ static int pick1(struct fix *f, const char *client, uint64_t now)
 {
 	struct pick pk;
 
-	balance_start(&pk, &f->cu, &(struct var_source){ &req, client, false });
+	balance_start(&pk, &f->cu, &(struct var_source){ .req = &req, .client_addr = client });
 	return balance_pick(&f->up, &pk, now);
 }
 
@@ -141,7 +141,7 @@ static bool each_once(struct fix *f, const char *client, uint64_t now)
 	unsigned i;
 	int s;
 
-	balance_start(&pk, &f->cu, &(struct var_source){ &req, client, false });
+	balance_start(&pk, &f->cu, &(struct var_source){ .req = &req, .client_addr = client });
 	for (i = 0; i < f->cu.nservers; i++) {
 		s = balance_pick(&f->up, &pk, now);
 		if (s < 0 || seen[s])
@@ -169,7 +169,7 @@ static void test_round_robin(void)
 	is_int(fix_init(f), 0, "rr: balance_init");
 	ok(f->up.ring == NULL, "rr: no ring");
 	req_reset("/");
-	balance_start(&pk, &f->cu, &(struct var_source){ &req, "192.0.2.1", false });
+	balance_start(&pk, &f->cu, &(struct var_source){ .req = &req, .client_addr = "192.0.2.1" });
 	is_int(pk.key, 0, "rr: no key");
 	is_int(pk.ntried, 0, "rr: nothing tried yet");
 
@@ -217,7 +217,7 @@ static void test_round_robin(void)
 
 	ok(each_once(f, "192.0.2.1", NOW), "rr: one request tries each server once, then none");
 	f->peer[2].check_down = 1;
-	balance_start(&pk, &f->cu, &(struct var_source){ &req, "192.0.2.1", false });
+	balance_start(&pk, &f->cu, &(struct var_source){ .req = &req, .client_addr = "192.0.2.1" });
 	i = (unsigned)balance_pick(&f->up, &pk, NOW);
 	i += (unsigned)balance_pick(&f->up, &pk, NOW);
 	is_int(i, 1, "rr: with c down, a request tries a and b");
@@ -256,7 +256,7 @@ static void test_backup(void)
 	is_int(c[0], 500, "backup: primaries share (a)");
 	is_int(c[1], 500, "backup: primaries share (b)");
 
-	balance_start(&pk, &f->cu, &(struct var_source){ &req, "192.0.2.1", false });
+	balance_start(&pk, &f->cu, &(struct var_source){ .req = &req, .client_addr = "192.0.2.1" });
 	a = balance_pick(&f->up, &pk, NOW);
 	b = balance_pick(&f->up, &pk, NOW);
 	ok(a >= 0 && b >= 0 && a != b && a != 2 && b != 2,
@@ -396,7 +396,7 @@ static uint64_t key_of(const struct conf_key_part *parts, unsigned n)
 
 	cu.hash_key.parts = (struct conf_key_part *)parts;
 	cu.hash_key.nparts = n;
-	balance_start(&pk, &cu, &(struct var_source){ &req, "198.51.100.9", false });
+	balance_start(&pk, &cu, &(struct var_source){ .req = &req, .client_addr = "198.51.100.9" });
 	return pk.key;
 }
 
@@ -471,10 +471,10 @@ static void test_hash_keys(void)
 	ok(key_of(args, 1) == h(""), "key $args: no query is empty");
 	ok(key_of(arg_id, 1) == h(""), "key $arg_id: no query is empty");
 
-	balance_start(&pk, &cu, &(struct var_source){ &req, "203.0.113.5", false });
+	balance_start(&pk, &cu, &(struct var_source){ .req = &req, .client_addr = "203.0.113.5" });
 	ok(pk.key == h("203.0.113.5"), "ip_hash key: the client address");
 	req_reset("/other?id=1");
-	balance_start(&pk, &cu, &(struct var_source){ &req, "203.0.113.5", false });
+	balance_start(&pk, &cu, &(struct var_source){ .req = &req, .client_addr = "203.0.113.5" });
 	ok(pk.key == h("203.0.113.5"), "ip_hash key: the request does not matter");
 }
 
@@ -580,7 +580,7 @@ static void test_hash(void)
 			same++;
 	is_int(same, 100, "hash: the same key always goes to the same server");
 
-	balance_start(&pk, &f->cu, &(struct var_source){ &req, "192.0.2.1", false });
+	balance_start(&pk, &f->cu, &(struct var_source){ .req = &req, .client_addr = "192.0.2.1" });
 	is_int(balance_pick(&f->up, &pk, NOW), first, "hash: a request starts on its server");
 	s = balance_pick(&f->up, &pk, NOW);
 	ok(s >= 0 && s != first, "hash: its retry goes to another server (%d)", s);
