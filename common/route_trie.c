@@ -6,7 +6,7 @@
  * or where keys part ways, so there are fewer than two per key. A node's
  * edges are contiguous and sorted by their label's first byte (no two
  * share it): a step down is a binary search on one byte and a compare of
- * the label.
+ * the label, which reads nothing but the node's edges (rt_edge).
  *
  * The trie is built once from every key (route_trie_build), sorted, by a
  * recursion over ranges of keys that share a prefix; nothing is inserted
@@ -20,10 +20,24 @@
 
 #include "route_trie.h"
 
+/* An edge tells what a walk needs of the node it leads to (its edges,
+ * whether it holds ids), and holds a short label itself: a step down
+ * reads the edges of one node and nothing else. */
+#define RT_INLINE 8
+#define RT_PREFIX 0x01			/* the child holds prefix ids */
+#define RT_EXACT 0x02			/* ... exact ids */
+
 struct rt_edge {
-	const char *label;		/* into a key */
-	uint32_t len;
 	uint32_t child;
+	uint32_t child_edges;		/* the child's edges in edges[] */
+	uint32_t len;			/* of the label */
+	uint16_t child_nedges;		/* at most one per byte value */
+	uint8_t child_ids;		/* RT_PREFIX, RT_EXACT */
+	unsigned char first;		/* the label's first byte */
+	union {
+		char bytes[RT_INLINE];	/* len <= RT_INLINE */
+		uint32_t off;		/* longer: in labels[] */
+	} label;
 };
 
 struct rt_node {
@@ -37,7 +51,11 @@ struct route_trie {
 	struct rt_node *nodes;
 	struct rt_edge *edges;
 	uint32_t *ids;
+	char *labels;			/* every edge's label, in the order the
+					 * nodes were made: a walk down reads
+					 * them close together */
 	uint32_t nnodes, nedges, nids;
+	size_t nlabels;
 };
 
 /* ---- building ---- */
@@ -105,12 +123,25 @@ static void add_ids(struct builder *b, uint32_t node, unsigned lo, unsigned hi)
 		}
 }
 
+static void set_label(struct route_trie *t, struct rt_edge *e, const char *label, size_t len)
+{
+	e->len = (uint32_t)len;
+	e->first = (unsigned char)label[0];
+	if (len <= RT_INLINE) {
+		memcpy(e->label.bytes, label, len);
+		return;
+	}
+	e->label.off = (uint32_t)t->nlabels;
+	memcpy(t->labels + t->nlabels, label, len);
+	t->nlabels += len;
+}
+
 /* The node of keys order[lo..hi), which share their first depth bytes;
  * up is the nearest node above with prefix ids. */
 static uint32_t build(struct builder *b, unsigned lo, unsigned hi, size_t depth, uint32_t up)
 {
 	struct route_trie *t = b->t;
-	uint32_t node = new_node(b, up), first_edge, e;
+	uint32_t node = new_node(b, up), first_edge, e, child;
 	unsigned end = lo, a, z, groups = 0;
 
 	while (end < hi && b->keys[b->order[end]].len == depth)
@@ -134,9 +165,13 @@ static uint32_t build(struct builder *b, unsigned lo, unsigned hi, size_t depth,
 			;
 		/* Sorted: what the first and last of the group share, all do. */
 		len = common_prefix(k, &b->keys[b->order[z - 1]]);
-		t->edges[e].label = k->key + depth;
-		t->edges[e].len = (uint32_t)(len - depth);
-		t->edges[e].child = build(b, a, z, len, up);
+		set_label(t, &t->edges[e], k->key + depth, len - depth);
+		child = build(b, a, z, len, up);
+		t->edges[e].child = child;
+		t->edges[e].child_edges = t->nodes[child].edges;
+		t->edges[e].child_nedges = (uint16_t)t->nodes[child].nedges;
+		t->edges[e].child_ids = (uint8_t)((t->nodes[child].nprefix ? RT_PREFIX : 0) |
+						  (t->nodes[child].nexact ? RT_EXACT : 0));
 	}
 	return node;
 }
@@ -151,12 +186,15 @@ static void shrink(struct route_trie *t)
 		t->nodes = p;
 	if (t->nedges > 0 && (p = realloc(t->edges, t->nedges * sizeof(*t->edges))) != NULL)
 		t->edges = p;
+	if (t->nlabels > 0 && (p = realloc(t->labels, t->nlabels)) != NULL)
+		t->labels = p;
 }
 
 struct route_trie *route_trie_build(const struct route_trie_key *keys, unsigned n)
 {
 	struct route_trie *t = calloc(1, sizeof(*t));
 	struct builder b = { .t = t, .keys = keys };
+	size_t chars = 1;
 	unsigned i;
 
 	if (t == NULL)
@@ -167,7 +205,12 @@ struct route_trie *route_trie_build(const struct route_trie_key *keys, unsigned 
 	t->edges = calloc(2 * (size_t)n + 1, sizeof(*t->edges));
 	t->ids = calloc((size_t)n + 1, sizeof(*t->ids));
 	b.order = calloc((size_t)n + 1, sizeof(*b.order));
-	if (t->nodes == NULL || t->edges == NULL || t->ids == NULL || b.order == NULL) {
+	/* Labels are parts of keys, none twice: no more than the keys. */
+	for (i = 0; i < n; i++)
+		chars += keys[i].len;
+	t->labels = malloc(chars);
+	if (t->nodes == NULL || t->edges == NULL || t->ids == NULL || b.order == NULL ||
+	    t->labels == NULL || chars > UINT32_MAX) {
 		free(b.order);
 		route_trie_free(t);
 		return NULL;
@@ -190,20 +233,21 @@ void route_trie_free(struct route_trie *t)
 	free(t->nodes);
 	free(t->edges);
 	free(t->ids);
+	free(t->labels);
 	free(t);
 }
 
 /* ---- lookups ---- */
 
-/* The edge of n whose label starts with c, or NULL. */
-static const struct rt_edge *edge_for(const struct route_trie *t, const struct rt_node *n,
+/* Of the n edges from first, the one whose label starts with c, or NULL. */
+static const struct rt_edge *edge_for(const struct route_trie *t, uint32_t first, uint32_t n,
 				      unsigned char c)
 {
-	uint32_t lo = n->edges, hi = n->edges + n->nedges;
+	uint32_t lo = first, hi = first + n;
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		unsigned char m = (unsigned char)t->edges[mid].label[0];
+		unsigned char m = t->edges[mid].first;
 
 		if (m == c)
 			return &t->edges[mid];
@@ -215,29 +259,39 @@ static const struct rt_edge *edge_for(const struct route_trie *t, const struct r
 	return NULL;
 }
 
+static const char *label_of(const struct route_trie *t, const struct rt_edge *e)
+{
+	return e->len <= RT_INLINE ? e->label.bytes : t->labels + e->label.off;
+}
+
 struct route_trie_match route_trie_lookup(const struct route_trie *t, const char *path,
 					  size_t len)
 {
 	struct route_trie_match m = { ROUTE_TRIE_NONE, ROUTE_TRIE_NONE };
-	uint32_t node = 0;
+	const struct rt_node *root = &t->nodes[0];
+	uint32_t node = 0, edges = root->edges, nedges = root->nedges;
+	unsigned ids = (root->nprefix ? RT_PREFIX : 0) | (root->nexact ? RT_EXACT : 0);
 	size_t depth = 0;
 
 	for (;;) {
-		const struct rt_node *n = &t->nodes[node];
 		const struct rt_edge *e;
 
-		if (n->nprefix > 0)
+		if (ids & RT_PREFIX)
 			m.prefix = node;
 		if (depth == len) {
-			if (n->nexact > 0)
+			if (ids & RT_EXACT)
 				m.exact = node;
 			return m;
 		}
-		e = edge_for(t, n, (unsigned char)path[depth]);
-		if (e == NULL || e->len > len - depth || memcmp(e->label, path + depth, e->len) != 0)
+		e = edge_for(t, edges, nedges, (unsigned char)path[depth]);
+		if (e == NULL || e->len > len - depth ||
+		    memcmp(label_of(t, e), path + depth, e->len) != 0)
 			return m;
 		depth += e->len;
 		node = e->child;
+		edges = e->child_edges;
+		nedges = e->child_nedges;
+		ids = e->child_ids;
 	}
 }
 
@@ -263,5 +317,5 @@ size_t route_trie_nodes(const struct route_trie *t)
 size_t route_trie_bytes(const struct route_trie *t)
 {
 	return sizeof(*t) + t->nnodes * sizeof(*t->nodes) + t->nedges * sizeof(*t->edges) +
-	       t->nids * sizeof(*t->ids);
+	       t->nids * sizeof(*t->ids) + t->nlabels;
 }

@@ -26,7 +26,7 @@ struct route_trie;
 
 /* One key to put in: a path, and whether only the whole path matches. */
 struct route_trie_key {
-	const char *key;		/* not copied: must outlive the trie */
+	const char *key;
 	size_t len;
 	uint32_t id;			/* what lookups give back (a route's index) */
 	bool exact;
