@@ -5,8 +5,9 @@
  * number of routes: 100,000 prefix routes cost about what 10 do.
  *
  * Owns: a radix trie (byte strings, path-compressed) in flat arrays,
- * built once by the master at config load from (key, id) pairs and read
- * by the workers it forks (never written after: no lock). Each node
+ * built once by the master at config load from (key, id) pairs (the
+ * keys' bytes are copied) and read by the workers it forks (never
+ * written after: no lock). Each node
  * holds the ids of the keys that end there, prefix and exact apart, in
  * the order they were given (file order), and the index of its nearest
  * ancestor holding prefix ids, so the prefixes of a path are walked from

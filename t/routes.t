@@ -72,6 +72,12 @@ site s {
 		cache_key = "leak-$1"
 	}
 }
+site behind {
+	hosts = {"behind.test"}
+	real_ip_from = {"127.0.0.0/8"}
+	route "/" { upstream = "client"  match_client = {"192.0.2.0/24"} }
+	route "/" { upstream = "root" }
+}
 site bare {
 	hosts = {"bare.test"}
 	route "= /here" { upstream = "exact" }
@@ -142,6 +148,11 @@ is(who('/c/x', headers => [Cookie => 'sid=1', Cookie => 'lang=en']), 'cookie',
 is(who('/c/deeper/x', headers => [Cookie => 'beta=1']), 'beta',
    'a longer prefix whose conditions fail: the shorter one whose hold');
 is(who('/c/deeper/x?deep'), 'long', '... and the longer one when they hold');
+is(who('/x', host => 'behind.test', headers => ['X-Forwarded-For' => '192.0.2.7']), 'client',
+   'match_client sees the address real_ip_from takes from X-Forwarded-For');
+is(who('/x', host => 'behind.test', headers => ['X-Forwarded-For' => '198.51.100.7']), 'root',
+   '... and one outside the prefix');
+is(who('/x', host => 'behind.test'), 'root', '... and the peer\'s own without the field');
 
 # ---- fall-through among regexes and prefixes ----
 is(who('/r/a', method => 'DELETE'), 'regex_cond', 'a regex route whose conditions hold');
