@@ -66,7 +66,7 @@ static int read_regex(struct route_cond_entry *e, char *err, size_t errlen)
  * before the first '=' or '~'. */
 static int read_form(const char *text, struct route_cond_entry *e, char *err, size_t errlen)
 {
-	struct slice name, value = { NULL, 0 };
+	struct slice name, value = { "", 0 };
 	const char *op;
 
 	name = trimmed(text, strlen(text));
@@ -149,7 +149,7 @@ static bool value_fits(const struct route_cond_entry *e, struct slice v)
 {
 	switch (e->form) {
 	case COND_EQUAL:
-		return v.len == e->value_len && memcmp(v.p, e->value, v.len) == 0;
+		return v.len == e->value_len && (v.len == 0 || memcmp(v.p, e->value, v.len) == 0);
 	case COND_REGEX:
 		return pcre2_match(e->regex, (PCRE2_SPTR)(v.p ? v.p : ""), v.len, 0, 0,
 				   e->match, NULL) >= 0;
