@@ -39,7 +39,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_route_cache_options, conf_cache_options, conf_site_error_page_options,
 	conf_site_acl_options, conf_route_acl_options, conf_filter_options,
 	conf_site_filter_options, conf_route_filter_options, conf_limit_req_options,
-	conf_limit_conn_options, conf_site_limit_options, conf_route_limit_options, NULL
+	conf_limit_conn_options, conf_site_limit_options, conf_route_limit_options,
+	conf_route_cond_options, NULL
 };
 
 /* ---- the schema ---- */

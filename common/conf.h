@@ -210,6 +210,7 @@ struct conf_limit {
 
 struct cidr;
 struct prefix_tree;
+struct route_trie;
 
 /* allow and deny of a site or a route (conf_access.c). */
 struct conf_acl {
@@ -230,12 +231,29 @@ struct conf_methods {
 struct conf_filter;
 struct conf_filter_list;
 
+/* How a route's pattern meets the path (nginx's location modifiers);
+ * router.h says in which order they are tried. */
+enum conf_route_kind {
+	ROUTE_PREFIX = 0,		/* "/prefix" */
+	ROUTE_PREFIX_NO_REGEX,		/* "^~ /prefix": when the longest, no
+					 * regex is tried */
+	ROUTE_EXACT,			/* "= /path" */
+	ROUTE_REGEX,			/* "~ regex" */
+	ROUTE_REGEX_CASELESS		/* "~* regex" */
+};
+
+struct route_cond;
+
 struct conf_route {
-	char *pattern;			/* as written: "/prefix" or "~ regex" */
-	const char *prefix;		/* prefix routes: points into pattern */
+	char *pattern;			/* as written: "/prefix", "= /path",
+					 * "^~ /prefix", "~ regex", "~* regex" */
+	enum conf_route_kind kind;
+	const char *prefix;		/* path routes: points into pattern */
 	size_t prefix_len;
-	pcre2_code *regex;		/* regex routes ("~ " prefix), else NULL */
+	pcre2_code *regex;		/* regex routes, else NULL */
 	pcre2_match_data *match;	/* for regex routes */
+	struct route_cond *conds;	/* all must hold too (route_cond.h) */
+	unsigned nconds;
 	struct conf_upstream *upstream;	/* NULL for a status route */
 	bool status;			/* answer with portico's status page */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
@@ -310,6 +328,7 @@ struct conf_site {
 	char *access_log;		/* NULL: no access log */
 	struct conf_route *routes;	/* in file order */
 	unsigned nroutes;
+	struct route_trie *route_trie;	/* its path routes, by path (route_trie.h) */
 	unsigned forwarded;		/* CONF_FWD_* */
 	bool via;			/* add "Via: 1.1 portico" both ways */
 	bool hide_server;		/* drop the backend's Server field */
@@ -432,6 +451,8 @@ void conf_format_address(const struct sockaddr *sa, char *out, size_t outlen);
 /* A regex as routes and health checks use it (JIT-compiled when the
  * machine allows); NULL with PCRE2's message and the offset in err. */
 pcre2_code *conf_regex_compile(const char *re, char *err, size_t errlen);
+/* ... with PCRE2 options (PCRE2_CASELESS). */
+pcre2_code *conf_regex_compile_opts(const char *re, uint32_t opts, char *err, size_t errlen);
 
 /* Whether a route's cache_statuses lists any status (conf_cache.c). */
 bool conf_route_statuses_listed(const struct conf_route *r);

@@ -583,8 +583,10 @@ void ld_check_duplicates(struct loader *ld)
 	v = ld_realloc(ld, NULL, ld->nsecs, sizeof(*v));
 	if (v == NULL)
 		return;
+	/* Routes may share a pattern: their conditions tell them apart,
+	 * and the first in the file whose conditions hold is taken. */
 	for (i = 1; i < ld->nsecs; i++)
-		if (ld->secs[i].title != NULL)
+		if (ld->secs[i].title != NULL && ld->secs[i].kind->scope != CS_ROUTE)
 			v[n++] = &ld->secs[i];
 	qsort(v, n, sizeof(*v), sec_title_cmp);
 	for (i = 1, first = 0; i < n; i++) {

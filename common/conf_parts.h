@@ -90,6 +90,7 @@ extern const struct conf_option conf_limit_req_options[];
 extern const struct conf_option conf_limit_conn_options[];
 extern const struct conf_option conf_site_limit_options[];
 extern const struct conf_option conf_route_limit_options[];
+extern const struct conf_option conf_route_cond_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];

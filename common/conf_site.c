@@ -15,6 +15,8 @@
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "conf_tls.h"
+#include "route_cond.h"
+#include "route_trie.h"
 
 #define SITE(field) offsetof(struct conf_site, field)
 #define BODY_SIZE_MAX (1LL << 40)
@@ -290,11 +292,16 @@ const struct conf_option conf_route_options[] = {
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
-static void compile_regex(struct loader *ld, cfg_t *sec, struct conf_route *r)
+static void compile_regex(struct loader *ld, cfg_t *sec, struct conf_route *r, const char *re)
 {
+	uint32_t opts = r->kind == ROUTE_REGEX_CASELESS ? PCRE2_CASELESS : 0;
 	char err[320];
 
-	r->regex = conf_regex_compile(r->pattern + 2, err, sizeof(err));
+	if (*re == '\0') {
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": empty regex", r->pattern);
+		return;
+	}
+	r->regex = conf_regex_compile_opts(re, opts, err, sizeof(err));
 	if (r->regex == NULL) {
 		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": bad regex: %s", r->pattern, err);
 		return;
@@ -304,19 +311,41 @@ static void compile_regex(struct loader *ld, cfg_t *sec, struct conf_route *r)
 		ld_out_of_memory(ld);
 }
 
+/* The modifiers a pattern may start with, as nginx's locations have
+ * them; the longest first, so that "~*" is not read as "~". */
+static const struct {
+	const char *mod;
+	enum conf_route_kind kind;
+} route_mods[] = {
+	{ "~*", ROUTE_REGEX_CASELESS },
+	{ "^~", ROUTE_PREFIX_NO_REGEX },
+	{ "~", ROUTE_REGEX },
+	{ "=", ROUTE_EXACT },
+};
+
+/* "/prefix", "= /path", "^~ /prefix", "~ regex", "~* regex". */
 static void resolve_pattern(struct loader *ld, cfg_t *sec, struct conf_route *r)
 {
-	if (strncmp(r->pattern, "~ ", 2) == 0) {
-		if (r->pattern[2] == '\0')
-			ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": empty regex", r->pattern);
-		else
-			compile_regex(ld, sec, r);
-	} else if (r->pattern[0] != '/') {
-		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": a path prefix starts with \"/\" "
-			 "(a regex with \"~ \")", r->pattern);
+	const char *rest = r->pattern;
+	unsigned i;
+
+	r->kind = ROUTE_PREFIX;
+	for (i = 0; i < ARRAY_LEN(route_mods); i++)
+		if (strncmp(rest, route_mods[i].mod, strlen(route_mods[i].mod)) == 0) {
+			r->kind = route_mods[i].kind;
+			rest += strlen(route_mods[i].mod);
+			rest += strspn(rest, " \t");
+			break;
+		}
+	if (r->kind == ROUTE_REGEX || r->kind == ROUTE_REGEX_CASELESS) {
+		compile_regex(ld, sec, r, rest);
+	} else if (rest[0] != '/') {
+		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\": a path starts with \"/\" (after "
+			 "\"=\" or \"^~\" when it has them; a regex starts with \"~ \" or \"~* \")",
+			 r->pattern);
 	} else {
-		r->prefix = r->pattern;
-		r->prefix_len = strlen(r->pattern);
+		r->prefix = rest;
+		r->prefix_len = strlen(rest);
 	}
 }
 
@@ -340,6 +369,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	conf_acl_finish(ld, &r->own_acl);
 	conf_route_acl(r, site);
 	conf_read(ld, sec, conf_route_limit_options, r, c);
+	conf_read(ld, sec, conf_route_cond_options, r, c);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
 			 "true exclude each other", r->pattern);
@@ -349,6 +379,27 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 }
 
 /* ---- sites ---- */
+
+/* The site's path routes (all but regexes) in a trie, by path. */
+static void build_route_trie(struct loader *ld, struct conf_site *site)
+{
+	struct route_trie_key *keys = ld_realloc(ld, NULL, site->nroutes, sizeof(*keys));
+	unsigned i, n = 0;
+
+	if (keys == NULL)
+		return;
+	for (i = 0; i < site->nroutes; i++) {
+		const struct conf_route *r = &site->routes[i];
+
+		if (r->prefix == NULL)
+			continue;
+		keys[n++] = (struct route_trie_key){ r->prefix, r->prefix_len, i,
+						     r->kind == ROUTE_EXACT };
+	}
+	if ((site->route_trie = route_trie_build(keys, n)) == NULL)
+		ld_out_of_memory(ld);
+	free(keys);
+}
 
 static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site)
 {
@@ -374,6 +425,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	site->nroutes = n;
 	for (i = 0; i < n; i++)
 		resolve_route(ld, cfg_getnsec(sec, "route", i), c, site, &site->routes[i]);
+	build_route_trie(ld, site);
 }
 
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
@@ -421,6 +473,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		if (s->routes[i].cache != NULL)
 			conf_write(out, conf_route_cache_options, &s->routes[i], "\t\t");
 		conf_route_limits_dump(out, s, &s->routes[i], "\t\t");
+		conf_write(out, conf_route_cond_options, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
 	}
 	fputs("}\n", out);
@@ -442,8 +495,10 @@ void conf_site_free(struct conf_site *s)
 			pcre2_match_data_free(s->routes[j].match);
 		if (s->routes[j].regex)
 			pcre2_code_free(s->routes[j].regex);
+		route_conds_free(&s->routes[j]);
 	}
 	free(s->routes);
+	route_trie_free(s->route_trie);
 	free(s->real_ip_from);
 	for (j = 0; j < s->nhosts; j++)
 		free(s->hosts[j].name);

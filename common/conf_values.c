@@ -260,12 +260,17 @@ bool conf_addr_is_any(const struct sockaddr_storage *ss)
 
 pcre2_code *conf_regex_compile(const char *re, char *err, size_t errlen)
 {
+	return conf_regex_compile_opts(re, 0, err, errlen);
+}
+
+pcre2_code *conf_regex_compile_opts(const char *re, uint32_t opts, char *err, size_t errlen)
+{
 	pcre2_code *code;
 	PCRE2_SIZE off;
 	PCRE2_UCHAR msg[256];
 	int rc;
 
-	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &rc,
+	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, opts, &rc,
 	    &off, NULL);
 	if (code == NULL) {
 		pcre2_get_error_message(rc, msg, sizeof(msg));

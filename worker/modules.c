@@ -2,7 +2,8 @@
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
  * route, the real client address right after it (before every rule that
- * looks at the client), then the access checks: the address lists first
+ * looks at the client), the route next (its conditions may look at the
+ * client), then the access checks: the address lists first
  * (a refused client learns nothing of its request's limits), the request
  * filters next (a refused request costs nothing more), the methods, and
  * the rate and connection limits last (only requests that may pass use
@@ -17,6 +18,7 @@
 #include "module.h"
 #include "proxy.h"
 #include "router.h"
+#include "routes.h"
 #include "modules/acl.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
@@ -30,6 +32,7 @@
 const struct module *const modules[] = {
 	&router_module,
 	&realip_module,
+	&routes_module,
 	&acl_module,
 	&filter_module,
 	&methods_module,

@@ -1,12 +1,11 @@
 /*
- * router.c: site and route selection.
+ * router.c: site selection.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <strings.h>
 
-#include "http_uri.h"
 #include "log.h"
 #include "router.h"
 
@@ -80,79 +79,7 @@ const struct conf_site *router_site(const struct conf *conf,
 	return best ? best : first;
 }
 
-/* Whether r's regex matches path; its captures into cap when it does. */
-static bool regex_matches(const struct conf_route *r, struct slice path,
-			  struct var_captures *cap)
-{
-	int rc = pcre2_match(r->regex, (PCRE2_SPTR)path.p, path.len, 0, 0, r->match, NULL);
-	const PCRE2_SIZE *ov;
-	unsigned i;
-
-	if (rc < 0)
-		return false;
-	/* rc 0: the match data has too few pairs; it is made from the
-	 * pattern, so this cannot happen, but take what fits. */
-	cap->n = rc == 0 || rc > VAR_CAPTURES ? VAR_CAPTURES : (unsigned)rc;
-	cap->subject = path.p;
-	ov = pcre2_get_ovector_pointer(r->match);
-	for (i = 0; i < 2 * cap->n; i++)
-		cap->ovector[i] = ov[i];
-	return true;
-}
-
-const struct conf_route *router_route(const struct conf_site *site,
-				      struct slice path, struct var_captures *cap)
-{
-	const struct conf_route *best = NULL;
-	unsigned i;
-
-	for (i = 0; i < site->nroutes; i++) {
-		const struct conf_route *r = &site->routes[i];
-
-		if (r->regex != NULL || r->prefix_len > path.len)
-			continue;
-		if (memcmp(r->prefix, path.p, r->prefix_len) != 0)
-			continue;
-		if (best == NULL || r->prefix_len > best->prefix_len)
-			best = r;
-	}
-	for (i = 0; i < site->nroutes; i++) {
-		const struct conf_route *r = &site->routes[i];
-
-		if (r->regex != NULL && regex_matches(r, path, cap))
-			return r;
-	}
-	return best;
-}
-
 /* ---- the routing module ---- */
-
-/* The path routes and rules see (http_uri.h); -1 when the request was
- * answered instead: 400 for a path that cannot be read. */
-static int normalize_uri(struct exchange *x)
-{
-	struct http_message *r = &x->req;
-	long len;
-
-	if (r->path.len == 0 || r->path.p[0] != '/' || !http_uri_needs_normalizing(r->path))
-		return 0;
-	if (x->uri_buf == NULL && (x->uri_buf = buf_get()) == NULL) {
-		exchange_log(x, LL_ERROR, 0, "out of memory for a request's path");
-		exchange_respond(x, 500, TERM_RESOURCE, true);
-		return -1;
-	}
-	/* The path is part of the head, which fits a buffer. */
-	len = r->path.len <= (size_t)(x->uri_buf->end - x->uri_buf->start)
-	      ? http_uri_normalize(r->path, x->uri_buf->start) : -1;
-	if (len < 0) {
-		exchange_log(x, LL_INFO, 0, "invalid path (a bad %%-escape, an encoded NUL, or "
-			     "\"..\" above the root), answered 400");
-		exchange_respond(x, 400, TERM_PROXY, true);
-		return -1;
-	}
-	r->uri = (struct slice){ x->uri_buf->start, (size_t)len };
-	return 0;
-}
 
 /* The same URL over https, on the site's TLS port. */
 static void redirect_https(struct exchange *x)
@@ -211,13 +138,6 @@ static int route_request(struct exchange *x)
 	}
 	if (!c->tls && x->site != NULL && x->site->redirect_https) {
 		redirect_https(x);
-		return P_DONE;
-	}
-	if (normalize_uri(x) < 0)
-		return P_DONE;
-	x->route = x->site ? router_route(x->site, x->req.uri, &x->captures) : NULL;
-	if (x->route == NULL) {
-		exchange_respond(x, 404, TERM_LOCAL, false);
 		return P_DONE;
 	}
 	return P_OK;

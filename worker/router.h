@@ -1,10 +1,10 @@
 /*
- * router.h: which site answers a request (by listener and Host) and which
- * route inside it (by path), and the routing module of the request path
- * (PH_ROUTE): it picks both, refuses what the TLS handshake rules out
- * (plain HTTP on a TLS port: 400; a Host of another site than SNI's:
- * 421), redirects a site's plain HTTP to https when told, and answers 404
- * when no route matches.
+ * router.h: which site answers a request (by listener and Host), and the
+ * routing module of the request path (PH_ROUTE): it picks the site,
+ * refuses what the TLS handshake rules out (plain HTTP on a TLS port:
+ * 400; a Host of another site than SNI's: 421), and redirects a site's
+ * plain HTTP to https when told. The route inside the site is chosen
+ * next (routes.h).
  *
  * Owns: lookups over the configuration; no state.
  */
@@ -14,7 +14,6 @@
 #include "core.h"
 #include "conf.h"
 #include "module.h"
-#include "vars.h"
 
 /* The site for host on listener: exact name, then the longest matching
  * "*.suffix", then "*", then the listener's first site. NULL only when no
@@ -25,12 +24,6 @@ const struct conf_site *router_site(const struct conf *conf,
 
 /* host without its ":port" (an IPv6 literal keeps its brackets). */
 struct slice router_host_name(struct slice host);
-
-/* The route for path: the longest matching prefix, unless a regex route
- * matches (regexes are tried in file order; its captures go into cap).
- * NULL when none matches. */
-const struct conf_route *router_route(const struct conf_site *site,
-				      struct slice path, struct var_captures *cap);
 
 extern const struct module router_module;
 
