@@ -16,14 +16,18 @@
 #include "module.h"
 #include "vars.h"
 
-/* The site for host on listener: exact name, then the longest matching
- * "*.suffix", then "*", then the listener's first site. NULL only when no
- * site uses the listener. host may carry a ":port", which is ignored. */
+/* The site for host (a Host field value or an SNI name; empty: none) on
+ * listener lst of conf, by its index of host patterns (host_index.h):
+ * the exact name, the longest leading wildcard, the longest trailing
+ * wildcard, the first regex, "*"; else the listener's default site. NULL
+ * only when no site uses the listener. A ":port" and a trailing dot are
+ * ignored. */
 const struct conf_site *router_site(const struct conf *conf,
 				    const struct conf_listen *lst,
 				    struct slice host);
 
-/* host without its ":port" (an IPv6 literal keeps its brackets). */
+/* host without its ":port" (an IPv6 literal keeps its brackets) and
+ * trailing dot. */
 struct slice router_host_name(struct slice host);
 
 /* The route for path: the longest matching prefix, unless a regex route
