@@ -49,26 +49,40 @@ static bool reported_before(const struct conf *c, const struct conf_listen *l,
 	return false;
 }
 
+/* The pattern of site that claims what h does: the same kind and key. */
+static const struct conf_host *same_claim(const struct conf_site *site,
+					  const struct conf_host *h)
+{
+	unsigned i;
+
+	for (i = 0; i < site->nhosts; i++)
+		if (site->hosts[i].kind == h->kind && site->hosts[i].len == h->len &&
+		    memcmp(site->hosts[i].name, h->name, h->len) == 0)
+			return &site->hosts[i];
+	return h;	/* cannot be: the holder put it in the index */
+}
+
 static void report_clash(struct loader *ld, cfg_t *cfg, const struct conf *c,
 			 const struct conf_listen *l, const struct conf_site *site,
-			 const struct conf_host *h, const struct host_claim *clash)
+			 const struct conf_host *h, const struct conf_site *holder)
 {
 	cfg_t *sec = cfg_getnsec(cfg, "site", (unsigned)(site - c->sites));
-	cfg_t *other = cfg_getnsec(cfg, "site", (unsigned)(clash->site - c->sites));
+	cfg_t *other = cfg_getnsec(cfg, "site", (unsigned)(holder - c->sites));
+	const struct conf_host *theirs = same_claim(holder, h);
 	char where[PATH_MAX + 16];
 
-	if (reported_before(c, l, site, clash->site))
+	if (reported_before(c, l, site, holder))
 		return;
-	ld_where(ld, host_line(ld, other, clash->host), where, sizeof(where));
+	ld_where(ld, host_line(ld, other, theirs), where, sizeof(where));
 	ld_error(ld, host_line(ld, sec, h), "site \"%s\": host \"%s\" is already site \"%s\"'s "
-		 "(\"%s\" at %s) on listen \"%s\"", site->name, h->pattern, clash->site->name,
-		 clash->host->pattern, where, l->name);
+		 "(\"%s\" at %s) on listen \"%s\"", site->name, h->pattern, holder->name,
+		 theirs->pattern, where, l->name);
 }
 
 static void index_listener(struct loader *ld, cfg_t *cfg, const struct conf *c,
 			   struct conf_listen *l)
 {
-	struct host_claim clash;
+	const struct conf_site *holder;
 	unsigned i, j;
 
 	if ((l->hosts = host_index_new()) == NULL) {
@@ -81,12 +95,12 @@ static void index_listener(struct loader *ld, cfg_t *cfg, const struct conf *c,
 		if (site->name == NULL || !serves(site, l))
 			continue;
 		for (j = 0; j < site->nhosts; j++) {
-			int rc = host_index_add(l->hosts, &site->hosts[j], site, &clash);
+			int rc = host_index_add(l->hosts, &site->hosts[j], site, &holder);
 
 			if (rc < 0)
 				ld_out_of_memory(ld);
 			else if (rc > 0)
-				report_clash(ld, cfg, c, l, site, &site->hosts[j], &clash);
+				report_clash(ld, cfg, c, l, site, &site->hosts[j], holder);
 		}
 	}
 }

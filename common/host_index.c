@@ -28,6 +28,10 @@ static int check_name(const char *s, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "empty host name");
 		return -1;
 	}
+	if (len > 253) {
+		snprintf(err, errlen, "a host name is at most 253 bytes");
+		return -1;
+	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -184,19 +188,28 @@ struct slice host_name_of(struct slice host)
 
 /* ---- hash tables ---- */
 
-/* An open-addressing table of lower-case keys, at most half full. */
+/* An open-addressing table of lower-case keys, at most half full, made
+ * for lookups that miss the caches: a slot is 16 bytes (four to a cache
+ * line), the keys are copied one after another into one block, each after
+ * its length, so that a lookup touches a slot and its key and little
+ * else; and a bitmap of the lengths of the keys lets a lookup skip a
+ * length no key has (most of the suffixes and prefixes that a wildcard
+ * lookup tries). */
 struct host_entry {
-	const char *key;		/* NULL: an empty slot */
-	size_t len;
 	uint32_t hash;
-	const struct conf_site *site;
-	const struct conf_host *host;
+	uint32_t key;			/* offset in keys of its length byte */
+	const struct conf_site *site;	/* NULL: an empty slot */
 };
+
+#define KEY_MAX 255			/* a host name is at most 253 bytes */
 
 struct host_table {
 	struct host_entry *slots;
-	size_t mask;			/* slots - 1; the table is empty with none */
+	size_t mask;			/* slots - 1 */
 	size_t n;
+	unsigned char *keys;
+	size_t keys_len, keys_cap;
+	uint64_t lens[(KEY_MAX + 64) / 64];
 };
 
 struct host_regex {
@@ -226,7 +239,7 @@ static uint32_t hash_of(const char *p, size_t len)
 	return h;
 }
 
-/* Whether p[len], any case, is key (lower-case) of the same length. */
+/* Whether p[len], any case, is key (lower-case). */
 static bool same_name(const char *key, const char *p, size_t len)
 {
 	size_t i;
@@ -237,72 +250,94 @@ static bool same_name(const char *key, const char *p, size_t len)
 	return true;
 }
 
+static bool has_length(const struct host_table *t, size_t len)
+{
+	return len <= KEY_MAX && ((t->lens[len / 64] >> (len % 64)) & 1);
+}
+
 static const struct host_entry *table_find(const struct host_table *t, const char *p,
 					   size_t len)
 {
+	const struct host_entry *e;
 	uint32_t h;
 	size_t i;
 
-	if (t->n == 0)
+	if (!has_length(t, len))
 		return NULL;
 	h = hash_of(p, len);
-	for (i = h & t->mask; t->slots[i].key != NULL; i = (i + 1) & t->mask)
-		if (t->slots[i].hash == h && t->slots[i].len == len &&
-		    same_name(t->slots[i].key, p, len))
-			return &t->slots[i];
+	for (i = h & t->mask; (e = &t->slots[i])->site != NULL; i = (i + 1) & t->mask)
+		if (e->hash == h && t->keys[e->key] == len &&
+		    same_name((const char *)t->keys + e->key + 1, p, len))
+			return e;
 	return NULL;
 }
 
-static void table_put(struct host_table *t, const struct host_entry *e)
+static void slot_put(struct host_entry *slots, size_t mask, const struct host_entry *e)
 {
 	size_t i;
 
-	for (i = e->hash & t->mask; t->slots[i].key != NULL; i = (i + 1) & t->mask)
+	for (i = e->hash & mask; slots[i].site != NULL; i = (i + 1) & mask)
 		;
-	t->slots[i] = *e;
+	slots[i] = *e;
 }
 
-/* Room for one more key, the table kept at most half full. */
-static int table_reserve(struct host_table *t)
+/* Room for one more key of len bytes, the table kept at most half full. */
+static int table_reserve(struct host_table *t, size_t len)
 {
-	struct host_table bigger;
-	size_t size = t->slots ? t->mask + 1 : 0, i;
+	size_t size = t->slots ? t->mask + 1 : 0, cap, i;
+	struct host_entry *slots;
+	unsigned char *keys;
 
+	if (t->keys_len + 1 + len > t->keys_cap) {
+		cap = MAX(2 * t->keys_cap, t->keys_len + 1 + len + 256);
+		if (cap > UINT32_MAX || (keys = realloc(t->keys, cap)) == NULL)
+			return -1;
+		t->keys = keys;
+		t->keys_cap = cap;
+	}
 	if (2 * (t->n + 1) <= size)
 		return 0;
 	size = size ? 2 * size : 16;
-	if ((bigger.slots = calloc(size, sizeof(*bigger.slots))) == NULL)
+	if ((slots = calloc(size, sizeof(*slots))) == NULL)
 		return -1;
-	bigger.mask = size - 1;
-	bigger.n = t->n;
 	for (i = 0; t->slots != NULL && i <= t->mask; i++)
-		if (t->slots[i].key != NULL)
-			table_put(&bigger, &t->slots[i]);
+		if (t->slots[i].site != NULL)
+			slot_put(slots, size - 1, &t->slots[i]);
 	free(t->slots);
-	*t = bigger;
+	t->slots = slots;
+	t->mask = size - 1;
 	return 0;
 }
 
 /* 0 added or already the site's; 1 another site's; -1 out of memory. */
 static int table_add(struct host_table *t, const struct conf_host *h,
-		     const struct conf_site *site, struct host_claim *clash)
+		     const struct conf_site *site, const struct conf_site **holder)
 {
 	const struct host_entry *old = table_find(t, h->name, h->len);
-	struct host_entry e = { h->name, h->len, 0, site, h };
+	struct host_entry e;
 
 	if (old != NULL) {
 		if (old->site == site)
 			return 0;
-		clash->site = old->site;
-		clash->host = old->host;
+		*holder = old->site;
 		return 1;
 	}
-	if (table_reserve(t) < 0)
+	if (h->len > KEY_MAX || table_reserve(t, h->len) < 0)
 		return -1;
-	e.hash = hash_of(h->name, h->len);
-	table_put(t, &e);
+	e = (struct host_entry){ hash_of(h->name, h->len), (uint32_t)t->keys_len, site };
+	t->keys[t->keys_len] = (unsigned char)h->len;
+	memcpy(t->keys + t->keys_len + 1, h->name, h->len);
+	t->keys_len += 1 + h->len;
+	slot_put(t->slots, t->mask, &e);
 	t->n++;
+	t->lens[h->len / 64] |= (uint64_t)1 << (h->len % 64);
 	return 0;
+}
+
+static void table_free(struct host_table *t)
+{
+	free(t->slots);
+	free(t->keys);
 }
 
 /* ---- the index ---- */
@@ -330,15 +365,15 @@ static int add_regex(struct host_index *idx, const struct conf_host *h,
 }
 
 int host_index_add(struct host_index *idx, const struct conf_host *h,
-		   const struct conf_site *site, struct host_claim *clash)
+		   const struct conf_site *site, const struct conf_site **holder)
 {
 	switch (h->kind) {
 	case HOST_EXACT:
-		return table_add(&idx->exact, h, site, clash);
+		return table_add(&idx->exact, h, site, holder);
 	case HOST_LEADING:
-		return table_add(&idx->leading, h, site, clash);
+		return table_add(&idx->leading, h, site, holder);
 	case HOST_TRAILING:
-		return table_add(&idx->trailing, h, site, clash);
+		return table_add(&idx->trailing, h, site, holder);
 	case HOST_REGEX:
 		return add_regex(idx, h, site);
 	case HOST_ANY:
@@ -417,9 +452,9 @@ void host_index_free(struct host_index *idx)
 {
 	if (idx == NULL)
 		return;
-	free(idx->exact.slots);
-	free(idx->leading.slots);
-	free(idx->trailing.slots);
+	table_free(&idx->exact);
+	table_free(&idx->leading);
+	table_free(&idx->trailing);
 	free(idx->regexes);
 	free(idx);
 }

@@ -41,22 +41,16 @@ struct slice host_name_of(struct slice host);
 
 struct host_index;
 
-/* Who holds a pattern another site claims too. */
-struct host_claim {
-	const struct conf_site *site;
-	const struct conf_host *host;
-};
-
 /* An empty index; NULL when out of memory. */
 struct host_index *host_index_new(void);
 
 /* Add site's pattern h; add a listener's sites in file order, each one's
  * patterns in their order (regexes and "*" keep the first). 0 when added
  * (or already there for the same site); 1 when another site holds the
- * same exact name or the same wildcard, *clash saying which; -1 when out
+ * same exact name or the same wildcard, *holder saying which; -1 when out
  * of memory. */
 int host_index_add(struct host_index *idx, const struct conf_host *h,
-		   const struct conf_site *site, struct host_claim *clash);
+		   const struct conf_site *site, const struct conf_site **holder);
 
 /* The site whose pattern matches host (a Host field value, port and all;
  * empty when there is none: only "*" matches it), or NULL. idx may be

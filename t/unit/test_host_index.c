@@ -21,7 +21,7 @@ static unsigned npatterns;
 
 /* Add text as a pattern of site; the result of host_index_add. */
 static int add(struct host_index *idx, const char *text, const struct conf_site *site,
-	       struct host_claim *clash)
+	       const struct conf_site **holder)
 {
 	struct conf_host *h = &patterns[npatterns];
 	char err[320];
@@ -31,7 +31,7 @@ static int add(struct host_index *idx, const char *text, const struct conf_site 
 		exit(99);
 	}
 	npatterns++;
-	return host_index_add(idx, h, site, clash);
+	return host_index_add(idx, h, site, holder);
 }
 
 /* The name of the site found for host, or "-" for none. */
@@ -61,18 +61,18 @@ static struct conf_site site_v6 = { .name = "v6" };
 static void test_precedence(void)
 {
 	struct host_index *idx = host_index_new();
-	struct host_claim clash;
+	const struct conf_site *holder;
 
 	/* Added in an order that is not the precedence, as a file may be. */
-	add(idx, "~ ^www\\.", &site_re1, &clash);
-	add(idx, "*", &site_any, &clash);
-	add(idx, "*.example.com", &site_lead_short, &clash);
-	add(idx, "www.example.*", &site_trail_short, &clash);
-	add(idx, "*.b.example.com", &site_lead_long, &clash);
-	add(idx, "www.example.co.*", &site_trail_long, &clash);
-	add(idx, "~ ^API\\d+\\.", &site_re2, &clash);
-	add(idx, "www.example.com", &site_exact, &clash);
-	add(idx, "[::1]", &site_v6, &clash);
+	add(idx, "~ ^www\\.", &site_re1, &holder);
+	add(idx, "*", &site_any, &holder);
+	add(idx, "*.example.com", &site_lead_short, &holder);
+	add(idx, "www.example.*", &site_trail_short, &holder);
+	add(idx, "*.b.example.com", &site_lead_long, &holder);
+	add(idx, "www.example.co.*", &site_trail_long, &holder);
+	add(idx, "~ ^API\\d+\\.", &site_re2, &holder);
+	add(idx, "www.example.com", &site_exact, &holder);
+	add(idx, "[::1]", &site_v6, &holder);
 
 	is_str(find(idx, "www.example.com"), "exact", "exact beats every wildcard and regex");
 	is_str(find(idx, "a.b.example.com"), "lead-long", "the longest leading wildcard");
@@ -112,11 +112,23 @@ static void test_precedence(void)
 	is_str(find(idx, "."), "any", "a dot alone is no host: \"*\"");
 	is_str(find(idx, ".example.com"), "any", "an empty first label matches no wildcard");
 	is_str(find(NULL, "www.example.com"), "-", "no index: nothing");
+	{
+		char longer[400];
+
+		memset(longer, 'a', sizeof(longer) - 1);
+		longer[sizeof(longer) - 1] = '\0';
+		memcpy(longer + sizeof(longer) - 17, ".b.example.co.uk", 16);
+		longer[3] = '.';
+		is_str(find(idx, longer), "any", "a name longer than any pattern: \"*\"");
+		memcpy(longer, "www.example.co.", 15);
+		is_str(find(idx, longer), "trail-long", "... unless a wildcard's short part "
+		       "matches it");
+	}
 	host_index_free(idx);
 	free_patterns();
 
 	idx = host_index_new();
-	add(idx, "a.test", &site_exact, &clash);
+	add(idx, "a.test", &site_exact, &holder);
 	is_str(find(idx, "b.test"), "-", "without \"*\", a miss finds nothing (the listener's "
 	       "default is the caller's)");
 	is_str(find(idx, ""), "-", "... nor does no Host");
@@ -127,23 +139,22 @@ static void test_precedence(void)
 static void test_clashes(void)
 {
 	struct host_index *idx = host_index_new();
-	struct host_claim clash = { NULL, NULL };
+	const struct conf_site *holder = NULL;
 
-	is_int(add(idx, "a.test", &site_exact, &clash), 0, "a name added");
-	is_int(add(idx, "A.TEST.", &site_exact, &clash), 0, "the same name again for the same "
-	       "site: no clash");
-	is_int(add(idx, "a.Test", &site_any, &clash), 1, "another site's name, any case: a clash");
-	ok(clash.site == &site_exact && strcmp(clash.host->pattern, "a.test") == 0,
-	   "... naming who holds it, and how it was written");
-	is_int(add(idx, "*.w.test", &site_lead_short, &clash), 0, "a leading wildcard");
-	is_int(add(idx, "*.W.TEST", &site_lead_long, &clash), 1, "... claimed again: a clash");
-	is_int(add(idx, "w.*", &site_trail_short, &clash), 0, "a trailing wildcard");
-	is_int(add(idx, "W.*", &site_trail_long, &clash), 1, "... claimed again: a clash");
-	is_int(add(idx, "w.test", &site_re1, &clash), 0, "a name is not its wildcard's key");
-	is_int(add(idx, "~ ^r", &site_re1, &clash), 0, "a regex");
-	is_int(add(idx, "~ ^r", &site_re2, &clash), 0, "the same regex again: no clash");
-	is_int(add(idx, "*", &site_any, &clash), 0, "\"*\"");
-	is_int(add(idx, "*", &site_v6, &clash), 0, "\"*\" again: no clash");
+	is_int(add(idx, "a.test", &site_exact, &holder), 0, "a name added");
+	is_int(add(idx, "A.TEST.", &site_exact, &holder), 0, "the same name again for the same "
+	       "site: no holder");
+	is_int(add(idx, "a.Test", &site_any, &holder), 1, "another site's name, any case: a holder");
+	ok(holder == &site_exact, "... naming who holds it");
+	is_int(add(idx, "*.w.test", &site_lead_short, &holder), 0, "a leading wildcard");
+	is_int(add(idx, "*.W.TEST", &site_lead_long, &holder), 1, "... claimed again: a holder");
+	is_int(add(idx, "w.*", &site_trail_short, &holder), 0, "a trailing wildcard");
+	is_int(add(idx, "W.*", &site_trail_long, &holder), 1, "... claimed again: a holder");
+	is_int(add(idx, "w.test", &site_re1, &holder), 0, "a name is not its wildcard's key");
+	is_int(add(idx, "~ ^r", &site_re1, &holder), 0, "a regex");
+	is_int(add(idx, "~ ^r", &site_re2, &holder), 0, "the same regex again: no holder");
+	is_int(add(idx, "*", &site_any, &holder), 0, "\"*\"");
+	is_int(add(idx, "*", &site_v6, &holder), 0, "\"*\" again: no holder");
 	is_str(find(idx, "r.test"), "re1", "the first regex answers");
 	is_str(find(idx, "q.test"), "any", "the first \"*\" answers");
 	host_index_free(idx);
@@ -196,6 +207,9 @@ static void test_patterns(void)
 	bad("www..*", "no empty label");
 	bad("~ ", "empty regex");
 	bad("~ (", "bad regex: missing closing parenthesis");
+	memset(err, 'a', 254);
+	err[254] = '\0';
+	bad(err, "at most 253 bytes");
 }
 
 /* Many sites, one of each kind per site: each name finds its own. */
@@ -206,7 +220,7 @@ static void test_many(void)
 	static char names[N][24];
 	static struct conf_host hosts[3 * N];
 	struct host_index *idx = host_index_new();
-	struct host_claim clash;
+	const struct conf_site *holder;
 	char text[64], err[320];
 	unsigned i, wrong = 0, clashes = 0;
 
@@ -219,9 +233,9 @@ static void test_many(void)
 		host_pattern_parse(text, &hosts[3 * i + 1], err, sizeof(err));
 		snprintf(text, sizeof(text), "www.t%u.*", i);
 		host_pattern_parse(text, &hosts[3 * i + 2], err, sizeof(err));
-		clashes += host_index_add(idx, &hosts[3 * i], &sites[i], &clash) != 0;
-		clashes += host_index_add(idx, &hosts[3 * i + 1], &sites[i], &clash) != 0;
-		clashes += host_index_add(idx, &hosts[3 * i + 2], &sites[i], &clash) != 0;
+		clashes += host_index_add(idx, &hosts[3 * i], &sites[i], &holder) != 0;
+		clashes += host_index_add(idx, &hosts[3 * i + 1], &sites[i], &holder) != 0;
+		clashes += host_index_add(idx, &hosts[3 * i + 2], &sites[i], &holder) != 0;
 	}
 	is_int(clashes, 0, "%d sites of 3 patterns each added", N);
 	for (i = 0; i < N; i++) {
