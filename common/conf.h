@@ -19,6 +19,8 @@
 #define CONF_DEFAULT_FILE SYSCONFDIR "/portico/portico.conf"
 
 struct cidr;
+struct conf_site;
+struct host_index;
 
 struct conf_listen {
 	char *name;
@@ -31,6 +33,10 @@ struct conf_listen {
 	struct cidr *proxy_protocol_from;	/* who may send the header */
 	unsigned nproxy_protocol_from;
 	int index;			/* position in conf->listens */
+	char *default_site_name;	/* as written, or NULL */
+	const struct conf_site *default_site;	/* for hosts no site names: the
+						 * one named, else its first */
+	struct host_index *hosts;	/* its sites' host patterns */
 };
 
 /* A certificate chain (leaf first) and its private key, PEM files. */
@@ -288,11 +294,25 @@ struct conf_route {
 	const struct conf_limit *limit_conn;
 };
 
-/* A host pattern: "example.com", "*.example.com" or "*". */
+/* A host pattern (host_index.h). */
+enum conf_host_kind {
+	HOST_EXACT = 0,			/* "example.com" */
+	HOST_LEADING,			/* "*.example.com" */
+	HOST_TRAILING,			/* "www.example.*" */
+	HOST_REGEX,			/* "~ ^api\d+\.example\.com$" */
+	HOST_ANY			/* "*" */
+};
+
 struct conf_host {
-	char *name;			/* lower-case; for wildcards, the suffix
-					 * after '*' (".example.com"), or "" for "*" */
-	bool wildcard;
+	char *pattern;			/* as written */
+	enum conf_host_kind kind;
+	char *name;			/* lower-case, what the index keys on: the
+					 * name, the suffix after '*' (".example.com"),
+					 * the prefix before it ("www.example."); NULL
+					 * for a regex and "*" */
+	size_t len;			/* of name */
+	pcre2_code *regex;		/* HOST_REGEX: caseless */
+	pcre2_match_data *match;
 };
 
 /* conf_site.real_ip_header: the field a trusted peer names the client in. */

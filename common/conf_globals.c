@@ -19,6 +19,7 @@
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "conf_tls.h"
+#include "host_index.h"
 
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
@@ -265,6 +266,8 @@ const struct conf_option conf_listen_options[] = {
 	{ "proxy_protocol_from", CS_LISTEN, CT_CUSTOM, NULL, 0, 0, 0,
 	  conf_read_proxy_protocol_from, NULL, conf_dump_proxy_protocol_from,
 	  "the peers (CIDR) allowed to send it; required with proxy_protocol", CF_LIST },
+	{ "default_site", CS_LISTEN, CT_STRING, NULL, 0, 0, L(default_site_name), NULL, NULL,
+	  NULL, "the site for hosts no site names (default: its first site in the file)", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -344,6 +347,8 @@ void conf_globals_free(struct conf *c)
 		free(c->listens[i].name);
 		free(c->listens[i].address);
 		free(c->listens[i].proxy_protocol_from);
+		host_index_free(c->listens[i].hosts);
+		conf_release(conf_listen_options, &c->listens[i]);
 	}
 	free(c->listens);
 	conf_release(conf_global_options, c);

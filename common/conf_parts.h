@@ -22,6 +22,9 @@ void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_filters_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_limits_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+/* After the sites: each listener's default site and the index of its
+ * sites' host patterns (conf_hosts.c). */
+void conf_hosts_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 
 /* A route's caching options, read with its others (conf_cache.c): check
  * that they hold together; free. */

@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "conf_tls.h"
+#include "host_index.h"
 #include "route_cond.h"
 #include "route_trie.h"
 
@@ -91,49 +91,12 @@ static void dump_listen(FILE *out, const struct conf_option *o, const void *obj,
 	fputs("}\n", out);
 }
 
-/* "*" -> ("", wildcard), "*.example.com" -> (".example.com", wildcard). */
-static int parse_host(const char *s, struct conf_host *h, char *err,
-		      size_t errlen)
-{
-	const char *p;
-	char *d;
-
-	h->wildcard = false;
-	if (s[0] == '*' && (s[1] == '\0' || s[1] == '.')) {
-		h->wildcard = true;
-		s++;
-	}
-	if (*s == '\0' && !h->wildcard) {
-		snprintf(err, errlen, "empty host name");
-		return -1;
-	}
-	if (strcmp(s, ".") == 0) {
-		snprintf(err, errlen, "a wildcard needs a domain after \"*.\"");
-		return -1;
-	}
-	for (p = s; *p; p++)
-		if (*p == '*' || *p == '/' || (unsigned char)*p <= ' ' ||
-		    *p == 0x7f) {
-			snprintf(err, errlen, "a host is a name, \"*.\" followed "
-			    "by a domain, or \"*\"");
-			return -1;
-		}
-	h->name = strdup(s);
-	if (h->name == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (d = h->name; *d; d++)
-		*d = (char)tolower((unsigned char)*d);
-	return 0;
-}
-
 static void read_hosts(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
 		       struct conf *c)
 {
 	struct conf_site *site = obj;
 	unsigned i, n = cfg_size(sec, o->name);
-	char err[128];
+	char err[320];
 
 	(void)c;
 	if (n == 0) {
@@ -147,7 +110,7 @@ static void read_hosts(struct loader *ld, cfg_t *sec, const struct conf_option *
 	for (i = 0; i < n; i++) {
 		const char *s = cfg_getnstr(sec, o->name, i);
 
-		if (parse_host(s, &site->hosts[site->nhosts], err, sizeof(err)) == -1)
+		if (host_pattern_parse(s, &site->hosts[site->nhosts], err, sizeof(err)) == -1)
 			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "site \"%s\": bad host "
 				 "\"%s\": %s", site->name, s, err);
 		else
@@ -164,7 +127,7 @@ static void dump_hosts(FILE *out, const struct conf_option *o, const void *obj,
 	fprintf(out, "%s%s = {", indent, o->name);
 	for (i = 0; i < s->nhosts; i++) {
 		fputs(i ? ", " : "", out);
-		conf_dump_str2(out, s->hosts[i].wildcard ? "*" : "", s->hosts[i].name);
+		conf_dump_str(out, s->hosts[i].pattern);
 	}
 	fputs("}\n", out);
 }
@@ -220,7 +183,8 @@ const struct conf_option conf_site_options[] = {
 	{ "listen", CS_SITE, CT_CUSTOM, NULL, 0, 0, 0, read_listen, NULL, dump_listen,
 	  "the listen sections it answers on (default: all of them)", CF_LIST },
 	{ "hosts", CS_SITE, CT_CUSTOM, "{\"*\"}", 0, 0, 0, read_hosts, NULL, dump_hosts,
-	  "the host names it answers: \"example.com\", \"*.example.com\", \"*\"", CF_LIST },
+	  "the host names it answers: \"example.com\", \"*.example.com\", \"www.example.*\", "
+	  "\"~ regex\", \"*\"", CF_LIST },
 	{ "access_log", CS_SITE, CT_PATH, NULL, 0, 0, SITE(access_log), NULL, conf_check_log_path,
 	  NULL,
 	  "the file its requests are logged to; none without it", 0 },
@@ -443,6 +407,7 @@ void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
 	c->nsites = n;
 	for (i = 0; i < n; i++)
 		resolve_site(ld, cfg_getnsec(cfg, "site", i), c, &c->sites[i]);
+	conf_hosts_resolve(ld, cfg, c);
 	conf_tls_check(ld, cfg, c);
 }
 
@@ -501,7 +466,7 @@ void conf_site_free(struct conf_site *s)
 	route_trie_free(s->route_trie);
 	free(s->real_ip_from);
 	for (j = 0; j < s->nhosts; j++)
-		free(s->hosts[j].name);
+		host_pattern_free(&s->hosts[j]);
 	free(s->hosts);
 	free(s->listens);
 	conf_filter_list_free(s->filters);

@@ -4,79 +4,21 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <strings.h>
 
+#include "host_index.h"
 #include "log.h"
 #include "router.h"
 
-static bool site_on_listener(const struct conf_site *site,
-			     const struct conf_listen *lst)
-{
-	unsigned i;
-
-	for (i = 0; i < site->nlistens; i++)
-		if (site->listens[i] == lst)
-			return true;
-	return false;
-}
-
 struct slice router_host_name(struct slice host)
 {
-	size_t i;
-
-	if (host.len > 0 && host.p[0] == '[') {
-		for (i = 0; i < host.len && host.p[i] != ']'; i++)
-			;
-		host.len = i < host.len ? i + 1 : host.len;
-		return host;
-	}
-	for (i = 0; i < host.len && host.p[i] != ':'; i++)
-		;
-	host.len = i;
-	return host;
+	return host_name_of(host);
 }
 
-/* Score of a host pattern against host: -1 no match; higher is better.
- * Exact names beat every wildcard; longer suffixes beat shorter ones. */
-static long host_score(const struct conf_host *h, struct slice host)
+const struct conf_site *router_site(const struct conf_listen *lst, struct slice host)
 {
-	size_t n = strlen(h->name);
+	const struct conf_site *site = host_index_find(lst->hosts, host);
 
-	if (!h->wildcard)
-		return n == host.len && strncasecmp(h->name, host.p, n) == 0 ? (long)1 << 30 : -1;
-	if (n == 0)
-		return 0;
-	if (host.len > n && strncasecmp(h->name, host.p + host.len - n, n) == 0)
-		return (long)n;
-	return -1;
-}
-
-const struct conf_site *router_site(const struct conf *conf,
-				    const struct conf_listen *lst,
-				    struct slice host)
-{
-	const struct conf_site *best = NULL, *first = NULL;
-	long best_score = -1;
-	unsigned i, j;
-
-	host = router_host_name(host);
-	for (i = 0; i < conf->nsites; i++) {
-		const struct conf_site *site = &conf->sites[i];
-
-		if (!site_on_listener(site, lst))
-			continue;
-		if (first == NULL)
-			first = site;
-		for (j = 0; j < site->nhosts; j++) {
-			long score = host_score(&site->hosts[j], host);
-
-			if (score > best_score) {
-				best_score = score;
-				best = site;
-			}
-		}
-	}
-	return best ? best : first;
+	return site ? site : lst->default_site;
 }
 
 /* ---- the routing module ---- */
@@ -90,8 +32,8 @@ static void redirect_https(struct exchange *x)
 	char location[4096], port[8] = "";
 	int n;
 
-	if (host.len == 0 && site->nhosts > 0 && !site->hosts[0].wildcard)
-		host = (struct slice){ site->hosts[0].name, strlen(site->hosts[0].name) };
+	if (host.len == 0 && site->nhosts > 0 && site->hosts[0].kind == HOST_EXACT)
+		host = (struct slice){ site->hosts[0].name, site->hosts[0].len };
 	if (host.len == 0) {
 		exchange_log(x, LL_INFO, 0, "no host to redirect to https, answered 400");
 		exchange_respond(x, 400, TERM_PROXY, true);
@@ -123,7 +65,7 @@ static int route_request(struct exchange *x)
 	if (c->tls && x->req.host.len == 0)
 		x->site = c->tls_site;
 	else
-		x->site = router_site(x->ctx->conf, c->listen, x->req.host);
+		x->site = router_site(c->listen, x->req.host);
 	if (c->plain_on_tls) {
 		exchange_log(x, LL_INFO, 0, "plain HTTP request to a TLS listener, answered 400");
 		exchange_respond(x, 400, TERM_PROXY, true);

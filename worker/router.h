@@ -15,14 +15,16 @@
 #include "conf.h"
 #include "module.h"
 
-/* The site for host on listener: exact name, then the longest matching
- * "*.suffix", then "*", then the listener's first site. NULL only when no
- * site uses the listener. host may carry a ":port", which is ignored. */
-const struct conf_site *router_site(const struct conf *conf,
-				    const struct conf_listen *lst,
-				    struct slice host);
+/* The site for host (a Host field value or an SNI name; empty: none) on
+ * listener lst, by its index of host patterns (host_index.h):
+ * the exact name, the longest leading wildcard, the longest trailing
+ * wildcard, the first regex, "*"; else the listener's default site. NULL
+ * only when no site uses the listener. A ":port" and a trailing dot are
+ * ignored. */
+const struct conf_site *router_site(const struct conf_listen *lst, struct slice host);
 
-/* host without its ":port" (an IPv6 literal keeps its brackets). */
+/* host without its ":port" (an IPv6 literal keeps its brackets) and
+ * trailing dot. */
 struct slice router_host_name(struct slice host);
 
 extern const struct module router_module;

@@ -300,7 +300,7 @@ struct conf_site_tls *session_site_by_sni(SSL *ssl, const char *name, size_t len
 {
 	struct session *s = SSL_get_app_data(ssl);
 
-	s->tls_site = router_site(ctx->conf, s->listen, (struct slice){ name, len });
+	s->tls_site = router_site(s->listen, (struct slice){ name, len });
 	return s->tls_site ? s->tls_site->tls : NULL;
 }
 
@@ -318,7 +318,7 @@ int session_init(const struct worker_ctx *worker_ctx)
 
 		if (!c->listens[i].tls)
 			continue;
-		site = router_site(c, &c->listens[i], (struct slice){ NULL, 0 });
+		site = router_site(&c->listens[i], (struct slice){ NULL, 0 });
 		listener_ctx[i] = site && site->tls ? site->tls->ctx : NULL;
 	}
 	for (i = 0; i < c->nsites; i++)
@@ -479,7 +479,7 @@ static const struct conf_site *default_site(const struct session *s)
 {
 	if (session_is_tls(s))
 		return s->tls_site;
-	return router_site(ctx->conf, s->listen, (struct slice){ NULL, 0 });
+	return router_site(s->listen, (struct slice){ NULL, 0 });
 }
 
 static void start_exchange(struct session *s, size_t head_len)

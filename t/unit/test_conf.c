@@ -214,9 +214,9 @@ static void test_full(void)
 	ok(s->listens[0] == &c->listens[0], "site listen points at listener");
 	is_int(s->nhosts, 2, "site hosts");
 	is_str(s->hosts[0].name, "example.com", "host lower-cased");
-	ok(!s->hosts[0].wildcard, "exact host");
+	ok(s->hosts[0].kind == HOST_EXACT, "exact host");
 	is_str(s->hosts[1].name, ".example.com", "wildcard host suffix");
-	ok(s->hosts[1].wildcard, "wildcard host");
+	ok(s->hosts[1].kind == HOST_LEADING, "wildcard host");
 	is_str(s->access_log, "/tmp/a.log", "access_log");
 	is_int(s->nroutes, 3, "three routes in file order");
 	r = &s->routes[0];
@@ -242,8 +242,7 @@ static void test_full(void)
 	ok(s->listens[0] == &c->listens[0] && s->listens[1] == &c->listens[1],
 	    "site listens default in order");
 	is_int(s->nhosts, 1, "hosts default");
-	is_str(s->hosts[0].name, "", "hosts default \"*\": empty name");
-	ok(s->hosts[0].wildcard, "hosts default \"*\": wildcard");
+	ok(s->hosts[0].kind == HOST_ANY, "hosts default \"*\": any host");
 	ok(s->access_log == NULL, "no access_log by default");
 	conf_free(c);
 }
@@ -486,7 +485,7 @@ static void test_errors(void)
 	    "listen l { address = \"8080\" backlog = 70000 }\n"
 	    "upstream u { keepalive = -1 connect_timeout = 0\n"
 	    "  server \"*:80\" {} }\n"
-	    "site s { hosts = {\"a.*\", \"*.\"}\n"
+	    "site s { hosts = {\"a*b\", \"*.\"}\n"
 	    "  route \"/\" { upstream = \"u\" } }\n", &errs);
 	ok(has_error(errs, "misc.conf", 1, "daemon: expected true or false, not "
 	    "\"maybe\""), "bad boolean");
@@ -500,8 +499,9 @@ static void test_errors(void)
 	    "zero connect_timeout");
 	ok(has_error(errs, "misc.conf", 5, "server: bad address \"*:80\": a server "
 	    "needs a host, as in \"127.0.0.1:9000\""), "wildcard server address");
-	ok(has_error(errs, "misc.conf", 6, "site \"s\": bad host \"a.*\": a host is "
-	    "a name, \"*.\" followed by a domain, or \"*\""), "bad host pattern");
+	ok(has_error(errs, "misc.conf", 6, "site \"s\": bad host \"a*b\": a wildcard is "
+	    "\"*\" alone, \"*.\" before a domain or \".*\" after a name (a regex starts "
+	    "with \"~ \")"), "bad host pattern");
 	ok(strstr(errs, "/misc.conf:6: site \"s\": bad host \"*.\"") != NULL,
 	    "wildcard without domain");
 	free(errs);
@@ -671,12 +671,11 @@ static void test_hosts_and_regex(void)
 	free(errs);
 	if (c == NULL)
 		return;
-	ok(c->sites[0].hosts[0].wildcard && strcmp(c->sites[0].hosts[0].name, "") == 0,
-	    "\"*\" -> \"\", wildcard");
-	ok(c->sites[0].hosts[1].wildcard &&
+	ok(c->sites[0].hosts[0].kind == HOST_ANY, "\"*\": any host");
+	ok(c->sites[0].hosts[1].kind == HOST_LEADING &&
 	    strcmp(c->sites[0].hosts[1].name, ".example.org") == 0,
-	    "\"*.EXAMPLE.org\" -> \".example.org\", wildcard");
-	ok(!c->sites[0].hosts[2].wildcard &&
+	    "\"*.EXAMPLE.org\" -> \".example.org\", leading wildcard");
+	ok(c->sites[0].hosts[2].kind == HOST_EXACT &&
 	    strcmp(c->sites[0].hosts[2].name, "www.example.org") == 0,
 	    "exact host lower-cased");
 	is_str(c->sites[0].hosts[3].name, "[::1]", "IPv6 literal host");
@@ -1155,8 +1154,8 @@ static void test_dump(void)
 		{ "\nworkers = 3\n", "has workers" },
 		{ "client_header_timeout = \"500ms\"",
 		    "writes durations with units" },
-		{ "hosts = {\"example.com\", \"*.example.com\"}",
-		    "writes wildcard hosts back" },
+		{ "hosts = {\"Example.COM\", \"*.example.com\"}",
+		    "writes hosts back as written" },
 		{ "route \"~ \\\\.php$\" {\n\t\tupstream = \"php\"\n",
 		    "escapes regex routes" },
 		{ NULL, NULL }
@@ -1452,6 +1451,102 @@ static void test_proxy_options(void)
 	free(errs);
 }
 
+/* Host patterns of every kind and default_site: read, written back as
+ * written; clashes between sites and a bad default_site at file:line. */
+/* Does errs hold a line "dir/file:line: msg..."? */
+static bool error_starts(const char *errs, const char *file, int line, const char *msg)
+{
+	char want[PATH_MAX + 512];
+
+	snprintf(want, sizeof(want), "%s/%s:%d: %s", dir, file, line, msg);
+	return strstr(errs, want) != NULL;
+}
+
+static void test_host_patterns(void)
+{
+	static const char text[] =
+		"listen a { address = \"8080\"  default_site = \"two\" }\n"
+		"listen b { address = \"8081\" }\n"
+		"upstream u { server \"127.0.0.1:9000\" {} }\n"
+		"site one { hosts = {\"Example.COM.\", \"*.Example.com\", \"www.example.*\", "
+		"\"~ ^api\\\\d+\\\\.example\\\\.com$\", \"[::1]\"}\n"
+		"  route \"/\" { upstream = \"u\" } }\n"
+		"site two { route \"/\" { upstream = \"u\" } }\n";
+	static const struct dump_want want[] = {
+		{ "\tdefault_site = \"two\"\n", "writes default_site" },
+		{ "\thosts = {\"Example.COM.\", \"*.Example.com\", \"www.example.*\", "
+		  "\"~ ^api\\\\d+\\\\.example\\\\.com$\", \"[::1]\"}\n",
+		  "writes every kind of host pattern as written" },
+		{ NULL, NULL }
+	};
+	struct conf *c;
+	char *errs;
+
+	c = load("hostkinds.conf", text, &errs);
+	ok(c != NULL, "every kind of host pattern loads");
+	if (c != NULL) {
+		const struct conf_site *one = &c->sites[0];
+
+		ok(one->hosts[0].kind == HOST_EXACT && strcmp(one->hosts[0].name,
+		   "example.com") == 0, "exact: lower-cased, its trailing dot dropped");
+		ok(one->hosts[2].kind == HOST_TRAILING && strcmp(one->hosts[2].name,
+		   "www.example.") == 0, "trailing wildcard: its prefix with the dot");
+		ok(one->hosts[3].kind == HOST_REGEX && one->hosts[3].regex != NULL,
+		   "regex compiled");
+		ok(c->listens[0].default_site == &c->sites[1], "default_site names the default");
+		ok(c->listens[1].default_site == &c->sites[0], "else the first site is");
+		ok(c->listens[0].hosts != NULL && c->listens[1].hosts != NULL,
+		   "each listener has its index");
+	}
+	conf_free(c);
+	free(errs);
+	dump_round_trip("hostkinds.conf", text, want);
+
+	c = load("clash.conf",
+	    "listen a { address = \"8080\"  default_site = \"nope\" }\n"
+	    "listen b { address = \"8081\"  default_site = \"x\" }\n"
+	    "listen c { address = \"8082\" }\n"
+	    "upstream u { server \"127.0.0.1:9000\" {} }\n"
+	    "site x { listen = {\"a\", \"c\"}\n"
+	    "  hosts = {\"x.test\", \"*.w.test\", \"t.*\", \"~ ^r\", \"*\"}\n"
+	    "  route \"/\" { upstream = \"u\" } }\n"
+	    "site y { listen = {\"a\", \"b\", \"c\"}\n"
+	    "  hosts = {\"X.TEST\",\n"
+	    "           \"*.W.test\", \"t.*\", \"~ ^r\", \"*\", \"x.test\"}\n"
+	    "  route \"/\" { upstream = \"u\" } }\n"
+	    "site z { listen = {\"b\"}  hosts = {\"x.test\"}  route \"/\" { upstream = \"u\" } }\n"
+	    "site bad { hosts = {\"~ (\", \"a:80\", \"www..*\", \"*.*\"}\n"
+	    "  route \"/\" { upstream = \"u\" } }\n",
+	    &errs);
+	ok(c == NULL, "clashing hosts are refused");
+	ok(has_error(errs, "clash.conf", 1, "listen \"a\": default_site \"nope\": no such site"),
+	    "default_site naming no site: at its line");
+	ok(has_error(errs, "clash.conf", 2, "listen \"b\": default_site \"x\" is not served "
+	    "on it (its listen does not name \"b\")"), "default_site of another listener");
+	ok(error_starts(errs, "clash.conf", 9, "site \"y\": host \"X.TEST\" is already site "
+	    "\"x\"'s (\"x.test\" at "), "the same exact name, any case: at its line");
+	ok(strstr(errs, "clash.conf:6) on listen \"a\"\n") != NULL,
+	    "... naming the other's line and the listener");
+	ok(error_starts(errs, "clash.conf", 10, "site \"y\": host \"*.W.test\" is already site "
+	    "\"x\"'s"), "the same leading wildcard");
+	ok(error_starts(errs, "clash.conf", 10, "site \"y\": host \"t.*\" is already site "
+	    "\"x\"'s"), "the same trailing wildcard");
+	ok(strstr(errs, "host \"~ ^r\"") == NULL && strstr(errs, "host \"*\"") == NULL,
+	    "the same regex or \"*\" on two sites: the first answers, no error");
+	is_int(count_lines(errs), 11, "each clash reported once, not per shared listener");
+	ok(error_starts(errs, "clash.conf", 12, "site \"z\": host \"x.test\" is already site "
+	    "\"y\"'s"), "a clash on a listener that the first holder does not share");
+	ok(strstr(errs, "clash.conf:13: site \"bad\": bad host \"~ (\": bad regex: "
+	    "missing closing parenthesis") != NULL, "a regex that does not compile");
+	ok(has_error(errs, "clash.conf", 13, "site \"bad\": bad host \"a:80\": a host name "
+	    "has no ':' (hosts match any port)"), "a host with a port");
+	ok(has_error(errs, "clash.conf", 13, "site \"bad\": bad host \"www..*\": a host "
+	    "name has no empty label"), "an empty label");
+	ok(strstr(errs, "clash.conf:13: site \"bad\": bad host \"*.*\": a wildcard is") != NULL,
+	    "a wildcard at both ends");
+	free(errs);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -1465,6 +1560,7 @@ int main(void)
 	test_syntax();
 	test_parsers();
 	test_hosts_and_regex();
+	test_host_patterns();
 	test_balancing();
 	test_balancing_errors();
 	test_balancing_limits();
