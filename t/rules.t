@@ -32,7 +32,7 @@ upstream pair {
 site s {
 	access_log = "%%TMP%%/access.log"
 	set_request_headers = {"X-Env: prod", "X-Client: $remote_addr:$remote_port"}
-	add_request_headers = {"X-Multi: site"}
+	add_request_headers = {"X-Multi: site", "X-Token: $cookie_token"}
 	remove_request_headers = {"X-Debug"}
 	set_response_headers = {"X-Site: $host"}
 	remove_response_headers = {"X-Backend"}
@@ -146,6 +146,10 @@ like(field($seen, 'X-Client'), qr/^127\.0\.0\.1:\d+$/,
 is(field($seen, 'X-Debug'), '', 'remove_request_headers: the backend does not see it');
 is(field($seen, 'X-Multi'), 'client, site',
    'add_request_headers appends after the client\'s own');
+ok(!grep({ lc $_->[0] eq 'x-token' } @{ $seen->{headers} }),
+   'a field whose value comes out empty is left out');
+is(field(echoed(get('/echo', headers => ['Cookie' => 'token=abc'])), 'X-Token'), 'abc',
+   '... and sent when it has one');
 $seen = echoed(get('/own/echo', headers => ['X-Debug' => 'yes', 'X-Multi' => 'client']));
 is(field($seen, 'Host'), 'backend.internal', 'a route\'s set_request_headers may replace Host');
 is(field($seen, 'X-Env'), '', '... its list replaces the site\'s list of that kind');

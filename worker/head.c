@@ -144,7 +144,8 @@ static bool edit_names(const struct exchange *x, enum conf_header_edit_kind k, s
 }
 
 /* The route's set_request_headers and add_request_headers, their values
- * made from the request's variables straight into the head. */
+ * made from the request's variables straight into the head. A field
+ * whose value comes out empty is left out, as nginx does. */
 static void put_edited_fields(struct head_writer *w, const struct exchange *x,
 			      enum conf_header_edit_kind k)
 {
@@ -152,11 +153,13 @@ static void put_edited_fields(struct head_writer *w, const struct exchange *x,
 	struct var_source src;
 	unsigned i;
 	size_t n;
+	char *start;
 
 	if (l == NULL)
 		return;
 	src = exchange_vars(x);
 	for (i = 0; i < l->n && !w->overflow; i++) {
+		start = w->p;
 		hw_put(w, l->e[i].name, l->e[i].name_len);
 		hw_put(w, ": ", 2);
 		if (w->overflow)
@@ -166,6 +169,10 @@ static void put_edited_fields(struct head_writer *w, const struct exchange *x,
 		if (n > (size_t)(w->end - w->p)) {
 			w->overflow = true;
 			return;
+		}
+		if (n == 0) {
+			w->p = start;
+			continue;
 		}
 		w->p += n;
 		hw_put(w, "\r\n", 2);

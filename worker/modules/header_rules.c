@@ -46,6 +46,8 @@ static int add_fields(struct exchange *x, const struct conf_header_edits *l)
 				     l->e[i].name);
 			return P_ERROR;
 		}
+		if (n == 0)
+			continue;	/* an empty value: left out, as nginx does */
 		rules_keep(x, n);
 		if (exchange_add_field(x, (struct slice){ l->e[i].name, l->e[i].name_len },
 				       (struct slice){ p, n }) < 0) {
