@@ -176,7 +176,8 @@ static void edits_free(struct conf_header_edits *l)
 	free(l);
 }
 
-/* The list's kind from its row: the tables below put them in order. */
+/* The list's kind from its row: the rows of EDIT_ROWS, like the fields
+ * they fill, follow enum conf_header_edit_kind. */
 static enum conf_header_edit_kind kind_of(const struct conf_option *o, size_t first)
 {
 	return (enum conf_header_edit_kind)((o->offset - first) /
@@ -568,6 +569,7 @@ void conf_route_rules_dump(FILE *out, const struct conf_site *s, const struct co
 
 	for (o = conf_route_rule_options; o->name != NULL; o++)
 		write_row(out, o, r, indent);
+	/* conf_site_rule_options[i] is the row of kind i (EDIT_ROWS). */
 	for (i = 0; i < CONF_HEADER_EDIT_KINDS; i++)
 		if (r->header_edits[i] != s->header_edits[i])
 			dump_edits(out, indent, conf_site_rule_options[i].name, r->header_edits[i]);
