@@ -190,15 +190,19 @@ static void read_edits(struct loader *ld, cfg_t *sec, const struct conf_option *
 	unsigned i, n = cfg_size(sec, o->name);
 	struct conf_header_edits *l;
 
-	if (n == 0)
-		return;		/* not written: none, or the site's */
+	/* Not written: none, or the site's. Written empty ({}): none, on a
+	 * route that wants none of its site's (an empty list passes no
+	 * value to the loader, but libconfuse marks it). */
+	if (n == 0 && !(cfg_getopt(sec, o->name)->flags & CFGF_MODIFIED))
+		return;
 	if ((l = ld_realloc(ld, NULL, 1, sizeof(*l))) == NULL)
 		return;
-	if ((l->e = ld_realloc(ld, NULL, n, sizeof(*l->e))) == NULL) {
+	l->e = NULL;
+	l->n = 0;
+	if (n > 0 && (l->e = ld_realloc(ld, NULL, n, sizeof(*l->e))) == NULL) {
 		free(l);
 		return;
 	}
-	l->n = 0;
 	for (i = 0; i < n; i++) {
 		struct conf_header_edit *e = &l->e[l->n];
 

@@ -56,6 +56,7 @@ site s {
 		add_response_headers = {"X-Added: 1", "X-Added: 2"}
 		remove_response_headers = {"Content-Type"}
 	}
+	route "/bare/" { upstream = "app"  set_request_headers = {}  remove_response_headers = {} }
 	route "/slow/" { upstream = "app"  read_timeout = "1s" }
 	route "/once/" { upstream = "pair"  retries = 0 }
 	route "/twice/" { upstream = "pair" }
@@ -156,6 +157,9 @@ is(field($seen, 'X-Env'), '', '... its list replaces the site\'s list of that ki
 is(field($seen, 'X-Multi'), 'route, site',
    '... while the site\'s lists of other kinds still hold (add appends after the set)');
 is(field($seen, 'X-Debug'), '', '... removals too');
+$r = get('/bare/echo', headers => ['X-Env' => 'dev']);
+is(field(echoed($r), 'X-Env'), 'dev', 'an empty list on a route takes none of the site\'s');
+ok(exists $r->{header}{'x-backend'}, '... for responses too');
 
 # ---- response fields ----
 $r = get('/name', host => 'Example.com');
@@ -201,6 +205,7 @@ like($out, qr{^\t\tread_timeout = "1s"$}m, '... a route\'s own timeout');
 unlike($out, qr{^\t\tread_timeout = "1m"$}m, '... and not the upstream\'s on every route');
 like($out, qr{^\tset_request_headers = \{"X-Env: prod", "X-Client: \$remote_addr:\$remote_port"\}$}m,
      '... the site\'s field edits');
+like($out, qr{^\t\tset_request_headers = \{\}$}m, '... a route\'s empty list');
 my $dumped = Test::Portico->new;
 $dumped->write_file('maint.html', "x\n");
 $dumped->write_file('portico.conf', $out);
