@@ -48,7 +48,7 @@ site s {
 	route "/r307" { redirect = "/other"  redirect_status = 307 }
 	route "/r308" { redirect = "/other"  redirect_status = 308 }
 	route "~ ^/u/(\\w+)$" { upstream = "app"  rewrite = "/users/$1?from=old" }
-	route "~ ^/v1/(.*)$" { upstream = "app"  rewrite = "/api/$1" }
+	route "~ (?s)^/v1/(.*)$" { upstream = "app"  rewrite = "/api/$1" }
 	route "/own/" {
 		upstream = "app"
 		set_request_headers = {"Host: backend.internal", "X-Multi: route"}
@@ -57,6 +57,7 @@ site s {
 		remove_response_headers = {"Content-Type"}
 	}
 	route "/bare/" { upstream = "app"  set_request_headers = {}  remove_response_headers = {} }
+	route "~ (?s)^/inj/(.*)$" { return = 200  set_response_headers = {"X-Path: $1"}  return_body = "$1" }
 	route "/slow/" { upstream = "app"  read_timeout = "1s" }
 	route "/once/" { upstream = "pair"  retries = 0 }
 	route "/twice/" { upstream = "pair" }
@@ -173,6 +174,12 @@ ok(!exists $r->{header}{'content-type'}, 'a route\'s remove_response_headers');
 ok(!exists $r->{header}{'x-site'}, '... its lists replace the site\'s of the same kind');
 ok(exists $r->{header}{'x-backend'}, '... the removal list too');
 is(get('/ping')->{header}{'x-site'}, 'localhost', 'response edits apply to portico\'s own answers');
+$r = get('/inj/a%0d%0aSet-Cookie:%20evil=1');
+is($r->{header}{'x-path'}, 'a%0D%0ASet-Cookie: evil=1',
+   'a decoded CR LF in a capture is escaped in a field value ...');
+ok(!exists $r->{header}{'set-cookie'}, '... so no field can be injected');
+get('/v1/x%0d%0aX-Evil:%20y');
+ok(reached('/api/x%0D%0AX-Evil:%20y'), '... nor a line into a rewritten request');
 is(get('/go/1/a')->{header}{'x-site'}, 'localhost', '... redirects included');
 
 # ---- timeouts and retries ----
