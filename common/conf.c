@@ -40,12 +40,13 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_site_acl_options, conf_route_acl_options, conf_filter_options,
 	conf_site_filter_options, conf_route_filter_options, conf_limit_req_options,
 	conf_limit_conn_options, conf_site_limit_options, conf_route_limit_options,
-	conf_route_cond_options, NULL
+	conf_route_cond_options, conf_site_rule_options, conf_route_rule_options,
+	conf_route_upstream_options, NULL
 };
 
 /* ---- the schema ---- */
 
-#define SCHEMA_MAX 64
+#define SCHEMA_MAX 128
 
 /* libconfuse's options of the sections of kind scope: the hidden mark,
  * every row of the scope, and the sections written inside it. Built once

@@ -119,7 +119,10 @@ enum conf_key_var {
 	KEY_HOST,			/* Host, lower-cased, without port */
 	KEY_SCHEME,			/* "http" or "https" */
 	KEY_METHOD,			/* the request's method */
-	KEY_CAPTURE			/* index: $0..$9 of the route's regex */
+	KEY_CAPTURE,			/* index: $0..$9 of the route's regex */
+	KEY_IS_ARGS,			/* "?" when the target has a query */
+	KEY_REMOTE_PORT,		/* the client's port */
+	KEY_SERVER_PORT			/* the listener's port */
 };
 
 struct conf_key_part {
@@ -250,6 +253,32 @@ enum conf_route_kind {
 
 struct route_cond;
 
+/* Header edits of a site or a route (conf_rules.c): which list, of the
+ * six a site or route may write. */
+enum conf_header_edit_kind {
+	CONF_SET_REQUEST = 0,		/* replace or add, on the way up */
+	CONF_ADD_REQUEST,		/* append, on the way up */
+	CONF_REMOVE_REQUEST,
+	CONF_SET_RESPONSE,		/* the same three on the way back */
+	CONF_ADD_RESPONSE,
+	CONF_REMOVE_RESPONSE,
+	CONF_HEADER_EDIT_KINDS
+};
+
+/* One field of such a list: "Name: value", the value a variable
+ * expression; the remove lists have names only. */
+struct conf_header_edit {
+	char *name;			/* as written */
+	size_t name_len;
+	char *lower;			/* lower-cased, for matching */
+	struct conf_expr value;		/* value.text: as written */
+};
+
+struct conf_header_edits {
+	struct conf_header_edit *e;
+	unsigned n;
+};
+
 struct conf_route {
 	char *pattern;			/* as written: "/prefix", "= /path",
 					 * "^~ /prefix", "~ regex", "~* regex" */
@@ -292,6 +321,28 @@ struct conf_route {
 	/* Limits (conf_limits.c): the site's unless the route says. */
 	const struct conf_limit *limit_req;
 	const struct conf_limit *limit_conn;
+
+	/* Actions (conf_rules.c). */
+	unsigned return_status;		/* answer it with this; 0: none */
+	struct conf_expr return_body;	/* ... and this body, or */
+	char *return_file;		/* ... this file's, read by the master */
+	char *return_file_body;
+	size_t return_file_len;
+	char *return_type;		/* Content-Type as written, or NULL */
+	const char *return_content_type;	/* in force */
+	struct conf_expr redirect;	/* Location of a redirect; none: no text */
+	unsigned redirect_status;
+	struct conf_expr rewrite;	/* target sent upstream; none: no text */
+	bool rewrite_has_query;		/* ... replaces the client's query */
+	const struct conf_header_edits *header_edits[CONF_HEADER_EDIT_KINDS];
+					/* each the site's unless the route
+					 * says; NULL: none */
+	/* The upstream's unless the route says. */
+	unsigned connect_timeout;	/* ms */
+	unsigned send_timeout;		/* ms */
+	unsigned read_timeout;		/* ms */
+	unsigned retries;
+	unsigned retry_timeout;		/* ms; 0: no limit */
 };
 
 /* A host pattern (host_index.h). */
@@ -371,6 +422,8 @@ struct conf_site {
 	struct conf_filter_list *filters;	/* its routes' default; NULL: none */
 	const struct conf_limit *limit_req;	/* its routes' default, or NULL */
 	const struct conf_limit *limit_conn;
+	struct conf_header_edits *header_edits[CONF_HEADER_EDIT_KINDS];
+					/* its routes' default; NULL: none */
 };
 
 /* The site's page for status, or NULL. */

@@ -55,7 +55,7 @@ static int parse_statuses(const char *text, struct conf_error_page *p, const cha
 	return 0;
 }
 
-static const char *type_of(const char *file)
+const char *conf_page_type(const char *file)
 {
 	const char *dot = strrchr(file, '.');
 
@@ -66,35 +66,42 @@ static const char *type_of(const char *file)
 	return "text/html";
 }
 
-/* The file's contents into p; -1 with the reason in err. */
-static int read_page(struct conf_error_page *p, char *err, size_t errlen)
+int conf_page_read(const char *file, char **body, size_t *len, char *err, size_t errlen)
 {
 	const char *why;
-	FILE *f = conf_text_open_regular(p->file, &why);
-	char *body = NULL;
-	size_t len;
+	FILE *f = conf_text_open_regular(file, &why);
+	char *text = NULL;
+	size_t n;
 
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", p->file, why ? why : strerror(errno));
+		snprintf(err, errlen, "%s: %s", file, why ? why : strerror(errno));
 		return -1;
 	}
-	if ((body = malloc(CONF_ERROR_PAGE_MAX + 1)) == NULL) {
+	if ((text = malloc(CONF_ERROR_PAGE_MAX + 1)) == NULL) {
 		fclose(f);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	len = fread(body, 1, CONF_ERROR_PAGE_MAX + 1, f);
-	if (ferror(f) || len > CONF_ERROR_PAGE_MAX) {
+	n = fread(text, 1, CONF_ERROR_PAGE_MAX + 1, f);
+	if (ferror(f) || n > CONF_ERROR_PAGE_MAX) {
 		snprintf(err, errlen, ferror(f) ? "%s: read error" : "%s is over %d bytes",
-			 p->file, CONF_ERROR_PAGE_MAX);
+			 file, CONF_ERROR_PAGE_MAX);
 		fclose(f);
-		free(body);
+		free(text);
 		return -1;
 	}
 	fclose(f);
-	p->body = body;
-	p->len = len;
-	p->type = type_of(p->file);
+	*body = text;
+	*len = n;
+	return 0;
+}
+
+/* The file's contents into p; -1 with the reason in err. */
+static int read_page(struct conf_error_page *p, char *err, size_t errlen)
+{
+	if (conf_page_read(p->file, &p->body, &p->len, err, errlen) < 0)
+		return -1;
+	p->type = conf_page_type(p->file);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * conf_expr.c: variable expressions as options write them ("$host$uri",
  * "user-$cookie_sid", "${http_x_user}:x"): literal text and variables,
  * parsed once into parts that the workers fill from each request
- * (worker/vars.c). hash_key, cache_key and cache_bypass read them.
+ * (worker/vars.c). hash_key, cache_key, cache_bypass, limit keys and
+ * the route actions (conf_rules.c) read them.
  */
 #include "config.h"
 
@@ -27,6 +28,9 @@ static const struct {
 	{ "host", KEY_HOST },
 	{ "scheme", KEY_SCHEME },
 	{ "request_method", KEY_METHOD },
+	{ "is_args", KEY_IS_ARGS },
+	{ "remote_port", KEY_REMOTE_PORT },
+	{ "server_port", KEY_SERVER_PORT },
 };
 
 static bool is_var_char(char c)
@@ -103,8 +107,9 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 		return 0;
 	}
 	ld_error(ld, line, "%s: unknown variable \"$%.*s\" (use $uri, $request_uri, $args, "
-		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme, "
-		 "$request_method or $0..$9)", what, (int)n, name);
+		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $remote_port, $host, "
+		 "$scheme, $server_port, $request_method, $is_args or $0..$9)", what, (int)n,
+		 name);
 	return -1;
 }
 

@@ -33,6 +33,22 @@ void conf_route_cache_free(struct conf_route *r);
 
 /* A site's error pages (conf_error_page.c), read with its others. */
 void conf_site_error_pages_free(struct conf_site *site);
+/* A page file (an error page, a route's return_file) read whole into a
+ * new *body of *len bytes, at most CONF_ERROR_PAGE_MAX; -1 with the
+ * reason in err. Its Content-Type by its extension. */
+int conf_page_read(const char *file, char **body, size_t *len, char *err, size_t errlen);
+const char *conf_page_type(const char *file);
+/* A site's and a route's actions and header edits (conf_rules.c), read
+ * with their others: the route's after its upstream, as it inherits the
+ * upstream's timeouts; whether the route answers by itself (return,
+ * redirect); writing back the route's own; free. */
+void conf_route_rules_read(struct loader *ld, cfg_t *sec, struct conf *c,
+			   const struct conf_site *site, struct conf_route *r);
+bool conf_route_answers(const struct conf_route *r);
+void conf_route_rules_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,
+			   const char *indent);
+void conf_route_rules_free(const struct conf_site *s, struct conf_route *r);
+void conf_site_rules_free(struct conf_site *s);
 /* methods = {...} on sites and routes (conf_methods.c): a row's reader
  * and writer for a struct conf_methods * field, and its free. */
 void conf_methods_read(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
@@ -94,6 +110,9 @@ extern const struct conf_option conf_limit_conn_options[];
 extern const struct conf_option conf_site_limit_options[];
 extern const struct conf_option conf_route_limit_options[];
 extern const struct conf_option conf_route_cond_options[];
+extern const struct conf_option conf_site_rule_options[];
+extern const struct conf_option conf_route_rule_options[];
+extern const struct conf_option conf_route_upstream_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];

@@ -334,10 +334,11 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	conf_route_acl(r, site);
 	conf_read(ld, sec, conf_route_limit_options, r, c);
 	conf_read(ld, sec, conf_route_cond_options, r, c);
+	conf_route_rules_read(ld, sec, c, site, r);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
 			 "true exclude each other", r->pattern);
-	else if (!has_upstream && !r->status)
+	else if (!has_upstream && !r->status && !conf_route_answers(r))
 		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\" has no upstream", r->pattern);
 	conf_route_cache_check(ld, sec, r);
 }
@@ -377,6 +378,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_acl_finish(ld, &site->acl);
 	conf_read(ld, sec, conf_site_filter_options, site, c);
 	conf_read(ld, sec, conf_site_limit_options, site, c);
+	conf_read(ld, sec, conf_site_rule_options, site, c);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -423,6 +425,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_acl_options, s, "\t");
 	conf_write(out, conf_site_filter_options, s, "\t");
 	conf_write(out, conf_site_limit_options, s, "\t");
+	conf_write(out, conf_site_rule_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -439,6 +442,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 			conf_write(out, conf_route_cache_options, &s->routes[i], "\t\t");
 		conf_route_limits_dump(out, s, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_cond_options, &s->routes[i], "\t\t");
+		conf_route_rules_dump(out, s, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
 	}
 	fputs("}\n", out);
@@ -451,6 +455,7 @@ void conf_site_free(struct conf_site *s)
 	for (j = 0; j < s->nroutes; j++) {
 		free(s->routes[j].pattern);
 		conf_route_cache_free(&s->routes[j]);
+		conf_route_rules_free(s, &s->routes[j]);
 		if (s->routes[j].methods != s->methods)
 			conf_methods_free(s->routes[j].methods);
 		conf_acl_free(&s->routes[j].own_acl);
@@ -474,6 +479,7 @@ void conf_site_free(struct conf_site *s)
 	conf_site_error_pages_free(s);
 	conf_methods_free(s->methods);
 	conf_acl_free(&s->acl);
+	conf_site_rules_free(s);
 	conf_release(conf_site_options, s);
 	free(s->name);
 }

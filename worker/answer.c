@@ -119,6 +119,13 @@ static void take_over(struct exchange *x)
 	x->nadded = 0;
 }
 
+/* 204 and 304 carry no body, and 204 no Content-Length either (RFC 9110
+ * 8.6, 15.3.5, 15.4.5). */
+static bool bodiless(int status)
+{
+	return status == 204 || status == 304;
+}
+
 /* The answer's head in x->resp and its body (and location) in
  * x->body_in; then on to the head filters. */
 static void respond(struct exchange *x, int status, enum term_cause cause, bool close,
@@ -168,11 +175,16 @@ static void respond(struct exchange *x, int status, enum term_cause cause, bool 
 	m->version = 11;
 	add(m, SLICE_LIT("Server"), SLICE_LIT("portico"));
 	add(m, SLICE_LIT("Date"), http_date());
+	if (location != NULL)
+		add(m, SLICE_LIT("Location"), (struct slice){ b->last, loc_len });
+	if (bodiless(status)) {
+		m->framing = HTTP_BODY_NONE;
+		exchange_goto(x, PH_RESPONSE_HEAD);
+		return;
+	}
 	add(m, SLICE_LIT("Content-Type"), (struct slice){ type, strlen(type) });
 	snprintf(x->length_text, sizeof(x->length_text), "%zu", len);
 	add(m, SLICE_LIT("Content-Length"), (struct slice){ x->length_text, strlen(x->length_text) });
-	if (location != NULL)
-		add(m, SLICE_LIT("Location"), (struct slice){ b->last, loc_len });
 	m->framing = x->req.method_id == HTTP_HEAD ? HTTP_BODY_NONE : HTTP_BODY_LENGTH;
 	m->content_length = len;
 	exchange_goto(x, PH_RESPONSE_HEAD);

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <arpa/inet.h>
 
 #include "log.h"
 #include "exchange.h"
@@ -27,6 +28,22 @@ void exchange_log(const struct exchange *x, int level, int err, const char *fmt,
 			x->request_line);
 	else
 		log_msg(level, "%s%s, client: %s", msg, cause, x->client.addr);
+}
+
+struct var_source exchange_vars(const struct exchange *x)
+{
+	struct var_source src = { &x->req, x->client.addr, x->client.tls, &x->captures, "", "" };
+	const struct sockaddr_storage *ss = x->client.listen ? &x->client.listen->addr : NULL;
+
+	var_port_text(x->client.port, src.remote_port);
+	if (ss == NULL)
+		return src;
+	if (ss->ss_family == AF_INET)
+		var_port_text(ntohs(((const struct sockaddr_in *)ss)->sin_port), src.server_port);
+	else if (ss->ss_family == AF_INET6)
+		var_port_text(ntohs(((const struct sockaddr_in6 *)ss)->sin6_port),
+			      src.server_port);
+	return src;
 }
 
 /* ---- the dispatcher ---- */
@@ -100,7 +117,7 @@ int exchange_add_field(struct exchange *x, struct slice name, struct slice value
 void exchange_drop_field(struct exchange *x, const char *lower_name)
 {
 	size_t len = strlen(lower_name);
-	unsigned i;
+	unsigned i, kept;
 
 	for (i = 0; i < x->resp.nheaders; i++) {
 		struct http_header *h = &x->resp.headers[i];
@@ -108,6 +125,12 @@ void exchange_drop_field(struct exchange *x, const char *lower_name)
 		if (h->name.len == len && slice_ieq(h->name, lower_name))
 			h->flags |= HTTP_HDR_DROP;
 	}
+	/* A field an earlier head filter added goes as well, so that the
+	 * last filter's word holds. */
+	for (i = 0, kept = 0; i < x->nadded; i++)
+		if (!(x->added[i].name.len == len && slice_ieq(x->added[i].name, lower_name)))
+			x->added[kept++] = x->added[i];
+	x->nadded = kept;
 }
 
 void exchange_drop_known_field(struct exchange *x, int id)

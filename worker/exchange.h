@@ -145,7 +145,7 @@ struct body_filter {
 					 * response keeps its Content-Length */
 };
 #define EXCHANGE_MAX_BODY_FILTERS 4
-#define EXCHANGE_MAX_ADDED 8
+#define EXCHANGE_MAX_ADDED 16
 
 struct exchange {
 	/* Cleared for every exchange, up to req_pump. */
@@ -195,6 +195,10 @@ struct exchange {
 	uint64_t delay_until;		/* ms: a delayed request goes on then */
 	bool req_counted;		/* limit_req let it through */
 	char retry_after[24];		/* a refusal's Retry-After */
+	/* the rules modules' part (modules/rules.c, modules/header_rules.c) */
+	struct buf *rules_buf;		/* values made from variables */
+	struct slice upstream_target;	/* rewrite: sent upstream instead of
+					 * the client's target; NULL: none */
 	uint64_t start_us;		/* the head was complete */
 	uint64_t connect_us;		/* to the server's connection, or 0 */
 	uint64_t header_us;		/* to the response head, or 0 */
@@ -303,10 +307,7 @@ void exchange_respond_body(struct exchange *x, int status, const char *type,
 void exchange_redirect(struct exchange *x, int status, const char *location);
 
 /* What the request's variables ($host, $1, ...) are read from. */
-static inline struct var_source exchange_vars(const struct exchange *x)
-{
-	return (struct var_source){ &x->req, x->client.addr, x->client.tls, &x->captures };
-}
+struct var_source exchange_vars(const struct exchange *x);
 
 /* Hand the exchange to content c, after the content module that had it
  * has let go of what it held (its finish). */

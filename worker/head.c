@@ -131,6 +131,67 @@ static void put_host_if_missing(struct head_writer *w, const struct exchange *x)
 	hw_put(w, "\r\n", 2);
 }
 
+/* Whether the route's list of kind k names field name. */
+static bool edit_names(const struct exchange *x, enum conf_header_edit_kind k, struct slice name)
+{
+	const struct conf_header_edits *l = x->route->header_edits[k];
+	unsigned i;
+
+	for (i = 0; l != NULL && i < l->n; i++)
+		if (name.len == l->e[i].name_len && slice_ieq(name, l->e[i].lower))
+			return true;
+	return false;
+}
+
+/* The route's set_request_headers and add_request_headers, their values
+ * made from the request's variables straight into the head. A field
+ * whose value comes out empty is left out, as nginx does. */
+static void put_edited_fields(struct head_writer *w, const struct exchange *x,
+			      enum conf_header_edit_kind k)
+{
+	const struct conf_header_edits *l = x->route->header_edits[k];
+	struct var_source src;
+	unsigned i;
+	size_t n;
+	char *start;
+
+	if (l == NULL)
+		return;
+	src = exchange_vars(x);
+	for (i = 0; i < l->n && !w->overflow; i++) {
+		start = w->p;
+		hw_put(w, l->e[i].name, l->e[i].name_len);
+		hw_put(w, ": ", 2);
+		if (w->overflow)
+			return;
+		n = vars_expand_for_head(&l->e[i].value, &src, w->p, (size_t)(w->end - w->p),
+					 false);
+		if (n > (size_t)(w->end - w->p)) {
+			w->overflow = true;
+			return;
+		}
+		if (n == 0) {
+			w->p = start;
+			continue;
+		}
+		w->p += n;
+		hw_put(w, "\r\n", 2);
+	}
+}
+
+/* Whether a field of the client's goes upstream as it is. */
+static bool passes_up(const struct exchange *x, const struct http_header *h, const char *subject)
+{
+	/* Expect is answered by portico itself (see proxy_start). */
+	if ((h->flags & (HTTP_HDR_HOP | HTTP_HDR_DROP)) || h->id == HDR_EXPECT ||
+	    is_forwarding_field(h->name) || has_underscore(h->name) ||
+	    (subject != NULL && h->name.len == strlen(subject) &&
+	     strncasecmp(h->name.p, subject, h->name.len) == 0))
+		return false;
+	return !edit_names(x, CONF_REMOVE_REQUEST, h->name) &&
+	       !edit_names(x, CONF_SET_REQUEST, h->name);
+}
+
 size_t head_request(const struct exchange *x, struct buf *b)
 {
 	const struct http_message *r = &x->req;
@@ -141,20 +202,18 @@ size_t head_request(const struct exchange *x, struct buf *b)
 
 	hw_put_slice(&w, r->method);
 	hw_put(&w, " ", 1);
-	put_target(&w, r);
+	if (x->upstream_target.p != NULL)
+		hw_put_slice(&w, x->upstream_target);	/* rewrite */
+	else
+		put_target(&w, r);
 	hw_put_str(&w, " HTTP/1.1\r\n");
-	for (i = 0; i < r->nheaders; i++) {
-		const struct http_header *h = &r->headers[i];
-
-		/* Expect is answered by portico itself (see proxy_start). */
-		if ((h->flags & (HTTP_HDR_HOP | HTTP_HDR_DROP)) || h->id == HDR_EXPECT ||
-		    is_forwarding_field(h->name) || has_underscore(h->name) ||
-		    (subject != NULL && h->name.len == strlen(subject) &&
-		     strncasecmp(h->name.p, subject, h->name.len) == 0))
-			continue;
-		hw_put_header(&w, h);
-	}
-	put_host_if_missing(&w, x);
+	for (i = 0; i < r->nheaders; i++)
+		if (passes_up(x, &r->headers[i], subject))
+			hw_put_header(&w, &r->headers[i]);
+	put_edited_fields(&w, x, CONF_SET_REQUEST);
+	put_edited_fields(&w, x, CONF_ADD_REQUEST);
+	if (!edit_names(x, CONF_SET_REQUEST, SLICE_LIT("host")))
+		put_host_if_missing(&w, x);
 	if (r->framing == HTTP_BODY_CHUNKED)
 		hw_put_str(&w, "Transfer-Encoding: chunked\r\n");
 	if (upgrade.p != NULL) {

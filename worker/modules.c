@@ -7,10 +7,13 @@
  * (a refused client learns nothing of its request's limits), the request
  * filters next (a refused request costs nothing more), the methods, and
  * the rate and connection limits last (only requests that may pass use
- * them up); portico's own content (the status page) and the cache before
- * the upstream (the cache sends its misses there itself), the cache's
- * head filter before the site's (which edit what the cache answers too),
- * the access log last among the log hooks.
+ * them up); the route's rules after the real client address (their
+ * values may name it): its rewrite in the route phase, its own answers
+ * (return, redirect) first among the content; portico's own content (the
+ * status page) and the cache before the upstream (the cache sends its
+ * misses there itself), the cache's head filter before the site's (which
+ * edit what the cache answers too), the operator's field edits last of
+ * them (their word holds), the access log last among the log hooks.
  */
 #include "config.h"
 
@@ -23,16 +26,19 @@
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
+#include "modules/header_rules.h"
 #include "modules/headers.h"
 #include "modules/methods.h"
 #include "modules/realip.h"
 #include "modules/limits.h"
+#include "modules/rules.h"
 #include "modules/status.h"
 
 const struct module *const modules[] = {
 	&router_module,
 	&realip_module,
 	&routes_module,
+	&rules_module,
 	&acl_module,
 	&filter_module,
 	&methods_module,
@@ -42,6 +48,7 @@ const struct module *const modules[] = {
 	&cache_module,
 	&proxy_module,
 	&headers_module,
+	&header_rules_module,
 	&access_log_module,
 	NULL
 };

@@ -101,11 +101,11 @@ static void give_up(struct exchange *x)
 /* Whether one more server may be tried: retries and retry_timeout. */
 static bool may_try_another(const struct exchange *x)
 {
-	const struct conf_upstream *cu = conf_of(x);
+	const struct conf_route *r = x->route;	/* the upstream's, or its own */
 
-	if (x->up.pick.ntried > cu->retries)
+	if (x->up.pick.ntried > r->retries)
 		return false;
-	return cu->retry_timeout == 0 || ev_now() - x->up.first_try < cu->retry_timeout;
+	return r->retry_timeout == 0 || ev_now() - x->up.first_try < r->retry_timeout;
 }
 
 /* Choose the server for the next attempt: -1 when none may be tried. */
@@ -761,21 +761,21 @@ static unsigned body_wait_ms(const struct exchange *x)
 
 static unsigned proxy_wait_ms(const struct exchange *x)
 {
-	const struct conf_upstream *cu = conf_of(x);
+	const struct conf_route *r = x->route;	/* the upstream's, or its own */
 	const struct conf *c = x->ctx->conf;
 
 	switch (x->phase) {
 	case PH_CONNECT:
-		return cu->connect_timeout;
+		return r->connect_timeout;
 	case PH_UPSTREAM:
 		if (!x->req_pump.done && !x->up.req_failed)
-			return pump_blocked_on_dst(&x->req_pump) ? cu->send_timeout
+			return pump_blocked_on_dst(&x->req_pump) ? r->send_timeout
 								 : body_wait_ms(x);
-		return cu->read_timeout;
+		return r->read_timeout;
 	case PH_TUNNEL:
 		return c->tunnel_timeout;
 	default:
-		return pump_blocked_on_dst(&x->resp_pump) ? c->send_timeout : cu->read_timeout;
+		return pump_blocked_on_dst(&x->resp_pump) ? c->send_timeout : r->read_timeout;
 	}
 }
 

@@ -91,6 +91,12 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 		return req->method;
 	case KEY_CAPTURE:
 		return capture(src->captures, kp->index);
+	case KEY_IS_ARGS:
+		return req->query.len > 0 ? cstr("?") : (struct slice){ NULL, 0 };
+	case KEY_REMOTE_PORT:
+		return cstr(src->remote_port);
+	case KEY_SERVER_PORT:
+		return cstr(src->server_port);
 	}
 	return (struct slice){ NULL, 0 };
 }
@@ -113,6 +119,56 @@ size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char
 		n += take;
 		if (take < v.len)
 			return cap + 1;
+	}
+	return n;
+}
+
+void var_port_text(uint16_t port, char out[6])
+{
+	char digits[5];
+	unsigned n = 0, i;
+
+	while (port > 0) {
+		digits[n++] = (char)('0' + port % 10);
+		port /= 10;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = digits[n - 1 - i];
+	out[n] = '\0';
+}
+
+static bool needs_escape(unsigned char c, bool escape_space)
+{
+	return (c < ' ' && c != '\t') || c == 0x7f || (c == ' ' && escape_space);
+}
+
+size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *src,
+			    char *out, size_t cap, bool escape_space)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0, i;
+	unsigned k;
+
+	for (k = 0; k < e->nparts; k++) {
+		struct slice v = var_value(&e->parts[k], src);
+
+		for (i = 0; i < v.len; i++) {
+			unsigned char c = (unsigned char)v.p[i];
+
+			if (var_lower(&e->parts[k]))
+				c = (unsigned char)tolower(c);
+			if (!needs_escape(c, escape_space)) {
+				if (n + 1 > cap)
+					return cap + 1;
+				out[n++] = (char)c;
+				continue;
+			}
+			if (n + 3 > cap)
+				return cap + 1;
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
 	}
 	return n;
 }

@@ -6,6 +6,7 @@
 #define PORTICO_VARS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "http_parse.h"
@@ -25,7 +26,12 @@ struct var_source {
 	const char *client_addr;	/* as text */
 	bool tls;			/* arrived over TLS ($scheme) */
 	const struct var_captures *captures;	/* NULL: none */
+	char remote_port[6];		/* as text; "" when unknown */
+	char server_port[6];
 };
+
+/* A port as text into out[6] ("" for 0). */
+void var_port_text(uint16_t port, char out[6]);
 
 /* The value of part kp: literal text or a variable's (empty when the
  * request has none). $host comes lower-cased only through var_lower(). */
@@ -41,5 +47,13 @@ static inline bool var_lower(const struct conf_key_part *kp)
  * or cap + 1 when it does not fit (out then holds its first cap bytes). */
 size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char *out,
 		   size_t cap);
+
+/* The same for a value that goes into a message head (a field value, a
+ * Location, a request target): the bytes a head cannot carry as they are
+ * (control characters but tab; space too with escape_space, for a
+ * target) are written as %XX. $uri and the captures are decoded from the
+ * client's %XX, so they may hold any byte but NUL. */
+size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *src,
+			    char *out, size_t cap, bool escape_space);
 
 #endif

@@ -189,16 +189,17 @@ static void test_placed(void)
 	load("place.conf", "listen http { address = \"127.0.0.1:8080\" }\n"
 	     "upstream u { server \"127.0.0.1:9000\" {} }\n"
 	     "site s {\n"
-	     "  route \"/\" { upstream = \"u\"  read_timeout = \"5s\" }\n"
+	     "  route \"/\" { upstream = \"u\"  keepalive = 8 }\n"
 	     "}\n", &errs);
-	ok(has_error(errs, "place.conf", 4, "read_timeout is not allowed in a route: it goes in "
+	ok(has_error(errs, "place.conf", 4, "keepalive is not allowed in a route: it goes in "
 		     "an upstream"), "an option where it is not allowed says where it goes");
 	free(errs);
 
 	load("place2.conf", "send_timeout = \"5s\"\nlisten http { address = \"127.0.0.1:8080\" "
 	     "send_timeout = \"5s\" }\n", &errs);
 	ok(has_error(errs, "place2.conf", 2, "send_timeout is not allowed in a listen section: "
-		     "it goes in the top level or an upstream"), "every place it may go is named");
+		     "it goes in the top level or an upstream or a route"),
+	   "every place it may go is named");
 	free(errs);
 
 	load("typo.conf", "keepalive_timout = \"5s\"\n", &errs);
