@@ -436,7 +436,9 @@ long long conf_parse_size(const char *s);
 int conf_parse_address(const char *text, struct sockaddr_storage *ss,
 		       socklen_t *len, char *err, size_t errlen);
 
-/* Write an address as "1.2.3.4:80", "[::1]:80" or "unix:/run/app.sock". */
+/* Write an address as "1.2.3.4:80", "[::1]:80" or "unix:/run/app.sock";
+ * CONF_ADDR_TEXT_MAX holds the longest (a unix path of 107 bytes). */
+#define CONF_ADDR_TEXT_MAX 128
 void conf_format_address(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* A regex as routes and health checks use it (JIT-compiled when the

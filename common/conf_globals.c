@@ -358,7 +358,7 @@ const struct conf_option conf_listen_options[] = {
 /* Two listeners on one address: the second bind() would fail. */
 static void check_listen_addresses(struct loader *ld, cfg_t *cfg, struct conf *c)
 {
-	char where[PATH_MAX + 16], text[INET6_ADDRSTRLEN + 16];
+	char where[PATH_MAX + 16], text[CONF_ADDR_TEXT_MAX];
 	unsigned i, j;
 
 	for (i = 0; i < c->nlistens; i++) {

@@ -169,6 +169,8 @@ $slow->request(GET => '/delay/1500/name');
 ok(wait_for(sub { grep { $_->{target} =~ m{/delay/1500/} } $p->backend('tcp')->requests }),
     'a slow request is in progress through the unix listener');
 my %old = map { $_ => 1 } $p->worker_pids;
+# The new configuration changes the mode and drops the PROXY listener.
+$p->write_conf($conf =~ s/mode = "0600"/mode = "0660"/r =~ s/^listen uxpp .*\n//mr);
 $p->signal('HUP');
 my ($refused, $tries, @new) = (0, 0);
 # Requests go on through the reload, until the old worker is gone: none
@@ -185,6 +187,8 @@ is($refused, 0, "no request failed during the reload ($tries made)");
 is($slow->response->{body}, 'tcp', 'a client connected before the reload gets its answer');
 $slow->close;
 is((stat $sock)[1], $ino, 'the socket file is the same one');
+is((stat $sock)[2] & 07777, 0660, 'with the mode of the new configuration');
+ok(!-e $pp_sock, 'the socket file of the listener the reload dropped is removed');
 is(unix_get($sock, '/name')->{status}, 200, 'and the new workers serve on it');
 
 # ==== a binary upgrade hands the socket over ====
@@ -207,7 +211,7 @@ sub upgrade {
 my $m1 = $p->master_pid;
 my $m0 = upgrade($m1);
 ok($m0, 'USR2: a new master with its workers');
-like($p->error_log, qr/binary upgrade: 4 listening sockets inherited/, 'it inherits the unix sockets');
+like($p->error_log, qr/binary upgrade: 3 listening sockets inherited/, 'it inherits the unix sockets');
 unlike($p->error_log, qr/removed the stale socket/, 'and binds none of them again');
 kill 'QUIT', $m0;
 ok(wait_for(sub { !Test::Portico::alive($m0) && ($p->master_pid // 0) == $m1 }, 10),
@@ -276,6 +280,7 @@ listen b {
 }
 listen c { address = "127.0.0.1:%%PORT:c%%"  mode = "0600" }
 listen d { address = "unix:relative.sock" }
+listen e { address = "unix:$tmp/b.sock" }
 upstream u { server "unix:$long" {} }
 upstream t {
 	tls = true
@@ -291,9 +296,11 @@ like($err, qr/\Q$f\E:1: bad address "unix:\/tmp\/x+\.sock": unix socket path is 
 like($err, qr/\Q$f\E:4: listen "b": mode: expected octal permissions/, 'a bad mode, with file:line');
 like($err, qr/\Q$f\E:6: listen "c": mode is for a unix socket/, 'a mode on a TCP listener');
 like($err, qr/\Q$f\E:7: .*a unix socket path must be absolute/, 'a relative path');
-like($err, qr/\Q$f\E:8: server: bad address "unix:\/tmp\/x+\.sock": unix socket path is 120/,
+like($err, qr/\Q$f\E:8: listen "e": address unix:\Q$tmp\E\/b.sock is already used by listen "b"/,
+    'two listeners on one socket path');
+like($err, qr/\Q$f\E:9: server: bad address "unix:\/tmp\/x+\.sock": unix socket path is 120/,
     'a server path too long');
-like($err, qr/\Q$f\E:10: upstream "t": server unix:\S+ is a unix socket, which has no IP address/,
+like($err, qr/\Q$f\E:11: upstream "t": server unix:\S+ is a unix socket, which has no IP address/,
     'TLS verification of a unix server needs a name');
 
 my $rt = Test::Portico->new;
