@@ -60,12 +60,15 @@ upstream hc {
 	server "%%BACKEND:ub%%" { backup = true }
 }
 
+limit_req once { rate = "1r/h"  nodelay = true }
+
 site s {
 	access_log = "$tmp/access.log"
 	tls { certificate = "$pem"  key = "$key" }
 	route "/u/" { upstream = "unix" }
 	route "/pp/" { upstream = "pp" }
 	route "/hc/" { upstream = "hc" }
+	route "/limited/" { upstream = "tcp"  limit_req = "once" }
 	route "/denied/" { upstream = "tcp"  deny = {"0.0.0.0/0", "::/0"} }
 	route "/allowed/" { upstream = "tcp"  allow = {"127.0.0.0/8", "::1"} }
 	route "/" { upstream = "tcp" }
@@ -125,6 +128,13 @@ is(unix_get($sock, '/denied/name')->{status}, 200, 'deny never refuses a unix cl
 is(http_get($port, '/denied/name')->{status}, 403, 'while it refuses a TCP client');
 is(unix_get($sock, '/allowed/name')->{status}, 403, 'an allow list refuses a unix client');
 is(http_get($port, '/allowed/name')->{status}, 200, 'and lets 127.0.0.1 in');
+
+# ==== limits ====
+
+is(unix_get($sock, '/limited/name')->{status}, 200, 'limit_req on a unix listener: the first request passes');
+is(unix_get($sock, '/limited/name')->{status}, 429,
+    'the next, on another connection, is over the limit: unix clients share the key "unix:"');
+is(http_get($port, '/limited/name')->{status}, 200, 'while a TCP client has its own');
 
 # ==== the PROXY protocol ====
 
