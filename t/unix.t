@@ -28,6 +28,7 @@ my $pp_sock = "$tmp/pp.sock";
 my $tls_sock = "$tmp/https.sock";
 my $pki = Test::Portico::TLS->new($tmp);
 my ($pem, $key) = $pki->cert('u.test');
+my $ca = $pki->ca_file;
 
 # The unix backends are started before the configuration names them.
 $p->backend('ua', unix => "$tmp/ua.sock");
@@ -54,6 +55,11 @@ upstream pp {
 	send_proxy_protocol = "v1"
 	server "%%BACKEND:pp%%" {}
 }
+# portico is its own TLS backend, through its TLS unix listener
+upstream tls {
+	tls = true  tls_ca = "$ca"  tls_server_name = "u.test"
+	server "unix:$tls_sock" {}
+}
 upstream hc {
 	health_check { path = "/name" interval = "200ms" timeout = "1s" fall = 1 rise = 1 }
 	server "%%BACKEND:hc%%" {}
@@ -62,10 +68,16 @@ upstream hc {
 
 limit_req once { rate = "1r/h"  nodelay = true }
 
-site s {
-	access_log = "$tmp/access.log"
+site inner {
+	listen = {"uxtls"}
 	tls { certificate = "$pem"  key = "$key" }
+	route "/" { upstream = "unix" }
+}
+site s {
+	listen = {"http", "ux", "uxpp"}
+	access_log = "$tmp/access.log"
 	route "/u/" { upstream = "unix" }
+	route "/tls/" { upstream = "tls" }
 	route "/pp/" { upstream = "pp" }
 	route "/hc/" { upstream = "hc" }
 	route "/limited/" { upstream = "tcp"  limit_req = "once" }
@@ -121,6 +133,9 @@ $r = https(undef, sock => IO::Socket::UNIX->new(Peer => $tls_sock), sni => 'u.te
     path => '/u/name');
 is($r->{status}, 200, 'TLS on a unix listener');
 is($r->{body}, 'ua', 'and the request is served');
+$r = http_get($port, '/tls/name');
+is($r->{status}, 200, 'TLS to a server on a unix socket, verified by its name');
+is($r->{body}, 'ua', 'the request went through it');
 
 # ==== the access rules for a client without address ====
 
@@ -180,7 +195,7 @@ ok(wait_for(sub { grep { $_->{target} =~ m{/delay/1500/} } $p->backend('tcp')->r
     'a slow request is in progress through the unix listener');
 my %old = map { $_ => 1 } $p->worker_pids;
 # The new configuration changes the mode and drops the PROXY listener.
-$p->write_conf($conf =~ s/mode = "0600"/mode = "0660"/r =~ s/^listen uxpp .*\n//mr);
+$p->write_conf($conf =~ s/mode = "0600"/mode = "0660"/r =~ s/^listen uxpp .*\n//mr =~ s/, "uxpp"//r);
 $p->signal('HUP');
 my ($refused, $tries, @new) = (0, 0);
 # Requests go on through the reload, until the old worker is gone: none
