@@ -76,6 +76,7 @@ site inner {
 site s {
 	listen = {"http", "ux", "uxpp"}
 	access_log = "$tmp/access.log"
+	real_ip_from = {"127.0.0.1"}
 	route "/u/" { upstream = "unix" }
 	route "/tls/" { upstream = "tls" }
 	route "/pp/" { upstream = "pp" }
@@ -143,6 +144,13 @@ is(unix_get($sock, '/denied/name')->{status}, 200, 'deny never refuses a unix cl
 is(http_get($port, '/denied/name')->{status}, 403, 'while it refuses a TCP client');
 is(unix_get($sock, '/allowed/name')->{status}, 403, 'an allow list refuses a unix client');
 is(http_get($port, '/allowed/name')->{status}, 200, 'and lets 127.0.0.1 in');
+
+my $xff = [ 'X-Forwarded-For' => '198.51.100.9' ];
+$e = echo_of(unix_get($sock, '/echo', headers => $xff));
+is($e->{header}{'x-real-ip'}, '198.51.100.9',
+    'real_ip_from trusts a unix client as 127.0.0.1: the address it forwards is the client');
+is(unix_get($sock, '/denied/name', headers => $xff)->{status}, 403,
+    'which the access rules then see');
 
 # ==== limits ====
 
