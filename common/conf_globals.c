@@ -281,16 +281,16 @@ static void read_mode(struct loader *ld, cfg_t *sec, const struct conf_option *o
 {
 	struct conf_listen *l = obj;
 	const char *s = cfg_getstr(sec, o->name);
-	char *end;
+	size_t n;
 	long m;
 
 	(void)c;
 	l->mode = DEFAULT_SOCKET_MODE;
 	if (s == NULL || !unix_only(ld, sec, o, l))
 		return;
-	errno = 0;
-	m = strtol(s, &end, 8);
-	if (errno != 0 || end == s || *end != '\0' || *s == '-' || *s == '+' || m > 0777)
+	n = strlen(s);
+	m = n >= 1 && n <= 4 && strspn(s, "01234567") == n ? strtol(s, NULL, 8) : -1;
+	if (m < 0 || m > 0777)
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "listen \"%s\": mode: expected octal "
 			 "permissions up to \"0777\", as in \"0660\", not \"%s\"",
 			 l->name ? l->name : "", s);
