@@ -13,6 +13,8 @@
 
 static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
+const uint8_t cidr_local_peer[16] = { [10] = 0xff, [11] = 0xff, [12] = 127, [15] = 1 };
+
 /* The address as 16 bytes; false when it is none. */
 static bool to_v6(const char *text, uint8_t out[16], bool *v4)
 {
@@ -77,9 +79,11 @@ void cidr_addr_of(const struct sockaddr *sa, uint8_t out[16])
 {
 	if (sa->sa_family == AF_INET6) {
 		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	} else {
+	} else if (sa->sa_family == AF_INET) {
 		memcpy(out, v4_mapped, 12);
 		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else {
+		memset(out, 0, 16);
 	}
 }
 
@@ -87,7 +91,9 @@ unsigned cidr_port_of(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	return 0;
 }
 
 bool cidr_contains(const struct cidr *c, const uint8_t a[16])
@@ -103,7 +109,7 @@ bool cidr_list_match(const struct cidr *list, unsigned n, const uint8_t addr[16]
 {
 	unsigned i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; addr != NULL && i < n; i++)
 		if (cidr_contains(&list[i], addr))
 			return true;
 	return false;

@@ -23,14 +23,22 @@ struct cidr {
  * be zero ("10.0.0.1/8" is refused: it says less than it seems to). */
 int cidr_parse(const char *text, struct cidr *out, char *err, size_t errlen);
 
-/* A socket address (IPv4 or IPv6) as the 16 bytes prefixes hold. */
+/* A socket address (IPv4 or IPv6) as the 16 bytes prefixes hold; any
+ * other (a unix socket's) as the unspecified address "::". */
 void cidr_addr_of(const struct sockaddr *sa, uint8_t out[16]);
 
-/* The port of a socket address (IPv4 or IPv6), in host order. */
+/* The port of a socket address (IPv4 or IPv6), in host order; 0 for any
+ * other. */
 unsigned cidr_port_of(const struct sockaddr *sa);
 
+/* What a peer with no address (a client of a unix socket) is taken for
+ * in the lists of trusted senders (proxy_protocol_from, real_ip_from):
+ * it is on this machine, so it is trusted as 127.0.0.1 is. In any other
+ * list it matches nothing. */
+extern const uint8_t cidr_local_peer[16];
+
 /* Whether addr (16 bytes, as cidr_addr_of makes) is in c; in one of the
- * n prefixes of list. */
+ * n prefixes of list (never when addr is NULL: a peer without one). */
 bool cidr_contains(const struct cidr *c, const uint8_t addr[16]);
 bool cidr_list_match(const struct cidr *list, unsigned n, const uint8_t addr[16]);
 

@@ -10,6 +10,7 @@
 #define PORTICO_CONF_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stdio.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -32,6 +33,11 @@ struct conf_listen {
 	bool proxy_protocol;		/* ... after a PROXY protocol header */
 	struct cidr *proxy_protocol_from;	/* who may send the header */
 	unsigned nproxy_protocol_from;
+	/* unix: addresses: the socket file's permissions and owners */
+	unsigned mode;
+	char *owner, *group;		/* NULL: the master's */
+	uid_t uid;			/* owner's, when set */
+	gid_t gid;			/* group's, when set */
 	int index;			/* position in conf->listens */
 	char *default_site_name;	/* as written, or NULL */
 	const struct conf_site *default_site;	/* for hosts no site names: the
@@ -510,15 +516,21 @@ long conf_parse_usec(const char *s);
 /* Parse "4096", "16k", "1m", "1g" into bytes; -1 if invalid. */
 long long conf_parse_size(const char *s);
 
+/* How a unix-domain socket address is written: "unix:/run/app.sock". */
+#define CONF_UNIX_PREFIX "unix:"
+
 /*
  * Parse "host:port", "[v6]:port" or "*:port" (and "port" alone meaning
- * all IPv4 addresses) into a socket address. Host names are not resolved
- * except "localhost". Returns 0, or -1 with a reason in err[errlen].
+ * all IPv4 addresses), or "unix:/absolute/path", into a socket address.
+ * Host names are not resolved except "localhost". Returns 0, or -1 with
+ * a reason in err[errlen].
  */
 int conf_parse_address(const char *text, struct sockaddr_storage *ss,
 		       socklen_t *len, char *err, size_t errlen);
 
-/* Write an address as "1.2.3.4:80" or "[::1]:80". */
+/* Write an address as "1.2.3.4:80", "[::1]:80" or "unix:/run/app.sock";
+ * CONF_ADDR_TEXT_MAX holds the longest (a unix path of 107 bytes). */
+#define CONF_ADDR_TEXT_MAX 128
 void conf_format_address(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* A regex as routes and health checks use it (JIT-compiled when the
@@ -533,5 +545,8 @@ bool conf_route_statuses_listed(const struct conf_route *r);
 /* The same address and port; the any address ("*:80"). */
 bool conf_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 bool conf_addr_is_any(const struct sockaddr_storage *ss);
+
+/* The path of a unix-domain socket address; NULL for any other. */
+const char *conf_unix_path(const struct sockaddr_storage *ss);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -254,9 +255,95 @@ static void dump_address(FILE *out, const struct conf_option *o, const void *obj
 	conf_dump_line(out, indent, o->name, ((const struct conf_listen *)obj)->address);
 }
 
+static bool is_unix_listen(const struct conf_listen *l)
+{
+	return l->addrlen != 0 && l->addr.ss_family == AF_UNIX;
+}
+
+/* The socket file's options mean nothing on a TCP listener. Read after
+ * the address. */
+static bool unix_only(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+		      const struct conf_listen *l)
+{
+	if (is_unix_listen(l) || l->addrlen == 0)
+		return true;
+	ld_error(ld, ld_opt_line(ld, sec, o->name), "listen \"%s\": %s is for a unix socket "
+		 "(address = \"unix:/path\"), not for %s", l->name ? l->name : "", o->name,
+		 l->address);
+	return false;
+}
+
+/* Who may connect is who may write the file: by default anyone, as
+ * anyone may connect to a TCP port. */
+#define DEFAULT_SOCKET_MODE 0666
+
+static void read_mode(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
+		      struct conf *c)
+{
+	struct conf_listen *l = obj;
+	const char *s = cfg_getstr(sec, o->name);
+	size_t n;
+	long m;
+
+	(void)c;
+	l->mode = DEFAULT_SOCKET_MODE;
+	if (s == NULL || !unix_only(ld, sec, o, l))
+		return;
+	n = strlen(s);
+	m = n >= 1 && n <= 4 && strspn(s, "01234567") == n ? strtol(s, NULL, 8) : -1;
+	if (m < 0 || m > 0777)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "listen \"%s\": mode: expected octal "
+			 "permissions up to \"0777\", as in \"0660\", not \"%s\"",
+			 l->name ? l->name : "", s);
+	else
+		l->mode = (unsigned)m;
+}
+
+static void dump_mode(FILE *out, const struct conf_option *o, const void *obj,
+		      const char *indent)
+{
+	const struct conf_listen *l = obj;
+
+	if (is_unix_listen(l))
+		fprintf(out, "%s%s = \"%04o\"\n", indent, o->name, l->mode);
+}
+
+static void check_owner(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj)
+{
+	struct conf_listen *l = obj;
+	struct passwd *pw;
+
+	if (!unix_only(ld, sec, o, l))
+		return;
+	if ((pw = getpwnam(l->owner)) == NULL)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "unknown user \"%s\"", l->owner);
+	else
+		l->uid = pw->pw_uid;
+}
+
+static void check_group(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj)
+{
+	struct conf_listen *l = obj;
+	struct group *gr;
+
+	if (!unix_only(ld, sec, o, l))
+		return;
+	if ((gr = getgrnam(l->group)) == NULL)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "unknown group \"%s\"", l->group);
+	else
+		l->gid = gr->gr_gid;
+}
+
 const struct conf_option conf_listen_options[] = {
 	{ "address", CS_LISTEN, CT_CUSTOM, NULL, 0, 0, 0, read_address, NULL, dump_address,
-	  "where to listen: \"host:port\", \"[v6]:port\", \"*:port\" or a port", 0 },
+	  "where to listen: \"host:port\", \"[v6]:port\", \"*:port\", a port, or "
+	  "\"unix:/path\"", 0 },
+	{ "mode", CS_LISTEN, CT_CUSTOM, NULL, 0, 0, 0, read_mode, NULL, dump_mode,
+	  "unix: the socket file's permissions, octal (default \"0666\")", 0 },
+	{ "owner", CS_LISTEN, CT_STRING, NULL, 0, 0, L(owner), NULL, check_owner, NULL,
+	  "unix: the user the socket file belongs to (default: the master's)", 0 },
+	{ "group", CS_LISTEN, CT_STRING, NULL, 0, 0, L(group), NULL, check_group, NULL,
+	  "unix: the group the socket file belongs to (default: the master's)", 0 },
 	{ "backlog", CS_LISTEN, CT_NUMBER, "511", 1, 65535, L(backlog), NULL, NULL, NULL,
 	  "the kernel's queue of connections not yet accepted", 0 },
 	{ "tls", CS_LISTEN, CT_BOOL, "false", 0, 0, L(tls), NULL, NULL, NULL,
@@ -274,7 +361,7 @@ const struct conf_option conf_listen_options[] = {
 /* Two listeners on one address: the second bind() would fail. */
 static void check_listen_addresses(struct loader *ld, cfg_t *cfg, struct conf *c)
 {
-	char where[PATH_MAX + 16], text[INET6_ADDRSTRLEN + 16];
+	char where[PATH_MAX + 16], text[CONF_ADDR_TEXT_MAX];
 	unsigned i, j;
 
 	for (i = 0; i < c->nlistens; i++) {

@@ -18,6 +18,7 @@
 
 #include "conf_loader.h"
 #include "conf_parts.h"
+#include "cidr.h"
 #include "conf_tls.h"
 #include "tls.h"
 
@@ -365,6 +366,25 @@ static bool any_tls_option(cfg_t *sec)
 	return false;
 }
 
+/* Without tls_server_name, a certificate is verified against the
+ * server's IP address: a unix socket has none to verify it against. */
+static void check_unix_verify(struct loader *ld, cfg_t *sec, const struct conf_upstream *u,
+			      const struct conf_upstream_tls *t)
+{
+	unsigned i;
+
+	if (!t->verify || t->server_name != NULL)
+		return;
+	for (i = 0; i < u->nservers; i++) {
+		if (u->servers[i].addrlen == 0 || u->servers[i].addr.ss_family != AF_UNIX)
+			continue;
+		ld_error(ld, ld_opt_line(ld, sec, "tls"), "upstream \"%s\": server %s is a unix "
+			 "socket, which has no IP address to verify a certificate against: set "
+			 "tls_server_name (or tls_verify = false)", u->name, u->servers[i].address);
+		return;
+	}
+}
+
 void conf_tls_upstream(struct loader *ld, cfg_t *sec, struct conf_upstream *u, struct conf *c)
 {
 	struct conf_upstream_tls *t;
@@ -382,6 +402,7 @@ void conf_tls_upstream(struct loader *ld, cfg_t *sec, struct conf_upstream *u, s
 	memset(t, 0, sizeof(*t));
 	u->tls = t;
 	conf_read(ld, sec, conf_tls_upstream_options, t, c);
+	check_unix_verify(ld, sec, u, t);
 	if ((t->cert.chain == NULL) != (t->cert.key == NULL))
 		ld_error(ld, ld_opt_line(ld, sec, t->cert.chain ? "tls_certificate" : "tls_key"),
 			 "upstream \"%s\": tls_certificate and tls_key go together", u->name);
@@ -389,13 +410,15 @@ void conf_tls_upstream(struct loader *ld, cfg_t *sec, struct conf_upstream *u, s
 		report_tls_err(ld, sec, &e);
 }
 
+/* A unix socket has no port: the clients reach it through a balancer,
+ * on the port https URLs leave out. */
 static unsigned port_of(const struct conf_listen *l)
 {
 	const struct sockaddr_storage *ss = &l->addr;
 
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_UNIX)
+		return 443;
+	return cidr_port_of((const struct sockaddr *)ss);
 }
 
 /* A site's TLS settings serve its TLS listeners, and only them. */
@@ -409,7 +432,9 @@ static void check_site(struct loader *ld, cfg_t *sec, struct conf_site *site)
 
 		if (!l->tls)
 			continue;
-		if (first_tls == NULL)
+		/* the port of a TCP listener says more than a unix one's */
+		if (first_tls == NULL ||
+		    (first_tls->addr.ss_family == AF_UNIX && l->addr.ss_family != AF_UNIX))
 			first_tls = l;
 		if (site->tls == NULL)
 			ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" is served on listener "

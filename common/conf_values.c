@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include "core.h"
 #include "conf.h"
@@ -197,6 +198,29 @@ static int parse_ipv4(const char *text, struct sockaddr_in *sin,
 	return parse_port(colon + 1, &sin->sin_port, err, errlen);
 }
 
+/* "unix:/run/app.sock": an absolute path, as the master may chdir("/")
+ * before it binds or a worker connects, and one that fits sun_path. */
+static int parse_unix(const char *path, struct sockaddr_un *sun, socklen_t *len,
+		      char *err, size_t errlen)
+{
+	size_t n = strlen(path);
+
+	if (path[0] != '/') {
+		snprintf(err, errlen, "a unix socket path must be absolute, as in "
+			 "\"unix:/run/app.sock\"");
+		return -1;
+	}
+	if (n >= sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "unix socket path is %zu bytes long, longer than the "
+			 "%zu a socket address holds", n, sizeof(sun->sun_path) - 1);
+		return -1;
+	}
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
 int conf_parse_address(const char *text, struct sockaddr_storage *ss,
 		       socklen_t *len, char *err, size_t errlen)
 {
@@ -205,6 +229,9 @@ int conf_parse_address(const char *text, struct sockaddr_storage *ss,
 		snprintf(err, errlen, "empty address");
 		return -1;
 	}
+	if (strncmp(text, CONF_UNIX_PREFIX, strlen(CONF_UNIX_PREFIX)) == 0)
+		return parse_unix(text + strlen(CONF_UNIX_PREFIX), (struct sockaddr_un *)ss, len,
+				  err, errlen);
 	if (text[0] == '[') {
 		*len = sizeof(struct sockaddr_in6);
 		return parse_ipv6(text, (struct sockaddr_in6 *)ss, err, errlen);
@@ -227,6 +254,9 @@ void conf_format_address(const struct sockaddr *sa, char *out, size_t outlen)
 
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 		snprintf(out, outlen, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else if (sa->sa_family == AF_UNIX) {
+		snprintf(out, outlen, CONF_UNIX_PREFIX "%s",
+			 ((const struct sockaddr_un *)sa)->sun_path);
 	} else {
 		snprintf(out, outlen, "(family %d)", sa->sa_family);
 	}
@@ -242,6 +272,8 @@ bool conf_addr_equal(const struct sockaddr_storage *a,
 
 		return x->sin_port == y->sin_port &&
 		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	} else if (a->ss_family == AF_UNIX) {
+		return strcmp(conf_unix_path(a), conf_unix_path(b)) == 0;
 	} else {
 		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 
@@ -252,10 +284,17 @@ bool conf_addr_equal(const struct sockaddr_storage *a,
 
 bool conf_addr_is_any(const struct sockaddr_storage *ss)
 {
+	if (ss->ss_family == AF_UNIX)
+		return false;
 	if (ss->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
 		    htonl(INADDR_ANY);
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+const char *conf_unix_path(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_UNIX ? ((const struct sockaddr_un *)ss)->sun_path : NULL;
 }
 
 pcre2_code *conf_regex_compile(const char *re, char *err, size_t errlen)

@@ -254,7 +254,7 @@ static bool client_holds(const struct route_cond *c, const struct route_input *i
 {
 	unsigned i;
 
-	for (i = 0; i < c->n; i++)
+	for (i = 0; in->client_addr != NULL && i < c->n; i++)
 		if (cidr_contains(&c->entries[i].cidr, in->client_addr))
 			return true;
 	return false;

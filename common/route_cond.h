@@ -62,7 +62,8 @@ struct route_cond {
 struct route_input {
 	const struct http_message *req;
 	const uint8_t *client_addr;	/* 16 bytes (cidr.h), after PROXY
-					 * protocol and real_ip_from */
+					 * protocol and real_ip_from; NULL
+					 * for a unix socket's client */
 };
 
 /* Whether every condition of r holds for in. */

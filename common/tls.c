@@ -645,9 +645,12 @@ SSL *tls_upstream_ssl(const struct conf_upstream_tls *t, const struct conf_serve
 	if (t->server_name != NULL) {
 		ok = SSL_set_tlsext_host_name(ssl, t->server_name) == 1 &&
 		     (!t->verify || SSL_set1_host(ssl, t->server_name) == 1);
-	} else {
+	} else if (t->verify) {
+		/* not a unix socket: the configuration requires a name for it */
 		address_text(srv, ip, sizeof(ip));
-		ok = !t->verify || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) == 1;
+		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) == 1;
+	} else {
+		ok = true;
 	}
 	if (!ok || (key != NULL && SSL_set_ex_data(ssl, server_key_index, (void *)key) != 1)) {
 		SSL_free(ssl);

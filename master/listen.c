@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "log.h"
 #include "listen.h"
@@ -30,28 +32,140 @@ static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockadd
 		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
 		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 	}
+	if (a->ss_family == AF_UNIX)
+		return strcmp(conf_unix_path(a), conf_unix_path(b)) == 0;
 	return false;
+}
+
+/* ---- unix sockets ---- */
+
+/*
+ * A socket file left at the path: by a master that crashed (nothing
+ * accepts on it, connect() is refused: it goes), or by a portico or
+ * another program that runs (it stays, and we do not start). Anything
+ * that is not a socket is nobody's to remove.
+ */
+static int clear_stale_socket(const struct conf_listen *l, char *err, size_t errlen)
+{
+	const char *path = conf_unix_path(&l->addr);
+	struct stat st;
+	int fd, r, e;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "listen \"%s\": %s exists and is not a socket", l->name,
+			 path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket() for %s failed (%d: %s)", l->address, errno,
+			 strerror(errno));
+		return -1;
+	}
+	r = connect(fd, (const struct sockaddr *)&l->addr, l->addrlen);
+	e = errno;
+	close(fd);
+	if (r == 0 || e != ECONNREFUSED) {
+		snprintf(err, errlen, "listen \"%s\": %s is in use: %s", l->name, path,
+			 r == 0 ? "something accepts connections on it (is portico already "
+				  "running?)" : strerror(e));
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "removing the stale socket %s failed (%d: %s)", path, errno,
+			 strerror(errno));
+		return -1;
+	}
+	log_msg(LL_NOTICE, "listen \"%s\": removed the stale socket %s", l->name, path);
+	return 0;
+}
+
+/* Who may connect is who may write the file; the master sets it while
+ * root, before the socket listens. Also applied again to a socket kept
+ * over a reload, so that a changed mode takes effect. */
+static int set_permissions(const struct conf_listen *l, char *err, size_t errlen)
+{
+	const char *path = conf_unix_path(&l->addr);
+
+	if (chmod(path, (mode_t)l->mode) < 0) {
+		snprintf(err, errlen, "chmod(\"%s\", %04o) failed (%d: %s)", path, l->mode, errno,
+			 strerror(errno));
+		return -1;
+	}
+	if ((l->owner != NULL || l->group != NULL) &&
+	    chown(path, l->owner != NULL ? l->uid : (uid_t)-1,
+		  l->group != NULL ? l->gid : (gid_t)-1) < 0) {
+		snprintf(err, errlen, "chown(\"%s\") to %s:%s failed (%d: %s)", path,
+			 l->owner ? l->owner : "-", l->group ? l->group : "-", errno,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_unix(const struct conf_listen *l)
+{
+	return l->addr.ss_family == AF_UNIX;
+}
+
+static void remove_socket_file(const struct conf_listen *l)
+{
+	const char *path = conf_unix_path(&l->addr);
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_errno(LL_ERROR, errno, "listen \"%s\": removing %s failed", l->name, path);
+}
+
+void listen_remove_files(const struct conf *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nlistens; i++)
+		if (is_unix(&c->listens[i]))
+			remove_socket_file(&c->listens[i]);
+}
+
+/* Close a socket open_one() bound, its file with it. */
+static void close_one(const struct conf_listen *l, int fd)
+{
+	close(fd);
+	if (is_unix(l))
+		remove_socket_file(l);
 }
 
 static int open_one(const struct conf_listen *l, char *err, size_t errlen)
 {
 	int fd, one = 1;
 
+	if (is_unix(l) && clear_stale_socket(l, err, errlen) < 0)
+		return -1;
 	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket() for %s failed (%d: %s)", l->address, errno,
 			 strerror(errno));
 		return -1;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!is_unix(l))
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* "[::]:80" means IPv6 only, so it can sit beside "0.0.0.0:80". */
 	if (l->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0 ||
-	    listen(fd, l->backlog) < 0) {
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0) {
 		snprintf(err, errlen, "bind() to %s failed (%d: %s)", l->address, errno,
 			 strerror(errno));
 		close(fd);
+		return -1;
+	}
+	if (is_unix(l) && set_permissions(l, err, errlen) < 0) {
+		close_one(l, fd);
+		return -1;
+	}
+	if (listen(fd, l->backlog) < 0) {
+		snprintf(err, errlen, "listen() on %s failed (%d: %s)", l->address, errno,
+			 strerror(errno));
+		close_one(l, fd);
 		return -1;
 	}
 	return fd;
@@ -91,10 +205,15 @@ int *listen_open_all(const struct conf *nc, const struct conf *old,
 		return NULL;
 	}
 	for (i = 0; i < nc->nlistens; i++) {
-		fds[i] = find_reusable(&nc->listens[i], old, old_fds);
-		if (fds[i] >= 0)
+		const struct conf_listen *l = &nc->listens[i];
+
+		fds[i] = find_reusable(l, old, old_fds);
+		if (fds[i] >= 0) {
+			if (is_unix(l) && set_permissions(l, err, errlen) < 0)
+				goto fail;
 			continue;
-		fds[i] = open_one(&nc->listens[i], err, errlen);
+		}
+		fds[i] = open_one(l, err, errlen);
 		if (fds[i] < 0)
 			goto fail;
 	}
@@ -102,7 +221,7 @@ int *listen_open_all(const struct conf *nc, const struct conf *old,
 fail:
 	while (i-- > 0)
 		if (!is_reused(fds[i], old, old_fds))
-			close(fds[i]);
+			close_one(&nc->listens[i], fds[i]);
 	free(fds);
 	return NULL;
 }
@@ -118,12 +237,13 @@ void listen_close_unused(const struct conf *old, const int *old_fds,
 		for (j = 0; j < nc->nlistens; j++)
 			kept = kept || new_fds[j] == old_fds[i];
 		if (!kept)
-			close(old_fds[i]);
+			close_one(&old->listens[i], old_fds[i]);
 	}
 }
 
-/* One inherited descriptor, checked: it must be a listening TCP socket,
- * or a stray number in the variable could have us accept() on anything. */
+/* One inherited descriptor, checked: it must be a listening stream
+ * socket (TCP or unix), or a stray number in the variable could have us
+ * accept() on anything. */
 static int adopt_inherited(const char *text, struct inherited *in)
 {
 	int fd, listening = 0, type = 0;
@@ -157,12 +277,22 @@ unsigned listen_parse_inherited(const char *spec, struct inherited *out, unsigne
 			n++;
 		else
 			log_msg(LL_ERROR, "ignoring inherited socket \"%.*s\": not a listening "
-				"TCP socket", (int)strcspn(p, ";"), p);
+				"stream socket", (int)strcspn(p, ";"), p);
 		p = strchr(p, ';');
 		if (p != NULL)
 			p++;
 	}
 	return n;
+}
+
+static bool was_inherited(int fd, const struct inherited *in, unsigned nin)
+{
+	unsigned j;
+
+	for (j = 0; j < nin; j++)
+		if (in[j].taken && in[j].fd == fd)
+			return true;
+	return false;
 }
 
 int *listen_take_inherited(const struct conf *c, struct inherited *in, unsigned nin,
@@ -178,22 +308,24 @@ int *listen_take_inherited(const struct conf *c, struct inherited *in, unsigned 
 	for (i = 0; i < c->nlistens; i++) {
 		fds[i] = -1;
 		for (j = 0; j < nin && fds[i] < 0; j++) {
-			if (in[j].fd >= 0 && same_sockaddr(&in[j].addr, &c->listens[i].addr)) {
+			if (!in[j].taken && same_sockaddr(&in[j].addr, &c->listens[i].addr)) {
 				fds[i] = in[j].fd;
-				in[j].fd = -1;
+				in[j].taken = true;
 			}
 		}
 		if (fds[i] < 0 && (fds[i] = open_one(&c->listens[i], err, errlen)) < 0)
 			break;
 	}
-	/* What the new configuration does not listen on any more. */
+	/* What the new configuration does not listen on any more. Its
+	 * socket files stay: the old master may still be serving on them. */
 	for (j = 0; j < nin; j++)
-		if (in[j].fd >= 0)
+		if (!in[j].taken || i < c->nlistens)
 			close(in[j].fd);
 	if (i == c->nlistens)
 		return fds;
 	while (i-- > 0)
-		close(fds[i]);
+		if (!was_inherited(fds[i], in, nin))
+			close_one(&c->listens[i], fds[i]);
 	free(fds);
 	return NULL;
 }

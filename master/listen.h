@@ -25,13 +25,14 @@ int *listen_open_all(const struct conf *nc, const struct conf *old,
 /* A listening socket handed over by the master of a binary upgrade. */
 struct inherited {
 	int fd;
+	bool taken;			/* by a listener of the configuration */
 	struct sockaddr_storage addr;
 	socklen_t len;
 };
 
 /*
  * The sockets named in spec, the PORTICO_LISTEN_FDS value "fd;fd;...":
- * at most max into out, each checked to be a listening TCP socket; the
+ * at most max into out, each checked to be a listening stream socket; the
  * others are logged and left alone. Returns how many.
  */
 unsigned listen_parse_inherited(const char *spec, struct inherited *out, unsigned max);
@@ -46,8 +47,17 @@ unsigned listen_parse_inherited(const char *spec, struct inherited *out, unsigne
 int *listen_take_inherited(const struct conf *c, struct inherited *in, unsigned nin,
 			   char *err, size_t errlen);
 
-/* Close the sockets of old that nc's array new_fds does not reuse. */
+/* Close the sockets of old that nc's array new_fds does not reuse (and
+ * remove the files of unix ones). */
 void listen_close_unused(const struct conf *old, const int *old_fds,
 			 const struct conf *nc, const int *new_fds);
+
+/*
+ * Remove the socket files of c's unix listeners: when the master stops
+ * for good, not when it hands its sockets to a new binary. A unix
+ * listener is bound after its stale file is removed (nothing accepted on
+ * it) and refused while something accepts on it.
+ */
+void listen_remove_files(const struct conf *c);
 
 #endif

@@ -736,6 +736,17 @@ static void remove_pid_file(void)
 	unlink(oldbin);
 }
 
+/* The unix sockets' files go with the last master that serves on them:
+ * not while a new master of a binary upgrade runs on the same sockets,
+ * nor, in the new master, while the old one it would hand back to (a
+ * rollback) still runs. */
+static void remove_socket_files(void)
+{
+	if (new_master != 0 || (old_master != 0 && getppid() == old_master))
+		return;
+	listen_remove_files(conf);
+}
+
 /* The reload verdict goes with the master that wrote it; one written by
  * the new master of a binary upgrade, which shares the path, stays. */
 static void remove_verdict(void)
@@ -804,6 +815,7 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 			conf->user, (long)getuid());
 	log_msg(LL_NOTICE, "portico %s started, %u workers", PACKAGE_VERSION, conf->workers);
 	status = supervise();
+	remove_socket_files();
 	remove_pid_file();
 	remove_verdict();
 	log_msg(LL_NOTICE, "exiting");

@@ -422,7 +422,8 @@ static void probe_begin(struct probe *p)
 		return;
 	}
 	p->conn.io.fd = fd;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (srv->addr.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&srv->addr, srv->addrlen) < 0 &&
 	    errno != EINPROGRESS) {
 		probe_fail(p, "connect() failed: %s", strerror(errno));

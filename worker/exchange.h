@@ -94,6 +94,9 @@ struct client_side {
 	const char *addr;		/* the client's address, as text */
 	uint8_t addr_bin[16];		/* ... and as prefixes hold it (cidr.h) */
 	uint16_t port;			/* the client's port */
+	bool addrless;			/* a unix socket's client, with no PROXY
+					 * header: addr is "unix:", addr_bin and
+					 * local_bin mean nothing */
 	uint8_t local_bin[16];		/* where it connected to (kept only when
 					 * an upstream sends PROXY headers) */
 	uint16_t local_port;
@@ -308,6 +311,14 @@ void exchange_redirect(struct exchange *x, int status, const char *location);
 
 /* What the request's variables ($host, $1, ...) are read from. */
 struct var_source exchange_vars(const struct exchange *x);
+
+/* The client's address for prefix lists (allow, deny, filters,
+ * cache_purge): NULL for a client with none (a unix socket's, without
+ * PROXY header), which is in no prefix. */
+static inline const uint8_t *exchange_client_bin(const struct exchange *x)
+{
+	return x->client.addrless ? NULL : x->client.addr_bin;
+}
 
 /* Hand the exchange to content c, after the content module that had it
  * has let go of what it held (its finish). */

@@ -65,7 +65,7 @@ static void put_forwarded(struct head_writer *w, const struct exchange *x, unsig
 {
 	const struct http_message *r = &x->req;
 	const char *peer = x->client.addr;
-	bool v6 = strchr(peer, ':') != NULL;
+	bool v6 = !x->client.addrless && strchr(peer, ':') != NULL;
 	unsigned i;
 
 	if (which & CONF_FWD_FOR) {
@@ -88,9 +88,10 @@ static void put_forwarded(struct head_writer *w, const struct exchange *x, unsig
 		hw_put_str(w, x->client.tls ? "X-Forwarded-Proto: https\r\n"
 					  : "X-Forwarded-Proto: http\r\n");
 	if (which & CONF_FWD_FORWARDED) {
-		/* RFC 7239: an IPv6 address is bracketed and quoted. */
+		/* RFC 7239: an IPv6 address is bracketed and quoted; a client
+		 * without an address (a unix socket's) is "unknown". */
 		hw_put_str(w, v6 ? "Forwarded: for=\"[" : "Forwarded: for=");
-		hw_put_str(w, peer);
+		hw_put_str(w, x->client.addrless ? "unknown" : peer);
 		hw_put_str(w, v6 ? "]\"" : "");
 		hw_put_str(w, x->client.tls ? ";proto=https\r\n" : ";proto=http\r\n");
 	}

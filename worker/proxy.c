@@ -159,6 +159,7 @@ static void connect_next(struct exchange *x, bool pooled)
 	int err = 0, r;
 
 	exchange_goto(x, PH_CONNECT);
+	client.addrless = x->client.addrless;
 	memcpy(client.addr, x->client.addr_bin, sizeof(client.addr));
 	client.port = x->client.port;
 	memcpy(client.local, x->client.local_bin, sizeof(client.local));

@@ -143,7 +143,7 @@ static int normalize_uri(struct exchange *x)
 
 static int route_request(struct exchange *x)
 {
-	struct route_input in = { &x->req, x->client.addr_bin };
+	struct route_input in = { &x->req, exchange_client_bin(x) };
 
 	if (normalize_uri(x) < 0)
 		return P_DONE;

@@ -119,10 +119,14 @@ static void client_event(struct ev_io *io, uint32_t events)
 	ev_post(s->state == SS_EXCHANGE ? &s->x->task : &s->task);
 }
 
-/* The client is at sa: for the logs, the access rules and the limits. */
+/* The client is at sa: for the logs, the access rules and the limits.
+ * A unix socket's client has no address: it is "unix:", as in nginx. */
 static void set_peer(struct session *s, const struct sockaddr *sa)
 {
-	if (sa->sa_family == AF_INET6)
+	s->addrless = sa->sa_family == AF_UNIX;
+	if (s->addrless)
+		snprintf(s->peer, sizeof(s->peer), CONF_UNIX_PREFIX);
+	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
 			  s->peer, sizeof(s->peer));
 	else
@@ -200,9 +204,10 @@ void session_accept(int fd, const struct conf_listen *lst,
 	s->listen = lst;
 	s->timer.cb = session_timeout;
 	set_peer(s, peer);
-	if (local_wanted)
+	if (local_wanted && !s->addrless)
 		remember_local(s);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!s->addrless)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	s->next = open_sessions;
 	if (open_sessions)
@@ -222,7 +227,8 @@ void session_accept(int fd, const struct conf_listen *lst,
 		return;
 	}
 	/* Only a trusted balancer may say who the client is. */
-	if (!cidr_list_match(lst->proxy_protocol_from, lst->nproxy_protocol_from, s->peer_bin)) {
+	if (!cidr_list_match(lst->proxy_protocol_from, lst->nproxy_protocol_from,
+			     s->addrless ? cidr_local_peer : s->peer_bin)) {
 		session_log(s, LL_INFO, 0, "listen \"%s\": the peer is not in "
 			    "proxy_protocol_from, closed", lst->name);
 		session_close(s, "untrusted PROXY protocol peer");
@@ -449,6 +455,7 @@ static struct exchange *new_exchange(struct session *s)
 		.in = s->in,
 		.addr = s->peer,
 		.port = s->peer_port,
+		.addrless = s->addrless,
 		.local_port = s->local_port,
 		.listen = s->listen,
 		.tls_site = s->tls_site,

@@ -47,6 +47,8 @@ struct session {
 	char peer[INET6_ADDRSTRLEN];
 	uint8_t peer_bin[16];		/* the same, for prefixes (cidr.h) */
 	uint16_t peer_port;
+	bool addrless;			/* a unix socket's client, with no PROXY
+					 * header: peer is "unix:" */
 	/* the address the client connected to, for PROXY protocol headers
 	 * to servers: only kept when an upstream sends them */
 	uint8_t local_bin[16];

@@ -163,7 +163,8 @@ static void idle_event(struct ev_io *io, uint32_t events)
 static bool may_serve(const struct upconn *uc, const struct upconn_client *client)
 {
 	return uc->up->conf->send_proxy_protocol == 0 ||
-	       (memcmp(uc->client.addr, client->addr, sizeof(client->addr)) == 0 &&
+	       (uc->client.addrless == client->addrless &&
+		memcmp(uc->client.addr, client->addr, sizeof(client->addr)) == 0 &&
 		memcmp(uc->client.local, client->local, sizeof(client->local)) == 0 &&
 		uc->client.local_port == client->local_port);
 }
@@ -195,7 +196,9 @@ static int open_socket(const struct conf_server *srv, int *err)
 		*err = errno;
 		return -1;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A unix socket has no Nagle to turn off. */
+	if (srv->addr.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&srv->addr, srv->addrlen) < 0 &&
 	    errno != EINPROGRESS) {
 		*err = errno;
@@ -252,10 +255,13 @@ static int tcp_connected(struct upconn *uc)
 	return err;
 }
 
-static void sockaddr_of(const uint8_t addr[16], unsigned port, struct sockaddr_in6 *sa)
+/* An address of the client side as pp_write takes it; no family when
+ * the client has none, which makes the header UNKNOWN (v1) or LOCAL (v2). */
+static void sockaddr_of(const struct upconn_client *c, const uint8_t addr[16], unsigned port,
+			struct sockaddr_in6 *sa)
 {
 	memset(sa, 0, sizeof(*sa));
-	sa->sin6_family = AF_INET6;
+	sa->sin6_family = c->addrless ? AF_UNSPEC : AF_INET6;
 	memcpy(&sa->sin6_addr, addr, 16);
 	sa->sin6_port = htons((uint16_t)port);
 }
@@ -269,8 +275,8 @@ static int send_proxy_header(struct upconn *uc)
 	unsigned char head[PP_V1_MAX];
 	size_t len;
 
-	sockaddr_of(uc->client.addr, uc->client.port, &src);
-	sockaddr_of(uc->client.local, uc->client.local_port, &dst);
+	sockaddr_of(&uc->client, uc->client.addr, uc->client.port, &src);
+	sockaddr_of(&uc->client, uc->client.local, uc->client.local_port, &dst);
 	len = pp_write((enum pp_version)uc->up->conf->send_proxy_protocol,
 		       (struct sockaddr *)&src, (struct sockaddr *)&dst, head, sizeof(head));
 	if (send(uc->conn.io.fd, head, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len) {

@@ -21,8 +21,10 @@ struct ring_point;
 
 /* Whom a connection to a server speaks for, when its upstream sends a
  * PROXY protocol header: the client, and the address it connected to
- * (16 bytes as cidr.h holds them, and ports). */
+ * (16 bytes as cidr.h holds them, and ports), or nobody known (a unix
+ * socket's client: the header then says UNKNOWN, or LOCAL in v2). */
 struct upconn_client {
+	bool addrless;
 	uint8_t addr[16];
 	uint16_t port;
 	uint8_t local[16];

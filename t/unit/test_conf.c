@@ -103,7 +103,7 @@ static bool lines_sorted(const char *errs, const char *file)
 
 static const char *addr_text(const struct sockaddr_storage *ss)
 {
-	static char buf[64];
+	static char buf[160];
 
 	conf_format_address((const struct sockaddr *)ss, buf, sizeof(buf));
 	return buf;
@@ -652,6 +652,36 @@ static void test_parsers(void)
 	    "empty address refused");
 	ok(conf_parse_address(":80", &ss, &len, err, sizeof(err)) == -1,
 	    "empty host refused");
+
+	ok(conf_parse_address("unix:/run/app.sock", &ss, &len, err, sizeof(err)) == 0 &&
+	    ss.ss_family == AF_UNIX && len == sizeof(sa_family_t) + strlen("/run/app.sock") + 1,
+	    "address unix");
+	is_str(addr_text(&ss), "unix:/run/app.sock", "address unix formatted");
+	is_str(conf_unix_path(&ss), "/run/app.sock", "unix path");
+	ok(!conf_addr_is_any(&ss), "a unix address is not the any address");
+	{
+		struct sockaddr_storage other;
+		socklen_t olen;
+
+		conf_parse_address("unix:/run/other.sock", &other, &olen, err, sizeof(err));
+		ok(!conf_addr_equal(&ss, &other), "unix addresses differ by path");
+		conf_parse_address("unix:/run/app.sock", &other, &olen, err, sizeof(err));
+		ok(conf_addr_equal(&ss, &other), "unix addresses equal by path");
+	}
+	ok(conf_parse_address("unix:app.sock", &ss, &len, err, sizeof(err)) == -1,
+	    "relative unix path refused");
+	ok(conf_parse_address("unix:", &ss, &len, err, sizeof(err)) == -1,
+	    "empty unix path refused");
+	{
+		char longest[160] = "unix:/";
+
+		memset(longest + 6, 'a', 106);	/* a path of 107 bytes fits */
+		ok(conf_parse_address(longest, &ss, &len, err, sizeof(err)) == 0,
+		   "unix path of 107 bytes");
+		longest[112] = 'a';		/* 108 does not */
+		ok(conf_parse_address(longest, &ss, &len, err, sizeof(err)) == -1 &&
+		   strstr(err, "108 bytes long") != NULL, "unix path of 108 bytes refused");
+	}
 }
 
 static void test_hosts_and_regex(void)

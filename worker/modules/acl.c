@@ -1,6 +1,8 @@
 /*
  * acl.c: refusing clients by their address: deny before allow, so that
- * a denied address stays refused whatever allow says.
+ * a denied address stays refused whatever allow says. A client without
+ * an address (a unix socket's) is in no prefix: deny lets it through, and
+ * an allow list refuses it.
  */
 #include "config.h"
 
@@ -10,15 +12,16 @@
 static int check_address(struct exchange *x)
 {
 	const struct conf_acl *a = x->route != NULL ? x->route->acl : NULL;
-	const uint8_t *addr = x->client.addr_bin;
+	const uint8_t *addr = exchange_client_bin(x);
 
 	if (a == NULL)
 		return P_OK;
-	if (a->deny_tree != NULL && prefix_tree_lookup(a->deny_tree, addr, NULL)) {
+	if (a->deny_tree != NULL && addr != NULL && prefix_tree_lookup(a->deny_tree, addr, NULL)) {
 		exchange_deny(x, 403, "deny", false);
 		return P_DONE;
 	}
-	if (a->allow_tree != NULL && !prefix_tree_lookup(a->allow_tree, addr, NULL)) {
+	if (a->allow_tree != NULL &&
+	    (addr == NULL || !prefix_tree_lookup(a->allow_tree, addr, NULL))) {
 		exchange_deny(x, 403, "allow", false);
 		return P_DONE;
 	}

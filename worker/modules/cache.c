@@ -332,7 +332,7 @@ static void purge(struct exchange *x, struct cache_state *st)
 	char body[1024];
 	size_t n = 0;
 
-	if (!cidr_list_match(rt->cache_purge, rt->ncache_purge, x->client.addr_bin)) {
+	if (!cidr_list_match(rt->cache_purge, rt->ncache_purge, exchange_client_bin(x))) {
 		exchange_log(x, LL_INFO, 0, "PURGE from an address not in cache_purge, refused");
 		exchange_respond(x, 403, TERM_PROXY, false);
 		return;

@@ -11,7 +11,7 @@ static int check_filters(struct exchange *x)
 	const struct conf_filter_list *l = x->route != NULL ? x->route->filters : NULL;
 	const struct conf_filter *f;
 
-	if (l == NULL || (f = filter_first(l, &x->req, x->client.addr_bin)) == NULL)
+	if (l == NULL || (f = filter_first(l, &x->req, exchange_client_bin(x))) == NULL)
 		return P_OK;
 	STATS_ADD(x->ctx->stats, c.filtered, 1);
 	/* A body that was not read would be taken for the next request. */

@@ -23,7 +23,8 @@ extern const struct module filter_module;
 int filter_match_init(const struct worker_ctx *ctx);
 
 /* The first rule of l that refuses the request req from the client at
- * addr (16 bytes, cidr.h), or NULL (filter_match.c). */
+ * addr (16 bytes, cidr.h; NULL for a client without an address, which is
+ * in no prefix), or NULL (filter_match.c). */
 const struct conf_filter *filter_first(const struct conf_filter_list *l,
 				       const struct http_message *req, const uint8_t addr[16]);
 

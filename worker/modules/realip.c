@@ -121,7 +121,8 @@ static int realip_route(struct exchange *x)
 	unsigned i;
 
 	if (site == NULL || site->nreal_ip_from == 0 ||
-	    !cidr_list_match(site->real_ip_from, site->nreal_ip_from, x->client.addr_bin))
+	    !cidr_list_match(site->real_ip_from, site->nreal_ip_from,
+			     x->client.addrless ? cidr_local_peer : x->client.addr_bin))
 		return P_OK;
 	/* Several fields of the name are one list, in order: the last
 	 * field's last address is the nearest proxy's. */
@@ -134,6 +135,7 @@ static int realip_route(struct exchange *x)
 	memcpy(x->real_addr, w.text, sizeof(x->real_addr));
 	memcpy(x->client.addr_bin, w.bin, sizeof(x->client.addr_bin));
 	x->client.addr = x->real_addr;
+	x->client.addrless = false;
 	return P_OK;
 }
 

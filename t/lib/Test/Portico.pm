@@ -29,6 +29,7 @@ use Cwd qw(abs_path);
 use Errno qw(ESRCH);
 use File::Temp qw(tempdir);
 use IO::Socket::IP;
+use IO::Socket::UNIX;
 use JSON::PP ();
 use POSIX qw(:sys_wait_h);
 use Test::More;
@@ -233,7 +234,8 @@ sub _write {
 	close $fh or die "$path: $!\n";
 }
 
-# Addresses of the listen blocks in the written config, as [host, port].
+# Addresses of the listen blocks in the written config, as [host, port]
+# (['unix', PATH] for a unix socket).
 sub listen_addresses {
 	my ($self) = @_;
 	my @a;
@@ -242,7 +244,9 @@ sub listen_addresses {
 		my $body = $1;
 		next unless $body =~ /\baddress\s*=\s*"([^"]+)"/;
 		my $addr = $1;
-		if ($addr =~ /^\[([^\]]+)\]:(\d+)$/) {
+		if ($addr =~ /^unix:(.+)$/) {
+			push @a, ['unix', $1];
+		} elsif ($addr =~ /^\[([^\]]+)\]:(\d+)$/) {
 			push @a, [$1 eq '::' ? '::1' : $1, $2];
 		} elsif ($addr =~ /^([^:]+):(\d+)$/) {
 			push @a, [$1 eq '*' || $1 eq '0.0.0.0' ? '127.0.0.1' : $1, $2];
@@ -316,8 +320,10 @@ sub start {
 		my $mp = $self->master_pid or return 0;
 		return 0 if !$self->{daemon} && $mp != $pid;
 		for my $a ($self->listen_addresses) {
-			my $s = IO::Socket::IP->new(PeerHost => $a->[0],
-			    PeerPort => $a->[1], Proto => 'tcp', Timeout => 1)
+			my $s = $a->[0] eq 'unix'
+			    ? IO::Socket::UNIX->new(Peer => $a->[1])
+			    : IO::Socket::IP->new(PeerHost => $a->[0],
+				PeerPort => $a->[1], Proto => 'tcp', Timeout => 1)
 			    or return 0;
 			close $s;
 		}

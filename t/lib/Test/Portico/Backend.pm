@@ -50,6 +50,7 @@ use warnings;
 
 use Digest::MD5;
 use IO::Socket::INET;
+use IO::Socket::UNIX;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Socket qw(SOL_SOCKET SO_LINGER);
@@ -92,7 +93,9 @@ sub content_md5 {
 }
 
 # new(name => 'a', dir => $tmpdir, proxy_protocol => 0): binds now (so the port is known and
-# accepting at once), serves from a forked process.
+# accepting at once), serves from a forked process. With unix => PATH, it
+# listens on that unix socket instead (mode 0666, for workers that are not
+# root), and its address is "unix:PATH".
 sub new {
 	my ($class, %args) = @_;
 	my $self = bless {
@@ -103,11 +106,19 @@ sub new {
 	$self->{log} = "$self->{dir}/backend-$self->{name}.log";
 	open my $fh, '>', $self->{log} or die "$self->{log}: $!\n";
 	close $fh;
-	my $sock = IO::Socket::INET->new(
-		LocalAddr => '127.0.0.1', LocalPort => $args{port} // 0,
-		Listen => 128, ReuseAddr => 1, Proto => 'tcp',
-	) or die "backend $self->{name}: bind: $@\n";
-	$self->{port} = $sock->sockport;
+	my $sock;
+	if (defined $args{unix}) {
+		$self->{unix} = $args{unix};
+		$sock = IO::Socket::UNIX->new(Local => $args{unix}, Listen => 128)
+		    or die "backend $self->{name}: bind $args{unix}: $!\n";
+		chmod 0666, $args{unix};
+	} else {
+		$sock = IO::Socket::INET->new(
+			LocalAddr => '127.0.0.1', LocalPort => $args{port} // 0,
+			Listen => 128, ReuseAddr => 1, Proto => 'tcp',
+		) or die "backend $self->{name}: bind: $@\n";
+		$self->{port} = $sock->sockport;
+	}
 	my $pid = fork() // die "fork: $!\n";
 	if ($pid == 0) {
 		setpgrp(0, 0);
@@ -122,7 +133,7 @@ sub new {
 
 sub name { $_[0]{name} }
 sub port { $_[0]{port} }
-sub address { "127.0.0.1:$_[0]{port}" }
+sub address { defined $_[0]{unix} ? "unix:$_[0]{unix}" : "127.0.0.1:$_[0]{port}" }
 sub pid { $_[0]{pid} }
 
 # Every request read so far, oldest first: hashes with method, target,
