@@ -91,20 +91,22 @@ sub content_md5 {
 	return $md5->hexdigest;
 }
 
-# new(name => 'a', dir => $tmpdir, proxy_protocol => 0): binds now (so the port is known and
-# accepting at once), serves from a forked process.
+# new(name => 'a', dir => $tmpdir, proxy_protocol => 0, host => '127.0.0.1', port => 0):
+# binds now (so the port is known and accepting at once), serves from a
+# forked process.
 sub new {
 	my ($class, %args) = @_;
 	my $self = bless {
 		name => $args{name} // 'backend',
 		dir => $args{dir} // die("Backend needs dir\n"),
 		proxy_protocol => $args{proxy_protocol},
+		host => $args{host} // '127.0.0.1',
 	}, $class;
 	$self->{log} = "$self->{dir}/backend-$self->{name}.log";
 	open my $fh, '>', $self->{log} or die "$self->{log}: $!\n";
 	close $fh;
 	my $sock = IO::Socket::INET->new(
-		LocalAddr => '127.0.0.1', LocalPort => $args{port} // 0,
+		LocalAddr => $self->{host}, LocalPort => $args{port} // 0,
 		Listen => 128, ReuseAddr => 1, Proto => 'tcp',
 	) or die "backend $self->{name}: bind: $@\n";
 	$self->{port} = $sock->sockport;
@@ -122,7 +124,7 @@ sub new {
 
 sub name { $_[0]{name} }
 sub port { $_[0]{port} }
-sub address { "127.0.0.1:$_[0]{port}" }
+sub address { "$_[0]{host}:$_[0]{port}" }
 sub pid { $_[0]{pid} }
 
 # Every request read so far, oldest first: hashes with method, target,
