@@ -84,8 +84,13 @@ sub run_in_namespaces {
 		plan skip_all => "network namespaces cannot be made here ($err)";
 	}
 	my $child;
-	local $SIG{$_} = sub {
-		kill 'TERM', $child if $child;
+	# Stopped from outside: the run stops its daemons, then the network goes.
+	$SIG{$_} = sub {
+		if ($child) {
+			kill 'TERM', $child;
+			wait_for(sub { waitpid($child, POSIX::WNOHANG()) == $child }, 10)
+			    or kill 'KILL', $child;
+		}
 		delete_namespaces(%ns);
 		POSIX::_exit(1);
 	} for qw(TERM INT HUP);
