@@ -82,7 +82,8 @@ static int read_ticket_key_file(const char *path, struct tls_ticket_key *k, char
 	uint8_t buf[TLS_TICKET_KEY_FILE + 1];
 	struct stat st;
 	ssize_t n = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not blocked by a FIFO: it is refused as not a regular file. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		n = read(fd, buf, sizeof(buf));

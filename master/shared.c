@@ -242,9 +242,9 @@ static int tls_keys_init(struct tls_cache *cache, const struct conf *c, bool rel
 {
 	if (c->ntls_ticket_keys > 0) {
 		tls_cache_set_keys(cache, c->tls_ticket_keys, c->ntls_ticket_keys);
-		log_msg(LL_INFO, "TLS ticket keys read from %s%s (%u)",
-			c->tls_ticket_key_files[0], c->ntls_ticket_keys > 1 ? " and the others" :
-			"", c->ntls_ticket_keys);
+		log_msg(LL_INFO, "TLS ticket keys read from %s and %u more file%s",
+			c->tls_ticket_key_files[0], c->ntls_ticket_keys - 1,
+			c->ntls_ticket_keys == 2 ? "" : "s");
 		return 0;
 	}
 	if (tls_cache_rotate_keys(cache) < 0) {

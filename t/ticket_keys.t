@@ -13,6 +13,7 @@
 use strict;
 use warnings;
 
+use POSIX ();
 use Test::More;
 use Test::Portico;
 use Test::Portico::TLS qw(https);
@@ -107,13 +108,16 @@ is(resumes($a, $k1_ticket, 'TLSv1_2'), 0, 'a key no longer listed decrypts nothi
 # ---- a bad key file: the reload is refused, the keys stay ----
 
 my $bad = new_key('bad.key', 79);
-$a->write_conf(conf($short, $bad, "$dir/missing.key"));
+POSIX::mkfifo("$dir/fifo.key", 0600) or die "mkfifo: $!\n";
+$a->write_conf(conf($short, $bad, "$dir/missing.key", "$dir/fifo.key"));
 my ($rc, $out, $err) = $a->run('-s', 'reload');
 isnt($rc, 0, 'a reload with bad key files is refused');
 like($err, qr/:3: tls_ticket_key_file: "\Q$bad\E" is not a ticket key: it holds 79 bytes/,
      '... naming the file of the wrong size, at its line');
 like($err, qr/tls_ticket_key_file: cannot read "\Q$dir\E\/missing\.key": No such file/,
      '... and the file that cannot be read');
+like($err, qr/tls_ticket_key_file: cannot read "\Q$dir\E\/fifo\.key": not a regular file/,
+     '... and a FIFO, refused rather than waited on');
 is(resumes($a, $s, 'TLSv1_2'), 1, 'the running keys still resume their tickets');
 
 # ---- the files are the master's ----
