@@ -122,7 +122,8 @@ run_in_namespaces() unless $ENV{PORTICO_NODES_NS};
 # ==== from here on: the client, in its namespace ====
 
 my %NS = namespaces($ENV{PORTICO_NODES_NS});
-my $dir = File::Temp::tempdir('portico-nodes-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $dir = File::Temp::tempdir('portico-nodes-XXXXXX', TMPDIR => 1,
+    CLEANUP => !$ENV{PORTICO_TEST_KEEP});
 chmod 0755, $dir;
 my $pki = Test::Portico::TLS->new($dir);
 my ($pem, $key) = $pki->cert('a.test');
@@ -175,8 +176,11 @@ open my $cfg, '>', "$dir/haproxy.cfg" or die "$dir/haproxy.cfg: $!\n";
 print $cfg <<"EOF";
 global
 	nbthread 1
+	log stdout format raw local0
 defaults
 	mode tcp
+	log global
+	option tcplog
 	timeout connect 1s
 	timeout client 10s
 	timeout server 10s
@@ -295,6 +299,10 @@ my @after = map { via_lb("/after-kill/$_") } 1 .. 20;
 is(scalar(grep { ($_->{status} // 0) == 200 } @after), 20,
    'every request sent after the kill, the first ones included, gets a 200');
 ok(wait_served(sub { served('n2', '/after-kill/') == 20 }), '... from node 2');
+# HAProxy's log marks a connection it redispatched with "+" before its
+# retries: how many met the dead node before the checks took it out.
+my $redispatched = () = Test::Portico::_slurp("$dir/haproxy.log") =~ m{/\+\d+ }g;
+note("$redispatched connections were refused by the dead node and redispatched by HAProxy");
 
 $backend->stop;
 done_testing();
