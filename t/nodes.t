@@ -128,7 +128,7 @@ chmod 0755, $dir;
 my $pki = Test::Portico::TLS->new($dir);
 my ($pem, $key) = $pki->cert('a.test');
 system("openssl rand -out '$dir/ticket.key' 80") == 0 or die "openssl rand\n";
-chmod 0600, "$dir/ticket.key", glob("$dir/*.key");
+chmod 0600, glob("$dir/*.key");
 
 my $backend = Test::Portico::Backend->new(name => 'app', dir => $dir, host => $ADDR{backend},
     port => 8080);
