@@ -119,6 +119,9 @@ like($err, qr/tls_ticket_key_file: cannot read "\Q$dir\E\/missing\.key": No such
 like($err, qr/tls_ticket_key_file: cannot read "\Q$dir\E\/fifo\.key": not a regular file/,
      '... and a FIFO, refused rather than waited on');
 is(resumes($a, $s, 'TLSv1_2'), 1, 'the running keys still resume their tickets');
+$a->write_conf(conf(($k1) x 9));
+($rc, $out, $err) = $a->run('-t');
+like($err, qr/:3: tls_ticket_key_file: 9 files, at most 8/, 'nine key files are too many');
 
 # ---- the files are the master's ----
 
