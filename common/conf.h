@@ -22,6 +22,7 @@
 struct cidr;
 struct conf_site;
 struct host_index;
+struct tls_ticket_key;
 
 struct conf_listen {
 	char *name;
@@ -467,6 +468,10 @@ struct conf {
 	unsigned tls_session_timeout;	/* ms a session may be resumed */
 	bool tls_session_tickets;
 	unsigned tls_ticket_key_rotation;	/* ms between new ticket keys */
+	char **tls_ticket_key_files;	/* the operator's keys, when set */
+	unsigned ntls_ticket_key_files;
+	struct tls_ticket_key *tls_ticket_keys;	/* ... read from them, [0] encrypts */
+	unsigned ntls_ticket_keys;
 	bool tls_used;			/* some listener or upstream has TLS */
 
 	struct conf_listen *listens;

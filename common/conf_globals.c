@@ -439,4 +439,5 @@ void conf_globals_free(struct conf *c)
 	}
 	free(c->listens);
 	conf_release(conf_global_options, c);
+	conf_tls_free_globals(c);
 }

@@ -9,18 +9,23 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "cidr.h"
 #include "conf_tls.h"
 #include "tls.h"
+#include "tls_cache.h"
 
 /* Forward secrecy only, AEAD only (Mozilla's "intermediate" without DHE). */
 #define DEF_CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
@@ -69,6 +74,90 @@ static void dump_session_cache(FILE *out, const struct conf_option *o, const voi
 		conf_dump_size(out, o->name, c->tls_session_cache, indent);
 }
 
+/* One key file into *k: 0, or -1 with the reason in err. Read whole
+ * here, by the master (as root: the file need not be readable by the
+ * workers' user, and should not be). */
+static int read_ticket_key_file(const char *path, struct tls_ticket_key *k, char *err,
+				size_t errlen)
+{
+	uint8_t buf[TLS_TICKET_KEY_FILE + 1];
+	struct stat st;
+	ssize_t n = -1;
+	/* Not blocked by a FIFO: it is refused as not a regular file. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read(fd, buf, sizeof(buf));
+	else if (fd >= 0)
+		errno = EINVAL;
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read \"%s\": %s", path,
+			 errno == EINVAL ? "not a regular file" : strerror(errno));
+	} else if (tls_ticket_key_parse(buf, (size_t)n, k) < 0) {
+		snprintf(err, errlen, "\"%s\" is not a ticket key: it holds %s%zd bytes, a key "
+			 "has %d (made with: openssl rand %d > FILE) or %d", path,
+			 n > TLS_TICKET_KEY_FILE ? "more than " : "", MIN(n, (ssize_t)
+			 TLS_TICKET_KEY_FILE), TLS_TICKET_KEY_FILE, TLS_TICKET_KEY_FILE,
+			 TLS_TICKET_KEY_FILE_SHORT);
+		n = -1;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* The operator's ticket keys, the first one encrypting: read at start and
+ * on every reload, since the configuration is read then. */
+static void read_ticket_key_files(struct loader *ld, cfg_t *sec, const struct conf_option *o,
+				  void *obj, struct conf *c)
+{
+	unsigned i, n = cfg_size(sec, o->name);
+	char err[PATH_MAX + 128];
+
+	(void)obj;
+	if (n == 0)
+		return;
+	if (n > TLS_TICKET_KEYS_MAX) {
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: %u files, at most %d (the "
+			 "current key and the ones before it that still decrypt)", o->name, n,
+			 TLS_TICKET_KEYS_MAX);
+		return;
+	}
+	c->tls_ticket_key_files = ld_realloc(ld, NULL, n, sizeof(char *));
+	c->tls_ticket_keys = ld_realloc(ld, NULL, n, sizeof(struct tls_ticket_key));
+	if (c->tls_ticket_key_files == NULL || c->tls_ticket_keys == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		char *path = ld_get_path_n(ld, sec, o->name, i);
+
+		if (path == NULL)
+			continue;
+		c->tls_ticket_key_files[c->ntls_ticket_key_files++] = path;
+		if (read_ticket_key_file(path, &c->tls_ticket_keys[c->ntls_ticket_keys], err,
+					 sizeof(err)) == 0)
+			c->ntls_ticket_keys++;
+		else
+			ld_error(ld, ld_opt_line_n(ld, sec, o->name, i), "%s: %s", o->name, err);
+	}
+}
+
+static void dump_ticket_key_files(FILE *out, const struct conf_option *o, const void *obj,
+				  const char *indent)
+{
+	const struct conf *c = obj;
+	unsigned i;
+
+	if (c->ntls_ticket_key_files == 0)
+		return;
+	fprintf(out, "%s%s = {", indent, o->name);
+	for (i = 0; i < c->ntls_ticket_key_files; i++) {
+		fputs(i ? ", " : "", out);
+		conf_dump_str(out, c->tls_ticket_key_files[i]);
+	}
+	fputs("}\n", out);
+}
+
 /* Sessions and keys live at least a second: less would only cost
  * handshakes. */
 const struct conf_option conf_tls_global_options[] = {
@@ -84,6 +173,9 @@ const struct conf_option conf_tls_global_options[] = {
 	{ "tls_ticket_key_rotation", CS_GLOBAL, CT_DURATION, "1h", 1000, CONF_MS_MAX,
 	  C(tls_ticket_key_rotation), NULL, NULL, NULL,
 	  "how often the master makes a new ticket key (the two before still decrypt)", 0 },
+	{ "tls_ticket_key_file", CS_GLOBAL, CT_CUSTOM, NULL, 0, 0, 0, read_ticket_key_files,
+	  NULL, dump_ticket_key_files, "ticket keys shared by several nodes: the first "
+	  "encrypts, the others only decrypt (no rotation by the master then)", CF_LIST },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -460,6 +552,10 @@ void conf_tls_check(struct loader *ld, cfg_t *cfg, struct conf *c)
 {
 	unsigned i;
 
+	if (c->ntls_ticket_key_files > 0 && !c->tls_session_tickets)
+		ld_error(ld, ld_opt_line(ld, cfg, "tls_ticket_key_file"), "tls_ticket_key_file "
+			 "is set but tls_session_tickets = false: no ticket would use the keys");
+
 	for (i = 0; i < c->nsites; i++)
 		if (c->sites[i].name != NULL)
 			check_site(ld, cfg_getnsec(cfg, "site", i), &c->sites[i]);
@@ -467,6 +563,18 @@ void conf_tls_check(struct loader *ld, cfg_t *cfg, struct conf *c)
 		c->tls_used |= c->listens[i].tls;
 	for (i = 0; i < c->nupstreams; i++)
 		c->tls_used |= c->upstreams[i].tls != NULL;
+}
+
+void conf_tls_free_globals(struct conf *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->ntls_ticket_key_files; i++)
+		free(c->tls_ticket_key_files[i]);
+	free(c->tls_ticket_key_files);
+	if (c->tls_ticket_keys != NULL)
+		OPENSSL_cleanse(c->tls_ticket_keys, c->ntls_ticket_keys * sizeof(*c->tls_ticket_keys));
+	free(c->tls_ticket_keys);
 }
 
 void conf_tls_free_site(struct conf_site_tls *t)

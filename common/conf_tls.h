@@ -22,6 +22,8 @@ void conf_tls_check(struct loader *ld, cfg_t *cfg, struct conf *c);
 /* A site's hsts value (its row's check). */
 void conf_tls_check_hsts(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj);
 
+/* The tls_* globals' own memory (the ticket keys cleansed first). */
+void conf_tls_free_globals(struct conf *c);
 void conf_tls_free_site(struct conf_site_tls *t);
 void conf_tls_free_upstream(struct conf_upstream_tls *t);
 

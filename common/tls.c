@@ -341,10 +341,16 @@ static int set_ticket_hmac(EVP_MAC_CTX *hctx, const struct tls_ticket_key *k)
 	OSSL_PARAM params[3];
 
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac,
-						      sizeof(k->hmac));
+						      k->keylen);
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
 	params[2] = OSSL_PARAM_construct_end();
 	return EVP_MAC_CTX_set_params(hctx, params);
+}
+
+/* A 48-byte key file holds AES-128 keys; every other key is AES-256. */
+static const EVP_CIPHER *ticket_cipher(const struct tls_ticket_key *k)
+{
+	return k->keylen == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
 }
 
 static int ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
@@ -360,11 +366,12 @@ static int ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv,
 		if (tls_cache_current_key(shared_cache, &k) < 0 || RAND_bytes(iv, 16) != 1)
 			return 0;
 		memcpy(name, k.name, sizeof(k.name));
-		found = EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) == 1 &&
+		found = EVP_EncryptInit_ex(cctx, ticket_cipher(&k), NULL, k.aes, iv) == 1 &&
 			set_ticket_hmac(hctx, &k) == 1 ? 1 : -1;
 	} else {
 		found = tls_cache_find_key(shared_cache, name, &k);
-		if (found != 0 && (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1 ||
+		if (found != 0 && (EVP_DecryptInit_ex(cctx, ticket_cipher(&k), NULL, k.aes,
+						      iv) != 1 ||
 				   set_ticket_hmac(hctx, &k) != 1))
 			found = -1;
 	}

@@ -33,7 +33,7 @@ struct tls_cache {
 	unsigned count;
 	unsigned nbuckets;		/* a power of two */
 	uint64_t key_serial;		/* keys made so far */
-	struct tls_ticket_key keys[TLS_TICKET_KEYS];	/* [0] current */
+	struct tls_ticket_key keys[TLS_TICKET_KEYS_MAX];	/* [0] current */
 	unsigned nkeys;
 	struct entry *buckets[];
 };
@@ -236,21 +236,53 @@ int tls_cache_rotate_keys(struct tls_cache *c)
 	if (RAND_bytes(k.name, sizeof(k.name)) != 1 || RAND_bytes(k.aes, sizeof(k.aes)) != 1 ||
 	    RAND_bytes(k.hmac, sizeof(k.hmac)) != 1)
 		return -1;
+	k.keylen = sizeof(k.aes);
 	if (lock(c) < 0)
 		return -1;
 	memmove(&c->keys[1], &c->keys[0], (TLS_TICKET_KEYS - 1) * sizeof(c->keys[0]));
 	c->keys[0] = k;
-	if (c->nkeys < TLS_TICKET_KEYS)
-		c->nkeys++;
+	/* After the operator's keys, only the rotated ones' number stays. */
+	c->nkeys = MIN(c->nkeys + 1, TLS_TICKET_KEYS);
 	c->key_serial++;
 	shm_unlock(c->zone);
 	OPENSSL_cleanse(&k, sizeof(k));
 	return 0;
 }
 
+int tls_ticket_key_parse(const uint8_t *buf, size_t len, struct tls_ticket_key *out)
+{
+	if (len != TLS_TICKET_KEY_FILE && len != TLS_TICKET_KEY_FILE_SHORT)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, buf, sizeof(out->name));
+	/* nginx's layouts, so that the same files serve both. */
+	if (len == TLS_TICKET_KEY_FILE) {
+		memcpy(out->hmac, buf + 16, 32);
+		memcpy(out->aes, buf + 48, 32);
+		out->keylen = 32;
+	} else {
+		memcpy(out->aes, buf + 16, 16);
+		memcpy(out->hmac, buf + 32, 16);
+		out->keylen = 16;
+	}
+	return 0;
+}
+
+void tls_cache_set_keys(struct tls_cache *c, const struct tls_ticket_key *keys, unsigned n)
+{
+	n = MIN(n, (unsigned)TLS_TICKET_KEYS_MAX);
+	if (lock(c) < 0)
+		return;
+	OPENSSL_cleanse(c->keys, sizeof(c->keys));
+	memcpy(c->keys, keys, n * sizeof(keys[0]));
+	c->nkeys = n;
+	c->key_serial++;
+	shm_unlock(c->zone);
+}
+
 void tls_cache_copy_keys(struct tls_cache *to, struct tls_cache *from)
 {
-	struct tls_ticket_key keys[TLS_TICKET_KEYS];
+	struct tls_ticket_key keys[TLS_TICKET_KEYS_MAX];
 	unsigned n;
 
 	if (lock(from) < 0)

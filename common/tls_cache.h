@@ -6,8 +6,9 @@
  * ticket keys.
  *
  * Owns: the zone's layout (a hash table of entries with an LRU list, the
- * key ring), eviction, expiry, and key rotation (done by the master; the
- * workers only read keys).
+ * key ring), eviction, expiry, and the keys: made and rotated by the
+ * master, or installed by it from the operator's key files (the workers
+ * only read keys).
  *
  * Every call takes the zone's lock for a copy in or out, never across
  * OpenSSL work. A worker that dies holding it makes the next caller drop
@@ -24,7 +25,10 @@
 #include "shm.h"
 
 #define TLS_CACHE_ID_MAX	32
-#define TLS_TICKET_KEYS		3	/* the current one and two before it */
+#define TLS_TICKET_KEYS		3	/* rotated: the current one and two before it */
+#define TLS_TICKET_KEYS_MAX	8	/* from key files: the first and seven more */
+#define TLS_TICKET_KEY_FILE	80	/* bytes of a key file: name, HMAC, AES-256 */
+#define TLS_TICKET_KEY_FILE_SHORT 48	/* ... or name, AES-128, HMAC (16 each) */
 
 enum tls_cache_kind {
 	TLS_CACHE_SERVER = 1,		/* a client's session, by its ID */
@@ -33,8 +37,9 @@ enum tls_cache_kind {
 
 struct tls_ticket_key {
 	uint8_t name[16];
-	uint8_t aes[32];		/* AES-256-CBC */
+	uint8_t aes[32];		/* AES-256-CBC, or AES-128-CBC: 16 bytes */
 	uint8_t hmac[32];		/* HMAC-SHA256 */
+	uint8_t keylen;			/* of aes and hmac: 32, or 16 */
 };
 
 struct tls_cache;
@@ -61,6 +66,16 @@ unsigned tls_cache_count(struct tls_cache *c);
 /* Master: make a new random key the current one; the two before it still
  * decrypt tickets. -1 when no random bytes could be had. */
 int tls_cache_rotate_keys(struct tls_cache *c);
+
+/* A key from the bytes of a key file (nginx's ssl_session_ticket_key
+ * format, made with "openssl rand 80"): 0, or -1 when len is neither
+ * TLS_TICKET_KEY_FILE nor TLS_TICKET_KEY_FILE_SHORT. */
+int tls_ticket_key_parse(const uint8_t *buf, size_t len, struct tls_ticket_key *out);
+
+/* Master: the operator's keys replace the ring, keys[0] the one new
+ * tickets are encrypted with, the others (up to TLS_TICKET_KEYS_MAX in
+ * all) only decrypt. */
+void tls_cache_set_keys(struct tls_cache *c, const struct tls_ticket_key *keys, unsigned n);
 
 /* Master: start from another cache's keys (a zone made anew on reload). */
 void tls_cache_copy_keys(struct tls_cache *to, struct tls_cache *from);

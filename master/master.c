@@ -377,10 +377,12 @@ static void reap(void)
 }
 
 /* Ticket keys rotate every tls_ticket_key_rotation (and on reload, when
- * the shared state is made anew: the schedule restarts then). */
+ * the shared state is made anew: the schedule restarts then); keys read
+ * from the operator's files are the operator's to rotate. */
 static void schedule_key_rotation(uint64_t now)
 {
-	next_key_rotation = shared_tls_cache(shared) ? now + conf->tls_ticket_key_rotation : 0;
+	next_key_rotation = shared_tls_cache(shared) && conf->ntls_ticket_keys == 0 ?
+			    now + conf->tls_ticket_key_rotation : 0;
 }
 
 static void rotate_ticket_keys(uint64_t now)

@@ -235,6 +235,27 @@ static int tls_init(struct zone_ref *zr, struct zone_ref *prev, char *err, size_
 	return 0;
 }
 
+/* The operator's keys when c names key files (read with c, at start and
+ * on every reload), else a new key of our own on top of the ones kept. */
+static int tls_keys_init(struct tls_cache *cache, const struct conf *c, bool reload,
+			 char *err, size_t errlen)
+{
+	if (c->ntls_ticket_keys > 0) {
+		tls_cache_set_keys(cache, c->tls_ticket_keys, c->ntls_ticket_keys);
+		log_msg(LL_INFO, "TLS ticket keys read from %s and %u more file%s",
+			c->tls_ticket_key_files[0], c->ntls_ticket_keys - 1,
+			c->ntls_ticket_keys == 2 ? "" : "s");
+		return 0;
+	}
+	if (tls_cache_rotate_keys(cache) < 0) {
+		snprintf(err, errlen, "no random bytes for a TLS ticket key");
+		return -1;
+	}
+	if (reload)
+		log_msg(LL_INFO, "TLS ticket keys rotated");
+	return 0;
+}
+
 /* Every cache of c: kept from prev when unchanged. */
 static int caches_get(struct shared *sh, const struct conf *c, const struct shared *prev,
 		      char *err, size_t errlen)
@@ -340,12 +361,9 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 	if (sh->tls == NULL ||
 	    (fresh && tls_init(sh->tls, prev ? prev->tls : NULL, err, errlen) < 0))
 		goto fail;
-	if (tls_cache_rotate_keys(sh->tls->cache) < 0) {
-		snprintf(err, errlen, "no random bytes for a TLS ticket key");
+	if (tls_keys_init(sh->tls->cache, c, prev != NULL && prev->tls != NULL, err,
+			  errlen) < 0)
 		goto fail;
-	}
-	if (prev != NULL && prev->tls != NULL)
-		log_msg(LL_INFO, "TLS ticket keys rotated");
 	return sh;
 fail:
 	shared_free(sh);

@@ -141,11 +141,57 @@ static void test_keys(void)
 	shm_zone_destroy(z);
 }
 
+/* Keys from the operator's files: nginx's layouts, and the ring they
+ * replace; a rotation afterwards keeps the rotated number only. */
+static void test_key_files(void)
+{
+	struct shm_zone *z;
+	struct tls_cache *c = fresh(64 * 1024, &z);
+	struct tls_ticket_key keys[TLS_TICKET_KEYS_MAX + 1], k;
+	uint8_t buf[80];
+	unsigned i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)i;
+	is_int(tls_ticket_key_parse(buf, 80, &keys[0]), 0, "an 80-byte key file is a key");
+	ok(keys[0].keylen == 32 && keys[0].name[15] == 15 && keys[0].hmac[0] == 16 &&
+	   keys[0].aes[0] == 48 && keys[0].aes[31] == 79,
+	   "name, HMAC, AES-256, as nginx reads it");
+	is_int(tls_ticket_key_parse(buf, 48, &keys[1]), 0, "a 48-byte key file is a key");
+	ok(keys[1].keylen == 16 && keys[1].aes[0] == 16 && keys[1].hmac[0] == 32 &&
+	   keys[1].hmac[15] == 47, "name, AES-128, HMAC, as nginx reads it");
+	is_int(tls_ticket_key_parse(buf, 79, &k), -1, "79 bytes are not a key");
+	is_int(tls_ticket_key_parse(buf, 0, &k), -1, "nor is an empty file");
+
+	tls_cache_rotate_keys(c);
+	buf[0] = 0xaa;
+	tls_ticket_key_parse(buf, 80, &keys[1]);
+	tls_cache_set_keys(c, keys, 2);
+	tls_cache_current_key(c, &k);
+	ok(memcmp(&k, &keys[0], sizeof(k)) == 0, "the first file's key encrypts");
+	is_int(tls_cache_find_key(c, keys[1].name, &k), 2, "the second only decrypts (renewed)");
+	for (i = 0; i < TLS_TICKET_KEYS_MAX + 1; i++) {
+		buf[0] = (uint8_t)(0x10 + i);
+		tls_ticket_key_parse(buf, 80, &keys[i]);
+	}
+	tls_cache_set_keys(c, keys, TLS_TICKET_KEYS_MAX + 1);
+	is_int(tls_cache_find_key(c, keys[TLS_TICKET_KEYS_MAX - 1].name, &k), 2,
+	       "the ring holds TLS_TICKET_KEYS_MAX of them");
+	is_int(tls_cache_find_key(c, keys[TLS_TICKET_KEYS_MAX].name, &k), 0, "and no more");
+	tls_cache_rotate_keys(c);
+	is_int(tls_cache_find_key(c, keys[1].name, &k), 2,
+	       "a rotation after them (the files dropped on reload) keeps the latest");
+	is_int(tls_cache_find_key(c, keys[2].name, &k), 0,
+	       "... as many as rotation keeps, TLS_TICKET_KEYS in all");
+	shm_zone_destroy(z);
+}
+
 int main(void)
 {
 	log_set_level(LL_EMERG);
 	test_put_get();
 	test_evict_and_share();
 	test_keys();
+	test_key_files();
 	return done_testing();
 }

@@ -269,10 +269,11 @@ sub run_under {
 	return _run($self->{tmp}, @$prefix, $BIN, '-c', $self->{conf_file}, @args);
 }
 
-# start(daemon => 0, argv => [...]): start the master (in the foreground
-# with -F unless daemon => 1) and wait until the pid file names it and
-# every listen address accepts connections. argv, when given, replaces the
-# "-c CONF" of the command line. Returns $self. If it does not come up
+# start(daemon => 0, argv => [...], prefix => [...]): start the master (in
+# the foreground with -F unless daemon => 1) and wait until the pid file
+# names it and every listen address accepts connections. argv, when given,
+# replaces the "-c CONF" of the command line; prefix is a command that
+# execs the binary in place (ip netns exec NS). Returns $self. If it does not come up
 # within the deadline, fails a test and ends the file (or, with
 # may_fail => 1, returns undef).
 sub start {
@@ -290,7 +291,7 @@ sub start {
 			$ENV{$v} = join ':', grep { length } $ENV{$v} // '',
 			    "log_path=$self->{san_dir}/report";
 		}
-		my @cmd = ($BIN, $self->{daemon} ? () : '-F',
+		my @cmd = (@{ $opt{prefix} // [] }, $BIN, $self->{daemon} ? () : '-F',
 		    @{ $opt{argv} // ['-c', $self->{conf_file}] });
 		exec @cmd or POSIX::_exit(127);
 	}

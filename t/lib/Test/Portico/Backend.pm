@@ -92,16 +92,17 @@ sub content_md5 {
 	return $md5->hexdigest;
 }
 
-# new(name => 'a', dir => $tmpdir, proxy_protocol => 0): binds now (so the port is known and
-# accepting at once), serves from a forked process. With unix => PATH, it
-# listens on that unix socket instead (mode 0666, for workers that are not
-# root), and its address is "unix:PATH".
+# new(name => 'a', dir => $tmpdir, proxy_protocol => 0, host => '127.0.0.1', port => 0):
+# binds now (so the port is known and accepting at once), serves from a
+# forked process. With unix => PATH, it listens on that unix socket instead
+# (mode 0666, for workers that are not root), and its address is "unix:PATH".
 sub new {
 	my ($class, %args) = @_;
 	my $self = bless {
 		name => $args{name} // 'backend',
 		dir => $args{dir} // die("Backend needs dir\n"),
 		proxy_protocol => $args{proxy_protocol},
+		host => $args{host} // '127.0.0.1',
 	}, $class;
 	$self->{log} = "$self->{dir}/backend-$self->{name}.log";
 	open my $fh, '>', $self->{log} or die "$self->{log}: $!\n";
@@ -114,7 +115,7 @@ sub new {
 		chmod 0666, $args{unix};
 	} else {
 		$sock = IO::Socket::INET->new(
-			LocalAddr => '127.0.0.1', LocalPort => $args{port} // 0,
+			LocalAddr => $self->{host}, LocalPort => $args{port} // 0,
 			Listen => 128, ReuseAddr => 1, Proto => 'tcp',
 		) or die "backend $self->{name}: bind: $@\n";
 		$self->{port} = $sock->sockport;
@@ -133,7 +134,7 @@ sub new {
 
 sub name { $_[0]{name} }
 sub port { $_[0]{port} }
-sub address { defined $_[0]{unix} ? "unix:$_[0]{unix}" : "127.0.0.1:$_[0]{port}" }
+sub address { defined $_[0]{unix} ? "unix:$_[0]{unix}" : "$_[0]{host}:$_[0]{port}" }
 sub pid { $_[0]{pid} }
 
 # Every request read so far, oldest first: hashes with method, target,
