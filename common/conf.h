@@ -407,6 +407,8 @@ struct conf_site {
 	struct conf_route *routes;	/* in file order */
 	unsigned nroutes;
 	struct route_trie *route_trie;	/* its path routes, by path (route_trie.h) */
+	unsigned *regex_routes;		/* indexes of its regex routes, in order */
+	unsigned nregex_routes;
 	unsigned forwarded;		/* CONF_FWD_* */
 	bool via;			/* add "Via: 1.1 portico" both ways */
 	bool hide_server;		/* drop the backend's Server field */

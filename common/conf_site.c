@@ -345,17 +345,24 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 
 /* ---- sites ---- */
 
-/* The site's path routes (all but regexes) in a trie, by path. */
-static void build_route_trie(struct loader *ld, struct conf_site *site)
+/* The site's path routes (all but regexes) in a trie, by path, and its
+ * regex routes in a list of their own: a request tries them all, which
+ * must not mean a walk over every path route too. */
+static void index_routes(struct loader *ld, struct conf_site *site)
 {
 	struct route_trie_key *keys = ld_realloc(ld, NULL, site->nroutes, sizeof(*keys));
 	unsigned i, n = 0;
 
-	if (keys == NULL)
+	site->regex_routes = ld_realloc(ld, NULL, site->nroutes, sizeof(*site->regex_routes));
+	if (keys == NULL || site->regex_routes == NULL) {
+		free(keys);
 		return;
+	}
 	for (i = 0; i < site->nroutes; i++) {
 		const struct conf_route *r = &site->routes[i];
 
+		if (r->regex != NULL)
+			site->regex_routes[site->nregex_routes++] = i;
 		if (r->prefix == NULL)
 			continue;
 		keys[n++] = (struct route_trie_key){ r->prefix, r->prefix_len, i,
@@ -391,7 +398,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	site->nroutes = n;
 	for (i = 0; i < n; i++)
 		resolve_route(ld, cfg_getnsec(sec, "route", i), c, site, &site->routes[i]);
-	build_route_trie(ld, site);
+	index_routes(ld, site);
 }
 
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
@@ -469,6 +476,7 @@ void conf_site_free(struct conf_site *s)
 	}
 	free(s->routes);
 	route_trie_free(s->route_trie);
+	free(s->regex_routes);
 	free(s->real_ip_from);
 	for (j = 0; j < s->nhosts; j++)
 		host_pattern_free(&s->hosts[j]);

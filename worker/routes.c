@@ -79,12 +79,10 @@ static const struct conf_route *regex_route(const struct conf_site *site,
 	struct slice path = in->req->uri;
 	unsigned i;
 
-	for (i = 0; i < site->nroutes; i++) {
-		const struct conf_route *r = &site->routes[i];
+	for (i = 0; i < site->nregex_routes; i++) {
+		const struct conf_route *r = &site->routes[site->regex_routes[i]];
 		int rc;
 
-		if (r->regex == NULL)
-			continue;
 		rc = pcre2_match(r->regex, (PCRE2_SPTR)path.p, path.len, 0, 0, r->match, NULL);
 		if (rc < 0 || !route_conds_hold(r, in))
 			continue;
