@@ -27,6 +27,7 @@ static const struct {
 	{ "host", KEY_HOST },
 	{ "scheme", KEY_SCHEME },
 	{ "request_method", KEY_METHOD },
+	{ "geo_region", KEY_GEO_REGION },
 };
 
 static bool is_var_char(char c)
@@ -104,7 +105,7 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 	}
 	ld_error(ld, line, "%s: unknown variable \"$%.*s\" (use $uri, $request_uri, $args, "
 		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme, "
-		 "$request_method or $0..$9)", what, (int)n, name);
+		 "$request_method, $geo_region or $0..$9)", what, (int)n, name);
 	return -1;
 }
 

@@ -21,6 +21,7 @@ void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_filters_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_limits_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_geos_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 
 /* A route's caching options, read with its others (conf_cache.c): check
@@ -90,6 +91,11 @@ extern const struct conf_option conf_limit_req_options[];
 extern const struct conf_option conf_limit_conn_options[];
 extern const struct conf_option conf_site_limit_options[];
 extern const struct conf_option conf_route_limit_options[];
+extern const struct conf_option conf_geo_options[];
+extern const struct conf_option conf_site_geo_options[];
+extern const struct conf_option conf_upstream_geo_options[];
+extern const struct conf_option conf_server_region_options[];
+extern const struct conf_option conf_region_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];
@@ -118,6 +124,17 @@ void conf_route_filters_dump(const struct conf_site *site, const struct conf_rou
 			     FILE *out, const char *indent);
 void conf_filter_list_free(struct conf_filter_list *l);
 void conf_limit_free(struct conf_limit *l);
+
+/* Geo and GSLB (conf_geo.c): an upstream's regions, read after its
+ * servers (the rows of conf_upstream_geo_options and the region
+ * sections), written back, freed; geo sections written back and freed;
+ * the regions freed. */
+void conf_upstream_gslb(struct loader *ld, cfg_t *sec, struct conf_upstream *u, struct conf *c);
+void conf_upstream_gslb_dump(const struct conf_upstream *u, FILE *out);
+void conf_gslb_free(struct conf_gslb *g);
+void conf_geo_dump(const struct conf_geo *g, FILE *out);
+void conf_geo_free(struct conf_geo *g);
+void conf_regions_free(struct conf *c);
 
 
 #endif

@@ -362,6 +362,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_acl_finish(ld, &site->acl);
 	conf_read(ld, sec, conf_site_filter_options, site, c);
 	conf_read(ld, sec, conf_site_limit_options, site, c);
+	conf_read(ld, sec, conf_site_geo_options, site, c);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -406,6 +407,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_acl_options, s, "\t");
 	conf_write(out, conf_site_filter_options, s, "\t");
 	conf_write(out, conf_site_limit_options, s, "\t");
+	conf_write(out, conf_site_geo_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");

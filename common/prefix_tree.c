@@ -388,6 +388,41 @@ done:
 	return found;
 }
 
+/* ---- placing a copy ---- */
+
+static size_t index_size(const struct prefix_tree *t)
+{
+	return t->index != NULL ? 2 * ((size_t)1 << t->index_bits) * sizeof(*t->index) : 0;
+}
+
+/* The header rounded up so that the nodes after it stay aligned. */
+static size_t header_size(void)
+{
+	return (sizeof(struct prefix_tree) + 15) & ~(size_t)15;
+}
+
+size_t prefix_tree_placed_size(const struct prefix_tree *t)
+{
+	return header_size() + (size_t)t->n * sizeof(*t->nodes) + index_size(t);
+}
+
+const struct prefix_tree *prefix_tree_place(const struct prefix_tree *t, void *mem)
+{
+	struct prefix_tree *copy = mem;
+	char *at = (char *)mem + header_size();
+
+	*copy = *t;
+	copy->nodes = (struct pt_node *)at;
+	copy->cap = t->n;
+	memcpy(copy->nodes, t->nodes, (size_t)t->n * sizeof(*t->nodes));
+	at += (size_t)t->n * sizeof(*t->nodes);
+	if (t->index != NULL) {
+		copy->index = (struct pt_slot *)at;
+		memcpy(copy->index, t->index, index_size(t));
+	}
+	return copy;
+}
+
 size_t prefix_tree_count(const struct prefix_tree *t)
 {
 	return t->count;
@@ -395,8 +430,7 @@ size_t prefix_tree_count(const struct prefix_tree *t)
 
 size_t prefix_tree_bytes(const struct prefix_tree *t)
 {
-	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes) +
-	       (t->index != NULL ? 2 * ((size_t)1 << t->index_bits) * sizeof(*t->index) : 0);
+	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes) + index_size(t);
 }
 
 void prefix_tree_free(struct prefix_tree *t)

@@ -198,6 +198,10 @@ struct exchange {
 	uint64_t start_us;		/* the head was complete */
 	uint64_t connect_us;		/* to the server's connection, or 0 */
 	uint64_t header_us;		/* to the response head, or 0 */
+	/* the geo module's part (modules/geo.c) */
+	const struct conf_geo *geo_of;	/* the site's geo, once the client's
+					 * region was looked up in it; else NULL */
+	unsigned geo_region;		/* ... that region's id; 0: none */
 
 	/* Each of these is reset its own way. */
 	struct pump req_pump;		/* the request body, to wherever the
@@ -305,7 +309,9 @@ void exchange_redirect(struct exchange *x, int status, const char *location);
 /* What the request's variables ($host, $1, ...) are read from. */
 static inline struct var_source exchange_vars(const struct exchange *x)
 {
-	return (struct var_source){ &x->req, x->client.addr, x->client.tls, &x->captures };
+	return (struct var_source){ &x->req, x->client.addr, x->client.tls, &x->captures,
+				    x->geo_of != NULL ?
+				    conf_region_name(x->ctx->conf, x->geo_region) : NULL };
 }
 
 /* Hand the exchange to content c, after the content module that had it

@@ -2,7 +2,7 @@
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
  * route, the real client address right after it (before every rule that
- * looks at the client), then the access checks: the address lists first
+ * looks at the client) and its region by that address, then the access checks: the address lists first
  * (a refused client learns nothing of its request's limits), the request
  * filters next (a refused request costs nothing more), the methods, and
  * the rate and connection limits last (only requests that may pass use
@@ -21,6 +21,7 @@
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
+#include "modules/geo.h"
 #include "modules/headers.h"
 #include "modules/methods.h"
 #include "modules/realip.h"
@@ -30,6 +31,7 @@
 const struct module *const modules[] = {
 	&router_module,
 	&realip_module,
+	&geo_module,
 	&acl_module,
 	&filter_module,
 	&methods_module,

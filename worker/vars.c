@@ -91,6 +91,8 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 		return req->method;
 	case KEY_CAPTURE:
 		return capture(src->captures, kp->index);
+	case KEY_GEO_REGION:
+		return cstr(src->geo_region ? src->geo_region : "");
 	}
 	return (struct slice){ NULL, 0 };
 }

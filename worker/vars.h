@@ -25,6 +25,8 @@ struct var_source {
 	const char *client_addr;	/* as text */
 	bool tls;			/* arrived over TLS ($scheme) */
 	const struct var_captures *captures;	/* NULL: none */
+	const char *geo_region;		/* the client's region by the site's
+					 * geo; NULL: none */
 };
 
 /* The value of part kp: literal text or a variable's (empty when the

@@ -992,7 +992,7 @@ static void test_balancing_errors(void)
 	    "balance = \"hash\""), "hash_key without balance hash");
 	ok(has_error(errs, "lbbad.conf", 34, "hash_key: unknown variable "
 	    "\"$nope\" (use $uri, $request_uri, $args, $arg_NAME, $http_NAME, "
-	    "$cookie_NAME, $remote_addr, $host, $scheme, $request_method or $0..$9)"), "unknown hash_key variable");
+	    "$cookie_NAME, $remote_addr, $host, $scheme, $request_method, $geo_region or $0..$9)"), "unknown hash_key variable");
 	ok(has_error(errs, "lbbad.conf", 35, "hash_key: variable \"$http_\" "
 	    "needs a name after \"http_\""), "hash_key variable without NAME");
 	ok(has_error(errs, "lbbad.conf", 36, "hash_key: \"$\" must be followed "
@@ -1290,7 +1290,7 @@ static void test_cache(void)
 	ok(has_error(errs, "cachebad.conf", 8, "route \"/c\": cache needs an upstream to fill it"),
 	   "cache on a status route");
 	ok(has_error(errs, "cachebad.conf", 10, "cache_key: unknown variable \"$nope\" (use $uri, $request_uri, $args, "
-		     "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme, $request_method or $0..$9)"),
+		     "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $host, $scheme, $request_method, $geo_region or $0..$9)"),
 	   "a bad cache_key variable");
 	ok(has_error(errs, "cachebad.conf", 11, "cache_methods: \"POST\" is not one of GET or HEAD (answers to other "
 		     "methods are never stored)"),

@@ -134,6 +134,7 @@ static int realip_route(struct exchange *x)
 	memcpy(x->real_addr, w.text, sizeof(x->real_addr));
 	memcpy(x->client.addr_bin, w.bin, sizeof(x->client.addr_bin));
 	x->client.addr = x->real_addr;
+	x->geo_of = NULL;		/* a region found was the peer's */
 	return P_OK;
 }
 
