@@ -134,13 +134,40 @@ static void dump_region(FILE *out, const char *indent, const char *name,
 
 /* ---- a geo file ---- */
 
-/* One prefix of the file. */
+/* One prefix of the file: its address as two words, so that sorting
+ * compares integers and moves 32 bytes. */
 struct geo_entry {
-	uint8_t addr[16];
+	uint64_t hi, lo;
 	uint32_t region;
 	uint32_t line;
-	uint8_t bits;
+	uint32_t bits;
+	uint32_t pad;
 };
+
+static uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void store_be64(uint8_t *p, uint64_t v)
+{
+	unsigned i;
+
+	for (i = 8; i-- > 0; v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static void entry_cidr(const struct geo_entry *e, struct cidr *c)
+{
+	store_be64(c->addr, e->hi);
+	store_be64(c->addr + 8, e->lo);
+	c->bits = e->bits;
+}
 
 /* The regions named in one file, by a hash of the name: a file of a
  * million lines names a few hundred regions. */
@@ -303,10 +330,12 @@ static bool read_line(struct geo_load *gl, char *line, unsigned n, char *why, si
 	}
 	if ((e = entry_new(gl)) == NULL)
 		return true;
-	memcpy(e->addr, cidr.addr, 16);
-	e->bits = (uint8_t)cidr.bits;
+	e->hi = load_be64(cidr.addr);
+	e->lo = load_be64(cidr.addr + 8);
+	e->bits = cidr.bits;
 	e->region = id;
 	e->line = n;
+	e->pad = 0;
 	return true;
 }
 
@@ -344,10 +373,11 @@ static bool read_file(struct geo_load *gl, const char *path)
 static int entry_cmp(const void *x, const void *y)
 {
 	const struct geo_entry *a = x, *b = y;
-	int d = memcmp(a->addr, b->addr, 16);
 
-	if (d != 0)
-		return d;
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
 	if (a->bits != b->bits)
 		return a->bits < b->bits ? -1 : 1;
 	return a->line < b->line ? -1 : a->line > b->line;
@@ -370,11 +400,10 @@ static bool same_prefix(struct geo_load *gl, const char *path, const struct geo_
 	struct cidr c;
 	char text[64], why[256];
 
-	if (memcmp(a->addr, b->addr, 16) != 0 || a->bits != b->bits)
+	if (a->hi != b->hi || a->lo != b->lo || a->bits != b->bits)
 		return false;
 	if (a->region != b->region) {
-		memcpy(c.addr, a->addr, 16);
-		c.bits = a->bits;
+		entry_cidr(a, &c);
 		cidr_format(&c, text, sizeof(text));
 		snprintf(why, sizeof(why), "%s is on line %u too, with region \"%s\"", text,
 			 a->line, gl->c->regions[a->region]->name);
@@ -397,8 +426,7 @@ static void build_table(struct geo_load *gl, struct conf_geo *g)
 	for (i = 0; i < gl->n && gl->bad <= FILE_ERRORS_MAX; i++) {
 		if (i > 0 && same_prefix(gl, g->file, &gl->entries[i - 1], &gl->entries[i]))
 			continue;
-		memcpy(c.addr, gl->entries[i].addr, 16);
-		c.bits = gl->entries[i].bits;
+		entry_cidr(&gl->entries[i], &c);
 		if (prefix_tree_add(t, &c, gl->entries[i].region) < 0) {
 			ld_out_of_memory(gl->ld);
 			break;

@@ -23,7 +23,10 @@ struct geo_table *geo_table_create(const struct prefix_tree *t)
 	struct geo_table *g;
 	void *mem;
 
-	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* Populated at once: a page fault per page of a large table costs
+	 * more than the copy into it. */
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE,
+		   -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
 	g = mem;
