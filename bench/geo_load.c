@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 	printf("shared table:      %.1f MiB (%.1f bytes a prefix)\n",
 	       geo_table_bytes(c->geos[0].table) / 1048576.0,
 	       (double)geo_table_bytes(c->geos[0].table) / (double)n);
-	printf("peak RSS of load:  %.1f MiB (the tree is built, then copied)\n",
+	printf("peak RSS of load:  %.1f MiB (the parsed lines, the tree, the table)\n",
 	       ru.ru_maxrss / 1024.0);
 
 	if ((addrs = make_addrs(list, n)) == NULL)

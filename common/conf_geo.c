@@ -6,7 +6,7 @@
  *
  * A geo file holds one "CIDR,region" a line. Its prefixes are sorted by
  * address, which builds the prefix tree fastest (each walk starts where
- * the last one went), and the tree is copied into a read-only shared
+ * the last one went), and the tree is laid out into a read-only shared
  * mapping (geo_table.h) that the workers forked after share.
  *
  * Region names are interned once for the whole configuration, so that a
@@ -412,8 +412,8 @@ static bool same_prefix(struct geo_load *gl, const char *path, const struct geo_
 	return true;
 }
 
-/* The sorted entries into a tree, and the tree into the shared table. */
-static void build_table(struct geo_load *gl, struct conf_geo *g)
+/* The sorted entries into a tree; NULL after errors. */
+static struct prefix_tree *build_tree(struct geo_load *gl, const struct conf_geo *g)
 {
 	struct prefix_tree *t = prefix_tree_new();
 	struct cidr c;
@@ -421,7 +421,7 @@ static void build_table(struct geo_load *gl, struct conf_geo *g)
 
 	if (t == NULL) {
 		ld_out_of_memory(gl->ld);
-		return;
+		return NULL;
 	}
 	for (i = 0; i < gl->n && gl->bad <= FILE_ERRORS_MAX; i++) {
 		if (i > 0 && same_prefix(gl, g->file, &gl->entries[i - 1], &gl->entries[i]))
@@ -432,24 +432,32 @@ static void build_table(struct geo_load *gl, struct conf_geo *g)
 			break;
 		}
 	}
-	if (gl->bad == 0 && !ld_failed(gl->ld) && prefix_tree_seal(t) == 0 &&
-	    (g->table = geo_table_create(t)) == NULL)
-		ld_error(gl->ld, gl->optline, "geo \"%s\": no shared memory for %zu prefixes: %s",
-			 g->name, prefix_tree_count(t), strerror(errno));
-	prefix_tree_free(t);
+	if (gl->bad > 0 || ld_failed(gl->ld)) {
+		prefix_tree_free(t);
+		return NULL;
+	}
+	return t;
 }
 
+/* The file's prefixes into g's shared table. The entries go before the
+ * table is made: with a million prefixes, each of the three is tens of
+ * megabytes. */
 static void load_file(struct loader *ld, cfg_t *sec, struct conf_geo *g, struct conf *c)
 {
 	struct geo_load gl = { ld, c, g, ld_opt_line(ld, sec, "file"), { NULL, 0, 0 }, NULL, 0, 0, 0 };
+	struct prefix_tree *t = NULL;
 
 	if (read_file(&gl, g->file)) {
 		if (!sorted(gl.entries, gl.n))
 			qsort(gl.entries, gl.n, sizeof(*gl.entries), entry_cmp);
-		build_table(&gl, g);
+		t = build_tree(&gl, g);
 	}
 	free(gl.index.slot);
 	free(gl.entries);
+	if (t != NULL && (g->table = geo_table_create(t)) == NULL)
+		ld_error(ld, gl.optline, "geo \"%s\": no shared memory for %zu prefixes: %s",
+			 g->name, prefix_tree_count(t), strerror(errno));
+	prefix_tree_free(t);
 }
 
 /* ---- geo sections ---- */

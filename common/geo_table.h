@@ -19,7 +19,7 @@
 struct prefix_tree;
 struct geo_table;
 
-/* A table holding a copy of the sealed tree t; NULL with errno set when
+/* A table holding a sealed copy of the tree t; NULL with errno set when
  * the mapping cannot be made. */
 struct geo_table *geo_table_create(const struct prefix_tree *t);
 
