@@ -109,9 +109,8 @@ static const struct conf_region *region_intern(struct loader *ld, struct conf *c
 	return region_new(ld, c, name, n);
 }
 
-/* A region option's value, at line: interned, or NULL after an error. */
-static const struct conf_region *region_of(struct loader *ld, int line, const char *what,
-					   struct conf *c, const char *name)
+const struct conf_region *conf_region_of(struct loader *ld, int line, const char *what,
+					 struct conf *c, const char *name)
 {
 	const struct conf_region *r;
 
@@ -469,7 +468,7 @@ static void read_default(struct loader *ld, cfg_t *sec, const struct conf_option
 
 	if (name != NULL)
 		((struct conf_geo *)obj)->default_region =
-			region_of(ld, ld_opt_line(ld, sec, o->name), o->name, c, name);
+			conf_region_of(ld, ld_opt_line(ld, sec, o->name), o->name, c, name);
 }
 
 static void dump_default(FILE *out, const struct conf_option *o, const void *obj,
@@ -611,7 +610,7 @@ static void read_server_region(struct loader *ld, cfg_t *sec, const struct conf_
 
 	if (name != NULL)
 		((struct conf_server *)obj)->region =
-			region_of(ld, ld_opt_line(ld, sec, o->name), o->name, c, name);
+			conf_region_of(ld, ld_opt_line(ld, sec, o->name), o->name, c, name);
 }
 
 static void dump_server_region(FILE *out, const struct conf_option *o, const void *obj,
@@ -705,7 +704,7 @@ static void read_next(struct loader *ld, cfg_t *sec, const struct conf_option *o
 		const char *name = cfg_getnstr(sec, opt->name, i);
 		int line = ld_opt_line_n(ld, sec, opt->name, i);
 
-		if ((r = region_of(ld, line, opt->name, c, name)) == NULL)
+		if ((r = conf_region_of(ld, line, opt->name, c, name)) == NULL)
 			continue;
 		for (k = 0; k < o->nnext && o->next[k] != r; k++)
 			;
@@ -783,7 +782,7 @@ static void read_region_sections(struct loader *ld, cfg_t *sec, struct conf_upst
 		const struct conf_region *r;
 		struct conf_region_order *o;
 
-		r = region_of(ld, ld_sec_line(ld, rs), "region", c, ld_title_of(ld, rs));
+		r = conf_region_of(ld, ld_sec_line(ld, rs), "region", c, ld_title_of(ld, rs));
 		if (r == NULL || (o = order_of(ld, u->gslb, r)) == NULL)
 			continue;
 		o->written = true;

@@ -135,6 +135,10 @@ void conf_gslb_free(struct conf_gslb *g);
 void conf_geo_dump(const struct conf_geo *g, FILE *out);
 void conf_geo_free(struct conf_geo *g);
 void conf_regions_free(struct conf *c);
+/* A region name written as option what at line (a server's region, a
+ * route's condition): interned, or NULL after an error said why. */
+const struct conf_region *conf_region_of(struct loader *ld, int line, const char *what,
+					 struct conf *c, const char *name);
 
 
 #endif

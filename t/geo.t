@@ -142,6 +142,8 @@ EOF
 
 ok(wait_for(sub { !grep { state_of($p, 'app', $_) ne 'up' } qw(eu1 eu2 us1 asia1) }, 20),
     'every server of app is up');
+like($p->error_log, qr/geo "regions": 5 prefixes from \Q${\ $p->tmp }\E\/regions\.csv, \d+ KiB of shared memory/,
+    'the master tells what it loaded into shared memory');
 
 # -- own region first --
 
@@ -198,8 +200,9 @@ is(tally($p, 'us', 4), 'us1=4', 'us clients come back to us');
 
 {
 	my $new = $REGIONS =~ s/127\.0\.0\.32\/28 , asia/127.0.0.32\/28,us/r;
-	$p->write_file('regions.csv', $new);
+	$p->write_file('regions.csv', $new . "2001:db8::/32,asia\n");
 	ok($p->reload_and_wait, 'reload with a new regions file');
+	like($p->error_log, qr/geo "regions": 6 prefixes from/, 'the master loaded the new file');
 	ok(wait_for(sub { state_of($p, 'app', 'us1') eq 'up' }, 20), 'us1 is up');
 	is(tally($p, 'asia', 4), 'us1=4', 'after the reload, 127.0.0.33 is in us');
 	is(tally($p, 'eu', 4), 'eu1=2 eu2=2', 'and eu is still eu');
