@@ -104,7 +104,10 @@ sub bring_back {
 	    && state_of($p, 'app', $name) eq 'up';
 }
 
-my $p = Test::Portico->new(files => { 'regions.csv' => $REGIONS }, conf => <<'EOF')->start;
+my $SPARSE = "127.0.0.11/32,eu\n";
+
+my $p = Test::Portico->new(files => { 'regions.csv' => $REGIONS, 'sparse.csv' => $SPARSE },
+    conf => <<'EOF')->start;
 workers = 1
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 
@@ -128,6 +131,23 @@ upstream ew {
 	server "%%BACKEND:u1%%" { region = "us" }
 }
 
+# No health checks: a stopped server is found by the requests, and
+# retried.
+upstream rt {
+	server "%%BACKEND:r1%%" { region = "eu" }
+	server "%%BACKEND:r2%%" { region = "eu" }
+	server "%%BACKEND:r3%%" { region = "us" }
+}
+
+# Regions from another geo, which knows one client only, and has no
+# default.
+geo sparse { file = "%%TMP%%/sparse.csv" }
+upstream sp {
+	geo = "sparse"
+	server "%%BACKEND:s1%%" { region = "eu" }
+	server "%%BACKEND:s2%%" { region = "us" }
+}
+
 upstream plain { server "%%BACKEND:plain%%" { } }
 
 limit_req perregion { key = "$geo_region"  rate = "1r/h" }
@@ -136,6 +156,8 @@ site main {
 	route "/status" { status = true }
 	route "/app/" { upstream = "app" }
 	route "/ew/" { upstream = "ew" }
+	route "/rt/" { upstream = "rt" }
+	route "/sp/" { upstream = "sp" }
 	route "/lim/" { upstream = "plain"  limit_req = "perregion" }
 }
 EOF
@@ -166,6 +188,27 @@ ok(bring_back($p, 'asia1'), 'asia1 started again: marked up');
 is(tally($p, 'asia', 4), 'asia1=4', 'asia clients come back to asia');
 ok(bring_back($p, 'us1'), 'us1 started again: marked up');
 is(tally($p, 'us', 4), 'us1=4', 'us clients come back to us');
+
+# -- retries: within the region, then to the next --
+
+{
+	is(tally($p, 'eu', 4, '/rt/name'), 'r1=2 r2=2', 'retries: eu clients go to r1 and r2');
+	$p->backend('r1')->stop;
+	is(tally($p, 'eu', 4, '/rt/name'), 'r2=4', 'r1 stopped: its requests are retried on r2, '
+	    . 'in the region');
+	$p->backend('r2')->stop;
+	is(tally($p, 'eu', 4, '/rt/name'), 'r3=4', 'r1 and r2 stopped: retried in the next '
+	    . 'region, us; no client sees an error');
+}
+
+# -- an upstream's own geo; a client it has no region for --
+
+{
+	is(tally($p, 'eu', 4, '/sp/name'), 's1=4', 'an upstream with a geo of its own: the client '
+	    . 'it knows goes to its region');
+	is(tally($p, 'us', 4, '/sp/name'), 's1=2 s2=2', 'a client without a region there (no '
+	    . 'prefix, no default) is balanced over all the servers');
+}
 
 # -- ewma inside a region --
 
