@@ -164,6 +164,8 @@ EOF
 
 ok(wait_for(sub { !grep { state_of($p, 'app', $_) ne 'up' } qw(eu1 eu2 us1 asia1) }, 20),
     'every server of app is up');
+is($p->server_status('app', 'asia1')->{region}, 'asia', 'the status page shows a '
+    . 'server\'s region');
 like($p->error_log, qr/geo "regions": 5 prefixes from \Q${\ $p->tmp }\E\/regions\.csv, \d+ KiB of shared memory/,
     'the master tells what it loaded into shared memory');
 
