@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "tap.h"
@@ -139,6 +140,9 @@ static void test_read_only(void)
 	}
 	pid = fork();
 	if (pid == 0) {
+		struct rlimit none = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &none);	/* no core file of the crash */
 		*(volatile char *)c->geos[0].table = 1;
 		_exit(0);
 	}
