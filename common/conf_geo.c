@@ -392,6 +392,56 @@ static bool sorted(const struct geo_entry *e, size_t n)
 	return true;
 }
 
+/* Digit d (0 least significant) of an entry's key (hi, lo, bits), 8
+ * bits each: bits is digit 0. */
+static unsigned digit(const struct geo_entry *e, unsigned d)
+{
+	if (d == 0)
+		return e->bits;
+	if (d <= 8)
+		return (unsigned)(e->lo >> (8 * (d - 1))) & 0xff;
+	return (unsigned)(e->hi >> (8 * (d - 9))) & 0xff;
+}
+
+/*
+ * The entries in entry_cmp's order, by a radix sort from the least
+ * significant digit: each pass is stable, so what the last passes leave
+ * equal (the same prefix) stays in the order of the lines. A digit all
+ * entries share (the first bytes of every IPv4 address) costs one
+ * counting pass and no move. false when out of memory.
+ */
+static bool radix_sort(struct geo_entry *e, size_t n)
+{
+	struct geo_entry *tmp = malloc(n * sizeof(*tmp)), *from = e, *to = tmp, *t;
+	size_t count[256], at, i;
+	unsigned d, k;
+
+	if (tmp == NULL)
+		return false;
+	for (d = 0; d < 17; d++) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[digit(&from[i], d)]++;
+		if (count[digit(&from[0], d)] == n)
+			continue;
+		for (k = 0, at = 0; k < 256; k++) {
+			size_t c = count[k];
+
+			count[k] = at;
+			at += c;
+		}
+		for (i = 0; i < n; i++)
+			to[count[digit(&from[i], d)]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	if (from != e)
+		memcpy(e, from, n * sizeof(*e));
+	free(tmp);
+	return true;
+}
+
 /* The same prefix twice with two regions is a mistake: say where. */
 static bool same_prefix(struct geo_load *gl, const char *path, const struct geo_entry *a,
 			const struct geo_entry *b)
@@ -447,9 +497,10 @@ static void load_file(struct loader *ld, cfg_t *sec, struct conf_geo *g, struct 
 	struct prefix_tree *t = NULL;
 
 	if (read_file(&gl, g->file)) {
-		if (!sorted(gl.entries, gl.n))
-			qsort(gl.entries, gl.n, sizeof(*gl.entries), entry_cmp);
-		t = build_tree(&gl, g);
+		if (!sorted(gl.entries, gl.n) && gl.n > 0 && !radix_sort(gl.entries, gl.n))
+			ld_out_of_memory(ld);
+		else
+			t = build_tree(&gl, g);
 	}
 	free(gl.index.slot);
 	free(gl.entries);
