@@ -41,7 +41,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_site_filter_options, conf_route_filter_options, conf_limit_req_options,
 	conf_limit_conn_options, conf_site_limit_options, conf_route_limit_options,
 	conf_route_cond_options, conf_site_rule_options, conf_route_rule_options,
-	conf_route_upstream_options, NULL
+	conf_route_upstream_options, conf_geo_options, conf_site_geo_options,
+	conf_upstream_geo_options, conf_server_region_options, conf_region_options, NULL
 };
 
 /* ---- the schema ---- */
@@ -312,6 +313,7 @@ struct conf *conf_load(const char *path, unsigned flags, char **errors)
 	conf_caches_resolve(ld, cfg, c);
 	conf_filters_resolve(ld, cfg, c);
 	conf_limits_resolve(ld, cfg, c);
+	conf_geos_resolve(ld, cfg, c);
 	conf_upstreams_resolve(ld, cfg, c);
 	conf_sites_resolve(ld, cfg, c);
 	ld_check_duplicates(ld);
@@ -351,6 +353,10 @@ void conf_free(struct conf *c)
 	for (i = 0; i < c->nlimits; i++)
 		conf_limit_free(&c->limits[i]);
 	free(c->limits);
+	for (i = 0; i < c->ngeos; i++)
+		conf_geo_free(&c->geos[i]);
+	free(c->geos);
+	conf_regions_free(c);
 	conf_globals_free(c);
 	free(c->file);
 	free(c);
@@ -370,6 +376,8 @@ void conf_dump(const struct conf *c, FILE *out)
 		conf_filter_dump(&c->filters[i], out);
 	for (i = 0; i < c->nlimits; i++)
 		conf_limit_dump(&c->limits[i], out);
+	for (i = 0; i < c->ngeos; i++)
+		conf_geo_dump(&c->geos[i], out);
 	for (i = 0; i < c->nupstreams; i++)
 		conf_upstream_dump(&c->upstreams[i], out);
 	for (i = 0; i < c->nsites; i++)

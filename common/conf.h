@@ -101,6 +101,7 @@ struct conf_server {
 	unsigned fail_timeout;		/* ms: the window, and time marked down */
 	unsigned slow_start;		/* ms the weight ramps up after coming back */
 	unsigned id;			/* position among all servers of the conf */
+	const struct conf_region *region;	/* GSLB: its region; NULL: none */
 };
 
 enum conf_balance {
@@ -129,7 +130,8 @@ enum conf_key_var {
 	KEY_CAPTURE,			/* index: $0..$9 of the route's regex */
 	KEY_IS_ARGS,			/* "?" when the target has a query */
 	KEY_REMOTE_PORT,		/* the client's port */
-	KEY_SERVER_PORT			/* the listener's port */
+	KEY_SERVER_PORT,		/* the listener's port */
+	KEY_GEO_REGION			/* the client's region (conf_geo) */
 };
 
 struct conf_key_part {
@@ -163,6 +165,53 @@ struct conf_health_check {
 	unsigned rise;			/* passed checks in a row: up again */
 };
 
+/*
+ * Regions (geo and GSLB): every region name the configuration mentions
+ * (in geo files, on servers, in preference lists) is interned into
+ * conf.regions, and known by its position there, a small id. Id 0 is no
+ * region, whose name is "".
+ */
+#define CONF_MAX_REGIONS 65535
+
+struct conf_region {
+	char *name;
+	unsigned id;			/* position in conf->regions */
+};
+
+struct geo_table;
+
+/* geo "NAME" { } at the top level (conf_geo.c): a file of CIDR,region
+ * lines, loaded into a table the workers share (geo_table.h). */
+struct conf_geo {
+	char *name;
+	char *file;			/* absolute */
+	const struct conf_region *default_region;	/* where no prefix holds
+							 * a client; NULL: none */
+	struct geo_table *table;	/* NULL only in a configuration refused */
+	int index;			/* position in conf->geos */
+};
+
+/* The order of an upstream's regions for the clients of one region. */
+struct conf_region_order {
+	const struct conf_region *region;	/* the clients' region */
+	const struct conf_region **next;	/* region "X" { next = {...} } */
+	unsigned nnext;
+	bool written;			/* a region section says it */
+	unsigned *order;		/* ids of every region of the servers: its
+					 * own (if a server has it), next, then
+					 * the others */
+};
+
+/* An upstream whose servers have regions (GSLB, conf_geo.c). */
+struct conf_gslb {
+	unsigned *regions;		/* of its servers, in order of first
+					 * appearance; 0 last when a server has none */
+	unsigned nregions;
+	struct conf_region_order *orders;	/* one per region of its servers
+						 * and per region section */
+	unsigned norders;
+};
+
 struct conf_upstream {
 	char *name;
 	struct conf_server *servers;
@@ -183,6 +232,8 @@ struct conf_upstream {
 	struct conf_upstream_tls *tls;	/* NULL: plain TCP */
 	unsigned send_proxy_protocol;	/* enum pp_version: 0 off, 1 v1, 2 v2 */
 	int index;			/* position in conf->upstreams */
+	const struct conf_geo *geo;	/* GSLB: where clients' regions come from */
+	struct conf_gslb *gslb;		/* NULL: its servers have no regions */
 };
 
 /* A cache zone: cache "NAME" { } at the top level (conf_cache.c). */
@@ -433,6 +484,7 @@ struct conf_site {
 	const struct conf_limit *limit_conn;
 	struct conf_header_edits *header_edits[CONF_HEADER_EDIT_KINDS];
 					/* its routes' default; NULL: none */
+	const struct conf_geo *geo;	/* $geo_region's source; NULL: none */
 };
 
 /* The site's page for status, or NULL. */
@@ -489,7 +541,24 @@ struct conf {
 	unsigned nfilters;
 	struct conf_limit *limits;	/* limit_req and limit_conn sections */
 	unsigned nlimits;
+	struct conf_geo *geos;		/* geo sections */
+	unsigned ngeos;
+	struct conf_region **regions;	/* by id; [0] is none, named "" */
+	unsigned nregions;
 };
+
+/* The name of region id ("" for none). */
+static inline const char *conf_region_name(const struct conf *c, unsigned id)
+{
+	return id < c->nregions ? c->regions[id]->name : "";
+}
+
+/* The region named name, NULL when the configuration never mentions it. */
+const struct conf_region *conf_region_find(const struct conf *c, const char *name);
+
+/* The regions of an upstream with regions in the order the clients of
+ * region (not 0) try them, *n of them (conf_geo.c). */
+const unsigned *conf_gslb_order(const struct conf_gslb *g, unsigned region, unsigned *n);
 
 /* conf_load() flags: also check what starting would fail on (the
  * directories of the logs and the pid file). */

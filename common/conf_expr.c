@@ -31,6 +31,7 @@ static const struct {
 	{ "is_args", KEY_IS_ARGS },
 	{ "remote_port", KEY_REMOTE_PORT },
 	{ "server_port", KEY_SERVER_PORT },
+	{ "geo_region", KEY_GEO_REGION },
 };
 
 static bool is_var_char(char c)
@@ -108,8 +109,8 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 	}
 	ld_error(ld, line, "%s: unknown variable \"$%.*s\" (use $uri, $request_uri, $args, "
 		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $remote_port, $host, "
-		 "$scheme, $server_port, $request_method, $is_args or $0..$9)", what, (int)n,
-		 name);
+		 "$scheme, $server_port, $request_method, $is_args, $geo_region or $0..$9)",
+		 what, (int)n, name);
 	return -1;
 }
 

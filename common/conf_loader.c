@@ -79,6 +79,8 @@ const struct conf_section conf_sections[] = {
 	{ "filter", CS_FILTER, CS_GLOBAL, true, "a filter" },
 	{ "limit_req", CS_LIMIT_REQ, CS_GLOBAL, true, "a limit_req section" },
 	{ "limit_conn", CS_LIMIT_CONN, CS_GLOBAL, true, "a limit_conn section" },
+	{ "geo", CS_GEO, CS_GLOBAL, true, "a geo section" },
+	{ "region", CS_REGION, CS_UPSTREAM, true, "an upstream's region section" },
 	{ NULL, 0, 0, false, NULL }
 };
 

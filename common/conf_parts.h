@@ -21,6 +21,7 @@ void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_caches_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_filters_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_limits_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_geos_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 /* After the sites: each listener's default site and the index of its
  * sites' host patterns (conf_hosts.c). */
@@ -113,6 +114,11 @@ extern const struct conf_option conf_route_cond_options[];
 extern const struct conf_option conf_site_rule_options[];
 extern const struct conf_option conf_route_rule_options[];
 extern const struct conf_option conf_route_upstream_options[];
+extern const struct conf_option conf_geo_options[];
+extern const struct conf_option conf_site_geo_options[];
+extern const struct conf_option conf_upstream_geo_options[];
+extern const struct conf_option conf_server_region_options[];
+extern const struct conf_option conf_region_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];
@@ -141,6 +147,21 @@ void conf_route_filters_dump(const struct conf_site *site, const struct conf_rou
 			     FILE *out, const char *indent);
 void conf_filter_list_free(struct conf_filter_list *l);
 void conf_limit_free(struct conf_limit *l);
+
+/* Geo and GSLB (conf_geo.c): an upstream's regions, read after its
+ * servers (the rows of conf_upstream_geo_options and the region
+ * sections), written back, freed; geo sections written back and freed;
+ * the regions freed. */
+void conf_upstream_gslb(struct loader *ld, cfg_t *sec, struct conf_upstream *u, struct conf *c);
+void conf_upstream_gslb_dump(const struct conf_upstream *u, FILE *out);
+void conf_gslb_free(struct conf_gslb *g);
+void conf_geo_dump(const struct conf_geo *g, FILE *out);
+void conf_geo_free(struct conf_geo *g);
+void conf_regions_free(struct conf *c);
+/* A region name written as option what at line (a server's region, a
+ * route's condition): interned, or NULL after an error said why. */
+const struct conf_region *conf_region_of(struct loader *ld, int line, const char *what,
+					 struct conf *c, const char *name);
 
 
 #endif

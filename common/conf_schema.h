@@ -49,7 +49,9 @@ enum conf_scope {
 	CS_CACHE = 1 << 8,		/* cache "NAME" { } at the top level */
 	CS_FILTER = 1 << 9,		/* filter "NAME" { } at the top level */
 	CS_LIMIT_REQ = 1 << 10,		/* limit_req "NAME" { } at the top level */
-	CS_LIMIT_CONN = 1 << 11		/* limit_conn "NAME" { } at the top level */
+	CS_LIMIT_CONN = 1 << 11,	/* limit_conn "NAME" { } at the top level */
+	CS_GEO = 1 << 12,		/* geo "NAME" { } at the top level */
+	CS_REGION = 1 << 13		/* an upstream's region "NAME" { } */
 };
 
 enum conf_type {

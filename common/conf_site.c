@@ -334,6 +334,9 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	conf_route_acl(r, site);
 	conf_read(ld, sec, conf_route_limit_options, r, c);
 	conf_read(ld, sec, conf_route_cond_options, r, c);
+	if (site->geo == NULL && route_conds_use_region(r))
+		ld_error(ld, ld_opt_line(ld, sec, "match_region"), "route \"%s\": match_region "
+			 "needs a geo section (geo \"NAME\" { file = ... })", r->pattern);
 	conf_route_rules_read(ld, sec, c, site, r);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
@@ -386,6 +389,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_filter_options, site, c);
 	conf_read(ld, sec, conf_site_limit_options, site, c);
 	conf_read(ld, sec, conf_site_rule_options, site, c);
+	conf_read(ld, sec, conf_site_geo_options, site, c);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -433,6 +437,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_filter_options, s, "\t");
 	conf_write(out, conf_site_limit_options, s, "\t");
 	conf_write(out, conf_site_rule_options, s, "\t");
+	conf_write(out, conf_site_geo_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");

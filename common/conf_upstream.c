@@ -220,6 +220,7 @@ static void resolve_server(struct loader *ld, cfg_t *sec, const struct conf_upst
 	s->max_fails = u->max_fails;
 	s->fail_timeout = u->fail_timeout;
 	conf_read(ld, sec, conf_server_options, s, c);
+	conf_read(ld, sec, conf_server_region_options, s, c);
 	if (conf_parse_address(addr, &s->addr, &s->addrlen, err, sizeof(err)) == -1) {
 		ld_error(ld, ld_sec_line(ld, sec), "server: bad address \"%s\": %s", addr, err);
 		s->addrlen = 0;
@@ -266,6 +267,7 @@ static void dump_server(const struct conf_server *s, FILE *out)
 	conf_dump_str(out, s->address);
 	fputs(" {\n", out);
 	conf_write(out, conf_server_options, s, "\t\t");
+	conf_write(out, conf_server_region_options, s, "\t\t");
 	fputs("\t}\n", out);
 }
 
@@ -411,8 +413,10 @@ static void resolve_upstream(struct loader *ld, cfg_t *sec, struct conf_upstream
 	/* by default every server is tried once */
 	u->retries = n ? n - 1 : 0;
 	conf_read(ld, sec, conf_upstream_options, u, c);
+	conf_read(ld, sec, conf_upstream_geo_options, u, c);
 	resolve_health_check(ld, sec, u, c);
 	resolve_servers(ld, sec, u, c);
+	conf_upstream_gslb(ld, sec, u, c);
 	conf_tls_upstream(ld, sec, u, c);
 }
 
@@ -443,6 +447,8 @@ void conf_upstream_dump(const struct conf_upstream *u, FILE *out)
 	conf_dump_str(out, u->name);
 	fputs(" {\n", out);
 	conf_write(out, conf_upstream_options, u, "\t");
+	conf_write(out, conf_upstream_geo_options, u, "\t");
+	conf_upstream_gslb_dump(u, out);
 	if (u->tls != NULL)
 		conf_write(out, conf_tls_upstream_options, u->tls, "\t");
 	if (u->health_check != NULL) {
@@ -463,6 +469,7 @@ void conf_upstream_free(struct conf_upstream *u)
 		free(u->servers[j].address);
 	free(u->servers);
 	conf_expr_free(&u->hash_key);
+	conf_gslb_free(u->gslb);
 	health_check_free(u->health_check);
 	conf_tls_free_upstream(u->tls);
 	free(u->name);

@@ -319,10 +319,29 @@ static uint32_t lay_out(const struct prefix_tree *t, uint32_t i, struct pt_node 
 	return at;
 }
 
-int prefix_tree_seal(struct prefix_tree *t)
+/* How deep the index of a tree of n nodes reaches: 0 (no index) for
+ * small trees, deeper for larger ones, the index staying at most half
+ * the size of the nodes from 65,536 nodes on (two slots of 8 bytes a
+ * block). */
+static unsigned index_bits_for(uint32_t n)
+{
+	return n < PT_INDEX_MIN ? 0 : n < 1u << 18 ? 16 : n < 1u << 20 ? 18 : 20;
+}
+
+/* Fill t's index (index_bits deep) from its nodes. */
+static void index_fill(const struct prefix_tree *t)
 {
 	const struct pt_slot none = { 0, 0 };
-	struct pt_fill v6, v4;
+	unsigned bits = t->index_bits;
+	struct pt_fill v6 = { t->index, 0, bits };
+	struct pt_fill v4 = { t->index + ((size_t)1 << bits), 96, 96 + bits };
+
+	fill_index(t, &v6, (const uint64_t[2]){ 0, 0 }, 0, 0, false, none);
+	fill_index(t, &v4, (const uint64_t[2]){ 0, 0xffffULL << 32 }, 96, 0, false, none);
+}
+
+int prefix_tree_seal(struct prefix_tree *t)
+{
 	struct pt_node *nodes;
 	uint32_t next = 0;
 	unsigned bits;
@@ -335,18 +354,12 @@ int prefix_tree_seal(struct prefix_tree *t)
 	free(t->nodes);
 	t->nodes = nodes;
 	t->cap = t->n;
-	if (t->n < PT_INDEX_MIN)
+	if ((bits = index_bits_for(t->n)) == 0)
 		return 0;
-	/* Deeper for larger trees, the index staying at most half the size
-	 * of the nodes from 65,536 nodes on (two slots of 8 bytes a block). */
-	bits = t->n < 1u << 18 ? 16 : t->n < 1u << 20 ? 18 : 20;
 	if ((t->index = malloc(2 * ((size_t)1 << bits) * sizeof(*t->index))) == NULL)
 		return -1;
 	t->index_bits = bits;
-	v6 = (struct pt_fill){ t->index, 0, bits };
-	v4 = (struct pt_fill){ t->index + ((size_t)1 << bits), 96, 96 + bits };
-	fill_index(t, &v6, (const uint64_t[2]){ 0, 0 }, 0, 0, false, none);
-	fill_index(t, &v4, (const uint64_t[2]){ 0, 0xffffULL << 32 }, 96, 0, false, none);
+	index_fill(t);
 	return 0;
 }
 
@@ -388,6 +401,52 @@ done:
 	return found;
 }
 
+/* ---- placing a copy ---- */
+
+static size_t index_size(const struct prefix_tree *t)
+{
+	return t->index != NULL ? 2 * ((size_t)1 << t->index_bits) * sizeof(*t->index) : 0;
+}
+
+static size_t index_size_for(uint32_t n)
+{
+	unsigned bits = index_bits_for(n);
+
+	return bits ? 2 * ((size_t)1 << bits) * sizeof(struct pt_slot) : 0;
+}
+
+/* The header rounded up so that the nodes after it stay aligned. */
+static size_t header_size(void)
+{
+	return (sizeof(struct prefix_tree) + 15) & ~(size_t)15;
+}
+
+size_t prefix_tree_placed_size(const struct prefix_tree *t)
+{
+	return header_size() + (size_t)t->n * sizeof(*t->nodes) + index_size_for(t->n);
+}
+
+/* Laid out and indexed as prefix_tree_seal() does, but straight into
+ * mem: a large tree is not copied twice. */
+const struct prefix_tree *prefix_tree_place(const struct prefix_tree *t, void *mem)
+{
+	struct prefix_tree *copy = mem;
+	char *at = (char *)mem + header_size();
+	uint32_t next = 0;
+
+	*copy = *t;
+	copy->nodes = (struct pt_node *)at;
+	copy->cap = t->n;
+	lay_out(t, 0, copy->nodes, &next);
+	copy->index = NULL;
+	copy->index_bits = index_bits_for(t->n);
+	if (copy->index_bits != 0) {
+		copy->index = (struct pt_slot *)(at + (size_t)t->n * sizeof(*t->nodes));
+		index_fill(copy);
+	}
+	return copy;
+}
+
 size_t prefix_tree_count(const struct prefix_tree *t)
 {
 	return t->count;
@@ -395,8 +454,7 @@ size_t prefix_tree_count(const struct prefix_tree *t)
 
 size_t prefix_tree_bytes(const struct prefix_tree *t)
 {
-	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes) +
-	       (t->index != NULL ? 2 * ((size_t)1 << t->index_bits) * sizeof(*t->index) : 0);
+	return sizeof(*t) + (size_t)t->cap * sizeof(*t->nodes) + index_size(t);
 }
 
 void prefix_tree_free(struct prefix_tree *t)

@@ -44,6 +44,18 @@ int prefix_tree_seal(struct prefix_tree *t);
  * prefix holds it. */
 bool prefix_tree_lookup(const struct prefix_tree *t, const uint8_t addr[16], uint32_t *value);
 
+/*
+ * A copy of the tree, sealed, in memory of the caller's, for lookups
+ * only: into mem (prefix_tree_placed_size(t) bytes, aligned as
+ * malloc's), the tree's header and arrays in one block, naming each
+ * other by address. It is what a shared mapping made before fork holds:
+ * every process finds it at the same address. t need not be sealed (the
+ * copy is laid out and indexed as sealing would). Never add to, seal or
+ * free the copy; mem is the caller's to release.
+ */
+size_t prefix_tree_placed_size(const struct prefix_tree *t);
+const struct prefix_tree *prefix_tree_place(const struct prefix_tree *t, void *mem);
+
 /* How many distinct prefixes it holds; the bytes its nodes take. */
 size_t prefix_tree_count(const struct prefix_tree *t);
 size_t prefix_tree_bytes(const struct prefix_tree *t);

@@ -141,6 +141,24 @@ static int read_client(const char *text, struct route_cond_entry *e, char *err, 
 	return cidr_parse(text, &e->cidr, err, errlen);
 }
 
+/* A region's name as geo files write them (conf_geo.c). */
+static int read_region(const char *text, struct route_cond_entry *e, char *err, size_t errlen)
+{
+	const char *p;
+
+	for (p = text; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			break;
+	if (p == text || *p != '\0') {
+		snprintf(err, errlen, "not a region name (letters, digits, '-', '_' or '.')");
+		return -1;
+	}
+	if ((e->name = copy((struct slice){ text, strlen(text) })) == NULL)
+		return out_of_memory(err, errlen);
+	e->name_len = strlen(text);
+	return 0;
+}
+
 /* ---- matching ---- */
 
 /* Whether value v satisfies entry e's form (EQUAL, REGEX; any value
@@ -260,6 +278,16 @@ static bool client_holds(const struct route_cond *c, const struct route_input *i
 	return false;
 }
 
+static bool region_holds(const struct route_cond *c, const struct route_input *in)
+{
+	unsigned i;
+
+	for (i = 0; in->region != NULL && i < c->n; i++)
+		if (strcmp(c->entries[i].name, in->region) == 0)
+			return true;
+	return false;
+}
+
 bool route_conds_hold(const struct conf_route *r, const struct route_input *in)
 {
 	unsigned i;
@@ -278,6 +306,7 @@ static const struct route_cond_kind kinds[] = {
 	{ "match_cookie", read_pair, cookie_holds },
 	{ "match_arg", read_pair, arg_holds },
 	{ "match_client", read_client, client_holds },
+	{ "match_region", read_region, region_holds },
 };
 
 static const struct route_cond_kind *kind_named(const char *option)
@@ -387,8 +416,20 @@ const struct conf_option conf_route_cond_options[] = {
 	COND_ROW("match_cookie", "... the same forms on the request's cookies"),
 	COND_ROW("match_arg", "... the same forms on the query's arguments"),
 	COND_ROW("match_client", "... only for a client address in one of these prefixes (CIDR)"),
+	COND_ROW("match_region", "... only for a client of one of these regions (by the site's "
+		 "geo)"),
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
+
+bool route_conds_use_region(const struct conf_route *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nconds; i++)
+		if (r->conds[i].kind->holds == region_holds)
+			return true;
+	return false;
+}
 
 void route_conds_free(struct conf_route *r)
 {

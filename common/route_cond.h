@@ -1,8 +1,9 @@
 /*
  * route_cond.h: conditions on a route beside its path: match_method,
- * match_header, match_cookie, match_arg, match_client. A route is chosen
- * only when its path pattern and every condition written on it hold;
- * when one fails, routing goes on to the next candidate (router.h).
+ * match_header, match_cookie, match_arg, match_client, match_region. A
+ * route is chosen only when its path pattern and every condition written
+ * on it hold; when one fails, routing goes on to the next candidate
+ * (routes.h).
  *
  * Owns: the kinds of condition, one row each (its option, how an entry
  * is read, and whether a request meets the condition), the option rows
@@ -17,7 +18,8 @@
  *	"Name = value"	present with this value (case-sensitive; trimmed)
  *	"Name ~ regex"	present with a value the PCRE2 regex finds
  * Header names are case-insensitive; cookie and argument names are not.
- * match_method and match_client hold when any of their entries does.
+ * match_method, match_client and match_region hold when any of their
+ * entries does.
  */
 #ifndef PORTICO_ROUTE_COND_H
 #define PORTICO_ROUTE_COND_H
@@ -64,10 +66,15 @@ struct route_input {
 	const uint8_t *client_addr;	/* 16 bytes (cidr.h), after PROXY
 					 * protocol and real_ip_from; NULL
 					 * for a unix socket's client */
+	const char *region;		/* the client's region by the site's
+					 * geo; NULL: it has none */
 };
 
 /* Whether every condition of r holds for in. */
 bool route_conds_hold(const struct conf_route *r, const struct route_input *in);
+
+/* Whether r has a match_region condition (which needs a geo). */
+bool route_conds_use_region(const struct conf_route *r);
 
 /* Free r's conditions. */
 void route_conds_free(struct conf_route *r);

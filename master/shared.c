@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "core.h"
+#include "geo_table.h"
 #include "shared.h"
 
 #define ZONE_MIN	(64 * 1024)
@@ -329,6 +330,18 @@ static void shared_free(struct shared *sh)
 	free(sh);
 }
 
+/* The geo tables the configuration loaded into shared memory (each
+ * load makes new ones: the file is read again at every reload). */
+static void geos_log(const struct conf *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->ngeos; i++)
+		log_msg(LL_INFO, "geo \"%s\": %zu prefixes from %s, %zu KiB of shared memory",
+			c->geos[i].name, geo_table_prefixes(c->geos[i].table), c->geos[i].file,
+			geo_table_bytes(c->geos[i].table) >> 10);
+}
+
 struct shared *shared_create(const struct conf *c, struct shared *prev,
 			     char *err, size_t errlen)
 {
@@ -342,6 +355,7 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 	}
 	sh->npeers = c->nservers;
 	sh->refs = 1;
+	geos_log(c);
 	sh->health = zone_get(prev ? prev->health : NULL, "health", health_size(c), &fresh,
 			      err, errlen);
 	if (sh->health == NULL ||

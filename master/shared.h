@@ -5,7 +5,8 @@
  * forked ("health": the health table; "stats": per-process counters;
  * "tls", when TLS is used: the session cache and the ticket keys, which
  * it rotates; one per cache section, cache_zones.h; one per limit_req
- * and limit_conn section, limit_zones.h),
+ * and limit_conn section, limit_zones.h; geo tables are made with the
+ * configuration, conf_geo.c, and only told of here),
  * keeping a zone across a reload when its name and size are unchanged
  * (and carrying each server's health over by "upstream/address" when the
  * zone must change), and the life of each child's stats record: made

@@ -217,6 +217,8 @@ site s {
 		match_method = {"G E T"}
 	}
 	route "/b" { upstream = "app"  match_arg = {} }
+	route "/c" { upstream = "app"  match_region = {"e u"} }
+	route "/d" { upstream = "app"  match_region = {"eu"} }
 }
 EOF
 ($rc, $out, $err) = $bad->run('-t');
@@ -240,5 +242,9 @@ like($err, qr{^portico: \Q$f\E:16: route "/a": match_method "G E T": not a metho
      'a bad method');
 like($err, qr{^portico: \Q$f\E:18: route "/b": match_arg: an empty list would match no request}m,
      'an empty list');
+like($err, qr{^portico: \Q$f\E:19: route "/c": match_region "e u": not a region name}m,
+     'a bad region name');
+like($err, qr{^portico: \Q$f\E:20: route "/d": match_region needs a geo section}m,
+     'match_region without any geo');
 
 done_testing;

@@ -86,6 +86,7 @@ void balance_start(struct pick *pk, const struct conf_upstream *cu,
 	memset(pk->tried, 0, sizeof(pk->tried));
 	pk->ntried = 0;
 	pk->key = 0;
+	pk->region = pk->in_region = BALANCE_ANY_REGION;
 	if (cu->balance == BALANCE_IP_HASH)
 		h = fnv_feed(h, src->client_addr, strlen(src->client_addr));
 	else if (cu->balance == BALANCE_HASH)
@@ -111,6 +112,9 @@ static bool candidate(const struct upstream *up, const struct pick *pk, unsigned
 	bool checked = up->conf->health_check != NULL;
 
 	if (srv->backup != backup || tried(pk, i))
+		return false;
+	if (pk->in_region != BALANCE_ANY_REGION &&
+	    (srv->region != NULL ? srv->region->id : 0) != pk->in_region)
 		return false;
 	/* With one server there is nowhere else to go: a passive mark would
 	 * only turn a passing fault into certain errors. */
@@ -388,12 +392,37 @@ static int pick_among(struct upstream *up, const struct pick *pk, bool backup, u
 	}
 }
 
+void balance_set_region(struct pick *pk, unsigned region)
+{
+	pk->region = region != 0 ? region : BALANCE_ANY_REGION;
+}
+
+/* Among the servers of the client's first region that has a candidate,
+ * in the order of its region; among all without regions. */
+static int pick_by_region(struct upstream *up, struct pick *pk, bool backup, uint64_t now)
+{
+	const unsigned *order;
+	unsigned n, k;
+	int s;
+
+	pk->in_region = BALANCE_ANY_REGION;
+	if (up->conf->gslb == NULL || pk->region == BALANCE_ANY_REGION)
+		return pick_among(up, pk, backup, now);
+	order = conf_gslb_order(up->conf->gslb, pk->region, &n);
+	for (k = 0; k < n; k++) {
+		pk->in_region = order[k];
+		if ((s = pick_among(up, pk, backup, now)) >= 0)
+			return s;
+	}
+	return -1;
+}
+
 int balance_pick(struct upstream *up, struct pick *pk, uint64_t now)
 {
-	int s = pick_among(up, pk, false, now);
+	int s = pick_by_region(up, pk, false, now);
 
 	if (s < 0)
-		s = pick_among(up, pk, true, now);
+		s = pick_by_region(up, pk, true, now);
 	if (s >= 0) {
 		pk->tried[s / 8] |= (uint8_t)(1u << (s % 8));
 		pk->ntried++;

@@ -32,8 +32,13 @@ void exchange_log(const struct exchange *x, int level, int err, const char *fmt,
 
 struct var_source exchange_vars(const struct exchange *x)
 {
-	struct var_source src = { &x->req, x->client.addr, x->client.tls, &x->captures, "", "" };
+	struct var_source src = { &x->req, x->client.addr, x->client.tls, &x->captures, "", "",
+				  NULL };
 	const struct sockaddr_storage *ss = x->client.listen ? &x->client.listen->addr : NULL;
+
+	/* The geo module looked the region up in the route phase. */
+	if (x->geo_of != NULL)
+		src.geo_region = conf_region_name(x->ctx->conf, x->geo_region);
 
 	var_port_text(x->client.port, src.remote_port);
 	if (ss == NULL)

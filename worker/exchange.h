@@ -205,6 +205,10 @@ struct exchange {
 	uint64_t start_us;		/* the head was complete */
 	uint64_t connect_us;		/* to the server's connection, or 0 */
 	uint64_t header_us;		/* to the response head, or 0 */
+	/* the geo module's part (modules/geo.c) */
+	const struct conf_geo *geo_of;	/* the site's geo, once the client's
+					 * region was looked up in it; else NULL */
+	unsigned geo_region;		/* ... that region's id; 0: none */
 
 	/* Each of these is reset its own way. */
 	struct pump req_pump;		/* the request body, to wherever the

@@ -2,8 +2,9 @@
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
  * route, the real client address right after it (before every rule that
- * looks at the client), the route next (its conditions may look at the
- * client), then the access checks: the address lists first
+ * looks at the client) and its region by that address, the route next
+ * (its conditions may look at both), then the access checks: the address
+ * lists first
  * (a refused client learns nothing of its request's limits), the request
  * filters next (a refused request costs nothing more), the methods, and
  * the rate and connection limits last (only requests that may pass use
@@ -26,6 +27,7 @@
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
+#include "modules/geo.h"
 #include "modules/header_rules.h"
 #include "modules/headers.h"
 #include "modules/methods.h"
@@ -37,6 +39,7 @@
 const struct module *const modules[] = {
 	&router_module,
 	&realip_module,
+	&geo_module,
 	&routes_module,
 	&rules_module,
 	&acl_module,

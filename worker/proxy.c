@@ -17,6 +17,7 @@
 #include "head.h"
 #include "health.h"
 #include "proxy.h"
+#include "modules/geo.h"
 #include "upstream.h"
 
 static const struct content proxy_content;
@@ -866,6 +867,8 @@ void proxy_start(struct exchange *x)
 	u->first_try = ev_now();
 	src = exchange_vars(x);
 	balance_start(&u->pick, u->upstream->conf, &src);
+	if (u->upstream->conf->gslb != NULL)
+		balance_set_region(&u->pick, geo_region_in(x, u->upstream->conf->geo));
 	idx = balance_pick(u->upstream, &u->pick, u->first_try);
 	if (idx < 0) {
 		give_up(x);

@@ -97,6 +97,8 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 		return cstr(src->remote_port);
 	case KEY_SERVER_PORT:
 		return cstr(src->server_port);
+	case KEY_GEO_REGION:
+		return cstr(src->geo_region ? src->geo_region : "");
 	}
 	return (struct slice){ NULL, 0 };
 }

@@ -28,6 +28,8 @@ struct var_source {
 	const struct var_captures *captures;	/* NULL: none */
 	char remote_port[6];		/* as text; "" when unknown */
 	char server_port[6];
+	const char *geo_region;		/* the client's region by the site's
+					 * geo; NULL: none */
 };
 
 /* A port as text into out[6] ("" for 0). */

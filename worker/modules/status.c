@@ -139,6 +139,11 @@ static void put_server(struct out *o, const struct worker_ctx *ctx,
 	put_string(o, srv->address);
 	put(o, ", \"state\": \"%s\", \"weight\": %d, \"backup\": %s, ",
 	    health_up(p, checked, now) ? "up" : "down", srv->weight, srv->backup ? "true" : "false");
+	if (srv->region != NULL) {
+		put(o, "\"region\": ");
+		put_string(o, srv->region->name);
+		put(o, ", ");
+	}
 	put(o, "\"checks_down\": %s, \"failed_down_ms\": %lu, ",
 	    health_checks_down(p, checked) ? "true" : "false",
 	    (unsigned long)(down_until > now ? down_until - now : 0));
