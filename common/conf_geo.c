@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cidr.h"
+#include "core.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "conf_text.h"
@@ -142,24 +143,6 @@ struct geo_entry {
 	uint32_t bits;
 	uint32_t pad;
 };
-
-static uint64_t load_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void store_be64(uint8_t *p, uint64_t v)
-{
-	unsigned i;
-
-	for (i = 8; i-- > 0; v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
 static void entry_cidr(const struct geo_entry *e, struct cidr *c)
 {

@@ -34,6 +34,26 @@ struct slice {
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Eight bytes in network order as a number, and back: 128-bit addresses
+ * compared and sorted as two words. */
+static inline uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline void store_be64(uint8_t *p, uint64_t v)
+{
+	unsigned i;
+
+	for (i = 8; i-- > 0; v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
 /* Case-insensitive comparison of a slice with a lower-case C string. */
 static inline bool slice_ieq(struct slice s, const char *lower)
 {

@@ -60,16 +60,6 @@ struct prefix_tree {
 
 /* ---- 128-bit keys as two words ---- */
 
-static uint64_t load_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* The first bits of a word set: the mask of a prefix of that length. */
 static inline uint64_t word_mask(unsigned bits)
 {
