@@ -380,7 +380,19 @@ stop_server() {   # instance: TERM its master, then KILL whatever is left of its
 	cg_remove "$1"
 }
 
-# --- CPU accounting ----------------------------------------------------------------
+# --- memory and CPU accounting -------------------------------------------------------
+memkib() {   # "Pss Rss" in KiB, summed over the listed pids
+	local p pss=0 rss=0 k v _
+	for p in "$@"; do
+		while read -r k v _; do
+			case $k in
+			Pss:) pss=$((pss + v)) ;;
+			Rss:) rss=$((rss + v)) ;;
+			esac
+		done <"/proc/$p/smaps_rollup"
+	done
+	echo "$pss $rss"
+}
 bench_init_clock() { CLK_TCK=$(getconf CLK_TCK); }
 
 cputicks() {   # "utime+stime utime" of the listed pids, in clock ticks
