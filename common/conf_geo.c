@@ -831,7 +831,10 @@ static void order_fill(struct loader *ld, const struct conf_gslb *g, struct conf
 {
 	unsigned i, n = 0;
 
-	if ((o->order = ld_realloc(ld, NULL, g->nregions, sizeof(*o->order))) == NULL)
+	/* Room for a list that repeats a region, or names one no server has:
+	 * errors already reported, but the order is made all the same. */
+	o->order = ld_realloc(ld, NULL, g->nregions + o->nnext + 1, sizeof(*o->order));
+	if (o->order == NULL)
 		return;
 	if (has_id(g->regions, g->nregions, o->region->id))
 		o->order[n++] = o->region->id;
