@@ -83,8 +83,11 @@ static cfg_opt_t *schema_of(unsigned scope)
 		}
 		/* MULTI even when untitled, so that a second one is seen
 		 * (and refused), not merged into the first. */
-		opts[n++] = (cfg_opt_t)CFG_SEC(s->name, sub,
-					       CFGF_MULTI | (s->titled ? CFGF_TITLE : 0));
+		opts[n] = (cfg_opt_t)CFG_SEC(s->name, sub,
+					     CFGF_MULTI | (s->titled ? CFGF_TITLE : 0));
+		if (s->titled)
+			opts[n].validcb = conf_section_cb;
+		n++;
 	}
 	opts[n] = (cfg_opt_t)CFG_END();
 	return opts;
@@ -246,6 +249,7 @@ static cfg_t *parse(struct loader *ld, const char *path)
 	}
 	rc = cfg_parse_fp(cfg, fp);
 	fclose(fp);
+	ld_parsed(ld);
 	if (rc != CFG_SUCCESS) {
 		if (ld_error_count(ld) == 0)
 			ld_error_global(ld, "syntax error");

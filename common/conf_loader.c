@@ -28,16 +28,26 @@ struct opt_line {
 	int line;
 };
 
+/* The closed sections of one titled option of a section, held apart
+ * from libconfuse while it parses (see ld_section_closed). */
+struct held {
+	cfg_opt_t *opt;
+	cfg_value_t **values;
+	unsigned n;
+};
+
 /* One section as libconfuse opened it, in file order. */
 struct sec_info {
 	cfg_t *sec;
 	const struct conf_section *kind;
-	char *title;			/* as written; see on_section */
+	char *title;			/* as written */
 	int line;			/* of its '{' */
 	int parent;			/* top-level section of a nested one */
 	int seq;
 	struct opt_line *opts;
 	unsigned nopts;
+	struct held *held;		/* its titled sections, one per option */
+	unsigned nheld;
 };
 
 struct ld_err {
@@ -336,6 +346,7 @@ void ld_free(struct loader *ld)
 	for (i = 0; i < ld->nsecs; i++) {
 		free(ld->secs[i].title);
 		free(ld->secs[i].opts);
+		free(ld->secs[i].held);
 	}
 	free(ld->secs);
 	free(ld->hkeys);
@@ -431,17 +442,14 @@ struct loader *ld_current(void)
 }
 
 /*
- * A section was just opened. When a second section has the same title,
- * libconfuse throws the first one away, errors and all; so each titled
- * section gets a unique title ("\1" and a number) that no later one
- * matches, and the title as written is kept here. Duplicates are found
- * afterwards. Untitled sections (health_check) keep a NULL title: each
- * occurrence is a new one, counted where it is resolved.
+ * A section was just opened: record it, its line and its title as
+ * written. Untitled sections (health_check) keep a NULL title: each
+ * occurrence is a new one, counted where it is resolved. Sections with
+ * the same title are found afterwards (ld_check_duplicates).
  */
 static void on_section(struct loader *ld, cfg_t *sec)
 {
 	struct sec_info *si;
-	char unique[16];
 	int idx = (int)ld->nsecs;
 
 	si = ld_grow(ld, ld->secs, ld->nsecs, sizeof(*si));
@@ -454,15 +462,8 @@ static void on_section(struct loader *ld, cfg_t *sec)
 	si->kind = conf_section_named(cfg_name(sec));
 	if (si->kind == NULL)
 		si->kind = conf_sections;
-	if (sec->title != NULL) {
-		snprintf(unique, sizeof(unique), "\1%d", idx);
-		si->title = sec->title;	/* libconfuse's strdup: ours now */
-		sec->title = ld_strdup(ld, unique);
-		if (sec->title == NULL) {
-			sec->title = si->title;
-			si->title = ld_strdup(ld, sec->title);
-		}
-	}
+	if (sec->title != NULL && (si->title = ld_strdup(ld, sec->title)) == NULL)
+		return;
 	si->line = sec->line;
 	si->seq = idx;
 	si->parent = -1;
@@ -511,6 +512,100 @@ int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 	else
 		on_value(current, sec, opt);
 	return 0;
+}
+
+/*
+ * Holding titled sections apart. When a titled section opens, libconfuse
+ * looks through every section of its option already parsed for one of
+ * the same title, to replace it: a compare per earlier section, so n
+ * sections cost n*n/2 (minutes for 100,000 routes). Sections with the
+ * same title are the loader's business (ld_check_duplicates, which
+ * reports them instead of dropping one). So each titled section, once
+ * closed, is taken out of its option and held here, leaving libconfuse
+ * nothing to look through; ld_parsed puts them all back, in file order,
+ * before anything reads them.
+ */
+
+/* The sections held of option opt of section si; NULL when out of memory. */
+static struct held *held_of(struct loader *ld, struct sec_info *si, cfg_opt_t *opt)
+{
+	struct held *h;
+	unsigned i;
+
+	for (i = 0; i < si->nheld; i++)
+		if (si->held[i].opt == opt)
+			return &si->held[i];
+	if ((h = ld_grow(ld, si->held, si->nheld, sizeof(*h))) == NULL)
+		return NULL;
+	si->held = h;
+	h = &si->held[si->nheld++];
+	memset(h, 0, sizeof(*h));
+	h->opt = opt;
+	return h;
+}
+
+static void hold_values(struct loader *ld, struct sec_info *si, cfg_opt_t *opt)
+{
+	struct held *h = held_of(ld, si, opt);
+	unsigned i;
+
+	if (h == NULL)
+		return;		/* left to libconfuse: slow, still right */
+	for (i = 0; i < opt->nvalues; i++) {
+		cfg_value_t **v = ld_grow(ld, h->values, h->n, sizeof(*v));
+
+		if (v == NULL) {
+			h->n -= i;	/* all stay with libconfuse */
+			return;
+		}
+		h->values = v;
+		h->values[h->n++] = opt->values[i];
+	}
+	free(opt->values);
+	opt->values = NULL;
+	opt->nvalues = 0;
+}
+
+/* Give opt back its sections: the held ones, then any libconfuse still
+ * has (one left open by a syntax error). */
+static void return_values(struct loader *ld, struct held *h)
+{
+	cfg_opt_t *opt = h->opt;
+	cfg_value_t **v = h->values;
+
+	if (opt->nvalues > 0) {
+		v = ld_realloc(ld, h->values, (size_t)h->n + opt->nvalues, sizeof(*v));
+		if (v == NULL) {
+			cfg_free_value(opt);	/* the parse failed anyway */
+			v = h->values;
+		} else {
+			memcpy(v + h->n, opt->values, opt->nvalues * sizeof(*v));
+			free(opt->values);
+		}
+	}
+	opt->values = v;
+	opt->nvalues += h->n;
+	h->values = NULL;
+	h->n = 0;
+}
+
+int conf_section_cb(cfg_t *parent, cfg_opt_t *opt)
+{
+	int p;
+
+	if (current == NULL || (p = sec_find(current, parent)) < 0)
+		return 0;
+	hold_values(current, &current->secs[p], opt);
+	return 0;
+}
+
+void ld_parsed(struct loader *ld)
+{
+	unsigned i, j;
+
+	for (i = 0; i < ld->nsecs; i++)
+		for (j = 0; j < ld->secs[i].nheld; j++)
+			return_values(ld, &ld->secs[i].held[j]);
 }
 
 int ld_sec_line(const struct loader *ld, cfg_t *sec)

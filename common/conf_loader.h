@@ -104,8 +104,17 @@ const char *ld_text(const struct loader *ld, size_t *len);
  * value and each section of the current loader. */
 int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
 
+/* libconfuse's validating callback of every titled section option, which
+ * it calls with the section each one is written in as it closes: holds
+ * the section apart until ld_parsed (see conf_loader.c). */
+int conf_section_cb(cfg_t *parent, cfg_opt_t *opt);
+
 /* Make ld current for libconfuse's callbacks while it parses into root. */
 void ld_begin(struct loader *ld, cfg_t *root);
+/* libconfuse has stopped parsing (done, or at a syntax error): every
+ * section is back where libconfuse keeps them, for the getters and for
+ * cfg_free(). */
+void ld_parsed(struct loader *ld);
 void ld_end(void);
 struct loader *ld_current(void);
 
