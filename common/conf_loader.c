@@ -21,11 +21,14 @@
 #include "conf_loader.h"
 #include "conf_text.h"
 
-/* Where a value was written: its line in the preprocessed text. */
-struct opt_line {
+/* Where the values of an option were written: their lines in the
+ * preprocessed text, by element of the list (one for a plain option).
+ * A section has one per option written, so finding one is bounded by
+ * the schema, and a list of any length costs one step per element. */
+struct opt_lines {
 	char name[32];
-	unsigned idx;			/* element of a list */
-	int line;
+	int *line;			/* [element] */
+	unsigned n;
 };
 
 /* The closed sections of one titled option of a section, held apart
@@ -44,10 +47,17 @@ struct sec_info {
 	int line;			/* of its '{' */
 	int parent;			/* top-level section of a nested one */
 	int seq;
-	struct opt_line *opts;
+	struct opt_lines *opts;
 	unsigned nopts;
 	struct held *held;		/* its titled sections, one per option */
 	unsigned nheld;
+};
+
+/* A section the parts refer to by name, resolved. */
+struct named {
+	unsigned kind;
+	const char *name;		/* NULL: a free slot */
+	void *obj;
 };
 
 struct ld_err {
@@ -70,6 +80,8 @@ struct loader {
 	cfg_t **hkeys;			/* section -> index in secs */
 	int *hvals;
 	unsigned hcap, hn;
+	struct named *names;		/* see ld_name */
+	unsigned ncap, nn;
 };
 
 static struct loader *current;
@@ -335,7 +347,7 @@ const char *ld_text(const struct loader *ld, size_t *len)
 
 void ld_free(struct loader *ld)
 {
-	unsigned i;
+	unsigned i, j;
 
 	if (ld == NULL)
 		return;
@@ -345,12 +357,15 @@ void ld_free(struct loader *ld)
 	free(ld->errs);
 	for (i = 0; i < ld->nsecs; i++) {
 		free(ld->secs[i].title);
+		for (j = 0; j < ld->secs[i].nopts; j++)
+			free(ld->secs[i].opts[j].line);
 		free(ld->secs[i].opts);
 		free(ld->secs[i].held);
 	}
 	free(ld->secs);
 	free(ld->hkeys);
 	free(ld->hvals);
+	free(ld->names);
 	free(ld);
 }
 
@@ -475,31 +490,44 @@ static void on_section(struct loader *ld, cfg_t *sec)
 	sec_put(ld, sec, idx);
 }
 
+static struct opt_lines *lines_of(const struct sec_info *si, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < si->nopts; i++)
+		if (strcmp(si->opts[i].name, name) == 0)
+			return &si->opts[i];
+	return NULL;
+}
+
+/* A value of opt was parsed: element idx is at the section's line (a
+ * list written again starts over at 0). */
 static void on_value(struct loader *ld, cfg_t *sec, cfg_opt_t *opt)
 {
 	struct sec_info *si;
-	struct opt_line *ol;
-	unsigned idx = opt->nvalues ? opt->nvalues - 1 : 0, i;
-	int s = sec_find(ld, sec);
+	struct opt_lines *ol;
+	unsigned idx = opt->nvalues ? opt->nvalues - 1 : 0;
+	int *line, s = sec_find(ld, sec);
 
 	if (s < 0)
 		return;
 	si = &ld->secs[s];
-	for (i = 0; i < si->nopts; i++) {
-		ol = &si->opts[i];
-		if (ol->idx == idx && strcmp(ol->name, opt->name) == 0) {
-			ol->line = sec->line;
+	if ((ol = lines_of(si, opt->name)) == NULL) {
+		if ((ol = ld_grow(ld, si->opts, si->nopts, sizeof(*ol))) == NULL)
 			return;
-		}
+		si->opts = ol;
+		ol = &si->opts[si->nopts++];
+		memset(ol, 0, sizeof(*ol));
+		snprintf(ol->name, sizeof(ol->name), "%s", opt->name);
 	}
-	ol = ld_grow(ld, si->opts, si->nopts, sizeof(*ol));
-	if (ol == NULL)
+	if (idx < ol->n) {
+		ol->line[idx] = sec->line;
 		return;
-	si->opts = ol;
-	ol = &si->opts[si->nopts++];
-	snprintf(ol->name, sizeof(ol->name), "%s", opt->name);
-	ol->idx = idx;
-	ol->line = sec->line;
+	}
+	if (idx > ol->n || (line = ld_grow(ld, ol->line, ol->n, sizeof(*line))) == NULL)
+		return;
+	ol->line = line;
+	ol->line[ol->n++] = sec->line;
 }
 
 int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
@@ -617,28 +645,20 @@ int ld_sec_line(const struct loader *ld, cfg_t *sec)
 
 int ld_opt_line_n(const struct loader *ld, cfg_t *sec, const char *name, unsigned idx)
 {
-	const struct sec_info *si;
-	unsigned i;
+	const struct opt_lines *ol;
 	int s = sec_find(ld, sec);
 
 	if (s < 0)
 		return 1;
-	si = &ld->secs[s];
-	for (i = 0; i < si->nopts; i++)
-		if (si->opts[i].idx == idx && strcmp(si->opts[i].name, name) == 0)
-			return si->opts[i].line;
-	return si->line;
+	ol = lines_of(&ld->secs[s], name);
+	return ol != NULL && idx < ol->n ? ol->line[idx] : ld->secs[s].line;
 }
 
 bool ld_opt_written(const struct loader *ld, cfg_t *sec, const char *name)
 {
 	int s = sec_find(ld, sec);
-	unsigned i;
 
-	for (i = 0; s >= 0 && i < ld->secs[s].nopts; i++)
-		if (strcmp(ld->secs[s].opts[i].name, name) == 0)
-			return true;
-	return false;
+	return s >= 0 && lines_of(&ld->secs[s], name) != NULL;
 }
 
 int ld_opt_line(const struct loader *ld, cfg_t *sec, const char *name)
@@ -700,6 +720,70 @@ void ld_check_duplicates(struct loader *ld)
 				 b->kind->name, b->title, where);
 	}
 	free(v);
+}
+
+/* ---- names ---- */
+
+static unsigned name_hash(unsigned kind, const char *name, unsigned cap)
+{
+	uint32_t h = 2166136261u ^ kind;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h & (cap - 1);
+}
+
+static struct named *name_slot(struct named *t, unsigned cap, unsigned kind, const char *name)
+{
+	unsigned i;
+
+	for (i = name_hash(kind, name, cap); t[i].name != NULL; i = (i + 1) & (cap - 1))
+		if (t[i].kind == kind && strcmp(t[i].name, name) == 0)
+			break;
+	return &t[i];
+}
+
+static int names_grow(struct loader *ld)
+{
+	unsigned cap = ld->ncap ? ld->ncap * 2 : 64, i;
+	struct named *t = calloc(cap, sizeof(*t));
+
+	if (t == NULL) {
+		ld->oom = true;
+		return -1;
+	}
+	for (i = 0; i < ld->ncap; i++)
+		if (ld->names[i].name != NULL)
+			*name_slot(t, cap, ld->names[i].kind, ld->names[i].name) = ld->names[i];
+	free(ld->names);
+	ld->names = t;
+	ld->ncap = cap;
+	return 0;
+}
+
+void ld_name(struct loader *ld, unsigned kind, const char *name, void *obj)
+{
+	struct named *e;
+
+	if (name == NULL || (ld->nn + 1 > ld->ncap / 2 && names_grow(ld) < 0))
+		return;
+	e = name_slot(ld->names, ld->ncap, kind, name);
+	if (e->name != NULL)
+		return;		/* the first of a name is the one meant */
+	e->kind = kind;
+	e->name = name;
+	e->obj = obj;
+	ld->nn++;
+}
+
+void *ld_named(const struct loader *ld, unsigned kind, const char *name)
+{
+	const struct named *e;
+
+	if (ld->ncap == 0)
+		return NULL;
+	e = name_slot(ld->names, ld->ncap, kind, name);
+	return e->name != NULL ? e->obj : NULL;
 }
 
 /* ---- getters ---- */

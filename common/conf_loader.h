@@ -63,6 +63,14 @@ const char *ld_title_of(const struct loader *ld, cfg_t *sec);
 /* The main file's name, which relative paths are taken from. */
 const char *ld_main_file(const struct loader *ld);
 
+/* Sections the parts refer to by name, as a route names its upstream:
+ * the part that resolves them names each (kind: its scope), the parts
+ * that refer to them find it in constant time, however many there are.
+ * The first of a name is kept (another is a duplicate, reported apart);
+ * name must outlive the loader. */
+void ld_name(struct loader *ld, unsigned kind, const char *name, void *obj);
+void *ld_named(const struct loader *ld, unsigned kind, const char *name);
+
 /* Allocation that records running out of memory in the loader. */
 void *ld_realloc(struct loader *ld, void *p, size_t n, size_t size);
 char *ld_strdup(struct loader *ld, const char *s);
