@@ -32,7 +32,7 @@ struct opt_lines {
 };
 
 /* The closed sections of one titled option of a section, held apart
- * from libconfuse while it parses (see ld_section_closed). */
+ * from libconfuse while it parses (see "Holding titled sections apart"). */
 struct held {
 	cfg_opt_t *opt;
 	cfg_value_t **values;
