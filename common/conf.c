@@ -65,9 +65,9 @@ static cfg_opt_t *schema_of(unsigned scope)
 		for (o = *t; o->name != NULL && n < SCHEMA_MAX - 1; o++) {
 			if (o->scope != scope)
 				continue;
-			if (o->flags & CF_LIST)
-				opts[n++] = (cfg_opt_t)CFG_STR_LIST_CB(o->name, (char *)o->def,
-								       CFGF_NONE, conf_value_cb);
+			if (o->flags & CF_LIST)	/* its default: the loader's */
+				opts[n++] = (cfg_opt_t)CFG_STR_LIST_CB(o->name, NULL, CFGF_NONE,
+								       conf_value_cb);
 			else
 				opts[n++] = (cfg_opt_t)CFG_STR_CB(o->name, 0, CFGF_NODEFAULT,
 								  conf_value_cb);

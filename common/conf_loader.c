@@ -19,6 +19,7 @@
 #include "cidr.h"
 #include "core.h"
 #include "conf_loader.h"
+#include "conf_parts.h"
 #include "conf_text.h"
 
 /* Where the values of an option were written: their lines in the
@@ -432,6 +433,43 @@ static void sec_put(struct loader *ld, cfg_t *sec, int idx)
 	ld->hn++;
 }
 
+/* opt's default, def, a list as a file writes it, of plain quoted
+ * strings ({"a", "b"}), set as libconfuse sets defaults: values that a
+ * first "=" replaces and that "+=" adds to. */
+static void set_list_default(struct loader *ld, cfg_opt_t *opt, const char *def)
+{
+	const char *p = def, *end;
+	char item[128];
+	unsigned n = 0;
+
+	while ((p = strchr(p, '"')) != NULL && (end = strchr(p + 1, '"')) != NULL) {
+		snprintf(item, sizeof(item), "%.*s", (int)(end - p - 1), p + 1);
+		if (cfg_opt_setnstr(opt, item, n++) != CFG_SUCCESS)
+			ld->oom = true;
+		p = end + 1;
+	}
+	opt->flags |= CFGF_RESET;
+	opt->flags &= ~CFGF_MODIFIED;
+}
+
+/*
+ * The defaults of the lists of sec, a section of kind scope, as it opens.
+ * libconfuse would parse each one's text again in every section, with a
+ * stream and a lexer buffer of its own: a third of the time of loading
+ * thousands of sites. So it is given none (conf.c) and they are set here.
+ */
+static void set_list_defaults(struct loader *ld, cfg_t *sec, unsigned scope)
+{
+	const struct conf_option *const *t, *o;
+	cfg_opt_t *opt;
+
+	for (t = conf_option_tables; *t != NULL; t++)
+		for (o = *t; o->name != NULL; o++)
+			if (o->scope == scope && (o->flags & CF_LIST) && o->def != NULL &&
+			    (opt = cfg_getopt(sec, o->name)) != NULL)
+				set_list_default(ld, opt, o->def);
+}
+
 void ld_begin(struct loader *ld, cfg_t *root)
 {
 	current = ld;
@@ -444,6 +482,7 @@ void ld_begin(struct loader *ld, cfg_t *root)
 	ld->secs[0].line = 1;
 	ld->nsecs = 1;
 	sec_put(ld, root, 0);
+	set_list_defaults(ld, root, CS_GLOBAL);
 }
 
 void ld_end(void)
@@ -488,6 +527,7 @@ static void on_section(struct loader *ld, cfg_t *sec)
 		ld->cur_top = idx;
 	ld->nsecs++;
 	sec_put(ld, sec, idx);
+	set_list_defaults(ld, sec, si->kind->scope);
 }
 
 static struct opt_lines *lines_of(const struct sec_info *si, const char *name)
