@@ -657,12 +657,48 @@ static void return_values(struct loader *ld, struct held *h)
 	h->n = 0;
 }
 
+/*
+ * A section gets its own copy of the option tables of the sections that
+ * may be written in it (a site, of the route's and tls's), to make them
+ * from as they open; closed, it opens none, and the copies (half of a
+ * site's memory, and most of the time of loading thousands of sites is
+ * touching new memory) are freed as libconfuse would free them with it:
+ * each row's strings, the rows within, then the table.
+ */
+static void free_table_copy(cfg_opt_t *opts)
+{
+	cfg_opt_t *o;
+
+	for (o = opts; o->name != NULL; o++) {
+		free((void *)o->name);
+		free(o->comment);
+		free(o->def.parsed);
+		free((void *)o->def.string);
+		if (o->subopts != NULL)
+			free_table_copy(o->subopts);
+	}
+	free(opts);
+}
+
+static void drop_table_copies(cfg_t *sec)
+{
+	cfg_opt_t *o;
+
+	for (o = sec->opts; o->name != NULL; o++)
+		if (o->type == CFGT_SEC && o->subopts != NULL) {
+			free_table_copy(o->subopts);
+			o->subopts = NULL;
+		}
+}
+
 int conf_section_cb(cfg_t *parent, cfg_opt_t *opt)
 {
 	int p;
 
 	if (current == NULL || (p = sec_find(current, parent)) < 0)
 		return 0;
+	if (opt->nvalues > 0)
+		drop_table_copies(opt->values[opt->nvalues - 1]->section);
 	hold_values(current, &current->secs[p], opt);
 	return 0;
 }
