@@ -6,7 +6,8 @@
  * 2. libconfuse parses it against a schema made from the parts' tables
  *    of options: every option is a string whose parse callback records
  *    the line of each value, and every section has a hidden option
- *    parsed as it opens, recording the line of its '{'. libconfuse
+ *    whose value the text has right after its '{', recording the line
+ *    of the '{'. libconfuse
  *    stops at the first syntax error; that one is reported, in words
  *    that say what to write instead.
  * 3. The parts check the values and resolve them into struct conf,
@@ -59,8 +60,8 @@ static cfg_opt_t *schema_of(unsigned scope)
 	if (opts == NULL)
 		return NULL;
 	if (scope != CS_GLOBAL)
-		opts[n++] = (cfg_opt_t)CFG_STR_LIST_CB(LD_SECTION_MARK, "{x}", CFGF_NONE,
-						       conf_value_cb);
+		opts[n++] = (cfg_opt_t)CFG_STR_CB(LD_SECTION_MARK, 0, CFGF_NODEFAULT,
+						  conf_value_cb);
 	for (t = conf_option_tables; *t != NULL; t++)
 		for (o = *t; o->name != NULL && n < SCHEMA_MAX - 1; o++) {
 			if (o->scope != scope)

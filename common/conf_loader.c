@@ -504,8 +504,14 @@ struct loader *ld_current(void)
 static void on_section(struct loader *ld, cfg_t *sec)
 {
 	struct sec_info *si;
-	int idx = (int)ld->nsecs;
+	int idx = sec_find(ld, sec);
 
+	if (idx >= 0) {		/* the mark, written in the file by hand */
+		ld_error(ld, sec->line, "no such option \"%s\" in %s", LD_SECTION_MARK,
+			 ld->secs[idx].kind->where);
+		return;
+	}
+	idx = (int)ld->nsecs;
 	si = ld_grow(ld, ld->secs, ld->nsecs, sizeof(*si));
 	if (si == NULL)
 		return;

@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "conf_schema.h"
+#include "conf_text.h"
 
 struct cidr;
 struct loader;
@@ -103,10 +104,11 @@ void ld_free(struct loader *ld);
 int ld_read_text(struct loader *ld);
 const char *ld_text(const struct loader *ld, size_t *len);
 
-/* The hidden option of every section, whose default is parsed as the
- * section opens: how the loader learns of each section and its line. It
- * cannot be written in a file (libconfuse reads '|' as a separator). */
-#define LD_SECTION_MARK "|start"
+/* The hidden option of every section, whose value the preprocessor
+ * writes right after the section's '{' (conf_text.h): how the loader
+ * learns of each section and its line. Written in a file by hand, it is
+ * an option no section has. */
+#define LD_SECTION_MARK CONF_TEXT_MARK
 
 /* libconfuse's parse callback of every option: records the line of each
  * value and each section of the current loader. */
