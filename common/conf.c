@@ -7,9 +7,8 @@
  *    of options: every option is a string whose parse callback records
  *    the line of each value, and every section has a hidden option
  *    whose value the text has right after its '{', recording the line
- *    of the '{'. libconfuse
- *    stops at the first syntax error; that one is reported, in words
- *    that say what to write instead.
+ *    of the '{'. libconfuse stops at the first syntax error; that one
+ *    is reported, in words that say what to write instead.
  * 3. The parts check the values and resolve them into struct conf,
  *    collecting every error at the line of the value at fault.
  *
