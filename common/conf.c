@@ -6,9 +6,9 @@
  * 2. libconfuse parses it against a schema made from the parts' tables
  *    of options: every option is a string whose parse callback records
  *    the line of each value, and every section has a hidden option
- *    parsed as it opens, recording the line of its '{'. libconfuse
- *    stops at the first syntax error; that one is reported, in words
- *    that say what to write instead.
+ *    whose value the text has right after its '{', recording the line
+ *    of the '{'. libconfuse stops at the first syntax error; that one
+ *    is reported, in words that say what to write instead.
  * 3. The parts check the values and resolve them into struct conf,
  *    collecting every error at the line of the value at fault.
  *
@@ -62,15 +62,15 @@ static cfg_opt_t *schema_of(unsigned scope)
 	if (opts == NULL)
 		return NULL;
 	if (scope != CS_GLOBAL)
-		opts[n++] = (cfg_opt_t)CFG_STR_LIST_CB(LD_SECTION_MARK, "{x}", CFGF_NONE,
-						       conf_value_cb);
+		opts[n++] = (cfg_opt_t)CFG_STR_CB(LD_SECTION_MARK, 0, CFGF_NODEFAULT,
+						  conf_value_cb);
 	for (t = conf_option_tables; *t != NULL; t++)
 		for (o = *t; o->name != NULL && n < SCHEMA_MAX - 1; o++) {
 			if (o->scope != scope)
 				continue;
-			if (o->flags & CF_LIST)
-				opts[n++] = (cfg_opt_t)CFG_STR_LIST_CB(o->name, (char *)o->def,
-								       CFGF_NONE, conf_value_cb);
+			if (o->flags & CF_LIST)	/* its default: the loader's */
+				opts[n++] = (cfg_opt_t)CFG_STR_LIST_CB(o->name, NULL, CFGF_NONE,
+								       conf_value_cb);
 			else
 				opts[n++] = (cfg_opt_t)CFG_STR_CB(o->name, 0, CFGF_NODEFAULT,
 								  conf_value_cb);
@@ -86,8 +86,11 @@ static cfg_opt_t *schema_of(unsigned scope)
 		}
 		/* MULTI even when untitled, so that a second one is seen
 		 * (and refused), not merged into the first. */
-		opts[n++] = (cfg_opt_t)CFG_SEC(s->name, sub,
-					       CFGF_MULTI | (s->titled ? CFGF_TITLE : 0));
+		opts[n] = (cfg_opt_t)CFG_SEC(s->name, sub,
+					     CFGF_MULTI | (s->titled ? CFGF_TITLE : 0));
+		if (s->titled)
+			opts[n].validcb = conf_section_cb;
+		n++;
 	}
 	opts[n] = (cfg_opt_t)CFG_END();
 	return opts;
@@ -249,6 +252,7 @@ static cfg_t *parse(struct loader *ld, const char *path)
 	}
 	rc = cfg_parse_fp(cfg, fp);
 	fclose(fp);
+	ld_parsed(ld);
 	if (rc != CFG_SUCCESS) {
 		if (ld_error_count(ld) == 0)
 			ld_error_global(ld, "syntax error");

@@ -19,25 +19,46 @@
 #include "cidr.h"
 #include "core.h"
 #include "conf_loader.h"
+#include "conf_parts.h"
 #include "conf_text.h"
 
-/* Where a value was written: its line in the preprocessed text. */
-struct opt_line {
+/* Where the values of an option were written: their lines in the
+ * preprocessed text, by element of the list (one for a plain option).
+ * A section has one per option written, so finding one is bounded by
+ * the schema, and a list of any length costs one step per element. */
+struct opt_lines {
 	char name[32];
-	unsigned idx;			/* element of a list */
-	int line;
+	int *line;			/* [element] */
+	unsigned n;
+};
+
+/* The closed sections of one titled option of a section, held apart
+ * from libconfuse while it parses (see "Holding titled sections apart"). */
+struct held {
+	cfg_opt_t *opt;
+	cfg_value_t **values;
+	unsigned n;
 };
 
 /* One section as libconfuse opened it, in file order. */
 struct sec_info {
 	cfg_t *sec;
 	const struct conf_section *kind;
-	char *title;			/* as written; see on_section */
+	char *title;			/* as written */
 	int line;			/* of its '{' */
 	int parent;			/* top-level section of a nested one */
 	int seq;
-	struct opt_line *opts;
+	struct opt_lines *opts;
 	unsigned nopts;
+	struct held *held;		/* its titled sections, one per option */
+	unsigned nheld;
+};
+
+/* A section the parts refer to by name, resolved. */
+struct named {
+	unsigned kind;
+	const char *name;		/* NULL: a free slot */
+	void *obj;
 };
 
 struct ld_err {
@@ -60,6 +81,8 @@ struct loader {
 	cfg_t **hkeys;			/* section -> index in secs */
 	int *hvals;
 	unsigned hcap, hn;
+	struct named *names;		/* see ld_name */
+	unsigned ncap, nn;
 };
 
 static struct loader *current;
@@ -327,7 +350,7 @@ const char *ld_text(const struct loader *ld, size_t *len)
 
 void ld_free(struct loader *ld)
 {
-	unsigned i;
+	unsigned i, j;
 
 	if (ld == NULL)
 		return;
@@ -337,11 +360,15 @@ void ld_free(struct loader *ld)
 	free(ld->errs);
 	for (i = 0; i < ld->nsecs; i++) {
 		free(ld->secs[i].title);
+		for (j = 0; j < ld->secs[i].nopts; j++)
+			free(ld->secs[i].opts[j].line);
 		free(ld->secs[i].opts);
+		free(ld->secs[i].held);
 	}
 	free(ld->secs);
 	free(ld->hkeys);
 	free(ld->hvals);
+	free(ld->names);
 	free(ld);
 }
 
@@ -408,6 +435,43 @@ static void sec_put(struct loader *ld, cfg_t *sec, int idx)
 	ld->hn++;
 }
 
+/* opt's default, def, a list as a file writes it, of plain quoted
+ * strings ({"a", "b"}), set as libconfuse sets defaults: values that a
+ * first "=" replaces and that "+=" adds to. */
+static void set_list_default(struct loader *ld, cfg_opt_t *opt, const char *def)
+{
+	const char *p = def, *end;
+	char item[128];
+	unsigned n = 0;
+
+	while ((p = strchr(p, '"')) != NULL && (end = strchr(p + 1, '"')) != NULL) {
+		snprintf(item, sizeof(item), "%.*s", (int)(end - p - 1), p + 1);
+		if (cfg_opt_setnstr(opt, item, n++) != CFG_SUCCESS)
+			ld->oom = true;
+		p = end + 1;
+	}
+	opt->flags |= CFGF_RESET;
+	opt->flags &= ~CFGF_MODIFIED;
+}
+
+/*
+ * The defaults of the lists of sec, a section of kind scope, as it opens.
+ * libconfuse would parse each one's text again in every section, with a
+ * stream and a lexer buffer of its own: a third of the time of loading
+ * thousands of sites. So it is given none (conf.c) and they are set here.
+ */
+static void set_list_defaults(struct loader *ld, cfg_t *sec, unsigned scope)
+{
+	const struct conf_option *const *t, *o;
+	cfg_opt_t *opt;
+
+	for (t = conf_option_tables; *t != NULL; t++)
+		for (o = *t; o->name != NULL; o++)
+			if (o->scope == scope && (o->flags & CF_LIST) && o->def != NULL &&
+			    (opt = cfg_getopt(sec, o->name)) != NULL)
+				set_list_default(ld, opt, o->def);
+}
+
 void ld_begin(struct loader *ld, cfg_t *root)
 {
 	current = ld;
@@ -420,6 +484,7 @@ void ld_begin(struct loader *ld, cfg_t *root)
 	ld->secs[0].line = 1;
 	ld->nsecs = 1;
 	sec_put(ld, root, 0);
+	set_list_defaults(ld, root, CS_GLOBAL);
 }
 
 void ld_end(void)
@@ -433,19 +498,22 @@ struct loader *ld_current(void)
 }
 
 /*
- * A section was just opened. When a second section has the same title,
- * libconfuse throws the first one away, errors and all; so each titled
- * section gets a unique title ("\1" and a number) that no later one
- * matches, and the title as written is kept here. Duplicates are found
- * afterwards. Untitled sections (health_check) keep a NULL title: each
- * occurrence is a new one, counted where it is resolved.
+ * A section was just opened: record it, its line and its title as
+ * written. Untitled sections (health_check) keep a NULL title: each
+ * occurrence is a new one, counted where it is resolved. Sections with
+ * the same title are found afterwards (ld_check_duplicates).
  */
 static void on_section(struct loader *ld, cfg_t *sec)
 {
 	struct sec_info *si;
-	char unique[16];
-	int idx = (int)ld->nsecs;
+	int idx = sec_find(ld, sec);
 
+	if (idx >= 0) {		/* the mark, written in the file by hand */
+		ld_error(ld, sec->line, "no such option \"%s\" in %s", LD_SECTION_MARK,
+			 ld->secs[idx].kind->where);
+		return;
+	}
+	idx = (int)ld->nsecs;
 	si = ld_grow(ld, ld->secs, ld->nsecs, sizeof(*si));
 	if (si == NULL)
 		return;
@@ -456,15 +524,8 @@ static void on_section(struct loader *ld, cfg_t *sec)
 	si->kind = conf_section_named(cfg_name(sec));
 	if (si->kind == NULL)
 		si->kind = conf_sections;
-	if (sec->title != NULL) {
-		snprintf(unique, sizeof(unique), "\1%d", idx);
-		si->title = sec->title;	/* libconfuse's strdup: ours now */
-		sec->title = ld_strdup(ld, unique);
-		if (sec->title == NULL) {
-			sec->title = si->title;
-			si->title = ld_strdup(ld, sec->title);
-		}
-	}
+	if (sec->title != NULL && (si->title = ld_strdup(ld, sec->title)) == NULL)
+		return;
 	si->line = sec->line;
 	si->seq = idx;
 	si->parent = -1;
@@ -474,33 +535,47 @@ static void on_section(struct loader *ld, cfg_t *sec)
 		ld->cur_top = idx;
 	ld->nsecs++;
 	sec_put(ld, sec, idx);
+	set_list_defaults(ld, sec, si->kind->scope);
 }
 
+static struct opt_lines *lines_of(const struct sec_info *si, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < si->nopts; i++)
+		if (strcmp(si->opts[i].name, name) == 0)
+			return &si->opts[i];
+	return NULL;
+}
+
+/* A value of opt was parsed: element idx is at the section's line (a
+ * list written again starts over at 0). */
 static void on_value(struct loader *ld, cfg_t *sec, cfg_opt_t *opt)
 {
 	struct sec_info *si;
-	struct opt_line *ol;
-	unsigned idx = opt->nvalues ? opt->nvalues - 1 : 0, i;
-	int s = sec_find(ld, sec);
+	struct opt_lines *ol;
+	unsigned idx = opt->nvalues ? opt->nvalues - 1 : 0;
+	int *line, s = sec_find(ld, sec);
 
 	if (s < 0)
 		return;
 	si = &ld->secs[s];
-	for (i = 0; i < si->nopts; i++) {
-		ol = &si->opts[i];
-		if (ol->idx == idx && strcmp(ol->name, opt->name) == 0) {
-			ol->line = sec->line;
+	if ((ol = lines_of(si, opt->name)) == NULL) {
+		if ((ol = ld_grow(ld, si->opts, si->nopts, sizeof(*ol))) == NULL)
 			return;
-		}
+		si->opts = ol;
+		ol = &si->opts[si->nopts++];
+		memset(ol, 0, sizeof(*ol));
+		snprintf(ol->name, sizeof(ol->name), "%s", opt->name);
 	}
-	ol = ld_grow(ld, si->opts, si->nopts, sizeof(*ol));
-	if (ol == NULL)
+	if (idx < ol->n) {
+		ol->line[idx] = sec->line;
 		return;
-	si->opts = ol;
-	ol = &si->opts[si->nopts++];
-	snprintf(ol->name, sizeof(ol->name), "%s", opt->name);
-	ol->idx = idx;
-	ol->line = sec->line;
+	}
+	if (idx > ol->n || (line = ld_grow(ld, ol->line, ol->n, sizeof(*line))) == NULL)
+		return;
+	ol->line = line;
+	ol->line[ol->n++] = sec->line;
 }
 
 int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
@@ -515,6 +590,136 @@ int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/*
+ * Holding titled sections apart. When a titled section opens, libconfuse
+ * looks through every section of its option already parsed for one of
+ * the same title, to replace it: a compare per earlier section, so n
+ * sections cost n*n/2 (minutes for 100,000 routes). Sections with the
+ * same title are the loader's business (ld_check_duplicates, which
+ * reports them instead of dropping one). So each titled section, once
+ * closed, is taken out of its option and held here, leaving libconfuse
+ * nothing to look through; ld_parsed puts them all back, in file order,
+ * before anything reads them.
+ */
+
+/* The sections held of option opt of section si; NULL when out of memory. */
+static struct held *held_of(struct loader *ld, struct sec_info *si, cfg_opt_t *opt)
+{
+	struct held *h;
+	unsigned i;
+
+	for (i = 0; i < si->nheld; i++)
+		if (si->held[i].opt == opt)
+			return &si->held[i];
+	if ((h = ld_grow(ld, si->held, si->nheld, sizeof(*h))) == NULL)
+		return NULL;
+	si->held = h;
+	h = &si->held[si->nheld++];
+	memset(h, 0, sizeof(*h));
+	h->opt = opt;
+	return h;
+}
+
+static void hold_values(struct loader *ld, struct sec_info *si, cfg_opt_t *opt)
+{
+	struct held *h = held_of(ld, si, opt);
+	unsigned i;
+
+	if (h == NULL)
+		return;		/* left to libconfuse: slow, still right */
+	for (i = 0; i < opt->nvalues; i++) {
+		cfg_value_t **v = ld_grow(ld, h->values, h->n, sizeof(*v));
+
+		if (v == NULL) {
+			h->n -= i;	/* all stay with libconfuse */
+			return;
+		}
+		h->values = v;
+		h->values[h->n++] = opt->values[i];
+	}
+	free(opt->values);
+	opt->values = NULL;
+	opt->nvalues = 0;
+}
+
+/* Give opt back its sections: the held ones, then any libconfuse still
+ * has (one left open by a syntax error). */
+static void return_values(struct loader *ld, struct held *h)
+{
+	cfg_opt_t *opt = h->opt;
+	cfg_value_t **v = h->values;
+
+	if (opt->nvalues > 0) {
+		v = ld_realloc(ld, h->values, (size_t)h->n + opt->nvalues, sizeof(*v));
+		if (v == NULL) {
+			cfg_free_value(opt);	/* the parse failed anyway */
+			v = h->values;
+		} else {
+			memcpy(v + h->n, opt->values, opt->nvalues * sizeof(*v));
+			free(opt->values);
+		}
+	}
+	opt->values = v;
+	opt->nvalues += h->n;
+	h->values = NULL;
+	h->n = 0;
+}
+
+/*
+ * A section gets its own copy of the option tables of the sections that
+ * may be written in it (a site, of the route's and tls's), to make them
+ * from as they open; closed, it opens none, and the copies (half of a
+ * site's memory, and most of the time of loading thousands of sites is
+ * touching new memory) are freed as libconfuse would free them with it:
+ * each row's strings, the rows within, then the table.
+ */
+static void free_table_copy(cfg_opt_t *opts)
+{
+	cfg_opt_t *o;
+
+	for (o = opts; o->name != NULL; o++) {
+		free((void *)o->name);
+		free(o->comment);
+		free(o->def.parsed);
+		free((void *)o->def.string);
+		if (o->subopts != NULL)
+			free_table_copy(o->subopts);
+	}
+	free(opts);
+}
+
+static void drop_table_copies(cfg_t *sec)
+{
+	cfg_opt_t *o;
+
+	for (o = sec->opts; o->name != NULL; o++)
+		if (o->type == CFGT_SEC && o->subopts != NULL) {
+			free_table_copy(o->subopts);
+			o->subopts = NULL;
+		}
+}
+
+int conf_section_cb(cfg_t *parent, cfg_opt_t *opt)
+{
+	int p;
+
+	if (current == NULL || (p = sec_find(current, parent)) < 0)
+		return 0;
+	if (opt->nvalues > 0)
+		drop_table_copies(opt->values[opt->nvalues - 1]->section);
+	hold_values(current, &current->secs[p], opt);
+	return 0;
+}
+
+void ld_parsed(struct loader *ld)
+{
+	unsigned i, j;
+
+	for (i = 0; i < ld->nsecs; i++)
+		for (j = 0; j < ld->secs[i].nheld; j++)
+			return_values(ld, &ld->secs[i].held[j]);
+}
+
 int ld_sec_line(const struct loader *ld, cfg_t *sec)
 {
 	int s = sec_find(ld, sec);
@@ -524,28 +729,20 @@ int ld_sec_line(const struct loader *ld, cfg_t *sec)
 
 int ld_opt_line_n(const struct loader *ld, cfg_t *sec, const char *name, unsigned idx)
 {
-	const struct sec_info *si;
-	unsigned i;
+	const struct opt_lines *ol;
 	int s = sec_find(ld, sec);
 
 	if (s < 0)
 		return 1;
-	si = &ld->secs[s];
-	for (i = 0; i < si->nopts; i++)
-		if (si->opts[i].idx == idx && strcmp(si->opts[i].name, name) == 0)
-			return si->opts[i].line;
-	return si->line;
+	ol = lines_of(&ld->secs[s], name);
+	return ol != NULL && idx < ol->n ? ol->line[idx] : ld->secs[s].line;
 }
 
 bool ld_opt_written(const struct loader *ld, cfg_t *sec, const char *name)
 {
 	int s = sec_find(ld, sec);
-	unsigned i;
 
-	for (i = 0; s >= 0 && i < ld->secs[s].nopts; i++)
-		if (strcmp(ld->secs[s].opts[i].name, name) == 0)
-			return true;
-	return false;
+	return s >= 0 && lines_of(&ld->secs[s], name) != NULL;
 }
 
 int ld_opt_line(const struct loader *ld, cfg_t *sec, const char *name)
@@ -609,6 +806,70 @@ void ld_check_duplicates(struct loader *ld)
 				 b->kind->name, b->title, where);
 	}
 	free(v);
+}
+
+/* ---- names ---- */
+
+static unsigned name_hash(unsigned kind, const char *name, unsigned cap)
+{
+	uint32_t h = 2166136261u ^ kind;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h & (cap - 1);
+}
+
+static struct named *name_slot(struct named *t, unsigned cap, unsigned kind, const char *name)
+{
+	unsigned i;
+
+	for (i = name_hash(kind, name, cap); t[i].name != NULL; i = (i + 1) & (cap - 1))
+		if (t[i].kind == kind && strcmp(t[i].name, name) == 0)
+			break;
+	return &t[i];
+}
+
+static int names_grow(struct loader *ld)
+{
+	unsigned cap = ld->ncap ? ld->ncap * 2 : 64, i;
+	struct named *t = calloc(cap, sizeof(*t));
+
+	if (t == NULL) {
+		ld->oom = true;
+		return -1;
+	}
+	for (i = 0; i < ld->ncap; i++)
+		if (ld->names[i].name != NULL)
+			*name_slot(t, cap, ld->names[i].kind, ld->names[i].name) = ld->names[i];
+	free(ld->names);
+	ld->names = t;
+	ld->ncap = cap;
+	return 0;
+}
+
+void ld_name(struct loader *ld, unsigned kind, const char *name, void *obj)
+{
+	struct named *e;
+
+	if (name == NULL || (ld->nn + 1 > ld->ncap / 2 && names_grow(ld) < 0))
+		return;
+	e = name_slot(ld->names, ld->ncap, kind, name);
+	if (e->name != NULL)
+		return;		/* the first of a name is the one meant */
+	e->kind = kind;
+	e->name = name;
+	e->obj = obj;
+	ld->nn++;
+}
+
+void *ld_named(const struct loader *ld, unsigned kind, const char *name)
+{
+	const struct named *e;
+
+	if (ld->ncap == 0)
+		return NULL;
+	e = name_slot(ld->names, ld->ncap, kind, name);
+	return e->name != NULL ? e->obj : NULL;
 }
 
 /* ---- getters ---- */

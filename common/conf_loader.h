@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "conf_schema.h"
+#include "conf_text.h"
 
 struct cidr;
 struct loader;
@@ -63,6 +64,14 @@ const char *ld_title_of(const struct loader *ld, cfg_t *sec);
 /* The main file's name, which relative paths are taken from. */
 const char *ld_main_file(const struct loader *ld);
 
+/* Sections the parts refer to by name, as a route names its upstream:
+ * the part that resolves them names each (kind: its scope), the parts
+ * that refer to them find it in constant time, however many there are.
+ * The first of a name is kept (another is a duplicate, reported apart);
+ * name must outlive the loader. */
+void ld_name(struct loader *ld, unsigned kind, const char *name, void *obj);
+void *ld_named(const struct loader *ld, unsigned kind, const char *name);
+
 /* Allocation that records running out of memory in the loader. */
 void *ld_realloc(struct loader *ld, void *p, size_t n, size_t size);
 char *ld_strdup(struct loader *ld, const char *s);
@@ -95,17 +104,27 @@ void ld_free(struct loader *ld);
 int ld_read_text(struct loader *ld);
 const char *ld_text(const struct loader *ld, size_t *len);
 
-/* The hidden option of every section, whose default is parsed as the
- * section opens: how the loader learns of each section and its line. It
- * cannot be written in a file (libconfuse reads '|' as a separator). */
-#define LD_SECTION_MARK "|start"
+/* The hidden option of every section, whose value the preprocessor
+ * writes right after the section's '{' (conf_text.h): how the loader
+ * learns of each section and its line. Written in a file by hand, it is
+ * an option no section has. */
+#define LD_SECTION_MARK CONF_TEXT_MARK
 
 /* libconfuse's parse callback of every option: records the line of each
  * value and each section of the current loader. */
 int conf_value_cb(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result);
 
+/* libconfuse's validating callback of every titled section option, which
+ * it calls with the section each one is written in as it closes: holds
+ * the section apart until ld_parsed (see conf_loader.c). */
+int conf_section_cb(cfg_t *parent, cfg_opt_t *opt);
+
 /* Make ld current for libconfuse's callbacks while it parses into root. */
 void ld_begin(struct loader *ld, cfg_t *root);
+/* libconfuse has stopped parsing (done, or at a syntax error): every
+ * section is back where libconfuse keeps them, for the getters and for
+ * cfg_free(). */
+void ld_parsed(struct loader *ld);
 void ld_end(void);
 struct loader *ld_current(void);
 

@@ -32,16 +32,6 @@ static struct conf_listen *find_listen(struct conf *c, const char *name)
 	return NULL;
 }
 
-static struct conf_upstream *find_upstream(struct conf *c, const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < c->nupstreams; i++)
-		if (c->upstreams[i].name && strcmp(c->upstreams[i].name, name) == 0)
-			return &c->upstreams[i];
-	return NULL;
-}
-
 /* ---- site options ---- */
 
 static void read_listen(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
@@ -229,7 +219,8 @@ static void read_upstream(struct loader *ld, cfg_t *sec, const struct conf_optio
 	struct conf_route *r = obj;
 	const char *up = cfg_getstr(sec, o->name);
 
-	if (up != NULL && (r->upstream = find_upstream(c, up)) == NULL)
+	(void)c;
+	if (up != NULL && (r->upstream = ld_named(ld, CS_UPSTREAM, up)) == NULL)
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "route \"%s\": unknown upstream \"%s\"",
 			 r->pattern, up);
 }

@@ -26,6 +26,8 @@ struct src {
 	int open[16];			/* lines of the open braces */
 	char word[64];			/* the last word, for messages */
 	size_t word_len;		/* the length of the word being read */
+	char last;			/* the last character not blank nor in a
+					 * comment; a string's is its quote */
 };
 
 static int read_one(struct conf_text *t, const char *path, int from_file, int from_line);
@@ -390,6 +392,7 @@ static void scan(struct conf_text *t, struct src *src)
 			if (src->word_len == 0 && c == 'i' && at_include(src) && include(t, src))
 				continue;
 			word_char(src, c);
+			src->last = c;
 			conf_text_emit(t, src->p++, 1);
 			continue;
 		}
@@ -397,6 +400,7 @@ static void scan(struct conf_text *t, struct src *src)
 			word_end(t, src);
 		if (c == '"' || c == '\'') {
 			string(t, src);
+			src->last = c;
 		} else if (c == '#' || (c == '/' && next == '/')) {
 			while (src->p < src->end && *src->p != '\n')
 				src->p++;
@@ -421,6 +425,11 @@ static void scan(struct conf_text *t, struct src *src)
 			if (c == '=')
 				equals(t, src);
 			conf_text_emit(t, src->p++, 1);
+			if (c == '{' && src->last != '=')
+				conf_text_emit(t, " " CONF_TEXT_MARK " = x ",
+					       sizeof(" " CONF_TEXT_MARK " = x ") - 1);
+			if (strchr(" \t\r\n", c) == NULL)
+				src->last = c;
 		}
 	}
 	if (src->word_len > 0)

@@ -11,6 +11,11 @@
  * its "}", an "=" with no value after it, an nginx-style ";", a '*'
  * outside quotes, and unquoted words too long to parse.
  *
+ * It also writes, right after each '{' that opens a section (one that
+ * does not follow "=", as a list's does), on the same line, a value of
+ * the hidden option CONF_TEXT_MARK: parsing it tells the loader that a
+ * section opened, and on which line, as the first thing in the section.
+ *
  * It exists because libconfuse 3.3 counts two extra lines for every "#"
  * or "//" comment and one for every block comment, and because its own
  * include() resolves relative paths against the working directory.
@@ -31,6 +36,10 @@
 /* Unquoted words longer than this are refused: libconfuse's lexer takes
  * time that grows with the square of their length. */
 #define CONF_TEXT_MAX_WORD 4096
+
+/* The hidden option written at the opening of every section: a name no
+ * one types (a control character), which only the loader knows. */
+#define CONF_TEXT_MARK "\001"
 
 /* The text's line bufline onward comes from file:line. */
 struct conf_text_seg {

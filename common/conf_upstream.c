@@ -432,6 +432,7 @@ void conf_upstreams_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
 	for (i = 0; i < n; i++) {
 		c->upstreams[i].index = (int)i;
 		resolve_upstream(ld, cfg_getnsec(cfg, "upstream", i), &c->upstreams[i], c);
+		ld_name(ld, CS_UPSTREAM, c->upstreams[i].name, &c->upstreams[i]);
 	}
 	/* ids index per-server state shared by all processes */
 	for (i = 0; i < n; i++)

@@ -527,6 +527,13 @@ static void test_syntax(void)
 	is_int(count_lines(errs), 1, "libconfuse stops at its first error");
 	free(errs);
 
+	/* The loader's hidden option, which the text carries after each
+	 * section's '{', is nobody's to write. */
+	c = load("mark.conf", "listen x {\n  \"\\001\" = \"y\"\n}\n", &errs);
+	ok(c == NULL && has_error(errs, "mark.conf", 2, "no such option \"\\x01\" in a listen "
+				  "section"), "the hidden option written by hand is unknown");
+	free(errs);
+
 	c = load("syn2.conf", "listen x {\n  address = \"80\"\n", &errs);
 	ok(c == NULL && has_error(errs, "syn2.conf", 1, "this '{' is never "
 	    "closed"), "unclosed section");
