@@ -17,6 +17,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +299,21 @@ static void check_files(struct loader *ld, cfg_t *cfg, const struct conf *c)
 			     "access_log", c->sites[i].access_log);
 }
 
+/*
+ * Parsing takes far more memory than the configuration keeps (libconfuse
+ * holds every section's copy of its option table until cfg_free): about
+ * 1 GiB for 100,000 routes, freed, but left by malloc among the chunks
+ * still in use. Given back to the system, it is not inherited by every
+ * worker the master forks, nor counted against the master for as long as
+ * it runs.
+ */
+static void release_free_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 struct conf *conf_load(const char *path, unsigned flags, char **errors)
 {
 	struct loader *ld = ld_new(path);
@@ -333,6 +351,7 @@ done:
 		*errors = ld_errors(ld);
 	}
 	ld_free(ld);
+	release_free_memory();
 	return c;
 }
 

@@ -311,6 +311,14 @@ enum conf_route_kind {
 
 struct route_cond;
 
+/* conf_route.rewrite_query: nginx's ways with the client's query. */
+enum conf_rewrite_query {
+	REWRITE_QUERY_KEEP = 0,		/* no "?": "?" and the client's query */
+	REWRITE_QUERY_APPEND,		/* a query of its own: "&" and the client's */
+	REWRITE_QUERY_DROP		/* a final "?", or the query written with
+					 * $args, $is_args or $request_uri: none */
+};
+
 /* Header edits of a site or a route (conf_rules.c): which list, of the
  * six a site or route may write. */
 enum conf_header_edit_kind {
@@ -391,7 +399,8 @@ struct conf_route {
 	struct conf_expr redirect;	/* Location of a redirect; none: no text */
 	unsigned redirect_status;
 	struct conf_expr rewrite;	/* target sent upstream; none: no text */
-	bool rewrite_has_query;		/* ... replaces the client's query */
+	uint8_t rewrite_query;		/* ... what of the client's query follows
+					 * (enum conf_rewrite_query) */
 	const struct conf_header_edits *header_edits[CONF_HEADER_EDIT_KINDS];
 					/* each the site's unless the route
 					 * says; NULL: none */

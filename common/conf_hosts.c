@@ -137,12 +137,28 @@ static void resolve_default_site(struct loader *ld, cfg_t *sec, const struct con
 		l->default_site = named;
 }
 
+/* A default_site that a site of "*" (written, or hosts' default) on the
+ * same listener leaves no request to: "*" comes first. */
+static void check_default_reachable(struct loader *ld, cfg_t *sec, const struct conf_listen *l)
+{
+	const struct conf_site *any = host_index_find(l->hosts, (struct slice){ NULL, 0 });
+
+	if (l->default_site_name != NULL && any != NULL && any != l->default_site)
+		ld_error(ld, ld_opt_line(ld, sec, "default_site"), "listen \"%s\": default_site "
+			 "\"%s\" would answer no request: site \"%s\" answers any host on it "
+			 "(\"*\", also what hosts is without a list)", l->name, l->default_site_name,
+			 any->name);
+}
+
 void conf_hosts_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)
 {
 	unsigned i;
 
 	for (i = 0; i < c->nlistens; i++) {
-		resolve_default_site(ld, cfg_getnsec(cfg, "listen", i), c, &c->listens[i]);
+		cfg_t *sec = cfg_getnsec(cfg, "listen", i);
+
+		resolve_default_site(ld, sec, c, &c->listens[i]);
 		index_listener(ld, cfg, c, &c->listens[i]);
+		check_default_reachable(ld, sec, &c->listens[i]);
 	}
 }

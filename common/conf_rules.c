@@ -475,12 +475,35 @@ static void check_return(struct loader *ld, cfg_t *sec, struct conf_route *r)
 				 : file ? conf_page_type(r->return_file) : "text/plain";
 }
 
+/* What of the client's query a rewrite sends, as nginx does. A final
+ * "?" only says "none": it is taken off the text sent (not off the text
+ * -T writes back). */
+static enum conf_rewrite_query rewrite_query_of(struct conf_expr *e)
+{
+	struct conf_key_part *last = &e->parts[e->nparts - 1];
+	enum conf_rewrite_query q = REWRITE_QUERY_KEEP;
+	unsigned i;
+
+	if (last->var == KEY_TEXT && last->name_len > 0 && last->name[last->name_len - 1] == '?') {
+		last->name[--last->name_len] = '\0';
+		return REWRITE_QUERY_DROP;
+	}
+	for (i = 0; i < e->nparts; i++) {
+		enum conf_key_var v = e->parts[i].var;
+
+		if (v == KEY_ARGS || v == KEY_IS_ARGS || v == KEY_REQUEST_URI)
+			return REWRITE_QUERY_DROP;
+		if (v == KEY_TEXT && strchr(e->parts[i].name, '?') != NULL)
+			q = REWRITE_QUERY_APPEND;
+	}
+	return q;
+}
+
 /* The rewritten target must be origin-form: it starts with "/" or with a
  * variable (whose value is checked per request). */
 static void check_rewrite(struct loader *ld, cfg_t *sec, struct conf_route *r)
 {
-	const struct conf_expr *e = &r->rewrite;
-	unsigned i;
+	struct conf_expr *e = &r->rewrite;
 
 	if (e->text == NULL || e->nparts == 0)
 		return;
@@ -488,9 +511,7 @@ static void check_rewrite(struct loader *ld, cfg_t *sec, struct conf_route *r)
 		ld_error(ld, ld_opt_line(ld, sec, "rewrite"), "route \"%s\": rewrite \"%s\" must "
 			 "start with \"/\" (a path, with \"?\" and a query if any)", r->pattern,
 			 e->text);
-	for (i = 0; i < e->nparts; i++)
-		if (e->parts[i].var == KEY_TEXT && strchr(e->parts[i].name, '?') != NULL)
-			r->rewrite_has_query = true;
+	r->rewrite_query = rewrite_query_of(e);
 }
 
 /* What answers the route: one of upstream, status, return, redirect. */

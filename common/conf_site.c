@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,52 @@ static void index_routes(struct loader *ld, struct conf_site *site)
 	free(keys);
 }
 
+/* Routes in the order of their kind and pattern, then of the file. */
+static const struct conf_route *sort_routes_base;
+
+static int route_order(const void *a, const void *b)
+{
+	const struct conf_route *x = &sort_routes_base[*(const unsigned *)a];
+	const struct conf_route *y = &sort_routes_base[*(const unsigned *)b];
+	int r = x->kind != y->kind ? (x->kind < y->kind ? -1 : 1) : strcmp(x->pattern, y->pattern);
+
+	return r ? r : (*(const unsigned *)a < *(const unsigned *)b ? -1 : 1);
+}
+
+/* Several routes may share a pattern when conditions tell them apart;
+ * one written after a twin without conditions could never be chosen. */
+static void check_shadowed_routes(struct loader *ld, cfg_t *sec, const struct conf_site *site)
+{
+	unsigned *v = ld_realloc(ld, NULL, site->nroutes, sizeof(*v)), i, first = 0;
+	char where[PATH_MAX + 16];
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < site->nroutes; i++)
+		v[i] = i;
+	sort_routes_base = site->routes;
+	qsort(v, site->nroutes, sizeof(*v), route_order);
+	for (i = 1; i < site->nroutes; i++) {
+		const struct conf_route *a = &site->routes[v[first]], *b = &site->routes[v[i]];
+
+		if (a->kind != b->kind || a->pattern == NULL || b->pattern == NULL ||
+		    strcmp(a->pattern, b->pattern) != 0) {
+			first = i;
+			continue;
+		}
+		if (a->nconds > 0) {
+			first = i;	/* b may still be a twin's shadow */
+			continue;
+		}
+		ld_where(ld, ld_sec_line(ld, cfg_getnsec(sec, "route", v[first])), where,
+			 sizeof(where));
+		ld_error(ld, ld_sec_line(ld, cfg_getnsec(sec, "route", v[i])), "route \"%s\" "
+			 "would never be chosen: the route at %s has the same pattern and no "
+			 "condition", b->pattern, where);
+	}
+	free(v);
+}
+
 static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site)
 {
 	unsigned i, n = cfg_size(sec, "route");
@@ -394,6 +441,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	for (i = 0; i < n; i++)
 		resolve_route(ld, cfg_getnsec(sec, "route", i), c, site, &site->routes[i]);
 	index_routes(ld, site);
+	check_shadowed_routes(ld, sec, site);
 }
 
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c)

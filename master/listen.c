@@ -82,21 +82,36 @@ static int clear_stale_socket(const struct conf_listen *l, char *err, size_t err
 	return 0;
 }
 
+/* Whether path is a socket file (not a symlink to one, nor anything
+ * else put in its place by whoever may write its directory). */
+static bool socket_file(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 /* Who may connect is who may write the file; the master sets it while
  * root, before the socket listens. Also applied again to a socket kept
- * over a reload, so that a changed mode takes effect. */
+ * over a reload, so that a changed mode takes effect. Never through a
+ * symlink: root must not change the mode or owner of what one points at. */
 static int set_permissions(const struct conf_listen *l, char *err, size_t errlen)
 {
 	const char *path = conf_unix_path(&l->addr);
 
-	if (chmod(path, (mode_t)l->mode) < 0) {
+	if (!socket_file(path)) {
+		snprintf(err, errlen, "listen \"%s\": %s is no longer a socket (replaced by "
+			 "something else?)", l->name, path);
+		return -1;
+	}
+	if (fchmodat(AT_FDCWD, path, (mode_t)l->mode, AT_SYMLINK_NOFOLLOW) < 0) {
 		snprintf(err, errlen, "chmod(\"%s\", %04o) failed (%d: %s)", path, l->mode, errno,
 			 strerror(errno));
 		return -1;
 	}
 	if ((l->owner != NULL || l->group != NULL) &&
-	    chown(path, l->owner != NULL ? l->uid : (uid_t)-1,
-		  l->group != NULL ? l->gid : (gid_t)-1) < 0) {
+	    lchown(path, l->owner != NULL ? l->uid : (uid_t)-1,
+		   l->group != NULL ? l->gid : (gid_t)-1) < 0) {
 		snprintf(err, errlen, "chown(\"%s\") to %s:%s failed (%d: %s)", path,
 			 l->owner ? l->owner : "-", l->group ? l->group : "-", errno,
 			 strerror(errno));
@@ -114,7 +129,7 @@ static void remove_socket_file(const struct conf_listen *l)
 {
 	const char *path = conf_unix_path(&l->addr);
 
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (socket_file(path) && unlink(path) < 0 && errno != ENOENT)
 		log_errno(LL_ERROR, errno, "listen \"%s\": removing %s failed", l->name, path);
 }
 

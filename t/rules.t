@@ -49,6 +49,11 @@ site s {
 	route "/r308" { redirect = "/other"  redirect_status = 308 }
 	route "~ ^/u/(\\w+)$" { upstream = "app"  rewrite = "/users/$1?from=old" }
 	route "~ (?s)^/v1/(.*)$" { upstream = "app"  rewrite = "/api/$1" }
+	route "~ ^/w/(\\w+)$" { upstream = "app"  rewrite = "/who?name=$1?" }
+	route "~ ^/arg/(\\w+)$" { upstream = "app"  rewrite = "/a/$1$is_args$args" }
+	route "/guard/" { return = 403 }
+	route "~ (?s)^/g2/(.*)$" { upstream = "app"  rewrite = "/v2/$1" }
+	route "/raw/" { upstream = "app"  rewrite = "/v3$uri" }
 	route "/own/" {
 		upstream = "app"
 		set_request_headers = {"Host: backend.internal", "X-Multi: route"}
@@ -57,6 +62,7 @@ site s {
 		remove_response_headers = {"Content-Type"}
 	}
 	route "/bare/" { upstream = "app"  set_request_headers = {}  remove_response_headers = {} }
+	route "/fwdhost/" { upstream = "app"  set_request_headers = {"Host: $http_x_fwd_host"} }
 	route "~ (?s)^/inj/(.*)$" { return = 200  set_response_headers = {"X-Path: $1"}  return_body = "$1" }
 	route "/slow/" { upstream = "app"  read_timeout = "1s" }
 	route "/once/" { upstream = "pair"  retries = 0 }
@@ -127,14 +133,28 @@ sub reached {
 }
 
 is(get('/u/alice?x=1')->{status}, 200, 'a rewritten request is answered by the upstream');
-ok(reached('/users/alice?from=old'),
-   'rewrite sends the path made of captures, and its own query replaces the client\'s');
+ok(reached('/users/alice?from=old&x=1'),
+   'rewrite sends the path made of captures, its own query, then "&" and the client\'s');
+get('/u/bob');
+ok(reached('/users/bob?from=old'), '... its own query alone when the client sent none');
+get('/w/carol?x=1');
+ok(reached('/who?name=carol'), 'a rewrite ending in "?" drops the client\'s query, and the "?"');
+get('/arg/dave?x=1');
+ok(reached('/a/dave?x=1'), 'a rewrite that writes $is_args$args gets the client\'s query once');
 get('/v1/items/7?sort=asc&page=2');
 ok(reached('/api/items/7?sort=asc&page=2'), 'a rewrite without "?" keeps the client\'s query');
 get('/v1/plain');
 ok(reached('/api/plain'), '... and adds none when there is none');
 get('/v1/a%20b');
 ok(reached('/api/a%20b'), 'a decoded space in a capture goes upstream escaped');
+get('/g2/%2561dmin/x');
+ok(reached('/v2/%2561dmin/x'), 'a decoded "%" goes upstream encoded again: the server '
+   . 'cannot decode it a second time into another path');
+get('/g2/search%3Fdebug=1%23top');
+ok(reached('/v2/search%3Fdebug=1%23top'), 'a decoded "?" or "#" goes upstream encoded: no '
+   . 'query or fragment the client did not send');
+get('/raw/caf%C3%A9');
+ok(reached('/v3/raw/caf%C3%A9'), '$uri\'s bytes above 0x7e go upstream encoded');
 ok(!reached('/u/alice?x=1'), 'the backend never sees the client\'s target');
 ok(wait_for(sub { grep { m{"GET /u/alice\?x=1 HTTP/1\.1"} } $p->access_log }),
    'the access log keeps the target the client sent');
@@ -154,6 +174,10 @@ is(field(echoed(get('/echo', headers => ['Cookie' => 'token=abc'])), 'X-Token'),
    '... and sent when it has one');
 $seen = echoed(get('/own/echo', headers => ['X-Debug' => 'yes', 'X-Multi' => 'client']));
 is(field($seen, 'Host'), 'backend.internal', 'a route\'s set_request_headers may replace Host');
+is(field(echoed(get('/fwdhost/echo', headers => ['X-Fwd-Host' => 'up.example'])), 'Host'),
+   'up.example', 'a Host set from a variable');
+is(field(echoed(get('/fwdhost/echo', host => 'client.example')), 'Host'), 'client.example',
+   '... that comes out empty: the client\'s Host goes up, never none');
 is(field($seen, 'X-Env'), '', '... its list replaces the site\'s list of that kind');
 is(field($seen, 'X-Multi'), 'route, site',
    '... while the site\'s lists of other kinds still hold (add appends after the set)');

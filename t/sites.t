@@ -179,6 +179,9 @@ site y { listen = {"a", "b"}
 		"t.*", "~ ^r", "*"}
 	route "/" { upstream = "u" } }
 site z { listen = {"b"}  hosts = {"x.test", "a*b", "~ ("}  route "/" { upstream = "u" } }
+listen c { address = "127.0.0.1:%%PORT:c%%"  default_site = "w" }
+site v { listen = {"c"}  route "/" { upstream = "u" } }
+site w { listen = {"c"}  hosts = {"w.test"}  route "/" { upstream = "u" } }
 EOF
 ($rc, undef, $err) = $bad->run('-t');
 isnt($rc, 0, 'clashing hosts and a bad default_site: refused');
@@ -198,6 +201,8 @@ like($err, qr{^portico: \Q$file\E:10: site "z": host "x\.test" is already site "
     'a clash on the listener the two share');
 unlike($err, qr{site "z": host "x\.test" is already site "x"},
     '... none with a site that shares no listener');
+like($err, qr{^portico: \Q$file\E:11: listen "c": default_site "w" would answer no request: site "v" answers any host on it}m,
+    'a default_site that a site of "*" (hosts without a list) leaves nothing to');
 like($err, qr{^portico: \Q$file\E:10: site "z": bad host "a\*b": a wildcard is "\*" alone}m,
     'a "*" inside a name: at its line');
 like($err, qr{^portico: \Q$file\E:10: site "z": bad host "~ \(": bad regex: missing closing parenthesis}m,

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "head.h"
 #include "head_writer.h"
@@ -116,19 +117,21 @@ static void put_subject(struct head_writer *w, const struct exchange *x, const c
 	hw_put(w, "\r\n", 2);
 }
 
-/* HTTP/1.1 upstreams need a Host: the absolute-form's authority, or for an
- * HTTP/1.0 request without one, the server's address. */
-static void put_host_if_missing(struct head_writer *w, const struct exchange *x)
+/* A Host for HTTP/1.1 upstreams: the request's (the absolute-form's
+ * authority, or its Host field), or for an HTTP/1.0 request without one,
+ * the server's address. */
+static void put_host(struct head_writer *w, const struct exchange *x)
 {
 	const struct http_message *r = &x->req;
+	const struct conf_server *sv = &x->up.upstream->conf->servers[x->up.server];
 
-	if (field(r, HDR_HOST).p != NULL)
-		return;
 	hw_put_str(w, "Host: ");
 	if (r->host.len)
 		hw_put_slice(w, r->host);
+	else if (sv->addr.ss_family == AF_UNIX)
+		hw_put_str(w, "localhost");	/* "unix:/path" is no authority */
 	else
-		hw_put_str(w, x->up.upstream->conf->servers[x->up.server].address);
+		hw_put_str(w, sv->address);
 	hw_put(w, "\r\n", 2);
 }
 
@@ -147,29 +150,32 @@ static bool edit_names(const struct exchange *x, enum conf_header_edit_kind k, s
 /* The route's set_request_headers and add_request_headers, their values
  * made from the request's variables straight into the head. A field
  * whose value comes out empty is left out, as nginx does. */
-static void put_edited_fields(struct head_writer *w, const struct exchange *x,
+/* The fields of list k whose values are not empty; whether one of them
+ * was Host. */
+static bool put_edited_fields(struct head_writer *w, const struct exchange *x,
 			      enum conf_header_edit_kind k)
 {
 	const struct conf_header_edits *l = x->route->header_edits[k];
 	struct var_source src;
+	bool host = false;
 	unsigned i;
 	size_t n;
 	char *start;
 
 	if (l == NULL)
-		return;
+		return false;
 	src = exchange_vars(x);
 	for (i = 0; i < l->n && !w->overflow; i++) {
 		start = w->p;
 		hw_put(w, l->e[i].name, l->e[i].name_len);
 		hw_put(w, ": ", 2);
 		if (w->overflow)
-			return;
+			return host;
 		n = vars_expand_for_head(&l->e[i].value, &src, w->p, (size_t)(w->end - w->p),
 					 false);
 		if (n > (size_t)(w->end - w->p)) {
 			w->overflow = true;
-			return;
+			return host;
 		}
 		if (n == 0) {
 			w->p = start;
@@ -177,7 +183,9 @@ static void put_edited_fields(struct head_writer *w, const struct exchange *x,
 		}
 		w->p += n;
 		hw_put(w, "\r\n", 2);
+		host = host || strcmp(l->e[i].lower, "host") == 0;
 	}
+	return host;
 }
 
 /* Whether a field of the client's goes upstream as it is. */
@@ -199,6 +207,7 @@ size_t head_request(const struct exchange *x, struct buf *b)
 	struct head_writer w = { b->start, b->end, false };
 	struct slice upgrade = head_upgrade_request(r);
 	const char *subject = subject_field(x);
+	bool host_set;
 	unsigned i;
 
 	hw_put_slice(&w, r->method);
@@ -211,10 +220,13 @@ size_t head_request(const struct exchange *x, struct buf *b)
 	for (i = 0; i < r->nheaders; i++)
 		if (passes_up(x, &r->headers[i], subject))
 			hw_put_header(&w, &r->headers[i]);
-	put_edited_fields(&w, x, CONF_SET_REQUEST);
+	/* Every request upstream has one Host: the client's, unless the
+	 * route sets one that is not empty; the server's without either. */
+	host_set = put_edited_fields(&w, x, CONF_SET_REQUEST);
 	put_edited_fields(&w, x, CONF_ADD_REQUEST);
-	if (!edit_names(x, CONF_SET_REQUEST, SLICE_LIT("host")))
-		put_host_if_missing(&w, x);
+	if (!host_set && (field(r, HDR_HOST).p == NULL ||
+			  edit_names(x, CONF_SET_REQUEST, SLICE_LIT("host"))))
+		put_host(&w, x);
 	if (r->framing == HTTP_BODY_CHUNKED)
 		hw_put_str(&w, "Transfer-Encoding: chunked\r\n");
 	if (upgrade.p != NULL) {

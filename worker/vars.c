@@ -139,13 +139,23 @@ void var_port_text(uint16_t port, char out[6])
 	out[n] = '\0';
 }
 
-static bool needs_escape(unsigned char c, bool escape_space)
+/* Whether the variable's value is the path decoded, or a part of it. */
+static bool decoded_path(const struct conf_key_part *kp)
 {
-	return (c < ' ' && c != '\t') || c == 0x7f || (c == ' ' && escape_space);
+	return kp->var == KEY_URI || kp->var == KEY_CAPTURE;
+}
+
+static bool needs_escape(unsigned char c, bool target, bool decoded)
+{
+	if (!target)
+		return (c < ' ' && c != '\t') || c == 0x7f;
+	if (c <= ' ' || c == 0x7f)
+		return true;
+	return decoded && (c == '%' || c == '?' || c == '#' || c > 0x7e);
 }
 
 size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *src,
-			    char *out, size_t cap, bool escape_space)
+			    char *out, size_t cap, bool target)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = 0, i;
@@ -153,13 +163,14 @@ size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *
 
 	for (k = 0; k < e->nparts; k++) {
 		struct slice v = var_value(&e->parts[k], src);
+		bool decoded = decoded_path(&e->parts[k]);
 
 		for (i = 0; i < v.len; i++) {
 			unsigned char c = (unsigned char)v.p[i];
 
 			if (var_lower(&e->parts[k]))
 				c = (unsigned char)tolower(c);
-			if (!needs_escape(c, escape_space)) {
+			if (!needs_escape(c, target, decoded)) {
 				if (n + 1 > cap)
 					return cap + 1;
 				out[n++] = (char)c;

@@ -50,12 +50,15 @@ static inline bool var_lower(const struct conf_key_part *kp)
 size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char *out,
 		   size_t cap);
 
-/* The same for a value that goes into a message head (a field value, a
- * Location, a request target): the bytes a head cannot carry as they are
- * (control characters but tab; space too with escape_space, for a
- * target) are written as %XX. $uri and the captures are decoded from the
- * client's %XX, so they may hold any byte but NUL. */
+/* The same for a value that goes into a message head (a field value, or
+ * with target a request target or a Location): the bytes a head cannot
+ * carry as they are (control characters but tab in a field; in a target
+ * tab and space too) are written as %XX. $uri and the captures are
+ * decoded from the client's %XX, so they may hold any byte but NUL: in a
+ * target, their '%', '?', '#' and bytes above 0x7e are encoded again
+ * (as nginx's rewrite does), so that the server reads the path portico
+ * routed and checked, not a second decoding of it nor a query of it. */
 size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *src,
-			    char *out, size_t cap, bool escape_space);
+			    char *out, size_t cap, bool target);
 
 #endif

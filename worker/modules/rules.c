@@ -28,17 +28,19 @@ void rules_keep(struct exchange *x, size_t n)
 
 /* ---- rewrite ---- */
 
-/* The client's query after the rewritten path, when the rewrite writes
- * none of its own (nginx's way); n is the path's length in p[room]. */
+/* The client's query after the rewritten target, as nginx adds it: after
+ * "?" when the rewrite writes no query, after "&" when it writes one, not
+ * at all when it says so (conf.h); n is the target's length in p[room]. */
 static size_t keep_query(const struct exchange *x, char *p, size_t n, size_t room)
 {
 	struct slice q = x->req.query;
+	enum conf_rewrite_query how = x->route->rewrite_query;
 
-	if (x->route->rewrite_has_query || q.len == 0 || n > room)
+	if (how == REWRITE_QUERY_DROP || q.len == 0 || n > room)
 		return n;
 	if (room - n < q.len + 1)
 		return room + 1;
-	p[n] = '?';
+	p[n] = how == REWRITE_QUERY_APPEND ? '&' : '?';
 	memcpy(p + n + 1, q.p, q.len);
 	return n + 1 + q.len;
 }
