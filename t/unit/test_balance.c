@@ -387,7 +387,7 @@ static void test_least_conn(void)
 
 /* ---- hash keys ---- */
 
-#define PART(v, s)	{ (v), (char *)(s), sizeof(s) - 1 }
+#define PART(v, s)	{ .var = (v), .name = (char *)(s), .name_len = sizeof(s) - 1 }
 
 static uint64_t key_of(const struct conf_key_part *parts, unsigned n)
 {
