@@ -49,6 +49,7 @@
 struct exchange;
 struct content;
 struct cache_state;
+struct gzip_state;
 
 enum phase {
 	PH_ROUTE = 0,
@@ -187,6 +188,7 @@ struct exchange {
 	unsigned nadded;		/* of added[] */
 	struct proxy_state up;		/* the upstream module's part */
 	struct cache_state *cache;	/* the cache module's, on cached routes */
+	struct gzip_state *gzip;	/* the gzip module's, when it compresses */
 	/* for the log */
 	int status;
 	const char *upstream_addr;
