@@ -27,7 +27,9 @@ my $p = Test::Portico->new(conf => <<'EOF');
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
 upstream stream { server "127.0.0.1:%%PORT:stream%%" {} }
+cache main { size = "4m"  max_object = "1m" }
 site s {
+	access_log = "%%TMP%%/access.log"
 	gzip = true
 	route "/" { upstream = "app" }
 	route "/any/" { upstream = "app"  gzip_types = {"*"}  gzip_level = 6 }
@@ -36,6 +38,7 @@ site s {
 	route "/json/" { upstream = "app"  gzip_types = {"application/json", "Text/CSS"} }
 	route "/prox/" { upstream = "app"  gzip_proxied = {"no-store", "auth"} }
 	route "/proxany/" { upstream = "app"  gzip_proxied = {"any"} }
+	route "/cached/" { upstream = "app"  cache = "main" }
 	route "/events" { upstream = "stream"  gzip_types = {"text/event-stream"} }
 	route "/own" { return = 200  return_body = "<p>portico's own answer, long enough</p>"  return_type = "text/html" }
 }
@@ -109,6 +112,18 @@ is_gzip(get_gz(hdr_target('/json', 'Content-Type' => 'text/css', body => 500)),
 		push @ok, $x && inflate($x->{body}) eq content($n) ? 1 : 0;
 	}
 	is_deeply(\@ok, [1, 1, 1], 'answers in turn on one connection each inflate whole');
+}
+
+# a client that goes away in the middle: its stream is let go, and the
+# worker serves on
+{
+	my $c = Test::Portico::Client->new($port);
+	$c->request(GET => '/any/size/20000000', headers => ['Accept-Encoding' => 'gzip']);
+	ok(defined $c->recv_exact(1000), 'a long compressed answer starts');
+	$c->close;
+	ok(wait_for(sub { grep { m{/any/size/20000000} } $p->access_log }, 30),
+	   '... its exchange ends when the client leaves');
+	is_gzip(get_gz('/any/size/1000'), content(1000), '... and the next answer is compressed whole');
 }
 
 # HTTP/1.0: no chunked, the end shown by closing
@@ -206,6 +221,24 @@ is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html'),
 	       headers => [@via, 'Authorization' => 'Basic eDp5']), content(100), '... auth holding');
 is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html')), content(100),
 	'... and a request without Via compressed anyway');
+
+# ---- a cached route ----
+# The cache stores what the server sent (uncompressed): a miss goes
+# compressed, a hit as stored, and each inflates or reads the same.
+{
+	my $t = hdr_target('/cached', 'Content-Type' => 'text/html', 'Cache-Control' => 'max-age=300',
+			   body => 50000);
+	is_gzip(get_gz($t), content(50000), 'a cached route: the miss goes compressed');
+	my $hit = get_gz($t);
+	my $body = ($hit->{header}{'content-encoding'} // '') eq 'gzip' ? inflate($hit->{body})
+									: $hit->{body};
+	ok($hit->{status} == 200 && $body eq content(50000), '... the hit reads the same');
+	my $plain = http_get($port, $t);
+	ok($plain->{status} == 200 && !defined $plain->{header}{'content-encoding'} &&
+	   $plain->{body} eq content(50000), '... and a client without gzip gets it plain');
+	my @seen = grep { $_->{target} eq $t } $p->backend('app')->requests;
+	is(scalar @seen, 1, '... all from one request to the server');
+}
 
 # ---- streaming: each piece is flushed ----
 # The server sends an event, then waits until the test has read it,

@@ -73,6 +73,11 @@ static int own_run(struct exchange *x)
 
 	if (r == P_AGAIN)
 		return P_AGAIN;
+	if (r == P_ERROR && x->resp_pump.fault == PUMP_FILTER_ERROR) {
+		x->abort_client = true;
+		exchange_end(x, TERM_PROXY);	/* the filter said why */
+		return P_OK;
+	}
 	if (r == P_ERROR) {
 		exchange_log(x, LL_INFO, x->client.conn->err,
 			     "writing a response to the client failed");

@@ -139,6 +139,9 @@ struct client_side {
  *
  * A transforming filter (gzip) emits its own buffer's bytes instead; a
  * copying one (a cache) keeps a copy of what comes in and emits it.
+ * A filter that fails (P_ERROR) logs why, once; the content module then
+ * ends the exchange (x->resp_pump.fault is PUMP_FILTER_ERROR) without
+ * saying it again.
  */
 struct body_out;
 struct body_filter {
