@@ -295,6 +295,29 @@ struct conf_methods {
 	unsigned n;
 	char *allow;			/* "GET, HEAD, POST": the 405's Allow */
 };
+/* Compression of responses (gzip = true on a site or a route;
+ * conf_gzip.c reads it, worker/modules/gzip.c does it). A route starts
+ * from its site's and changes what it writes. */
+#define GZIP_PROXIED_EXPIRED	0x01	/* the response has Expires */
+#define GZIP_PROXIED_NO_CACHE	0x02	/* Cache-Control: no-cache */
+#define GZIP_PROXIED_NO_STORE	0x04	/* Cache-Control: no-store */
+#define GZIP_PROXIED_PRIVATE	0x08	/* Cache-Control: private */
+#define GZIP_PROXIED_NO_LM	0x10	/* no Last-Modified */
+#define GZIP_PROXIED_NO_ETAG	0x20	/* no ETag */
+#define GZIP_PROXIED_AUTH	0x40	/* the request has Authorization */
+#define GZIP_PROXIED_ANY	0x80	/* any proxied request */
+struct conf_gzip_types {
+	char **types;			/* media types, lower case; "*": any */
+	unsigned n;
+};
+struct conf_gzip {
+	bool on;
+	struct conf_gzip_types *types;	/* NULL: text/html only */
+	size_t min_length;		/* bytes, when Content-Length says */
+	unsigned level;			/* 1..9 */
+	unsigned proxied;		/* GZIP_PROXIED_*; 0: off */
+};
+
 struct conf_filter;
 struct conf_filter_list;
 
@@ -359,6 +382,7 @@ struct conf_route {
 	bool status;			/* answer with portico's status page */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
+	struct conf_gzip gzip;		/* the site's, with what the route writes */
 	struct conf_methods *methods;	/* the site's unless the route says;
 					 * NULL: any method */
 	struct conf_acl own_acl;	/* allow and deny written on the route */
@@ -481,6 +505,7 @@ struct conf_site {
 	struct conf_error_page *error_pages;
 	unsigned nerror_pages;
 	struct conf_methods *methods;	/* its routes' default; NULL: any */
+	struct conf_gzip gzip;		/* its routes' default */
 	size_t client_body_min_rate;	/* bytes/s a request body must average
 					 * (from _after on); 0: any rate */
 	unsigned client_body_min_rate_after;	/* ms */

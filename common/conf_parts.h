@@ -50,6 +50,8 @@ void conf_route_rules_dump(FILE *out, const struct conf_site *s, const struct co
 			   const char *indent);
 void conf_route_rules_free(const struct conf_site *s, struct conf_route *r);
 void conf_site_rules_free(struct conf_site *s);
+/* gzip_types (conf_gzip.c): free a list. */
+void conf_gzip_types_free(struct conf_gzip_types *t);
 /* methods = {...} on sites and routes (conf_methods.c): a row's reader
  * and writer for a struct conf_methods * field, and its free. */
 void conf_methods_read(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
@@ -119,6 +121,8 @@ extern const struct conf_option conf_site_geo_options[];
 extern const struct conf_option conf_upstream_geo_options[];
 extern const struct conf_option conf_server_region_options[];
 extern const struct conf_option conf_region_options[];
+extern const struct conf_option conf_site_gzip_options[];
+extern const struct conf_option conf_route_gzip_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];

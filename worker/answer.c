@@ -73,6 +73,11 @@ static int own_run(struct exchange *x)
 
 	if (r == P_AGAIN)
 		return P_AGAIN;
+	if (r == P_ERROR && x->resp_pump.fault == PUMP_FILTER_ERROR) {
+		x->abort_client = true;
+		exchange_end(x, TERM_PROXY);	/* the filter said why */
+		return P_OK;
+	}
 	if (r == P_ERROR) {
 		exchange_log(x, LL_INFO, x->client.conn->err,
 			     "writing a response to the client failed");
@@ -185,6 +190,9 @@ static void respond(struct exchange *x, int status, enum term_cause cause, bool 
 	add(m, SLICE_LIT("Content-Type"), (struct slice){ type, strlen(type) });
 	snprintf(x->length_text, sizeof(x->length_text), "%zu", len);
 	add(m, SLICE_LIT("Content-Length"), (struct slice){ x->length_text, strlen(x->length_text) });
+	/* known by id, so that a body filter that changes the length
+	 * (gzip) has it dropped as a server's would be */
+	m->headers[m->nheaders - 1].id = HDR_CONTENT_LENGTH;
 	m->framing = x->req.method_id == HTTP_HEAD ? HTTP_BODY_NONE : HTTP_BODY_LENGTH;
 	m->content_length = len;
 	exchange_goto(x, PH_RESPONSE_HEAD);

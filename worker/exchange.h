@@ -49,6 +49,7 @@
 struct exchange;
 struct content;
 struct cache_state;
+struct gzip_state;
 
 enum phase {
 	PH_ROUTE = 0,
@@ -138,6 +139,9 @@ struct client_side {
  *
  * A transforming filter (gzip) emits its own buffer's bytes instead; a
  * copying one (a cache) keeps a copy of what comes in and emits it.
+ * A filter that fails (P_ERROR) logs why, once; the content module then
+ * ends the exchange (x->resp_pump.fault is PUMP_FILTER_ERROR) without
+ * saying it again.
  */
 struct body_out;
 struct body_filter {
@@ -187,6 +191,7 @@ struct exchange {
 	unsigned nadded;		/* of added[] */
 	struct proxy_state up;		/* the upstream module's part */
 	struct cache_state *cache;	/* the cache module's, on cached routes */
+	struct gzip_state *gzip;	/* the gzip module's, when it compresses */
 	/* for the log */
 	int status;
 	const char *upstream_addr;

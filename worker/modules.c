@@ -13,8 +13,9 @@
  * (return, redirect) first among the content; portico's own content (the
  * status page) and the cache before the upstream (the cache sends its
  * misses there itself), the cache's head filter before the site's (which
- * edit what the cache answers too), the operator's field edits last of
- * them (their word holds), the access log last among the log hooks.
+ * edit what the cache answers too), gzip's after the cache's (the cache
+ * stores what the server sent, uncompressed) and before the site's, the
+ * operator's field edits last of them (their word holds), the access log last among the log hooks.
  */
 #include "config.h"
 
@@ -28,6 +29,7 @@
 #include "modules/cache.h"
 #include "modules/filter.h"
 #include "modules/geo.h"
+#include "modules/gzip.h"
 #include "modules/header_rules.h"
 #include "modules/headers.h"
 #include "modules/methods.h"
@@ -50,6 +52,7 @@ const struct module *const modules[] = {
 	&status_module,
 	&cache_module,
 	&proxy_module,
+	&gzip_module,
 	&headers_module,
 	&header_rules_module,
 	&access_log_module,

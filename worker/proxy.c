@@ -656,7 +656,6 @@ static void body_failed(struct exchange *x)
 	struct proxy_state *u = &x->up;
 	const struct pump *p = &x->resp_pump;
 	const char *what = p->fault == PUMP_SRC_INVALID ? "invalid chunked framing" :
-			   p->fault == PUMP_FILTER_ERROR ? "a body filter failed" :
 			   "closed early";
 
 	if (p->sent == 0 && p->fault != PUMP_DST_ERROR && p->fault != PUMP_FILTER_ERROR) {
@@ -673,8 +672,7 @@ static void body_failed(struct exchange *x)
 			     "client closed while receiving the response");
 		exchange_end(x, TERM_CLIENT);
 	} else if (p->fault == PUMP_FILTER_ERROR) {
-		exchange_log(x, LL_ERROR, 0, "%s", what);
-		exchange_end(x, TERM_PROXY);
+		exchange_end(x, TERM_PROXY);	/* the filter said why */
 	} else {
 		exchange_log(x, LL_ERROR, u->uc->conn.err,
 			     "upstream %s broke off the response body (%s)", x->upstream_addr, what);

@@ -66,8 +66,11 @@ static int tee(struct exchange *x, void *state, const struct body_out *in, bool 
 	for (i = 0; i < in->n; i++) {
 		if (st->filling)
 			store_piece(x, st, in->s[i]);
-		if (body_emit(out, in->s[i]) != P_OK)
+		if (body_emit(out, in->s[i]) != P_OK) {
+			exchange_log(x, LL_ERROR, 0, "cache: more pieces of a body than a "
+				     "filter passes on");
 			return P_ERROR;
+		}
 	}
 	if (last && st->filling)
 		store_end(st);

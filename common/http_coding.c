@@ -1,0 +1,96 @@
+/*
+ * http_coding.c: Accept-Encoding read for gzip, q-values honoured.
+ */
+#include "config.h"
+
+#include "http_coding.h"
+
+void accept_coding_init(struct accept_coding *a)
+{
+	a->gzip_q = a->any_q = -1;
+}
+
+/* A qvalue (RFC 9110 12.4.2): "0", "0.5", "1.000"; in thousandths, or
+ * -1 when it is not one. */
+static int parse_qvalue(struct slice s)
+{
+	int q, scale = 100;
+	size_t i;
+
+	if (s.len == 0 || (s.p[0] != '0' && s.p[0] != '1'))
+		return -1;
+	q = (s.p[0] - '0') * 1000;
+	if (s.len == 1)
+		return q;
+	if (s.p[1] != '.' || s.len > 5)
+		return -1;
+	for (i = 2; i < s.len; i++, scale /= 10) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return -1;
+		q += (s.p[i] - '0') * scale;
+	}
+	return q > 1000 ? -1 : q;
+}
+
+/* The weight of one list member, "coding;q=0.5" (1000 without q); a
+ * weight that cannot be read counts as 0, as refusing is the safe side. */
+static int member_weight(struct slice params)
+{
+	const char *p = params.p, *end = params.p + params.len;
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		struct slice param = slice_trim((struct slice){ p, (size_t)((semi ? semi : end) - p) });
+
+		p = semi ? semi + 1 : end;
+		if (param.len >= 2 && (param.p[0] | 0x20) == 'q' && param.p[1] == '=') {
+			int q = parse_qvalue(slice_trim((struct slice){ param.p + 2, param.len - 2 }));
+
+			return q < 0 ? 0 : q;
+		}
+	}
+	return 1000;
+}
+
+void accept_coding_add(struct accept_coding *a, struct slice value)
+{
+	const char *p = value.p, *end = value.p + value.len;
+	struct slice item;
+
+	while (slice_list_next(&p, end, &item)) {
+		const char *semi = memchr(item.p, ';', item.len);
+		struct slice coding = slice_trim((struct slice){ item.p, semi ? (size_t)(semi - item.p)
+								     : item.len });
+		struct slice params = semi ? (struct slice){ semi + 1,
+							     (size_t)(item.p + item.len - semi - 1) }
+					   : (struct slice){ item.p + item.len, 0 };
+		int q;
+
+		if (coding.len == 0)
+			continue;
+		q = member_weight(params);
+		if (slice_ieq(coding, "gzip") || slice_ieq(coding, "x-gzip"))
+			a->gzip_q = a->gzip_q < 0 ? q : MIN(a->gzip_q, q);
+		else if (slice_ieq(coding, "*"))
+			a->any_q = a->any_q < 0 ? q : MIN(a->any_q, q);
+	}
+}
+
+bool accept_coding_gzip(const struct accept_coding *a)
+{
+	if (a->gzip_q >= 0)
+		return a->gzip_q > 0;
+	return a->any_q > 0;
+}
+
+bool http_accepts_gzip(const struct http_message *req)
+{
+	struct accept_coding a;
+	unsigned i;
+
+	accept_coding_init(&a);
+	for (i = 0; i < req->nheaders; i++)
+		if (slice_ieq(req->headers[i].name, "accept-encoding"))
+			accept_coding_add(&a, req->headers[i].value);
+	return accept_coding_gzip(&a);
+}

@@ -1,0 +1,335 @@
+#!/usr/bin/perl
+
+# Compression: with gzip = true, answers go gzip-compressed to clients
+# that accept it (q-values honoured) and as they are to others; what the
+# client receives inflates to exactly what the server sent, for small,
+# large, chunked and close-delimited bodies, and a streamed answer is
+# flushed piece by piece (the server sends its next event only once the
+# client has read the last one, inflated). Answers that must not be
+# compressed pass as they are; the head says what was done (Vary,
+# Content-Encoding, a weak ETag, no Content-Length). Mistakes are refused
+# at their file:line, and -T writes it all back.
+
+use strict;
+use warnings;
+
+use Compress::Raw::Zlib;
+use IO::Socket::INET;
+use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
+use Test::More;
+use Test::Portico;
+use Test::Portico::Backend qw(content);
+use Test::Portico::Client qw(http_get);
+
+plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
+
+my $p = Test::Portico->new(conf => <<'EOF');
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+upstream app { server "%%BACKEND:app%%" {} }
+upstream stream { server "127.0.0.1:%%PORT:stream%%" {} }
+cache main { size = "4m"  max_object = "1m" }
+site s {
+	access_log = "%%TMP%%/access.log"
+	gzip = true
+	route "/" { upstream = "app" }
+	route "/any/" { upstream = "app"  gzip_types = {"*"}  gzip_level = 6 }
+	route "/off/" { upstream = "app"  gzip = false }
+	route "/min/" { upstream = "app"  gzip_min_length = 1000 }
+	route "/json/" { upstream = "app"  gzip_types = {"application/json", "Text/CSS"} }
+	route "/prox/" { upstream = "app"  gzip_proxied = {"no-store", "auth"} }
+	route "/proxany/" { upstream = "app"  gzip_proxied = {"any"} }
+	route "/cached/" { upstream = "app"  cache = "main" }
+	route "/events" { upstream = "stream"  gzip_types = {"text/event-stream"} }
+	route "/own" { return = 200  return_body = "<p>portico's own answer, long enough</p>"  return_type = "text/html" }
+}
+EOF
+$p->start;
+my $port = $p->port('http');
+
+sub inflate {
+	my ($data) = @_;
+	my $out;
+	return gunzip(\$data => \$out) ? $out : "gunzip failed: $GunzipError";
+}
+
+sub hdr_target {
+	my ($prefix, %f) = @_;
+	my $body = delete $f{body} // 100;
+	my $q = join '&', map { "$_=" . ($f{$_} =~ s/([^\w.-])/sprintf '%%%02X', ord $1/ger) } sort keys %f;
+	return "$prefix/hdr?body=$body" . ($q ? "&$q" : '');
+}
+
+sub get_gz {
+	my ($target, %opt) = @_;
+	my @h = @{ delete $opt{headers} // [] };
+	return http_get($port, $target, headers => ['Accept-Encoding' => 'gzip', @h], %opt);
+}
+
+sub is_gzip {
+	my ($r, $want, $name) = @_;
+	subtest $name => sub {
+		ok($r, 'answered') or return;
+		is($r->{status}, 200, 'status 200');
+		is($r->{header}{'content-encoding'}, 'gzip', 'Content-Encoding: gzip');
+		like($r->{header}{vary} // '', qr/Accept-Encoding/i, 'Vary names Accept-Encoding');
+		ok(!defined $r->{header}{'content-length'}, 'no Content-Length');
+		ok($r->{complete}, 'the body is complete');
+		my $plain = inflate($r->{body});
+		is(length $plain, length $want, 'inflates to the length the server sent');
+		ok($plain eq $want, '... and to the same bytes');
+	};
+}
+
+sub is_plain {
+	my ($r, $name) = @_;
+	subtest $name => sub {
+		ok($r, 'answered') or return;
+		ok(!defined $r->{header}{'content-encoding'}, 'no Content-Encoding');
+	};
+}
+
+# ---- round trips ----
+my $html = ['Content-Type' => 'text/html; charset=utf-8'];
+is_gzip(get_gz(hdr_target('', 'Content-Type' => 'text/html; charset=utf-8', body => 100)),
+	content(100), 'a small HTML answer is compressed');
+my $r = get_gz(hdr_target('', 'Content-Type' => 'text/html', body => 100));
+is($r->{framing}, 'chunked', '... and sent chunked to an HTTP/1.1 client');
+is_gzip(get_gz('/any/size/5000000'), content(5000000), 'a large body (several MiB)');
+is_gzip(get_gz('/any/chunked/3000000'), content(3000000), 'a chunked body');
+is_gzip(get_gz('/any/close/300000'), content(300000), 'a close-delimited body');
+is_gzip(get_gz('/own'), "<p>portico's own answer, long enough</p>", "portico's own answers");
+is_gzip(get_gz(hdr_target('/json', 'Content-Type' => 'application/json', body => 500)),
+	content(500), 'a listed type');
+is_gzip(get_gz(hdr_target('/json', 'Content-Type' => 'text/css', body => 500)),
+	content(500), '... listed in another case');
+
+# several answers on one connection, each its own stream
+{
+	my $c = Test::Portico::Client->new($port);
+	my @ok;
+	for my $n (1000, 70000, 30) {
+		my $x = $c->get("/any/size/$n", headers => ['Accept-Encoding' => 'gzip']);
+		push @ok, $x && inflate($x->{body}) eq content($n) ? 1 : 0;
+	}
+	is_deeply(\@ok, [1, 1, 1], 'answers in turn on one connection each inflate whole');
+}
+
+# a client that goes away in the middle: its stream is let go, and the
+# worker serves on
+{
+	my $c = Test::Portico::Client->new($port);
+	$c->request(GET => '/any/size/20000000', headers => ['Accept-Encoding' => 'gzip']);
+	ok(defined $c->recv_exact(1000), 'a long compressed answer starts');
+	$c->close;
+	ok(wait_for(sub { grep { m{/any/size/20000000} } $p->access_log }, 30),
+	   '... its exchange ends when the client leaves');
+	is_gzip(get_gz('/any/size/1000'), content(1000), '... and the next answer is compressed whole');
+}
+
+# HTTP/1.0: no chunked, the end shown by closing
+$r = get_gz('/any/size/70000', version => '1.0');
+is($r->{framing}, 'close', 'an HTTP/1.0 client gets the body until the close');
+ok(inflate($r->{body}) eq content(70000), '... which inflates whole');
+
+# ---- Accept-Encoding ----
+my %accepts = (
+	'gzip' => 1, 'GZIP' => 1, 'x-gzip' => 1, 'deflate, gzip;q=0.5' => 1, '*' => 1,
+	'br;q=1, *;q=0.1' => 1, 'gzip;q=1.000' => 1, 'gzip ; q=0.001' => 1,
+	'gzip;q=0' => 0, 'gzip;q=0.000' => 0, 'identity' => 0, '*;q=0' => 0,
+	'br, deflate' => 0, '*, gzip;q=0' => 0, 'gzip;q=abc' => 0, '' => 0,
+);
+for my $ae (sort keys %accepts) {
+	my $x = http_get($port, hdr_target('', 'Content-Type' => 'text/html', body => 200),
+			 headers => ['Accept-Encoding' => $ae]);
+	my $gz = ($x->{header}{'content-encoding'} // '') eq 'gzip' ? 1 : 0;
+	is($gz, $accepts{$ae}, "Accept-Encoding \"$ae\": " . ($accepts{$ae} ? 'gzip' : 'as is'));
+}
+$r = http_get($port, hdr_target('', 'Content-Type' => 'text/html', body => 200));
+is_plain($r, 'no Accept-Encoding: as is');
+like($r->{header}{vary} // '', qr/Accept-Encoding/, '... with Vary all the same');
+is($r->{body}, content(200), '... and the body untouched');
+$r = http_get($port, hdr_target('', 'Content-Type' => 'text/html', Vary => 'Cookie'));
+is($r->{header}{vary}, 'Cookie, Accept-Encoding', '... added to the Vary it has');
+$r = http_get($port, hdr_target('', 'Content-Type' => 'text/html', body => 200),
+	      headers => ['Accept-Encoding' => 'br', 'Accept-Encoding' => 'gzip']);
+is($r->{header}{'content-encoding'}, 'gzip', 'Accept-Encoding over two fields');
+
+# ---- what is not compressed ----
+is_plain(get_gz(hdr_target('', 'Content-Type' => 'text/plain')), 'a type not listed');
+is_plain(get_gz('/size/100'), 'an answer without Content-Type');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', 'Content-Encoding' => 'br'));
+is($r->{header}{'content-encoding'}, 'br', 'an answer encoded already passes as it is');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', 'Content-Encoding' => 'gzip'));
+is($r->{header}{'content-encoding'}, 'gzip', '... gzip already: never twice');
+is($r->{body}, content(100), '... its body as the server sent it');
+is_plain(get_gz(hdr_target('', 'Content-Type' => 'text/html', 'Cache-Control' => 'public, no-transform')),
+	 'Cache-Control: no-transform');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', status => 206));
+is($r->{status}, 206, 'a 206 passes');
+is_plain($r, '... as it is');
+is_plain(get_gz(hdr_target('', 'Content-Type' => 'text/html'), headers => ['Range' => 'bytes=0-9']),
+	 'a request with Range');
+$r = Test::Portico::Client::http($port, method => 'HEAD',
+	target => hdr_target('', 'Content-Type' => 'text/html'), headers => ['Accept-Encoding' => 'gzip']);
+is_plain($r, 'HEAD');
+is($r->{header}{'content-length'}, 100, '... with the Content-Length of the body');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', status => 204, body => 0));
+is($r->{status}, 204, 'a 204 passes');
+is_plain($r, '... as it is');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', ETag => '"v1"'),
+	    headers => ['If-None-Match' => '"v1"']);
+is($r->{status}, 304, 'a 304 passes');
+is_plain($r, '... as it is');
+is_plain(get_gz(hdr_target('/off', 'Content-Type' => 'text/html')), 'a route with gzip = false');
+
+# gzip_min_length: by Content-Length
+is_plain(get_gz(hdr_target('', 'Content-Type' => 'text/html', body => 19)),
+	 'shorter than gzip_min_length (20)');
+is_gzip(get_gz(hdr_target('', 'Content-Type' => 'text/html', body => 20)), content(20),
+	'as long as gzip_min_length');
+is_plain(get_gz(hdr_target('/min', 'Content-Type' => 'text/html', body => 999)),
+	 'a route\'s own gzip_min_length');
+is_gzip(get_gz(hdr_target('/min', 'Content-Type' => 'text/html', body => 1000)), content(1000),
+	'... reached');
+
+# ---- the head ----
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', Vary => 'Cookie'));
+is($r->{header}{vary}, 'Cookie, Accept-Encoding', 'Vary merged into one field');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', Vary => 'accept-encoding'));
+is($r->{header}{vary}, 'accept-encoding', '... left alone when it names it already');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', ETag => '"abc"'));
+is($r->{header}{etag}, 'W/"abc"', 'a strong ETag made weak');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', ETag => 'W/"abc"'));
+is($r->{header}{etag}, 'W/"abc"', '... a weak one left as it is');
+$r = get_gz(hdr_target('', 'Content-Type' => 'text/html', 'Accept-Ranges' => 'bytes'));
+ok(!defined $r->{header}{'accept-ranges'}, 'Accept-Ranges dropped from a compressed answer');
+$r = http_get($port, hdr_target('', 'Content-Type' => 'text/html', 'Accept-Ranges' => 'bytes', ETag => '"abc"'));
+is($r->{header}{'accept-ranges'}, 'bytes', '... kept on one that is not');
+is($r->{header}{etag}, '"abc"', '... with its ETag strong');
+
+# ---- gzip_proxied ----
+my @via = ('Via' => '1.1 other-proxy');
+is_plain(get_gz(hdr_target('', 'Content-Type' => 'text/html'), headers => \@via),
+	 'a request through another proxy: not by default');
+is_gzip(get_gz(hdr_target('/proxany', 'Content-Type' => 'text/html'), headers => \@via),
+	content(100), 'gzip_proxied = {"any"}');
+is_plain(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html'), headers => \@via),
+	 'gzip_proxied with conditions, none holding');
+is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html', 'Cache-Control' => 'no-store'),
+	       headers => \@via), content(100), '... no-store holding');
+is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html'),
+	       headers => [@via, 'Authorization' => 'Basic eDp5']), content(100), '... auth holding');
+is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html')), content(100),
+	'... and a request without Via compressed anyway');
+
+# ---- a cached route ----
+# The cache stores what the server sent (uncompressed): a miss goes
+# compressed, a hit as stored, and each inflates or reads the same.
+{
+	my $t = hdr_target('/cached', 'Content-Type' => 'text/html', 'Cache-Control' => 'max-age=300',
+			   body => 50000);
+	is_gzip(get_gz($t), content(50000), 'a cached route: the miss goes compressed');
+	my $hit = get_gz($t);
+	my $body = ($hit->{header}{'content-encoding'} // '') eq 'gzip' ? inflate($hit->{body})
+									: $hit->{body};
+	ok($hit->{status} == 200 && $body eq content(50000), '... the hit reads the same');
+	my $plain = http_get($port, $t);
+	ok($plain->{status} == 200 && !defined $plain->{header}{'content-encoding'} &&
+	   $plain->{body} eq content(50000), '... and a client without gzip gets it plain');
+	my @seen = grep { $_->{target} eq $t } $p->backend('app')->requests;
+	is(scalar @seen, 1, '... all from one request to the server');
+}
+
+# ---- streaming: each piece is flushed ----
+# The server sends an event, then waits until the test has read it,
+# inflated, from portico: without a flush at each piece, it would wait
+# forever (the safety deadline fails the test).
+{
+	my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p->port('stream'),
+					   Listen => 5, ReuseAddr => 1) or die "stream server: $!";
+	pipe(my $go_r, my $go_w) or die "pipe: $!";
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		close $go_w;
+		my $s = $listen->accept or exit 1;
+		my $head = '';
+		while ($head !~ /\r\n\r\n/) {
+			sysread($s, $head, 4096, length $head) or exit 1;
+		}
+		syswrite($s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+		    . "Transfer-Encoding: chunked\r\n\r\n");
+		for my $i (1 .. 3) {
+			my $ev = "data: event $i\n\n";
+			syswrite($s, sprintf("%x\r\n%s\r\n", length $ev, $ev));
+			defined(readline $go_r) or exit 1;
+		}
+		syswrite($s, "0\r\n\r\n");
+		close $s;
+		exit 0;
+	}
+	close $go_r;
+	$go_w->autoflush(1);
+	my $inf = Compress::Raw::Zlib::Inflate->new(-WindowBits => WANT_GZIP);
+	my ($plain, $seen, @order) = ('', 0);
+	my $c = Test::Portico::Client->new($port, timeout => 30);
+	$c->request(GET => '/events', headers => ['Accept-Encoding' => 'gzip']);
+	my $resp = $c->response(body_cb => sub {
+		my $in = $_[0];
+		my $out;
+		$inf->inflate($in, $out);
+		$plain .= $out // '';
+		while ($seen < 3 && $plain =~ /data: event @{[$seen + 1]}\n\n/) {
+			$seen++;
+			push @order, $seen;
+			print $go_w "go\n";
+		}
+	});
+	ok($resp && $resp->{complete}, 'a streamed answer arrives whole');
+	is($resp && $resp->{header}{'content-encoding'}, 'gzip', '... compressed');
+	is_deeply(\@order, [1, 2, 3], '... every event inflated before the server sent the next');
+	is($plain, join('', map { "data: event $_\n\n" } 1 .. 3), '... and the stream inflates whole');
+	close $go_w;
+	waitpid $pid, 0;
+}
+
+# ---- -T ----
+my ($rc, $out, $err) = $p->run('-T');
+is($rc, 0, '-T: accepted') or diag($err);
+like($out, qr{^\tgzip = true$}m, '-T writes gzip');
+like($out, qr{^\t\tgzip_types = \{"application/json", "text/css"\}$}m, '... a route\'s gzip_types');
+like($out, qr{^\t\tgzip_level = 6$}m, '... gzip_level');
+like($out, qr{^\t\tgzip_min_length = "1000"$}m, '... gzip_min_length');
+like($out, qr{^\t\tgzip_proxied = \{"no-store", "auth"\}$}m, '... gzip_proxied');
+like($out, qr{^\t\tgzip = false$}m, '... a route\'s gzip = false');
+my $dumped = Test::Portico->new;
+$dumped->write_file('portico.conf', $out);
+my ($rc2, $out2, $err2) = run_portico('-T', '-c', $dumped->conf_file);
+is($rc2, 0, 'what -T writes is accepted') or diag($err2);
+s/^# effective configuration of .*\n//m for $out, $out2;
+is($out2, $out, '... and reads back the same');
+
+# ---- mistakes ----
+my $bad = Test::Portico->new(conf => <<'EOF');
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+upstream app { server "127.0.0.1:%%PORT:none%%" {} }
+site s {
+	gzip = maybe
+	gzip_level = 0
+	gzip_types = {"text"}
+	gzip_proxied = {"sometimes"}
+	route "/" { upstream = "app"  gzip_level = 10 }
+	route "/a" { upstream = "app"  gzip_min_length = "lots"  gzip_proxied = {"off", "any"} }
+}
+EOF
+($rc, undef, $err) = $bad->run('-t');
+ok($rc > 0, 'mistakes are refused');
+like($err, qr{portico\.conf:4: .*gzip}, 'gzip not a boolean, at its line');
+like($err, qr{portico\.conf:5: .*gzip_level}, 'gzip_level 0');
+like($err, qr{portico\.conf:6: gzip_types: "text" is not a media type}, 'a type without subtype');
+like($err, qr{portico\.conf:7: gzip_proxied: "sometimes" is none of}, 'an unknown gzip_proxied');
+like($err, qr{portico\.conf:8: .*gzip_level}, 'gzip_level 10 on a route');
+like($err, qr{portico\.conf:9: gzip_min_length: bad size "lots"}, 'a bad gzip_min_length');
+like($err, qr{portico\.conf:9: gzip_proxied: "off" is none of}, '"off" with others');
+
+$p->stop;
+done_testing;

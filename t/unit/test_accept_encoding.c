@@ -1,0 +1,66 @@
+/*
+ * test_accept_encoding.c: what Accept-Encoding values say of gzip
+ * (http_coding.c): q-values, "*", x-gzip, several fields, and values
+ * that cannot be read refusing rather than accepting.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "http_coding.h"
+#include "tap.h"
+
+static bool accepts(const char *a, const char *b)
+{
+	struct accept_coding ac;
+
+	accept_coding_init(&ac);
+	accept_coding_add(&ac, (struct slice){ a, strlen(a) });
+	if (b != NULL)
+		accept_coding_add(&ac, (struct slice){ b, strlen(b) });
+	return accept_coding_gzip(&ac);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *a, *b;
+		bool want;
+	} cases[] = {
+		{ "gzip", NULL, true },
+		{ "GZip", NULL, true },
+		{ "x-gzip", NULL, true },
+		{ "gzip, deflate, br", NULL, true },
+		{ "br;q=1.0, gzip;q=0.8", NULL, true },
+		{ "gzip;q=0.001", NULL, true },
+		{ "gzip ; Q=1", NULL, true },
+		{ "*", NULL, true },
+		{ "*;q=0.5, br", NULL, true },
+		{ "gzip;q=0", NULL, false },
+		{ "gzip;q=0.0", NULL, false },
+		{ "gzip;q=0.000", NULL, false },
+		{ "*, gzip;q=0", NULL, false },
+		{ "gzip;q=0, *", NULL, false },
+		{ "*;q=0", NULL, false },
+		{ "identity", NULL, false },
+		{ "identity;q=1, *;q=0", NULL, false },
+		{ "br, deflate", NULL, false },
+		{ "", NULL, false },
+		{ ",,, ,", NULL, false },
+		{ "gzip;q=2", NULL, false },
+		{ "gzip;q=0.0001", NULL, false },
+		{ "gzip;q=abc", NULL, false },
+		{ "gzip;q=", NULL, false },
+		{ "gzipx", NULL, false },
+		{ "br", "gzip", true },
+		{ "gzip", "gzip;q=0", false },
+		{ "*", "identity", true },
+	};
+	unsigned i;
+
+	for (i = 0; i < ARRAY_LEN(cases); i++)
+		is_int(accepts(cases[i].a, cases[i].b), cases[i].want, "\"%s\"%s%s%s: %s",
+		       cases[i].a, cases[i].b ? " + \"" : "", cases[i].b ? cases[i].b : "",
+		       cases[i].b ? "\"" : "", cases[i].want ? "gzip" : "not gzip");
+	return done_testing();
+}
