@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "host_index.h"
+#include "lookup_bench.h"
 
 #define LOOKUPS 1000000u
 #define ROUNDS 3			/* the best of them is shown */
@@ -43,24 +43,6 @@ enum kind { K_EXACT, K_LEADING, K_TRAILING, K_REGEX, K_MISS, K_MIXED, K_HOT, KIN
 static const char *const kind_names[KINDS] = {
 	"exact", "*.lead", "trail.*", "regex", "miss", "mixed", "hot"
 };
-
-static uint64_t rng;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct sites {
 	unsigned n;			/* sites with names and wildcards */
@@ -204,13 +186,13 @@ static double time_lookups(const struct sites *s, enum kind k, unsigned count, b
 		make_host(hosts[i], k, s->n);
 	for (round = 0; round < ROUNDS; round++) {
 		found = 0;
-		t0 = now();
+		t0 = cpu();
 		for (i = 0; i < count; i++) {
 			struct slice h = { hosts[i], strlen(hosts[i]) };
 
 			found += (linear ? scan(s, h) : host_index_find(s->idx, h)) != NULL;
 		}
-		t = now() - t0;
+		t = cpu() - t0;
 		wrong |= (k == K_MISS && found != 0) || (k < K_MISS && found != count);
 		if (round == 0 || t < best)
 			best = t;
@@ -225,11 +207,11 @@ static int run(unsigned n)
 	double t0, build, ns[KINDS], scan_ns;
 	unsigned k, scans = n > 100 ? 1000 : 100000;
 
-	rng = 0x9e3779b97f4a7c15ULL;
-	t0 = now();
+	rng = BENCH_SEED;
+	t0 = cpu();
 	if (make_sites(&s, n) < 0)
 		return -1;
-	build = now() - t0;
+	build = cpu() - t0;
 	for (k = 0; k < KINDS; k++)
 		if ((ns[k] = time_lookups(&s, (enum kind)k, LOOKUPS, false)) < 0)
 			return -1;

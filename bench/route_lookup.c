@@ -20,32 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "route_trie.h"
+#include "lookup_bench.h"
 
 #define LOOKUPS 2000000u
 #define PATH_MAX_LEN 64
 /* Scans stop after about this many route comparisons in all. */
 #define SCAN_WORK 400000000ull
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* "/word" segments, n of them, after out[0..at); the new length. */
 static size_t add_segments(char *out, size_t at, unsigned n)
@@ -121,18 +103,18 @@ static int run(unsigned n)
 		}
 		lens[i] = add_segments(paths[i], len, 1 + rnd() % 2);
 	}
-	t0 = now();
+	t0 = cpu();
 	if ((t = route_trie_build(keys, n)) == NULL)
 		return -1;
-	build = now() - t0;
-	t0 = now();
+	build = cpu() - t0;
+	t0 = cpu();
 	for (i = 0; i < LOOKUPS; i++)
 		sum += trie(t, paths[i], lens[i]);
-	look = now() - t0;
-	t0 = now();
+	look = cpu() - t0;
+	t0 = cpu();
 	for (i = 0; i < scans; i++)
 		sum_scan += scan(keys, n, paths[i], lens[i]);
-	scanned = now() - t0;
+	scanned = cpu() - t0;
 	for (i = 0; i < scans; i++)
 		sum_trie += trie(t, paths[i], lens[i]);
 	printf("%7u prefix routes: trie of %zu nodes, %.2f MB, built in %.3f s; lookup %.0f ns "
