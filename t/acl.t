@@ -119,12 +119,7 @@ like($out, qr{^\tdeny_file = "\Q${\ $p->tmp}\E/deny\.list"$}m,
 like($out, qr{^\t\tallow = \{"127\.0\.0\.0/24"\}\n\t\tdeny = \{"127\.0\.0\.3/32"\}$}m,
      '-T writes a route\'s lists');
 like($out, qr{^\tallow = \{"127\.0\.0\.4/30", "::1/128"\}$}m, '-T writes IPv6 prefixes');
-my $dumped = Test::Portico->new;
-$dumped->write_file('portico.conf', $out);
-my ($rc2, $out2, $err2) = run_portico('-T', '-c', $dumped->conf_file);
-is($rc2, 0, 'what -T writes is accepted') or diag($err2);
-s/^# effective configuration of .*\n//m for $out, $out2;
-is($out2, $out, '... and reads back the same');
+dump_reads_back($out);
 
 # ---- reload ----
 $p->write_file('deny.list', "127.0.0.4\n");

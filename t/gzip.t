@@ -301,12 +301,7 @@ like($out, qr{^\t\tgzip_level = 6$}m, '... gzip_level');
 like($out, qr{^\t\tgzip_min_length = "1000"$}m, '... gzip_min_length');
 like($out, qr{^\t\tgzip_proxied = \{"no-store", "auth"\}$}m, '... gzip_proxied');
 like($out, qr{^\t\tgzip = false$}m, '... a route\'s gzip = false');
-my $dumped = Test::Portico->new;
-$dumped->write_file('portico.conf', $out);
-my ($rc2, $out2, $err2) = run_portico('-T', '-c', $dumped->conf_file);
-is($rc2, 0, 'what -T writes is accepted') or diag($err2);
-s/^# effective configuration of .*\n//m for $out, $out2;
-is($out2, $out, '... and reads back the same');
+dump_reads_back($out);
 
 # ---- mistakes ----
 my $bad = Test::Portico->new(conf => <<'EOF');

@@ -190,12 +190,7 @@ like($out, qr{^\t\tmatch_header = \{"User-Agent ~ \(\?i\)mobile", "!X-Desktop"\}
      '-T writes match_header');
 like($out, qr{^\t\tmatch_method = \{"POST", "PUT", "GET"\}$}m, '-T writes match_method');
 like($out, qr{^\t\tmatch_client = \{"127\.0\.0\.8/29", "::1/128"\}$}m, '-T writes match_client');
-my $dumped = Test::Portico->new;
-$dumped->write_file('portico.conf', $out);
-my ($rc2, $out2, $err2) = run_portico('-T', '-c', $dumped->conf_file);
-is($rc2, 0, 'what -T writes is accepted') or diag($err2);
-s/^# effective configuration of .*\n//m for $out, $out2;
-is($out2, $out, '... and reads back the same');
+dump_reads_back($out);
 
 # ---- mistakes ----
 my $bad = Test::Portico->new(conf => <<'EOF');

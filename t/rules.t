@@ -237,13 +237,7 @@ unlike($out, qr{^\t\tread_timeout = "1m"$}m, '... and not the upstream\'s on eve
 like($out, qr{^\tset_request_headers = \{"X-Env: prod", "X-Client: \$remote_addr:\$remote_port"\}$}m,
      '... the site\'s field edits');
 like($out, qr{^\t\tset_request_headers = \{\}$}m, '... a route\'s empty list');
-my $dumped = Test::Portico->new;
-$dumped->write_file('maint.html', "x\n");
-$dumped->write_file('portico.conf', $out);
-my ($rc2, $out2, $err2) = run_portico('-T', '-c', $dumped->conf_file);
-is($rc2, 0, 'what -T writes is accepted') or diag($err2);
-s/^# effective configuration of .*\n//m for $out, $out2;
-is($out2, $out, '... and reads back the same');
+dump_reads_back($out, 'maint.html' => "x\n");
 
 # ---- mistakes ----
 my $bad = Test::Portico->new(conf => <<'EOF');

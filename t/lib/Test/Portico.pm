@@ -39,7 +39,7 @@ use Test::Portico::Backend;
 use Test::Portico::Client qw(http http_get);
 
 use Exporter 'import';
-our @EXPORT = qw(http http_get wait_for run_portico portico_bin proc_ids);
+our @EXPORT = qw(http http_get wait_for run_portico portico_bin proc_ids dump_reads_back);
 
 our $BIN = $ENV{PORTICO_BIN} // do {
 	my $here = abs_path(__FILE__) =~ s{/t/lib/Test/Portico\.pm$}{}r;
@@ -75,6 +75,20 @@ sub wait_for {
 sub run_portico {
 	my (@args) = @_;
 	return _run(undef, $BIN, @args);
+}
+
+# Two tests of what portico -T wrote ($out): another portico accepts it,
+# and writes it back the same. %files are written beside it first (files
+# the configuration names).
+sub dump_reads_back {
+	my ($out, %files) = @_;
+	my $dumped = Test::Portico->new;
+	$dumped->write_file($_, $files{$_}) for keys %files;
+	$dumped->write_file('portico.conf', $out);
+	my ($rc, $again, $err) = run_portico('-T', '-c', $dumped->conf_file);
+	is($rc, 0, 'what -T writes is accepted') or diag($err);
+	s/^# effective configuration of .*\n//m for $out, $again;
+	is($again, $out, '... and reads back the same');
 }
 
 sub _run {
