@@ -72,7 +72,8 @@ uint64_t balance_hash(const void *data, size_t len)
 static uint64_t feed_part(uint64_t h, const struct conf_key_part *kp,
 			  const struct var_source *src)
 {
-	struct slice v = var_value(kp, src);
+	char scratch[VAR_SCRATCH];
+	struct slice v = var_value(kp, src, scratch);
 
 	return var_lower(kp) ? fnv_feed_lower(h, v.p, v.len) : fnv_feed(h, v.p, v.len);
 }

@@ -8,10 +8,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <arpa/inet.h>
 
-#include "log.h"
+#include "cidr.h"
 #include "exchange.h"
+#include "log.h"
 
 void exchange_log(const struct exchange *x, int level, int err, const char *fmt, ...)
 {
@@ -32,22 +32,16 @@ void exchange_log(const struct exchange *x, int level, int err, const char *fmt,
 
 struct var_source exchange_vars(const struct exchange *x)
 {
-	struct var_source src = { &x->req, x->client.addr, x->client.tls, &x->captures, "", "",
-				  NULL };
-	const struct sockaddr_storage *ss = x->client.listen ? &x->client.listen->addr : NULL;
+	const struct conf_listen *l = x->client.listen;
+	struct var_source src = {
+		.req = &x->req, .client_addr = x->client.addr, .tls = x->client.tls,
+		.captures = &x->captures, .remote_port = x->client.port,
+		.server_port = l ? (uint16_t)cidr_port_of((const struct sockaddr *)&l->addr) : 0,
+	};
 
 	/* The geo module looked the region up in the route phase. */
 	if (x->geo_of != NULL)
 		src.geo_region = conf_region_name(x->ctx->conf, x->geo_region);
-
-	var_port_text(x->client.port, src.remote_port);
-	if (ss == NULL)
-		return src;
-	if (ss->ss_family == AF_INET)
-		var_port_text(ntohs(((const struct sockaddr_in *)ss)->sin_port), src.server_port);
-	else if (ss->ss_family == AF_INET6)
-		var_port_text(ntohs(((const struct sockaddr_in6 *)ss)->sin6_port),
-			      src.server_port);
 	return src;
 }
 

@@ -62,7 +62,21 @@ static struct slice capture(const struct var_captures *c, unsigned i)
 			       c->ovector[2 * i + 1] - c->ovector[2 * i] };
 }
 
-struct slice var_value(const struct conf_key_part *kp, const struct var_source *src)
+/* A port's digits into out[VAR_SCRATCH]; empty for 0. */
+static struct slice port_text(uint16_t port, char *out)
+{
+	char digits[5];
+	unsigned n = 0, i;
+
+	for (; port > 0; port /= 10)
+		digits[n++] = (char)('0' + port % 10);
+	for (i = 0; i < n; i++)
+		out[i] = digits[n - 1 - i];
+	return (struct slice){ out, n };
+}
+
+struct slice var_value(const struct conf_key_part *kp, const struct var_source *src,
+		       char scratch[VAR_SCRATCH])
 {
 	const struct http_message *req = src->req;
 
@@ -94,9 +108,9 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 	case KEY_IS_ARGS:
 		return req->query.len > 0 ? cstr("?") : (struct slice){ NULL, 0 };
 	case KEY_REMOTE_PORT:
-		return cstr(src->remote_port);
+		return port_text(src->remote_port, scratch);
 	case KEY_SERVER_PORT:
-		return cstr(src->server_port);
+		return port_text(src->server_port, scratch);
 	case KEY_GEO_REGION:
 		return cstr(src->geo_region ? src->geo_region : "");
 	}
@@ -110,7 +124,8 @@ size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char
 	unsigned k;
 
 	for (k = 0; k < e->nparts; k++) {
-		struct slice v = var_value(&e->parts[k], src);
+		char scratch[VAR_SCRATCH];
+		struct slice v = var_value(&e->parts[k], src, scratch);
 		size_t take = MIN(v.len, cap - n);
 
 		if (var_lower(&e->parts[k]))
@@ -125,19 +140,6 @@ size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char
 	return n;
 }
 
-void var_port_text(uint16_t port, char out[6])
-{
-	char digits[5];
-	unsigned n = 0, i;
-
-	while (port > 0) {
-		digits[n++] = (char)('0' + port % 10);
-		port /= 10;
-	}
-	for (i = 0; i < n; i++)
-		out[i] = digits[n - 1 - i];
-	out[n] = '\0';
-}
 
 /* Whether the variable's value is the path decoded, or a part of it. */
 static bool decoded_path(const struct conf_key_part *kp)
@@ -162,7 +164,8 @@ size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *
 	unsigned k;
 
 	for (k = 0; k < e->nparts; k++) {
-		struct slice v = var_value(&e->parts[k], src);
+		char scratch[VAR_SCRATCH];
+		struct slice v = var_value(&e->parts[k], src, scratch);
 		bool decoded = decoded_path(&e->parts[k]);
 
 		for (i = 0; i < v.len; i++) {

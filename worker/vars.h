@@ -26,18 +26,20 @@ struct var_source {
 	const char *client_addr;	/* as text */
 	bool tls;			/* arrived over TLS ($scheme) */
 	const struct var_captures *captures;	/* NULL: none */
-	char remote_port[6];		/* as text; "" when unknown */
-	char server_port[6];
+	uint16_t remote_port;		/* 0: unknown */
+	uint16_t server_port;		/* the listener's; 0: none (unix) */
 	const char *geo_region;		/* the client's region by the site's
 					 * geo; NULL: none */
 };
 
-/* A port as text into out[6] ("" for 0). */
-void var_port_text(uint16_t port, char out[6]);
+/* Room for a value made as it is asked for (a port's digits). */
+#define VAR_SCRATCH 6
 
 /* The value of part kp: literal text or a variable's (empty when the
- * request has none). $host comes lower-cased only through var_lower(). */
-struct slice var_value(const struct conf_key_part *kp, const struct var_source *src);
+ * request has none), made in scratch when it is not in the request.
+ * $host comes lower-cased only through var_lower(). */
+struct slice var_value(const struct conf_key_part *kp, const struct var_source *src,
+		       char scratch[VAR_SCRATCH]);
 
 /* Whether kp's value is compared without case ($host). */
 static inline bool var_lower(const struct conf_key_part *kp)
