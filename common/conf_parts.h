@@ -113,6 +113,11 @@ extern const struct conf_option conf_limit_conn_options[];
 extern const struct conf_option conf_site_limit_options[];
 extern const struct conf_option conf_route_limit_options[];
 extern const struct conf_option conf_route_cond_options[];
+/* route_cond.c: the ids of the regions r's match_region names, which the geo files
+ * or the servers must name; errors at the entries' lines, in section sec
+ * of site. */
+void route_conds_resolve_regions(struct loader *ld, cfg_t *sec, const struct conf *c,
+				 const struct conf_site *site, struct conf_route *r);
 extern const struct conf_option conf_site_rule_options[];
 extern const struct conf_option conf_route_rule_options[];
 extern const struct conf_option conf_route_upstream_options[];

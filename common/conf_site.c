@@ -328,9 +328,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	conf_route_acl(r, site);
 	conf_read(ld, sec, conf_route_limit_options, r, c);
 	conf_read(ld, sec, conf_route_cond_options, r, c);
-	if (site->geo == NULL && route_conds_use_region(r))
-		ld_error(ld, ld_opt_line(ld, sec, "match_region"), "route \"%s\": match_region "
-			 "needs a geo section (geo \"NAME\" { file = ... })", r->pattern);
+	route_conds_resolve_regions(ld, sec, c, site, r);
 	conf_route_rules_read(ld, sec, c, site, r);
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "

@@ -282,8 +282,8 @@ static bool region_holds(const struct route_cond *c, const struct route_input *i
 {
 	unsigned i;
 
-	for (i = 0; in->region != NULL && i < c->n; i++)
-		if (strcmp(c->entries[i].name, in->region) == 0)
+	for (i = 0; in->region != 0 && i < c->n; i++)
+		if (c->entries[i].region == in->region)
 			return true;
 	return false;
 }
@@ -421,14 +421,32 @@ const struct conf_option conf_route_cond_options[] = {
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
-bool route_conds_use_region(const struct conf_route *r)
+void route_conds_resolve_regions(struct loader *ld, cfg_t *sec, const struct conf *c,
+				 const struct conf_site *site, struct conf_route *r)
 {
-	unsigned i;
+	const struct conf_region *known;
+	unsigned i, j;
 
-	for (i = 0; i < r->nconds; i++)
-		if (r->conds[i].kind->holds == region_holds)
-			return true;
-	return false;
+	for (i = 0; i < r->nconds; i++) {
+		struct route_cond *rc = &r->conds[i];
+
+		if (rc->kind->holds != region_holds)
+			continue;
+		if (site->geo == NULL) {
+			ld_error(ld, ld_opt_line(ld, sec, rc->kind->option), "route \"%s\": "
+				 "match_region needs a geo section (geo \"NAME\" { file = ... })",
+				 r->pattern);
+			return;
+		}
+		for (j = 0; j < rc->n; j++) {
+			if ((known = conf_region_find(c, rc->entries[j].name)) != NULL)
+				rc->entries[j].region = known->id;
+			else
+				ld_error(ld, ld_opt_line_n(ld, sec, rc->kind->option, j), "route "
+					 "\"%s\": match_region \"%s\": no geo file nor server "
+					 "names this region", r->pattern, rc->entries[j].name);
+		}
+	}
 }
 
 void route_conds_free(struct conf_route *r)

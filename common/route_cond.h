@@ -49,6 +49,7 @@ struct route_cond_entry {
 	pcre2_code *regex;		/* COND_REGEX */
 	pcre2_match_data *match;
 	struct cidr cidr;		/* match_client */
+	unsigned region;		/* match_region: the name's id */
 };
 
 struct route_cond_kind;
@@ -66,15 +67,12 @@ struct route_input {
 	const uint8_t *client_addr;	/* 16 bytes (cidr.h), after PROXY
 					 * protocol and real_ip_from; NULL
 					 * for a unix socket's client */
-	const char *region;		/* the client's region by the site's
-					 * geo; NULL: it has none */
+	unsigned region;		/* the client's region by the site's
+					 * geo; 0: none */
 };
 
 /* Whether every condition of r holds for in. */
 bool route_conds_hold(const struct conf_route *r, const struct route_input *in);
-
-/* Whether r has a match_region condition (which needs a geo). */
-bool route_conds_use_region(const struct conf_route *r);
 
 /* Free r's conditions. */
 void route_conds_free(struct conf_route *r);

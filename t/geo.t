@@ -291,4 +291,24 @@ is(get_from($p->port('http'), $CLIENT{sa}, '/where')->[2], 'near sa',
 }
 
 $p->stop;
+
+# -- a region no geo file nor server names is a mistake, not a route that never matches --
+
+{
+	my $t = Test::Portico->new(files => { 'r.csv' => "127.0.0.0/8,eu\n" }, conf => <<'EOF');
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+geo regions { file = "%%TMP%%/r.csv" }
+upstream app { server "127.0.0.1:%%PORT:none%%" {} }
+site s {
+	route "/" { upstream = "app"  match_region = {"eu", "ue"} }
+	route "/" { upstream = "app" }
+}
+EOF
+	my ($rc, undef, $err) = $t->run('-t');
+	isnt($rc, 0, 'a match_region naming an unknown region is refused');
+	like($err, qr{\Q${\ $t->conf_file }\E:5: route "/": match_region "ue": no geo file nor server names this region},
+	    '... at its file:line');
+	unlike($err, qr{match_region "eu"}, '... and only that entry');
+}
+
 done_testing();

@@ -142,12 +142,11 @@ static int normalize_uri(struct exchange *x)
 
 static int route_request(struct exchange *x)
 {
-	struct route_input in = { &x->req, exchange_client_bin(x), NULL };
+	struct route_input in = { &x->req, exchange_client_bin(x), 0 };
 
 	if (normalize_uri(x) < 0)
 		return P_DONE;
-	if (geo_region_of_exchange(x) != 0)
-		in.region = geo_region_name_of_exchange(x);
+	in.region = geo_region_of_exchange(x);
 	x->route = x->site ? routes_choose(x->site, &in, &x->captures) : NULL;
 	if (x->route == NULL) {
 		exchange_respond(x, 404, TERM_LOCAL, false);

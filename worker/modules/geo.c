@@ -38,11 +38,6 @@ unsigned geo_region_in(struct exchange *x, const struct conf_geo *g)
 	return lookup(x, g);
 }
 
-const char *geo_region_name_of_exchange(struct exchange *x)
-{
-	return conf_region_name(x->ctx->conf, geo_region_of_exchange(x));
-}
-
 static int geo_route(struct exchange *x)
 {
 	geo_region_of_exchange(x);

@@ -5,8 +5,8 @@
  * Owns: the region of an exchange's client address in its site's geo
  * table, looked up once and kept in the exchange (x->geo_of,
  * x->geo_region). The route hook looks it up right after the real
- * client address is known (realip, which forgets a region found before
- * it changed the address), so every later phase finds it kept.
+ * client address is known (realip runs before it), so every later phase
+ * finds it kept.
  */
 #ifndef PORTICO_MODULES_GEO_H
 #define PORTICO_MODULES_GEO_H
@@ -21,9 +21,6 @@ unsigned geo_region_of_exchange(struct exchange *x);
 /* The same by geo g (an upstream's), which may not be the site's; 0
  * when g is NULL. */
 unsigned geo_region_in(struct exchange *x, const struct conf_geo *g);
-
-/* The name of geo_region_of_exchange(x): "" for none. */
-const char *geo_region_name_of_exchange(struct exchange *x);
 
 extern const struct module geo_module;
 

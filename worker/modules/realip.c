@@ -136,7 +136,6 @@ static int realip_route(struct exchange *x)
 	memcpy(x->client.addr_bin, w.bin, sizeof(x->client.addr_bin));
 	x->client.addr = x->real_addr;
 	x->client.addrless = false;
-	x->geo_of = NULL;		/* a region found was the peer's */
 	return P_OK;
 }
 
