@@ -371,11 +371,34 @@ static void index_routes(struct loader *ld, struct conf_site *site)
 /* Routes in the order of their kind and pattern, then of the file. */
 static const struct conf_route *sort_routes_base;
 
+/* What a route is found by: path routes by their path, exact apart
+ * ("/a" and "^~ /a" are one trie node); regexes by their text, case
+ * apart. -1 for a pattern in error. */
+static int route_group(const struct conf_route *r)
+{
+	if (r->prefix != NULL)
+		return r->kind == ROUTE_EXACT;
+	if (r->regex != NULL)
+		return 2 + (r->kind == ROUTE_REGEX_CASELESS);
+	return -1;
+}
+
+static const char *route_text(const struct conf_route *r)
+{
+	const char *p = r->pattern + 1;		/* after "~" */
+
+	if (r->prefix != NULL)
+		return r->prefix;
+	p += *p == '*';
+	return p + strspn(p, " \t");
+}
+
 static int route_order(const void *a, const void *b)
 {
 	const struct conf_route *x = &sort_routes_base[*(const unsigned *)a];
 	const struct conf_route *y = &sort_routes_base[*(const unsigned *)b];
-	int r = x->kind != y->kind ? (x->kind < y->kind ? -1 : 1) : strcmp(x->pattern, y->pattern);
+	int gx = route_group(x), gy = route_group(y);
+	int r = gx != gy ? (gx < gy ? -1 : 1) : gx < 0 ? 0 : strcmp(route_text(x), route_text(y));
 
 	return r ? r : (*(const unsigned *)a < *(const unsigned *)b ? -1 : 1);
 }
@@ -396,8 +419,8 @@ static void check_shadowed_routes(struct loader *ld, cfg_t *sec, const struct co
 	for (i = 1; i < site->nroutes; i++) {
 		const struct conf_route *a = &site->routes[v[first]], *b = &site->routes[v[i]];
 
-		if (a->kind != b->kind || a->pattern == NULL || b->pattern == NULL ||
-		    strcmp(a->pattern, b->pattern) != 0) {
+		if (route_group(a) < 0 || route_group(a) != route_group(b) ||
+		    strcmp(route_text(a), route_text(b)) != 0) {
 			first = i;
 			continue;
 		}
@@ -408,8 +431,8 @@ static void check_shadowed_routes(struct loader *ld, cfg_t *sec, const struct co
 		ld_where(ld, ld_sec_line(ld, cfg_getnsec(sec, "route", v[first])), where,
 			 sizeof(where));
 		ld_error(ld, ld_sec_line(ld, cfg_getnsec(sec, "route", v[i])), "route \"%s\" "
-			 "would never be chosen: the route at %s has the same pattern and no "
-			 "condition", b->pattern, where);
+			 "would never be chosen: the route at %s matches the same paths and has "
+			 "no condition", b->pattern, where);
 	}
 	free(v);
 }

@@ -214,6 +214,11 @@ site s {
 	route "/b" { upstream = "app"  match_arg = {} }
 	route "/c" { upstream = "app"  match_region = {"e u"} }
 	route "/d" { upstream = "app"  match_region = {"eu"} }
+	route "/e" { upstream = "app" }
+	route "/e" { upstream = "app"  match_arg = {"x"} }
+	route "^~ /e" { upstream = "app" }
+	route "~ ^/f$" { upstream = "app" }
+	route "~^/f$" { upstream = "app" }
 }
 EOF
 ($rc, $out, $err) = $bad->run('-t');
@@ -241,5 +246,11 @@ like($err, qr{^portico: \Q$f\E:19: route "/c": match_region "e u": not a region 
      'a bad region name');
 like($err, qr{^portico: \Q$f\E:20: route "/d": match_region needs a geo section}m,
      'match_region without any geo');
+like($err, qr{^portico: \Q$f\E:22: route "/e" would never be chosen: the route at \Q$f\E:21 matches the same paths and has no condition}m,
+     'a route after a twin without conditions');
+like($err, qr{^portico: \Q$f\E:23: route "\^~ /e" would never be chosen: the route at \Q$f\E:21 }m,
+     '... "^~" on the same path too (one trie node)');
+like($err, qr{^portico: \Q$f\E:25: route "~\^/f\$" would never be chosen: the route at \Q$f\E:24 }m,
+     '... and a regex of the same text, written without the blank');
 
 done_testing;

@@ -462,7 +462,7 @@ static void test_errors(void)
 	ok(has_error(errs, "bad.conf", 31, "route \"/b\" has no upstream"),
 	    "route without upstream");
 	snprintf(twin, sizeof(twin), "route \"/a\" would never be chosen: the route at "
-		 "%s/bad.conf:27 has the same pattern and no condition", dir);
+		 "%s/bad.conf:27 matches the same paths and has no condition", dir);
 	ok(has_error(errs, "bad.conf", 32, twin), "a route after a twin without conditions");
 	ok(has_error(errs, "bad.conf", 34, "site \"t\" has no route"),
 	    "site without route");
