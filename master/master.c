@@ -536,22 +536,19 @@ static void reopen_logs(void)
 	log_msg(LL_NOTICE, "log files reopened");
 }
 
+static int listen_fd_at(const void *fds, unsigned i)
+{
+	return ((const int *)fds)[i];
+}
+
 /* Runs in the forked child: exec the binary with the listeners marked
  * inheritable and named in the environment. */
 static void exec_new_binary(void)
 {
-	size_t cap = conf->nlistens * 12 + 1, n = 0;
-	char *spec = malloc(cap), *argv[6];
-	unsigned i, argc = 0;
+	char *argv[6];
+	unsigned argc = 0;
 
-	if (spec == NULL)
-		_exit(1);
-	spec[0] = '\0';
-	for (i = 0; i < conf->nlistens; i++) {
-		fcntl(listen_fds[i], F_SETFD, 0);
-		n += (size_t)snprintf(spec + n, cap - n, "%d;", listen_fds[i]);
-	}
-	setenv(LISTEN_FDS_ENV, spec, 1);
+	process_export_fds(LISTEN_FDS_ENV, listen_fds, conf->nlistens, listen_fd_at);
 	cache_zones_export(shared->caches, shared->ncaches);
 	limit_zones_export(shared->limit_refs, shared->nlimits);
 	/* What the new binary says before its own log is open (a bad
