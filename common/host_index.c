@@ -80,22 +80,16 @@ static int set_name(struct conf_host *h, const char *s, size_t len, bool keep_do
 /* Host names are case-insensitive: so is a regex over them. */
 static int compile_regex(struct conf_host *h, const char *re, char *err, size_t errlen)
 {
-	PCRE2_UCHAR msg[256];
-	PCRE2_SIZE off;
-	int rc;
+	char why[256];
 
 	if (*re == '\0') {
 		snprintf(err, errlen, "empty regex");
 		return -1;
 	}
-	h->regex = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &rc,
-				 &off, NULL);
-	if (h->regex == NULL) {
-		pcre2_get_error_message(rc, msg, sizeof(msg));
-		snprintf(err, errlen, "bad regex: %s at offset %zu", (char *)msg, (size_t)off);
+	if ((h->regex = conf_regex_compile_opts(re, PCRE2_CASELESS, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "bad regex: %s", why);
 		return -1;
 	}
-	(void)pcre2_jit_compile(h->regex, PCRE2_JIT_COMPLETE);	/* optional */
 	if ((h->match = pcre2_match_data_create(1, NULL)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

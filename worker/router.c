@@ -9,11 +9,6 @@
 #include "log.h"
 #include "router.h"
 
-struct slice router_host_name(struct slice host)
-{
-	return host_name_of(host);
-}
-
 const struct conf_site *router_site(const struct conf_listen *lst, struct slice host)
 {
 	const struct conf_site *site = host_index_find(lst->hosts, host);
@@ -28,7 +23,7 @@ static void redirect_https(struct exchange *x)
 {
 	const struct http_message *r = &x->req;
 	const struct conf_site *site = x->site;
-	struct slice host = router_host_name(r->host), path = r->target;
+	struct slice host = host_name_of(r->host), path = r->target;
 	char location[4096], port[8] = "";
 	int n;
 

@@ -23,10 +23,6 @@
  * ignored. */
 const struct conf_site *router_site(const struct conf_listen *lst, struct slice host);
 
-/* host without its ":port" (an IPv6 literal keeps its brackets) and
- * trailing dot. */
-struct slice router_host_name(struct slice host);
-
 extern const struct module router_module;
 
 #endif
