@@ -309,6 +309,7 @@ struct conf_methods {
 struct conf_gzip_types {
 	char **types;			/* media types, lower case; "*": any */
 	unsigned n;
+	bool any;			/* "*" is among them */
 };
 struct conf_gzip {
 	bool on;

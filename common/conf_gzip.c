@@ -51,6 +51,7 @@ static void read_types(struct loader *ld, cfg_t *sec, const struct conf_option *
 		return;
 	}
 	t->n = 0;
+	t->any = false;
 	*field = t;
 	for (i = 0; i < n; i++) {
 		const char *s = cfg_getnstr(sec, o->name, i);
@@ -67,6 +68,7 @@ static void read_types(struct loader *ld, cfg_t *sec, const struct conf_option *
 		for (k = 0; copy[k] != '\0'; k++)
 			if (copy[k] >= 'A' && copy[k] <= 'Z')
 				copy[k] |= 0x20;
+		t->any = t->any || strcmp(copy, "*") == 0;
 		t->types[t->n++] = copy;
 	}
 }

@@ -18,7 +18,7 @@ static struct slice opaque(struct slice tag)
 	return tag;
 }
 
-static bool is_weak(struct slice tag)
+bool http_etag_is_weak(struct slice tag)
 {
 	return tag.len >= 2 && tag.p[0] == 'W' && tag.p[1] == '/';
 }
@@ -74,8 +74,8 @@ static bool if_range_holds(const struct http_message *req, struct slice etag,
 
 	if (v.p == NULL)
 		return true;
-	if (v.len > 0 && (v.p[0] == '"' || is_weak(v)))
-		return !is_weak(v) && !is_weak(etag) && etag.len > 0 && slice_eq(v, etag);
+	if (v.len > 0 && (v.p[0] == '"' || http_etag_is_weak(v)))
+		return !http_etag_is_weak(v) && !http_etag_is_weak(etag) && etag.len > 0 && slice_eq(v, etag);
 	return last_modified.len > 0 && http_date_parse(v) >= 0 &&
 	       http_date_parse(v) == http_date_parse(last_modified);
 }

@@ -22,6 +22,9 @@
 bool http_not_modified(const struct http_message *req, struct slice etag,
 		       struct slice last_modified);
 
+/* Whether an entity tag is weak ("W/" before its quoted value). */
+bool http_etag_is_weak(struct slice tag);
+
 enum http_range_result {
 	HTTP_RANGE_NONE = 0,		/* answer the whole body */
 	HTTP_RANGE_PART,		/* answer [*first, *last] with 206 */

@@ -26,6 +26,7 @@
 
 #include "gzip.h"
 #include "http_cache.h"
+#include "http_cond.h"
 #include "http_coding.h"
 #include "log.h"
 
@@ -69,12 +70,7 @@ static const struct http_header *resp_field(const struct exchange *x, const char
 
 static bool req_has(const struct exchange *x, const char *lower)
 {
-	unsigned i;
-
-	for (i = 0; i < x->req.nheaders; i++)
-		if (slice_ieq(x->req.headers[i].name, lower))
-			return true;
-	return false;
+	return http_header_value(&x->req, lower).p != NULL;
 }
 
 /* Whether Content-Type's media type (without parameters) is listed;
@@ -88,9 +84,8 @@ static bool type_listed(const struct exchange *x, const struct conf_gzip *g)
 	struct slice mt;
 	const char *semi;
 
-	for (i = 0; i < n; i++)
-		if (strcmp(types[i], "*") == 0)
-			return true;
+	if (g->types != NULL && g->types->any)
+		return true;
 	if (h == NULL)
 		return false;
 	semi = memchr(h->value.p, ';', h->value.len);
@@ -300,7 +295,7 @@ static int weaken_etag(struct exchange *x, struct gzip_state *g)
 	const struct http_header *h = resp_field(x, "etag");
 	int n;
 
-	if (h == NULL || (h->value.len >= 2 && h->value.p[0] == 'W' && h->value.p[1] == '/'))
+	if (h == NULL || http_etag_is_weak(h->value))
 		return 0;
 	exchange_drop_field(x, "etag");
 	n = snprintf(g->etag, sizeof(g->etag), "W/%.*s", (int)h->value.len, h->value.p);
