@@ -140,7 +140,6 @@ size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char
 	return n;
 }
 
-
 /* Whether the variable's value is the path decoded, or a part of it. */
 static bool decoded_path(const struct conf_key_part *kp)
 {
@@ -166,12 +165,12 @@ size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *
 	for (k = 0; k < e->nparts; k++) {
 		char scratch[VAR_SCRATCH];
 		struct slice v = var_value(&e->parts[k], src, scratch);
-		bool decoded = decoded_path(&e->parts[k]);
+		bool decoded = decoded_path(&e->parts[k]), lower = var_lower(&e->parts[k]);
 
 		for (i = 0; i < v.len; i++) {
 			unsigned char c = (unsigned char)v.p[i];
 
-			if (var_lower(&e->parts[k]))
+			if (lower)
 				c = (unsigned char)tolower(c);
 			if (!needs_escape(c, target, decoded)) {
 				if (n + 1 > cap)
