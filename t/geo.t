@@ -124,9 +124,13 @@ upstream app {
 	server "%%BACKEND:asia1%%" { region = "asia" }
 }
 
+# A decay long enough that e1's slow answer (300 ms against e2's few)
+# outweighs e2's for about 20 s, far more than the 20 requests after it
+# take even on a busy machine; short enough that an idle e1 is tried again
+# within seconds.
 upstream ew {
 	balance = "ewma"
-	ewma_decay = "500ms"
+	ewma_decay = "5s"
 	server "%%BACKEND:e1%%" { region = "eu" }
 	server "%%BACKEND:e2%%" { region = "eu" }
 	server "%%BACKEND:u1%%" { region = "us" }
