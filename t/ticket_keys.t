@@ -118,6 +118,13 @@ like($err, qr/tls_ticket_key_file: cannot read "\Q$dir\E\/missing\.key": No such
      '... and the file that cannot be read');
 like($err, qr/tls_ticket_key_file: cannot read "\Q$dir\E\/fifo\.key": not a regular file/,
      '... and a FIFO, refused rather than waited on');
+# portico -s reload checked the file and did not signal: the master must
+# refuse it as well when signalled.
+my @workers = $a->worker_pids;
+$a->signal('HUP');
+ok(wait_for(sub { $a->error_log =~ /reload refused.*is not a ticket key/s }, 20),
+   'the master, signalled, refuses the reload too, and says why');
+is_deeply([$a->worker_pids], \@workers, '... its workers stay');
 is(resumes($a, $s, 'TLSv1_2'), 1, 'the running keys still resume their tickets');
 $a->write_conf(conf(($k1) x 9));
 ($rc, $out, $err) = $a->run('-t');
