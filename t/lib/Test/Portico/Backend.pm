@@ -15,7 +15,8 @@ package Test::Portico::Backend;
 #   /size/N          N bytes of deterministic content, Content-Length
 #   /chunked/N       the same N bytes, chunked in assorted chunk sizes
 #   /close/N         the same N bytes, no framing: close-delimited
-#   /delay/MS/REST   sleep MS milliseconds, then answer REST (default: the name)
+#   /delay/MS/REST   wait MS milliseconds (or until ->release), then answer
+#                    REST (default: the name)
 #   /status/CODE     an answer with that status
 #   /idle-close/MS   answer (keep-alive), then close the idle connection
 #                    after MS milliseconds (->closed lists those)
@@ -685,7 +686,7 @@ sub _answer {
 	}
 
 	if ($path =~ m{/delay/(\d+)(/.*)?$}) {
-		sleep($1 / 1000);
+		$self->_delay($1, $self->_release_generation);
 		return $self->_answer($sock, $req, $2 // '/name', $st);
 	}
 	if ($path =~ m{/echo$}) {
