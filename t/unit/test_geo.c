@@ -115,9 +115,9 @@ static void test_load(void)
 	is_str(region_of(c, 0, "2001:db9::1"), "", "IPv6: no prefix, no default: no region");
 	is_str(region_of(c, 1, "192.0.2.77"), "eu", "a second geo has its own table");
 	is_str(region_of(c, 1, "10.0.0.1"), "none-of-them", "no prefix: the geo's default");
-	ok(conf_region_find(c, "eu") == conf_region_find(c, "eu") &&
+	ok(region_of(c, 0, "10.9.9.9") == region_of(c, 1, "192.0.2.77") &&
 	   conf_region_find(c, "eu") != NULL && conf_region_find(c, "mars") == NULL,
-	   "region names are interned once for the configuration");
+	   "region names are interned once for the configuration: two files' \"eu\" is one");
 	is_str(conf_region_name(c, 0), "", "region 0 is none, named \"\"");
 	ok(c->sites[0].geo == &c->geos[0], "a site's geo defaults to the first geo section");
 	conf_free(c);
