@@ -131,7 +131,8 @@ enum conf_key_var {
 	KEY_IS_ARGS,			/* "?" when the target has a query */
 	KEY_REMOTE_PORT,		/* the client's port */
 	KEY_SERVER_PORT,		/* the listener's port */
-	KEY_GEO_REGION			/* the client's region (conf_geo) */
+	KEY_GEO_REGION,			/* the client's region (conf_geo) */
+	KEY_REMOTE_USER			/* who authentication let in */
 };
 
 struct conf_key_part {
@@ -381,6 +382,8 @@ struct conf_route {
 	unsigned nconds;
 	struct conf_upstream *upstream;	/* NULL for a status route */
 	bool status;			/* answer with portico's status page */
+	bool auth;			/* false: no authentication here, whatever
+					 * the site asks (auth = off) */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
 	struct conf_gzip gzip;		/* the site's, with what the route writes */

@@ -32,6 +32,7 @@ static const struct {
 	{ "remote_port", KEY_REMOTE_PORT },
 	{ "server_port", KEY_SERVER_PORT },
 	{ "geo_region", KEY_GEO_REGION },
+	{ "remote_user", KEY_REMOTE_USER },
 };
 
 static bool is_var_char(char c)
@@ -109,7 +110,7 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 	}
 	ld_error(ld, line, "%s: unknown variable \"$%.*s\" (use $uri, $request_uri, $args, "
 		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $remote_port, $host, "
-		 "$scheme, $server_port, $request_method, $is_args, $geo_region or $0..$9)",
+		 "$scheme, $server_port, $request_method, $is_args, $geo_region, $remote_user or $0..$9)",
 		 what, (int)n, name);
 	return -1;
 }

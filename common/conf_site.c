@@ -240,6 +240,8 @@ const struct conf_option conf_route_options[] = {
 	  "the upstream its requests go to", 0 },
 	{ "status", CS_ROUTE, CT_BOOL, "false", 0, 0, ROUTE(status), NULL, NULL, NULL,
 	  "answer with portico's status page instead", 0 },
+	{ "auth", CS_ROUTE, CT_BOOL, "true", 0, 0, ROUTE(auth), NULL, NULL, NULL,
+	  "false (or off): no authentication on this route, whatever its site asks", 0 },
 	{ "client_max_body_size", CS_ROUTE, CT_SIZE, NULL, 0, BODY_SIZE_MAX,
 	  ROUTE(client_max_body_size), NULL, NULL, NULL,
 	  "the largest request body it takes (default: the site's); 0: no limit", 0 },

@@ -142,8 +142,8 @@ static void write_line(const struct exchange *x)
 	f = &files[idx];
 	exchange_term_code(x, term);
 	n = snprintf(line, sizeof(line),
-		     "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %s %s %s %s %s %s %s\n",
-		     x->client.addr, time_local(), or_dash(x->request_line), x->status,
+		     "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %s %s %s %s %s %s %s\n",
+		     x->client.addr, or_dash(x->auth_user), time_local(), or_dash(x->request_line), x->status,
 		     (unsigned long long)x->resp_pump.body_out, or_dash(x->referer),
 		     or_dash(x->user_agent),
 		     seconds(total, sizeof(total), MAX(ev_now_us() - x->start_us, (uint64_t)1)),

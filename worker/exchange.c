@@ -36,6 +36,7 @@ struct var_source exchange_vars(const struct exchange *x)
 	struct var_source src = {
 		.req = &x->req, .client_addr = x->client.addr, .tls = x->client.tls,
 		.captures = &x->captures, .remote_port = x->client.port,
+		.remote_user = x->auth_user,
 		.server_port = l ? (uint16_t)cidr_port_of((const struct sockaddr *)&l->addr) : 0,
 	};
 

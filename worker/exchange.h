@@ -197,6 +197,8 @@ struct exchange {
 	const char *upstream_addr;
 	const char *cache_result;	/* HIT, MISS, ... on cached routes */
 	const char *refused_by;		/* the rule that refused it (exchange_deny) */
+	const char *auth_user;		/* who authentication let in, printable
+					 * ASCII without spaces; NULL: nobody */
 	/* the limits module's part (modules/limits.c) */
 	const struct conf_limit *conn_limit;	/* counted in until the end */
 	struct limit_hold conn_hold;

@@ -113,6 +113,8 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 		return port_text(src->server_port, scratch);
 	case KEY_GEO_REGION:
 		return cstr(src->geo_region ? src->geo_region : "");
+	case KEY_REMOTE_USER:
+		return cstr(src->remote_user ? src->remote_user : "");
 	}
 	return (struct slice){ NULL, 0 };
 }

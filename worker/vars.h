@@ -30,6 +30,8 @@ struct var_source {
 	uint16_t server_port;		/* the listener's; 0: none (unix) */
 	const char *geo_region;		/* the client's region by the site's
 					 * geo; NULL: none */
+	const char *remote_user;	/* who authentication let in; NULL:
+					 * nobody */
 };
 
 /* Room for a value made as it is asked for (a port's digits). */
