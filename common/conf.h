@@ -320,6 +320,26 @@ struct conf_gzip {
 	unsigned proxied;		/* GZIP_PROXIED_*; 0: off */
 };
 
+/* Forward authentication (auth_request = "UPSTREAM" on a site or a
+ * route; conf_auth_request.c reads it, worker/modules/auth_request.c
+ * asks the auth server). A route starts from its site's; the pointers
+ * are the site's until the route writes its own. */
+struct conf_auth_names {
+	char **names;			/* field names, as written */
+	unsigned n;
+};
+struct conf_auth_request {
+	const struct conf_upstream *upstream;	/* the auth server; NULL: none */
+	struct conf_expr *uri;		/* the subrequest's target */
+	struct conf_auth_names *headers;	/* the client's fields sent to it */
+	struct conf_auth_names *set;	/* fields copied from a 2xx answer
+					 * into the request; NULL: none */
+	unsigned cache_time;		/* ms a decision is kept; 0: not */
+	struct conf_expr *cache_key;	/* NULL: the values of headers */
+	char *user;			/* the answer's field naming the user
+					 * ($remote_user); NULL: none */
+};
+
 struct conf_filter;
 struct conf_filter_list;
 
@@ -387,6 +407,8 @@ struct conf_route {
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
 	struct conf_gzip gzip;		/* the site's, with what the route writes */
+	struct conf_auth_request auth_request;	/* the site's, with what the
+						 * route writes */
 	struct conf_methods *methods;	/* the site's unless the route says;
 					 * NULL: any method */
 	struct conf_acl own_acl;	/* allow and deny written on the route */
@@ -510,6 +532,7 @@ struct conf_site {
 	unsigned nerror_pages;
 	struct conf_methods *methods;	/* its routes' default; NULL: any */
 	struct conf_gzip gzip;		/* its routes' default */
+	struct conf_auth_request auth_request;	/* its routes' default */
 	size_t client_body_min_rate;	/* bytes/s a request body must average
 					 * (from _after on); 0: any rate */
 	unsigned client_body_min_rate_after;	/* ms */

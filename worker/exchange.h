@@ -50,6 +50,7 @@ struct exchange;
 struct content;
 struct cache_state;
 struct gzip_state;
+struct auth_request_state;
 
 enum phase {
 	PH_ROUTE = 0,
@@ -199,6 +200,8 @@ struct exchange {
 	const char *refused_by;		/* the rule that refused it (exchange_deny) */
 	const char *auth_user;		/* who authentication let in, printable
 					 * ASCII without spaces; NULL: nobody */
+	struct auth_request_state *auth_req;	/* forward authentication's
+						 * (modules/auth_request.c) */
 	/* the limits module's part (modules/limits.c) */
 	const struct conf_limit *conn_limit;	/* counted in until the end */
 	struct limit_hold conn_hold;

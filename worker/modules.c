@@ -25,6 +25,7 @@
 #include "router.h"
 #include "routes.h"
 #include "modules/acl.h"
+#include "modules/auth_request.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
@@ -48,6 +49,7 @@ const struct module *const modules[] = {
 	&filter_module,
 	&methods_module,
 	&limits_module,
+	&auth_request_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,
