@@ -53,7 +53,8 @@ void conf_site_rules_free(struct conf_site *s);
 /* Forward authentication (conf_auth_request.c): a site's default list
  * of fields once its options are read; a route's options, read from
  * its site's; writing back what the route has of its own; free. */
-void conf_site_auth_request_finish(struct loader *ld, struct conf_site *site);
+void conf_site_auth_request_finish(struct loader *ld, cfg_t *sec, const struct conf *c,
+				   struct conf_site *site);
 void conf_route_auth_request_read(struct loader *ld, cfg_t *sec, struct conf *c,
 				  const struct conf_site *site, struct conf_route *r);
 void conf_route_auth_request_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,

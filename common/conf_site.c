@@ -456,7 +456,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_geo_options, site, c);
 	conf_read(ld, sec, conf_site_gzip_options, site, c);
 	conf_read(ld, sec, conf_site_auth_request_options, site, c);
-	conf_site_auth_request_finish(ld, site);
+	conf_site_auth_request_finish(ld, sec, c, site);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);

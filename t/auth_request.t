@@ -23,6 +23,7 @@ use JSON::PP;
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
 
 my $conf = <<'EOF';
+workers = 2
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
 upstream auth { server "%%BACKEND:auth%%" {} }
@@ -47,6 +48,17 @@ site main {
 	route "/slow/" { upstream = "app"  auth_request = "slowauth" }
 	route "/down/" { upstream = "app"  auth_request = "deadauth" }
 	route "/plain/" { upstream = "app"  auth_request = "off" }
+	route "/cached/" {
+		upstream = "app"
+		auth_request_uri = "/cached/auth"
+		auth_request_cache_time = "1m"
+	}
+	route "/bykey/" {
+		upstream = "app"
+		auth_request_uri = "/bykey/auth"
+		auth_request_cache_time = "1m"
+		auth_request_cache_key = "$http_authorization"
+	}
 }
 EOF
 my $p = Test::Portico->new(conf => $conf)->start;
@@ -168,6 +180,38 @@ $c->request(GET => "/p$_/echo", bearer("ok-p$_")) for 1 .. 3;
 is("@got", 'p1 p2 p3', 'pipelined requests: each goes on with its own user');
 $c->close;
 
+# ---- decisions kept in the auth cache ----
+sub asked_for { scalar grep { $_->{target} eq $_[0] } $auth->requests }
+
+my @users;
+for my $i (1 .. 6) {
+	$c = Test::Portico::Client->new($port);	# a new connection: either worker
+	my $g = $c->get("/cached/$i/echo", bearer('ok-kim'));
+	push @users, $g && $g->{status} == 200 ? echo($g)->{header}{'x-user'} : 'none';
+	$c->close;
+}
+is("@users", 'kim kim kim kim kim kim', 'with a cache time, every request gets the decision');
+is(asked_for('/cached/auth'), 1, '... which the auth server made once for them all');
+$r = http_get($port, '/cached/x/echo', bearer('ok-lee'));
+is(echo($r)->{header}{'x-user'}, 'lee', 'other credentials: a decision of their own');
+is(asked_for('/cached/auth'), 2, '... asked of the auth server');
+$r = http_get($port, '/cached/x/echo', bearer('ok-kim', ['X-User' => 'forged']));
+is(echo($r)->{header}{'x-user'}, 'kim', 'a kept decision drops a forged X-User too');
+@got = map { http_get($port, "/cached/$_", bearer('forbidden')) } 1 .. 3;
+is(join(' ', map { "$_->{status}:$_->{body}" } @got),
+    join(' ', ("403:forbidden by auth\n") x 3), 'a refusal is kept, with its body');
+@got = map { http_get($port, "/cached/$_", bearer('login')) } 1 .. 2;
+is(join(' ', map { $_->{header}{location} } @got),
+    'http://login.example/?rd=/cached/1 http://login.example/?rd=/cached/1',
+    '... a redirect with its Location (as the first request got it)');
+is(asked_for('/cached/auth'), 4, '... each asked once');
+http_get($port, '/cached/y', bearer('broken')) for 1 .. 2;
+is(asked_for('/cached/auth'), 6, 'a failure is never kept');
+$r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-ned']));
+$r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-oz']));
+is(echo($r)->{header}{'x-user'}, 'max', 'auth_request_cache_key names the decision');
+is(asked_for('/bykey/auth'), 1, '... so fields outside it do not make another');
+
 # ---- auth = off, auth_request = "off" ----
 my $n = @{ asked() };
 $r = http_get($port, '/public/page');
@@ -178,6 +222,7 @@ is(scalar @{ asked() }, $n, '... and the auth server was not asked');
 
 # ---- configuration ----
 my $bad = Test::Portico->new(conf => <<'EOF');
+auth_cache_size = 0
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "127.0.0.1:1" {} }
 site main {
@@ -194,24 +239,30 @@ site main {
 		upstream = "app"
 		auth_request_set = {"Content-Length"}
 		auth_request_uri = "verify"
+		auth_request_cache_time = "10s"
 	}
 }
 EOF
 my ($rc, undef, $err) = $bad->run('-t');
 isnt($rc, 0, 'a bad configuration is refused');
-like($err, qr/portico\.conf:6: auth_request: unknown upstream "nosuch"/,
+like($err, qr/portico\.conf:7: auth_request: unknown upstream "nosuch"/,
     'an unknown auth upstream is an error at its file:line');
-like($err, qr/portico\.conf:11: route "\/open\/": auth_request_uri has no effect with auth = off/,
+like($err, qr/portico\.conf:12: route "\/open\/": auth_request_uri has no effect with auth = off/,
     'an auth_request option on a route with auth = off is an error');
-like($err, qr/portico\.conf:15: auth_request_set: "Content-Length" frames the request/,
+like($err, qr/portico\.conf:16: auth_request_set: "Content-Length" frames the request/,
     'a framing field cannot be copied from the answer');
-like($err, qr/portico\.conf:16: auth_request_uri: "verify" must start with "\/"/,
+like($err, qr/portico\.conf:17: auth_request_uri: "verify" must start with "\/"/,
     'auth_request_uri must be a path');
+like($err, qr/portico\.conf:18: auth_request_cache_time: .*auth_cache_size is 0/,
+    'a cache time without the auth zone is an error');
 
 my ($rc2, $out) = $p->run('-T');
 is($rc2, 0, 'portico -T');
 like($out, qr/auth_request = "auth"\n.*auth_request_user = "X-User"/s, '... writes the site\'s');
 like($out, qr/route "\/slow\/" \{.*auth_request = "slowauth"/s, '... and a route\'s own');
+my ($bykey) = $out =~ m{route "/bykey/" \{\n(.*?)\n\t\}}s;
+like($bykey, qr/auth_request_cache_time = "1m"\n.*auth_request_cache_key = "\$http_authorization"/s,
+    '... with its cache time and key');
 dump_reads_back($out);
 
 done_testing();

@@ -38,7 +38,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
+#include "auth_cache.h"
 #include "balance.h"
 #include "head_writer.h"
 #include "health.h"
@@ -85,6 +88,8 @@ struct auth_request_state {
 	struct http_message resp;
 	struct buf *rec;		/* the decision (see rec_*) */
 	size_t rec_len;
+	bool keyed;			/* key names it in the auth cache */
+	uint8_t key[32];
 };
 
 static struct auth_request_state *free_states;
@@ -256,6 +261,98 @@ static void drop_forged(struct exchange *x, const struct conf_auth_request *a)
 		if (!name_in(a->set, q->headers[i].name))
 			q->headers[kept++] = q->headers[i];
 	q->nheaders = kept;
+}
+
+/* ---- the auth cache ---- */
+
+static bool caches(const struct exchange *x, const struct conf_auth_request *a)
+{
+	return a->cache_time > 0 && x->ctx->auth_cache != NULL;
+}
+
+/* Append an expression's value and a NUL; false when it does not fit. */
+static bool put_expr(struct head_writer *w, const struct conf_expr *e,
+		     const struct var_source *src)
+{
+	size_t n;
+
+	if (w->overflow)
+		return false;
+	n = vars_expand(e, src, w->p, (size_t)(w->end - w->p));
+	if (n >= (size_t)(w->end - w->p))
+		return false;
+	w->p += n;
+	*w->p++ = '\0';
+	return true;
+}
+
+/*
+ * The decision's key: SHA-256 of what it was asked with and what it
+ * gives back: the auth server's upstream and target, the fields copied
+ * and the user's, and auth_request_cache_key's value (by default, the
+ * values of the client's fields the auth server gets). Two routes that
+ * ask the same server the same way share decisions; no credential is
+ * kept in clear. False when the text does not fit scratch (not cached).
+ */
+static bool make_key(struct auth_request_state *st, struct buf *scratch)
+{
+	const struct exchange *x = st->x;
+	const struct conf_auth_request *a = st->conf;
+	struct head_writer w = { scratch->start, scratch->end, false };
+	struct var_source src = exchange_vars(x);
+	unsigned i;
+
+	hw_put_str(&w, a->upstream->name);
+	hw_put(&w, "", 1);
+	if (a->uri != NULL && !put_expr(&w, a->uri, &src))
+		return false;
+	for (i = 0; a->set != NULL && i < a->set->n; i++) {
+		hw_put_str(&w, a->set->names[i]);
+		hw_put(&w, ",", 1);
+	}
+	hw_put(&w, "", 1);
+	hw_put_str(&w, a->user != NULL ? a->user : "");
+	hw_put(&w, "", 1);
+	if (a->cache_key != NULL) {
+		if (!put_expr(&w, a->cache_key, &src))
+			return false;
+	} else {
+		for (i = 0; i < x->req.nheaders; i++)
+			if (name_in(a->headers, x->req.headers[i].name))
+				hw_put_header(&w, &x->req.headers[i]);
+	}
+	if (w.overflow)
+		return false;
+	return EVP_Digest(scratch->start, (size_t)(w.p - scratch->start), st->key, NULL,
+			  EVP_sha256(), NULL) == 1;
+}
+
+/* A decision kept for this request's key into the record. */
+static bool cached_decision(struct auth_request_state *st)
+{
+	ssize_t n;
+
+	if (!caches(st->x, st->conf))
+		return false;
+	if ((st->head = buf_get()) == NULL || !make_key(st, st->head))
+		return false;
+	st->keyed = true;
+	n = auth_cache_get(st->x->ctx->auth_cache, AUTH_CACHE_REQUEST, st->key, sizeof(st->key),
+			   st->rec->start, AUTH_CACHE_VALUE_MAX, ev_now_us() / 1000);
+	if (n < 0)
+		return false;
+	st->rec_len = (size_t)n;
+	return true;
+}
+
+/* Keep the decision for auth_request_cache_time; one whose record is
+ * longer than the cache takes (a long body) is used this once. */
+static void keep_decision(struct auth_request_state *st)
+{
+	if (!st->keyed || st->rec_len > AUTH_CACHE_VALUE_MAX)
+		return;
+	auth_cache_put(st->x->ctx->auth_cache, AUTH_CACHE_REQUEST, st->key, sizeof(st->key),
+		       st->rec->start, st->rec_len, ev_now_us() / 1000 + st->conf->cache_time);
 }
 
 /* ---- health, as the upstream module keeps it ---- */
@@ -919,6 +1016,7 @@ static int conclude(struct exchange *x)
 		exchange_respond(x, 500, TERM_SERVER, false);
 		return P_DONE;
 	}
+	keep_decision(st);
 	return apply_record(x);
 }
 
@@ -943,7 +1041,7 @@ static int ask(struct exchange *x)
 		return P_DONE;
 	}
 	st->server = (unsigned)idx;
-	if ((st->head = buf_get()) == NULL) {
+	if (st->head == NULL && (st->head = buf_get()) == NULL) {
 		exchange_log(x, LL_ERROR, ENOMEM, "auth_request: no buffer for a subrequest");
 		exchange_respond(x, 500, TERM_RESOURCE, false);
 		return P_DONE;
@@ -975,6 +1073,8 @@ static int check(struct exchange *x)
 			return P_DONE;
 		}
 		drop_forged(x, st->conf);
+		if (cached_decision(st))
+			return apply_record(x);
 		return ask(x);
 	}
 	if (client_left(x))
