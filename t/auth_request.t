@@ -132,6 +132,11 @@ is($r->{header}{location}, 'http://login.example/?rd=/secret?x=1', '... with its
 is($r->{header}{'set-cookie'}, 'rd=1; Path=/', '... and its Set-Cookie');
 is(reached('/secret'), $before, 'no refused request reached the upstream');
 
+$r = http_get($port, '/secret', bearer('big'));
+is($r->{status}, 401, 'a refusal with a body too long to pass: its status');
+is($r->{header}{'www-authenticate'}, 'Basic realm="big"', '... and its fields');
+like($r->{body}, qr{<h1>401 Unauthorized</h1>}, '... with portico\'s own page');
+
 # ---- anything else: 500, logged ----
 $r = http_get($port, '/secret', bearer('broken'));
 is($r->{status}, 500, 'a 500 from the auth server: 500');
@@ -151,6 +156,17 @@ $r = http_get($port, '/slow/x', bearer('slow'));
 is($r->{status}, 500, 'the auth server too slow (read_timeout): 500');
 ok(wait_for(sub { $p->error_log =~ /upstream "slowauth" server \S+ timed out before answering/ }),
     '... logged as a timeout');
+$auth->release;
+
+sub slow_asked { scalar grep { ($_->{header}{authorization} // '') eq 'Bearer slow' } @{ asked() } }
+my $slow_before = slow_asked();
+my $gone = Test::Portico::Client->new($port);
+$gone->request(GET => '/gone', bearer('slow'));
+ok(wait_for(sub { slow_asked() > $slow_before }), 'a request waits for a slow auth server');
+$gone->close;
+ok(wait_for(sub {
+	$p->error_log =~ /client closed the connection while its request waited for the auth/ }),
+    '... and ends when its client hangs up meanwhile');
 $auth->release;
 
 # ---- the request's body, and keep-alive ----
@@ -211,6 +227,10 @@ $r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-ne
 $r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-oz']));
 is(echo($r)->{header}{'x-user'}, 'max', 'auth_request_cache_key names the decision');
 is(asked_for('/bykey/auth'), 1, '... so fields outside it do not make another');
+
+my $conns = () = $auth->connections;
+cmp_ok($conns, '<', scalar($auth->requests) / 2,
+    'connections to the auth server are kept alive and serve again');
 
 # ---- auth = off, auth_request = "off" ----
 my $n = @{ asked() };

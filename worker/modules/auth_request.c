@@ -633,6 +633,8 @@ static int take_head(struct auth_request_state *st, size_t end)
 	st->body_len = 0;
 	st->raw_at = end;
 	st->body_too_long = false;
+	st->reusable = http_keep_alive(&st->resp) && st->resp.framing != HTTP_BODY_EOF &&
+		       st->up->conf->keepalive > 0;
 	http_chunked_init(&st->chunked);
 	st->step = AUTH_BODY;
 	return P_OK;
@@ -700,12 +702,14 @@ static int decode_chunked(struct auth_request_state *st)
 		if (r != P_AGAIN)
 			break;
 	}
+	if (r == P_DONE && st->raw_at < (size_t)(in->last - in->start))
+		st->reusable = false;	/* bytes nobody asked for */
+	if (r != HTTP_CHUNK_DATA && r != P_AGAIN)
+		return r;
 	/* all framing taken: later bytes come after the kept payload */
-	if (r == P_AGAIN) {
-		in->last = in->start + st->body_at + st->body_len;
-		st->raw_at = st->body_at + st->body_len;
-	}
-	return r;
+	in->last = in->start + st->body_at + st->body_len;
+	st->raw_at = st->body_at + st->body_len;
+	return P_AGAIN;
 }
 
 /* The body as far as it came: P_DONE when it is whole (or too long to
@@ -744,8 +748,6 @@ static int step_body(struct auth_request_state *st)
 	ssize_t n;
 	int r;
 
-	st->reusable = http_keep_alive(&st->resp) && st->resp.framing != HTTP_BODY_EOF &&
-		       st->up->conf->keepalive > 0;
 	for (;;) {
 		r = take_body(st);
 		if (r == P_DONE)

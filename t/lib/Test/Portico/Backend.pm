@@ -43,8 +43,9 @@ package Test::Portico::Backend;
 #                    and X-Other: 1 (chunked-NAME: the same, with a chunked
 #                    body); forbidden: 403 with a body; login: 302 to a login
 #                    page (Location, Set-Cookie); broken: 500; teapot: 418;
-#                    slow: 200 after 10 s (or ->release); none: 401 with
-#                    WWW-Authenticate and a body
+#                    slow: 200 after 10 s (or ->release); big: 401 with a
+#                    10000-byte body; none: 401 with WWW-Authenticate and
+#                    a body
 #   /ws              101 Switching Protocols (Upgrade: websocket), whatever
 #                    the request asked, then echoes every byte back until
 #                    the peer closes
@@ -700,6 +701,8 @@ sub _auth_answer {
 	    'Set-Cookie' => 'rd=1; Path=/') if $token eq 'login';
 	return $self->_simple($sock, $req, 500, "auth broke\n") if $token eq 'broken';
 	return $self->_simple($sock, $req, 418, "teapot\n") if $token eq 'teapot';
+	return $self->_simple($sock, $req, 401, 'x' x 10000,
+	    'WWW-Authenticate' => 'Basic realm="big"') if $token eq 'big';
 	return $self->_simple($sock, $req, 401, "who are you?\n",
 	    'WWW-Authenticate' => 'Bearer realm="portico-test"', 'Content-Type' => 'text/plain',
 	    'X-Other' => 1);
