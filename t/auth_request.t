@@ -33,6 +33,10 @@ upstream slowauth {
 	max_fails = 0
 }
 upstream deadauth { server "127.0.0.1:%%PORT:dead%%" {} }
+upstream pairauth {
+	server "127.0.0.1:%%PORT:dead%%" { weight = 10 }
+	server "%%BACKEND:auth%%" {}
+}
 site main {
 	access_log = "%%TMP%%/access.log"
 	auth_request = "auth"
@@ -48,6 +52,7 @@ site main {
 	route "/slow/" { upstream = "app"  auth_request = "slowauth" }
 	route "/down/" { upstream = "app"  auth_request = "deadauth" }
 	route "/plain/" { upstream = "app"  auth_request = "off" }
+	route "/pair/" { upstream = "app"  auth_request = "pairauth" }
 	route "/cached/" {
 		upstream = "app"
 		auth_request_uri = "/cached/auth"
@@ -151,6 +156,12 @@ is($r->{status}, 500, 'the auth server down: 500');
 ok(wait_for(sub {
 	$p->error_log =~ /auth_request: connect\(\) to upstream "deadauth" server \S+ failed/ }),
     '... logged, naming the auth upstream and the cause');
+
+$r = http_get($port, '/pair/echo', bearer('ok-alice'));
+is($r->{status}, 200, 'an auth server that cannot be reached: the next of its upstream answers');
+is(echo($r)->{header}{'x-user'}, 'alice', '... and decides');
+ok(wait_for(sub { $p->error_log =~ /auth_request: trying upstream "pairauth" server \S+ next/ }),
+    '... as the error log says');
 
 $r = http_get($port, '/slow/x', bearer('slow'));
 is($r->{status}, 500, 'the auth server too slow (read_timeout): 500');
