@@ -18,7 +18,7 @@ static bool accepts(const char *a, const char *b)
 	accept_coding_add(&ac, (struct slice){ a, strlen(a) });
 	if (b != NULL)
 		accept_coding_add(&ac, (struct slice){ b, strlen(b) });
-	return accept_coding_gzip(&ac);
+	return accept_coding_allows(&ac, CODING_GZIP);
 }
 
 int main(void)
