@@ -254,6 +254,19 @@ is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html')), content(100)
 	my @seen = grep { $_->{target} eq $t } $p->backend('app')->requests;
 	is(scalar @seen, 2, 'one request to the server per variant');
 
+	# revalidated: the server's 304 brings its strong ETag, the stored
+	# compressed variant keeps its weak one and goes out as stored
+	my $rt = hdr_target('/cached', 'Content-Type' => 'text/html', 'Cache-Control' => 'no-cache',
+			    ETag => '"r1"', body => 20000);
+	my $stored = get_gz($rt);
+	is_gzip($stored, content(20000), 'an answer validated before every use, compressed and stored');
+	my $again = get_gz($rt);
+	like($again->{header}{'cache-status'}, qr/fwd=stale; fwd-status=304/,
+	     '... revalidated with the server');
+	is($again->{header}{etag}, 'W/"r1"', '... its ETag still weak');
+	is($again->{header}{'content-encoding'}, 'gzip', '... compressed');
+	ok($again->{body} eq $stored->{body}, '... the stored bytes');
+
 	# an answer gzip leaves alone does not vary: one object for everyone
 	my $tt = hdr_target('/cached', 'Content-Type' => 'text/plain', 'Cache-Control' => 'max-age=300',
 			    body => 3000);

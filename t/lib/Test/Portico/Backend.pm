@@ -29,7 +29,7 @@ package Test::Portico::Backend;
 #                    status=CODE and body=N (N bytes of content; without it,
 #                    "NAME N" with N the requests read so far, so every
 #                    answer from the server differs); 304 when the request's
-#                    If-None-Match or If-Modified-Since matches ETag or
+#                    If-None-Match (weakly) or If-Modified-Since matches ETag or
 #                    Last-Modified (with Cache-Control: V when the query
 #                    has cc304=V)
 #   /gz?F=V&...      as /hdr, with the body gzip-compressed (Content-Encoding:
@@ -708,7 +708,8 @@ sub _fields_answer {
 	}
 	my $inm = $req->{header}{'if-none-match'};
 	my $ims = $req->{header}{'if-modified-since'};
-	if ((defined $inm && defined $field{etag} && $inm eq $field{etag}) ||
+	my $opaque = sub { $_[0] =~ s{^W/}{}r };	# If-None-Match compares weakly
+	if ((defined $inm && defined $field{etag} && $opaque->($inm) eq $opaque->($field{etag})) ||
 	    (!defined $inm && defined $ims && defined $field{'last-modified'} &&
 	     $ims eq $field{'last-modified'})) {
 		my @f304 = @fields;
