@@ -7,8 +7,10 @@
 # flushed piece by piece (the server sends its next event only once the
 # client has read the last one, inflated). Answers that must not be
 # compressed pass as they are; the head says what was done (Vary,
-# Content-Encoding, a weak ETag, no Content-Length). Mistakes are refused
-# at their file:line, and -T writes it all back.
+# Content-Encoding, a weak ETag, no Content-Length). On a cached route
+# each encoding is a variant of its own, stored compressed or plain and
+# served again as stored. Mistakes are refused at their file:line, and -T
+# writes it all back.
 
 use strict;
 use warnings;
@@ -266,6 +268,18 @@ is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html')), content(100)
 	is($again->{header}{etag}, 'W/"r1"', '... its ETag still weak');
 	is($again->{header}{'content-encoding'}, 'gzip', '... compressed');
 	ok($again->{body} eq $stored->{body}, '... the stored bytes');
+
+	# a miss asked with Range: the cache fetches the whole answer, which
+	# is compressed and stored like any other
+	my $ranged = hdr_target('/cached', 'Content-Type' => 'text/html', 'Cache-Control' => 'max-age=300',
+				body => 5000, x => 'range');
+	my $rm = get_gz($ranged, headers => ['Range' => 'bytes=0-9']);
+	like($rm->{header}{'cache-status'} // '', qr/fwd=miss.*; stored/,
+	     'a miss with Range: the whole answer fetched and stored');
+	my $rest = get_gz($ranged);
+	like($rest->{header}{'cache-status'} // '', qr/^portico; hit/, '... a hit for the next gzip client');
+	is($rest->{header}{'content-encoding'}, 'gzip', '... compressed');
+	ok(inflate($rest->{body}) eq content(5000), '... whole');
 
 	# an answer gzip leaves alone does not vary: one object for everyone
 	my $tt = hdr_target('/cached', 'Content-Type' => 'text/plain', 'Cache-Control' => 'max-age=300',

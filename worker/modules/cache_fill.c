@@ -1,8 +1,10 @@
 /*
  * cache_fill.c: the cache module at the response head: store the answer
- * as its body streams to the client, refresh a stored answer the server
- * confirmed (304), answer stale when the server failed, drop what an
- * unsafe method changed, and say what happened in Cache-Status.
+ * as its body streams to the client, as it is sent (gzip's and gunzip's
+ * head filters run first: one variant per encoding, under the Vary they
+ * add), refresh a stored answer the server confirmed (304), answer stale
+ * when the server failed, drop what an unsafe method changed, and say
+ * what happened in Cache-Status.
  */
 #include "config.h"
 

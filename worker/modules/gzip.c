@@ -50,9 +50,17 @@ struct gzip_state {
 static struct gzip_state *kept;
 static unsigned nkept;
 
+/* Whether the request as it went on has a field named lower (a cache
+ * that fetches a whole answer to store leaves the client's Range out). */
 static bool req_has(const struct exchange *x, const char *lower)
 {
-	return http_header_value(&x->req, lower).p != NULL;
+	unsigned i;
+
+	for (i = 0; i < x->req.nheaders; i++)
+		if (!(x->req.headers[i].flags & HTTP_HDR_DROP) &&
+		    slice_ieq(x->req.headers[i].name, lower))
+			return true;
+	return false;
 }
 
 /* Whether Content-Type's media type (without parameters) is listed;
