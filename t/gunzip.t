@@ -2,8 +2,9 @@
 
 # gunzip: answers the server sent gzip-encoded are inflated, as they
 # stream, for clients that do not accept gzip; what such a client gets is
-# byte for byte what the server compressed, whatever the framing, and a
-# client that accepts gzip gets the server's bytes. The head says what was
+# byte for byte what the server compressed, whatever the framing, each
+# piece as it comes, and a client that accepts gzip gets the server's
+# bytes. The head says what was
 # done (no Content-Encoding, no Content-Length, a weak ETag, Vary). What
 # must not be touched passes as it is. A body that is not gzip cuts the
 # answer short and is logged once; a small body that inflates to a lot
@@ -13,6 +14,8 @@
 use strict;
 use warnings;
 
+use Compress::Raw::Zlib;
+use IO::Socket::INET;
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use Test::More;
 use Test::Portico;
@@ -24,6 +27,7 @@ plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin()
 my $p = Test::Portico->new(conf => <<'EOF');
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
+upstream stream { server "127.0.0.1:%%PORT:stream%%" {} }
 cache main { size = "8m"  max_object = "2m" }
 site s {
 	access_log = "%%TMP%%/access.log"
@@ -31,6 +35,7 @@ site s {
 	route "/" { upstream = "app" }
 	route "/off/" { upstream = "app"  gunzip = false }
 	route "/cached/" { upstream = "app"  cache = "main" }
+	route "/events" { upstream = "stream" }
 }
 EOF
 $p->start;
@@ -114,6 +119,60 @@ is($r->{header}{etag}, '"v1"', '... and the strong ETag');
 like($r->{header}{vary} // '', qr/Accept-Encoding/, '... with Vary all the same');
 ok(inflate($r->{body}) eq content(100000), '... the server\'s gzip bytes');
 
+# ---- streaming: each piece inflated as it comes ----
+# The server sends a gzip event stream, sync-flushed after each event,
+# and sends the next only once the test has read the last one, inflated,
+# from portico: an inflater that held output back would wait forever
+# (the safety deadline fails the test).
+{
+	my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p->port('stream'),
+					   Listen => 5, ReuseAddr => 1) or die "stream server: $!";
+	pipe(my $go_r, my $go_w) or die "pipe: $!";
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		close $go_w;
+		my $s = $listen->accept or exit 1;
+		my $head = '';
+		while ($head !~ /\r\n\r\n/) {
+			sysread($s, $head, 4096, length $head) or exit 1;
+		}
+		syswrite($s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+		    . "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n");
+		my ($d) = Compress::Raw::Zlib::Deflate->new(-WindowBits => WANT_GZIP, -AppendOutput => 1);
+		for my $i (1 .. 3) {
+			my $gz = '';
+			$d->deflate("data: event $i\n\n", $gz);
+			$d->flush($gz, Z_SYNC_FLUSH);
+			syswrite($s, sprintf("%x\r\n%s\r\n", length $gz, $gz));
+			defined(readline $go_r) or exit 1;
+		}
+		my $end = '';
+		$d->flush($end);
+		syswrite($s, sprintf("%x\r\n%s\r\n0\r\n\r\n", length $end, $end));
+		close $s;
+		exit 0;
+	}
+	close $go_r;
+	$go_w->autoflush(1);
+	my ($plain, $seen, @order) = ('', 0);
+	my $c = Test::Portico::Client->new($port, timeout => 30);
+	$c->request(GET => '/events');
+	my $resp = $c->response(body_cb => sub {
+		$plain .= $_[0];
+		while ($seen < 3 && $plain =~ /data: event @{[$seen + 1]}\n\n/) {
+			$seen++;
+			push @order, $seen;
+			print $go_w "go\n";
+		}
+	});
+	ok($resp && $resp->{complete}, 'a streamed gzip answer arrives whole');
+	ok($resp && !defined $resp->{header}{'content-encoding'}, '... inflated');
+	is_deeply(\@order, [1, 2, 3], '... every event inflated before the server sent the next');
+	is($plain, join('', map { "data: event $_\n\n" } 1 .. 3), '... and nothing else');
+	close $go_w;
+	waitpid $pid, 0;
+}
+
 # ---- the head ----
 $r = get_plain(gz('', body => 100, ETag => '"abc"', 'Accept-Ranges' => 'bytes'));
 is($r->{header}{etag}, 'W/"abc"', 'a strong ETag made weak');
@@ -175,7 +234,7 @@ ok(content(300000) =~ /^\Q$r->{body}\E/, '... what came before is the plain byte
 is(logged_term($t), 'SD', '... "SD" in the access log');
 ok(wait_for(sub { error_lines(qr/gunzip: the gzip body from upstream .* the response is cut short/) }),
    '... and the error log says why');
-is(error_lines(qr/gunzip: /), 1, '... once');
+is(error_lines(qr/gunzip: .*\Q$t\E/), 1, '... once');
 
 $t = gz('', body => 300000, framing => 'chunked', cut => 800);
 $r = get_plain($t);
@@ -192,19 +251,19 @@ is_inflated(get_plain(gz('', body => 1000)), content(1000), 'the next answer inf
 is_deeply([$p->worker_pids], \@workers, '... from the same worker: none crashed');
 
 # ---- a small body that inflates to a lot ----
-# 256 MiB of zeros come as 256 KiB of gzip: inflated as the client reads,
+# 64 MiB of zeros come as 64 KiB of gzip: inflated as the client reads,
 # the worker's peak memory does not grow by anything near that.
 SKIP: {
 	skip 'memory figures mean nothing under sanitizers', 2 if Test::Portico::sanitized_build();
 	my ($w) = $p->worker_pids;
 	my $peak = sub { ((Test::Portico::proc_status($w) // {})->{VmHWM} // '0') =~ s/\D//gr };
 	my $before = $peak->();
-	my $n = 256 * 1048576;
+	my $n = 64 * 1048576;
 	my $zeros = 0;
 	$r = get_plain(gz('', zeros => $n), timeout => 120,
 		       body_cb => sub { $zeros += ($_[0] =~ tr/\0//) });
 	ok($r && $r->{complete} && $r->{body_length} == $n && $zeros == $n,
-	   'a zip bomb (256 MiB of zeros) streams to the client whole');
+	   'a zip bomb (64 MiB of zeros) streams to the client whole');
 	my $grown = $peak->() - $before;
 	cmp_ok($grown, '<', 16 * 1024, '... and the worker\'s peak memory grew by less than 16 MiB')
 	    or diag("VmHWM grew by $grown kB");
