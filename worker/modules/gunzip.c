@@ -102,9 +102,9 @@ static int stream_start(struct gunzip_state *g)
 /* The server's body is not what it says: the answer stops here. */
 static int corrupt(struct exchange *x, const char *why)
 {
-	exchange_log(x, LL_ERROR, 0, "gunzip: the gzip body from upstream %s %s; the "
-		     "response is cut short", x->upstream_addr ? x->upstream_addr : "(none)",
-		     why);
+	exchange_log(x, LL_ERROR, 0, "gunzip: the gzip body from %s%s %s; the response is "
+		     "cut short", x->upstream_addr ? "upstream " : "the cache",
+		     x->upstream_addr ? x->upstream_addr : "", why);
 	exchange_verdict(x, TERM_SERVER);
 	return P_ERROR;
 }
@@ -143,16 +143,14 @@ static int inflate_input(struct exchange *x, struct gunzip_state *g)
 		}
 		g->started = g->started || have_input;
 		r = inflate(&g->z, Z_NO_FLUSH);
-		if (r == Z_STREAM_END) {
+		if (r == Z_STREAM_END)
 			g->member_ended = true;
-		} else if (r == Z_BUF_ERROR || (r == Z_OK && g->z.avail_out > 0 &&
-						g->z.avail_in == 0)) {
-			/* all input taken, nothing held back: more input, or done */
-			if (g->z.avail_out > 0 && g->z.avail_in == 0 && g->next_in == g->nin)
-				return P_OK;
-		} else if (r != Z_OK) {
+		else if (r != Z_OK && r != Z_BUF_ERROR)
 			return corrupt(x, g->z.msg ? g->z.msg : "is not gzip");
-		}
+		else if (g->z.avail_out > 0 && g->z.avail_in == 0 && g->next_in == g->nin)
+			return P_OK;	/* all input taken, no output held back */
+		else if (r == Z_BUF_ERROR && g->z.avail_out > 0 && g->z.avail_in > 0)
+			return corrupt(x, "could not be inflated further");
 	}
 }
 
