@@ -318,6 +318,8 @@ struct conf_gzip {
 	size_t min_length;		/* bytes, when Content-Length says */
 	unsigned level;			/* 1..9 */
 	unsigned proxied;		/* GZIP_PROXIED_*; 0: off */
+	bool gunzip;			/* inflate gzip answers for clients
+					 * without it (worker/modules/gunzip.c) */
 };
 
 struct conf_filter;
