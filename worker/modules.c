@@ -8,7 +8,8 @@
  * (a refused client learns nothing of its request's limits), the request
  * filters next (a refused request costs nothing more), the methods, and
  * the rate and connection limits last (only requests that may pass use
- * them up); the route's rules after the real client address (their
+ * them up), authentication after them (a refused request costs no
+ * password hash); the route's rules after the real client address (their
  * values may name it): its rewrite in the route phase, its own answers
  * (return, redirect) first among the content; portico's own content (the
  * status page) and the cache before the upstream (the cache sends its
@@ -25,6 +26,7 @@
 #include "router.h"
 #include "routes.h"
 #include "modules/acl.h"
+#include "modules/auth_basic.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
@@ -48,6 +50,7 @@ const struct module *const modules[] = {
 	&filter_module,
 	&methods_module,
 	&limits_module,
+	&auth_basic_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,
