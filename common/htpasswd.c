@@ -9,12 +9,16 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "core.h"
 #include "htpasswd.h"
 
 #define USER_MAX 255
+#define HASH_MAX 255
+#define PASSWORD_MAX 1024	/* longer ones have no cache key */
 
 #define REMAKE ": make it again with bcrypt (htpasswd -B, mkpasswd -m bcrypt) or yescrypt " \
 	"(mkpasswd -m yescrypt)"
@@ -143,6 +147,8 @@ const char *htpasswd_hash_refused(const char *hash)
 	const char *why = kind_refused(hash);
 	int r;
 
+	if (strlen(hash) > HASH_MAX)
+		return "a hash longer than 255 characters";
 	if (why != NULL)
 		return why;
 	/* Debian's libcrypt calls SHA-256-crypt legacy, yet verifies it */
@@ -292,6 +298,29 @@ bool htpasswd_verify(const struct htpasswd_entry *e, const char *password)
 	/* what a password left in it is nobody's business */
 	OPENSSL_cleanse(&scratch, sizeof(scratch));
 	return same;
+}
+
+bool htpasswd_cache_key(const struct htpasswd *h, const struct htpasswd_entry *e,
+			const char *password, uint8_t key[HTPASSWD_KEY_LEN])
+{
+	char text[USER_MAX + 1 + HASH_MAX + 1 + PASSWORD_MAX];
+	size_t hlen = strlen(e->hash), plen = strlen(password), n;
+	unsigned klen = HTPASSWD_KEY_LEN;
+
+	if (plen > PASSWORD_MAX)
+		return false;
+	memcpy(text, e->user, e->user_len);
+	n = e->user_len;
+	text[n++] = '\0';
+	memcpy(text + n, e->hash, hlen);
+	n += hlen;
+	text[n++] = '\0';
+	memcpy(text + n, password, plen);
+	n += plen;
+	HMAC(EVP_sha256(), h->secret, sizeof(h->secret), (const unsigned char *)text, n, key,
+	     &klen);
+	OPENSSL_cleanse(text, n);
+	return true;
 }
 
 void htpasswd_free(struct htpasswd *h)

@@ -68,6 +68,14 @@ const struct htpasswd_entry *htpasswd_find(const struct htpasswd *h, const char 
  * as the hash takes. */
 bool htpasswd_verify(const struct htpasswd_entry *e, const char *password);
 
+/* The name under which a verification of password for e is remembered:
+ * HMAC-SHA-256, keyed by h's secret, of e's user and hash and password,
+ * so that neither the password nor a fast hash of it is ever stored;
+ * false for a password over 1024 bytes, which is not remembered. */
+#define HTPASSWD_KEY_LEN 32
+bool htpasswd_cache_key(const struct htpasswd *h, const struct htpasswd_entry *e,
+			const char *password, uint8_t key[HTPASSWD_KEY_LEN]);
+
 void htpasswd_free(struct htpasswd *h);
 
 #endif

@@ -26,6 +26,8 @@
 
 #include <openssl/crypto.h>
 
+#include "auth_cache.h"
+#include "event.h"
 #include "htpasswd.h"
 #include "log.h"
 #include "modules/auth_basic.h"
@@ -182,6 +184,31 @@ static bool verify(struct exchange *x, const struct htpasswd_entry *e, const cha
 	return htpasswd_verify(e, password);
 }
 
+/* Whether password is e's, as the auth cache remembers it or as its hash
+ * says (and then remembered). */
+static bool password_right(struct exchange *x, const struct conf_auth_basic *ab,
+			   const struct htpasswd_entry *e, const char *password)
+{
+	static const uint8_t right = 1;
+	struct auth_cache *cache = x->ctx->auth_cache;
+	uint8_t key[HTPASSWD_KEY_LEN], val;
+	uint64_t now = ev_now_us() / 1000;
+	bool remembered = cache != NULL && ab->cache_time > 0 &&
+			  htpasswd_cache_key(ab->users, e, password, key);
+
+	if (remembered && auth_cache_get(cache, AUTH_CACHE_BASIC, key, sizeof(key), &val,
+					 sizeof(val), now) == 1) {
+		STATS_ADD(x->ctx->stats, c.auth_basic_cache_hits, 1);
+		return true;
+	}
+	if (!verify(x, e, password))
+		return false;
+	if (remembered)
+		auth_cache_put(cache, AUTH_CACHE_BASIC, key, sizeof(key), &right, sizeof(right),
+			       now + ab->cache_time);
+	return true;
+}
+
 /* Who cr names, if the password is right; NULL after the answer. */
 static const char *let_in(struct exchange *x, const struct conf_auth_basic *ab,
 			  const struct credentials *cr)
@@ -194,7 +221,7 @@ static const char *let_in(struct exchange *x, const struct conf_auth_basic *ab,
 		refuse(x, ab, cr, "unknown user");
 		return NULL;
 	}
-	if (!verify(x, e, cr->password)) {
+	if (!password_right(x, ab, e, cr->password)) {
 		refuse(x, ab, cr, "wrong password");
 		return NULL;
 	}
