@@ -213,11 +213,12 @@ int htpasswd_add(struct htpasswd *h, const char *user, size_t len, const char *h
 {
 	struct htpasswd_entry *v, *e;
 
-	if ((h->n & (h->n - 1)) == 0) {	/* 0, 1, 2, 4...: full */
-		v = realloc(h->entries, (h->n ? h->n * 2 : 8) * sizeof(*v));
+	if (h->n == h->cap) {
+		v = realloc(h->entries, (h->cap ? h->cap * 2 : 8) * sizeof(*v));
 		if (v == NULL)
 			return -1;
 		h->entries = v;
+		h->cap = h->cap ? h->cap * 2 : 8;
 	}
 	e = &h->entries[h->n];
 	e->user = malloc(len + 1);

@@ -33,7 +33,7 @@ struct htpasswd_entry {
 
 struct htpasswd {
 	struct htpasswd_entry *entries;	/* sorted by user, for lookups */
-	unsigned n;
+	unsigned n, cap;
 	uint8_t secret[32];		/* random, one per reading: keys the
 					 * names of remembered verifications */
 };

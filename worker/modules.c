@@ -6,10 +6,10 @@
  * (its conditions may look at both), then the access checks: the address
  * lists first
  * (a refused client learns nothing of its request's limits), the request
- * filters next (a refused request costs nothing more), the methods, and
- * the rate and connection limits last (only requests that may pass use
- * them up), authentication after them (a refused request costs no
- * password hash); the route's rules after the real client address (their
+ * filters next (a refused request costs nothing more), the methods, the
+ * rate and connection limits (only requests that may pass use them up),
+ * and authentication last (a refused request costs no password hash);
+ * the route's rules after the real client address (their
  * values may name it): its rewrite in the route phase, its own answers
  * (return, redirect) first among the content; portico's own content (the
  * status page) and the cache before the upstream (the cache sends its
