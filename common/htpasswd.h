@@ -9,8 +9,9 @@
  * a worker, and the verification itself, through libcrypt's crypt_rn()
  * and a comparison in constant time.
  *
- * Verifying is slow on purpose (bcrypt of cost 10 takes some 50 ms of
- * CPU, cost 12 four times that) and blocks the calling process for that
+ * Verifying is slow on purpose (bcrypt of cost 10 takes 50 to 100 ms of
+ * CPU, cost 12 four times that, yescrypt as mkpasswd makes it about as
+ * long as bcrypt of cost 10) and blocks the calling process for that
  * long; the worker remembers the passwords it verified (auth_basic.c).
  */
 #ifndef PORTICO_HTPASSWD_H

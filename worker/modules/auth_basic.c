@@ -12,12 +12,12 @@
  * with the client and the user.
  *
  * Hashing a password is slow on purpose, and blocks this worker while
- * it lasts (bcrypt of cost 10: some 50 ms of CPU, cost 12: 200 ms). So a
- * password found right is remembered for auth_basic_cache_time in the
- * shared auth cache, which every worker reads, and a busy site hashes a
- * user's password once per cache time instead of once per request. An
- * unknown user costs a hash too, so that the time of an answer does not
- * say which users exist.
+ * it lasts (bcrypt of cost 10: 50 to 100 ms of CPU, cost 12: four times
+ * that). So a password found right is remembered for
+ * auth_basic_cache_time in the shared auth cache, which every worker
+ * reads, and a busy site hashes a user's password once per cache time
+ * instead of once per request. An unknown user costs a hash too, so
+ * that the time of an answer does not say which users exist.
  */
 #include "config.h"
 
