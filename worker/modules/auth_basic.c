@@ -131,8 +131,8 @@ static struct slice authorization(const struct exchange *x, bool *twice)
 	return v;
 }
 
-/* A client's user name for the log: printable ASCII as it is, but for
- * '"' and '\', the other bytes \xHH; at most LOGGED_USER_MAX of them. */
+/* A client's user name for the log: printable ASCII but '"' and '\' as
+ * it is, every other byte \xHH; at most LOGGED_USER_MAX bytes of it. */
 static const char *loggable(const char *s, size_t len, char out[LOGGED_USER_MAX * 4 + 4])
 {
 	char *p = out;
