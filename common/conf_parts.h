@@ -50,6 +50,16 @@ void conf_route_rules_dump(FILE *out, const struct conf_site *s, const struct co
 			   const char *indent);
 void conf_route_rules_free(const struct conf_site *s, struct conf_route *r);
 void conf_site_rules_free(struct conf_site *s);
+/* HTTP Basic authentication (conf_auth_basic.c): a site's, read by
+ * conf_site_auth_basic_options, checked; a route's, from its site's and
+ * its own rows (after its auth); a route's written back; freed. */
+void conf_site_auth_basic_check(struct loader *ld, cfg_t *sec, const struct conf_site *site);
+void conf_route_auth_basic_read(struct loader *ld, cfg_t *sec, struct conf *c,
+				const struct conf_site *site, struct conf_route *r);
+void conf_route_auth_basic_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,
+				const char *indent);
+void conf_route_auth_basic_free(const struct conf_site *s, struct conf_route *r);
+void conf_site_auth_basic_free(struct conf_site *s);
 /* gzip_types (conf_gzip.c): free a list. */
 void conf_gzip_types_free(struct conf_gzip_types *t);
 /* methods = {...} on sites and routes (conf_methods.c): a row's reader
@@ -128,6 +138,8 @@ extern const struct conf_option conf_server_region_options[];
 extern const struct conf_option conf_region_options[];
 extern const struct conf_option conf_site_gzip_options[];
 extern const struct conf_option conf_route_gzip_options[];
+extern const struct conf_option conf_site_auth_basic_options[];
+extern const struct conf_option conf_route_auth_basic_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];

@@ -6,9 +6,10 @@
  * (its conditions may look at both), then the access checks: the address
  * lists first
  * (a refused client learns nothing of its request's limits), the request
- * filters next (a refused request costs nothing more), the methods, and
- * the rate and connection limits last (only requests that may pass use
- * them up); the route's rules after the real client address (their
+ * filters next (a refused request costs nothing more), the methods, the
+ * rate and connection limits (only requests that may pass use them up),
+ * and authentication last (a refused request costs no password hash);
+ * the route's rules after the real client address (their
  * values may name it): its rewrite in the route phase, its own answers
  * (return, redirect) first among the content; portico's own content (the
  * status page) and the cache before the upstream (the cache sends its
@@ -28,6 +29,7 @@
 #include "router.h"
 #include "routes.h"
 #include "modules/acl.h"
+#include "modules/auth_basic.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
@@ -52,6 +54,7 @@ const struct module *const modules[] = {
 	&filter_module,
 	&methods_module,
 	&limits_module,
+	&auth_basic_module,
 	&body_size_module,
 	&status_module,
 	&gunzip_module,
