@@ -318,6 +318,22 @@ struct conf_gzip {
 	size_t min_length;		/* bytes, when Content-Length says */
 	unsigned level;			/* 1..9 */
 	unsigned proxied;		/* GZIP_PROXIED_*; 0: off */
+	bool gunzip;			/* inflate gzip answers for clients
+					 * without it (worker/modules/gunzip.c) */
+};
+
+/* HTTP Basic authentication of a site or a route (conf_auth_basic.c
+ * reads it, worker/modules/auth_basic.c asks for it). A route starts from
+ * its site's and changes what it writes. */
+struct htpasswd;
+struct conf_auth_basic {
+	char *realm;			/* as written; NULL: none asked */
+	char *challenge;		/* WWW-Authenticate: Basic realm="...",
+					 * charset="UTF-8" (realm escaped) */
+	char *user_file;		/* absolute; NULL: none */
+	struct htpasswd *users;		/* read from it by the master */
+	unsigned cache_time;		/* ms a verified password is
+					 * remembered; 0: never */
 };
 
 /* Forward authentication (auth_request = "UPSTREAM" on a site or a
@@ -407,6 +423,8 @@ struct conf_route {
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
 	struct conf_gzip gzip;		/* the site's, with what the route writes */
+	struct conf_auth_basic auth_basic;	/* the site's, with what the route
+						 * writes; none where auth = off */
 	struct conf_auth_request auth_request;	/* the site's, with what the
 						 * route writes */
 	struct conf_methods *methods;	/* the site's unless the route says;
@@ -532,6 +550,7 @@ struct conf_site {
 	unsigned nerror_pages;
 	struct conf_methods *methods;	/* its routes' default; NULL: any */
 	struct conf_gzip gzip;		/* its routes' default */
+	struct conf_auth_basic auth_basic;	/* its routes' default */
 	struct conf_auth_request auth_request;	/* its routes' default */
 	size_t client_body_min_rate;	/* bytes/s a request body must average
 					 * (from _after on); 0: any rate */

@@ -1,6 +1,6 @@
 /*
- * conf_gzip.c: gzip, gzip_types, gzip_min_length, gzip_level and
- * gzip_proxied on sites and routes. A route starts from its site's
+ * conf_gzip.c: gzip, gzip_types, gzip_min_length, gzip_level,
+ * gzip_proxied and gunzip on sites and routes. A route starts from its site's
  * values (conf_route_gzip_inherit) and changes the ones it writes.
  */
 #include "config.h"
@@ -147,6 +147,8 @@ const struct conf_option conf_site_gzip_options[] = {
 	{ "gzip_proxied", CS_SITE, CT_CUSTOM, NULL, 0, 0, SITE(proxied), read_proxied, NULL,
 	  dump_proxied, "which responses to requests with Via are compressed: {\"off\"} "
 	  "(default), {\"any\"}, or conditions as nginx's", CF_LIST },
+	{ "gunzip", CS_SITE, CT_BOOL, "false", 0, 0, SITE(gunzip), NULL, NULL, NULL,
+	  "inflate its routes' gzip-encoded responses for clients that do not accept gzip", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
@@ -162,6 +164,9 @@ const struct conf_option conf_route_gzip_options[] = {
 	{ "gzip_proxied", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, ROUTE(proxied), read_proxied, NULL,
 	  dump_proxied, "which responses to requests with Via are compressed (default: the "
 	  "site's)", CF_LIST },
+	{ "gunzip", CS_ROUTE, CT_BOOL, NULL, 0, 0, ROUTE(gunzip), NULL, NULL, NULL,
+	  "inflate its gzip-encoded responses for clients without gzip (default: the "
+	  "site's)", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 

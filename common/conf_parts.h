@@ -50,6 +50,16 @@ void conf_route_rules_dump(FILE *out, const struct conf_site *s, const struct co
 			   const char *indent);
 void conf_route_rules_free(const struct conf_site *s, struct conf_route *r);
 void conf_site_rules_free(struct conf_site *s);
+/* HTTP Basic authentication (conf_auth_basic.c): a site's, read by
+ * conf_site_auth_basic_options, checked; a route's, from its site's and
+ * its own rows (after its auth); a route's written back; freed. */
+void conf_site_auth_basic_check(struct loader *ld, cfg_t *sec, const struct conf_site *site);
+void conf_route_auth_basic_read(struct loader *ld, cfg_t *sec, struct conf *c,
+				const struct conf_site *site, struct conf_route *r);
+void conf_route_auth_basic_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,
+				const char *indent);
+void conf_route_auth_basic_free(const struct conf_site *s, struct conf_route *r);
+void conf_site_auth_basic_free(struct conf_site *s);
 /* Forward authentication (conf_auth_request.c): a site's default list
  * of fields once its options are read; a route's options, read from
  * its site's; writing back what the route has of its own; free. */
@@ -139,6 +149,8 @@ extern const struct conf_option conf_server_region_options[];
 extern const struct conf_option conf_region_options[];
 extern const struct conf_option conf_site_gzip_options[];
 extern const struct conf_option conf_route_gzip_options[];
+extern const struct conf_option conf_site_auth_basic_options[];
+extern const struct conf_option conf_route_auth_basic_options[];
 extern const struct conf_option conf_site_auth_request_options[];
 extern const struct conf_option conf_route_auth_request_options[];
 extern const struct conf_option conf_tls_global_options[];

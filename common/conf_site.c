@@ -322,6 +322,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	r->limit_conn = site->limit_conn;
 	r->gzip = site->gzip;
 	conf_read(ld, sec, conf_route_options, r, c);
+	conf_route_auth_basic_read(ld, sec, c, site, r);
 	conf_read(ld, sec, conf_route_gzip_options, r, c);
 	conf_read(ld, sec, conf_route_filter_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
@@ -455,6 +456,8 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_rule_options, site, c);
 	conf_read(ld, sec, conf_site_geo_options, site, c);
 	conf_read(ld, sec, conf_site_gzip_options, site, c);
+	conf_read(ld, sec, conf_site_auth_basic_options, site, c);
+	conf_site_auth_basic_check(ld, sec, site);
 	conf_read(ld, sec, conf_site_auth_request_options, site, c);
 	conf_site_auth_request_finish(ld, sec, c, site);
 	conf_tls_site(ld, sec, c, site);
@@ -507,6 +510,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_rule_options, s, "\t");
 	conf_write(out, conf_site_geo_options, s, "\t");
 	conf_write(out, conf_site_gzip_options, s, "\t");
+	conf_write(out, conf_site_auth_basic_options, s, "\t");
 	conf_write(out, conf_site_auth_request_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
@@ -525,6 +529,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_route_limits_dump(out, s, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_cond_options, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_gzip_options, &s->routes[i], "\t\t");
+		conf_route_auth_basic_dump(out, s, &s->routes[i], "\t\t");
 		conf_route_rules_dump(out, s, &s->routes[i], "\t\t");
 		conf_route_auth_request_dump(out, s, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
@@ -540,6 +545,7 @@ void conf_site_free(struct conf_site *s)
 		free(s->routes[j].pattern);
 		conf_route_cache_free(&s->routes[j]);
 		conf_route_rules_free(s, &s->routes[j]);
+		conf_route_auth_basic_free(s, &s->routes[j]);
 		conf_route_auth_request_free(s, &s->routes[j]);
 		if (s->routes[j].gzip.types != s->gzip.types)
 			conf_gzip_types_free(s->routes[j].gzip.types);
@@ -567,6 +573,7 @@ void conf_site_free(struct conf_site *s)
 	conf_site_error_pages_free(s);
 	conf_methods_free(s->methods);
 	conf_gzip_types_free(s->gzip.types);
+	conf_site_auth_basic_free(s);
 	conf_site_auth_request_free(s);
 	conf_acl_free(&s->acl);
 	conf_site_rules_free(s);

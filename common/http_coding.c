@@ -1,13 +1,46 @@
 /*
- * http_coding.c: Accept-Encoding read for gzip, q-values honoured.
+ * http_coding.c: Accept-Encoding read, q-values honoured.
  */
 #include "config.h"
 
 #include "http_coding.h"
 
+static const char *const coding_names[CODING_COUNT] = {
+	[CODING_BR] = "br", [CODING_DEFLATE] = "deflate", [CODING_GZIP] = "gzip",
+	[CODING_ZSTD] = "zstd",
+};
+
+const char *http_coding_name(enum http_coding coding)
+{
+	return coding_names[coding];
+}
+
 void accept_coding_init(struct accept_coding *a)
 {
-	a->gzip_q = a->any_q = -1;
+	unsigned i;
+
+	for (i = 0; i < CODING_COUNT; i++)
+		a->q[i] = -1;
+	a->any_q = -1;
+}
+
+/* A weight seen again: the lowest holds (refusing is the safe side). */
+static void weigh(int *field, int q)
+{
+	*field = *field < 0 ? q : MIN(*field, q);
+}
+
+/* The coding a token names, or CODING_COUNT for none we know. */
+static enum http_coding coding_of(struct slice token)
+{
+	unsigned i;
+
+	if (slice_ieq(token, "x-gzip"))
+		return CODING_GZIP;
+	for (i = 0; i < CODING_COUNT; i++)
+		if (slice_ieq(token, coding_names[i]))
+			return (enum http_coding)i;
+	return CODING_COUNT;
 }
 
 /* A qvalue (RFC 9110 12.4.2): "0", "0.5", "1.000"; in thousandths, or
@@ -64,33 +97,38 @@ void accept_coding_add(struct accept_coding *a, struct slice value)
 		struct slice params = semi ? (struct slice){ semi + 1,
 							     (size_t)(item.p + item.len - semi - 1) }
 					   : (struct slice){ item.p + item.len, 0 };
-		int q;
+		enum http_coding known;
 
 		if (coding.len == 0)
 			continue;
-		q = member_weight(params);
-		if (slice_ieq(coding, "gzip") || slice_ieq(coding, "x-gzip"))
-			a->gzip_q = a->gzip_q < 0 ? q : MIN(a->gzip_q, q);
-		else if (slice_ieq(coding, "*"))
-			a->any_q = a->any_q < 0 ? q : MIN(a->any_q, q);
+		if (slice_ieq(coding, "*"))
+			weigh(&a->any_q, member_weight(params));
+		else if ((known = coding_of(coding)) != CODING_COUNT)
+			weigh(&a->q[known], member_weight(params));
 	}
 }
 
-bool accept_coding_gzip(const struct accept_coding *a)
+bool accept_coding_allows(const struct accept_coding *a, enum http_coding coding)
 {
-	if (a->gzip_q >= 0)
-		return a->gzip_q > 0;
+	if (a->q[coding] >= 0)
+		return a->q[coding] > 0;
 	return a->any_q > 0;
+}
+
+void http_accept_coding(const struct http_message *req, struct accept_coding *a)
+{
+	unsigned i;
+
+	accept_coding_init(a);
+	for (i = 0; i < req->nheaders; i++)
+		if (slice_ieq(req->headers[i].name, "accept-encoding"))
+			accept_coding_add(a, req->headers[i].value);
 }
 
 bool http_accepts_gzip(const struct http_message *req)
 {
 	struct accept_coding a;
-	unsigned i;
 
-	accept_coding_init(&a);
-	for (i = 0; i < req->nheaders; i++)
-		if (slice_ieq(req->headers[i].name, "accept-encoding"))
-			accept_coding_add(&a, req->headers[i].value);
-	return accept_coding_gzip(&a);
+	http_accept_coding(req, &a);
+	return accept_coding_allows(&a, CODING_GZIP);
 }

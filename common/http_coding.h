@@ -1,6 +1,7 @@
 /*
  * http_coding.h: what a request's Accept-Encoding allows (RFC 9110
- * 12.5.3), for the compression of responses.
+ * 12.5.3): the one reading of it, for the compression of responses and
+ * for the cache's variants by encoding.
  */
 #ifndef PORTICO_HTTP_CODING_H
 #define PORTICO_HTTP_CODING_H
@@ -8,13 +9,23 @@
 #include "core.h"
 #include "http_parse.h"
 
+/* The content codings a response may come in, in the order a cache's
+ * variant key lists them (http_coding_name). */
+enum http_coding {
+	CODING_BR = 0,
+	CODING_DEFLATE,
+	CODING_GZIP,
+	CODING_ZSTD,
+	CODING_COUNT
+};
+
 /*
- * What the Accept-Encoding values seen so far say of gzip: its own
- * weight ("gzip" or "x-gzip"), else that of "*", in thousandths; -1 for
- * a coding not named.
+ * What the Accept-Encoding values seen so far say: each coding's own
+ * weight ("x-gzip" counts as gzip), and that of "*", in thousandths; -1
+ * for one not named.
  */
 struct accept_coding {
-	int gzip_q;
+	int q[CODING_COUNT];
 	int any_q;
 };
 
@@ -23,12 +34,18 @@ void accept_coding_init(struct accept_coding *a);
 /* Add one Accept-Encoding field value to a. */
 void accept_coding_add(struct accept_coding *a, struct slice value);
 
-/* Whether a lets a response be sent with gzip: its weight, or that of
- * "*" when gzip is not named, is above 0. Without either (no field,
- * "identity" alone) it does not. */
-bool accept_coding_gzip(const struct accept_coding *a);
+/* Whether a lets a response be sent in coding: its weight, or that of
+ * "*" when the coding is not named, is above 0. Without either (no
+ * field, "identity" alone) it does not. */
+bool accept_coding_allows(const struct accept_coding *a, enum http_coding coding);
 
-/* The same, read from every Accept-Encoding field of req. */
+/* a, read from every Accept-Encoding field of req. */
+void http_accept_coding(const struct http_message *req, struct accept_coding *a);
+
+/* Whether every Accept-Encoding field of req together allows gzip. */
 bool http_accepts_gzip(const struct http_message *req);
+
+/* The coding's token, lower case ("gzip"). */
+const char *http_coding_name(enum http_coding coding);
 
 #endif

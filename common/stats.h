@@ -41,6 +41,10 @@ struct stats_counters {
 	uint64_t limit_req_refused;	/* over a limit_req's rate and burst */
 	uint64_t limit_req_delayed;	/* ... made to wait their turn */
 	uint64_t limit_conn_refused;	/* over a limit_conn's max */
+	/* HTTP Basic authentication */
+	uint64_t auth_basic_verifications;	/* passwords hashed, right or wrong */
+	uint64_t auth_basic_cache_hits;	/* ... found right in the auth cache */
+	uint64_t auth_basic_refused;	/* requests answered 401 */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

@@ -7,8 +7,10 @@
 # flushed piece by piece (the server sends its next event only once the
 # client has read the last one, inflated). Answers that must not be
 # compressed pass as they are; the head says what was done (Vary,
-# Content-Encoding, a weak ETag, no Content-Length). Mistakes are refused
-# at their file:line, and -T writes it all back.
+# Content-Encoding, a weak ETag, no Content-Length). On a cached route
+# each encoding is a variant of its own, stored compressed or plain and
+# served again as stored. Mistakes are refused at their file:line, and -T
+# writes it all back.
 
 use strict;
 use warnings;
@@ -223,21 +225,70 @@ is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html')), content(100)
 	'... and a request without Via compressed anyway');
 
 # ---- a cached route ----
-# The cache stores what the server sent (uncompressed): a miss goes
-# compressed, a hit as stored, and each inflates or reads the same.
+# The cache stores what gzip made of the answer: the compressed variant
+# under Vary for clients that accept gzip, the plain one for the others,
+# each fetched from the server once and served again as stored (the hit
+# has the stored length: it is not compressed again).
 {
 	my $t = hdr_target('/cached', 'Content-Type' => 'text/html', 'Cache-Control' => 'max-age=300',
-			   body => 50000);
-	is_gzip(get_gz($t), content(50000), 'a cached route: the miss goes compressed');
-	my $hit = get_gz($t);
-	my $body = ($hit->{header}{'content-encoding'} // '') eq 'gzip' ? inflate($hit->{body})
-									: $hit->{body};
-	ok($hit->{status} == 200 && $body eq content(50000), '... the hit reads the same');
+			   ETag => '"c1"', body => 50000);
+	my $miss = get_gz($t);
+	is_gzip($miss, content(50000), 'a cached route: the miss goes compressed');
+	like($miss->{header}{'cache-status'}, qr/fwd=miss.*; stored/, '... and is stored');
 	my $plain = http_get($port, $t);
 	ok($plain->{status} == 200 && !defined $plain->{header}{'content-encoding'} &&
-	   $plain->{body} eq content(50000), '... and a client without gzip gets it plain');
+	   $plain->{body} eq content(50000), 'a client without gzip gets it plain');
+	like($plain->{header}{'cache-status'}, qr/fwd=vary-miss.*; stored/,
+	     '... a variant of its own, fetched and stored');
+	like($plain->{header}{vary} // '', qr/Accept-Encoding/, '... under Vary');
+	my $hit = get_gz($t);
+	like($hit->{header}{'cache-status'}, qr/^portico; hit/, 'a gzip client: a hit');
+	is($hit->{header}{'content-encoding'}, 'gzip', '... compressed');
+	like($hit->{header}{vary} // '', qr/Accept-Encoding/, '... with Vary');
+	is($hit->{header}{etag}, 'W/"c1"', '... and the weak ETag');
+	is($hit->{header}{'content-length'}, length $miss->{body},
+	   '... as stored, not compressed again (its stored length)');
+	ok($hit->{body} eq $miss->{body}, '... the very bytes of the miss');
+	my $hit_plain = http_get($port, $t, headers => ['Accept-Encoding' => 'gzip;q=0, identity']);
+	like($hit_plain->{header}{'cache-status'}, qr/^portico; hit/, 'a client without gzip: a hit');
+	ok(!defined $hit_plain->{header}{'content-encoding'} &&
+	   $hit_plain->{body} eq content(50000), '... plain');
 	my @seen = grep { $_->{target} eq $t } $p->backend('app')->requests;
-	is(scalar @seen, 1, '... all from one request to the server');
+	is(scalar @seen, 2, 'one request to the server per variant');
+
+	# revalidated: the server's 304 brings its strong ETag, the stored
+	# compressed variant keeps its weak one and goes out as stored
+	my $rt = hdr_target('/cached', 'Content-Type' => 'text/html', 'Cache-Control' => 'no-cache',
+			    ETag => '"r1"', body => 20000);
+	my $stored = get_gz($rt);
+	is_gzip($stored, content(20000), 'an answer validated before every use, compressed and stored');
+	my $again = get_gz($rt);
+	like($again->{header}{'cache-status'}, qr/fwd=stale; fwd-status=304/,
+	     '... revalidated with the server');
+	is($again->{header}{etag}, 'W/"r1"', '... its ETag still weak');
+	is($again->{header}{'content-encoding'}, 'gzip', '... compressed');
+	ok($again->{body} eq $stored->{body}, '... the stored bytes');
+
+	# a miss asked with Range: the cache fetches the whole answer, which
+	# is compressed and stored like any other
+	my $ranged = hdr_target('/cached', 'Content-Type' => 'text/html', 'Cache-Control' => 'max-age=300',
+				body => 5000, x => 'range');
+	my $rm = get_gz($ranged, headers => ['Range' => 'bytes=0-9']);
+	like($rm->{header}{'cache-status'} // '', qr/fwd=miss.*; stored/,
+	     'a miss with Range: the whole answer fetched and stored');
+	my $rest = get_gz($ranged);
+	like($rest->{header}{'cache-status'} // '', qr/^portico; hit/, '... a hit for the next gzip client');
+	is($rest->{header}{'content-encoding'}, 'gzip', '... compressed');
+	ok(inflate($rest->{body}) eq content(5000), '... whole');
+
+	# an answer gzip leaves alone does not vary: one object for everyone
+	my $tt = hdr_target('/cached', 'Content-Type' => 'text/plain', 'Cache-Control' => 'max-age=300',
+			    body => 3000);
+	my $first = get_gz($tt);
+	ok(!defined $first->{header}{'content-encoding'} && !defined $first->{header}{vary} &&
+	   $first->{header}{'cache-status'} =~ /stored/, 'a type gzip does not take: stored as it is');
+	like(http_get($port, $tt)->{header}{'cache-status'}, qr/^portico; hit/,
+	     '... a hit for a client without gzip');
 }
 
 # ---- streaming: each piece is flushed ----

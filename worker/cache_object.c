@@ -8,6 +8,8 @@
 
 #include "cache_object.h"
 #include "head_writer.h"
+#include "http_coding.h"
+#include "http_cond.h"
 
 /* ---- what is stored ---- */
 
@@ -121,6 +123,28 @@ static bool has_field(const struct http_message *m, struct slice name)
 	return false;
 }
 
+/* The field a 304's field h becomes in the stored head: itself, but for
+ * the server's strong ETag of a stored answer whose ETag is the weak
+ * form of it (the stored bytes were recoded, gzip or gunzip), which
+ * stays weak. */
+static const struct http_header *merged_field(const struct http_message *stored,
+					      const struct http_header *h)
+{
+	unsigned i;
+
+	if (!slice_ieq(h->name, "etag") || http_etag_is_weak(h->value))
+		return h;
+	for (i = 0; i < stored->nheaders; i++) {
+		const struct http_header *old = &stored->headers[i];
+
+		if (slice_ieq(old->name, "etag") && http_etag_is_weak(old->value) &&
+		    old->value.len == h->value.len + 2 &&
+		    memcmp(old->value.p + 2, h->value.p, h->value.len) == 0)
+			return old;
+	}
+	return h;
+}
+
 size_t cache_head_merge(const struct http_message *stored, const struct http_message *fresh,
 			char *out, size_t cap)
 {
@@ -133,7 +157,7 @@ size_t cache_head_merge(const struct http_message *stored, const struct http_mes
 			hw_put_header(&w, &stored->headers[i]);
 	for (i = 0; i < fresh->nheaders; i++)
 		if (kept(&fresh->headers[i], 0))
-			hw_put_header(&w, &fresh->headers[i]);
+			hw_put_header(&w, merged_field(stored, &fresh->headers[i]));
 	return hw_finish(&w, out);
 }
 
@@ -186,60 +210,27 @@ size_t cache_vary_names(const struct http_message *resp, char *out, size_t cap, 
 	return n;
 }
 
-/* Whether an item's parameters (after its ';') hold q=0, q=0.0 ... */
-static bool q_zero(struct slice params)
-{
-	struct slice q = slice_trim(params);
-	size_t k;
-
-	if (q.len < 2 || (q.p[0] != 'q' && q.p[0] != 'Q') || q.p[1] != '=')
-		return false;
-	for (k = 2; k < q.len; k++)
-		if (q.p[k] >= '1' && q.p[k] <= '9')
-			return false;
-	return true;
-}
-
-/* Whether coding (lower-case) is acceptable in an Accept-Encoding value:
- * named with q > 0, or left to a "*" with q > 0. */
-static bool accepts(struct slice ae, const char *coding)
-{
-	const char *p = ae.p, *end = ae.p + ae.len;
-	size_t clen = strlen(coding);
-	int named = -1, any = -1;
-	struct slice item;
-
-	while (slice_list_next(&p, end, &item)) {
-		const char *semi = memchr(item.p, ';', item.len);
-		size_t tlen = semi ? (size_t)(semi - item.p) : item.len;
-		struct slice token = slice_trim((struct slice){ item.p, tlen });
-		bool zero = semi != NULL &&
-			    q_zero((struct slice){ semi + 1, item.len - tlen - 1 });
-
-		if (token.len == clen && strncasecmp(token.p, coding, clen) == 0)
-			named = !zero;
-		else if (token.len == 1 && token.p[0] == '*')
-			any = !zero;
-	}
-	return named >= 0 ? named : any > 0;
-}
-
 /* Accept-Encoding as a variant is chosen by it: which of the codings a
- * server may answer with the client takes. */
-static size_t normalize_accept_encoding(struct slice ae, char *out, size_t cap)
+ * server may answer with the client takes, "," between them ("" for
+ * none). */
+static size_t normalize_accept_encoding(const struct http_message *req, char *out, size_t cap)
 {
-	static const char *const codings[] = { "br", "deflate", "gzip", "zstd" };
-	size_t n = 0, i, len;
+	struct accept_coding a;
+	size_t n = 0, len;
+	unsigned i;
 
-	for (i = 0; i < ARRAY_LEN(codings); i++) {
-		if (ae.p == NULL || !accepts(ae, codings[i]))
+	http_accept_coding(req, &a);
+	for (i = 0; i < CODING_COUNT; i++) {
+		const char *name = http_coding_name((enum http_coding)i);
+
+		if (!accept_coding_allows(&a, (enum http_coding)i))
 			continue;
-		len = strlen(codings[i]);
+		len = strlen(name);
 		if (n + len + 1 > cap)
 			return cap + 1;
 		if (n > 0)
 			out[n++] = ',';
-		memcpy(out + n, codings[i], len);
+		memcpy(out + n, name, len);
 		n += len;
 	}
 	return n;
@@ -263,8 +254,7 @@ bool cache_vary_key(const struct http_message *req, struct slice names, char *ke
 		n += name.len;
 		key[n++] = ':';
 		if (strcmp(lower, "accept-encoding") == 0) {
-			size_t m = normalize_accept_encoding(http_header_value(req, lower), key + n,
-							     cap - n);
+			size_t m = normalize_accept_encoding(req, key + n, cap - n);
 
 			if (m > cap - n)
 				return false;

@@ -98,7 +98,9 @@ size_t cache_head_write(const struct http_message *resp, unsigned ignore, char *
 			size_t cap);
 
 /* The stored head with a 304's fields in place of those it names (RFC
- * 9111 4.3.4). Its length, or 0 when it does not fit cap. */
+ * 9111 4.3.4); a stored weak ETag stays weak when the 304 has its strong
+ * form (the stored body was recoded). Its length, or 0 when it does not
+ * fit cap. */
 size_t cache_head_merge(const struct http_message *stored, const struct http_message *fresh,
 			char *out, size_t cap);
 

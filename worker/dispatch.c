@@ -165,23 +165,41 @@ static int choose_content(struct exchange *x)
 /* The exchange's body filters in a row, each called once a pass with
  * all its predecessor emitted: the pump writes the last one's output
  * before it calls the chain again, so every filter's output is written
- * before that filter is called again. */
+ * before that filter is called again. A filter with more to emit for
+ * its input (P_AGAIN) is marked pending; the chain says P_AGAIN while
+ * one is, and the next pass starts at the furthest pending one, with
+ * nothing new, so that the filters before it keep their output (its
+ * input) until it has taken all of it. A filter has its last call only
+ * when none before it has more to come. */
 static int filter_chain(void *arg, const struct body_out *in, bool last, struct body_out *out)
 {
+	static const struct body_out nothing = { .n = 0 };
 	struct exchange *x = arg;
 	struct body_out between[2];
 	const struct body_out *from = in;
-	unsigned i;
+	unsigned i = 0;
+	int r;
 
-	for (i = 0; i < x->nfilters; i++) {
+	if (x->filters_pending != 0) {
+		for (i = x->nfilters - 1; !(x->filters_pending & (1u << i)); i--)
+			;
+		from = &nothing;
+	}
+	for (; i < x->nfilters; i++) {
 		struct body_out *to = i + 1 == x->nfilters ? out : &between[i % 2];
+		bool before_pending = (x->filters_pending & ((1u << i) - 1)) != 0;
 
 		to->n = 0;
-		if (x->filters[i].filter(x, x->filters[i].state, from, last, to) != P_OK)
+		r = x->filters[i].filter(x, x->filters[i].state, from, last && !before_pending, to);
+		if (r == P_AGAIN)
+			x->filters_pending |= (uint8_t)(1u << i);
+		else if (r == P_OK)
+			x->filters_pending &= (uint8_t)~(1u << i);
+		else
 			return P_ERROR;
 		from = to;
 	}
-	return P_OK;
+	return x->filters_pending != 0 ? P_AGAIN : P_OK;
 }
 
 static bool filters_keep_length(const struct exchange *x)
@@ -272,6 +290,7 @@ static int response_head(struct exchange *x)
 		  chunked ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY, x->resp_head->start, len);
 	if (x->body_view != NULL)
 		pump_set_view(&x->resp_pump, x->body_view, x->body_view_arg);
+	x->filters_pending = 0;
 	if (x->nfilters > 0 && !tunnel)
 		pump_set_filter(&x->resp_pump, filter_chain, x);
 	exchange_goto(x, tunnel ? PH_TUNNEL : PH_RESPONSE_BODY);

@@ -50,6 +50,7 @@ struct exchange;
 struct content;
 struct cache_state;
 struct gzip_state;
+struct gunzip_state;
 struct auth_request_state;
 
 enum phase {
@@ -139,7 +140,12 @@ struct client_side {
  *	}
  *
  * A transforming filter (gzip) emits its own buffer's bytes instead; a
- * copying one (a cache) keeps a copy of what comes in and emits it.
+ * copying one (a cache) keeps a copy of what comes in and emits it. One
+ * whose output can be far larger than its input (gunzip) returns
+ * P_AGAIN when it has emitted all it may at once: once that is written
+ * it is called again with in empty (and the same last) to go on with
+ * the input it was given, which stays where it was until it returns
+ * P_OK; it must emit something every time it says P_AGAIN.
  * A filter that fails (P_ERROR) logs why, once; the content module then
  * ends the exchange (x->resp_pump.fault is PUMP_FILTER_ERROR) without
  * saying it again.
@@ -189,10 +195,12 @@ struct exchange {
 	pump_view_fn body_view;
 	void *body_view_arg;
 	unsigned nfilters;		/* of filters[] */
+	uint8_t filters_pending;	/* bit i: filters[i] has more to emit */
 	unsigned nadded;		/* of added[] */
 	struct proxy_state up;		/* the upstream module's part */
 	struct cache_state *cache;	/* the cache module's, on cached routes */
 	struct gzip_state *gzip;	/* the gzip module's, when it compresses */
+	struct gunzip_state *gunzip;	/* the gunzip module's, when it inflates */
 	/* for the log */
 	int status;
 	const char *upstream_addr;

@@ -6,16 +6,20 @@
  * (its conditions may look at both), then the access checks: the address
  * lists first
  * (a refused client learns nothing of its request's limits), the request
- * filters next (a refused request costs nothing more), the methods, and
- * the rate and connection limits last (only requests that may pass use
- * them up); the route's rules after the real client address (their
+ * filters next (a refused request costs nothing more), the methods, the
+ * rate and connection limits (only requests that may pass use them up),
+ * and authentication last (a refused request costs no password hash);
+ * the route's rules after the real client address (their
  * values may name it): its rewrite in the route phase, its own answers
  * (return, redirect) first among the content; portico's own content (the
  * status page) and the cache before the upstream (the cache sends its
- * misses there itself), the cache's head filter before the site's (which
- * edit what the cache answers too), gzip's after the cache's (the cache
- * stores what the server sent, uncompressed) and before the site's, the
- * operator's field edits last of them (their word holds), the access log last among the log hooks.
+ * misses there itself); among the head filters, gunzip's and gzip's
+ * first (gunzip's before gzip's: an answer it inflates is not encoded
+ * any more), then the cache's (it stores what they made, one variant
+ * per encoding under Vary, and a hit goes out as stored), the site's
+ * next (which edit what the cache answers too), the operator's field
+ * edits last of them (their word holds), the access log last among the
+ * log hooks.
  */
 #include "config.h"
 
@@ -25,11 +29,13 @@
 #include "router.h"
 #include "routes.h"
 #include "modules/acl.h"
+#include "modules/auth_basic.h"
 #include "modules/auth_request.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
 #include "modules/geo.h"
+#include "modules/gunzip.h"
 #include "modules/gzip.h"
 #include "modules/header_rules.h"
 #include "modules/headers.h"
@@ -49,12 +55,14 @@ const struct module *const modules[] = {
 	&filter_module,
 	&methods_module,
 	&limits_module,
+	&auth_basic_module,
 	&auth_request_module,
 	&body_size_module,
 	&status_module,
+	&gunzip_module,
+	&gzip_module,
 	&cache_module,
 	&proxy_module,
-	&gzip_module,
 	&headers_module,
 	&header_rules_module,
 	&access_log_module,

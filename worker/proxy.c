@@ -665,6 +665,12 @@ static void body_failed(struct exchange *x)
 							     : "a body cut short");
 		return;
 	}
+	if (p->sent == 0 && p->fault == PUMP_FILTER_ERROR) {
+		/* the same for a filter's failure, which the filter logged */
+		u->reusable = false;
+		exchange_respond(x, 502, TERM_PROXY, false);
+		return;
+	}
 	u->reusable = false;
 	x->keep_alive = false;
 	if (p->fault == PUMP_DST_ERROR) {

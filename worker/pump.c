@@ -99,20 +99,24 @@ static int pass(struct pump *p, struct slice data, bool last)
 {
 	struct body_out in = { .n = 0 }, out = { .n = 0 };
 	unsigned i;
+	int r;
 
 	if (p->filter == NULL) {
 		queue_payload(p, data.p, data.len);
 		return P_OK;
 	}
 	body_emit(&in, data);
-	if (p->filter(p->filter_arg, &in, last, &out) != P_OK) {
+	r = p->filter(p->filter_arg, &in, last, &out);
+	if (r != P_OK && r != P_AGAIN) {
 		p->fault = PUMP_FILTER_ERROR;
 		return P_ERROR;
 	}
 	for (i = 0; i < out.n; i++)
 		queue_payload(p, out.s[i].p, out.s[i].len);
 	p->filter_busy = true;
-	p->filter_ended = last;
+	p->filter_more = r == P_AGAIN;
+	p->more_last = last;
+	p->filter_ended = last && r == P_OK;
 	return P_OK;
 }
 
@@ -141,11 +145,26 @@ static int flush(struct pump *p)
 	return P_OK;
 }
 
-/* Whether decoding may add to the output now: there is room, and a
- * filter's earlier output has been written. */
-static bool may_decode(const struct pump *p)
+/* Whether the filter may be called now: there is room, and its earlier
+ * output has been written. */
+static bool may_filter(const struct pump *p)
 {
 	return !iov_full(p) && !p->filter_busy;
+}
+
+/* Whether decoding may add to the output now: the filter may be called,
+ * and it has emitted all it had for its earlier input. */
+static bool may_decode(const struct pump *p)
+{
+	return may_filter(p) && !p->filter_more;
+}
+
+/* A filter with more to emit for its last input is called for it. */
+static int resume_filter(struct pump *p)
+{
+	if (p->filter_more && may_filter(p))
+		return pass(p, (struct slice){ NULL, 0 }, p->more_last);
+	return P_OK;
 }
 
 /* Decode buffered input into queued output, as far as the iov allows. */
@@ -270,7 +289,9 @@ int pump_run(struct pump *p)
 	for (;;) {
 		/* Decode before writing, so a head and the body bytes read with
 		 * it leave in one write. */
-		r = p->view != NULL ? lend(p) : decode(p);
+		r = resume_filter(p);
+		if (r == P_OK)
+			r = p->view != NULL ? lend(p) : decode(p);
 		if (r == P_OK)
 			r = end_body(p);
 		if (r != P_OK)
@@ -283,7 +304,8 @@ int pump_run(struct pump *p)
 			p->done = true;
 			return P_OK;
 		}
-		if (p->view == NULL && buf_len(p->buf) == 0 && !p->in_done) {
+		/* the filter may still be reading what is in the buffer */
+		if (p->view == NULL && buf_len(p->buf) == 0 && !p->in_done && !p->filter_more) {
 			r = fill(p);
 			if (r != P_OK)
 				return r;

@@ -50,7 +50,11 @@ int body_emit(struct body_out *out, struct slice data);
  * piece of a body of known length (so that what the filter does at the
  * end, a cache's commit, is done before the client has every byte and
  * may ask again), or with in empty. It is called once per pass, only
- * when its last output has been written. */
+ * when its last output has been written. A filter whose output for in
+ * does not fit what it may emit at once (a decompressor) returns
+ * P_AGAIN, having emitted some: once that is written it is called again
+ * with in empty and the same last, until it returns P_OK, and the pump
+ * reads nothing meanwhile, so in's bytes stay where they are. */
 typedef int (*pump_filter_fn)(void *arg, const struct body_out *in, bool last,
 			      struct body_out *out);
 
@@ -90,6 +94,8 @@ struct pump {
 	pump_filter_fn filter;		/* NULL: the body passes as it is */
 	void *filter_arg;
 	bool filter_busy;		/* its output is not all written yet */
+	bool filter_more;		/* it has more to emit for its input */
+	bool more_last;			/* ... and that input was the last */
 	bool filter_ended;		/* it had its last call */
 
 	/* Output not yet written: a prefix (a head), then body slices. */

@@ -1,7 +1,7 @@
 /*
- * test_accept_encoding.c: what Accept-Encoding values say of gzip
- * (http_coding.c): q-values, "*", x-gzip, several fields, and values
- * that cannot be read refusing rather than accepting.
+ * test_accept_encoding.c: what Accept-Encoding values say of gzip and
+ * the other codings (http_coding.c): q-values, "*", x-gzip, several
+ * fields, and values that cannot be read refusing rather than accepting.
  */
 #include "config.h"
 
@@ -18,7 +18,7 @@ static bool accepts(const char *a, const char *b)
 	accept_coding_add(&ac, (struct slice){ a, strlen(a) });
 	if (b != NULL)
 		accept_coding_add(&ac, (struct slice){ b, strlen(b) });
-	return accept_coding_gzip(&ac);
+	return accept_coding_allows(&ac, CODING_GZIP);
 }
 
 int main(void)
@@ -56,11 +56,35 @@ int main(void)
 		{ "gzip", "gzip;q=0", false },
 		{ "*", "identity", true },
 	};
-	unsigned i;
+
+	/* each coding on its own: br, deflate, gzip, zstd allowed (1) or not */
+	static const struct {
+		const char *value, *want;
+	} each[] = {
+		{ "br, gzip", "1010" },
+		{ "*;q=0.5, deflate;q=0", "1011" },
+		{ "zstd;q=0.1, br;q=0, x-gzip", "0011" },
+		{ "DEFLATE ; q=1.0", "0100" },
+		{ "identity, *;q=0", "0000" },
+		{ "", "0000" },
+	};
+	struct accept_coding ac;
+	unsigned i, k;
 
 	for (i = 0; i < ARRAY_LEN(cases); i++)
 		is_int(accepts(cases[i].a, cases[i].b), cases[i].want, "\"%s\"%s%s%s: %s",
 		       cases[i].a, cases[i].b ? " + \"" : "", cases[i].b ? cases[i].b : "",
 		       cases[i].b ? "\"" : "", cases[i].want ? "gzip" : "not gzip");
+	for (i = 0; i < ARRAY_LEN(each); i++) {
+		char got[CODING_COUNT + 1];
+
+		accept_coding_init(&ac);
+		accept_coding_add(&ac, (struct slice){ each[i].value, strlen(each[i].value) });
+		for (k = 0; k < CODING_COUNT; k++)
+			got[k] = accept_coding_allows(&ac, (enum http_coding)k) ? '1' : '0';
+		got[CODING_COUNT] = '\0';
+		is_str(got, each[i].want, "\"%s\": br, deflate, gzip, zstd", each[i].value);
+	}
+	is_str(http_coding_name(CODING_GZIP), "gzip", "a coding's name");
 	return done_testing();
 }

@@ -298,6 +298,23 @@ static void test_stored_form(void)
 	ok(http_header_value(&merged, "etag").p != NULL && http_header_value(&merged, "x-b").p != NULL,
 	   "... the others stay, the new ones come");
 
+	/* a stored answer recoded by portico has the weak form of the
+	 * server's ETag, which a 304 with the strong one does not undo */
+	parse_resp(200, "ETag: W/\"a\"\r\nContent-Encoding: gzip\r\nCache-Control: max-age=1\r\n");
+	n = cache_head_write(&resp, 0, head, sizeof(head));
+	http_parse_response(head, n, &stored, NULL, HTTP_GET);
+	parse_resp(304, "ETag: \"a\"\r\nCache-Control: max-age=120\r\n");
+	n = cache_head_merge(&stored, &resp, out, sizeof(out));
+	ok(n > 0 && http_parse_response(out, n, &merged, NULL, HTTP_GET) == P_OK &&
+	   http_header_value(&merged, "etag").len == 5 &&
+	   memcmp(http_header_value(&merged, "etag").p, "W/\"a\"", 5) == 0,
+	   "a 304's strong ETag leaves the stored weak form of it");
+	parse_resp(304, "ETag: \"b\"\r\n");
+	n = cache_head_merge(&stored, &resp, out, sizeof(out));
+	ok(n > 0 && http_parse_response(out, n, &merged, NULL, HTTP_GET) == P_OK &&
+	   slice_ieq(http_header_value(&merged, "etag"), "\"b\""),
+	   "... another ETag replaces it");
+
 	parse_req("");
 	parse_resp(200, "Cache-Control: max-age=60\r\nAge: 10\r\n");
 	ok(cache_meta_make(&req, &resp, &rules, 1000, 1000, &m, &why), "a meta for a storable answer");
@@ -339,6 +356,16 @@ static void test_stored_form(void)
 	cache_vary_key(&req, lit("accept-encoding"), key, &klen, sizeof(key));
 	key[klen] = '\0';
 	is_str(key, "k\naccept-encoding:", "identity only: no coding");
+	klen = 1;
+	parse_req("Accept-Encoding: X-GZIP, br\r\nAccept-Encoding: br;q=0, zstd;q=0.000\r\n");
+	cache_vary_key(&req, lit("accept-encoding"), key, &klen, sizeof(key));
+	key[klen] = '\0';
+	is_str(key, "k\naccept-encoding:gzip", "x-gzip is gzip; every field counts, q=0 refuses");
+	klen = 1;
+	parse_req("Accept-Encoding: gzip;q=0\r\n");
+	cache_vary_key(&req, lit("accept-encoding"), key, &klen, sizeof(key));
+	key[klen] = '\0';
+	is_str(key, "k\naccept-encoding:", "gzip;q=0: the same variant as no field");
 }
 
 int main(void)

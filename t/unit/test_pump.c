@@ -2,8 +2,10 @@
  * test_pump.c: body streaming through the pump, with and without a body
  * filter (the hook response body filters use): a copying filter sees
  * every byte once and changes nothing, a transforming one replaces the
- * body and is called again only once its output is written, its last
- * call comes once at the end, and a failing one stops the pump. A view
+ * body and is called again only once its output is written, one whose
+ * output outgrows its buffer (P_AGAIN) goes on with its input left in
+ * place, its last call comes once at the end, and a failing one stops
+ * the pump. A view
  * source lends the body in runs, and is asked for its last bytes only
  * once everything it lent went out.
  */
@@ -151,6 +153,54 @@ static int upper_filter(void *arg, const struct body_out *in, bool last, struct 
 	return last ? body_emit(out, SLICE_LIT("\nEND\n")) : P_OK;
 }
 
+/* Writes every byte it is given 8 times, into one buffer of 1000 bytes
+ * reused at every call: when that is full it says P_AGAIN and goes on
+ * from where it was at the next call, which comes with in empty. It
+ * keeps its input's slices and reads them later, so the pump must not
+ * have reused them meanwhile. */
+struct expand {
+	char buf[1000];
+	struct slice in[BODY_EMIT_MAX];
+	unsigned nin, at;
+	size_t off;		/* in in[at] */
+	unsigned copies;	/* of the byte at off, written */
+	int lasts, agains, fresh_while_pending;
+	bool pending;
+};
+
+static int expand_filter(void *arg, const struct body_out *in, bool last, struct body_out *out)
+{
+	struct expand *e = arg;
+	size_t len = 0;
+
+	if (in->n > 0) {
+		e->fresh_while_pending += e->pending;
+		memcpy(e->in, in->s, in->n * sizeof(in->s[0]));
+		e->nin = in->n;
+		e->at = 0;
+		e->off = 0;
+	}
+	while (e->at < e->nin && len < sizeof(e->buf)) {
+		e->buf[len++] = e->in[e->at].p[e->off];
+		if (++e->copies == 8) {
+			e->copies = 0;
+			if (++e->off == e->in[e->at].len) {
+				e->off = 0;
+				e->at++;
+			}
+		}
+	}
+	if (body_emit(out, (struct slice){ e->buf, len }) != P_OK)
+		return P_ERROR;
+	e->pending = e->at < e->nin;
+	if (e->pending) {
+		e->agains++;
+		return P_AGAIN;
+	}
+	e->lasts += last;
+	return P_OK;
+}
+
 static int failing_filter(void *arg, const struct body_out *in, bool last, struct body_out *out)
 {
 	(void)arg;
@@ -289,6 +339,49 @@ int main(void)
 	buf_put(b);
 	pair_close(&src);
 	pair_close(&dst);
+
+	/* A filter whose output outgrows its buffer (P_AGAIN): called again
+	 * with nothing new until it has used its input up, which stays in
+	 * place meanwhile; chunked in and out, 8 times the body. */
+	{
+		static struct expand e;
+		static char want[BODY_MAX / 8 * 8];
+		size_t m = BODY_MAX / 8;
+
+		for (i = 0; i < m * 8; i++)
+			want[i] = body[i / 8];
+		pair_open(&src);
+		pair_open(&dst);
+		b = buf_get();
+		pump_init(&p, &src.c, &dst.c, b, HTTP_BODY_CHUNKED, 0, PUMP_OUT_CHUNKED, NULL, 0);
+		pump_set_filter(&p, expand_filter, &e);
+		r = run(&p, &src, &dst, chunked, chunk(body, m, chunked), out, &out_len);
+		is_int(r, P_OK, "a filter that says P_AGAIN: the pump ends");
+		plain_len = dechunk(out, out_len, plain);
+		ok(plain_len == (long)(m * 8) && memcmp(plain, want, m * 8) == 0,
+		   "every byte expanded, in order, from input left in place");
+		ok(e.agains > 0 && e.fresh_while_pending == 0,
+		   "... never given new input while it had more to emit");
+		is_int(e.lasts, 1, "... and its last call came once, after all of it");
+		buf_put(b);
+		pair_close(&src);
+		pair_close(&dst);
+
+		/* the same from a Content-Length body, whose last piece comes
+		 * with last set while the filter still has more */
+		memset(&e, 0, sizeof(e));
+		pair_open(&src);
+		pair_open(&dst);
+		b = buf_get();
+		pump_init(&p, &src.c, &dst.c, b, HTTP_BODY_LENGTH, m, PUMP_OUT_IDENTITY, NULL, 0);
+		pump_set_filter(&p, expand_filter, &e);
+		r = run(&p, &src, &dst, body, m, out, &out_len);
+		ok(r == P_OK && out_len == m * 8 && memcmp(out, want, m * 8) == 0 && e.lasts == 1,
+		   "a Content-Length body: the same, its last call once at the very end");
+		buf_put(b);
+		pair_close(&src);
+		pair_close(&dst);
+	}
 
 	/* A body held in memory (an answer of portico's own), no source. */
 	pair_open(&dst);

@@ -1,8 +1,10 @@
 /*
  * cache_fill.c: the cache module at the response head: store the answer
- * as its body streams to the client, refresh a stored answer the server
- * confirmed (304), answer stale when the server failed, drop what an
- * unsafe method changed, and say what happened in Cache-Status.
+ * as its body streams to the client, as it is sent (gzip's and gunzip's
+ * head filters run first: one variant per encoding, under the Vary they
+ * add), refresh a stored answer the server confirmed (304), answer stale
+ * when the server failed, drop what an unsafe method changed, and say
+ * what happened in Cache-Status.
  */
 #include "config.h"
 
@@ -123,6 +125,27 @@ static bool key_for_variant(struct exchange *x, struct cache_state *st, const ch
 	return st->filling;
 }
 
+/* The response as its head will be sent (what the head filters before
+ * the cache made of it: the fields they dropped out, those they added
+ * in), so that what is stored is what the client gets; false when it
+ * has more fields than a head holds. */
+static bool as_sent(const struct exchange *x, struct http_message *view)
+{
+	const struct http_message *resp = &x->resp;
+	unsigned i, n = 0;
+
+	*view = *resp;
+	for (i = 0; i < resp->nheaders; i++)
+		if (!(resp->headers[i].flags & HTTP_HDR_DROP))
+			view->headers[n++] = resp->headers[i];
+	if (n + x->nadded > HTTP_MAX_HEADERS)
+		return false;
+	for (i = 0; i < x->nadded; i++)
+		view->headers[n++] = x->added[i];
+	view->nheaders = n;
+	return true;
+}
+
 static bool too_large(const struct cache_state *st, const struct http_message *resp)
 {
 	return resp->framing == HTTP_BODY_LENGTH && resp->content_length > st->zone->max_object;
@@ -134,17 +157,17 @@ static void start_store(struct exchange *x, struct cache_state *st)
 {
 	const struct conf_route *rt = x->route;
 	struct cache_rules rules = { rt->cache_ignore, rt->cache_valid / 1000 };
-	const struct http_message *resp = &x->resp;
+	struct http_message sent, *resp = &sent;
 	enum http_cache_refusal why;
 	int64_t now = cache_now();
 	struct cache_meta m;
 	bool star = false;
 	size_t nlen = 0;
 
-	if (x->own_answer || !status_listed(rt, resp->status) || too_large(st, resp) ||
-	    cache_no_store(x)) {
-		st->detail = too_large(st, resp) ? "too-large" :
-			     !status_listed(rt, resp->status) ? "status" : NULL;
+	if (x->own_answer || !status_listed(rt, x->resp.status) || too_large(st, &x->resp) ||
+	    cache_no_store(x) || !as_sent(x, &sent)) {
+		st->detail = too_large(st, &x->resp) ? "too-large" :
+			     !status_listed(rt, x->resp.status) ? "status" : NULL;
 		cache_fill_abort(st);
 		return;
 	}

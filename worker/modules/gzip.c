@@ -11,9 +11,11 @@
  * has sent so far reaches the client (server-sent events, long polls);
  * memory stays zlib's state and the buffers of one piece.
  *
- * Answers a cache lends from its zone (x->body_view) go as they are: the
- * cache stores them uncompressed, and a lent run is larger than the
- * buffers compressed output goes to.
+ * On a cached route the filter runs before the cache's copy, so what is
+ * stored is what was sent: the compressed variant under Vary, served
+ * again as it is. Answers a cache lends from its zone (x->body_view) go
+ * as they are: a lent run is larger than the buffers compressed output
+ * goes to.
  */
 #include "config.h"
 
@@ -26,13 +28,12 @@
 
 #include "gzip.h"
 #include "http_cache.h"
-#include "http_cond.h"
 #include "http_coding.h"
 #include "log.h"
+#include "modules/content_coding.h"
 
 #define GZIP_WINDOW_BITS (15 + 16)	/* 32 KiB window, gzip wrapper */
 #define GZIP_MEM_LEVEL 8		/* zlib's default: 128 KiB of hash */
-#define GZIP_FIELD_MAX 512		/* a merged Vary, a weakened ETag */
 #define GZIP_KEPT_MAX 8			/* idle streams a worker keeps */
 
 struct gzip_state {
@@ -40,8 +41,7 @@ struct gzip_state {
 	struct buf *out[BODY_EMIT_MAX];	/* compressed output of one piece */
 	unsigned nused;			/* of out[], in this piece */
 	unsigned level;
-	char vary[GZIP_FIELD_MAX];
-	char etag[GZIP_FIELD_MAX];
+	struct coding_fields fields;
 	struct gzip_state *next_free;
 };
 
@@ -50,34 +50,24 @@ struct gzip_state {
 static struct gzip_state *kept;
 static unsigned nkept;
 
-static const struct conf_gzip *gzip_conf(const struct exchange *x)
-{
-	if (x->route != NULL)
-		return &x->route->gzip;
-	return x->site != NULL ? &x->site->gzip : NULL;
-}
-
-static const struct http_header *resp_field(const struct exchange *x, const char *lower)
+/* Whether the request as it went on has a field named lower (a cache
+ * that fetches a whole answer to store leaves the client's Range out). */
+static bool req_has(const struct exchange *x, const char *lower)
 {
 	unsigned i;
 
-	for (i = 0; i < x->resp.nheaders; i++)
-		if (!(x->resp.headers[i].flags & HTTP_HDR_DROP) &&
-		    slice_ieq(x->resp.headers[i].name, lower))
-			return &x->resp.headers[i];
-	return NULL;
-}
-
-static bool req_has(const struct exchange *x, const char *lower)
-{
-	return http_header_value(&x->req, lower).p != NULL;
+	for (i = 0; i < x->req.nheaders; i++)
+		if (!(x->req.headers[i].flags & HTTP_HDR_DROP) &&
+		    slice_ieq(x->req.headers[i].name, lower))
+			return true;
+	return false;
 }
 
 /* Whether Content-Type's media type (without parameters) is listed;
  * without a list, text/html only. */
 static bool type_listed(const struct exchange *x, const struct conf_gzip *g)
 {
-	const struct http_header *h = resp_field(x, "content-type");
+	const struct http_header *h = coding_field(x, "content-type");
 	static const char *const html[] = { "text/html" };
 	const char *const *types = g->types ? (const char *const *)g->types->types : html;
 	unsigned i, n = g->types ? g->types->n : 1;
@@ -104,42 +94,31 @@ static bool proxied_allowed(const struct exchange *x, unsigned proxied,
 {
 	if (!req_has(x, "via") || (proxied & GZIP_PROXIED_ANY))
 		return true;
-	return ((proxied & GZIP_PROXIED_EXPIRED) && resp_field(x, "expires") != NULL) ||
+	return ((proxied & GZIP_PROXIED_EXPIRED) && coding_field(x, "expires") != NULL) ||
 	       ((proxied & GZIP_PROXIED_NO_CACHE) && (cc->flags & CC_NO_CACHE)) ||
 	       ((proxied & GZIP_PROXIED_NO_STORE) && (cc->flags & CC_NO_STORE)) ||
 	       ((proxied & GZIP_PROXIED_PRIVATE) && (cc->flags & CC_PRIVATE)) ||
-	       ((proxied & GZIP_PROXIED_NO_LM) && resp_field(x, "last-modified") == NULL) ||
-	       ((proxied & GZIP_PROXIED_NO_ETAG) && resp_field(x, "etag") == NULL) ||
+	       ((proxied & GZIP_PROXIED_NO_LM) && coding_field(x, "last-modified") == NULL) ||
+	       ((proxied & GZIP_PROXIED_NO_ETAG) && coding_field(x, "etag") == NULL) ||
 	       ((proxied & GZIP_PROXIED_AUTH) && req_has(x, "authorization"));
-}
-
-/* Whether the response has a body that may be compressed. */
-static bool body_compressible(const struct exchange *x, const struct conf_gzip *g)
-{
-	const struct http_message *r = &x->resp;
-	int s = r->status;
-
-	if (s < 200 || s == 204 || s == 206 || s == 304 || r->framing == HTTP_BODY_NONE)
-		return false;
-	if (x->req.method_id == HTTP_HEAD || req_has(x, "range"))
-		return false;
-	if (resp_field(x, "content-encoding") != NULL || x->body_view != NULL)
-		return false;
-	if (r->framing == HTTP_BODY_LENGTH && r->content_length < g->min_length)
-		return false;
-	return type_listed(x, g);
 }
 
 /* Whether the response would be compressed for a client that accepts
  * gzip: then its Vary names Accept-Encoding, whoever asked. */
 static bool may_compress(const struct exchange *x, const struct conf_gzip *g)
 {
+	const struct http_message *r = &x->resp;
 	struct http_cc cc;
 
-	if (!body_compressible(x, g))
+	if (!coding_body_recodable(x) || req_has(x, "range") ||
+	    coding_field(x, "content-encoding") != NULL || x->body_view != NULL)
 		return false;
-	http_cc_parse(&x->resp, &cc);
-	return !(cc.flags & CC_NO_TRANSFORM) && proxied_allowed(x, g->proxied, &cc);
+	if (r->framing == HTTP_BODY_LENGTH && r->content_length < g->min_length)
+		return false;
+	if (!type_listed(x, g))
+		return false;
+	http_cc_parse(r, &cc);
+	return proxied_allowed(x, g->proxied, &cc);
 }
 
 /* A stream at level, kept or new; NULL when out of memory (logged). */
@@ -267,46 +246,9 @@ static int gzip_filter(struct exchange *x, void *state, const struct body_out *i
 	return emit_output(g, out);
 }
 
-/* Vary with Accept-Encoding: added to a Vary the response has, in one
- * field; left as it is when it names it or "*" already. */
-static int add_vary(struct exchange *x, char *merged, size_t cap)
-{
-	const struct http_header *h = resp_field(x, "vary");
-	const char *p, *end;
-	struct slice item;
-	int n;
-
-	if (h == NULL)
-		return exchange_add_field(x, SLICE_LIT("Vary"), SLICE_LIT("Accept-Encoding"));
-	for (p = h->value.p, end = p + h->value.len; slice_list_next(&p, end, &item);)
-		if (slice_ieq(item, "accept-encoding") || slice_ieq(item, "*"))
-			return 0;
-	n = merged == NULL ? -1 : snprintf(merged, cap, "%.*s, Accept-Encoding",
-					    (int)h->value.len, h->value.p);
-	if (n < 0 || (size_t)n >= cap)
-		return exchange_add_field(x, SLICE_LIT("Vary"), SLICE_LIT("Accept-Encoding"));
-	exchange_drop_field(x, "vary");
-	return exchange_add_field(x, SLICE_LIT("Vary"), (struct slice){ merged, (size_t)n });
-}
-
-/* A strong ETag made weak: the bytes differ from the server's. */
-static int weaken_etag(struct exchange *x, struct gzip_state *g)
-{
-	const struct http_header *h = resp_field(x, "etag");
-	int n;
-
-	if (h == NULL || http_etag_is_weak(h->value))
-		return 0;
-	exchange_drop_field(x, "etag");
-	n = snprintf(g->etag, sizeof(g->etag), "W/%.*s", (int)h->value.len, h->value.p);
-	if (n < 0 || (size_t)n >= sizeof(g->etag))
-		return 0;	/* too long to keep: sent without one */
-	return exchange_add_field(x, SLICE_LIT("ETag"), (struct slice){ g->etag, (size_t)n });
-}
-
 static int gzip_head(struct exchange *x)
 {
-	const struct conf_gzip *c = gzip_conf(x);
+	const struct conf_gzip *c = coding_conf(x);
 	struct gzip_state *g = x->gzip;
 	int r = 0;
 
@@ -315,7 +257,7 @@ static int gzip_head(struct exchange *x)
 	/* Not for this client: the answer still depends on Accept-Encoding
 	 * (a field of its own, as there is no stream to keep a merged one) */
 	if (!http_accepts_gzip(&x->req))
-		return add_vary(x, NULL, 0) == 0 ? P_OK : P_ERROR;
+		return coding_add_vary(x, NULL) == 0 ? P_OK : P_ERROR;
 	if (g == NULL) {
 		if ((g = x->gzip = stream_get(x, c->level)) == NULL)
 			return P_ERROR;
@@ -325,8 +267,8 @@ static int gzip_head(struct exchange *x)
 		return P_ERROR;
 	}
 	exchange_drop_field(x, "accept-ranges");
-	r |= add_vary(x, g->vary, sizeof(g->vary));
-	r |= weaken_etag(x, g);
+	r |= coding_add_vary(x, &g->fields);
+	r |= coding_weaken_etag(x, &g->fields);
 	r |= exchange_add_field(x, SLICE_LIT("Content-Encoding"), SLICE_LIT("gzip"));
 	if (r != 0 || exchange_add_body_filter(x, (struct body_filter){ gzip_filter, g, false }) < 0)
 		return P_ERROR;

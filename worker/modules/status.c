@@ -90,6 +90,9 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	put(o, "\"limits\": {\"req_refused\": %lu, \"req_delayed\": %lu, \"conn_refused\": %lu},\n",
 	    (unsigned long)c.limit_req_refused, (unsigned long)c.limit_req_delayed,
 	    (unsigned long)c.limit_conn_refused);
+	put(o, "\"auth_basic\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
+	    (unsigned long)c.auth_basic_verifications, (unsigned long)c.auth_basic_cache_hits,
+	    (unsigned long)c.auth_basic_refused);
 }
 
 /* Each limit's zone: the keys it holds and can hold. */

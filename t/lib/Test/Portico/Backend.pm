@@ -29,9 +29,15 @@ package Test::Portico::Backend;
 #                    status=CODE and body=N (N bytes of content; without it,
 #                    "NAME N" with N the requests read so far, so every
 #                    answer from the server differs); 304 when the request's
-#                    If-None-Match or If-Modified-Since matches ETag or
+#                    If-None-Match (weakly) or If-Modified-Since matches ETag or
 #                    Last-Modified (with Cache-Control: V when the query
 #                    has cc304=V)
+#   /gz?F=V&...      as /hdr, with the body gzip-compressed (Content-Encoding:
+#                    gzip, or ce=V): body=N bytes of content or zeros=N zero
+#                    bytes, in members=K gzip members; garbage=1 appends
+#                    bytes that are not gzip, cut=N sends only the first N
+#                    compressed bytes, notgzip=1 sends the body plain;
+#                    framing=chunked or close instead of Content-Length
 #   /raw/NAME        exactly the bytes the test set with ->set_raw(NAME, ...)
 #                    (nothing else: no X-Backend), then keeps the connection
 #                    open for another request unless told to close
@@ -58,6 +64,7 @@ package Test::Portico::Backend;
 use strict;
 use warnings;
 
+use Compress::Raw::Zlib;
 use Digest::MD5;
 use IO::Socket::INET;
 use IO::Socket::UNIX;
@@ -640,14 +647,68 @@ sub _tunnel {
 
 sub _unescape { my $s = $_[0] // ''; $s =~ tr/+/ /; $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; $s }
 
-# /hdr: the fields the query asks for, and 304 to a matching validator.
+# gzip members of the content of /gz's options: body=N bytes of content
+# or zeros=N zero bytes, made block by block (a large N never sits in
+# memory uncompressed), in members=K members.
+sub _gzip_body {
+	my ($opt) = @_;
+	my $n = $opt->{zeros} // $opt->{body} // 0;
+	my $k = $opt->{members} // 1;
+	my $zero = "\0" x 1048576;
+	my ($out, $done) = ('', 0);
+	for my $m (1 .. $k) {
+		my $end = $m == $k ? $n : int($n * $m / $k);
+		my ($d) = Compress::Raw::Zlib::Deflate->new(-WindowBits => WANT_GZIP,
+		    -AppendOutput => 1, -Level => 6);
+		while ($done < $end) {
+			my $len = $end - $done > 1048576 ? 1048576 : $end - $done;
+			my $in = defined $opt->{zeros} ? substr($zero, 0, $len)
+			    : substr(content($done + $len), $done);
+			$d->deflate($in, $out) == Z_OK or die "deflate failed\n";
+			$done += $len;
+		}
+		$d->flush($out) == Z_OK or die "deflate flush failed\n";
+	}
+	$out .= "this is not gzip\n" if $opt->{garbage};
+	$out = substr($out, 0, $opt->{cut}) if defined $opt->{cut};
+	return $out;
+}
+
+# /gz: a gzip body with the fields asked for, framed as asked.
+sub _gzip_answer {
+	my ($self, $sock, $req, $opt, @fields) = @_;
+	my $body = $opt->{notgzip} ? content($opt->{body} // 0) : _gzip_body($opt);
+	my $status = $opt->{status} // 200;
+	my $framing = $opt->{framing} // 'length';
+	my $keep = $req->{keepalive} && $framing ne 'close';
+	push @fields, 'Content-Encoding' => $opt->{ce} // 'gzip';
+	return $self->_simple($sock, $req, $status, $body, @fields) if $framing eq 'length';
+	_send($sock, $self->_head($req, $status, $keep, $framing eq 'chunked'
+	    ? ('Transfer-Encoding' => 'chunked') : (), @fields)) or return 0;
+	return $keep if $req->{method} eq 'HEAD';
+	if ($framing eq 'close') {
+		_send($sock, $body);
+		return 0;
+	}
+	for (my $off = 0; $off < length $body; $off += 1000) {
+		my $piece = substr($body, $off, 1000);
+		_send($sock, sprintf("%x\r\n%s\r\n", length $piece, $piece)) or return 0;
+	}
+	return _send($sock, "0\r\n\r\n") && $keep;
+}
+
+my %ANSWER_OPTION = map { $_ => 1 } qw(status body cc304 zeros members garbage cut notgzip
+    framing ce);
+
+# /hdr (/gz with $gzip): the fields the query asks for, and 304 to a
+# matching validator.
 sub _fields_answer {
-	my ($self, $sock, $req) = @_;
+	my ($self, $sock, $req, $gzip) = @_;
 	my ($query) = $req->{target} =~ /\?(.*)\z/s;
 	my (%opt, @fields, %field);
 	for my $pair (split /&/, $query // '') {
 		my ($k, $v) = map { _unescape($_) } split /=/, $pair, 2;
-		if ($k eq 'status' || $k eq 'body' || $k eq 'cc304') {
+		if ($ANSWER_OPTION{$k}) {
 			$opt{$k} = $v;
 		} else {
 			push @fields, $k => $v;
@@ -656,7 +717,8 @@ sub _fields_answer {
 	}
 	my $inm = $req->{header}{'if-none-match'};
 	my $ims = $req->{header}{'if-modified-since'};
-	if ((defined $inm && defined $field{etag} && $inm eq $field{etag}) ||
+	my $opaque = sub { $_[0] =~ s{^W/}{}r };	# If-None-Match compares weakly
+	if ((defined $inm && defined $field{etag} && $opaque->($inm) eq $opaque->($field{etag})) ||
 	    (!defined $inm && defined $ims && defined $field{'last-modified'} &&
 	     $ims eq $field{'last-modified'})) {
 		my @f304 = @fields;
@@ -668,6 +730,7 @@ sub _fields_answer {
 		_send($sock, $self->_head($req, 304, $req->{keepalive}, @f304)) or return 0;
 		return $req->{keepalive};
 	}
+	return $self->_gzip_answer($sock, $req, \%opt, @fields) if $gzip;
 	my $body = defined $opt{body} ? content($opt{body})
 	    : "$self->{name} " . $self->request_count . "\n";
 	return $self->_simple($sock, $req, $opt{status} // 200, $body, @fields);
@@ -749,6 +812,9 @@ sub _answer {
 	}
 	if ($path =~ m{/hdr$}) {
 		return $self->_fields_answer($sock, $req);
+	}
+	if ($path =~ m{/gz$}) {
+		return $self->_fields_answer($sock, $req, 1);
 	}
 	if ($path =~ m{/auth$}) {
 		return $self->_auth_answer($sock, $req);
