@@ -320,6 +320,37 @@ struct conf_gzip {
 	unsigned proxied;		/* GZIP_PROXIED_*; 0: off */
 };
 
+/* JWT bearer authentication of a site or a route (conf_jwt.c reads it,
+ * worker/modules/auth_jwt.c does it). A route starts from its site's and
+ * changes what it writes; the keys (common/jwt.h) are the master's,
+ * read when the configuration loads. */
+struct jwt_keys;
+struct conf_jwt_claim_header {
+	char *claim;			/* "sub" */
+	char *header;			/* "X-User", as written */
+	size_t header_len;
+};
+struct conf_jwt {
+	char *realm;			/* NULL: no JWT asked */
+	char *challenge;		/* Bearer realm="..." */
+	char *challenge_error;		/* ... , error="invalid_token" */
+	struct jwt_keys *public_keys;	/* auth_jwt_key_file; NULL: none */
+	struct jwt_keys *secrets;	/* auth_jwt_secret_file; NULL: none */
+	struct conf_expr token;		/* none: Authorization: Bearer */
+	unsigned leeway;		/* ms, for exp and nbf */
+	struct conf_jwt_list *issuers;	/* NULL: any iss */
+	struct conf_jwt_list *audiences;	/* NULL: any aud */
+	struct conf_jwt_claims *claim_headers;	/* NULL: none */
+};
+struct conf_jwt_list {
+	char **s;
+	unsigned n;
+};
+struct conf_jwt_claims {
+	struct conf_jwt_claim_header *h;
+	unsigned n;
+};
+
 struct conf_filter;
 struct conf_filter_list;
 
@@ -387,6 +418,7 @@ struct conf_route {
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit
 					 * (the site's unless the route says) */
 	struct conf_gzip gzip;		/* the site's, with what the route writes */
+	struct conf_jwt jwt;		/* the site's, with what the route writes */
 	struct conf_methods *methods;	/* the site's unless the route says;
 					 * NULL: any method */
 	struct conf_acl own_acl;	/* allow and deny written on the route */
@@ -510,6 +542,7 @@ struct conf_site {
 	unsigned nerror_pages;
 	struct conf_methods *methods;	/* its routes' default; NULL: any */
 	struct conf_gzip gzip;		/* its routes' default */
+	struct conf_jwt jwt;		/* its routes' default */
 	size_t client_body_min_rate;	/* bytes/s a request body must average
 					 * (from _after on); 0: any rate */
 	unsigned client_body_min_rate_after;	/* ms */

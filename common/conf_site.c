@@ -323,6 +323,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	r->gzip = site->gzip;
 	conf_read(ld, sec, conf_route_options, r, c);
 	conf_read(ld, sec, conf_route_gzip_options, r, c);
+	conf_route_jwt_read(ld, sec, c, site, r);
 	conf_read(ld, sec, conf_route_filter_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	conf_read(ld, sec, conf_route_acl_options, r, c);
@@ -454,6 +455,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_rule_options, site, c);
 	conf_read(ld, sec, conf_site_geo_options, site, c);
 	conf_read(ld, sec, conf_site_gzip_options, site, c);
+	conf_site_jwt_read(ld, sec, c, site);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -504,6 +506,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_rule_options, s, "\t");
 	conf_write(out, conf_site_geo_options, s, "\t");
 	conf_write(out, conf_site_gzip_options, s, "\t");
+	conf_write(out, conf_site_jwt_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -521,6 +524,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_route_limits_dump(out, s, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_cond_options, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_gzip_options, &s->routes[i], "\t\t");
+		conf_route_jwt_dump(out, &s->routes[i], "\t\t");
 		conf_route_rules_dump(out, s, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
 	}
@@ -537,6 +541,7 @@ void conf_site_free(struct conf_site *s)
 		conf_route_rules_free(s, &s->routes[j]);
 		if (s->routes[j].gzip.types != s->gzip.types)
 			conf_gzip_types_free(s->routes[j].gzip.types);
+		conf_route_jwt_free(s, &s->routes[j]);
 		if (s->routes[j].methods != s->methods)
 			conf_methods_free(s->routes[j].methods);
 		conf_acl_free(&s->routes[j].own_acl);
@@ -561,6 +566,7 @@ void conf_site_free(struct conf_site *s)
 	conf_site_error_pages_free(s);
 	conf_methods_free(s->methods);
 	conf_gzip_types_free(s->gzip.types);
+	conf_site_jwt_free(s);
 	conf_acl_free(&s->acl);
 	conf_site_rules_free(s);
 	conf_release(conf_site_options, s);

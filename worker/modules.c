@@ -25,6 +25,7 @@
 #include "router.h"
 #include "routes.h"
 #include "modules/acl.h"
+#include "modules/auth_jwt.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
@@ -48,6 +49,7 @@ const struct module *const modules[] = {
 	&filter_module,
 	&methods_module,
 	&limits_module,
+	&auth_jwt_module,
 	&body_size_module,
 	&status_module,
 	&cache_module,
