@@ -327,8 +327,15 @@ static void dump_claims(FILE *out, const struct conf_option *o, const void *obj,
 		return;
 	fprintf(out, "%s%s = {", indent, o->name);
 	for (i = 0; i < l->n; i++) {
-		fputs(i ? ", \"" : "\"", out);
-		fprintf(out, "%s %s\"", l->h[i].claim, l->h[i].header);
+		size_t n = strlen(l->h[i].claim) + l->h[i].header_len + 2;
+		char *entry = malloc(n);
+
+		if (entry == NULL)
+			break;
+		snprintf(entry, n, "%s %s", l->h[i].claim, l->h[i].header);
+		fputs(i ? ", " : "", out);
+		conf_dump_str(out, entry);
+		free(entry);
 	}
 	fputs("}\n", out);
 }

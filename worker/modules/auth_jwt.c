@@ -73,8 +73,8 @@ static size_t find_token(const struct exchange *x, const struct conf_jwt *j, cha
 		return vars_expand(&j->token, &src, out, JWT_MAX_TOKEN);
 	}
 	b = bearer_token(&x->req);
-	if (b.len > JWT_MAX_TOKEN)
-		return JWT_MAX_TOKEN + 1;
+	if (b.len == 0 || b.len > JWT_MAX_TOKEN)
+		return b.len == 0 ? 0 : JWT_MAX_TOKEN + 1;
 	memcpy(out, b.p, b.len);
 	return b.len;
 }
