@@ -177,6 +177,7 @@ site main {
 	}
 	route "/leeway/" { upstream = "app"  auth_jwt_leeway = "60s" }
 	route "/cookie/" { upstream = "app"  auth_jwt_token = "$cookie_token" }
+	route "/nojwt/" { upstream = "app"  auth_jwt = "off" }
 }
 EOF
 my $port = $p->port('http');
@@ -312,6 +313,7 @@ is($r->{status}, 200, 'auth_jwt_token = "$cookie_token": the cookie\'s token get
 is(reached('/cookie/x')->{header}{'x-user'}, 'carol', '... as its sub');
 is(get('/cookie/y', $good)->{status}, 401, '... and Authorization is not read there');
 is(get('/public/x')->{status}, 200, 'a route with auth = off: open without a token');
+is(get('/nojwt/x')->{status}, 200, 'a route with auth_jwt = "off": open too');
 
 # ---- -T ----
 my ($rc, $out, $err) = $p->run('-T');
@@ -319,6 +321,9 @@ is($rc, 0, '-T: accepted') or diag($err);
 like($out, qr{^\tauth_jwt_key_file = \{"\Q${\ $p->tmp}\E/rsa\.pub", }m,
      '-T writes the key files (made absolute)');
 like($out, qr{^\t\tauth_jwt_token = "\$cookie_token"$}m, '-T writes a route\'s token');
+like($out, qr{^\t\tauth_jwt = "off"$}m, '-T writes a route\'s auth_jwt = "off"');
+like($out, qr{^\tauth_jwt_claim_headers = \{"sub X-User", "email X-Email"\}$}m,
+     '-T writes the claims sent as fields');
 unlike($out, qr!route "/public/" \{[^}]*auth_jwt!s, '... and nothing of JWT on a route with auth = off');
 dump_reads_back($out);
 
