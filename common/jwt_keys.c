@@ -226,7 +226,7 @@ static int load_pem(struct jwt_keys *ks, const char *text, size_t len,
 			rc = add_pkey(ks, pkey, NULL, 0, 0, line, err);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
-		OPENSSL_free(data);
+		OPENSSL_clear_free(data, (size_t)dlen);	/* a private key, by mistake */
 	}
 	BIO_free(bio);
 	ERR_clear_error();
