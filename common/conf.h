@@ -587,6 +587,7 @@ struct conf {
 	size_t max_request_line;
 	size_t max_header_line;
 	unsigned client_max_header_fields;	/* in a request head; more: 431 */
+	size_t auth_cache_size;		/* bytes of the "auth" zone; 0: none */
 
 	unsigned tls_handshake_timeout;	/* ms */
 	size_t tls_session_cache;	/* bytes of the shared zone; 0: none */

@@ -224,6 +224,9 @@ const struct conf_option conf_global_options[] = {
 	{ "client_max_header_fields", CS_GLOBAL, CT_NUMBER, "100", 1, HTTP_MAX_HEADERS,
 	  G(client_max_header_fields), NULL, NULL, NULL,
 	  "the most header fields a request head may have (431 beyond it)", 0 },
+	{ "auth_cache_size", CS_GLOBAL, CT_SIZE, "1m", 0, CONF_SIZE_MAX, G(auth_cache_size),
+	  NULL, NULL, NULL, "the shared zone where authentication keeps its decisions; 0: none",
+	  0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 

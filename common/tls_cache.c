@@ -7,226 +7,72 @@
 
 #include <openssl/rand.h>
 
-#include "log.h"
+#include "shm_table.h"
 #include "tls_cache.h"
 
-/* A bucket per this many bytes of zone: about one session each. */
-#define BYTES_PER_BUCKET 512
-#define MIN_BUCKETS 64
-/* Entries evicted to make room for one, at most. */
-#define EVICT_MAX 16
+/* About one session per this many bytes of zone. */
+#define BYTES_PER_SESSION 512
 
-struct entry {
-	struct entry *hash_next;
-	struct entry *lru_prev, *lru_next;	/* most recently used first */
-	time_t expires;
-	uint8_t kind;
-	uint8_t idlen;
-	uint8_t id[TLS_CACHE_ID_MAX];
-	uint32_t len;
-	uint8_t der[];
-};
-
+/* The sessions' table and the key ring live in the same zone; the ring
+ * is kept under the table's lock. */
 struct tls_cache {
-	struct shm_zone *zone;
-	struct entry *lru_head, *lru_tail;
-	unsigned count;
-	unsigned nbuckets;		/* a power of two */
+	struct shm_table *sessions;
 	uint64_t key_serial;		/* keys made so far */
 	struct tls_ticket_key keys[TLS_TICKET_KEYS_MAX];	/* [0] current */
 	unsigned nkeys;
-	struct entry *buckets[];
 };
 
 struct tls_cache *tls_cache_create(struct shm_zone *z)
 {
-	struct shm_stats st;
-	struct tls_cache *c;
-	unsigned nb = MIN_BUCKETS;
+	struct tls_cache *c = shm_alloc(z, sizeof(*c));
 
-	shm_stats(z, &st);
-	while ((size_t)nb * 2 * BYTES_PER_BUCKET <= st.size)
-		nb *= 2;
-	c = shm_alloc(z, sizeof(*c) + nb * sizeof(c->buckets[0]));
 	if (c == NULL)
 		return NULL;
-	memset(c, 0, sizeof(*c) + nb * sizeof(c->buckets[0]));
-	c->zone = z;
-	c->nbuckets = nb;
+	memset(c, 0, sizeof(*c));
+	c->sessions = shm_table_create(z, "TLS session cache", BYTES_PER_SESSION);
+	if (c->sessions == NULL) {
+		shm_free(z, c);
+		return NULL;
+	}
 	return c;
-}
-
-static unsigned bucket_of(const struct tls_cache *c, int kind, const uint8_t *id,
-			  size_t idlen)
-{
-	uint32_t h = 2166136261u ^ (uint32_t)kind;
-	size_t i;
-
-	for (i = 0; i < idlen; i++)
-		h = (h ^ id[i]) * 16777619u;
-	return h & (c->nbuckets - 1);
-}
-
-/* After a holder of the lock died, the index may point anywhere: start
- * over with none. The entries' memory is lost until the zone is made
- * anew; the allocator itself was repaired by shm_lock(). */
-static void reset_index(struct tls_cache *c)
-{
-	log_msg(LL_ALERT, "TLS session cache: a process died holding its lock, "
-		"dropping %u sessions", c->count);
-	memset(c->buckets, 0, c->nbuckets * sizeof(c->buckets[0]));
-	c->lru_head = c->lru_tail = NULL;
-	c->count = 0;
 }
 
 static int lock(struct tls_cache *c)
 {
-	int r = shm_lock(c->zone);
-
-	if (r == SHM_RECOVERED)
-		reset_index(c);
-	return r == P_ERROR ? -1 : 0;
+	return shm_table_lock(c->sessions);
 }
 
-static void lru_unlink(struct tls_cache *c, struct entry *e)
+static void unlock(struct tls_cache *c)
 {
-	if (e->lru_prev)
-		e->lru_prev->lru_next = e->lru_next;
-	else
-		c->lru_head = e->lru_next;
-	if (e->lru_next)
-		e->lru_next->lru_prev = e->lru_prev;
-	else
-		c->lru_tail = e->lru_prev;
-}
-
-static void lru_push(struct tls_cache *c, struct entry *e)
-{
-	e->lru_prev = NULL;
-	e->lru_next = c->lru_head;
-	if (c->lru_head)
-		c->lru_head->lru_prev = e;
-	else
-		c->lru_tail = e;
-	c->lru_head = e;
-}
-
-/* The link pointing at the entry for (kind, id), or at the NULL that
- * ends its bucket. */
-static struct entry **find(struct tls_cache *c, int kind, const uint8_t *id, size_t idlen)
-{
-	struct entry **pp = &c->buckets[bucket_of(c, kind, id, idlen)];
-
-	for (; *pp != NULL; pp = &(*pp)->hash_next)
-		if ((*pp)->kind == kind && (*pp)->idlen == idlen &&
-		    memcmp((*pp)->id, id, idlen) == 0)
-			break;
-	return pp;
-}
-
-static void drop(struct tls_cache *c, struct entry **pp)
-{
-	struct entry *e = *pp;
-
-	*pp = e->hash_next;
-	lru_unlink(c, e);
-	c->count--;
-	shm_free_locked(c->zone, e);
-}
-
-static void evict_oldest(struct tls_cache *c)
-{
-	struct entry *e = c->lru_tail;
-
-	drop(c, find(c, e->kind, e->id, e->idlen));
-}
-
-static struct entry *alloc_entry(struct tls_cache *c, size_t len)
-{
-	struct entry *e;
-	int i;
-
-	for (i = 0; i < EVICT_MAX; i++) {
-		e = shm_alloc_locked(c->zone, sizeof(*e) + len);
-		if (e != NULL || c->lru_tail == NULL)
-			return e;
-		evict_oldest(c);
-	}
-	return NULL;
+	shm_table_unlock(c->sessions);
 }
 
 int tls_cache_put(struct tls_cache *c, int kind, const uint8_t *id, size_t idlen,
 		  const uint8_t *der, size_t len, time_t expires)
 {
-	struct entry **pp, *e;
-
-	if (idlen == 0 || idlen > TLS_CACHE_ID_MAX || len == 0 || lock(c) < 0)
+	if (len == 0 || expires < 0)
 		return -1;
-	pp = find(c, kind, id, idlen);
-	if (*pp != NULL)
-		drop(c, pp);
-	e = alloc_entry(c, len);
-	if (e != NULL) {
-		e->expires = expires;
-		e->kind = (uint8_t)kind;
-		e->idlen = (uint8_t)idlen;
-		memcpy(e->id, id, idlen);
-		e->len = (uint32_t)len;
-		memcpy(e->der, der, len);
-		/* Eviction may have changed the bucket's chain. */
-		pp = &c->buckets[bucket_of(c, kind, id, idlen)];
-		e->hash_next = *pp;
-		*pp = e;
-		lru_push(c, e);
-		c->count++;
-	}
-	shm_unlock(c->zone);
-	return e != NULL ? 0 : -1;
+	return shm_table_put(c->sessions, (unsigned)kind, id, idlen, der, len,
+			     (uint64_t)expires);
 }
 
 size_t tls_cache_get(struct tls_cache *c, int kind, const uint8_t *id, size_t idlen,
 		     uint8_t *out, size_t cap, time_t now)
 {
-	struct entry **pp, *e;
-	size_t len = 0;
+	ssize_t len = shm_table_get(c->sessions, (unsigned)kind, id, idlen, out, cap,
+				    (uint64_t)MAX(now, (time_t)0));
 
-	if (idlen == 0 || idlen > TLS_CACHE_ID_MAX || lock(c) < 0)
-		return 0;
-	pp = find(c, kind, id, idlen);
-	e = *pp;
-	if (e != NULL && e->expires <= now) {
-		drop(c, pp);
-	} else if (e != NULL && e->len <= cap) {
-		len = e->len;
-		memcpy(out, e->der, len);
-		lru_unlink(c, e);
-		lru_push(c, e);
-	}
-	shm_unlock(c->zone);
-	return len;
+	return len < 0 ? 0 : (size_t)len;
 }
 
 void tls_cache_remove(struct tls_cache *c, int kind, const uint8_t *id, size_t idlen)
 {
-	struct entry **pp;
-
-	if (idlen == 0 || idlen > TLS_CACHE_ID_MAX || lock(c) < 0)
-		return;
-	pp = find(c, kind, id, idlen);
-	if (*pp != NULL)
-		drop(c, pp);
-	shm_unlock(c->zone);
+	shm_table_remove(c->sessions, (unsigned)kind, id, idlen);
 }
 
 unsigned tls_cache_count(struct tls_cache *c)
 {
-	unsigned n;
-
-	if (lock(c) < 0)
-		return 0;
-	n = c->count;
-	shm_unlock(c->zone);
-	return n;
+	return shm_table_count(c->sessions);
 }
 
 int tls_cache_rotate_keys(struct tls_cache *c)
@@ -244,7 +90,7 @@ int tls_cache_rotate_keys(struct tls_cache *c)
 	/* After the operator's keys, only the rotated ones' number stays. */
 	c->nkeys = MIN(c->nkeys + 1, TLS_TICKET_KEYS);
 	c->key_serial++;
-	shm_unlock(c->zone);
+	unlock(c);
 	OPENSSL_cleanse(&k, sizeof(k));
 	return 0;
 }
@@ -277,7 +123,7 @@ void tls_cache_set_keys(struct tls_cache *c, const struct tls_ticket_key *keys, 
 	memcpy(c->keys, keys, n * sizeof(keys[0]));
 	c->nkeys = n;
 	c->key_serial++;
-	shm_unlock(c->zone);
+	unlock(c);
 }
 
 void tls_cache_copy_keys(struct tls_cache *to, struct tls_cache *from)
@@ -289,11 +135,11 @@ void tls_cache_copy_keys(struct tls_cache *to, struct tls_cache *from)
 		return;
 	memcpy(keys, from->keys, sizeof(keys));
 	n = from->nkeys;
-	shm_unlock(from->zone);
+	unlock(from);
 	if (lock(to) == 0) {
 		memcpy(to->keys, keys, sizeof(keys));
 		to->nkeys = n;
-		shm_unlock(to->zone);
+		unlock(to);
 	}
 	OPENSSL_cleanse(keys, sizeof(keys));
 }
@@ -308,7 +154,7 @@ int tls_cache_current_key(struct tls_cache *c, struct tls_ticket_key *out)
 		*out = c->keys[0];
 		r = 0;
 	}
-	shm_unlock(c->zone);
+	unlock(c);
 	return r;
 }
 
@@ -326,6 +172,6 @@ int tls_cache_find_key(struct tls_cache *c, const uint8_t name[16],
 			r = i == 0 ? 1 : 2;
 			break;
 		}
-	shm_unlock(c->zone);
+	unlock(c);
 	return r;
 }

@@ -5,8 +5,8 @@
  * that portico resumes its own handshakes with backends) and the session
  * ticket keys.
  *
- * Owns: the zone's layout (a hash table of entries with an LRU list, the
- * key ring), eviction, expiry, and the keys: made and rotated by the
+ * Owns: the zone's layout (a table of sessions, shm_table.h, and the key
+ * ring beside it), and the keys: made and rotated by the
  * master, or installed by it from the operator's key files (the workers
  * only read keys).
  *

@@ -183,6 +183,7 @@ static void spawn(unsigned slot)
 		.stats_zone = shared_stats_zone(shared),
 		.stats_root = shared_stats_root(shared),
 		.tls_cache = shared_tls_cache(shared),
+		.auth_cache = shared_auth_cache(shared),
 		.caches = shared->stores,
 		.limits = shared->limits,
 	};

@@ -21,6 +21,7 @@ struct zone_ref {
 	struct health_peer *peers;	/* "health": every entry */
 	struct stats_root *root;	/* "stats": the first block */
 	struct tls_cache *cache;	/* "tls": the first block */
+	struct auth_cache *auth;	/* "auth": the first block */
 };
 
 /* Room for need bytes with slack, in powers of two, so that a reload
@@ -56,6 +57,12 @@ static size_t stats_size(const struct conf *c)
 static size_t tls_size(const struct conf *c)
 {
 	return MAX(c->tls_session_cache, (size_t)ZONE_MIN);
+}
+
+/* What auth_cache_size asks for, and never less than the smallest zone. */
+static size_t auth_size(const struct conf *c)
+{
+	return MAX(c->auth_cache_size, (size_t)ZONE_MIN);
 }
 
 static struct zone_ref *zone_new(const char *name, size_t size, char *err, size_t errlen)
@@ -236,6 +243,16 @@ static int tls_init(struct zone_ref *zr, struct zone_ref *prev, char *err, size_
 	return 0;
 }
 
+static int auth_init(struct zone_ref *zr, char *err, size_t errlen)
+{
+	zr->auth = auth_cache_create(zr->z);
+	if (zr->auth == NULL) {
+		snprintf(err, errlen, "auth zone too small");
+		return -1;
+	}
+	return 0;
+}
+
 /* The operator's keys when c names key files (read with c, at start and
  * on every reload), else a new key of our own on top of the ones kept. */
 static int tls_keys_init(struct tls_cache *cache, const struct conf *c, bool reload,
@@ -326,6 +343,7 @@ static void shared_free(struct shared *sh)
 	zone_put(sh->health);
 	zone_put(sh->stats);
 	zone_put(sh->tls);
+	zone_put(sh->auth);
 	free(sh->peers);
 	free(sh);
 }
@@ -369,6 +387,12 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 	if (caches_get(sh, c, prev, err, errlen) < 0 ||
 	    limits_get(sh, c, prev, err, errlen) < 0)
 		goto fail;
+	if (c->auth_cache_size > 0) {
+		sh->auth = zone_get(prev ? prev->auth : NULL, "auth", auth_size(c), &fresh, err,
+				    errlen);
+		if (sh->auth == NULL || (fresh && auth_init(sh->auth, err, errlen) < 0))
+			goto fail;
+	}
 	if (!c->tls_used)
 		return sh;
 	sh->tls = zone_get(prev ? prev->tls : NULL, "tls", tls_size(c), &fresh, err, errlen);
@@ -403,6 +427,11 @@ struct stats_root *shared_stats_root(const struct shared *sh)
 struct tls_cache *shared_tls_cache(const struct shared *sh)
 {
 	return sh->tls ? sh->tls->cache : NULL;
+}
+
+struct auth_cache *shared_auth_cache(const struct shared *sh)
+{
+	return sh->auth ? sh->auth->auth : NULL;
 }
 
 void shared_rotate_ticket_keys(struct shared *sh)

@@ -4,7 +4,8 @@
  * Owns: creating the zones a configuration needs before the children are
  * forked ("health": the health table; "stats": per-process counters;
  * "tls", when TLS is used: the session cache and the ticket keys, which
- * it rotates; one per cache section, cache_zones.h; one per limit_req
+ * it rotates; "auth", unless auth_cache_size is 0: authentication's
+ * decisions; one per cache section, cache_zones.h; one per limit_req
  * and limit_conn section, limit_zones.h; geo tables are made with the
  * configuration, conf_geo.c, and only told of here),
  * keeping a zone across a reload when its name and size are unchanged
@@ -20,6 +21,7 @@
 #ifndef PORTICO_SHARED_H
 #define PORTICO_SHARED_H
 
+#include "auth_cache.h"
 #include "cache_zones.h"
 #include "conf.h"
 #include "health.h"
@@ -31,7 +33,7 @@
 struct zone_ref;
 
 struct shared {
-	struct zone_ref *health, *stats, *tls;
+	struct zone_ref *health, *stats, *tls, *auth;
 	struct health_peer **peers;	/* by conf_server.id */
 	unsigned npeers;
 	struct cache_zone **caches;	/* by conf_cache.index */
@@ -57,6 +59,9 @@ void shared_put(struct shared *sh);
 struct shm_zone *shared_stats_zone(const struct shared *sh);
 /* NULL when the configuration uses no TLS. */
 struct tls_cache *shared_tls_cache(const struct shared *sh);
+
+/* NULL when auth_cache_size is 0. */
+struct auth_cache *shared_auth_cache(const struct shared *sh);
 
 /* A new ticket key for new tickets; the ones before it still decrypt.
  * Also done by shared_create(), so every reload rotates. */

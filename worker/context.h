@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "cache_store.h"
+#include "auth_cache.h"
 #include "conf.h"
 #include "health.h"
 #include "http_parse.h"
@@ -27,6 +28,7 @@ struct worker_ctx {
 	struct shm_zone *stats_zone;		/* every process's counters ... */
 	struct stats_root *stats_root;		/* ... summed from here */
 	struct tls_cache *tls_cache;		/* TLS sessions, or NULL */
+	struct auth_cache *auth_cache;		/* authentication's decisions, or NULL */
 	struct cache_store *const *caches;	/* by conf_cache.index */
 	struct limit_zone *const *limits;	/* by conf_limit.index */
 	struct logfiles *logs;			/* the files opened by the master */

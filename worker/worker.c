@@ -318,6 +318,7 @@ static void setup_context(const struct worker_args *a)
 	ctx.stats_zone = a->stats_zone;
 	ctx.stats_root = a->stats_root;
 	ctx.tls_cache = a->tls_cache;
+	ctx.auth_cache = a->auth_cache;
 	ctx.caches = a->caches;
 	ctx.limits = a->limits;
 	ctx.logs = a->logs;

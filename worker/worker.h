@@ -8,6 +8,7 @@
 #ifndef PORTICO_WORKER_H
 #define PORTICO_WORKER_H
 
+#include "auth_cache.h"
 #include "conf.h"
 #include "logfiles.h"
 #include "health.h"
@@ -26,6 +27,7 @@ struct worker_args {
 	struct shm_zone *stats_zone;	/* for the status page */
 	struct stats_root *stats_root;
 	struct tls_cache *tls_cache;	/* TLS sessions and ticket keys, or NULL */
+	struct auth_cache *auth_cache;	/* authentication's decisions, or NULL */
 	struct cache_store *const *caches;	/* by conf_cache.index */
 	struct limit_zone *const *limits;	/* by conf_limit.index */
 };

@@ -79,6 +79,8 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
 	if (ctx->tls_cache != NULL)
 		put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(ctx->tls_cache));
+	if (ctx->auth_cache != NULL)
+		put(o, "\"auth_decisions_cached\": %u,\n", auth_cache_count(ctx->auth_cache));
 	put(o, "\"cache\": {\"hits\": %lu, \"misses\": %lu, \"stale\": %lu, "
 	    "\"revalidated\": %lu, \"bypassed\": %lu, \"stored\": %lu, \"collapsed\": %lu},\n",
 	    (unsigned long)c.cache_hits, (unsigned long)c.cache_misses,
