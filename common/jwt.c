@@ -153,11 +153,14 @@ static const char *verify_signature(const struct jwt_policy *p, enum jwt_alg alg
 	return tried ? "bad_signature" : "no_key";
 }
 
-/* The header: its alg, and its kid into kid[256] (empty: none). */
+/* The header: its alg, and its kid into kid[256] (empty: none). It is
+ * read before anything is verified: its room is small, so that what
+ * anyone may send costs little (a key is looked for twice among 32 at
+ * most). */
 static const char *read_header(const char *b64, size_t len, enum jwt_alg *alg, char *kid)
 {
-	char text[1024];
-	struct json_tok t[32];
+	char text[4096];
+	struct json_tok t[64];
 	const char *why;
 	ssize_t n;
 	size_t at;

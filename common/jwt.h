@@ -86,9 +86,10 @@ struct jwt_policy {
 	unsigned naudiences;
 };
 
-/* Room for a verified token's claims. */
+/* Room for a verified token's claims: as many values as 8 KiB of JSON
+ * can hold, so that no token a trusted issuer signed is too rich. */
 #define JWT_MAX_TOKEN 8192
-#define JWT_MAX_TOKENS 256
+#define JWT_MAX_TOKENS (JWT_MAX_TOKEN / 2)
 
 struct jwt_claims {
 	char text[JWT_MAX_TOKEN];	/* the payload, decoded */

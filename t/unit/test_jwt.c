@@ -139,7 +139,7 @@ static void b64url(const uint8_t *in, size_t len, char *out)
 /* header.claims signed with HS256 (or with md) and secret. */
 static char *token(const char *header, const char *claims, const EVP_MD *md)
 {
-	static char tok[2048];
+	static char tok[16384];
 	uint8_t mac[64];
 	unsigned mlen;
 	size_t n;
@@ -193,6 +193,21 @@ static void test_tokens(void)
 	is_str(verify(token("{\"alg\":\"HS256\"", "{}", NULL), &p), "bad_json", "a header cut short");
 	is_str(verify(token(HS256, "{\"a\":1,\"a\":2}", NULL), &p), "bad_json", "claims with a key twice");
 	is_str(verify(token(HS256, "[1]", NULL), &p), "bad_json", "claims not an object");
+	{
+		char big[6000];
+		size_t n = 0;
+		unsigned i;
+
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "{\"groups\":[");
+		for (i = 0; i < 400; i++)
+			n += (size_t)snprintf(big + n, sizeof(big) - n, "%s%u", i ? "," : "", i);
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "]");
+		for (i = 0; i < 200; i++)
+			n += (size_t)snprintf(big + n, sizeof(big) - n, ",\"c%u\":%u", i, i);
+		snprintf(big + n, sizeof(big) - n, "}");
+		is_str(verify(token(HS256, big, NULL), &p), "ok",
+		       "claims with 200 members and an array of 400 groups");
+	}
 
 	strcpy(tok, token(HS256, "{\"sub\":\"alice\"}", NULL));
 	tok[strlen(tok) - 2] ^= 1;
