@@ -47,7 +47,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_route_upstream_options, conf_geo_options, conf_site_geo_options,
 	conf_upstream_geo_options, conf_server_region_options, conf_region_options,
 	conf_site_gzip_options, conf_route_gzip_options,
-	conf_site_auth_basic_options, conf_route_auth_basic_options, NULL
+	conf_site_auth_basic_options, conf_route_auth_basic_options,
+	conf_site_jwt_options, conf_route_jwt_options, NULL
 };
 
 /* ---- the schema ---- */

@@ -324,6 +324,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	conf_read(ld, sec, conf_route_options, r, c);
 	conf_route_auth_basic_read(ld, sec, c, site, r);
 	conf_read(ld, sec, conf_route_gzip_options, r, c);
+	conf_route_jwt_read(ld, sec, c, site, r);
 	conf_read(ld, sec, conf_route_filter_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	conf_read(ld, sec, conf_route_acl_options, r, c);
@@ -457,6 +458,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_gzip_options, site, c);
 	conf_read(ld, sec, conf_site_auth_basic_options, site, c);
 	conf_site_auth_basic_check(ld, sec, site);
+	conf_site_jwt_read(ld, sec, c, site);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -508,6 +510,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_geo_options, s, "\t");
 	conf_write(out, conf_site_gzip_options, s, "\t");
 	conf_write(out, conf_site_auth_basic_options, s, "\t");
+	conf_write(out, conf_site_jwt_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -526,6 +529,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_write(out, conf_route_cond_options, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_gzip_options, &s->routes[i], "\t\t");
 		conf_route_auth_basic_dump(out, s, &s->routes[i], "\t\t");
+		conf_route_jwt_dump(out, &s->routes[i], "\t\t");
 		conf_route_rules_dump(out, s, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
 	}
@@ -543,6 +547,7 @@ void conf_site_free(struct conf_site *s)
 		conf_route_auth_basic_free(s, &s->routes[j]);
 		if (s->routes[j].gzip.types != s->gzip.types)
 			conf_gzip_types_free(s->routes[j].gzip.types);
+		conf_route_jwt_free(s, &s->routes[j]);
 		if (s->routes[j].methods != s->methods)
 			conf_methods_free(s->routes[j].methods);
 		conf_acl_free(&s->routes[j].own_acl);
@@ -568,6 +573,7 @@ void conf_site_free(struct conf_site *s)
 	conf_methods_free(s->methods);
 	conf_gzip_types_free(s->gzip.types);
 	conf_site_auth_basic_free(s);
+	conf_site_jwt_free(s);
 	conf_acl_free(&s->acl);
 	conf_site_rules_free(s);
 	conf_release(conf_site_options, s);

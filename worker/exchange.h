@@ -207,6 +207,8 @@ struct exchange {
 	const char *refused_by;		/* the rule that refused it (exchange_deny) */
 	const char *auth_user;		/* who authentication let in, printable
 					 * ASCII without spaces; NULL: nobody */
+	struct buf *auth_jwt_buf;	/* the auth_jwt module's: the user and
+					 * the claims sent upstream */
 	/* the limits module's part (modules/limits.c) */
 	const struct conf_limit *conn_limit;	/* counted in until the end */
 	struct limit_hold conn_hold;
