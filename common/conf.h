@@ -336,6 +336,37 @@ struct conf_auth_basic {
 					 * remembered; 0: never */
 };
 
+/* JWT bearer authentication of a site or a route (conf_jwt.c reads it,
+ * worker/modules/auth_jwt.c does it). A route starts from its site's and
+ * changes what it writes; the keys (common/jwt.h) are the master's,
+ * read when the configuration loads. */
+struct jwt_keys;
+struct conf_jwt_claim_header {
+	char *claim;			/* "sub" */
+	char *header;			/* "X-User", as written */
+	size_t header_len;
+};
+struct conf_jwt {
+	char *realm;			/* NULL: no JWT asked */
+	char *challenge;		/* Bearer realm="..." */
+	char *challenge_error;		/* ... , error="invalid_token" */
+	struct jwt_keys *public_keys;	/* auth_jwt_key_file; NULL: none */
+	struct jwt_keys *secrets;	/* auth_jwt_secret_file; NULL: none */
+	struct conf_expr token;		/* none: Authorization: Bearer */
+	unsigned leeway;		/* ms, for exp and nbf */
+	struct conf_jwt_list *issuers;	/* NULL: any iss */
+	struct conf_jwt_list *audiences;	/* NULL: any aud */
+	struct conf_jwt_claims *claim_headers;	/* NULL: none */
+};
+struct conf_jwt_list {
+	char **s;
+	unsigned n;
+};
+struct conf_jwt_claims {
+	struct conf_jwt_claim_header *h;
+	unsigned n;
+};
+
 /* Forward authentication (auth_request = "UPSTREAM" on a site or a
  * route; conf_auth_request.c reads it, worker/modules/auth_request.c
  * asks the auth server). A route starts from its site's; the pointers
@@ -425,6 +456,7 @@ struct conf_route {
 	struct conf_gzip gzip;		/* the site's, with what the route writes */
 	struct conf_auth_basic auth_basic;	/* the site's, with what the route
 						 * writes; none where auth = off */
+	struct conf_jwt jwt;		/* the site's, with what the route writes */
 	struct conf_auth_request auth_request;	/* the site's, with what the
 						 * route writes */
 	struct conf_methods *methods;	/* the site's unless the route says;
@@ -551,6 +583,7 @@ struct conf_site {
 	struct conf_methods *methods;	/* its routes' default; NULL: any */
 	struct conf_gzip gzip;		/* its routes' default */
 	struct conf_auth_basic auth_basic;	/* its routes' default */
+	struct conf_jwt jwt;		/* its routes' default */
 	struct conf_auth_request auth_request;	/* its routes' default */
 	size_t client_body_min_rate;	/* bytes/s a request body must average
 					 * (from _after on); 0: any rate */

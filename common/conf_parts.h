@@ -73,6 +73,15 @@ void conf_route_auth_request_free(const struct conf_site *s, struct conf_route *
 void conf_site_auth_request_free(struct conf_site *s);
 /* gzip_types (conf_gzip.c): free a list. */
 void conf_gzip_types_free(struct conf_gzip_types *t);
+/* auth_jwt and its options (conf_jwt.c): a site's and a route's read
+ * with their others (the route's after auth), the route's written back
+ * (none on a route with auth = off), freed. */
+void conf_site_jwt_read(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site);
+void conf_route_jwt_read(struct loader *ld, cfg_t *sec, struct conf *c,
+			 const struct conf_site *site, struct conf_route *r);
+void conf_route_jwt_dump(FILE *out, const struct conf_route *r, const char *indent);
+void conf_route_jwt_free(const struct conf_site *site, struct conf_route *r);
+void conf_site_jwt_free(struct conf_site *site);
 /* methods = {...} on sites and routes (conf_methods.c): a row's reader
  * and writer for a struct conf_methods * field, and its free. */
 void conf_methods_read(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
@@ -151,6 +160,8 @@ extern const struct conf_option conf_site_gzip_options[];
 extern const struct conf_option conf_route_gzip_options[];
 extern const struct conf_option conf_site_auth_basic_options[];
 extern const struct conf_option conf_route_auth_basic_options[];
+extern const struct conf_option conf_site_jwt_options[];
+extern const struct conf_option conf_route_jwt_options[];
 extern const struct conf_option conf_site_auth_request_options[];
 extern const struct conf_option conf_route_auth_request_options[];
 extern const struct conf_option conf_tls_global_options[];

@@ -324,6 +324,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	conf_read(ld, sec, conf_route_options, r, c);
 	conf_route_auth_basic_read(ld, sec, c, site, r);
 	conf_read(ld, sec, conf_route_gzip_options, r, c);
+	conf_route_jwt_read(ld, sec, c, site, r);
 	conf_read(ld, sec, conf_route_filter_options, r, c);
 	conf_read(ld, sec, conf_route_cache_options, r, c);
 	conf_read(ld, sec, conf_route_acl_options, r, c);
@@ -458,6 +459,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_gzip_options, site, c);
 	conf_read(ld, sec, conf_site_auth_basic_options, site, c);
 	conf_site_auth_basic_check(ld, sec, site);
+	conf_site_jwt_read(ld, sec, c, site);
 	conf_read(ld, sec, conf_site_auth_request_options, site, c);
 	conf_site_auth_request_finish(ld, sec, c, site);
 	conf_tls_site(ld, sec, c, site);
@@ -511,6 +513,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_geo_options, s, "\t");
 	conf_write(out, conf_site_gzip_options, s, "\t");
 	conf_write(out, conf_site_auth_basic_options, s, "\t");
+	conf_write(out, conf_site_jwt_options, s, "\t");
 	conf_write(out, conf_site_auth_request_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
@@ -530,6 +533,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_write(out, conf_route_cond_options, &s->routes[i], "\t\t");
 		conf_write(out, conf_route_gzip_options, &s->routes[i], "\t\t");
 		conf_route_auth_basic_dump(out, s, &s->routes[i], "\t\t");
+		conf_route_jwt_dump(out, &s->routes[i], "\t\t");
 		conf_route_rules_dump(out, s, &s->routes[i], "\t\t");
 		conf_route_auth_request_dump(out, s, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
@@ -549,6 +553,7 @@ void conf_site_free(struct conf_site *s)
 		conf_route_auth_request_free(s, &s->routes[j]);
 		if (s->routes[j].gzip.types != s->gzip.types)
 			conf_gzip_types_free(s->routes[j].gzip.types);
+		conf_route_jwt_free(s, &s->routes[j]);
 		if (s->routes[j].methods != s->methods)
 			conf_methods_free(s->routes[j].methods);
 		conf_acl_free(&s->routes[j].own_acl);
@@ -574,6 +579,7 @@ void conf_site_free(struct conf_site *s)
 	conf_methods_free(s->methods);
 	conf_gzip_types_free(s->gzip.types);
 	conf_site_auth_basic_free(s);
+	conf_site_jwt_free(s);
 	conf_site_auth_request_free(s);
 	conf_acl_free(&s->acl);
 	conf_site_rules_free(s);

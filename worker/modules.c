@@ -30,6 +30,7 @@
 #include "routes.h"
 #include "modules/acl.h"
 #include "modules/auth_basic.h"
+#include "modules/auth_jwt.h"
 #include "modules/auth_request.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
@@ -56,6 +57,7 @@ const struct module *const modules[] = {
 	&methods_module,
 	&limits_module,
 	&auth_basic_module,
+	&auth_jwt_module,
 	&auth_request_module,
 	&body_size_module,
 	&status_module,

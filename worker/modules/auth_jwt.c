@@ -1,0 +1,224 @@
+/*
+ * auth_jwt.c: the access hook of JWT bearer authentication. Each request
+ * costs one signature verification with keys parsed by the master:
+ * nothing is kept between requests but the worker's scratch room for
+ * one token and its claims (a worker serves one hook at a time).
+ */
+#include "config.h"
+
+#include <strings.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "modules/auth_jwt.h"
+
+/* The access log's and the error log's word for each refusal. */
+static const char *const refusals[] = {
+	"auth_jwt=no_token", "auth_jwt=malformed", "auth_jwt=bad_json", "auth_jwt=bad_alg",
+	"auth_jwt=alg_none", "auth_jwt=crit", "auth_jwt=bad_kid", "auth_jwt=no_key",
+	"auth_jwt=bad_signature", "auth_jwt=bad_claim", "auth_jwt=expired",
+	"auth_jwt=not_yet_valid", "auth_jwt=bad_issuer", "auth_jwt=bad_audience",
+};
+
+static const char *refusal(const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(refusals); i++)
+		if (strcmp(refusals[i] + sizeof("auth_jwt=") - 1, why) == 0)
+			return refusals[i];
+	return "auth_jwt";
+}
+
+/* 401 with the challenge; RFC 6750 3.1: a request that sent no token
+ * is told no error, only that one is asked. */
+static int refuse(struct exchange *x, const struct conf_jwt *j, const char *why)
+{
+	bool none = strcmp(why, "no_token") == 0;
+	const char *c = none ? j->challenge : j->challenge_error;
+
+	exchange_deny(x, 401, refusal(why), false);
+	if (x->phase == PH_RESPONSE_HEAD)
+		exchange_add_field(x, SLICE_LIT("WWW-Authenticate"), (struct slice){ c, strlen(c) });
+	return P_DONE;
+}
+
+/* The Authorization field's Bearer token (RFC 6750 2.1), or an empty
+ * slice: none, or another scheme. */
+static struct slice bearer_token(const struct http_message *req)
+{
+	unsigned i;
+
+	for (i = 0; i < req->nheaders; i++) {
+		struct slice v = req->headers[i].value;
+
+		if (!slice_ieq(req->headers[i].name, "authorization") || v.len < 7 ||
+		    !slice_ieq((struct slice){ v.p, 6 }, "bearer") ||
+		    (v.p[6] != ' ' && v.p[6] != '\t'))
+			continue;
+		return slice_trim((struct slice){ v.p + 7, v.len - 7 });
+	}
+	return (struct slice){ NULL, 0 };
+}
+
+/* The token the route names; its length, 0 for none; JWT_MAX_TOKEN + 1
+ * when it is too long to be one. */
+static size_t find_token(const struct exchange *x, const struct conf_jwt *j, char *out)
+{
+	struct var_source src;
+	struct slice b;
+
+	if (j->token.text != NULL) {
+		src = exchange_vars(x);
+		return vars_expand(&j->token, &src, out, JWT_MAX_TOKEN);
+	}
+	b = bearer_token(&x->req);
+	if (b.len == 0 || b.len > JWT_MAX_TOKEN)
+		return b.len == 0 ? 0 : JWT_MAX_TOKEN + 1;
+	memcpy(out, b.p, b.len);
+	return b.len;
+}
+
+/* Room in the exchange's buffer for n more bytes, or NULL. */
+static char *room(struct exchange *x, size_t n)
+{
+	if (x->auth_jwt_buf == NULL) {
+		if ((x->auth_jwt_buf = buf_get()) == NULL)
+			return NULL;
+		x->auth_jwt_buf->pos = x->auth_jwt_buf->last = x->auth_jwt_buf->start;
+	}
+	if ((size_t)(x->auth_jwt_buf->end - x->auth_jwt_buf->last) < n)
+		return NULL;
+	return x->auth_jwt_buf->last;
+}
+
+/* A claim's value as a field value: a string (without control
+ * characters, which a head cannot carry), a number or a boolean as
+ * written; an empty slice for anything else or no room. */
+static struct slice claim_value(struct exchange *x, const struct jwt_claims *c, int v)
+{
+	const struct json_tok *t = &c->t[v];
+	char *p = room(x, t->len);
+	ssize_t n = t->len;
+	ssize_t i;
+
+	if (p == NULL || t->len == 0)
+		return (struct slice){ NULL, 0 };
+	switch (t->type) {
+	case JSON_STRING:
+		n = json_string(c->text, t, p, t->len);	/* never longer decoded */
+		for (i = 0; i < n; i++)
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+				return (struct slice){ NULL, 0 };
+		break;
+	case JSON_NUMBER:
+	case JSON_TRUE:
+	case JSON_FALSE:
+		memcpy(p, c->text + t->start, t->len);
+		break;
+	default:
+		return (struct slice){ NULL, 0 };
+	}
+	x->auth_jwt_buf->last += n;
+	return (struct slice){ p, (size_t)n };
+}
+
+/* Whether a field of the request's is one a claim is sent as. */
+static bool claim_field(const struct conf_jwt_claims *l, struct slice name)
+{
+	unsigned i;
+
+	for (i = 0; i < l->n; i++)
+		if (name.len == l->h[i].header_len &&
+		    strncasecmp(name.p, l->h[i].header, name.len) == 0)
+			return true;
+	return false;
+}
+
+/* The client's fields of the claims' names out, whether the token has
+ * those claims or not; then the claims it has in. */
+static void pass_claims(struct exchange *x, const struct conf_jwt_claims *l,
+			const struct jwt_claims *c)
+{
+	struct http_message *r = &x->req;
+	unsigned i, n = 0;
+	int v;
+
+	for (i = 0; i < r->nheaders; i++)
+		if (!claim_field(l, r->headers[i].name))
+			r->headers[n++] = r->headers[i];
+	r->nheaders = n;
+	for (i = 0; i < l->n; i++) {
+		struct slice value;
+
+		if ((v = json_member(c->text, c->t, 0, l->h[i].claim)) < 0)
+			continue;
+		value = claim_value(x, c, v);
+		if (value.len == 0 || r->nheaders == HTTP_MAX_HEADERS)
+			continue;
+		r->headers[r->nheaders++] = (struct http_header){
+			.name = { l->h[i].header, l->h[i].header_len }, .value = value };
+	}
+}
+
+/* sub as the user, when it is printable ASCII without spaces. */
+static void set_user(struct exchange *x, const struct jwt_claims *c)
+{
+	int v = json_member(c->text, c->t, 0, "sub");
+	ssize_t n, i;
+	char *p;
+
+	if (v < 0 || c->t[v].type != JSON_STRING || c->t[v].len == 0 ||
+	    (p = room(x, c->t[v].len + 1)) == NULL)
+		return;
+	n = json_string(c->text, &c->t[v], p, c->t[v].len);
+	for (i = 0; i < n; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f)
+			return;
+	p[n] = '\0';
+	x->auth_jwt_buf->last += n + 1;
+	x->auth_user = p;
+}
+
+static int check_jwt(struct exchange *x)
+{
+	static char token[JWT_MAX_TOKEN + 1];
+	static struct jwt_claims claims;
+	const struct conf_jwt *j;
+	struct jwt_policy p;
+	const char *why;
+	size_t n;
+
+	if (x->route == NULL || !x->route->auth || x->route->jwt.realm == NULL)
+		return P_OK;
+	j = &x->route->jwt;
+	if ((n = find_token(x, j, token)) == 0)
+		return refuse(x, j, "no_token");
+	p = (struct jwt_policy){
+		.public_keys = j->public_keys, .secrets = j->secrets,
+		.leeway = (j->leeway + 999) / 1000,
+		.issuers = j->issuers ? j->issuers->s : NULL,
+		.nissuers = j->issuers ? j->issuers->n : 0,
+		.audiences = j->audiences ? j->audiences->s : NULL,
+		.naudiences = j->audiences ? j->audiences->n : 0,
+	};
+	why = n > JWT_MAX_TOKEN ? "malformed" : jwt_verify(token, n, &p, time(NULL), &claims);
+	if (why != NULL)
+		return refuse(x, j, why);
+	if (j->claim_headers != NULL)
+		pass_claims(x, j->claim_headers, &claims);
+	set_user(x, &claims);
+	return P_OK;
+}
+
+static void release(struct exchange *x)
+{
+	buf_put(x->auth_jwt_buf);
+	x->auth_jwt_buf = NULL;
+}
+
+const struct module auth_jwt_module = {
+	.name = "auth_jwt",
+	.access = check_jwt,
+	.end = release,
+};
