@@ -45,6 +45,7 @@ site main {
 	auth_request_user = "X-User"
 	route "/" { upstream = "app" }
 	route "/public/" { upstream = "app"  auth = off }
+	route "= /status" { status = true  auth = off }
 	route "/keys/" {
 		upstream = "app"
 		auth_request_headers = {"Authorization", "X-Api-Key"}
@@ -238,6 +239,11 @@ $r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-ne
 $r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-oz']));
 is(echo($r)->{header}{'x-user'}, 'max', 'auth_request_cache_key names the decision');
 is(asked_for('/bykey/auth'), 1, '... so fields outside it do not make another');
+my $counts = ($p->status_doc // {})->{auth_request} // {};
+is($counts->{cache_hits}, 10, 'the status page counts the decisions found in the cache');
+cmp_ok($counts->{asked}, '>=', scalar(@{ asked() }), '... the subrequests sent');
+cmp_ok($counts->{refused}, '>=', 10, '... the requests refused');
+cmp_ok($counts->{failed}, '>=', 6, '... and those that failed');
 
 my $conns = () = $auth->connections;
 cmp_ok($conns, '<', scalar($auth->requests) / 2,

@@ -273,6 +273,7 @@ static bool cached_decision(struct auth_request_state *st)
 	if (n < 0)
 		return false;
 	st->rec_len = (size_t)n;
+	STATS_ADD(st->x->ctx->stats, c.auth_request_cache_hits, 1);
 	return true;
 }
 
@@ -302,6 +303,13 @@ static bool client_left(struct exchange *x)
 }
 
 /* ---- deciding ---- */
+
+/* No decision to go by: 500, counted (why is logged where it failed). */
+static void answer_500(struct exchange *x, enum term_cause cause)
+{
+	STATS_ADD(x->ctx->stats, c.auth_request_failed, 1);
+	exchange_respond(x, 500, cause, false);
+}
 
 static bool allows(int status)
 {
@@ -384,7 +392,7 @@ static int let_in(struct exchange *x, struct rec_reader *rd)
 		if (q->nheaders >= HTTP_MAX_HEADERS) {
 			exchange_log(x, LL_ERROR, 0, "auth_request: no room in the request for the "
 				     "auth server's %.*s", (int)name.len, name.p);
-			exchange_respond(x, 500, TERM_RESOURCE, false);
+			answer_500(x, TERM_RESOURCE);
 			return P_DONE;
 		}
 		q->headers[q->nheaders++] = (struct http_header){ .name = name, .value = value };
@@ -410,6 +418,7 @@ static int turn_away(struct exchange *x, int status, struct rec_reader *rd)
 	body.len = rec_get_u16(rd);
 	body.p = rec_get_bytes(rd, body.len);
 	x->refused_by = "auth_request";
+	STATS_ADD(x->ctx->stats, c.auth_request_refused, 1);
 	exchange_verdict(x, TERM_PROXY);
 	if (body.len > 0 && body.p != NULL)
 		exchange_respond_body(x, status, type, body.p, body.len);
@@ -445,21 +454,21 @@ static int conclude(struct exchange *x)
 
 	exchange_set_content(x, NULL);
 	if (st->step == AUTH_FAILED) {
-		exchange_respond(x, 500, st->fail_cause, false);
+		answer_500(x, st->fail_cause);
 		return P_DONE;
 	}
 	status = st->resp.status;
 	if (!allows(status) && !refuses(status)) {
 		exchange_log(x, LL_ERROR, 0, "auth_request: upstream \"%s\" server %s answered %d",
 			     st->up->conf->name, auth_server_of(st)->address, status);
-		exchange_respond(x, 500, TERM_SERVER, false);
+		answer_500(x, TERM_SERVER);
 		return P_DONE;
 	}
 	if (!write_record(st)) {
 		exchange_log(x, LL_ERROR, 0, "auth_request: the answer of upstream \"%s\" server %s "
 			     "has too many fields to pass on", st->up->conf->name,
 			     auth_server_of(st)->address);
-		exchange_respond(x, 500, TERM_SERVER, false);
+		answer_500(x, TERM_SERVER);
 		return P_DONE;
 	}
 	keep_decision(st);
@@ -487,7 +496,7 @@ static int check(struct exchange *x)
 	if (st == NULL) {
 		if ((st = state_new(x)) == NULL) {
 			exchange_log(x, LL_ERROR, ENOMEM, "auth_request: out of memory");
-			exchange_respond(x, 500, TERM_RESOURCE, false);
+			answer_500(x, TERM_RESOURCE);
 			return P_DONE;
 		}
 		drop_forged(x, st->conf);

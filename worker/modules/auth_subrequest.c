@@ -261,6 +261,7 @@ static int step_send(struct auth_request_state *st)
 		st->head_sent += (size_t)n;
 		st->x->progress += (uint64_t)n;
 	}
+	STATS_ADD(st->x->ctx->stats, c.auth_request_asked, 1);
 	st->step = AUTH_HEAD;
 	return P_OK;
 }
