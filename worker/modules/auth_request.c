@@ -441,6 +441,10 @@ static int apply_record(struct exchange *x)
 				 (const unsigned char *)st->rec->start + st->rec_len, false };
 	int status = (int)rec_get_u16(&rd);
 
+	/* the record holds all that is needed from now on */
+	buf_put(st->head);
+	buf_put(st->in);
+	st->head = st->in = NULL;
 	if (allows(status))
 		return let_in(x, &rd);
 	return turn_away(x, status, &rd);
