@@ -1,8 +1,8 @@
 /*
  * auth_cache.h: decisions of authentication that every worker reuses for
  * a short time, in the "auth" shared-memory zone (auth_cache_size):
- * passwords basic authentication has verified, answers of a forward-auth
- * server.
+ * passwords basic authentication has verified, tokens whose signature
+ * was verified, answers of a forward-auth server.
  *
  * Owns: the zone's table (shm_table.h). Each kind of authentication makes
  * its own keys, hashed to at most AUTH_CACHE_KEY_MAX bytes so that no
@@ -23,6 +23,7 @@
 
 enum auth_cache_kind {
 	AUTH_CACHE_BASIC = 1,		/* auth_basic: a verified password */
+	AUTH_CACHE_JWT,			/* auth_jwt: a verified signature */
 	AUTH_CACHE_REQUEST		/* auth_request: the auth server's answer */
 };
 

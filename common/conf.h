@@ -354,6 +354,8 @@ struct conf_jwt {
 	struct jwt_keys *secrets;	/* auth_jwt_secret_file; NULL: none */
 	struct conf_expr token;		/* none: Authorization: Bearer */
 	unsigned leeway;		/* ms, for exp and nbf */
+	unsigned cache_time;		/* ms a verified token's signature is
+					 * remembered; 0: not */
 	struct conf_jwt_list *issuers;	/* NULL: any iss */
 	struct conf_jwt_list *audiences;	/* NULL: any aud */
 	struct conf_jwt_claims *claim_headers;	/* NULL: none */

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/rand.h>
+
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "jwt.h"
@@ -130,6 +132,9 @@ static void read_keys(struct loader *ld, cfg_t *sec, const struct conf_option *o
 		return;
 	}
 	*field = ks;
+	if (RAND_bytes(ks->tag, sizeof(ks->tag)) != 1)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: no random bytes to name the keys "
+			 "by", o->name);
 	for (i = 0; i < n; i++)
 		load_file(ld, sec, o, ks, i);
 }
@@ -357,6 +362,9 @@ const struct conf_option conf_site_jwt_options[] = {
 	  "Authorization field's Bearer token", 0 },
 	{ "auth_jwt_leeway", CS_SITE, CT_DURATION, "0", 0, 86400000, SITE(leeway), NULL, NULL,
 	  NULL, "the clock skew allowed for exp and nbf", 0 },
+	{ "auth_jwt_cache_time", CS_SITE, CT_DURATION, "60s", 0, 86400000, SITE(cache_time),
+	  NULL, NULL, NULL, "how long a token's verified signature is remembered in the auth "
+	  "cache; 0: every request verifies it", 0 },
 	{ "auth_jwt_issuer", CS_SITE, CT_CUSTOM, NULL, 0, 0, 0, read_list, NULL, dump_list,
 	  "the iss a token must have one of (default: any)", CF_LIST },
 	{ "auth_jwt_audience", CS_SITE, CT_CUSTOM, NULL, 0, 0, 0, read_list, NULL, dump_list,
@@ -378,6 +386,9 @@ const struct conf_option conf_route_jwt_options[] = {
 	  "where the token is (default: the site's)", 0 },
 	{ "auth_jwt_leeway", CS_ROUTE, CT_DURATION, NULL, 0, 86400000, ROUTE(leeway), NULL,
 	  NULL, NULL, "the clock skew allowed for exp and nbf (default: the site's)", 0 },
+	{ "auth_jwt_cache_time", CS_ROUTE, CT_DURATION, NULL, 0, 86400000, ROUTE(cache_time),
+	  NULL, NULL, NULL, "how long a verified signature is remembered (default: the "
+	  "site's)", 0 },
 	{ "auth_jwt_issuer", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, 0, read_list, NULL, dump_list,
 	  "the iss a token must have one of (default: the site's)", CF_LIST },
 	{ "auth_jwt_audience", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, 0, read_list, NULL, dump_list,

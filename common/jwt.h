@@ -57,6 +57,9 @@ struct jwt_keys {
 	unsigned nfiles;
 	struct jwt_key *keys;
 	unsigned nkeys;
+	uint8_t tag[32];		/* random, made as they are read: names
+					 * these keys, of this reading, where
+					 * verified tokens are remembered */
 };
 
 /* Where a file's reading failed: the reason, and the file's line (0:
@@ -84,6 +87,9 @@ struct jwt_policy {
 	unsigned nissuers;
 	char **audiences;		/* aud must have one; none: any */
 	unsigned naudiences;
+	bool signature_known;		/* the token's signature was verified
+					 * with these keys before: only its
+					 * header and claims are checked */
 };
 
 /* Room for a verified token's claims: as many values as 8 KiB of JSON

@@ -45,6 +45,10 @@ struct stats_counters {
 	uint64_t auth_basic_verifications;	/* passwords hashed, right or wrong */
 	uint64_t auth_basic_cache_hits;	/* ... found right in the auth cache */
 	uint64_t auth_basic_refused;	/* requests answered 401 */
+	/* JWT bearer authentication */
+	uint64_t auth_jwt_verifications;	/* tokens checked in full, signature too */
+	uint64_t auth_jwt_cache_hits;	/* ... known good from the auth cache */
+	uint64_t auth_jwt_refused;	/* requests answered 401 */
 	/* Forward authentication */
 	uint64_t auth_request_asked;	/* subrequests sent to auth servers */
 	uint64_t auth_request_cache_hits;	/* decisions found in the auth cache */

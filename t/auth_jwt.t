@@ -178,6 +178,8 @@ site main {
 	route "/leeway/" { upstream = "app"  auth_jwt_leeway = "60s" }
 	route "/cookie/" { upstream = "app"  auth_jwt_token = "$cookie_token" }
 	route "/nojwt/" { upstream = "app"  auth_jwt = "off" }
+	route "/nocache/" { upstream = "app"  auth_jwt_cache_time = "0" }
+	route "/status" { status = true  auth = off }
 }
 EOF
 my $port = $p->port('http');
@@ -315,6 +317,40 @@ is(get('/cookie/y', $good)->{status}, 401, '... and Authorization is not read th
 is(get('/public/x')->{status}, 200, 'a route with auth = off: open without a token');
 is(get('/nojwt/x')->{status}, 200, 'a route with auth_jwt = "off": open too');
 
+# ---- the signature cache ----
+# A token verified in one worker is known good in the other: only its
+# header and claims are checked there. It is known good only under the
+# keys it was verified with.
+sub counter { ($p->status_doc // {})->{auth_jwt}{$_[0]} // -1 }
+sub in_worker {
+	my ($pid, $target, $token) = @_;
+	my $s = $p->socket_on_worker($port, $pid) or return 'no connection';
+	my $c = Test::Portico::Client->new($port, sock => $s);
+	my $r = $c->get($target, host => 'main.test', headers => [Authorization => "Bearer $token"]);
+	$c->close;
+	return $r ? $r->{status} : 'no answer';
+}
+my ($wa, $wb) = $p->wait_workers(2);
+my $kept = jwt('ES384', 'ec384', claims('kept'));
+my ($verified, $hits) = (counter('verifications'), counter('cache_hits'));
+ok($verified > 0, 'the status page counts verifications');
+is(in_worker($wa, '/cache/1', $kept), 200, 'a token, in one worker: 200');
+is(counter('verifications'), $verified + 1, '... its signature verified');
+is(in_worker($wb, '/cache/2', $kept), 200, 'the same token in the other worker: 200');
+is(counter('verifications'), $verified + 1, '... without verifying its signature again');
+is(counter('cache_hits'), $hits + 1, '... known good from the shared auth cache');
+is(reached('/cache/2') && reached('/cache/2')->{header}{'x-user'}, 'kept',
+   '... its claims still read and sent');
+refused('/idp/kept', $kept, 'bad_issuer', 'a token known good, on a route that asks an issuer');
+is(http_get($port, '/cache/3', host => 'rsaonly.test',
+	    headers => [Authorization => "Bearer $kept"])->{status}, 401,
+   'a token known good under one site\'s keys, on a site with other keys: 401');
+($verified, $hits) = (counter('verifications'), counter('cache_hits'));
+is(get('/nocache/1', $kept)->{status}, 200, 'auth_jwt_cache_time = 0: 200 ...');
+is(get('/nocache/2', $kept)->{status}, 200, '... and again');
+is(counter('verifications'), $verified + 2, '... each request verified');
+is(counter('cache_hits'), $hits, '... none from the cache');
+
 # ---- -T ----
 my ($rc, $out, $err) = $p->run('-T');
 is($rc, 0, '-T: accepted') or diag($err);
@@ -328,12 +364,17 @@ unlike($out, qr!route "/public/" \{[^}]*auth_jwt!s, '... and nothing of JWT on a
 dump_reads_back($out);
 
 # ---- reload ----
+my $old = jwt('ES256', 'ec256', claims('a'), '"kid":"ec1"');
+is(get('/reload/before', $old)->{status}, 200, 'before a reload, a token of a key: 200');
 $p->write_file('jwks.json', jwks(ec_jwk('ec256b', 'ec2', 'P-256', 32)));
-ok(scalar($p->reload_and_wait), 'reload with another JWK set');
+ok(scalar($p->reload_and_wait), 'reload with another JWK set without that key');
 is(get('/reload/new', jwt('ES256', 'ec256b', claims('a'), '"kid":"ec2"'))->{status}, 200,
    'a reload reads the keys again: a new key works');
-is(get('/reload/old', jwt('ES256', 'ec256', claims('a'), '"kid":"ec1"'))->{status}, 401,
-   '... and a removed one is refused');
+is(get('/reload/old', $old)->{status}, 401,
+   '... and the token of the removed key is refused, though it was known good before');
+$verified = counter('verifications');
+is(get('/reload/kept', $kept)->{status}, 200, 'a token of a key the reload kept: 200');
+is(counter('verifications'), $verified + 1, '... verified anew with the keys read again');
 $p->stop;
 
 # ---- mistakes ----
