@@ -48,7 +48,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_upstream_geo_options, conf_server_region_options, conf_region_options,
 	conf_site_gzip_options, conf_route_gzip_options,
 	conf_site_auth_basic_options, conf_route_auth_basic_options,
-	conf_site_jwt_options, conf_route_jwt_options, NULL
+	conf_site_jwt_options, conf_route_jwt_options,
+	conf_site_auth_request_options, conf_route_auth_request_options, NULL
 };
 
 /* ---- the schema ---- */

@@ -369,6 +369,26 @@ struct conf_jwt_claims {
 	unsigned n;
 };
 
+/* Forward authentication (auth_request = "UPSTREAM" on a site or a
+ * route; conf_auth_request.c reads it, worker/modules/auth_request.c
+ * asks the auth server). A route starts from its site's; the pointers
+ * are the site's until the route writes its own. */
+struct conf_auth_names {
+	char **names;			/* field names, as written */
+	unsigned n;
+};
+struct conf_auth_request {
+	const struct conf_upstream *upstream;	/* the auth server; NULL: none */
+	struct conf_expr *uri;		/* the subrequest's target */
+	struct conf_auth_names *headers;	/* the client's fields sent to it */
+	struct conf_auth_names *set;	/* fields copied from a 2xx answer
+					 * into the request; NULL: none */
+	unsigned cache_time;		/* ms a decision is kept; 0: not */
+	struct conf_expr *cache_key;	/* NULL: the values of headers */
+	char *user;			/* the answer's field naming the user
+					 * ($remote_user); NULL: none */
+};
+
 struct conf_filter;
 struct conf_filter_list;
 
@@ -439,6 +459,8 @@ struct conf_route {
 	struct conf_auth_basic auth_basic;	/* the site's, with what the route
 						 * writes; none where auth = off */
 	struct conf_jwt jwt;		/* the site's, with what the route writes */
+	struct conf_auth_request auth_request;	/* the site's, with what the
+						 * route writes */
 	struct conf_methods *methods;	/* the site's unless the route says;
 					 * NULL: any method */
 	struct conf_acl own_acl;	/* allow and deny written on the route */
@@ -564,6 +586,7 @@ struct conf_site {
 	struct conf_gzip gzip;		/* its routes' default */
 	struct conf_auth_basic auth_basic;	/* its routes' default */
 	struct conf_jwt jwt;		/* its routes' default */
+	struct conf_auth_request auth_request;	/* its routes' default */
 	size_t client_body_min_rate;	/* bytes/s a request body must average
 					 * (from _after on); 0: any rate */
 	unsigned client_body_min_rate_after;	/* ms */

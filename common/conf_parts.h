@@ -60,6 +60,17 @@ void conf_route_auth_basic_dump(FILE *out, const struct conf_site *s, const stru
 				const char *indent);
 void conf_route_auth_basic_free(const struct conf_site *s, struct conf_route *r);
 void conf_site_auth_basic_free(struct conf_site *s);
+/* Forward authentication (conf_auth_request.c): a site's default list
+ * of fields once its options are read; a route's options, read from
+ * its site's; writing back what the route has of its own; free. */
+void conf_site_auth_request_finish(struct loader *ld, cfg_t *sec, const struct conf *c,
+				   struct conf_site *site);
+void conf_route_auth_request_read(struct loader *ld, cfg_t *sec, struct conf *c,
+				  const struct conf_site *site, struct conf_route *r);
+void conf_route_auth_request_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,
+				  const char *indent);
+void conf_route_auth_request_free(const struct conf_site *s, struct conf_route *r);
+void conf_site_auth_request_free(struct conf_site *s);
 /* gzip_types (conf_gzip.c): free a list. */
 void conf_gzip_types_free(struct conf_gzip_types *t);
 /* auth_jwt and its options (conf_jwt.c): a site's and a route's read
@@ -151,6 +162,8 @@ extern const struct conf_option conf_site_auth_basic_options[];
 extern const struct conf_option conf_route_auth_basic_options[];
 extern const struct conf_option conf_site_jwt_options[];
 extern const struct conf_option conf_route_jwt_options[];
+extern const struct conf_option conf_site_auth_request_options[];
+extern const struct conf_option conf_route_auth_request_options[];
 extern const struct conf_option conf_tls_global_options[];
 extern const struct conf_option conf_tls_upstream_options[];
 extern const struct conf_option conf_tls_options[];

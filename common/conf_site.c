@@ -331,6 +331,7 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	conf_acl_finish(ld, &r->own_acl);
 	conf_route_acl(r, site);
 	conf_read(ld, sec, conf_route_limit_options, r, c);
+	conf_route_auth_request_read(ld, sec, c, site, r);
 	conf_read(ld, sec, conf_route_cond_options, r, c);
 	route_conds_resolve_regions(ld, sec, c, site, r);
 	conf_route_rules_read(ld, sec, c, site, r);
@@ -459,6 +460,8 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_auth_basic_options, site, c);
 	conf_site_auth_basic_check(ld, sec, site);
 	conf_site_jwt_read(ld, sec, c, site);
+	conf_read(ld, sec, conf_site_auth_request_options, site, c);
+	conf_site_auth_request_finish(ld, sec, c, site);
 	conf_tls_site(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
@@ -511,6 +514,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_gzip_options, s, "\t");
 	conf_write(out, conf_site_auth_basic_options, s, "\t");
 	conf_write(out, conf_site_jwt_options, s, "\t");
+	conf_write(out, conf_site_auth_request_options, s, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -531,6 +535,7 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 		conf_route_auth_basic_dump(out, s, &s->routes[i], "\t\t");
 		conf_route_jwt_dump(out, &s->routes[i], "\t\t");
 		conf_route_rules_dump(out, s, &s->routes[i], "\t\t");
+		conf_route_auth_request_dump(out, s, &s->routes[i], "\t\t");
 		fputs("\t}\n", out);
 	}
 	fputs("}\n", out);
@@ -545,6 +550,7 @@ void conf_site_free(struct conf_site *s)
 		conf_route_cache_free(&s->routes[j]);
 		conf_route_rules_free(s, &s->routes[j]);
 		conf_route_auth_basic_free(s, &s->routes[j]);
+		conf_route_auth_request_free(s, &s->routes[j]);
 		if (s->routes[j].gzip.types != s->gzip.types)
 			conf_gzip_types_free(s->routes[j].gzip.types);
 		conf_route_jwt_free(s, &s->routes[j]);
@@ -574,6 +580,7 @@ void conf_site_free(struct conf_site *s)
 	conf_gzip_types_free(s->gzip.types);
 	conf_site_auth_basic_free(s);
 	conf_site_jwt_free(s);
+	conf_site_auth_request_free(s);
 	conf_acl_free(&s->acl);
 	conf_site_rules_free(s);
 	conf_release(conf_site_options, s);

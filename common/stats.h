@@ -49,6 +49,11 @@ struct stats_counters {
 	uint64_t auth_jwt_verifications;	/* tokens checked in full, signature too */
 	uint64_t auth_jwt_cache_hits;	/* ... known good from the auth cache */
 	uint64_t auth_jwt_refused;	/* requests answered 401 */
+	/* Forward authentication */
+	uint64_t auth_request_asked;	/* subrequests sent to auth servers */
+	uint64_t auth_request_cache_hits;	/* decisions found in the auth cache */
+	uint64_t auth_request_refused;	/* answered 401, 403 or 3xx as told */
+	uint64_t auth_request_failed;	/* answered 500: no decision to go by */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

@@ -51,6 +51,7 @@ struct content;
 struct cache_state;
 struct gzip_state;
 struct gunzip_state;
+struct auth_request_state;
 
 enum phase {
 	PH_ROUTE = 0,
@@ -209,6 +210,8 @@ struct exchange {
 					 * ASCII without spaces; NULL: nobody */
 	struct buf *auth_jwt_buf;	/* the auth_jwt module's: the user and
 					 * the claims sent upstream */
+	struct auth_request_state *auth_req;	/* forward authentication's
+						 * (modules/auth_request.c) */
 	/* the limits module's part (modules/limits.c) */
 	const struct conf_limit *conn_limit;	/* counted in until the end */
 	struct limit_hold conn_hold;

@@ -31,6 +31,7 @@
 #include "modules/acl.h"
 #include "modules/auth_basic.h"
 #include "modules/auth_jwt.h"
+#include "modules/auth_request.h"
 #include "modules/body_size.h"
 #include "modules/cache.h"
 #include "modules/filter.h"
@@ -57,6 +58,7 @@ const struct module *const modules[] = {
 	&limits_module,
 	&auth_basic_module,
 	&auth_jwt_module,
+	&auth_request_module,
 	&body_size_module,
 	&status_module,
 	&gunzip_module,

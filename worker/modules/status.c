@@ -96,6 +96,10 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	put(o, "\"auth_jwt\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
 	    (unsigned long)c.auth_jwt_verifications, (unsigned long)c.auth_jwt_cache_hits,
 	    (unsigned long)c.auth_jwt_refused);
+	put(o, "\"auth_request\": {\"asked\": %lu, \"cache_hits\": %lu, \"refused\": %lu, "
+	    "\"failed\": %lu},\n", (unsigned long)c.auth_request_asked,
+	    (unsigned long)c.auth_request_cache_hits, (unsigned long)c.auth_request_refused,
+	    (unsigned long)c.auth_request_failed);
 }
 
 /* Each limit's zone: the keys it holds and can hold. */

@@ -43,6 +43,15 @@ package Test::Portico::Backend;
 #                    open for another request unless told to close
 #   (any, after ->set_behavior(delay => MS, status => CODE): waits MS, or
 #                    until ->release, and answers CODE, whatever the path)
+#   /auth            a forward-auth server's decision by the request's
+#                    Authorization ("Bearer TOKEN") or its cookie session=TOKEN:
+#                    ok-NAME: 200 with X-User: NAME, X-Email: NAME@example.com
+#                    and X-Other: 1 (chunked-NAME: the same, with a chunked
+#                    body); forbidden: 403 with a body; login: 302 to a login
+#                    page (Location, Set-Cookie); broken: 500; teapot: 418;
+#                    slow: 200 after 10 s (or ->release); big: 401 with a
+#                    10000-byte body; none: 401 with WWW-Authenticate and
+#                    a body
 #   /ws              101 Switching Protocols (Upgrade: websocket), whatever
 #                    the request asked, then echoes every byte back until
 #                    the peer closes
@@ -727,6 +736,41 @@ sub _fields_answer {
 	return $self->_simple($sock, $req, $opt{status} // 200, $body, @fields);
 }
 
+# /auth: what a forward-auth server decides for the credentials it got.
+sub _auth_answer {
+	my ($self, $sock, $req) = @_;
+	my $token = '';
+	if (($req->{header}{authorization} // '') =~ /^Bearer (\S+)$/) {
+		$token = $1;
+	} elsif (($req->{header}{cookie} // '') =~ /(?:^|;\s*)session=([^;\s]+)/) {
+		$token = $1;
+	}
+	if ($token =~ /^(ok|chunked)-(\w+)$/) {
+		my @f = ('X-User' => $2, 'X-Email' => "$2\@example.com", 'X-Other' => 1);
+		return $self->_simple($sock, $req, 200, "welcome $2\n", @f) if $1 eq 'ok';
+		my $keep = $req->{keepalive};
+		_send($sock, $self->_head($req, 200, $keep, 'Transfer-Encoding' => 'chunked', @f)
+		    . "3\r\nwel\r\n5\r\ncome!\r\n0\r\n\r\n") or return 0;
+		return $keep;
+	}
+	if ($token eq 'slow') {
+		$self->_delay(10000, $self->_release_generation);
+		return $self->_simple($sock, $req, 200, "late\n", 'X-User' => 'slow');
+	}
+	return $self->_simple($sock, $req, 403, "forbidden by auth\n",
+	    'Content-Type' => 'text/plain') if $token eq 'forbidden';
+	return $self->_simple($sock, $req, 302, '',
+	    'Location' => 'http://login.example/?rd=' . ($req->{header}{'x-forwarded-uri'} // ''),
+	    'Set-Cookie' => 'rd=1; Path=/') if $token eq 'login';
+	return $self->_simple($sock, $req, 500, "auth broke\n") if $token eq 'broken';
+	return $self->_simple($sock, $req, 418, "teapot\n") if $token eq 'teapot';
+	return $self->_simple($sock, $req, 401, 'x' x 10000,
+	    'WWW-Authenticate' => 'Basic realm="big"') if $token eq 'big';
+	return $self->_simple($sock, $req, 401, "who are you?\n",
+	    'WWW-Authenticate' => 'Bearer realm="portico-test"', 'Content-Type' => 'text/plain',
+	    'X-Other' => 1);
+}
+
 # Returns true to keep the connection for another request.
 sub _answer {
 	my ($self, $sock, $req, $path, $st) = @_;
@@ -771,6 +815,9 @@ sub _answer {
 	}
 	if ($path =~ m{/gz$}) {
 		return $self->_fields_answer($sock, $req, 1);
+	}
+	if ($path =~ m{/auth$}) {
+		return $self->_auth_answer($sock, $req);
 	}
 	if ($path =~ m{/size/(\d+)$}) {
 		my $n = $1;
