@@ -4,11 +4,12 @@
  * route, the real client address right after it (before every rule that
  * looks at the client) and its region by that address, the route next
  * (its conditions may look at both), then the access checks: the address
- * lists first
- * (a refused client learns nothing of its request's limits), the request
- * filters next (a refused request costs nothing more), the methods, the
- * rate and connection limits (only requests that may pass use them up),
- * and authentication last (a refused request costs no password hash);
+ * lists first (a refused client learns nothing of its request's limits),
+ * the request filters next (a refused request costs nothing more), the
+ * methods, the rate and connection limits (only requests that may pass
+ * use them up), and authentication last (a refused request costs no
+ * password hash nor a question to an auth server): basic, JWT, then
+ * forward authentication, the costliest;
  * the route's rules after the real client address (their
  * values may name it): its rewrite in the route phase, its own answers
  * (return, redirect) first among the content; portico's own content (the
