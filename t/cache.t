@@ -160,6 +160,12 @@ is(origin_count($reval), 2, '... one fetch, one revalidation');
 my $nc = '/hdr?Cache-Control=no-cache&ETag=%22n1%22';
 get($nc);
 like(get($nc)->{header}{'cache-status'}, qr/fwd=stale; fwd-status=304/, 'no-cache: stored, but validated before every use');
+# max-age=0 without stale-while-revalidate: stale from the start, so the
+# next request, even within the same second, waits for the server's word.
+my $zero = '/hdr?Cache-Control=max-age%3D0&ETag=%22z1%22';
+get($zero);
+like(get($zero)->{header}{'cache-status'}, qr/fwd=stale; fwd-status=304/,
+     'max-age=0: revalidated before use, never served stale at once');
 
 # ---- stale answers when the server fails ----
 my $sie = '/hdr?Cache-Control=max-age%3D1%2C%20stale-if-error%3D600&x=sie';

@@ -183,11 +183,12 @@ static void answer_stored(struct exchange *x, struct cache_state *st, bool stale
 	forward(x, st);
 }
 
-/* Served stale while another request refreshes it (stale-while-revalidate). */
+/* Served stale while another request refreshes it (stale-while-revalidate
+ * of N: up to N seconds past its freshness; without it, never). */
 static bool stale_while_refreshing(const struct cache_meta *m)
 {
 	return !(m->flags & (META_MUST_REVALIDATE | META_NO_CACHE)) &&
-	       cache_meta_staleness(m, cache_now()) <= (int64_t)m->stale_while_revalidate;
+	       cache_meta_staleness(m, cache_now()) < (int64_t)m->stale_while_revalidate;
 }
 
 /* A stored answer that needs the server's word: revalidate it, unless

@@ -258,7 +258,7 @@ static bool may_serve_stale_on_error(const struct exchange *x, const struct cach
 
 	return st->have_stored && (x->own_answer || x->resp.status >= 500) &&
 	       !(m->flags & (META_MUST_REVALIDATE | META_NO_CACHE)) &&
-	       cache_meta_staleness(m, cache_now()) <= (int64_t)m->stale_if_error;
+	       cache_meta_staleness(m, cache_now()) < (int64_t)m->stale_if_error;
 }
 
 static bool answer_stale(struct exchange *x, struct cache_state *st)
