@@ -54,6 +54,18 @@ static inline void store_be64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
+/* The value of hexadecimal digit c, or -1. */
+static inline int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Case-insensitive comparison of a slice with a lower-case C string. */
 static inline bool slice_ieq(struct slice s, const char *lower)
 {

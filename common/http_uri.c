@@ -18,17 +18,6 @@ bool http_uri_needs_normalizing(struct slice path)
 	return false;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode %XX into out; its length, or -1 for a bad escape or a NUL. A
  * decoded "/" separates segments, as nginx reads it. */
 static long decode(struct slice path, char *out)

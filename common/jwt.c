@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
+#include "base64.h"
 #include "core.h"
 #include "jwt.h"
 
@@ -166,7 +167,7 @@ static const char *read_header(const char *b64, size_t len, enum jwt_alg *alg, c
 	size_t at;
 	int a, k;
 
-	n = base64url_decode(b64, len, (uint8_t *)text, sizeof(text));
+	n = base64_decode(b64, len, BASE64_URL, (uint8_t *)text, sizeof(text));
 	if (n < 0)
 		return "malformed";
 	if (json_parse(text, (size_t)n, t, ARRAY_LEN(t), &why, &at) < 0 ||
@@ -260,9 +261,10 @@ const char *jwt_verify(const char *token, size_t len, const struct jwt_policy *p
 		return "malformed";
 	if ((why = read_header(token, (size_t)(dot1 - token), &alg, kid)) != NULL)
 		return why;
-	slen = base64url_decode(dot2 + 1, (size_t)(token + len - dot2 - 1), sig, sizeof(sig));
-	n = base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), (uint8_t *)c->text,
-			     sizeof(c->text));
+	slen = base64_decode(dot2 + 1, (size_t)(token + len - dot2 - 1), BASE64_URL, sig,
+			     sizeof(sig));
+	n = base64_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), BASE64_URL, (uint8_t *)c->text,
+			  sizeof(c->text));
 	if (slen <= 0 || n < 0)
 		return "malformed";
 	if (!p->signature_known &&

@@ -1,5 +1,5 @@
 /*
- * jwt_json.c: strict JSON into a flat token array, and base64url.
+ * jwt_json.c: strict JSON into a flat token array.
  *
  * A recursive descent bounded by JSON_MAX_DEPTH: a JWT is made by
  * whoever sends it, so neither its nesting nor its size may cost more
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "jwt_json.h"
 
 struct parser {
@@ -40,17 +41,6 @@ static int new_tok(struct parser *p, enum json_type type)
 		return fail(p, "too many values");
 	p->t[p->n] = (struct json_tok){ .type = (uint8_t)type, .start = (uint32_t)p->pos };
 	return (int)p->n++;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Four hex digits at s (room checked by the caller), or -1. */
@@ -477,46 +467,4 @@ double json_number(const char *text, const struct json_tok *t)
 	memcpy(copy, text + t->start, t->len);	/* at most 64, as parsed */
 	copy[t->len] = '\0';
 	return strtod(copy, NULL);
-}
-
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-ssize_t base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t i, n = 0;
-	int v;
-
-	if (len % 4 == 1)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if ((v = b64url_value((unsigned char)in[i])) < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n == cap)
-				return -1;
-			out[n++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		return -1;	/* the last character's unused bits */
-	return (ssize_t)n;
 }

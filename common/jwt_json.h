@@ -1,6 +1,5 @@
 /*
- * jwt_json.h: the strict JSON reader of JWTs and JWK sets (RFC 8259),
- * and base64url without padding (RFC 7515 section 2).
+ * jwt_json.h: the strict JSON reader of JWTs and JWK sets (RFC 8259).
  *
  * Owns: a parse of a whole document into a flat array of tokens the
  * caller gives (nothing is allocated): values point into the text, and
@@ -57,17 +56,5 @@ bool json_string_is(const char *text, const struct json_tok *t, const char *s);
 
 /* Number token t as a double. */
 double json_number(const char *text, const struct json_tok *t);
-
-/* base64url without padding into out[cap]; the length decoded, or -1
- * for a byte outside the alphabet, padding, a length no encoding has, or
- * unused bits that are not zero (so every value has one encoding only),
- * or when out is too small. */
-ssize_t base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap);
-
-/* The decoded length of len base64url characters (an upper bound). */
-static inline size_t base64url_decoded_max(size_t len)
-{
-	return len / 4 * 3 + 2;
-}
 
 #endif

@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "base64.h"
 #include "core.h"
 #include "jwt.h"
 
@@ -256,7 +257,7 @@ static ssize_t jwk_bytes(const struct jwk *j, const char *name, uint8_t *out, si
 
 	if (m < 0 || j->t[m].type != JSON_STRING || j->t[m].escaped)
 		return fail(err, j->line, "its \"%s\" is missing or not a string", name);
-	n = base64url_decode(j->text + j->t[m].start, j->t[m].len, out, cap);
+	n = base64_decode(j->text + j->t[m].start, j->t[m].len, BASE64_URL, out, cap);
 	if (n <= 0)
 		return fail(err, j->line, "its \"%s\" is not base64url without padding, or too "
 			    "long", name);

@@ -1,5 +1,5 @@
 /*
- * test_jwt.c: the strict JSON reader and base64url of JWTs (jwt_json.c),
+ * test_jwt.c: the strict JSON reader of JWTs (jwt_json.c),
  * and what jwt.c checks that needs no public key: the token's form, its
  * header, HMAC signatures, kid, and the claims. Signatures with public
  * keys are tested end to end in t/auth_jwt.t, with keys made by openssl.
@@ -91,24 +91,6 @@ static void test_json_refuses(void)
 	ok(why != NULL && strcmp(why, "too many values") == 0, "... says so");
 	is_int(json_parse("{\"a\":1,\"a\":2}", 13, t, 64, &why, &at), -1, "a key twice");
 	ok(strcmp(why, "a key twice in one object") == 0, "... says so");
-}
-
-static void test_base64url(void)
-{
-	uint8_t out[8];
-
-	is_int(base64url_decode("", 0, out, sizeof(out)), 0, "empty");
-	is_int(base64url_decode("Zg", 2, out, sizeof(out)), 1, "Zg: one byte");
-	ok(out[0] == 'f', "... f");
-	is_int(base64url_decode("Zm9v", 4, out, sizeof(out)), 3, "Zm9v: foo");
-	ok(memcmp(out, "foo", 3) == 0, "... right");
-	is_int(base64url_decode("-_8", 3, out, sizeof(out)), 2, "'-' and '_' are 62 and 63");
-	ok(out[0] == 0xfb && out[1] == 0xff, "... right");
-	is_int(base64url_decode("Zh", 2, out, sizeof(out)), -1, "unused bits not zero");
-	is_int(base64url_decode("Zg==", 4, out, sizeof(out)), -1, "padding");
-	is_int(base64url_decode("Z", 1, out, sizeof(out)), -1, "a length no encoding has");
-	is_int(base64url_decode("+/8", 3, out, sizeof(out)), -1, "base64's '+' and '/'");
-	is_int(base64url_decode("Zm9v", 4, out, 2), -1, "no room");
 }
 
 /* ---- tokens ---- */
@@ -269,7 +251,6 @@ int main(void)
 {
 	test_json_accepts();
 	test_json_refuses();
-	test_base64url();
 	test_tokens();
 	return done_testing();
 }

@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "auth_cache.h"
+#include "base64.h"
 #include "event.h"
 #include "htpasswd.h"
 #include "log.h"
@@ -44,53 +45,11 @@ struct credentials {
 	const char *password;			/* NUL-terminated, in text */
 };
 
-static int base64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Base64 with its padding (RFC 4648, 4), strictly: a length that is a
- * multiple of 4, "=" only at the end, no bits left over. The length
- * decoded into out, or -1. */
-static long base64_decode(const char *in, size_t len, char *out)
-{
-	size_t i;
-	long n = 0;
-
-	if (len == 0 || len % 4 != 0)
-		return -1;
-	for (i = 0; i < len; i += 4) {
-		bool last = i + 4 == len;
-		int a = base64_value(in[i]), b = base64_value(in[i + 1]), c, d;
-
-		if (a < 0 || b < 0)
-			return -1;
-		out[n++] = (char)(a << 2 | b >> 4);
-		if (last && in[i + 2] == '=' && in[i + 3] == '=')
-			return (b & 15) == 0 ? n : -1;
-		if ((c = base64_value(in[i + 2])) < 0)
-			return -1;
-		out[n++] = (char)((b & 15) << 4 | c >> 2);
-		if (last && in[i + 3] == '=')
-			return (c & 3) == 0 ? n : -1;
-		if ((d = base64_value(in[i + 3])) < 0)
-			return -1;
-		out[n++] = (char)((c & 3) << 6 | d);
-	}
-	return n;
-}
-
 /* The field's value as credentials; why it is not, for the log. */
 static const char *parse_credentials(struct slice v, struct credentials *cr)
 {
 	const char *p = v.p + 5, *end = v.p + v.len, *colon;
-	long n, i;
+	ssize_t n, i;
 
 	if (v.len < 6 || strncasecmp(v.p, "basic", 5) != 0 || *p != ' ')
 		return "not Basic credentials";
@@ -98,7 +57,8 @@ static const char *parse_credentials(struct slice v, struct credentials *cr)
 		p++;
 	if ((size_t)(end - p) > BASE64_MAX)
 		return "credentials longer than 1024 bytes";
-	if ((n = base64_decode(p, (size_t)(end - p), cr->text)) < 0)
+	if ((n = base64_decode(p, (size_t)(end - p), BASE64_PADDED, (uint8_t *)cr->text,
+			       sizeof(cr->text) - 1)) <= 0)
 		return "credentials not in base64";
 	if (n > CREDENTIALS_MAX)
 		return "credentials longer than 1024 bytes";
