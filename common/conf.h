@@ -384,9 +384,12 @@ struct conf_auth_request {
 	struct conf_auth_names *set;	/* fields copied from a 2xx answer
 					 * into the request; NULL: none */
 	unsigned cache_time;		/* ms a decision is kept; 0: not */
-	struct conf_expr *cache_key;	/* NULL: the values of headers */
+	struct conf_expr *cache_key;	/* NULL: the whole question asked */
 	char *user;			/* the answer's field naming the user
 					 * ($remote_user); NULL: none */
+	uint8_t tag[32];		/* random, made when the upstream is
+					 * named: a reload's decisions are its
+					 * own in the auth cache */
 };
 
 struct conf_filter;

@@ -258,12 +258,19 @@ static const char *written(struct loader *ld, cfg_t *sec)
 	return NULL;
 }
 
-/* A realm written needs a file of users, its own or its site's. */
+/* A realm written needs a file of users, its own or its site's; a file
+ * written without a realm would ask nothing, which its writer cannot
+ * mean. */
 static void check_users(struct loader *ld, cfg_t *sec, const struct conf_auth_basic *ab)
 {
 	if (ab->realm != NULL && ab->user_file == NULL)
 		ld_error(ld, ld_opt_line(ld, sec, "auth_basic"), "auth_basic \"%s\" needs "
 			 "auth_basic_user_file, the file of its users", ab->realm);
+	else if (ab->realm == NULL && ld_opt_written(ld, sec, "auth_basic_user_file") &&
+		 !ld_opt_written(ld, sec, "auth_basic"))
+		ld_error(ld, ld_opt_line(ld, sec, "auth_basic_user_file"), "auth_basic_user_file "
+			 "without auth_basic: write the realm that asks for the users (or "
+			 "auth_basic = \"off\" on a route)");
 }
 
 void conf_site_auth_basic_check(struct loader *ld, cfg_t *sec, const struct conf_site *site)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/rand.h>
+
 #include "conf_loader.h"
 #include "conf_parts.h"
 #include "http_parse.h"
@@ -38,6 +40,29 @@ static bool framing_field(const char *name)
 	return false;
 }
 
+/* Fields that never go upstream from the request as it stands: the
+ * forwarding ones portico writes itself, and names with '_' (which a
+ * server may read as another name). A copy into one would never arrive. */
+static bool never_passed(const char *name)
+{
+	static const char *const names[] = {
+		"x-forwarded-for", "x-real-ip", "x-forwarded-proto", "forwarded",
+	};
+	unsigned i;
+
+	for (i = 0; i < ARRAY_LEN(names); i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return true;
+	return strchr(name, '_') != NULL;
+}
+
+/* The settings whose upstream field is f. */
+static struct conf_auth_request *request_of(const struct conf_upstream **f)
+{
+	return (struct conf_auth_request *)(void *)((char *)f -
+						    offsetof(struct conf_auth_request, upstream));
+}
+
 static void read_upstream(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj,
 			  struct conf *c)
 {
@@ -53,6 +78,8 @@ static void read_upstream(struct loader *ld, cfg_t *sec, const struct conf_optio
 	if ((*field = ld_named(ld, CS_UPSTREAM, name)) == NULL)
 		ld_error(ld, ld_opt_line(ld, sec, o->name), "auth_request: unknown upstream \"%s\" "
 			 "(an upstream \"%s\" { ... } section makes one)", name, name);
+	else if (RAND_bytes(request_of(field)->tag, sizeof(request_of(field)->tag)) != 1)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "auth_request: no random bytes");
 }
 
 static void dump_upstream(FILE *out, const struct conf_option *o, const void *obj,
@@ -150,6 +177,12 @@ static void read_names(struct loader *ld, cfg_t *sec, const struct conf_option *
 		if (set && framing_field(s)) {
 			ld_error(ld, line, "%s: \"%s\" frames the request and cannot be copied from "
 				 "the auth server's answer", o->name, s);
+			continue;
+		}
+		if (set && never_passed(s)) {
+			ld_error(ld, line, "%s: \"%s\" never goes upstream from a request (portico "
+				 "writes the forwarding fields itself, and drops names with '_')",
+				 o->name, s);
 			continue;
 		}
 		if ((l->names[l->n] = ld_strdup(ld, s)) == NULL)

@@ -400,14 +400,25 @@ const struct conf_option conf_route_jwt_options[] = {
 
 /* ---- reading, writing back, freeing ---- */
 
-/* A realm needs keys; said where auth_jwt is written, once. */
+/* A realm needs keys; said where auth_jwt is written, once. Keys
+ * written without a realm would ask nothing, which their writer cannot
+ * mean. */
 static void check_keys(struct loader *ld, cfg_t *sec, const struct conf_jwt *j)
 {
+	static const char *const files[] = { "auth_jwt_key_file", "auth_jwt_secret_file" };
+	unsigned i;
+
 	/* files that hold none were refused already */
 	if (j->realm != NULL && j->public_keys == NULL && j->secrets == NULL &&
 	    ld_opt_written(ld, sec, "auth_jwt"))
 		ld_error(ld, ld_opt_line(ld, sec, "auth_jwt"), "auth_jwt \"%s\" has no key: write "
 			 "auth_jwt_key_file or auth_jwt_secret_file", j->realm);
+	for (i = 0; i < ARRAY_LEN(files); i++)
+		if (j->realm == NULL && !ld_opt_written(ld, sec, "auth_jwt") &&
+		    ld_opt_written(ld, sec, files[i]))
+			ld_error(ld, ld_opt_line(ld, sec, files[i]), "%s without auth_jwt: write "
+				 "the realm that asks for a token (or auth_jwt = \"off\" on a "
+				 "route)", files[i]);
 }
 
 void conf_site_jwt_read(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site)

@@ -183,8 +183,9 @@ struct htpasswd *htpasswd_new(void)
 	return h;
 }
 
-/* The name as $remote_user has it: printable ASCII without spaces, the
- * other bytes written \xHH. NULL when out of memory. */
+/* The name as $remote_user has it: printable ASCII without spaces but
+ * '\', the other bytes written \xHH (so that two names never read
+ * alike). NULL when out of memory. */
 static char *log_name_of(const char *user, size_t len)
 {
 	char *out = malloc(len * 4 + 1), *p = out;
@@ -195,7 +196,7 @@ static char *log_name_of(const char *user, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)user[i];
 
-		if (c > ' ' && c < 0x7f) {
+		if (c > ' ' && c < 0x7f && c != '\\') {
 			*p++ = (char)c;
 		} else {
 			*p++ = '\\';

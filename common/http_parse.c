@@ -886,6 +886,24 @@ struct slice http_header_value(const struct http_message *msg, const char *name)
 	return (struct slice){ NULL, 0 };
 }
 
+struct slice http_singleton_value(const struct http_message *msg, const char *name,
+				  bool *repeated)
+{
+	struct slice v = { NULL, 0 };
+	unsigned i;
+
+	*repeated = false;
+	for (i = 0; i < msg->nheaders; i++) {
+		if (!slice_ieq(msg->headers[i].name, name))
+			continue;
+		if (v.p != NULL)
+			*repeated = true;
+		else
+			v = msg->headers[i].value;
+	}
+	return v;
+}
+
 bool http_keep_alive(const struct http_message *msg)
 {
 	if (msg->framing == HTTP_BODY_EOF)

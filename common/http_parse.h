@@ -166,6 +166,11 @@ bool http_keep_alive(const struct http_message *msg);
  * slice with p == NULL when there is none. */
 struct slice http_header_value(const struct http_message *msg, const char *name);
 
+/* The same for a field that may be written once only (Authorization):
+ * *repeated when msg has it more than once. */
+struct slice http_singleton_value(const struct http_message *msg, const char *name,
+				  bool *repeated);
+
 /* Incremental decoder of the chunked transfer coding. */
 struct http_chunked {
 	int state;		/* private */

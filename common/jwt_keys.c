@@ -319,7 +319,7 @@ static EVP_PKEY *jwk_ec(const struct jwk *j, struct jwt_load_error *err)
 	size_t half = p256 ? 32 : 48;
 	uint8_t point[1 + 2 * 48];
 	EVP_PKEY *pkey = NULL;
-	EVP_PKEY_CTX *check;
+	EVP_PKEY_CTX *check = NULL;
 	OSSL_PARAM_BLD *b;
 
 	if (!p256 && !p384)
@@ -341,8 +341,7 @@ static EVP_PKEY *jwk_ec(const struct jwk *j, struct jwt_load_error *err)
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
 	}
-	if (pkey != NULL)
-		EVP_PKEY_CTX_free(check);
+	EVP_PKEY_CTX_free(check);
 	if (pkey == NULL)
 		fail(err, j->line, "OpenSSL refuses this EC key (a point not on the curve?)");
 	return pkey;

@@ -278,6 +278,11 @@ site t {
 	auth_basic_cache_time = "soon"
 	route "/" { upstream = "app" }
 }
+site u {
+	hosts = {"u.test"}
+	auth_basic_user_file = "users"
+	route "/" { upstream = "app" }
+}
 EOF
 ($rc, $out, $err) = $bad->run('-t');
 isnt($rc, 0, 'bad entries and options: refused');
@@ -304,5 +309,7 @@ like($err, qr{^portico: \Q$tmp\E/portico\.conf:13: auth_basic "no file" needs au
      'a realm without users');
 like($err, qr{^portico: \Q$tmp\E/portico\.conf:14: auth_basic_cache_time: bad duration "soon"}m,
      'a bad cache time');
+like($err, qr{^portico: \Q$tmp\E/portico\.conf:19: auth_basic_user_file without auth_basic}m,
+     'users without a realm, which would ask nothing');
 
 done_testing;

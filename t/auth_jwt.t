@@ -316,6 +316,15 @@ is(reached('/cookie/x')->{header}{'x-user'}, 'carol', '... as its sub');
 is(get('/cookie/y', $good)->{status}, 401, '... and Authorization is not read there');
 is(get('/public/x')->{status}, 200, 'a route with auth = off: open without a token');
 is(get('/nojwt/x')->{status}, 200, 'a route with auth_jwt = "off": open too');
+for my $path ('/public/forged', '/nojwt/forged') {
+	get($path, undef, 'X-User' => 'admin');
+	ok(reached($path) && !exists reached($path)->{header}{'x-user'},
+	   "$path: a client's X-User is dropped where no token is asked too");
+}
+$r = get('/twice', undef, Authorization => "Bearer $good",
+	 Authorization => 'Bearer ' . jwt('HS256', $secret, claims('admin')));
+is($r->{status}, 400, 'two Authorization fields: 400, neither verified');
+ok(!reached('/twice'), '... and nothing reached the server');
 
 # ---- the signature cache ----
 # A token verified in one worker is known good in the other: only its
@@ -402,6 +411,11 @@ site t {
 	auth_jwt = "nokeys"
 	route "/" { upstream = "app" }
 }
+site u {
+	hosts = {"u.test"}
+	auth_jwt_key_file = {"rsa.pub"}
+	route "/" { upstream = "app" }
+}
 EOF
 ($rc, $out, $err) = $badconf->run('-t');
 isnt($rc, 0, 'bad JWT options: refused');
@@ -423,6 +437,8 @@ like($err, qr{^portico: \Q$tmp\E/portico\.conf:7: route "/": auth_jwt on a route
 like($err, qr{^portico: \Q$tmp\E/portico\.conf:8: auth_jwt: "bad \\?" realm"}m, 'a realm with a quote');
 like($err, qr{^portico: \Q$tmp\E/portico\.conf:12: auth_jwt "nokeys" has no key}m,
      'a realm without keys');
+like($err, qr{^portico: \Q$tmp\E/portico\.conf:17: auth_jwt_key_file without auth_jwt}m,
+     'keys without a realm, which would ask nothing');
 
 $badconf->write_file('portico.conf', <<"EOF");
 listen http { address = "127.0.0.1:1" }

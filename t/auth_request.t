@@ -104,6 +104,16 @@ is($q->{header}{authorization}, 'Bearer ok-alice', '... the client\'s Authorizat
 ok(!exists $q->{header}{'x-other'}, '... and not the fields it was not told to pass');
 is($q->{body_length} // 0, 0, '... and no body');
 
+# A client's value in auth_request_uri is one component: it adds no
+# parameter of its own.
+$r = http_get($port, '/x%26group=admins%3Fa/echo', bearer('ok-alice'));
+is(asked()->[-1]{target}, '/check/x%26group%3Dadmins%3Fa/echo/auth',
+   'auth_request_uri: a variable\'s "&", "=" and "?" are encoded');
+
+$r = http_get($port, '/echo', headers => ['Authorization' => 'Bearer ok-alice',
+					  'Authorization' => 'Bearer ok-admin']);
+is($r->{status}, 400, 'two Authorization fields: 400, neither asked about');
+
 $r = http_get($port, '/keys/echo', headers => ['X-Api-Key' => 'k1', 'Cookie' => 'session=ok-bob']);
 $q = asked()->[-1];
 is($q->{header}{'x-api-key'}, 'k1', 'a route\'s auth_request_headers pass its fields');
@@ -214,33 +224,40 @@ sub asked_for { scalar grep { $_->{target} eq $_[0] } $auth->requests }
 my @users;
 for my $i (1 .. 6) {
 	$c = Test::Portico::Client->new($port);	# a new connection: either worker
-	my $g = $c->get("/cached/$i/echo", bearer('ok-kim'));
+	my $g = $c->get("/cached/same/echo", bearer('ok-kim'));
 	push @users, $g && $g->{status} == 200 ? echo($g)->{header}{'x-user'} : 'none';
 	$c->close;
 }
 is("@users", 'kim kim kim kim kim kim', 'with a cache time, every request gets the decision');
 is(asked_for('/cached/auth'), 1, '... which the auth server made once for them all');
-$r = http_get($port, '/cached/x/echo', bearer('ok-lee'));
+$r = http_get($port, '/cached/same/echo', bearer('ok-lee'));
 is(echo($r)->{header}{'x-user'}, 'lee', 'other credentials: a decision of their own');
 is(asked_for('/cached/auth'), 2, '... asked of the auth server');
-$r = http_get($port, '/cached/x/echo', bearer('ok-kim', ['X-User' => 'forged']));
+$r = http_get($port, '/cached/same/echo', bearer('ok-kim', ['X-User' => 'forged']));
 is(echo($r)->{header}{'x-user'}, 'kim', 'a kept decision drops a forged X-User too');
-@got = map { http_get($port, "/cached/$_", bearer('forbidden')) } 1 .. 3;
+is(asked_for('/cached/auth'), 2, '... and was not asked again');
+$r = http_get($port, '/cached/other/echo', bearer('ok-kim'));
+is(asked_for('/cached/auth'), 3,
+   'the same credentials for another target: another question, asked (the server decides by '
+   . 'what was asked, not by who asks alone)');
+is(($auth->requests)[-1]{header}{'x-forwarded-uri'}, '/cached/other/echo', '... of that target');
+@got = map { http_get($port, "/cached/f", bearer('forbidden')) } 1 .. 3;
 is(join(' ', map { "$_->{status}:$_->{body}" } @got),
     join(' ', ("403:forbidden by auth\n") x 3), 'a refusal is kept, with its body');
-@got = map { http_get($port, "/cached/$_", bearer('login')) } 1 .. 2;
+is(asked_for('/cached/auth'), 4, '... asked once');
+@got = map { http_get($port, "/cached/l", bearer('login')) } 1 .. 2;
 is(join(' ', map { $_->{header}{location} } @got),
-    'http://login.example/?rd=/cached/1 http://login.example/?rd=/cached/1',
-    '... a redirect with its Location (as the first request got it)');
-is(asked_for('/cached/auth'), 4, '... each asked once');
+    'http://login.example/?rd=/cached/l http://login.example/?rd=/cached/l',
+    'a redirect with its Location ...');
+is(asked_for('/cached/auth'), 6, '... that sets a cookie is never kept: one client\'s login');
 http_get($port, '/cached/y', bearer('broken')) for 1 .. 2;
-is(asked_for('/cached/auth'), 6, 'a failure is never kept');
+is(asked_for('/cached/auth'), 8, 'a failure is never kept');
 $r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-ned']));
 $r = http_get($port, '/bykey/echo', bearer('ok-max', ['Cookie' => 'session=ok-oz']));
 is(echo($r)->{header}{'x-user'}, 'max', 'auth_request_cache_key names the decision');
 is(asked_for('/bykey/auth'), 1, '... so fields outside it do not make another');
 my $counts = ($p->status_doc // {})->{auth_request} // {};
-is($counts->{cache_hits}, 10, 'the status page counts the decisions found in the cache');
+is($counts->{cache_hits}, 9, 'the status page counts the decisions found in the cache');
 cmp_ok($counts->{asked}, '>=', scalar(@{ asked() }), '... the subrequests sent');
 cmp_ok($counts->{refused}, '>=', 10, '... the requests refused');
 cmp_ok($counts->{failed}, '>=', 6, '... and those that failed');
@@ -256,6 +273,11 @@ is($r->{status}, 200, 'auth = off: the route is open');
 $r = http_get($port, '/plain/page');
 is($r->{status}, 200, 'auth_request = "off" on a route: open too');
 is(scalar @{ asked() }, $n, '... and the auth server was not asked');
+for my $path ('/public/echo', '/plain/echo') {
+	$r = http_get($port, $path, headers => ['X-User' => 'admin']);
+	ok(!exists echo($r)->{header}{'x-user'},
+	   "$path: a client's X-User is dropped where no auth server is asked too");
+}
 
 # ---- configuration ----
 my $bad = Test::Portico->new(conf => <<'EOF');
@@ -278,6 +300,10 @@ site main {
 		auth_request_uri = "verify"
 		auth_request_cache_time = "10s"
 	}
+	route "/fwd/" {
+		upstream = "app"
+		auth_request_set = {"X-Real-IP", "X_User"}
+	}
 }
 EOF
 my ($rc, undef, $err) = $bad->run('-t');
@@ -288,6 +314,10 @@ like($err, qr/portico\.conf:12: route "\/open\/": auth_request_uri has no effect
     'an auth_request option on a route with auth = off is an error');
 like($err, qr/portico\.conf:16: auth_request_set: "Content-Length" frames the request/,
     'a framing field cannot be copied from the answer');
+like($err, qr/portico\.conf:22: auth_request_set: "X-Real-IP" never goes upstream/,
+    'a forwarding field cannot be copied: portico writes it');
+like($err, qr/portico\.conf:22: auth_request_set: "X_User" never goes upstream/,
+    '... nor a name with "_"');
 like($err, qr/portico\.conf:17: auth_request_uri: "verify" must start with "\/"/,
     'auth_request_uri must be a path');
 like($err, qr/portico\.conf:18: auth_request_cache_time: .*auth_cache_size is 0/,

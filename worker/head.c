@@ -172,7 +172,7 @@ static bool put_edited_fields(struct head_writer *w, const struct exchange *x,
 		if (w->overflow)
 			return host;
 		n = vars_expand_for_head(&l->e[i].value, &src, w->p, (size_t)(w->end - w->p),
-					 false);
+					 VAR_IN_FIELD);
 		if (n > (size_t)(w->end - w->p)) {
 			w->overflow = true;
 			return host;

@@ -148,17 +148,24 @@ static bool decoded_path(const struct conf_key_part *kp)
 	return kp->var == KEY_URI || kp->var == KEY_CAPTURE;
 }
 
-static bool needs_escape(unsigned char c, bool target, bool decoded)
+static bool unreserved(unsigned char c)
 {
-	if (!target)
+	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+static bool needs_escape(unsigned char c, enum var_escape where, bool literal, bool decoded)
+{
+	if (where == VAR_IN_FIELD)
 		return (c < ' ' && c != '\t') || c == 0x7f;
 	if (c <= ' ' || c == 0x7f)
 		return true;
+	if (where == VAR_IN_COMPONENT && !literal)
+		return !unreserved(c);
 	return decoded && (c == '%' || c == '?' || c == '#' || c > 0x7e);
 }
 
 size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *src,
-			    char *out, size_t cap, bool target)
+			    char *out, size_t cap, enum var_escape where)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = 0, i;
@@ -174,7 +181,7 @@ size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *
 
 			if (lower)
 				c = (unsigned char)tolower(c);
-			if (!needs_escape(c, target, decoded)) {
+			if (!needs_escape(c, where, e->parts[k].var == KEY_TEXT, decoded)) {
 				if (n + 1 > cap)
 					return cap + 1;
 				out[n++] = (char)c;

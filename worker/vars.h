@@ -54,15 +54,25 @@ static inline bool var_lower(const struct conf_key_part *kp)
 size_t vars_expand(const struct conf_expr *e, const struct var_source *src, char *out,
 		   size_t cap);
 
-/* The same for a value that goes into a message head (a field value, or
- * with target a request target or a Location): the bytes a head cannot
- * carry as they are (control characters but tab in a field; in a target
- * tab and space too) are written as %XX. $uri and the captures are
+/* Where an expanded value goes in a message head. */
+enum var_escape {
+	VAR_IN_FIELD,			/* a field's value */
+	VAR_IN_TARGET,			/* a request target, or a Location */
+	VAR_IN_COMPONENT		/* a target whose variables' values are
+					 * each one query or path component */
+};
+
+/* The same for a value that goes into a message head: the bytes a head
+ * cannot carry as they are (control characters but tab in a field; in a
+ * target tab and space too) are written as %XX. $uri and the captures are
  * decoded from the client's %XX, so they may hold any byte but NUL: in a
  * target, their '%', '?', '#' and bytes above 0x7e are encoded again
  * (as nginx's rewrite does), so that the server reads the path portico
- * routed and checked, not a second decoding of it nor a query of it. */
+ * routed and checked, not a second decoding of it nor a query of it. In
+ * VAR_IN_COMPONENT every byte of a variable's value but letters, digits,
+ * "-._~" and '/' is encoded, so that no client's value adds a parameter
+ * ("&", "=", ";", "?") to a query the operator wrote. */
 size_t vars_expand_for_head(const struct conf_expr *e, const struct var_source *src,
-			    char *out, size_t cap, bool target);
+			    char *out, size_t cap, enum var_escape where);
 
 #endif

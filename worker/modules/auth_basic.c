@@ -73,24 +73,6 @@ static const char *parse_credentials(struct slice v, struct credentials *cr)
 	return NULL;
 }
 
-/* The request's Authorization field (p NULL: none); *twice when it has
- * more than one. */
-static struct slice authorization(const struct exchange *x, bool *twice)
-{
-	struct slice v = { NULL, 0 };
-	unsigned i;
-
-	*twice = false;
-	for (i = 0; i < x->req.nheaders; i++) {
-		if (!slice_ieq(x->req.headers[i].name, "authorization"))
-			continue;
-		if (v.p != NULL)
-			*twice = true;
-		v = x->req.headers[i].value;
-	}
-	return v;
-}
-
 /* A client's user name for the log: printable ASCII but '"' and '\' as
  * it is, every other byte \xHH; at most LOGGED_USER_MAX bytes of it. */
 static const char *loggable(const char *s, size_t len, char out[LOGGED_USER_MAX * 4 + 4])
@@ -199,7 +181,7 @@ static int check(struct exchange *x)
 	if (x->route == NULL || !x->route->auth || x->route->auth_basic.realm == NULL)
 		return P_OK;
 	ab = &x->route->auth_basic;
-	v = authorization(x, &twice);
+	v = http_singleton_value(&x->req, "authorization", &twice);
 	if (twice) {
 		exchange_log(x, LL_WARN, 0, "auth_basic: refused: more than one Authorization "
 			     "field");

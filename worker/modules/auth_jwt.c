@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "jwt.h"
+#include "log.h"
 #include "modules/auth_jwt.h"
 
 /* The access log's and the error log's word for each refusal. */
@@ -53,25 +54,18 @@ static int refuse(struct exchange *x, const struct conf_jwt *j, const char *why)
 
 /* The Authorization field's Bearer token (RFC 6750 2.1), or an empty
  * slice: none, or another scheme. */
-static struct slice bearer_token(const struct http_message *req)
+static struct slice bearer_token(struct slice v)
 {
-	unsigned i;
-
-	for (i = 0; i < req->nheaders; i++) {
-		struct slice v = req->headers[i].value;
-
-		if (!slice_ieq(req->headers[i].name, "authorization") || v.len < 7 ||
-		    !slice_ieq((struct slice){ v.p, 6 }, "bearer") ||
-		    (v.p[6] != ' ' && v.p[6] != '\t'))
-			continue;
-		return slice_trim((struct slice){ v.p + 7, v.len - 7 });
-	}
-	return (struct slice){ NULL, 0 };
+	if (v.len < 7 || !slice_ieq((struct slice){ v.p, 6 }, "bearer") ||
+	    (v.p[6] != ' ' && v.p[6] != '\t'))
+		return (struct slice){ NULL, 0 };
+	return slice_trim((struct slice){ v.p + 7, v.len - 7 });
 }
 
 /* The token the route names; its length, 0 for none; JWT_MAX_TOKEN + 1
  * when it is too long to be one. */
-static size_t find_token(const struct exchange *x, const struct conf_jwt *j, char *out)
+static size_t find_token(const struct exchange *x, const struct conf_jwt *j,
+			 struct slice authorization, char *out)
 {
 	struct var_source src;
 	struct slice b;
@@ -80,7 +74,7 @@ static size_t find_token(const struct exchange *x, const struct conf_jwt *j, cha
 		src = exchange_vars(x);
 		return vars_expand(&j->token, &src, out, JWT_MAX_TOKEN);
 	}
-	b = bearer_token(&x->req);
+	b = bearer_token(authorization);
 	if (b.len == 0 || b.len > JWT_MAX_TOKEN)
 		return b.len == 0 ? 0 : JWT_MAX_TOKEN + 1;
 	memcpy(out, b.p, b.len);
@@ -143,19 +137,28 @@ static bool claim_field(const struct conf_jwt_claims *l, struct slice name)
 	return false;
 }
 
-/* The client's fields of the claims' names out, whether the token has
- * those claims or not; then the claims it has in. */
-static void pass_claims(struct exchange *x, const struct conf_jwt_claims *l,
-			const struct jwt_claims *c)
+/* The client's fields of the claims' names out, whether the route asks
+ * for a token or not (a route with auth = off, or auth_jwt = "off",
+ * keeps its site's list): nobody but a verified token names them. */
+static void drop_forged(struct exchange *x, const struct conf_jwt_claims *l)
 {
 	struct http_message *r = &x->req;
 	unsigned i, n = 0;
-	int v;
 
 	for (i = 0; i < r->nheaders; i++)
 		if (!claim_field(l, r->headers[i].name))
 			r->headers[n++] = r->headers[i];
 	r->nheaders = n;
+}
+
+/* The claims the token has, as fields. */
+static void pass_claims(struct exchange *x, const struct conf_jwt_claims *l,
+			const struct jwt_claims *c)
+{
+	struct http_message *r = &x->req;
+	unsigned i;
+	int v;
+
 	for (i = 0; i < l->n; i++) {
 		struct slice value;
 
@@ -236,14 +239,26 @@ static int check_jwt(struct exchange *x)
 	uint8_t key[AUTH_CACHE_KEY_MAX];
 	const struct conf_jwt *j;
 	struct jwt_policy p;
+	struct slice authorization;
 	const char *why;
-	bool cached;
+	bool cached, repeated;
 	size_t n;
 
-	if (x->route == NULL || !x->route->auth || x->route->jwt.realm == NULL)
+	if (x->route == NULL)
 		return P_OK;
 	j = &x->route->jwt;
-	if ((n = find_token(x, j, token)) == 0)
+	if (j->claim_headers != NULL)
+		drop_forged(x, j->claim_headers);
+	if (!x->route->auth || j->realm == NULL)
+		return P_OK;
+	/* Two would leave the server to choose the one it reads. */
+	authorization = http_singleton_value(&x->req, "authorization", &repeated);
+	if (repeated) {
+		exchange_log(x, LL_WARN, 0, "auth_jwt: refused: more than one Authorization field");
+		exchange_deny(x, 400, "auth_jwt", true);
+		return P_DONE;
+	}
+	if ((n = find_token(x, j, authorization, token)) == 0)
 		return refuse(x, j, "no_token");
 	p = (struct jwt_policy){
 		.public_keys = j->public_keys, .secrets = j->secrets,

@@ -152,6 +152,7 @@ static struct auth_request_state *state_new(struct exchange *x)
 	else if ((st = malloc(sizeof(*st))) == NULL)
 		return NULL;
 	memset(st, 0, offsetof(struct auth_request_state, resp));
+	st->keyed = false;
 	st->x = x;
 	st->conf = &x->route->auth_request;
 	if ((st->rec = buf_get()) == NULL) {
@@ -179,8 +180,10 @@ static void state_free(struct exchange *x)
 }
 
 /* The client's own fields of the names the auth server's answer sets
- * are removed from the request, whatever the answer: nobody but the
- * auth server says who the user is ($http_x_user included). */
+ * are removed from the request, whatever the answer, and on the routes
+ * that ask no forward authentication too (their site's list holds
+ * there): nobody but the auth server says who the user is ($http_x_user
+ * included). */
 static void drop_forged(struct exchange *x, const struct conf_auth_request *a)
 {
 	struct http_message *q = &x->req;
@@ -218,25 +221,27 @@ static bool put_expr(struct head_writer *w, const struct conf_expr *e,
 }
 
 /*
- * The decision's key: SHA-256 of what it was asked with and what it
- * gives back: the auth server's upstream and target, the fields copied
- * and the user's, and auth_request_cache_key's value (by default, the
- * values of the client's fields the auth server gets). Two routes that
- * ask the same server the same way share decisions; no credential is
- * kept in clear. False when the text does not fit scratch (not cached).
+ * The decision's key: SHA-256 of the settings' random tag (made as the
+ * configuration was read: a reload's decisions are its own), the auth
+ * server's upstream, the fields copied and the user's, and what the
+ * server is asked: by default the whole question (its target and every
+ * field the subrequest carries: the client's address, method, host and
+ * target among them, so that a decision is only ever reused for the very
+ * question it answered), or with auth_request_cache_key the target and
+ * that key's value, which the operator makes hold whatever the auth
+ * server decides by. No credential is kept in clear. False when the text
+ * does not fit scratch (not cached).
  */
 static bool make_key(struct auth_request_state *st, struct buf *scratch)
 {
-	const struct exchange *x = st->x;
 	const struct conf_auth_request *a = st->conf;
 	struct head_writer w = { scratch->start, scratch->end, false };
-	struct var_source src = exchange_vars(x);
+	struct var_source src;
 	unsigned i;
 
+	hw_put(&w, (const char *)a->tag, sizeof(a->tag));
 	hw_put_str(&w, a->upstream->name);
 	hw_put(&w, "", 1);
-	if (a->uri != NULL && !put_expr(&w, a->uri, &src))
-		return false;
 	for (i = 0; a->set != NULL && i < a->set->n; i++) {
 		hw_put_str(&w, a->set->names[i]);
 		hw_put(&w, ",", 1);
@@ -244,13 +249,14 @@ static bool make_key(struct auth_request_state *st, struct buf *scratch)
 	hw_put(&w, "", 1);
 	hw_put_str(&w, a->user != NULL ? a->user : "");
 	hw_put(&w, "", 1);
-	if (a->cache_key != NULL) {
+	if (a->cache_key == NULL) {
+		auth_subrequest_question(st, &w);
+	} else {
+		src = exchange_vars(st->x);
+		if (a->uri != NULL && !put_expr(&w, a->uri, &src))
+			return false;
 		if (!put_expr(&w, a->cache_key, &src))
 			return false;
-	} else {
-		for (i = 0; i < x->req.nheaders; i++)
-			if (auth_names_has(a->headers, x->req.headers[i].name))
-				hw_put_header(&w, &x->req.headers[i]);
 	}
 	if (w.overflow)
 		return false;
@@ -278,10 +284,12 @@ static bool cached_decision(struct auth_request_state *st)
 }
 
 /* Keep the decision for auth_request_cache_time; one whose record is
- * longer than the cache takes (a long body) is used this once. */
+ * longer than the cache takes (a long body) is used this once, and so is
+ * one that sets a cookie: a login's nonce or session is one client's. */
 static void keep_decision(struct auth_request_state *st)
 {
-	if (!st->keyed || st->rec_len > AUTH_CACHE_VALUE_MAX)
+	if (!st->keyed || st->rec_len > AUTH_CACHE_VALUE_MAX ||
+	    http_header_value(&st->resp, "set-cookie").p != NULL)
 		return;
 	auth_cache_put(st->x->ctx->auth_cache, AUTH_CACHE_REQUEST, st->key, sizeof(st->key),
 		       st->rec->start, st->rec_len, ev_now_us() / 1000 + st->conf->cache_time);
@@ -495,15 +503,29 @@ static int check(struct exchange *x)
 	const struct conf_route *rt = x->route;
 	struct auth_request_state *st = x->auth_req;
 
-	if (rt == NULL || !rt->auth || rt->auth_request.upstream == NULL)
+	bool repeated;
+
+	if (rt == NULL)
+		return P_OK;
+	if (st == NULL)
+		drop_forged(x, &rt->auth_request);
+	if (!rt->auth || rt->auth_request.upstream == NULL)
 		return P_OK;
 	if (st == NULL) {
+		/* Two would let the auth server and the application each read
+		 * another one. */
+		http_singleton_value(&x->req, "authorization", &repeated);
+		if (repeated) {
+			exchange_log(x, LL_WARN, 0, "auth_request: refused: more than one "
+				     "Authorization field");
+			exchange_deny(x, 400, "auth_request", true);
+			return P_DONE;
+		}
 		if ((st = state_new(x)) == NULL) {
 			exchange_log(x, LL_ERROR, ENOMEM, "auth_request: out of memory");
 			answer_500(x, TERM_RESOURCE);
 			return P_DONE;
 		}
-		drop_forged(x, st->conf);
 		if (cached_decision(st))
 			return apply_record(x);
 		return ask(x);

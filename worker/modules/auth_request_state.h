@@ -12,6 +12,7 @@
 
 #include "balance.h"
 #include "exchange.h"
+#include "head_writer.h"
 #include "upstream.h"
 
 /* The body of an answer that goes to the client; a longer one is not
@@ -75,6 +76,11 @@ static inline const struct conf_server *auth_server_of(const struct auth_request
 {
 	return &st->up->conf->servers[st->server];
 }
+
+/* What the auth server is asked about st's exchange, but where (Host)
+ * and how (Connection): the target, then the fields, as the subrequest
+ * carries them. The key of its decision, by default. */
+void auth_subrequest_question(const struct auth_request_state *st, struct head_writer *w);
 
 /* Start the subrequest for st's exchange, which then waits for it (its
  * content is the subrequest's wait); st->step says how far it got:

@@ -88,34 +88,60 @@ static void put_forwarded(struct head_writer *w, const struct exchange *x)
 	hw_put(w, "\r\n", 2);
 }
 
+/* The subrequest's target: auth_request_uri, its variables' values
+ * encoded (a client's value adds no parameter to its query). */
+static void put_target(struct head_writer *w, const struct auth_request_state *st)
+{
+	const struct conf_auth_request *a = st->conf;
+	struct var_source src;
+	size_t n;
+
+	if (a->uri == NULL) {
+		hw_put(w, "/", 1);
+		return;
+	}
+	if (w->overflow)
+		return;
+	src = exchange_vars(st->x);
+	n = vars_expand_for_head(a->uri, &src, w->p, (size_t)(w->end - w->p), VAR_IN_COMPONENT);
+	if (n > (size_t)(w->end - w->p))
+		w->overflow = true;
+	else
+		w->p += n;
+}
+
+/* The fields that tell the auth server of the request, and the client's
+ * fields it is given. */
+static void put_asked(struct head_writer *w, const struct auth_request_state *st)
+{
+	const struct exchange *x = st->x;
+	unsigned i;
+
+	put_forwarded(w, x);
+	for (i = 0; i < x->req.nheaders; i++)
+		if (auth_names_has(st->conf->headers, x->req.headers[i].name))
+			hw_put_header(w, &x->req.headers[i]);
+}
+
+void auth_subrequest_question(const struct auth_request_state *st, struct head_writer *w)
+{
+	put_target(w, st);
+	hw_put(w, "\r\n", 2);
+	put_asked(w, st);
+}
+
 /* The subrequest's head into b: its length, or 0 when it does not fit. */
 static size_t build_head(const struct auth_request_state *st, struct buf *b)
 {
-	const struct exchange *x = st->x;
-	const struct conf_auth_request *a = st->conf;
 	const struct conf_server *srv = auth_server_of(st);
 	struct head_writer w = { b->start, b->end, false };
-	struct var_source src = exchange_vars(x);
-	unsigned i;
-	size_t n;
 
 	hw_put_str(&w, "GET ");
-	if (a->uri == NULL) {
-		hw_put(&w, "/", 1);
-	} else if (!w.overflow) {
-		n = vars_expand_for_head(a->uri, &src, w.p, (size_t)(w.end - w.p), true);
-		if (n > (size_t)(w.end - w.p))
-			w.overflow = true;
-		else
-			w.p += n;
-	}
+	put_target(&w, st);
 	hw_put_str(&w, " HTTP/1.1\r\nHost: ");
 	hw_put_str(&w, srv->addr.ss_family == AF_UNIX ? "localhost" : srv->address);
 	hw_put(&w, "\r\n", 2);
-	put_forwarded(&w, x);
-	for (i = 0; i < x->req.nheaders; i++)
-		if (auth_names_has(a->headers, x->req.headers[i].name))
-			hw_put_header(&w, &x->req.headers[i]);
+	put_asked(&w, st);
 	if (st->up->conf->keepalive == 0)
 		hw_put_str(&w, "Connection: close\r\n");
 	return hw_finish(&w, b->start);

@@ -40,7 +40,7 @@ static int add_fields(struct exchange *x, const struct conf_header_edits *l)
 	for (i = 0; i < l->n; i++) {
 		if ((p = rules_room(x, &room)) == NULL)
 			return P_ERROR;
-		n = vars_expand_for_head(&l->e[i].value, &src, p, room, false);
+		n = vars_expand_for_head(&l->e[i].value, &src, p, room, VAR_IN_FIELD);
 		if (n > room) {
 			exchange_log(x, LL_ERROR, 0, "the value of %s made more than a buffer holds",
 				     l->e[i].name);

@@ -61,7 +61,7 @@ static int rewrite_target(struct exchange *x)
 		return P_DONE;
 	}
 	src = exchange_vars(x);
-	n = vars_expand_for_head(&r->rewrite, &src, p, room, true);
+	n = vars_expand_for_head(&r->rewrite, &src, p, room, VAR_IN_TARGET);
 	n = keep_query(x, p, n, room);
 	if (n > room || n == 0 || p[0] != '/') {
 		exchange_log(x, LL_ERROR, 0, "route \"%s\": rewrite \"%s\" made %s", r->pattern,
@@ -126,7 +126,7 @@ static void answer_redirect(struct exchange *x)
 		return;
 	}
 	src = exchange_vars(x);
-	n = vars_expand_for_head(&r->redirect, &src, p, room, true);
+	n = vars_expand_for_head(&r->redirect, &src, p, room, VAR_IN_TARGET);
 	if (n >= room || n == 0) {
 		exchange_log(x, LL_ERROR, 0, "route \"%s\": redirect \"%s\" made %s", r->pattern,
 			     r->redirect.text, n == 0 ? "an empty URL" : "a URL too long for a "
