@@ -36,6 +36,11 @@ struct slice {
 
 /* Eight bytes in network order as a number, and back: 128-bit addresses
  * compared and sorted as two words. */
+static inline uint16_t load_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 static inline uint64_t load_be64(const uint8_t *p)
 {
 	uint64_t v = 0;

@@ -51,6 +51,7 @@ struct content;
 struct cache_state;
 struct gzip_state;
 struct gunzip_state;
+struct auth_jwt_values;
 struct auth_request_state;
 
 enum phase {
@@ -208,8 +209,9 @@ struct exchange {
 	const char *refused_by;		/* the rule that refused it (exchange_deny) */
 	const char *auth_user;		/* who authentication let in, printable
 					 * ASCII without spaces; NULL: nobody */
-	struct buf *auth_jwt_buf;	/* the auth_jwt module's: the user and
-					 * the claims sent upstream */
+	struct auth_jwt_values *auth_jwt;	/* the auth_jwt module's: the
+						 * user and the claims sent
+						 * upstream */
 	struct auth_request_state *auth_req;	/* forward authentication's
 						 * (modules/auth_request.c) */
 	/* the limits module's part (modules/limits.c) */

@@ -7,10 +7,13 @@
  * microseconds; a lookup, one). Keys read again by a reload have a new
  * tag, and a site or route with other keys another, so a token is never
  * taken on another's word. The worker's scratch room holds one token and
- * its claims (a worker serves one hook at a time).
+ * its claims (a worker serves one hook at a time); what the exchange
+ * keeps of them, a block of their size.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <time.h>
 
@@ -81,17 +84,49 @@ static size_t find_token(const struct exchange *x, const struct conf_jwt *j,
 	return b.len;
 }
 
-/* Room in the exchange's buffer for n more bytes, or NULL. */
+/* The values a verified token gives the exchange, kept until its end:
+ * the user, and the claims sent as fields. A block of their own size,
+ * since a long-lived exchange (a WebSocket) holds it all its life. */
+struct auth_jwt_values {
+	size_t used, size;
+	char text[];
+};
+
+/* Bytes the user and the claims sent as fields may take: each at most
+ * its length in the token (decoding never lengthens). */
+static size_t values_size(const struct conf_jwt *j, const struct jwt_claims *c)
+{
+	const struct conf_jwt_claims *l = j->claim_headers;
+	size_t n = 0;
+	unsigned i;
+	int v;
+
+	if ((v = json_member(c->text, c->t, 0, "sub")) >= 0)
+		n += c->t[v].len + 1;
+	for (i = 0; l != NULL && i < l->n; i++)
+		if ((v = json_member(c->text, c->t, 0, l->h[i].claim)) >= 0)
+			n += c->t[v].len;
+	return n;
+}
+
+static bool values_new(struct exchange *x, size_t size)
+{
+	x->auth_jwt = malloc(sizeof(*x->auth_jwt) + size);
+	if (x->auth_jwt == NULL)
+		return false;
+	x->auth_jwt->used = 0;
+	x->auth_jwt->size = size;
+	return true;
+}
+
+/* Room for n more bytes of values, or NULL. */
 static char *room(struct exchange *x, size_t n)
 {
-	if (x->auth_jwt_buf == NULL) {
-		if ((x->auth_jwt_buf = buf_get()) == NULL)
-			return NULL;
-		x->auth_jwt_buf->pos = x->auth_jwt_buf->last = x->auth_jwt_buf->start;
-	}
-	if ((size_t)(x->auth_jwt_buf->end - x->auth_jwt_buf->last) < n)
+	struct auth_jwt_values *v = x->auth_jwt;
+
+	if (v == NULL || v->size - v->used < n)
 		return NULL;
-	return x->auth_jwt_buf->last;
+	return v->text + v->used;
 }
 
 /* A claim's value as a field value: a string (without control
@@ -121,7 +156,7 @@ static struct slice claim_value(struct exchange *x, const struct jwt_claims *c, 
 	default:
 		return (struct slice){ NULL, 0 };
 	}
-	x->auth_jwt_buf->last += n;
+	x->auth_jwt->used += (size_t)n;
 	return (struct slice){ p, (size_t)n };
 }
 
@@ -187,7 +222,7 @@ static void set_user(struct exchange *x, const struct jwt_claims *c)
 		if (p[i] <= 0x20 || p[i] >= 0x7f)
 			return;
 	p[n] = '\0';
-	x->auth_jwt_buf->last += n + 1;
+	x->auth_jwt->used += (size_t)n + 1;
 	x->auth_user = p;
 }
 
@@ -278,6 +313,11 @@ static int check_jwt(struct exchange *x)
 		return refuse(x, j, why);
 	if (cached && !p.signature_known)
 		remember_signature(x, j, key);
+	if (!values_new(x, values_size(j, &claims))) {
+		exchange_log(x, LL_ERROR, ENOMEM, "auth_jwt: out of memory");
+		exchange_respond(x, 500, TERM_RESOURCE, false);
+		return P_DONE;
+	}
 	if (j->claim_headers != NULL)
 		pass_claims(x, j->claim_headers, &claims);
 	set_user(x, &claims);
@@ -286,8 +326,8 @@ static int check_jwt(struct exchange *x)
 
 static void release(struct exchange *x)
 {
-	buf_put(x->auth_jwt_buf);
-	x->auth_jwt_buf = NULL;
+	free(x->auth_jwt);
+	x->auth_jwt = NULL;
 }
 
 const struct module auth_jwt_module = {

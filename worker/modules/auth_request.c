@@ -104,7 +104,7 @@ static size_t rec_get_u16(struct rec_reader *r)
 		r->bad = true;
 		return 0;
 	}
-	v = (size_t)r->p[0] << 8 | r->p[1];
+	v = load_be16(r->p);
 	r->p += 2;
 	return v;
 }
@@ -153,6 +153,7 @@ static struct auth_request_state *state_new(struct exchange *x)
 		return NULL;
 	memset(st, 0, offsetof(struct auth_request_state, resp));
 	st->keyed = false;
+	st->kept = NULL;
 	st->x = x;
 	st->conf = &x->route->auth_request;
 	if ((st->rec = buf_get()) == NULL) {
@@ -174,6 +175,7 @@ static void state_free(struct exchange *x)
 	buf_put(st->head);
 	buf_put(st->in);
 	buf_put(st->rec);
+	free(st->kept);
 	st->next_free = free_states;
 	free_states = st;
 	x->auth_req = NULL;
@@ -441,21 +443,48 @@ static int turn_away(struct exchange *x, int status, struct rec_reader *rd)
 	return P_DONE;
 }
 
+/* A record that lets the request on is read by its fields until the
+ * exchange ends, a WebSocket's for hours: keep it in a block of its own
+ * size rather than in a pool buffer. */
+static bool keep_record(struct auth_request_state *st)
+{
+	if ((st->kept = malloc(MAX(st->rec_len, (size_t)1))) == NULL)
+		return false;
+	memcpy(st->kept, st->rec->start, st->rec_len);
+	buf_put(st->rec);
+	st->rec = NULL;
+	return true;
+}
+
+/* A reader of the record at p, past its status. */
+static struct rec_reader fields_of(const char *p, size_t len)
+{
+	struct rec_reader rd = { (const unsigned char *)p, (const unsigned char *)p + len, false };
+
+	rec_get_u16(&rd);
+	return rd;
+}
+
 /* Act on the record: P_OK lets the request on, P_DONE answered it. */
 static int apply_record(struct exchange *x)
 {
 	struct auth_request_state *st = x->auth_req;
-	struct rec_reader rd = { (const unsigned char *)st->rec->start,
-				 (const unsigned char *)st->rec->start + st->rec_len, false };
-	int status = (int)rec_get_u16(&rd);
+	struct rec_reader rd = fields_of(st->rec->start, st->rec_len);
+	int status = (int)load_be16((const uint8_t *)st->rec->start);
 
 	/* the record holds all that is needed from now on */
 	buf_put(st->head);
 	buf_put(st->in);
 	st->head = st->in = NULL;
-	if (allows(status))
-		return let_in(x, &rd);
-	return turn_away(x, status, &rd);
+	if (!allows(status))
+		return turn_away(x, status, &rd);
+	if (!keep_record(st)) {
+		exchange_log(x, LL_ERROR, ENOMEM, "auth_request: out of memory");
+		answer_500(x, TERM_RESOURCE);
+		return P_DONE;
+	}
+	rd = fields_of(st->kept, st->rec_len);
+	return let_in(x, &rd);
 }
 
 /* The subrequest has ended: its answer decides, or there was none. */

@@ -55,6 +55,9 @@ struct auth_request_state {
 	struct http_message resp;
 	struct buf *rec;		/* the decision (see rec_*) */
 	size_t rec_len;
+	char *kept;			/* ... once it let the request on: in a
+					 * block of its size, which the request's
+					 * fields point into until the end */
 	bool keyed;			/* key names it in the auth cache */
 	uint8_t key[32];
 };
