@@ -56,30 +56,14 @@ static void drop_upstream(struct exchange *x)
  * against the server (which may mark it down). */
 static void note_failure(struct exchange *x, unsigned kind)
 {
-	const struct conf_upstream *cu = conf_of(x);
-	const struct conf_server *srv = &cu->servers[x->up.server];
-
-	if (kind != CONF_FAIL_5XX)
-		STATS_ADD(x->ctx->stats, c.upstream_failures, 1);
-	if ((cu->fail_on & kind) &&
-	    health_fail(x->up.upstream->servers[x->up.server].peer, srv, ev_now()))
-		log_msg(LL_WARN, "upstream \"%s\" server %s marked down for %u ms after %u failures",
-			cu->name, srv->address, srv->fail_timeout, srv->max_fails);
+	upstream_note_failure(x->up.upstream, x->up.server, kind, x->ctx->stats);
 }
 
 /* A final response head came: what the server's health learns from it. */
 static void note_response(struct exchange *x)
 {
-	const struct conf_upstream *cu = conf_of(x);
-	struct health_peer *peer = x->up.upstream->servers[x->up.server].peer;
-
-	if (cu->balance == BALANCE_EWMA)
-		health_ewma_sample(peer, ev_now_us() - x->up.try_start_us, ev_now(),
-				   cu->ewma_decay);
-	if (x->resp.status >= 500)
-		note_failure(x, CONF_FAIL_5XX);
-	else
-		health_success(peer);
+	upstream_note_answer(x->up.upstream, x->up.server, x->resp.status,
+			     ev_now_us() - x->up.try_start_us, x->ctx->stats);
 }
 
 /* ---- choosing and connecting ---- */

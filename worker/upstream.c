@@ -62,6 +62,33 @@ struct upstream *upstream_of(const struct conf_upstream *cu)
 	return &upstreams[cu->index];
 }
 
+void upstream_note_failure(struct upstream *up, unsigned s, unsigned kind,
+			   struct stats_proc *stats)
+{
+	const struct conf_upstream *cu = up->conf;
+	const struct conf_server *srv = &cu->servers[s];
+
+	if (kind != CONF_FAIL_5XX)
+		STATS_ADD(stats, c.upstream_failures, 1);
+	if ((cu->fail_on & kind) && health_fail(up->servers[s].peer, srv, ev_now()))
+		log_msg(LL_WARN, "upstream \"%s\" server %s marked down for %u ms after %u failures",
+			cu->name, srv->address, srv->fail_timeout, srv->max_fails);
+}
+
+void upstream_note_answer(struct upstream *up, unsigned s, int status, uint64_t try_us,
+			  struct stats_proc *stats)
+{
+	const struct conf_upstream *cu = up->conf;
+	struct health_peer *peer = up->servers[s].peer;
+
+	if (cu->balance == BALANCE_EWMA)
+		health_ewma_sample(peer, try_us, ev_now(), cu->ewma_decay);
+	if (status >= 500)
+		upstream_note_failure(up, s, CONF_FAIL_5XX, stats);
+	else
+		health_success(peer);
+}
+
 static int32_t *my_share(const struct upconn *uc)
 {
 	return &ctx->stats->conns[uc->up->conf->servers[uc->server].id];

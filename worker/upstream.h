@@ -67,6 +67,17 @@ int upstream_init_all(const struct worker_ctx *ctx);
 /* Runtime state of a configured upstream. */
 struct upstream *upstream_of(const struct conf_upstream *cu);
 
+/* A failed attempt on server s of up: counted in stats, and for the
+ * kinds (CONF_FAIL_*) fail_on names, held against the server, which may
+ * mark it down. */
+void upstream_note_failure(struct upstream *up, unsigned s, unsigned kind,
+			   struct stats_proc *stats);
+
+/* A final answer's head came from server s, try_us after the attempt
+ * began: what its health learns (a 5xx is a failure of kind 5xx). */
+void upstream_note_answer(struct upstream *up, unsigned s, int status, uint64_t try_us,
+			  struct stats_proc *stats);
+
 /*
  * A connection to server s of up, for owner, whose client is client: an
  * idle pooled one when pooled and there is one (when the upstream sends

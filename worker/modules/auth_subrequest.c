@@ -35,28 +35,13 @@ void auth_subrequest_drop(struct auth_request_state *st, bool reusable)
 
 static void note_failure(struct auth_request_state *st, unsigned kind)
 {
-	const struct conf_upstream *cu = st->up->conf;
-
-	if (kind != CONF_FAIL_5XX)
-		STATS_ADD(st->x->ctx->stats, c.upstream_failures, 1);
-	if ((cu->fail_on & kind) &&
-	    health_fail(st->up->servers[st->server].peer, auth_server_of(st), ev_now()))
-		log_msg(LL_WARN, "upstream \"%s\" server %s marked down for %u ms after %u failures",
-			cu->name, auth_server_of(st)->address, auth_server_of(st)->fail_timeout,
-			auth_server_of(st)->max_fails);
+	upstream_note_failure(st->up, st->server, kind, st->x->ctx->stats);
 }
 
 static void note_answer(struct auth_request_state *st)
 {
-	const struct conf_upstream *cu = st->up->conf;
-	struct health_peer *peer = st->up->servers[st->server].peer;
-
-	if (cu->balance == BALANCE_EWMA)
-		health_ewma_sample(peer, ev_now_us() - st->try_start_us, ev_now(), cu->ewma_decay);
-	if (st->resp.status >= 500)
-		note_failure(st, CONF_FAIL_5XX);
-	else
-		health_success(peer);
+	upstream_note_answer(st->up, st->server, st->resp.status,
+			     ev_now_us() - st->try_start_us, st->x->ctx->stats);
 }
 
 /* ---- the subrequest ---- */
