@@ -254,12 +254,51 @@ static int compare_entries(const void *a, const void *b)
 	return r != 0 ? r : x->line < y->line ? -1 : 1;
 }
 
+/* The length of hash's settings, what sets the time it takes: its kind
+ * and cost ("$2b$10$", "$y$j9T$", "$6$rounds=9000$"; "$6$" alone for
+ * the default rounds), not its salt. */
+static size_t settings_len(const char *hash)
+{
+	unsigned dollars = hash[1] == '5' || hash[1] == '6' ? 2 : 3, seen = 0;
+	size_t i;
+
+	if (dollars == 2 && strncmp(hash + 3, "rounds=", 7) == 0)
+		dollars = 3;
+	for (i = 0; hash[i] != '\0'; i++)
+		if (hash[i] == '$' && ++seen == dollars)
+			return i + 1;
+	return i;
+}
+
+/* Among the first entries (a sample: a file is usually one kind and cost
+ * throughout), the one whose settings most others share. */
+static unsigned choose_decoy(const struct htpasswd *h)
+{
+	unsigned n = MIN(h->n, 64u), best = 0, best_count = 0, i, k;
+
+	for (i = 0; i < n; i++) {
+		const char *a = h->entries[i].hash;
+		size_t len = settings_len(a);
+		unsigned count = 0;
+
+		for (k = 0; k < n; k++)
+			count += settings_len(h->entries[k].hash) == len &&
+				 strncmp(h->entries[k].hash, a, len) == 0;
+		if (count > best_count) {
+			best = i;
+			best_count = count;
+		}
+	}
+	return best;
+}
+
 const struct htpasswd_entry *htpasswd_finish(struct htpasswd *h, unsigned *first_line)
 {
 	unsigned i;
 
 	if (h->n > 1)
 		qsort(h->entries, h->n, sizeof(*h->entries), compare_entries);
+	h->decoy = choose_decoy(h);
 	for (i = 1; i < h->n; i++)
 		if (compare_names(h->entries[i - 1].user, h->entries[i - 1].user_len,
 				  h->entries[i].user, h->entries[i].user_len) == 0) {

@@ -37,6 +37,10 @@ struct htpasswd {
 	unsigned n, cap;
 	uint8_t secret[32];		/* random, one per reading: keys the
 					 * names of remembered verifications */
+	unsigned decoy;			/* the entry an unknown user is checked
+					 * against: one of the most common kind
+					 * and cost, so that the time of an
+					 * answer does not tell users apart */
 };
 
 /* Why hash cannot be an entry's (a static text: "an MD5-crypt hash, too
@@ -56,8 +60,9 @@ struct htpasswd *htpasswd_new(void);
 int htpasswd_add(struct htpasswd *h, const char *user, size_t len, const char *hash,
 		 unsigned line);
 
-/* Sort the table once every entry is in. The first user named twice, if
- * any, is returned (its second entry; *first_line is the first's line). */
+/* Sort the table once every entry is in, and choose its decoy. The first
+ * user named twice, if any, is returned (its second entry; *first_line is
+ * the first's line). */
 const struct htpasswd_entry *htpasswd_finish(struct htpasswd *h, unsigned *first_line);
 
 /* The entry of user (len bytes), or NULL. */

@@ -149,6 +149,34 @@ static void test_cache_key(void)
 	htpasswd_free(b);
 }
 
+/* An unknown user is checked against an entry of the kind and cost most
+ * entries have, whatever sorts first: the time of a refusal does not
+ * tell whether the user exists. */
+static void test_decoy(void)
+{
+	struct htpasswd *h = htpasswd_new();
+	const struct htpasswd_entry *d;
+
+	htpasswd_add(h, "aaron", 5, sha512, 1);	/* sorts first, hashes fast */
+	htpasswd_add(h, "bob", 3, bcrypt, 2);
+	htpasswd_add(h, "carol", 5, utf8, 3);	/* bcrypt of the same cost */
+	htpasswd_add(h, "dave", 4, yescrypt, 4);
+	htpasswd_add(h, "erin", 4, sha512_rounds, 5);
+	htpasswd_finish(h, &(unsigned){ 0 });
+	d = &h->entries[h->decoy];
+	ok(strncmp(d->hash, "$2b$05$", 7) == 0, "the decoy is of the most common kind and cost "
+	   "(%s's)", d->user);
+	htpasswd_free(h);
+	h = htpasswd_new();
+	htpasswd_add(h, "erin", 4, sha512_rounds, 1);
+	htpasswd_add(h, "fred", 4, sha512_rounds, 2);
+	htpasswd_add(h, "alice", 5, sha512, 3);
+	htpasswd_finish(h, &(unsigned){ 0 });
+	ok(strncmp(h->entries[h->decoy].hash, "$6$rounds=5000$", 15) == 0,
+	   "SHA-crypt's rounds count as its cost, its salt does not");
+	htpasswd_free(h);
+}
+
 int main(void)
 {
 	test_accepted();
@@ -156,5 +184,6 @@ int main(void)
 	test_users();
 	test_table();
 	test_cache_key();
+	test_decoy();
 	return done_testing();
 }

@@ -159,7 +159,7 @@ static const char *let_in(struct exchange *x, const struct conf_auth_basic *ab,
 
 	if (e == NULL) {
 		if (ab->users->n > 0)
-			verify(x, &ab->users->entries[0], cr->password);
+			verify(x, &ab->users->entries[ab->users->decoy], cr->password);
 		refuse(x, ab, cr, "unknown user");
 		return NULL;
 	}
