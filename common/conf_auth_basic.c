@@ -175,27 +175,6 @@ static void read_user_file(struct loader *ld, cfg_t *sec, const struct conf_opti
 		ab->users = read_users(ld, ld_opt_line(ld, sec, o->name), ab->user_file);
 }
 
-static void read_cache_time(struct loader *ld, cfg_t *sec, const struct conf_option *o,
-			    void *obj, struct conf *c)
-{
-	struct conf_auth_basic *ab = conf_field(o, obj);
-	const char *s = cfg_getstr(sec, o->name);
-	long ms;
-
-	(void)c;
-	if (s == NULL) {
-		if (o->def != NULL)
-			ab->cache_time = (unsigned)conf_parse_duration(o->def);
-		return;
-	}
-	ms = conf_parse_duration(s);
-	if (ms < 0 || ms > CONF_MS_MAX)
-		ld_error(ld, ld_opt_line(ld, sec, o->name), "auth_basic_cache_time: bad duration "
-			 "\"%s\" (use e.g. \"30s\", \"5m\", or \"0\": never)", s);
-	else
-		ab->cache_time = (unsigned)ms;
-}
-
 static void dump_realm(FILE *out, const struct conf_option *o, const void *obj,
 		       const char *indent)
 {
@@ -213,7 +192,9 @@ static void dump_user_file(FILE *out, const struct conf_option *o, const void *o
 static void dump_cache_time(FILE *out, const struct conf_option *o, const void *obj,
 			    const char *indent)
 {
-	const struct conf_auth_basic *ab = conf_cfield(o, obj);
+	/* the row names the field; its settings hold it */
+	const struct conf_auth_basic *ab = (const void *)((const char *)conf_cfield(o, obj) -
+							  offsetof(struct conf_auth_basic, cache_time));
 
 	if (ab->realm != NULL || ab->user_file != NULL)
 		conf_dump_duration(out, o->name, ab->cache_time, indent);
@@ -226,8 +207,8 @@ const struct conf_option conf_site_auth_basic_options[] = {
 	{ "auth_basic_user_file", CS_SITE, CT_CUSTOM, NULL, 0, 0, SITE(auth_basic),
 	  read_user_file, NULL, dump_user_file,
 	  "the htpasswd file of its users, read when the configuration loads", 0 },
-	{ "auth_basic_cache_time", CS_SITE, CT_CUSTOM, "60s", 0, 0, SITE(auth_basic),
-	  read_cache_time, NULL, dump_cache_time,
+	{ "auth_basic_cache_time", CS_SITE, CT_DURATION, "60s", 0, CONF_MS_MAX,
+	  SITE(auth_basic.cache_time), NULL, NULL, dump_cache_time,
 	  "how long a verified password is remembered in the auth cache; 0: never", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
@@ -239,8 +220,8 @@ const struct conf_option conf_route_auth_basic_options[] = {
 	{ "auth_basic_user_file", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, ROUTE(auth_basic),
 	  read_user_file, NULL, dump_user_file,
 	  "the htpasswd file of its users (default: the site's)", 0 },
-	{ "auth_basic_cache_time", CS_ROUTE, CT_CUSTOM, NULL, 0, 0, ROUTE(auth_basic),
-	  read_cache_time, NULL, dump_cache_time,
+	{ "auth_basic_cache_time", CS_ROUTE, CT_DURATION, NULL, 0, CONF_MS_MAX,
+	  ROUTE(auth_basic.cache_time), NULL, NULL, dump_cache_time,
 	  "how long a verified password is remembered (default: the site's)", 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
