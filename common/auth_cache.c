@@ -3,6 +3,10 @@
  */
 #include "config.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
 #include "auth_cache.h"
 #include "shm_table.h"
 
@@ -39,6 +43,48 @@ ssize_t auth_cache_get(struct auth_cache *c, unsigned kind, const uint8_t *key, 
 		       void *out, size_t cap, uint64_t now_ms)
 {
 	return shm_table_get(c->table, kind, key, klen, out, cap, now_ms);
+}
+
+/* This process's HMAC-SHA-256, made once: fetching the algorithms for
+ * every request costs more than hashing a key. NULL when OpenSSL fails. */
+static EVP_MAC_CTX *hmac_sha256(void)
+{
+	static EVP_MAC_CTX *ctx;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
+	EVP_MAC *mac;
+
+	if (ctx != NULL || (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return ctx;
+	ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);
+	if (ctx != NULL && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+bool auth_cache_key(const uint8_t tag[AUTH_CACHE_TAG_LEN], const struct slice *parts,
+		    unsigned n, uint8_t key[AUTH_CACHE_KEY_MAX])
+{
+	EVP_MAC_CTX *ctx = hmac_sha256();
+	size_t len = 0;
+	unsigned i;
+
+	if (ctx == NULL || EVP_MAC_init(ctx, tag, AUTH_CACHE_TAG_LEN, NULL) != 1)
+		return false;
+	for (i = 0; i < n; i++) {
+		uint8_t size[4] = { (uint8_t)(parts[i].len >> 24), (uint8_t)(parts[i].len >> 16),
+				    (uint8_t)(parts[i].len >> 8), (uint8_t)parts[i].len };
+
+		if (EVP_MAC_update(ctx, size, sizeof(size)) != 1 ||
+		    EVP_MAC_update(ctx, (const unsigned char *)parts[i].p, parts[i].len) != 1)
+			return false;
+	}
+	return EVP_MAC_final(ctx, key, &len, AUTH_CACHE_KEY_MAX) == 1 && len == AUTH_CACHE_KEY_MAX;
 }
 
 unsigned auth_cache_count(struct auth_cache *c)

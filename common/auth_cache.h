@@ -12,6 +12,7 @@
 #ifndef PORTICO_AUTH_CACHE_H
 #define PORTICO_AUTH_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +21,7 @@
 
 #define AUTH_CACHE_KEY_MAX	32
 #define AUTH_CACHE_VALUE_MAX	1024
+#define AUTH_CACHE_TAG_LEN	32
 
 enum auth_cache_kind {
 	AUTH_CACHE_BASIC = 1,		/* auth_basic: a verified password */
@@ -42,6 +44,14 @@ int auth_cache_put(struct auth_cache *c, unsigned kind, const uint8_t *key, size
  * when there is none, it expired or it is longer than cap. */
 ssize_t auth_cache_get(struct auth_cache *c, unsigned kind, const uint8_t *key, size_t klen,
 		       void *out, size_t cap, uint64_t now_ms);
+
+/* A decision's key: HMAC-SHA-256 of parts, each with its length (two
+ * lists never give the same text), keyed by tag: random bytes made with
+ * the settings the decision belongs to, so that a key never outlives a
+ * reading of them and nobody can test guesses of a secret against one.
+ * false when OpenSSL fails. */
+bool auth_cache_key(const uint8_t tag[AUTH_CACHE_TAG_LEN], const struct slice *parts,
+		    unsigned n, uint8_t key[AUTH_CACHE_KEY_MAX]);
 
 /* How many decisions it holds (the status page). */
 unsigned auth_cache_count(struct auth_cache *c);

@@ -10,9 +10,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "auth_cache.h"
 #include "core.h"
 #include "htpasswd.h"
 
@@ -344,24 +344,14 @@ bool htpasswd_verify(const struct htpasswd_entry *e, const char *password)
 bool htpasswd_cache_key(const struct htpasswd *h, const struct htpasswd_entry *e,
 			const char *password, uint8_t key[HTPASSWD_KEY_LEN])
 {
-	char text[USER_MAX + 1 + HASH_MAX + 1 + PASSWORD_MAX];
-	size_t hlen = strlen(e->hash), plen = strlen(password), n;
-	unsigned klen = HTPASSWD_KEY_LEN;
+	const struct slice parts[] = {
+		{ e->user, e->user_len }, { e->hash, strlen(e->hash) },
+		{ password, strlen(password) },
+	};
 
-	if (plen > PASSWORD_MAX)
+	if (parts[2].len > PASSWORD_MAX)
 		return false;
-	memcpy(text, e->user, e->user_len);
-	n = e->user_len;
-	text[n++] = '\0';
-	memcpy(text + n, e->hash, hlen);
-	n += hlen;
-	text[n++] = '\0';
-	memcpy(text + n, password, plen);
-	n += plen;
-	HMAC(EVP_sha256(), h->secret, sizeof(h->secret), (const unsigned char *)text, n, key,
-	     &klen);
-	OPENSSL_cleanse(text, n);
-	return true;
+	return auth_cache_key(h->secret, parts, ARRAY_LEN(parts), key);
 }
 
 void htpasswd_free(struct htpasswd *h)

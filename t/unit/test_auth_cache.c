@@ -1,8 +1,8 @@
 /*
  * test_auth_cache.c: authentication's shared decisions: store, find,
  * replace, expire by the millisecond, kinds kept apart, bounds on keys
- * and values, decisions seen across fork, and a process killed holding
- * the zone's lock.
+ * and values, decisions seen across fork, a process killed holding the
+ * zone's lock, and the keys decisions are stored under.
  */
 #include "config.h"
 
@@ -125,8 +125,25 @@ static void test_eviction(void)
 	shm_zone_destroy(z);
 }
 
+/* Keys: the same parts under the same tag, the same key; anything else,
+ * another (the parts' bounds included). */
+static void test_keys(void)
+{
+	uint8_t tag1[AUTH_CACHE_TAG_LEN] = { 1 }, tag2[AUTH_CACHE_TAG_LEN] = { 2 };
+	uint8_t k1[AUTH_CACHE_KEY_MAX], k2[AUTH_CACHE_KEY_MAX];
+	const struct slice ab_c[] = { { "ab", 2 }, { "c", 1 } }, a_bc[] = { { "a", 1 }, { "bc", 2 } };
+
+	ok(auth_cache_key(tag1, ab_c, 2, k1) && auth_cache_key(tag1, ab_c, 2, k2) &&
+	   memcmp(k1, k2, sizeof(k1)) == 0, "a key is the same each time");
+	auth_cache_key(tag2, ab_c, 2, k2);
+	ok(memcmp(k1, k2, sizeof(k1)) != 0, "another tag: another key");
+	auth_cache_key(tag1, a_bc, 2, k2);
+	ok(memcmp(k1, k2, sizeof(k1)) != 0, "the same bytes parted otherwise: another key");
+}
+
 int main(void)
 {
+	test_keys();
 	test_put_get();
 	test_processes();
 	test_eviction();

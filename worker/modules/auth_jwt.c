@@ -17,8 +17,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "jwt.h"
 #include "log.h"
 #include "modules/auth_jwt.h"
@@ -226,24 +224,23 @@ static void set_user(struct exchange *x, const struct jwt_claims *c)
 	x->auth_user = p;
 }
 
-/* The cache's key for token under j's keys; false when the token is not
- * to be remembered. */
+/* The cache's key for token under j's keys (keyed by the public keys'
+ * tag, or the secrets' when there are none; the secrets' tag in it too
+ * when there are both); false when the token is not to be remembered. */
 static bool cache_key(const struct exchange *x, const struct conf_jwt *j, const char *token,
 		      size_t n, uint8_t key[AUTH_CACHE_KEY_MAX])
 {
-	static const uint8_t none[sizeof(j->public_keys->tag)];
-	EVP_MD_CTX *md;
-	bool ok;
+	const struct jwt_keys *first = j->public_keys ? j->public_keys : j->secrets;
+	bool both = j->public_keys != NULL && j->secrets != NULL;
+	const struct slice parts[] = {
+		{ both ? (const char *)j->secrets->tag : "", both ? sizeof(j->secrets->tag) : 0 },
+		{ token, n },
+	};
 
 	if (x->ctx->auth_cache == NULL || j->cache_time == 0 || n > JWT_MAX_TOKEN ||
-	    (md = EVP_MD_CTX_new()) == NULL)
+	    first == NULL)
 		return false;
-	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	     EVP_DigestUpdate(md, j->public_keys ? j->public_keys->tag : none, sizeof(none)) == 1 &&
-	     EVP_DigestUpdate(md, j->secrets ? j->secrets->tag : none, sizeof(none)) == 1 &&
-	     EVP_DigestUpdate(md, token, n) == 1 && EVP_DigestFinal_ex(md, key, NULL) == 1;
-	EVP_MD_CTX_free(md);
-	return ok;
+	return auth_cache_key(first->tag, parts, ARRAY_LEN(parts), key);
 }
 
 /* Whether the auth cache says token's signature was verified. */

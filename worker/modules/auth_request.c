@@ -34,8 +34,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "log.h"
 #include "auth_cache.h"
 #include "head_writer.h"
@@ -223,9 +221,9 @@ static bool put_expr(struct head_writer *w, const struct conf_expr *e,
 }
 
 /*
- * The decision's key: SHA-256 of the settings' random tag (made as the
- * configuration was read: a reload's decisions are its own), the auth
- * server's upstream, the fields copied and the user's, and what the
+ * The decision's key (auth_cache_key), keyed by the settings' random tag
+ * (made as the configuration was read: a reload's decisions are its
+ * own): the auth server's upstream, the fields copied and the user's, and what the
  * server is asked: by default the whole question (its target and every
  * field the subrequest carries: the client's address, method, host and
  * target among them, so that a decision is only ever reused for the very
@@ -241,7 +239,6 @@ static bool make_key(struct auth_request_state *st, struct buf *scratch)
 	struct var_source src;
 	unsigned i;
 
-	hw_put(&w, (const char *)a->tag, sizeof(a->tag));
 	hw_put_str(&w, a->upstream->name);
 	hw_put(&w, "", 1);
 	for (i = 0; a->set != NULL && i < a->set->n; i++) {
@@ -262,8 +259,8 @@ static bool make_key(struct auth_request_state *st, struct buf *scratch)
 	}
 	if (w.overflow)
 		return false;
-	return EVP_Digest(scratch->start, (size_t)(w.p - scratch->start), st->key, NULL,
-			  EVP_sha256(), NULL) == 1;
+	return auth_cache_key(a->tag, &(struct slice){ scratch->start,
+						       (size_t)(w.p - scratch->start) }, 1, st->key);
 }
 
 /* A decision kept for this request's key into the record. */
