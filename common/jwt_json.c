@@ -302,9 +302,25 @@ static bool has_duplicate_key(const char *text, const struct json_tok *t, unsign
 	return false;
 }
 
+/* After a member or an element: 1 when a ',' says another follows, 0
+ * when close ends the container, -1 (failed) otherwise. */
+static int next_item(struct parser *p, char close, const char *unclosed)
+{
+	skip_space(p);
+	if (p->pos < p->len && p->s[p->pos] == ',') {
+		p->pos++;
+		return 1;
+	}
+	if (p->pos < p->len && p->s[p->pos] == close)
+		return 0;
+	return fail(p, unclosed);
+}
+
 static int parse_members(struct parser *p, int i, unsigned depth)
 {
-	for (;;) {
+	int r;
+
+	do {
 		skip_space(p);
 		if (p->pos >= p->len || p->s[p->pos] != '"')
 			return fail(p, "an object member without a string key");
@@ -317,32 +333,20 @@ static int parse_members(struct parser *p, int i, unsigned depth)
 		if (parse_value(p, depth + 1) < 0)
 			return -1;
 		p->t[i].size++;
-		skip_space(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
-			p->pos++;
-			continue;
-		}
-		if (p->pos < p->len && p->s[p->pos] == '}')
-			return 0;
-		return fail(p, "an object not closed by '}'");
-	}
+	} while ((r = next_item(p, '}', "an object not closed by '}'")) == 1);
+	return r;
 }
 
 static int parse_elements(struct parser *p, int i, unsigned depth)
 {
-	for (;;) {
+	int r;
+
+	do {
 		if (parse_value(p, depth + 1) < 0)
 			return -1;
 		p->t[i].size++;
-		skip_space(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
-			p->pos++;
-			continue;
-		}
-		if (p->pos < p->len && p->s[p->pos] == ']')
-			return 0;
-		return fail(p, "an array not closed by ']'");
-	}
+	} while ((r = next_item(p, ']', "an array not closed by ']'")) == 1);
+	return r;
 }
 
 static int parse_container(struct parser *p, enum json_type type, unsigned depth)
