@@ -15,7 +15,6 @@ use strict;
 use warnings;
 
 use Compress::Raw::Zlib;
-use IO::Socket::INET;
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use Test::More;
 use Test::Portico;
@@ -125,35 +124,19 @@ ok(inflate($r->{body}) eq content(100000), '... the server\'s gzip bytes');
 # from portico: an inflater that held output back would wait forever
 # (the safety deadline fails the test).
 {
-	my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p->port('stream'),
-					   Listen => 5, ReuseAddr => 1) or die "stream server: $!";
-	pipe(my $go_r, my $go_w) or die "pipe: $!";
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		close $go_w;
-		my $s = $listen->accept or exit 1;
-		my $head = '';
-		while ($head !~ /\r\n\r\n/) {
-			sysread($s, $head, 4096, length $head) or exit 1;
-		}
-		syswrite($s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-		    . "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n");
-		my ($d) = Compress::Raw::Zlib::Deflate->new(-WindowBits => WANT_GZIP, -AppendOutput => 1);
-		for my $i (1 .. 3) {
-			my $gz = '';
-			$d->deflate("data: event $i\n\n", $gz);
-			$d->flush($gz, Z_SYNC_FLUSH);
-			syswrite($s, sprintf("%x\r\n%s\r\n", length $gz, $gz));
-			defined(readline $go_r) or exit 1;
-		}
-		my $end = '';
-		$d->flush($end);
-		syswrite($s, sprintf("%x\r\n%s\r\n0\r\n\r\n", length $end, $end));
-		close $s;
-		exit 0;
+	my ($d) = Compress::Raw::Zlib::Deflate->new(-WindowBits => WANT_GZIP, -AppendOutput => 1);
+	my (@pieces, $end);
+	for my $i (1 .. 3) {
+		my $gz = '';
+		$d->deflate("data: event $i\n\n", $gz);
+		$d->flush($gz, Z_SYNC_FLUSH);
+		push @pieces, sprintf("%x\r\n%s\r\n", length $gz, $gz);
 	}
-	close $go_r;
-	$go_w->autoflush(1);
+	$d->flush($end = '');
+	my ($pid, $go_w) = paced_server($p->port('stream'),
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+	    . "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    \@pieces, sprintf("%x\r\n%s\r\n0\r\n\r\n", length $end, $end));
 	my ($plain, $seen, @order) = ('', 0);
 	my $c = Test::Portico::Client->new($port, timeout => 30);
 	$c->request(GET => '/events');

@@ -16,7 +16,6 @@ use strict;
 use warnings;
 
 use Compress::Raw::Zlib;
-use IO::Socket::INET;
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use Test::More;
 use Test::Portico;
@@ -296,30 +295,10 @@ is_gzip(get_gz(hdr_target('/prox', 'Content-Type' => 'text/html')), content(100)
 # inflated, from portico: without a flush at each piece, it would wait
 # forever (the safety deadline fails the test).
 {
-	my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p->port('stream'),
-					   Listen => 5, ReuseAddr => 1) or die "stream server: $!";
-	pipe(my $go_r, my $go_w) or die "pipe: $!";
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		close $go_w;
-		my $s = $listen->accept or exit 1;
-		my $head = '';
-		while ($head !~ /\r\n\r\n/) {
-			sysread($s, $head, 4096, length $head) or exit 1;
-		}
-		syswrite($s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-		    . "Transfer-Encoding: chunked\r\n\r\n");
-		for my $i (1 .. 3) {
-			my $ev = "data: event $i\n\n";
-			syswrite($s, sprintf("%x\r\n%s\r\n", length $ev, $ev));
-			defined(readline $go_r) or exit 1;
-		}
-		syswrite($s, "0\r\n\r\n");
-		close $s;
-		exit 0;
-	}
-	close $go_r;
-	$go_w->autoflush(1);
+	my ($pid, $go_w) = paced_server($p->port('stream'),
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    [map { my $ev = "data: event $_\n\n"; sprintf("%x\r\n%s\r\n", length $ev, $ev) } 1 .. 3],
+	    "0\r\n\r\n");
 	my $inf = Compress::Raw::Zlib::Inflate->new(-WindowBits => WANT_GZIP);
 	my ($plain, $seen, @order) = ('', 0);
 	my $c = Test::Portico::Client->new($port, timeout => 30);

@@ -39,7 +39,8 @@ use Test::Portico::Backend;
 use Test::Portico::Client qw(http http_get);
 
 use Exporter 'import';
-our @EXPORT = qw(http http_get wait_for run_portico portico_bin proc_ids dump_reads_back);
+our @EXPORT = qw(http http_get wait_for run_portico portico_bin proc_ids dump_reads_back
+	paced_server);
 
 our $BIN = $ENV{PORTICO_BIN} // do {
 	my $here = abs_path(__FILE__) =~ s{/t/lib/Test/Portico\.pm$}{}r;
@@ -89,6 +90,39 @@ sub dump_reads_back {
 	is($rc, 0, 'what -T writes is accepted') or diag($err);
 	s/^# effective configuration of .*\n//m for $out, $again;
 	is($again, $out, '... and reads back the same');
+}
+
+# A server on 127.0.0.1:$port for one request: it answers with $head,
+# then sends each of @$pieces (raw bytes: chunks as the test frames them)
+# only once the test said "go" for the one before (print $go "go\n"),
+# then $end. So a proxy that held a piece back would make the test wait
+# for ever (its safety deadline fails it). Returns ($pid, $go).
+sub paced_server {
+	my ($port, $head, $pieces, $end) = @_;
+	my $listen = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => $port,
+					 Listen => 5, ReuseAddr => 1) or die "paced server: $!";
+	pipe(my $go_r, my $go_w) or die "pipe: $!";
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		close $go_w;
+		my $s = $listen->accept or POSIX::_exit(1);
+		my $req = '';
+		while ($req !~ /\r\n\r\n/) {
+			sysread($s, $req, 4096, length $req) or POSIX::_exit(1);
+		}
+		syswrite($s, $head);
+		for my $piece (@$pieces) {
+			syswrite($s, $piece);
+			defined(readline $go_r) or POSIX::_exit(1);
+		}
+		syswrite($s, $end);
+		close $s;
+		POSIX::_exit(0);
+	}
+	close $go_r;
+	close $listen;
+	$go_w->autoflush(1);
+	return ($pid, $go_w);
 }
 
 sub _run {
