@@ -254,9 +254,11 @@ static void check_users(struct loader *ld, cfg_t *sec, const struct conf_auth_ba
 			 "auth_basic = \"off\" on a route)");
 }
 
-void conf_site_auth_basic_check(struct loader *ld, cfg_t *sec, const struct conf_site *site)
+void conf_site_auth_basic_check(struct loader *ld, cfg_t *sec, const struct conf *c,
+				const struct conf_site *site)
 {
 	check_users(ld, sec, &site->auth_basic);
+	conf_auth_cache_check(ld, sec, c, "auth_basic_cache_time", site->auth_basic.cache_time);
 }
 
 void conf_route_auth_basic_read(struct loader *ld, cfg_t *sec, struct conf *c,
@@ -276,6 +278,7 @@ void conf_route_auth_basic_read(struct loader *ld, cfg_t *sec, struct conf *c,
 		return;
 	}
 	conf_read(ld, sec, conf_route_auth_basic_options, r, c);
+	conf_auth_cache_check(ld, sec, c, "auth_basic_cache_time", r->auth_basic.cache_time);
 	if (realm == NULL)
 		return;
 	if (strcmp(realm, "off") != 0) {

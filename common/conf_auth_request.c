@@ -295,22 +295,13 @@ const struct conf_option conf_route_auth_request_options[] = {
 
 /* Decisions are kept in the "auth" zone: without it, a cache time
  * would be a promise nothing keeps. */
-static void check_cache(struct loader *ld, cfg_t *sec, const struct conf *c,
-			unsigned cache_time)
-{
-	if (cache_time > 0 && c->auth_cache_size == 0 &&
-	    ld_opt_written(ld, sec, "auth_request_cache_time"))
-		ld_error(ld, ld_opt_line(ld, sec, "auth_request_cache_time"), "auth_request_cache_"
-			 "time: decisions are kept in the auth zone, and auth_cache_size is 0");
-}
-
 void conf_site_auth_request_finish(struct loader *ld, cfg_t *sec, const struct conf *c,
 				   struct conf_site *site)
 {
 	struct conf_auth_request *a = &site->auth_request;
 	unsigned i;
 
-	check_cache(ld, sec, c, a->cache_time);
+	conf_auth_cache_check(ld, sec, c, "auth_request_cache_time", a->cache_time);
 	if (a->headers != NULL || (a->headers = names_new(ld, ARRAY_LEN(default_headers))) == NULL)
 		return;
 	for (i = 0; i < ARRAY_LEN(default_headers); i++)
@@ -325,7 +316,8 @@ void conf_route_auth_request_read(struct loader *ld, cfg_t *sec, struct conf *c,
 
 	r->auth_request = site->auth_request;
 	conf_read(ld, sec, conf_route_auth_request_options, r, c);
-	check_cache(ld, sec, c, r->auth_request.cache_time);
+	conf_auth_cache_check(ld, sec, c, "auth_request_cache_time",
+			      r->auth_request.cache_time);
 	if (r->auth)
 		return;
 	for (o = conf_route_auth_request_options; o->name != NULL; o++)

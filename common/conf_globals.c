@@ -444,3 +444,11 @@ void conf_globals_free(struct conf *c)
 	conf_release(conf_global_options, c);
 	conf_tls_free_globals(c);
 }
+
+void conf_auth_cache_check(struct loader *ld, cfg_t *sec, const struct conf *c,
+			   const char *option, unsigned cache_time)
+{
+	if (cache_time > 0 && c->auth_cache_size == 0 && ld_opt_written(ld, sec, option))
+		ld_error(ld, ld_opt_line(ld, sec, option), "%s: decisions are kept in the auth "
+			 "zone, and auth_cache_size is 0", option);
+}

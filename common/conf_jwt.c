@@ -425,6 +425,7 @@ void conf_site_jwt_read(struct loader *ld, cfg_t *sec, struct conf *c, struct co
 {
 	conf_read(ld, sec, conf_site_jwt_options, site, c);
 	check_keys(ld, sec, &site->jwt);
+	conf_auth_cache_check(ld, sec, c, "auth_jwt_cache_time", site->jwt.cache_time);
 }
 
 void conf_route_jwt_read(struct loader *ld, cfg_t *sec, struct conf *c,
@@ -434,6 +435,7 @@ void conf_route_jwt_read(struct loader *ld, cfg_t *sec, struct conf *c,
 
 	r->jwt = site->jwt;
 	conf_read(ld, sec, conf_route_jwt_options, r, c);
+	conf_auth_cache_check(ld, sec, c, "auth_jwt_cache_time", r->jwt.cache_time);
 	for (o = conf_route_jwt_options; o->name != NULL; o++)
 		if (!r->auth && ld_opt_written(ld, sec, o->name))
 			ld_error(ld, ld_opt_line(ld, sec, o->name), "route \"%s\": %s on a route "

@@ -53,7 +53,13 @@ void conf_site_rules_free(struct conf_site *s);
 /* HTTP Basic authentication (conf_auth_basic.c): a site's, read by
  * conf_site_auth_basic_options, checked; a route's, from its site's and
  * its own rows (after its auth); a route's written back; freed. */
-void conf_site_auth_basic_check(struct loader *ld, cfg_t *sec, const struct conf_site *site);
+void conf_site_auth_basic_check(struct loader *ld, cfg_t *sec, const struct conf *c,
+				const struct conf_site *site);
+
+/* A cache time written (option) while auth_cache_size is 0, which keeps
+ * nothing: an error at its line (conf_globals.c). */
+void conf_auth_cache_check(struct loader *ld, cfg_t *sec, const struct conf *c,
+			   const char *option, unsigned cache_time);
 void conf_route_auth_basic_read(struct loader *ld, cfg_t *sec, struct conf *c,
 				const struct conf_site *site, struct conf_route *r);
 void conf_route_auth_basic_dump(FILE *out, const struct conf_site *s, const struct conf_route *r,

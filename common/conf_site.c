@@ -458,7 +458,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_geo_options, site, c);
 	conf_read(ld, sec, conf_site_gzip_options, site, c);
 	conf_read(ld, sec, conf_site_auth_basic_options, site, c);
-	conf_site_auth_basic_check(ld, sec, site);
+	conf_site_auth_basic_check(ld, sec, c, site);
 	conf_site_jwt_read(ld, sec, c, site);
 	conf_read(ld, sec, conf_site_auth_request_options, site, c);
 	conf_site_auth_request_finish(ld, sec, c, site);

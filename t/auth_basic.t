@@ -312,4 +312,22 @@ like($err, qr{^portico: \Q$tmp\E/portico\.conf:14: auth_basic_cache_time: bad du
 like($err, qr{^portico: \Q$tmp\E/portico\.conf:19: auth_basic_user_file without auth_basic}m,
      'users without a realm, which would ask nothing');
 
+# A cache time where the auth zone keeps nothing would never be obeyed.
+my $nozone = Test::Portico->new(files => { users => users_file(alice => $hash{alice}) },
+				conf => <<'EOF');
+auth_cache_size = 0
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+upstream app { server "127.0.0.1:1" {} }
+site s {
+	auth_basic = "x"
+	auth_basic_user_file = "users"
+	route "/" { upstream = "app" }
+	route "/r/" { upstream = "app"  auth_basic_cache_time = "30s" }
+}
+EOF
+($rc, $out, $err) = $nozone->run('-t');
+like($err, qr{portico\.conf:8: auth_basic_cache_time: decisions are kept in the auth zone, and auth_cache_size is 0},
+     'a cache time written where auth_cache_size is 0: an error at its line');
+unlike($err, qr{portico\.conf:[1-7]:}, '... and the default cache time is none');
+
 done_testing;
