@@ -188,25 +188,31 @@ struct htpasswd *htpasswd_new(void)
  * alike). NULL when out of memory. */
 static char *log_name_of(const char *user, size_t len)
 {
-	char *out = malloc(len * 4 + 1), *p = out;
+	char *out = malloc(len * 4 + 1);
+
+	if (out != NULL)
+		htpasswd_escape(user, len, false, out);
+	return out;
+}
+
+void htpasswd_escape(const char *name, size_t len, bool quoted, char *out)
+{
+	unsigned char lowest = quoted ? ' ' : '!';
 	size_t i;
 
-	if (out == NULL)
-		return NULL;
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)user[i];
+		unsigned char c = (unsigned char)name[i];
 
-		if (c > ' ' && c < 0x7f && c != '\\') {
-			*p++ = (char)c;
+		if (c >= lowest && c < 0x7f && c != '\\' && !(quoted && c == '"')) {
+			*out++ = (char)c;
 		} else {
-			*p++ = '\\';
-			*p++ = 'x';
-			*p++ = "0123456789abcdef"[c >> 4];
-			*p++ = "0123456789abcdef"[c & 15];
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = "0123456789abcdef"[c >> 4];
+			*out++ = "0123456789abcdef"[c & 15];
 		}
 	}
-	*p = '\0';
-	return out;
+	*out = '\0';
 }
 
 int htpasswd_add(struct htpasswd *h, const char *user, size_t len, const char *hash,

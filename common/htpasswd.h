@@ -82,6 +82,12 @@ bool htpasswd_verify(const struct htpasswd_entry *e, const char *password);
 bool htpasswd_cache_key(const struct htpasswd *h, const struct htpasswd_entry *e,
 			const char *password, uint8_t key[HTPASSWD_KEY_LEN]);
 
+/* name[len] into out (room for len * 4 + 1 bytes, NUL-terminated) with
+ * '\\' and the bytes that are not printable ASCII written \xHH, and the
+ * space too unless quoted (where '"' is written \x22 instead): as the
+ * logs and $remote_user show user names, each name one way only. */
+void htpasswd_escape(const char *name, size_t len, bool quoted, char *out);
+
 void htpasswd_free(struct htpasswd *h);
 
 #endif

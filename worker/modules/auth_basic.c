@@ -73,26 +73,15 @@ static const char *parse_credentials(struct slice v, struct credentials *cr)
 	return NULL;
 }
 
-/* A client's user name for the log: printable ASCII but '"' and '\' as
- * it is, every other byte \xHH; at most LOGGED_USER_MAX bytes of it. */
+/* A client's user name for the log, quoted there: at most
+ * LOGGED_USER_MAX bytes of it, escaped. */
 static const char *loggable(const char *s, size_t len, char out[LOGGED_USER_MAX * 4 + 4])
 {
-	char *p = out;
-	size_t i;
+	size_t n = MIN(len, (size_t)LOGGED_USER_MAX);
 
-	for (i = 0; i < len && i < LOGGED_USER_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= ' ' && c < 0x7f && c != '"' && c != '\\') {
-			*p++ = (char)c;
-		} else {
-			*p++ = '\\';
-			*p++ = 'x';
-			*p++ = "0123456789abcdef"[c >> 4];
-			*p++ = "0123456789abcdef"[c & 15];
-		}
-	}
-	strcpy(p, i < len ? "..." : "");
+	htpasswd_escape(s, n, true, out);
+	if (n < len)
+		strcat(out, "...");
 	return out;
 }
 
