@@ -186,6 +186,14 @@ my ($back) = wait_for(sub {
 }, 30, 0);
 ok($back, 'a receiver started again at the same path gets the lines again');
 
+# USR1 reopens the logs: no file here, the socket is connected again.
+my $mark = $again->count;
+$p->signal('USR1');
+ok($again->wait_message(qr/\[notice\] \d+ master: log files reopened/, from => $mark),
+    'SIGUSR1: the master logs on');
+ok($again->wait_message(qr/\[info\] \d+ worker 0: log files reopened/, from => $mark),
+    '... and the worker');
+
 # ==== bad destinations: load errors at their line ====
 
 for my $case (
