@@ -1,11 +1,17 @@
 /*
  * test_syslog.c: syslog destinations (defaults, servers, facilities,
  * tags, severities, formats, errors) and the two message formats (PRI,
- * time, host, tag, pid, truncation at a character boundary).
+ * time, host, tag, pid, truncation at a character boundary); sending to a
+ * unix socket, and what is dropped: counted, reported once, never waited
+ * for.
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 
@@ -190,6 +196,76 @@ static void test_truncation(void)
 	is_int(n, 9, "a header longer than the room is cut too");
 }
 
+/* A unix datagram receiver bound at path. */
+static int receiver(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	size_t len = strlen(path);
+
+	if (len >= sizeof(sun.sun_path))
+		exit(255);
+	memcpy(sun.sun_path, path, len + 1);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		perror("receiver");
+		exit(255);
+	}
+	return fd;
+}
+
+static void test_send(void)
+{
+	char dir[] = "/tmp/test_syslog.XXXXXX", path[64], spec[256], got[4096], log[4096];
+	uint64_t dropped = 0;
+	FILE *logf = tmpfile();
+	int fd, i, sent;
+	ssize_t n;
+
+	if (mkdtemp(dir) == NULL || logf == NULL) {
+		perror("test_send");
+		exit(255);
+	}
+	snprintf(path, sizeof(path), "%s/log.sock", dir);
+	snprintf(spec, sizeof(spec), "syslog:server=unix:%s,facility=local3,tag=t", path);
+	syslog_count_drops_in(&dropped);
+	log_use_fd(fileno(logf));
+	log_set_console(-1);
+
+	is_int(parse(spec), 0, "a destination in a temporary directory");
+	syslog_send(&d, LL_WARN, "nobody there", 12);
+	is_int(dropped, 1, "no socket: the message is dropped and counted");
+	n = pread(fileno(logf), log, sizeof(log) - 1, 0);
+	log[n > 0 ? n - 1 : 0] = '\0';
+	ok(strstr(log, "[warn]") && strstr(log, "syslog unix:") &&
+	   strstr(log, ": 1 message dropped (2: No such file or directory)"),
+	   "... and reported in the error log: %s", log);
+	syslog_send(&d, LL_WARN, "still not", 9);
+	is_int(dropped, 2, "... each time");
+	fd = receiver(path);
+	syslog_dest_close(&d);
+	syslog_send(&d, LL_ERROR, "hello", 5);
+	n = recv(fd, got, sizeof(got) - 1, 0);
+	got[n > 0 ? n : 0] = '\0';
+	ok(n >= 13 && strncmp(got, "<155>", 5) == 0 && strstr(got, " t[") != NULL &&
+	   memcmp(got + n - 8, "]: hello", 8) == 0,
+	   "a receiver there (connected again after a close): the message arrives: %s", got);
+	is_int(dropped, 2, "... not counted as dropped");
+	for (i = 0, sent = 0; i < 5000 && dropped == 2; i++, sent++)
+		syslog_send(&d, LL_INFO, "fill", 4);
+	ok(dropped == 3, "a receiver that does not read: its queue fills, the next message is "
+	   "dropped without waiting (after %d)", sent);
+	close(fd);
+	syslog_send(&d, LL_INFO, "gone", 4);
+	is_int(dropped, 4, "a receiver that went away: dropped");
+	syslog_dest_close(&d);
+	unlink(path);
+	rmdir(dir);
+	log_use_fd(-1);
+	fclose(logf);
+	syslog_count_drops_in(NULL);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -197,5 +273,6 @@ int main(void)
 	test_parameters();
 	test_formats();
 	test_truncation();
+	test_send();
 	return done_testing();
 }
