@@ -34,6 +34,7 @@
 #include "conf_filter.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
+#include "syslog.h"
 
 const struct conf_option *const conf_option_tables[] = {
 	conf_global_options, conf_tls_global_options, conf_listen_options,
@@ -296,7 +297,8 @@ static void check_files(struct loader *ld, cfg_t *cfg, const struct conf *c)
 {
 	unsigned i;
 
-	check_dir_of(ld, ld_opt_line(ld, cfg, "error_log"), "error_log", c->error_log);
+	if (!syslog_is_dest(c->error_log))
+		check_dir_of(ld, ld_opt_line(ld, cfg, "error_log"), "error_log", c->error_log);
 	check_dir_of(ld, ld_opt_line(ld, cfg, "pid_file"), "pid_file", c->pid_file);
 	for (i = 0; i < c->nsites; i++)
 		check_dir_of(ld, ld_opt_line(ld, cfg_getnsec(cfg, "site", i), "access_log"),

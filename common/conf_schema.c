@@ -10,6 +10,7 @@
 #include "cidr.h"
 #include "conf_loader.h"
 #include "conf_schema.h"
+#include "syslog.h"
 
 const struct conf_option *conf_option_in(const struct conf_option *table, const char *name)
 {
@@ -94,8 +95,10 @@ static void read_bool(struct loader *ld, cfg_t *sec, const struct conf_option *o
 static void read_string(struct loader *ld, cfg_t *sec, const struct conf_option *o,
 			char **field)
 {
-	char *s = o->type == CT_PATH ? ld_get_path(ld, sec, o->name, o->def)
-				     : ld_get_string(ld, sec, o->name, o->def);
+	bool syslog = (o->flags & CF_LOG_DEST) &&
+		      syslog_is_dest(cfg_getstr(sec, o->name) ? cfg_getstr(sec, o->name) : o->def);
+	char *s = o->type == CT_PATH && !syslog ? ld_get_path(ld, sec, o->name, o->def)
+						: ld_get_string(ld, sec, o->name, o->def);
 
 	if (s != NULL || o->def != NULL) {
 		free(*field);

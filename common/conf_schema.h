@@ -67,6 +67,8 @@ enum conf_type {
 
 /* Row flags. */
 #define CF_LIST 0x01			/* a list: {"a", "b"}; always CT_CUSTOM */
+#define CF_LOG_DEST 0x02		/* CT_PATH, or a "syslog:" destination
+					 * kept as written */
 
 /* Bounds of a duration in ms: what conf_parse_duration() accepts. */
 #define CONF_MS_MAX 2147483647LL

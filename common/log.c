@@ -15,12 +15,14 @@
 
 #include "core.h"
 #include "log.h"
+#include "syslog.h"
 
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"
 };
 
 static int log_fd_current = -1;		/* the error log, once open */
+static struct syslog_dest *log_syslog;	/* ... or where it is sent */
 static int log_console = STDERR_FILENO;	/* warnings and worse, or -1 */
 static bool console_is_log;		/* the same file: no second copy */
 static int log_level_current = LL_INFO;
@@ -96,6 +98,11 @@ void log_use_fd(int fd)
 	console_is_log = same_file(log_console, log_fd_current);
 }
 
+void log_use_syslog(struct syslog_dest *d)
+{
+	log_syslog = d;
+}
+
 void log_set_console(int fd)
 {
 	log_console = fd;
@@ -116,12 +123,12 @@ static void log_write(int level, int err, const char *fmt, va_list ap)
 	char line[2048];
 	struct timeval tv;
 	struct tm tm;
-	size_t n;
+	size_t n, stamp;
 	int r;
 
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y/%m/%d %H:%M:%S", &tm);
+	n = stamp = strftime(line, sizeof(line), "%Y/%m/%d %H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof(line) - n, " [%s] %ld%s%s: ",
 		     level_names[level], (long)getpid(),
 		     log_role[0] ? " " : "", log_role);
@@ -140,6 +147,8 @@ static void log_write(int level, int err, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	if (log_fd_current >= 0)
 		write_line(log_fd_current, line, n);
+	if (log_syslog != NULL)
+		syslog_send(log_syslog, level, line + stamp + 1, n - stamp - 2);
 	if (log_console >= 0 && level <= LL_WARN && !console_is_log)
 		write_line(log_console, line, n);
 	errno = saved_errno;

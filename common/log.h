@@ -7,7 +7,10 @@
  * unless told otherwise) shows warnings and worse only: before a file is
  * opened, those alone are written, to the console; once it is open, every
  * line goes to the file and warnings and worse to the console as well,
- * until the master, started, turns the console off.
+ * until the master, started, turns the console off. An error log sent to
+ * syslog (log_use_syslog) takes the place of the file: each line goes as
+ * one message, without its time (the message has its own), at the
+ * severity of its level.
  */
 #ifndef PORTICO_LOG_H
 #define PORTICO_LOG_H
@@ -39,6 +42,13 @@ int log_open_file(const char *path, gid_t group);
 
 /* Make fd the error log. The caller owns fd and closes the previous one. */
 void log_use_fd(int fd);
+
+struct syslog_dest;
+
+/* Send every line to d instead of (or, with log_use_fd, besides) a file;
+ * NULL: to syslog no more. d is borrowed: the caller keeps it until it
+ * names another. */
+void log_use_syslog(struct syslog_dest *d);
 
 /* Show warnings and worse on fd as well (-1: nowhere), unless fd is the
  * error log itself (a stderr redirected to it gets no second copy). */

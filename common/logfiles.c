@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "logfiles.h"
+#include "syslog.h"
 
 int logfiles_index(const struct logfiles *lf, const char *path)
 {
@@ -21,6 +22,28 @@ int logfiles_index(const struct logfiles *lf, const char *path)
 		if (strcmp(lf->paths[i], path) == 0)
 			return (int)i;
 	return -1;
+}
+
+int logfiles_error_fd(const struct logfiles *lf)
+{
+	return lf->error_syslog == NULL && lf->n > 0 ? lf->fds[0] : -1;
+}
+
+/* The error log's destination, when it is syslog; the loader checked it. */
+static int error_syslog_parse(struct logfiles *lf, const char *spec, char *err, size_t errlen)
+{
+	char why[256];
+
+	lf->error_syslog = malloc(sizeof(*lf->error_syslog));
+	if (lf->error_syslog == NULL) {
+		snprintf(err, errlen, "out of memory opening log files");
+		return -1;
+	}
+	if (syslog_dest_parse(spec, lf->error_syslog, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "error_log \"%s\": %s", spec, why);
+		return -1;
+	}
+	return 0;
 }
 
 /* The group of the log files we create: adm, which may read the logs on
@@ -63,7 +86,10 @@ struct logfiles *logfiles_open(const struct conf *conf, char *err, size_t errlen
 	lf->fds = calloc(conf->nsites + 1, sizeof(*lf->fds));
 	if (lf->paths == NULL || lf->fds == NULL)
 		goto nomem;
-	lf->paths[lf->n++] = conf->error_log;
+	if (!syslog_is_dest(conf->error_log))
+		lf->paths[lf->n++] = conf->error_log;
+	else if (error_syslog_parse(lf, conf->error_log, err, errlen) < 0)
+		goto fail;
 	for (i = 0; i < conf->nsites; i++) {
 		const char *p = conf->sites[i].access_log;
 
@@ -72,12 +98,12 @@ struct logfiles *logfiles_open(const struct conf *conf, char *err, size_t errlen
 	}
 	if (logfiles_reopen(lf, lf->fds, err, errlen) < 0) {
 		lf->n = 0;
-		logfiles_free(lf);
-		return NULL;
+		goto fail;
 	}
 	return lf;
 nomem:
 	snprintf(err, errlen, "out of memory opening log files");
+fail:
 	if (lf != NULL)
 		logfiles_free(lf);
 	return NULL;
@@ -90,6 +116,10 @@ void logfiles_free(struct logfiles *lf)
 	for (i = 0; i < lf->n; i++)
 		if (lf->fds[i] >= 0)
 			close(lf->fds[i]);
+	if (lf->error_syslog != NULL) {
+		syslog_dest_close(lf->error_syslog);
+		free(lf->error_syslog);
+	}
 	free(lf->paths);
 	free(lf->fds);
 	free(lf);

@@ -5,7 +5,9 @@
  * Owns: opening them (by the master, as root, so the workers never need
  * to open a path), the mode and group of those it creates (0640, group
  * LOG_GROUP when it exists, as logrotate makes them), and the order in
- * which their descriptors travel to workers when they are reopened.
+ * which their descriptors travel to workers when they are reopened. An
+ * error log sent to syslog is no file: the set holds its destination
+ * instead, whose socket each process opens for itself.
  */
 #ifndef PORTICO_LOGFILES_H
 #define PORTICO_LOGFILES_H
@@ -14,10 +16,14 @@
 
 #define LOG_GROUP "adm"
 
+struct syslog_dest;
+
 struct logfiles {
-	unsigned n;		/* [0] is the error log, then access logs */
+	unsigned n;		/* [0] is the error log (unless it goes to
+				 * syslog), then access logs */
 	char **paths;		/* borrowed from the conf */
 	int *fds;
+	struct syslog_dest *error_syslog;	/* the error log, or NULL */
 };
 
 /*
@@ -29,6 +35,9 @@ struct logfiles *logfiles_open(const struct conf *conf, char *err, size_t errlen
 /* Open the same paths again into fds[0..lf->n); 0, or -1 with err set
  * (and nothing left open). */
 int logfiles_reopen(const struct logfiles *lf, int *fds, char *err, size_t errlen);
+
+/* The error log's descriptor in lf, -1 when it goes to syslog. */
+int logfiles_error_fd(const struct logfiles *lf);
 
 /* Position of path in lf, or -1. */
 int logfiles_index(const struct logfiles *lf, const char *path);

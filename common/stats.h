@@ -54,6 +54,7 @@ struct stats_counters {
 	uint64_t auth_request_cache_hits;	/* decisions found in the auth cache */
 	uint64_t auth_request_refused;	/* answered 401, 403 or 3xx as told */
 	uint64_t auth_request_failed;	/* answered 500: no decision to go by */
+	uint64_t syslog_dropped;	/* log messages a syslog receiver could not take */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

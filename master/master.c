@@ -28,6 +28,7 @@
 #include "master.h"
 #include "process.h"
 #include "shared.h"
+#include "syslog.h"
 
 #define RESPAWN_BACKOFF_MIN 100		/* ms */
 #define RESPAWN_BACKOFF_MAX 30000
@@ -71,6 +72,7 @@ static bool foreground;
 static pid_t new_master;		/* started by our USR2, while it runs */
 static pid_t old_master;		/* whose USR2 started us, or 0 */
 static uint64_t next_key_rotation;	/* TLS ticket keys; 0: no TLS */
+static uint64_t syslog_dropped;		/* by the master, not yet in the stats */
 
 static uint64_t now_ms(void)
 {
@@ -449,6 +451,23 @@ static void refuse_reload(struct conf *nc, const char *errors)
 		conf_free(nc);
 }
 
+/* The error log of the set: its file, or its syslog destination. */
+static void log_use_error_log(struct logfiles *lf)
+{
+	log_use_fd(logfiles_error_fd(lf));
+	log_use_syslog(lf->error_syslog);
+}
+
+/* The master has no stats record: what it counted itself goes into the
+ * retired totals, where the status page adds it up. */
+static void fold_own_counts(void)
+{
+	if (syslog_dropped == 0)
+		return;
+	shared_count_master(shared, syslog_dropped);
+	syslog_dropped = 0;
+}
+
 static bool reload(void)
 {
 	char err[512], *errors = NULL;
@@ -488,7 +507,7 @@ static bool reload(void)
 	listen_close_unused(conf, listen_fds, nc, nfds);
 	free(listen_fds);
 	listen_fds = nfds;
-	log_use_fd(nlogs->fds[0]);
+	log_use_error_log(nlogs);
 	logfiles_free(logs);
 	logs = nlogs;
 	log_set_level(nc->log_level);
@@ -526,7 +545,10 @@ static void reopen_logs(void)
 		close(logs->fds[i]);
 		logs->fds[i] = fds[i];
 	}
-	log_use_fd(logs->fds[0]);
+	log_use_error_log(logs);
+	/* A syslog receiver is connected again too, on the next line. */
+	if (logs->error_syslog != NULL)
+		syslog_dest_close(logs->error_syslog);
 	/* Older generations are draining with the log files of their own
 	 * configuration; they finish in the renamed files. */
 	for (i = 0; i < nprocs; i++)
@@ -554,8 +576,8 @@ static void exec_new_binary(void)
 	limit_zones_export(shared->limit_refs, shared->nlimits);
 	/* What the new binary says before its own log is open (a bad
 	 * configuration, say) lands in ours, where the operator looks. */
-	if (!foreground)
-		dup2(logs->fds[0], STDERR_FILENO);
+	if (!foreground && logfiles_error_fd(logs) >= 0)
+		dup2(logfiles_error_fd(logs), STDERR_FILENO);
 	argv[argc++] = (char *)exe_path;
 	argv[argc++] = "-c";
 	argv[argc++] = (char *)conf_path;
@@ -694,6 +716,7 @@ static int supervise(void)
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig > 0)
 			handle_signal(sig);
+		fold_own_counts();
 	}
 	return 0;
 }
@@ -781,7 +804,8 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 	/* Every line goes to the error log from here on; until the master
 	 * has started, warnings and worse (a port in use) also go to stderr,
 	 * which the operator, the init script or the journal reads. */
-	log_use_fd(logs->fds[0]);
+	syslog_count_drops_in(&syslog_dropped);
+	log_use_error_log(logs);
 	listen_fds = open_listeners(err, sizeof(err));
 	if (listen_fds == NULL) {
 		log_msg(LL_EMERG, "%s", err);

@@ -468,6 +468,16 @@ struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation)
 	return p;
 }
 
+void shared_count_master(struct shared *sh, uint64_t syslog_dropped)
+{
+	struct zone_ref *zr = sh->stats;
+
+	if (shm_lock(zr->z) == P_ERROR)
+		return;
+	zr->root->retired.syslog_dropped += syslog_dropped;
+	shm_unlock(zr->z);
+}
+
 /* What the dead cannot close any more. */
 static void conns_give_back(struct shared *sh, const struct stats_proc *p)
 {

@@ -72,6 +72,10 @@ struct stats_root *shared_stats_root(const struct shared *sh);
  * full: the child then counts privately). Takes a reference. */
 struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation);
 
+/* Count syslog messages the master dropped (it has no record of its own)
+ * into the retired totals of sh's stats zone. */
+void shared_count_master(struct shared *sh, uint64_t syslog_dropped);
+
 /* The child that used p has exited: retire its counters into the stats
  * of now (the current shared state), give back its open connections,
  * free p. Drops the reference to sh. */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "channel.h"
 #include "privs.h"
+#include "syslog.h"
 #include "tls.h"
 #include "access_log.h"
 #include "checker.h"
@@ -197,11 +198,13 @@ static void reopen_logs(const int *fds, unsigned nfds)
 		return;
 	}
 	access_log_replace_fds(fds);
-	log_use_fd(fds[0]);
 	for (i = 0; i < nfds; i++) {
 		close(logs->fds[i]);
 		logs->fds[i] = fds[i];
 	}
+	log_use_fd(logfiles_error_fd(logs));
+	if (logs->error_syslog != NULL)
+		syslog_dest_close(logs->error_syslog);
 	log_msg(LL_INFO, "log files reopened");
 }
 
@@ -331,6 +334,7 @@ static void setup_context(const struct worker_args *a)
 	ctx.stats = a->stats;
 	if (ctx.stats == NULL && (ctx.stats = calloc(1, size)) == NULL)
 		setup_failed("worker setup", "out of memory");
+	syslog_count_drops_in(&ctx.stats->c.syslog_dropped);
 }
 
 static void start_checker(const struct conf *conf)

@@ -290,11 +290,27 @@ static void test_bounded(void)
 
 static void test_paths(void)
 {
+	struct conf *c;
 	char *errs;
 
-	load("syslog.conf", "error_log = \"syslog:server=127.0.0.1\"\n", &errs);
-	ok(has_error(errs, "syslog.conf", 1, "error_log: \"syslog:server=127.0.0.1\": syslog is "
-		     "not supported: write the path of a file"), "syslog: is refused clearly");
+	c = load("syslog.conf", "error_log = \"syslog:server=127.0.0.1\"\n"
+		 "listen http { address = \"127.0.0.1:8080\" }\n"
+		 "site s { route \"/\" { status = true } }\n", &errs);
+	ok(c != NULL && errs == NULL, "error_log: a syslog destination is accepted");
+	ok(c != NULL && strcmp(c->error_log, "syslog:server=127.0.0.1") == 0,
+	   "... kept as written, not made a path");
+	if (c != NULL)
+		conf_free(c);
+	free(errs);
+	load("syslog.conf", "error_log = \"syslog:server=127.0.0.1:0\"\n", &errs);
+	ok(has_error(errs, "syslog.conf", 1, "error_log \"syslog:server=127.0.0.1:0\": server "
+		     "\"127.0.0.1:0\": port must be a number from 1 to 65535"),
+	   "... a bad one refused at its line");
+	free(errs);
+	load("syslog.conf", "site s { access_log = \"syslog:server=127.0.0.1\"\n"
+	     "route \"/\" { return = 204 } }\n", &errs);
+	ok(has_error(errs, "syslog.conf", 1, "access_log: \"syslog:server=127.0.0.1\": syslog is "
+		     "not supported: write the path of a file"), "access_log: syslog: is refused clearly");
 	free(errs);
 }
 

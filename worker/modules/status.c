@@ -75,6 +75,7 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	    (unsigned long)c.upstream_failures, (unsigned long)c.retries,
 	    (unsigned long)c.no_server);
 	put(o, "\"filtered\": %lu,\n", (unsigned long)c.filtered);
+	put(o, "\"syslog_dropped\": %lu,\n", (unsigned long)c.syslog_dropped);
 	put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
 	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
 	if (ctx->tls_cache != NULL)
