@@ -22,6 +22,7 @@
 # shellcheck shell=bash disable=SC2154
 
 declare -A ready_url=()   # see start_server
+declare -A stdout_file=()   # see start_server
 
 die() { echo "$prog: $*" >&2; exit 1; }
 
@@ -261,7 +262,8 @@ need_conf() {   # instance: die when its configuration is rejected
 # instance: start it (the backend pinned as the load, the proxies as
 # proxies, and with QUOTA in their cgroup), wait until it answers
 # ${ready_url[instance]}, by default http://127.0.0.1:PORT/1k.html; die
-# when it does not.
+# when it does not. HAProxy's stdout goes to ${stdout_file[instance]} when
+# set (bench/logs: its "log stdout" lines), else with its stderr.
 start_server() {
 	local inst=$1 dir=$work/$1 url pin=("${pin_proxy[@]}")
 	url=${ready_url[$inst]:-http://127.0.0.1:${port[$inst]}/1k.html}
@@ -280,7 +282,13 @@ start_server() {
 		"${pin[@]}" "$NGINX" -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf" \
 			>"$dir/stderr" 2>&1 & ;;
 	haproxy)
-		"${pin[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/stderr" 2>&1 & ;;
+		if [ -n "${stdout_file[$inst]:-}" ]; then
+			# Its log lines ("log stdout") appended to a file of their
+			# own (O_APPEND: the caller may truncate it meanwhile).
+			"${pin[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >>"${stdout_file[$inst]}" 2>"$dir/stderr" &
+		else
+			"${pin[@]}" "$HAPROXY" -db -f "$dir/haproxy.cfg" >"$dir/stderr" 2>&1 &
+		fi ;;
 	portico|base)
 		"${pin[@]}" "$(portico_bin "$inst")" -F -c "$dir/portico.conf" >"$dir/stderr" 2>&1 & ;;
 	relay)
