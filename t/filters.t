@@ -96,7 +96,7 @@ is($c->get('/.git/config', @ua)->{status}, 403, 'a refusal with an answer ...');
 is($c->get('/after', @ua)->{status}, 200, '... leaves the connection open for the next request');
 
 # The logs name the rule.
-ok(wait_for(sub { grep { m{"GET /wp-admin/login\.php HTTP/1\.1" 404 .* PR \S+ \S+ - filter=wp$} }
+ok(wait_for(sub { grep { m{"GET /wp-admin/login\.php HTTP/1\.1" 404 .* PR \S+ \S+ - filter=wp [0-9a-f]{32}$} }
 		$p->access_log }, 10),
    'the access log\'s last column names the rule that refused');
 ok(wait_for(sub { grep { m{"GET /probe HTTP/1\.1" .* filter=scanners [0-9a-f]{32}$} } $p->access_log }, 10),
