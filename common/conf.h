@@ -156,7 +156,8 @@ enum conf_key_var {
 	KEY_UPSTREAM_STATUS,		/* the status the server answered */
 	KEY_TERMINATION,		/* the termination state ("--", "SH") */
 	KEY_CACHE_STATUS,		/* HIT, MISS, ... on cached routes */
-	KEY_LIMIT			/* the rule or limit that refused it */
+	KEY_LIMIT,			/* the rule or limit that refused it */
+	KEY_AUTH_USER			/* $remote_user, as nginx's logs name it */
 };
 
 struct conf_key_part {

@@ -14,7 +14,8 @@
 #include "conf_loader.h"
 #include "conf_parts.h"
 
-/* The variables; a name ending in '_' takes a NAME after it. */
+/* The variables; a name ending in '_' takes a NAME after it. Those of
+ * log formats only come from KEY_LOG_FIRST on. */
 static const struct {
 	const char *name;
 	enum conf_key_var var;
@@ -39,8 +40,7 @@ static const struct {
 	{ "route", KEY_ROUTE },
 	{ "tls_protocol", KEY_TLS_PROTOCOL },
 	{ "tls_cipher", KEY_TLS_CIPHER },
-	/* log formats only: from KEY_LOG_FIRST on */
-	{ "auth_user", KEY_REMOTE_USER },
+	{ "auth_user", KEY_AUTH_USER },
 	{ "status", KEY_STATUS },
 	{ "body_bytes_sent", KEY_BODY_BYTES_SENT },
 	{ "bytes_sent", KEY_BYTES_SENT },
@@ -118,8 +118,7 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 		if (key_vars[i].name[len - 1] != '_') {
 			if (n != len || memcmp(name, key_vars[i].name, n) != 0)
 				continue;
-			if (!log && (key_vars[i].var >= KEY_LOG_FIRST ||
-				     strcmp(key_vars[i].name, "auth_user") == 0)) {
+			if (!log && key_vars[i].var >= KEY_LOG_FIRST) {
 				ld_error(ld, line, "%s: variable \"$%.*s\" is known only in log "
 					 "formats", what, (int)n, name);
 				return -1;

@@ -87,7 +87,7 @@ static void flush_timeout(struct ev_timer *t)
 	access_log_flush();
 }
 
-/* The destination of log l, NULL when out of memory. */
+/* The destination of log l into d; -1 when out of memory. */
 static int dest_of(const struct logfiles *lf, const struct conf_log *l, struct log_dest *d)
 {
 	int idx = logfiles_index(lf, l->destination);
@@ -253,6 +253,8 @@ static struct slice log_value(enum conf_key_var var, struct line_ctx *lc, char *
 		return cstr_or_empty(x->cache_result);
 	case KEY_LIMIT:
 		return cstr_or_empty(x->refused_by);
+	case KEY_AUTH_USER:
+		return cstr_or_empty(x->auth_user);
 	default:
 		return (struct slice){ NULL, 0 };
 	}
