@@ -50,7 +50,8 @@ const struct conf_option *const conf_option_tables[] = {
 	conf_site_gzip_options, conf_route_gzip_options,
 	conf_site_auth_basic_options, conf_route_auth_basic_options,
 	conf_site_jwt_options, conf_route_jwt_options,
-	conf_site_auth_request_options, conf_route_auth_request_options, NULL
+	conf_site_auth_request_options, conf_route_auth_request_options,
+	conf_log_format_options, conf_site_log_options, conf_log_options, NULL
 };
 
 /* ---- the schema ---- */
@@ -300,9 +301,17 @@ static void check_files(struct loader *ld, cfg_t *cfg, const struct conf *c)
 	if (!syslog_is_dest(c->error_log))
 		check_dir_of(ld, ld_opt_line(ld, cfg, "error_log"), "error_log", c->error_log);
 	check_dir_of(ld, ld_opt_line(ld, cfg, "pid_file"), "pid_file", c->pid_file);
-	for (i = 0; i < c->nsites; i++)
-		check_dir_of(ld, ld_opt_line(ld, cfg_getnsec(cfg, "site", i), "access_log"),
-			     "access_log", c->sites[i].access_log);
+	for (i = 0; i < c->nsites; i++) {
+		cfg_t *site = cfg_getnsec(cfg, "site", i);
+		unsigned k, n = 0;
+
+		check_dir_of(ld, ld_opt_line(ld, site, "access_log"), "access_log",
+			     c->sites[i].access_log);
+		for (k = 0; k < c->sites[i].nlogs; k++)
+			if (c->sites[i].logs[k].section)
+				check_dir_of(ld, ld_sec_line(ld, cfg_getnsec(site, "log", n++)), "log",
+					     c->sites[i].logs[k].destination);
+	}
 }
 
 /*
@@ -342,6 +351,7 @@ struct conf *conf_load(const char *path, unsigned flags, char **errors)
 	conf_filters_resolve(ld, cfg, c);
 	conf_limits_resolve(ld, cfg, c);
 	conf_geos_resolve(ld, cfg, c);
+	conf_log_formats_resolve(ld, cfg, c);
 	conf_upstreams_resolve(ld, cfg, c);
 	conf_sites_resolve(ld, cfg, c);
 	ld_check_duplicates(ld);
@@ -385,6 +395,9 @@ void conf_free(struct conf *c)
 	for (i = 0; i < c->ngeos; i++)
 		conf_geo_free(&c->geos[i]);
 	free(c->geos);
+	for (i = 0; i < c->nlog_formats; i++)
+		conf_log_format_free(&c->log_formats[i]);
+	free(c->log_formats);
 	conf_regions_free(c);
 	conf_globals_free(c);
 	free(c->file);
@@ -407,6 +420,8 @@ void conf_dump(const struct conf *c, FILE *out)
 		conf_limit_dump(&c->limits[i], out);
 	for (i = 0; i < c->ngeos; i++)
 		conf_geo_dump(&c->geos[i], out);
+	for (i = 0; i < c->nlog_formats; i++)
+		conf_log_format_dump(&c->log_formats[i], out);
 	for (i = 0; i < c->nupstreams; i++)
 		conf_upstream_dump(&c->upstreams[i], out);
 	for (i = 0; i < c->nsites; i++)

@@ -132,7 +132,32 @@ enum conf_key_var {
 	KEY_REMOTE_PORT,		/* the client's port */
 	KEY_SERVER_PORT,		/* the listener's port */
 	KEY_GEO_REGION,			/* the client's region (conf_geo) */
-	KEY_REMOTE_USER			/* who authentication let in */
+	KEY_REMOTE_USER,		/* who authentication let in */
+	KEY_REQUEST_ID,			/* the request's id (32 hex digits) */
+	KEY_SITE,			/* the site's name */
+	KEY_ROUTE,			/* the route's pattern */
+	KEY_TLS_PROTOCOL,		/* "TLSv1.3"; empty without TLS */
+	KEY_TLS_CIPHER,			/* the cipher; empty without TLS */
+	/* Log formats only (conf_log.c): what the exchange's end knows. */
+	KEY_LOG_FIRST,
+	KEY_STATUS = KEY_LOG_FIRST,	/* the status sent */
+	KEY_BODY_BYTES_SENT,		/* body bytes sent */
+	KEY_BYTES_SENT,			/* bytes sent, head included */
+	KEY_REQUEST_LENGTH,		/* request head and body bytes read */
+	KEY_REQUEST_TIME,		/* seconds.ms since the head was read */
+	KEY_MSEC,			/* seconds.ms since the epoch, at the end */
+	KEY_TIME_LOCAL,			/* "05/Dec/2026:10:00:00 +0000" */
+	KEY_TIME_ISO8601,		/* "2026-12-05T10:00:00+00:00" */
+	KEY_REQUEST,			/* the request line, as the logs keep it */
+	KEY_UPSTREAM_ADDR,		/* the server that answered */
+	KEY_UPSTREAM_CONNECT_TIME,	/* seconds.ms to its connection */
+	KEY_UPSTREAM_HEADER_TIME,	/* ... to its response head */
+	KEY_UPSTREAM_RESPONSE_TIME,	/* ... to the response's end */
+	KEY_UPSTREAM_STATUS,		/* the status the server answered */
+	KEY_TERMINATION,		/* the termination state ("--", "SH") */
+	KEY_CACHE_STATUS,		/* HIT, MISS, ... on cached routes */
+	KEY_LIMIT,			/* the rule or limit that refused it */
+	KEY_AUTH_USER			/* $remote_user, as nginx's logs name it */
 };
 
 struct conf_key_part {
@@ -562,6 +587,34 @@ struct conf_error_page {
 	const char *type;		/* Content-Type, from the file's extension */
 };
 
+/* How a log format writes the values of its variables (conf_log.c). */
+enum conf_log_escape {
+	LOG_ESCAPE_DEFAULT = 0,		/* '"', '\\', control and non-ASCII bytes
+					 * as \xHH; empty as "-" */
+	LOG_ESCAPE_JSON,		/* for a JSON string; empty as nothing */
+	LOG_ESCAPE_NONE			/* as they are; empty as "-" */
+};
+
+/* log_format "NAME" { } at the top level, or a built-in one. */
+struct conf_log_format {
+	char *name;
+	struct conf_expr format;	/* compiled once, at load */
+	enum conf_log_escape escape;
+	bool builtin;			/* combined, portico: never written back */
+};
+
+/* One access log of a site: access_log (with access_log_format), or a
+ * log "DESTINATION" { } section. */
+struct conf_log {
+	char *destination;		/* an absolute file path */
+	const struct conf_log_format *format;
+	bool only_errors;		/* status >= 400 or an abnormal end */
+	unsigned sample;		/* 1 in this many requests, by id */
+	struct conf_expr cond;		/* if: written when neither empty nor
+					 * "0"; no text: always */
+	bool section;			/* a log section (not access_log) */
+};
+
 struct conf_site {
 	char *name;
 	struct conf_listen **listens;
@@ -603,6 +656,13 @@ struct conf_site {
 	struct conf_header_edits *header_edits[CONF_HEADER_EDIT_KINDS];
 					/* its routes' default; NULL: none */
 	const struct conf_geo *geo;	/* $geo_region's source; NULL: none */
+	const struct conf_log_format *access_log_format;	/* access_log's */
+	struct conf_log *logs;		/* access_log first, then log sections */
+	unsigned nlogs;
+	char *request_id_header;	/* carries $request_id upstream; NULL:
+					 * none */
+	struct cidr *request_id_trusted;	/* clients whose own id is kept */
+	unsigned nrequest_id_trusted;
 };
 
 /* The site's page for status, or NULL. */
@@ -664,6 +724,8 @@ struct conf {
 	unsigned ngeos;
 	struct conf_region **regions;	/* by id; [0] is none, named "" */
 	unsigned nregions;
+	struct conf_log_format *log_formats;	/* the built-in ones first */
+	unsigned nlog_formats;
 };
 
 /* The name of region id ("" for none). */

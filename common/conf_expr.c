@@ -3,7 +3,8 @@
  * "user-$cookie_sid", "${http_x_user}:x"): literal text and variables,
  * parsed once into parts that the workers fill from each request
  * (worker/vars.c). hash_key, cache_key, cache_bypass, limit keys and
- * the route actions (conf_rules.c) read them.
+ * the route actions (conf_rules.c) read them; log formats (conf_log.c)
+ * know more variables, the values the exchange's end has.
  */
 #include "config.h"
 
@@ -13,7 +14,8 @@
 #include "conf_loader.h"
 #include "conf_parts.h"
 
-/* The variables; a name ending in '_' takes a NAME after it. */
+/* The variables; a name ending in '_' takes a NAME after it. Those of
+ * log formats only come from KEY_LOG_FIRST on. */
 static const struct {
 	const char *name;
 	enum conf_key_var var;
@@ -33,6 +35,29 @@ static const struct {
 	{ "server_port", KEY_SERVER_PORT },
 	{ "geo_region", KEY_GEO_REGION },
 	{ "remote_user", KEY_REMOTE_USER },
+	{ "request_id", KEY_REQUEST_ID },
+	{ "site", KEY_SITE },
+	{ "route", KEY_ROUTE },
+	{ "tls_protocol", KEY_TLS_PROTOCOL },
+	{ "tls_cipher", KEY_TLS_CIPHER },
+	{ "auth_user", KEY_AUTH_USER },
+	{ "status", KEY_STATUS },
+	{ "body_bytes_sent", KEY_BODY_BYTES_SENT },
+	{ "bytes_sent", KEY_BYTES_SENT },
+	{ "request_length", KEY_REQUEST_LENGTH },
+	{ "request_time", KEY_REQUEST_TIME },
+	{ "msec", KEY_MSEC },
+	{ "time_local", KEY_TIME_LOCAL },
+	{ "time_iso8601", KEY_TIME_ISO8601 },
+	{ "request", KEY_REQUEST },
+	{ "upstream_addr", KEY_UPSTREAM_ADDR },
+	{ "upstream_connect_time", KEY_UPSTREAM_CONNECT_TIME },
+	{ "upstream_header_time", KEY_UPSTREAM_HEADER_TIME },
+	{ "upstream_response_time", KEY_UPSTREAM_RESPONSE_TIME },
+	{ "upstream_status", KEY_UPSTREAM_STATUS },
+	{ "termination", KEY_TERMINATION },
+	{ "cache_status", KEY_CACHE_STATUS },
+	{ "limit", KEY_LIMIT },
 };
 
 static bool is_var_char(char c)
@@ -78,7 +103,7 @@ static void http_field_name(char *s)
  * the wire ("x-user"), so that matching needs no translation.
  */
 static int add_var(struct loader *ld, int line, const char *what, struct conf_expr *e,
-		   const char *name, size_t n)
+		   const char *name, size_t n, bool log)
 {
 	size_t i, len;
 
@@ -91,9 +116,14 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 	for (i = 0; i < ARRAY_LEN(key_vars); i++) {
 		len = strlen(key_vars[i].name);
 		if (key_vars[i].name[len - 1] != '_') {
-			if (n == len && memcmp(name, key_vars[i].name, n) == 0)
-				return part_add(ld, e, key_vars[i].var, NULL, 0);
-			continue;
+			if (n != len || memcmp(name, key_vars[i].name, n) != 0)
+				continue;
+			if (!log && key_vars[i].var >= KEY_LOG_FIRST) {
+				ld_error(ld, line, "%s: variable \"$%.*s\" is known only in log "
+					 "formats", what, (int)n, name);
+				return -1;
+			}
+			return part_add(ld, e, key_vars[i].var, NULL, 0);
 		}
 		if (n < len || memcmp(name, key_vars[i].name, len) != 0)
 			continue;
@@ -110,15 +140,17 @@ static int add_var(struct loader *ld, int line, const char *what, struct conf_ex
 	}
 	ld_error(ld, line, "%s: unknown variable \"$%.*s\" (use $uri, $request_uri, $args, "
 		 "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $remote_port, $host, "
-		 "$scheme, $server_port, $request_method, $is_args, $geo_region, $remote_user or $0..$9)",
-		 what, (int)n, name);
+		 "$scheme, $server_port, $request_method, $is_args, $geo_region, $remote_user, "
+		 "$request_id, $site, $route, $tls_protocol, $tls_cipher or $0..$9%s)",
+		 what, (int)n, name, log ? "; in log formats also the variables portico.conf(5) "
+		 "lists under LOGGING" : "");
 	return -1;
 }
 
 /* A variable's name runs over [A-Za-z0-9_] unless braces delimit it.
  * Stops at the first error. */
 static void parse(struct loader *ld, int line, const char *what, struct conf_expr *e,
-		  const char *s)
+		  const char *s, bool log)
 {
 	const char *name, *end;
 
@@ -154,7 +186,7 @@ static void parse(struct loader *ld, int line, const char *what, struct conf_exp
 				 "\"$request_uri\"", what);
 			return;
 		}
-		if (add_var(ld, line, what, e, name, (size_t)(end - name)) == -1)
+		if (add_var(ld, line, what, e, name, (size_t)(end - name), log) == -1)
 			return;
 	}
 }
@@ -163,7 +195,14 @@ void conf_expr_parse(struct loader *ld, int line, const char *what, struct conf_
 		     const char *text)
 {
 	if ((e->text = ld_strdup(ld, text)) != NULL)
-		parse(ld, line, what, e, text);
+		parse(ld, line, what, e, text, false);
+}
+
+void conf_expr_parse_log(struct loader *ld, int line, const char *what, struct conf_expr *e,
+			 const char *text)
+{
+	if ((e->text = ld_strdup(ld, text)) != NULL)
+		parse(ld, line, what, e, text, true);
 }
 
 void conf_expr_free(struct conf_expr *e)

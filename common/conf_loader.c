@@ -104,6 +104,8 @@ const struct conf_section conf_sections[] = {
 	{ "limit_conn", CS_LIMIT_CONN, CS_GLOBAL, true, "a limit_conn section" },
 	{ "geo", CS_GEO, CS_GLOBAL, true, "a geo section" },
 	{ "region", CS_REGION, CS_UPSTREAM, true, "an upstream's region section" },
+	{ "log_format", CS_LOG_FORMAT, CS_GLOBAL, true, "a log_format section" },
+	{ "log", CS_LOG, CS_SITE, true, "a site's log section" },
 	{ NULL, 0, 0, false, NULL }
 };
 

@@ -23,6 +23,15 @@ void conf_filters_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_limits_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_geos_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
 void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+/* log_format sections and the built-in formats, before the sites
+ * (conf_log.c); a site's logs and request id options, read with its
+ * others; its log sections written back; freed. */
+void conf_log_formats_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+void conf_log_format_dump(const struct conf_log_format *f, FILE *out);
+void conf_log_format_free(struct conf_log_format *f);
+void conf_site_logs_read(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site);
+void conf_site_logs_dump(const struct conf_site *s, FILE *out, const char *indent);
+void conf_site_logs_free(struct conf_site *s);
 /* After the sites: each listener's default site and the index of its
  * sites' host patterns (conf_hosts.c). */
 void conf_hosts_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
@@ -107,6 +116,10 @@ void conf_acl_free(struct conf_acl *a);
 void conf_expr_parse(struct loader *ld, int line, const char *what, struct conf_expr *e,
 		     const char *text);
 void conf_expr_free(struct conf_expr *e);
+/* The same for a log format, which may also name the variables only the
+ * exchange's end has ($status, $request_time, ...). */
+void conf_expr_parse_log(struct loader *ld, int line, const char *what, struct conf_expr *e,
+			 const char *text);
 
 /* Rows for portico behind other proxies (conf_proxy.c): a listener's
  * proxy_protocol_from, an upstream's send_proxy_protocol, a site's
@@ -135,6 +148,9 @@ extern const struct conf_option conf_upstream_options[];
 extern const struct conf_option conf_server_options[];
 extern const struct conf_option conf_health_check_options[];
 extern const struct conf_option conf_site_options[];
+extern const struct conf_option conf_log_format_options[];
+extern const struct conf_option conf_site_log_options[];
+extern const struct conf_option conf_log_options[];
 extern const struct conf_option conf_route_options[];
 extern const struct conf_option conf_route_cache_options[];
 extern const struct conf_option conf_site_error_page_options[];

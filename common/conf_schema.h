@@ -51,7 +51,9 @@ enum conf_scope {
 	CS_LIMIT_REQ = 1 << 10,		/* limit_req "NAME" { } at the top level */
 	CS_LIMIT_CONN = 1 << 11,	/* limit_conn "NAME" { } at the top level */
 	CS_GEO = 1 << 12,		/* geo "NAME" { } at the top level */
-	CS_REGION = 1 << 13		/* an upstream's region "NAME" { } */
+	CS_REGION = 1 << 13,		/* an upstream's region "NAME" { } */
+	CS_LOG_FORMAT = 1 << 14,	/* log_format "NAME" { } at the top level */
+	CS_LOG = 1 << 15		/* a site's log "DESTINATION" { } */
 };
 
 enum conf_type {

@@ -463,6 +463,7 @@ static void resolve_site(struct loader *ld, cfg_t *sec, struct conf *c, struct c
 	conf_read(ld, sec, conf_site_auth_request_options, site, c);
 	conf_site_auth_request_finish(ld, sec, c, site);
 	conf_tls_site(ld, sec, c, site);
+	conf_site_logs_read(ld, sec, c, site);
 	if (n == 0) {
 		ld_error(ld, ld_sec_line(ld, sec), "site \"%s\" has no route", site->name);
 		return;
@@ -515,6 +516,8 @@ void conf_site_dump(const struct conf_site *s, FILE *out)
 	conf_write(out, conf_site_auth_basic_options, s, "\t");
 	conf_write(out, conf_site_jwt_options, s, "\t");
 	conf_write(out, conf_site_auth_request_options, s, "\t");
+	conf_write(out, conf_site_log_options, s, "\t");
+	conf_site_logs_dump(s, out, "\t");
 	if (s->tls != NULL) {
 		fputs("\ttls {\n", out);
 		conf_write(out, conf_tls_options, s->tls, "\t\t");
@@ -583,6 +586,7 @@ void conf_site_free(struct conf_site *s)
 	conf_site_auth_request_free(s);
 	conf_acl_free(&s->acl);
 	conf_site_rules_free(s);
+	conf_site_logs_free(s);
 	conf_release(conf_site_options, s);
 	free(s->name);
 }

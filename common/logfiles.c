@@ -77,25 +77,29 @@ int logfiles_reopen(const struct logfiles *lf, int *fds, char *err, size_t errle
 struct logfiles *logfiles_open(const struct conf *conf, char *err, size_t errlen)
 {
 	struct logfiles *lf;
-	unsigned i;
+	size_t nlogs = 0;
+	unsigned i, k;
 
 	lf = calloc(1, sizeof(*lf));
 	if (lf == NULL)
 		goto nomem;
-	lf->paths = calloc(conf->nsites + 1, sizeof(*lf->paths));
-	lf->fds = calloc(conf->nsites + 1, sizeof(*lf->fds));
+	for (i = 0; i < conf->nsites; i++)
+		nlogs += conf->sites[i].nlogs;
+	lf->paths = calloc(nlogs + 1, sizeof(*lf->paths));
+	lf->fds = calloc(nlogs + 1, sizeof(*lf->fds));
 	if (lf->paths == NULL || lf->fds == NULL)
 		goto nomem;
 	if (!syslog_is_dest(conf->error_log))
 		lf->paths[lf->n++] = conf->error_log;
 	else if (error_syslog_parse(lf, conf->error_log, err, errlen) < 0)
 		goto fail;
-	for (i = 0; i < conf->nsites; i++) {
-		const char *p = conf->sites[i].access_log;
+	for (i = 0; i < conf->nsites; i++)
+		for (k = 0; k < conf->sites[i].nlogs; k++) {
+			char *p = conf->sites[i].logs[k].destination;
 
-		if (p != NULL && logfiles_index(lf, p) < 0)
-			lf->paths[lf->n++] = (char *)p;
-	}
+			if (logfiles_index(lf, p) < 0)
+				lf->paths[lf->n++] = p;
+		}
 	if (logfiles_reopen(lf, lf->fds, err, errlen) < 0) {
 		lf->n = 0;
 		goto fail;

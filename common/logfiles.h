@@ -1,6 +1,6 @@
 /*
  * logfiles.h: the set of log files a configuration writes: the error log
- * and each distinct access log path.
+ * and each distinct access log path (of access_log and log sections).
  *
  * Owns: opening them (by the master, as root, so the workers never need
  * to open a path), the mode and group of those it creates (0640, group

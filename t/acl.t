@@ -32,11 +32,13 @@ upstream app { server "%%BACKEND:app%%" {} }
 site members {
 	hosts = {"members.test"}
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	allow = {"127.0.0.4/30", "::1"}
 	route "/" { upstream = "app" }
 }
 site main {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	deny = {"127.0.0.2", "127.0.1.0/24"}
 	deny_file = "deny.list"
 	route "/" { upstream = "app" }
@@ -103,11 +105,11 @@ is(get('127.0.0.1', '/listed/%zz'), 400, 'a bad %-escape: 400');
 is(get('127.0.0.2', '/z'), 403, 'routes without lists keep their site\'s');
 
 # ---- the access log ----
-ok(wait_for(sub { grep { m{"GET /team/deny-wins HTTP/1\.1" 403 .* deny$} } $p->access_log }),
+ok(wait_for(sub { grep { m{"GET /team/deny-wins HTTP/1\.1" 403 .* deny [0-9a-f]{32}$} } $p->access_log }),
    'the access log says deny refused');
-ok(wait_for(sub { grep { m{"GET /team/outside HTTP/1\.1" 403 .* allow$} } $p->access_log }),
+ok(wait_for(sub { grep { m{"GET /team/outside HTTP/1\.1" 403 .* allow [0-9a-f]{32}$} } $p->access_log }),
    'the access log says allow refused');
-ok(wait_for(sub { grep { m{"GET /listed/x HTTP/1\.1" 200 .* -$} } $p->access_log }),
+ok(wait_for(sub { grep { m{"GET /listed/x HTTP/1\.1" 200 .* - [0-9a-f]{32}$} } $p->access_log }),
    'and names none for a request let in');
 
 # ---- -T ----
@@ -166,6 +168,7 @@ listen v6 { address = "[::1]:%%PORT:v6%%" }
 upstream app { server "%%BACKEND:app%%" {} }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	deny = {"::1/128"}
 	route "/" { upstream = "app" }
 	route "/in/" { upstream = "app"  allow = {"::1"} }

@@ -68,6 +68,7 @@ listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
 site main {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	auth_basic = "Members \"only\""
 	auth_basic_user_file = "users"
 	set_request_headers = {"X-User: $remote_user"}

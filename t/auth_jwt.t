@@ -164,6 +164,7 @@ site rsaonly {
 }
 site main {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	auth_jwt = "api"
 	auth_jwt_key_file = {"rsa.pub", "ec384.pub", "ed.pub", "jwks.json"}
 	auth_jwt_secret_file = {"hs.secret"}
@@ -305,7 +306,7 @@ $up = reached('/claims/3');
 is($up && $up->{header}{'x-remote-user'}, undef, 'a sub with a space is no user');
 ok(wait_for(sub { grep { m{^127\.0\.0\.1 - alice \[.*"GET /claims/1 HTTP/1\.1" 200} }
 			$p->access_log }), 'the access log names the user');
-ok(wait_for(sub { grep { m{"GET /expired HTTP/1\.1" 401 .* auth_jwt=expired$} } $p->access_log }),
+ok(wait_for(sub { grep { m{"GET /expired HTTP/1\.1" 401 .* auth_jwt=expired [0-9a-f]{32}$} } $p->access_log }),
    '... and the reason of a refusal');
 
 # ---- a cookie, a public route ----

@@ -39,6 +39,7 @@ upstream pairauth {
 }
 site main {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	auth_request = "auth"
 	auth_request_uri = "/check$uri/auth"
 	auth_request_set = {"X-User", "X-Email"}

@@ -20,6 +20,7 @@ upstream app { server "%%BACKEND:app%%" {} }
 upstream gone { server "127.0.0.1:%%PORT:closed%%" {} }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	error_page = {"404 413 e4xx.html", "502 503 504 %%TMP%%/e5xx.json"}
 	client_max_body_size = "10"
 	route "/app/" { upstream = "app" }

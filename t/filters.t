@@ -31,6 +31,7 @@ filter loopback { address = {"127.0.0.0/8", "::1"} }
 filter only_docs { address = {"192.0.2.0/24"}  negate = true  status = 451 }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	filters = {"git", "wp", "wp_login", "exploit_query", "scanners", "no_agent", "methods"}
 	route "/" { upstream = "app" }
 	route "/open/" { upstream = "app"  filters = {"git"} }
@@ -95,10 +96,10 @@ is($c->get('/.git/config', @ua)->{status}, 403, 'a refusal with an answer ...');
 is($c->get('/after', @ua)->{status}, 200, '... leaves the connection open for the next request');
 
 # The logs name the rule.
-ok(wait_for(sub { grep { m{"GET /wp-admin/login\.php HTTP/1\.1" 404 .* PR \S+ \S+ - filter=wp$} }
+ok(wait_for(sub { grep { m{"GET /wp-admin/login\.php HTTP/1\.1" 404 .* PR \S+ \S+ - filter=wp [0-9a-f]{32}$} }
 		$p->access_log }, 10),
    'the access log\'s last column names the rule that refused');
-ok(wait_for(sub { grep { m{"GET /probe HTTP/1\.1" .* filter=scanners$} } $p->access_log }, 10),
+ok(wait_for(sub { grep { m{"GET /probe HTTP/1\.1" .* filter=scanners [0-9a-f]{32}$} } $p->access_log }, 10),
    '... also for a request refused without an answer');
 ok(wait_for(sub { $p->error_log =~ /exchange ended PR \(refused by filter=git\), status 403.*GET \/\.git\/config/ },
 	    10), 'the error log\'s end line names it');

@@ -30,6 +30,7 @@ upstream stream { server "127.0.0.1:%%PORT:stream%%" {} }
 cache main { size = "8m"  max_object = "2m" }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	gunzip = true
 	route "/" { upstream = "app" }
 	route "/off/" { upstream = "app"  gunzip = false }
@@ -202,7 +203,7 @@ sub logged_term {
 	my ($target) = @_;
 	my $line = wait_for(sub { (grep { m{"GET \Q$target\E HTTP/1\.[01]"} } $p->access_log)[-1] }, 10)
 	    // '';
-	return ($line =~ m{ (\S\S) \S+ \S+ \S+ \S+$})[0] // '';
+	return ($line =~ m{ (\S\S) \S+ \S+ \S+ \S+ \S+$})[0] // '';
 }
 
 sub error_lines {

@@ -31,6 +31,7 @@ upstream stream { server "127.0.0.1:%%PORT:stream%%" {} }
 cache main { size = "4m"  max_object = "1m" }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	gzip = true
 	route "/" { upstream = "app" }
 	route "/any/" { upstream = "app"  gzip_types = {"*"}  gzip_level = 6 }

@@ -31,6 +31,7 @@ limit_req hold { key = "$http_x_client"  rate = "1r/h"  burst = 1 }
 limit_conn two { key = "$http_x_client"  max = 2 }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	route "/slow/" { upstream = "app"  limit_req = "slow" }
 	route "/client/" { upstream = "app"  limit_req = "byclient" }
 	route "/smooth/" { upstream = "app"  limit_req = "smooth" }
@@ -198,12 +199,12 @@ unlike(substr($p->error_log, $log_before), qr/limit_req=slow: a new zone/,
 # ---- the access log ----
 
 my @log = $p->access_log;
-ok((grep { m{"GET /slow/\d+ HTTP/1\.1" 429 .* limit_req=slow$} } @log),
+ok((grep { m{"GET /slow/\d+ HTTP/1\.1" 429 .* limit_req=slow [0-9a-f]{32}$} } @log),
    'the access log names limit_req=slow on its refusals');
-ok((grep { m{"GET /client/x HTTP/1\.1" 503 .* limit_req=byclient$} } @log),
+ok((grep { m{"GET /client/x HTTP/1\.1" 503 .* limit_req=byclient [0-9a-f]{32}$} } @log),
    '... limit_req=byclient');
-ok((grep { m{"GET /conn/3 HTTP/1\.1" 429 .* limit_conn=two$} } @log), '... limit_conn=two');
-ok((grep { m{"GET /slow/\d+ HTTP/1\.1" 200 .* -$} } @log), 'and nothing on what passed');
+ok((grep { m{"GET /conn/3 HTTP/1\.1" 429 .* limit_conn=two [0-9a-f]{32}$} } @log), '... limit_conn=two');
+ok((grep { m{"GET /slow/\d+ HTTP/1\.1" 200 .* - [0-9a-f]{32}$} } @log), 'and nothing on what passed');
 
 # ---- the status page ----
 

@@ -18,6 +18,7 @@ upstream app  { server "%%BACKEND:a%%" {} }
 upstream dead { server "127.0.0.1:%%PORT:dead%%" {} }
 site main {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	route "/app/"  { upstream = "app" }
 	route "/dead/" { upstream = "dead" }
 }
@@ -47,12 +48,12 @@ my ($line) = grep { m{/app/size/1234} } @{ wait_for(sub {
 	(grep { m{/app/size/1234} } @l) ? \@l : undef;
 }, 5) // [] };
 my $up = $backend->address;
-like($line // '', qr{^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /app/size/1234\?q=1 HTTP/1\.1" 200 1234 "http://ref\.test/page" "PorticoTest/1\.0 \(story\)" \d+\.\d{3} \Q$up\E -- \d+\.\d{3} \d+\.\d{3} - -$},
+like($line // '', qr{^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /app/size/1234\?q=1 HTTP/1\.1" 200 1234 "http://ref\.test/page" "PorticoTest/1\.0 \(story\)" \d+\.\d{3} \Q$up\E -- \d+\.\d{3} \d+\.\d{3} - - [0-9a-f]{32}$},
     'access log line: combined format, request time in seconds.ms, upstream address, '
     . 'termination state, upstream connect and response head times, cache result, refusing rule');
 
 http_get($port, '/nowhere');
-ok(wait_for(sub { grep { m{"GET /nowhere HTTP/1\.1" 404 \d+ "-" "-" \d+\.\d{3} - LR - - - -$} } $p->access_log }, 5),
+ok(wait_for(sub { grep { m{"GET /nowhere HTTP/1\.1" 404 \d+ "-" "-" \d+\.\d{3} - LR - - - - [0-9a-f]{32}$} } $p->access_log }, 5),
     'a request no upstream served logs "-" as upstream and its times, LR as its end '
     . '(answered locally while reading the request), and "-" for absent fields');
 

@@ -151,6 +151,7 @@ upstream app { server "${\ $backend->address}" {} }
 site a {
 	listen = {"lb", "lbtls", "direct"}
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	tls { certificate = "$pem"  key = "$key" }
 	route "/" { upstream = "app" }
 }

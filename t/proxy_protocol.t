@@ -59,6 +59,7 @@ upstream ppv2 {
 site s {
 	listen = {"lb"}
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	route "/v1/" { upstream = "ppv1" }
 	route "/v2/" { upstream = "ppv2" }
 	route "/" { upstream = "app" }
@@ -67,6 +68,7 @@ site sec {
 	listen = {"lbtls"}
 	hosts = {"a.test"}
 	access_log = "%%TMP%%/tls.log"
+	access_log_format = "portico"
 	tls { certificate = "$pem"  key = "$key" }
 	route "/" { upstream = "app" }
 }
@@ -74,6 +76,7 @@ site xff {
 	listen = {"plain"}
 	hosts = {"xff.test"}
 	access_log = "%%TMP%%/real.log"
+	access_log_format = "portico"
 	real_ip_from = {"127.0.0.1", "10.0.0.0/8"}
 	route "/" { upstream = "app" }
 }

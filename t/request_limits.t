@@ -24,6 +24,7 @@ listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	methods = {"GET", "POST"}
 	client_body_min_rate = "100"
 	client_body_min_rate_after = "1s"
@@ -57,7 +58,7 @@ $c->request(GET => '/fields-over', headers => fields(9));
 is($c->response->{status}, 431, 'one field more: 431');
 ok($c->closed_within(5), '... and the connection is closed');
 is(reached('/fields-over'), 0, '... and the server never saw it');
-like(logged('/fields-over'), qr/ 431 .* PR \S+ \S+ - client_max_header_fields$/,
+like(logged('/fields-over'), qr/ 431 .* PR \S+ \S+ - client_max_header_fields [0-9a-f]{32}$/,
      '... and the access log (of the listener\'s default site) names the limit');
 
 $c = Test::Portico::Client->new($port);
@@ -78,7 +79,7 @@ my $r = $c->do(DELETE => '/delete');
 is($r->{status}, 405, 'a method the site does not take: 405');
 is($r->{header}{allow}, 'GET, POST, HEAD', '... with Allow listing those it takes');
 is(reached('/delete'), 0, '... and the server never saw it');
-like(logged('/delete'), qr/ 405 .* PR \S+ \S+ - methods$/, '... and the access log names the rule');
+like(logged('/delete'), qr/ 405 .* PR \S+ \S+ - methods [0-9a-f]{32}$/, '... and the access log names the rule');
 is($c->get('/after-405')->{status}, 200, '... and the connection, with no body left, serves on');
 
 is(http($port, method => 'get', target => '/lower')->{status}, 405,
@@ -116,7 +117,7 @@ is($r && $r->{status}, 408, 'a body trickled under client_body_min_rate: 408');
 ok($c->closed_within(10), '... and the connection is closed');
 is(scalar(grep { $_->{target} eq '/trickle' && !$_->{error} } $app->requests), 0,
    '... and the server got no complete request');
-like(logged('/trickle'), qr/ 408 .* cH \S+ \S+ - client_body_min_rate$/,
+like(logged('/trickle'), qr/ 408 .* cH \S+ \S+ - client_body_min_rate [0-9a-f]{32}$/,
      '... and the access log names the limit, as a client timeout');
 
 $c = Test::Portico::Client->new($port);

@@ -31,6 +31,7 @@ upstream pair {
 }
 site s {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	set_request_headers = {"X-Env: prod", "X-Client: $remote_addr:$remote_port"}
 	add_request_headers = {"X-Multi: site", "X-Token: $cookie_token"}
 	remove_request_headers = {"X-Debug"}

@@ -24,6 +24,7 @@ listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:a%%" {} }
 site main {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	route "/" { upstream = "app" }
 }
 EOF

@@ -33,6 +33,7 @@ upstream twice { read_timeout = "6s"  retries = 1
 		server "%%BACKEND:r1%%" {}  server "%%BACKEND:r2%%" {} }
 site main {
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	route "/" { upstream = "app" }
 	route "/cut/" { upstream = "cut" }
 	route "/dead/" { upstream = "dead" }
@@ -44,6 +45,7 @@ site main {
 site bare {
 	hosts = {"bare.test"}
 	access_log = "%%TMP%%/access.log"
+	access_log_format = "portico"
 	route "/only/" { upstream = "app" }
 }
 EOF
@@ -57,7 +59,7 @@ sub logged {
 	my $line = wait_for(sub {
 		(grep { m{"\S+ \Q$target\E HTTP/1\.[01]"} } $p->access_log)[-1];
 	}, 10) // '';
-	my @f = $line =~ m{" (\d{3}) \d+ "[^"]*" "[^"]*" (\S+) (\S+) (\S\S) (\S+) (\S+) \S+ \S+$};
+	my @f = $line =~ m{" (\d{3}) \d+ "[^"]*" "[^"]*" (\S+) (\S+) (\S\S) (\S+) (\S+) \S+ \S+ \S+$};
 	return { line => $line, status => $f[0] // '', total => $f[1] // '', upstream => $f[2] // '',
 		 term => $f[3] // '', connect => $f[4] // '', header => $f[5] // '' };
 }

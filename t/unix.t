@@ -76,6 +76,7 @@ site inner {
 site s {
 	listen = {"http", "ux", "uxpp"}
 	access_log = "$tmp/access.log"
+	access_log_format = "portico"
 	real_ip_from = {"127.0.0.1"}
 	route "/u/" { upstream = "unix" }
 	route "/tls/" { upstream = "tls" }

@@ -1,11 +1,15 @@
 /*
- * access_log.h: one line per exchange in the site's access log (a log
- * hook): the combined format, then the request time, the upstream
- * address, the termination state, and the upstream connect and response
- * head times.
+ * access_log.h: the lines of an exchange in its site's access logs (a
+ * log hook): access_log in access_log_format, and each log section in
+ * its format when its conditions (only_errors, sample, if) hold. Formats
+ * are compiled at load (conf_log.c); a line is written straight into its
+ * file's buffer, and a variable's value is made only when a format names
+ * it.
  *
- * Owns: the worker's write buffers for the access log files, flushed when
- * full, every second, and on exit.
+ * Owns: the worker's write buffers for the access log files (one per
+ * file, whichever logs and sites write to it), flushed when full, every
+ * second, and on exit; a failing file's error, logged once until a write
+ * succeeds again.
  */
 #ifndef PORTICO_ACCESS_LOG_H
 #define PORTICO_ACCESS_LOG_H

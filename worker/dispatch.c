@@ -13,6 +13,7 @@
 #include "head.h"
 #include "exchange.h"
 #include "module.h"
+#include "request_id.h"
 
 static struct exchange *exchange_free_list;
 
@@ -43,12 +44,13 @@ struct exchange *exchange_new(const struct worker_ctx *ctx, const struct client_
 	pump_clear(&x->resp_pump);
 	message_reset(&x->req);
 	message_reset(&x->resp);
-	x->request_line[0] = x->referer[0] = x->user_agent[0] = '\0';
+	x->request_line[0] = '\0';
 	x->task.cb = task_run;
 	x->timer.cb = exchange_timer;
 	x->ctx = ctx;
 	x->client = *client;
 	x->start_us = ev_now_us();
+	request_id_make(x->request_id);
 	return x;
 }
 

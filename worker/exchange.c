@@ -24,10 +24,11 @@ void exchange_log(const struct exchange *x, int level, int err, const char *fmt,
 	if (err)
 		snprintf(cause, sizeof(cause), " (%d: %s)", err, strerror(err));
 	if (x->request_line[0])
-		log_msg(level, "%s%s, client: %s, request: \"%s\"", msg, cause, x->client.addr,
-			x->request_line);
+		log_msg(level, "%s%s, client: %s, request: \"%s\", request_id=%s", msg, cause,
+			x->client.addr, x->request_line, x->request_id);
 	else
-		log_msg(level, "%s%s, client: %s", msg, cause, x->client.addr);
+		log_msg(level, "%s%s, client: %s, request_id=%s", msg, cause, x->client.addr,
+			x->request_id);
 }
 
 struct var_source exchange_vars(const struct exchange *x)
@@ -36,7 +37,9 @@ struct var_source exchange_vars(const struct exchange *x)
 	struct var_source src = {
 		.req = &x->req, .client_addr = x->client.addr, .tls = x->client.tls,
 		.captures = &x->captures, .remote_port = x->client.port,
-		.remote_user = x->auth_user,
+		.remote_user = x->auth_user, .request_id = x->request_id,
+		.site = x->site, .route = x->route,
+		.ssl = x->client.tls && x->client.conn ? x->client.conn->ssl : NULL,
 		.server_port = l ? (uint16_t)cidr_port_of((const struct sockaddr *)&l->addr) : 0,
 	};
 

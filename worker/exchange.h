@@ -161,6 +161,7 @@ struct body_filter {
 };
 #define EXCHANGE_MAX_BODY_FILTERS 4
 #define EXCHANGE_MAX_ADDED 16
+#define EXCHANGE_REQUEST_ID_SIZE 129
 
 struct exchange {
 	/* Cleared for every exchange, up to req_pump. */
@@ -242,10 +243,9 @@ struct exchange {
 	struct http_header added[EXCHANGE_MAX_ADDED];	/* by head filters */
 	char length_text[24];		/* an own answer's Content-Length */
 	char request_line[1024];	/* only the first byte is cleared */
-	char referer[256];
-	char user_agent[512];
 	char real_addr[INET6_ADDRSTRLEN];	/* client.addr, when real_ip_from
 						 * took it from a forwarding field */
+	char request_id[EXCHANGE_REQUEST_ID_SIZE];	/* $request_id (request_id.h) */
 
 	struct exchange *next_free;
 };

@@ -1,7 +1,8 @@
 /*
  * modules.c: the table of modules of the request path. Within a phase,
  * hooks run in this order: routing before everything that needs a
- * route, the real client address right after it (before every rule that
+ * route, a trusted peer's request id right after it (before realip
+ * names another client), the real client address right after it (before every rule that
  * looks at the client) and its region by that address, the route next
  * (its conditions may look at both), then the access checks: the address
  * lists first (a refused client learns nothing of its request's limits),
@@ -27,6 +28,7 @@
 #include "access_log.h"
 #include "module.h"
 #include "proxy.h"
+#include "request_id.h"
 #include "router.h"
 #include "routes.h"
 #include "modules/acl.h"
@@ -49,6 +51,7 @@
 
 const struct module *const modules[] = {
 	&router_module,
+	&request_id_module,
 	&realip_module,
 	&geo_module,
 	&routes_module,

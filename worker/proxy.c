@@ -121,6 +121,7 @@ static void start_sending(struct exchange *x)
 		  r->content_length,
 		  r->framing == HTTP_BODY_CHUNKED ? PUMP_OUT_CHUNKED : PUMP_OUT_IDENTITY,
 		  u->req_head->start, (size_t)(u->req_head->last - u->req_head->start));
+	pump_keep_head(&x->req_pump);
 	pump_set_limit(&x->req_pump, x->route->client_max_body_size);
 	u->body_start = ev_now();
 	u->waiting_server = false;
@@ -443,6 +444,7 @@ static void start_tunnel(struct exchange *x, size_t head_len)
 	hand_over_body(x, head_len);
 	pump_init(&x->req_pump, x->client.conn, &x->up.uc->conn, x->client.in, HTTP_BODY_EOF,
 		  0, PUMP_OUT_IDENTITY, NULL, 0);
+	pump_keep_head(&x->req_pump);
 	exchange_goto(x, PH_RESPONSE_HEAD);
 }
 

@@ -35,6 +35,12 @@ void pump_init(struct pump *p, struct conn *src, struct conn *dst,
 	}
 }
 
+void pump_keep_head(struct pump *p)
+{
+	if (p->buf != NULL && (size_t)(p->buf->end - p->buf->pos) >= PUMP_MIN_ROOM)
+		p->floor = p->buf->pos;
+}
+
 void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg)
 {
 	p->filter = fn;
@@ -257,8 +263,8 @@ static int fill(struct pump *p)
 	size_t want = buf_room(b);
 	ssize_t n;
 
-	b->pos = b->last = b->start;
-	want = (size_t)(b->end - b->start);
+	b->pos = b->last = p->floor != NULL ? p->floor : b->start;
+	want = (size_t)(b->end - b->pos);
 	/* Do not read past a Content-Length body: what follows belongs to
 	 * the next message on this connection. */
 	if (p->in_framing == HTTP_BODY_LENGTH && p->remaining < want)

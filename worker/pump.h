@@ -77,6 +77,8 @@ struct pump {
 	void *view_arg;
 	bool lent_pending;		/* lent bytes wait to be written */
 	struct buf *buf;		/* bytes read from src; owned by the caller */
+	char *floor;			/* reads refill buf from here (what lies
+					 * below stays); NULL: its start */
 	uint8_t in_framing;		/* enum http_framing */
 	uint8_t out;			/* enum pump_out */
 	uint8_t fault;			/* enum pump_fault */
@@ -121,6 +123,12 @@ void pump_init(struct pump *p, struct conn *src, struct conn *dst,
  * called only when everything it emitted before has been written, so
  * its output buffers can be reused from one call to the next. */
 void pump_set_filter(struct pump *p, pump_filter_fn fn, void *arg);
+
+/* Keep buf's bytes below its read position (a request head, which the
+ * access log reads at the exchange's end) when refilling it, as long as
+ * PUMP_MIN_ROOM bytes are left above them (after pump_init). */
+#define PUMP_MIN_ROOM 4096
+void pump_keep_head(struct pump *p);
 
 /* Refuse a body longer than max bytes (0: any length): the pump stops
  * with PUMP_SRC_TOO_LARGE before it passes the byte too many on. */

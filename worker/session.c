@@ -33,9 +33,6 @@ static struct session *session_free;
 /* Per listener: the context a TLS handshake starts with, its default
  * site's, whose certificate a client without SNI gets. */
 static SSL_CTX **listener_ctx;
-/* Whether any site writes an access log: only then are the referer and
- * user agent of every request worth copying. */
-static bool access_logged;
 /* Whether an upstream sends PROXY protocol headers: only then is the
  * address each client connected to worth asking the kernel for. */
 static bool local_wanted;
@@ -327,8 +324,6 @@ int session_init(const struct worker_ctx *worker_ctx)
 		site = router_site(&c->listens[i], (struct slice){ NULL, 0 });
 		listener_ctx[i] = site && site->tls ? site->tls->ctx : NULL;
 	}
-	for (i = 0; i < c->nsites; i++)
-		access_logged = access_logged || c->sites[i].access_log != NULL;
 	for (i = 0; i < c->nupstreams; i++)
 		local_wanted = local_wanted || c->upstreams[i].send_proxy_protocol != 0;
 	return 0;
@@ -433,17 +428,6 @@ static void remember_request_line(struct exchange *x, const char *head, size_t l
 		     (struct slice){ head, eol ? (size_t)(eol - head) : MIN(len, (size_t)200) });
 }
 
-/* What the logs keep of a request: its line, and the referer and user
- * agent for access logs. */
-static void remember_for_log(struct exchange *x, const char *head, size_t len)
-{
-	remember_request_line(x, head, len);
-	if (!access_logged)
-		return;
-	copy_escaped(x->referer, sizeof(x->referer), http_header_value(&x->req, "referer"));
-	copy_escaped(x->user_agent, sizeof(x->user_agent), http_header_value(&x->req, "user-agent"));
-}
-
 static void exchange_done(struct exchange *x);
 
 /* A new exchange for this connection's next request; NULL when out of
@@ -497,7 +481,7 @@ static void start_exchange(struct session *s, size_t head_len)
 	if (x == NULL)
 		return;
 	r = http_parse_request(s->in->pos, head_len, &x->req, &ctx->head_limits);
-	remember_for_log(x, s->in->pos, head_len);
+	remember_request_line(x, s->in->pos, head_len);
 	if (r != P_OK) {
 		x->site = default_site(s);
 		if (x->req.too_many_fields) {

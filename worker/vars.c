@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "vars.h"
 
 /* The value of name in "a=1; b=2" (sep ';', cookies) or "a=1&b=2"
@@ -115,6 +117,18 @@ struct slice var_value(const struct conf_key_part *kp, const struct var_source *
 		return cstr(src->geo_region ? src->geo_region : "");
 	case KEY_REMOTE_USER:
 		return cstr(src->remote_user ? src->remote_user : "");
+	case KEY_REQUEST_ID:
+		return cstr(src->request_id ? src->request_id : "");
+	case KEY_SITE:
+		return cstr(src->site ? src->site->name : "");
+	case KEY_ROUTE:
+		return cstr(src->route ? src->route->pattern : "");
+	case KEY_TLS_PROTOCOL:
+		return cstr(src->ssl ? SSL_get_version(src->ssl) : "");
+	case KEY_TLS_CIPHER:
+		return cstr(src->ssl ? SSL_get_cipher_name(src->ssl) : "");
+	default:
+		break;		/* the log's (access_log.c) */
 	}
 	return (struct slice){ NULL, 0 };
 }

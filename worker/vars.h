@@ -32,6 +32,10 @@ struct var_source {
 					 * geo; NULL: none */
 	const char *remote_user;	/* who authentication let in; NULL:
 					 * nobody */
+	const char *request_id;		/* 32 hex digits, or a trusted client's */
+	const struct conf_site *site;	/* NULL: none found */
+	const struct conf_route *route;	/* NULL: none chosen */
+	struct ssl_st *ssl;		/* the client's TLS; NULL: none */
 };
 
 /* Room for a value made as it is asked for (a port's digits). */

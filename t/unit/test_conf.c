@@ -1032,7 +1032,8 @@ static void test_balancing_errors(void)
 	ok(has_error(errs, "lbbad.conf", 34, "hash_key: unknown variable "
 	    "\"$nope\" (use $uri, $request_uri, $args, $arg_NAME, $http_NAME, "
 	    "$cookie_NAME, $remote_addr, $remote_port, $host, $scheme, $server_port, "
-	    "$request_method, $is_args, $geo_region, $remote_user or $0..$9)"), "unknown hash_key variable");
+	    "$request_method, $is_args, $geo_region, $remote_user, "
+	    "$request_id, $site, $route, $tls_protocol, $tls_cipher or $0..$9)"), "unknown hash_key variable");
 	ok(has_error(errs, "lbbad.conf", 35, "hash_key: variable \"$http_\" "
 	    "needs a name after \"http_\""), "hash_key variable without NAME");
 	ok(has_error(errs, "lbbad.conf", 36, "hash_key: \"$\" must be followed "
@@ -1331,7 +1332,8 @@ static void test_cache(void)
 	   "cache on a status route");
 	ok(has_error(errs, "cachebad.conf", 10, "cache_key: unknown variable \"$nope\" (use $uri, $request_uri, $args, "
 		     "$arg_NAME, $http_NAME, $cookie_NAME, $remote_addr, $remote_port, $host, $scheme, "
-		     "$server_port, $request_method, $is_args, $geo_region, $remote_user or $0..$9)"),
+		     "$server_port, $request_method, $is_args, $geo_region, $remote_user, "
+		     "$request_id, $site, $route, $tls_protocol, $tls_cipher or $0..$9)"),
 	   "a bad cache_key variable");
 	ok(has_error(errs, "cachebad.conf", 11, "cache_methods: \"POST\" is not one of GET or HEAD (answers to other "
 		     "methods are never stored)"),
