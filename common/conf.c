@@ -293,24 +293,31 @@ static void check_dir_of(struct loader *ld, int line, const char *what, const ch
 			 strerror(errno));
 }
 
+/* A log's file must be writable where it goes; a syslog destination has
+ * no directory. */
+static void check_log_dir(struct loader *ld, int line, const char *what, const char *dest)
+{
+	if (!syslog_is_dest(dest))
+		check_dir_of(ld, line, what, dest);
+}
+
 /* What starting would fail on: where the logs and the pid file go. */
 static void check_files(struct loader *ld, cfg_t *cfg, const struct conf *c)
 {
 	unsigned i;
 
-	if (!syslog_is_dest(c->error_log))
-		check_dir_of(ld, ld_opt_line(ld, cfg, "error_log"), "error_log", c->error_log);
+	check_log_dir(ld, ld_opt_line(ld, cfg, "error_log"), "error_log", c->error_log);
 	check_dir_of(ld, ld_opt_line(ld, cfg, "pid_file"), "pid_file", c->pid_file);
 	for (i = 0; i < c->nsites; i++) {
 		cfg_t *site = cfg_getnsec(cfg, "site", i);
 		unsigned k, n = 0;
 
-		check_dir_of(ld, ld_opt_line(ld, site, "access_log"), "access_log",
-			     c->sites[i].access_log);
+		check_log_dir(ld, ld_opt_line(ld, site, "access_log"), "access_log",
+			      c->sites[i].access_log);
 		for (k = 0; k < c->sites[i].nlogs; k++)
 			if (c->sites[i].logs[k].section)
-				check_dir_of(ld, ld_sec_line(ld, cfg_getnsec(site, "log", n++)), "log",
-					     c->sites[i].logs[k].destination);
+				check_log_dir(ld, ld_sec_line(ld, cfg_getnsec(site, "log", n++)),
+					      "log", c->sites[i].logs[k].destination);
 	}
 }
 

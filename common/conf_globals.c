@@ -21,7 +21,6 @@
 #include "conf_parts.h"
 #include "conf_tls.h"
 #include "host_index.h"
-#include "syslog.h"
 
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
@@ -39,19 +38,6 @@
 #define L(field) offsetof(struct conf_listen, field)
 
 /* ---- custom values ---- */
-
-/* A file, or a syslog destination whose every parameter is right. */
-static void check_error_log(struct loader *ld, cfg_t *sec, const struct conf_option *o,
-			    void *obj)
-{
-	const char *s = cfg_getstr(sec, o->name);
-	struct syslog_dest d;
-	char err[256];
-
-	(void)obj;
-	if (syslog_is_dest(s) && syslog_dest_parse(s, &d, err, sizeof(err)) < 0)
-		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s \"%s\": %s", o->name, s, err);
-}
 
 static void check_user(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj)
 {
@@ -197,7 +183,7 @@ const struct conf_option conf_global_options[] = {
 	{ "pid_file", CS_GLOBAL, CT_PATH, RUNSTATEDIR "/portico.pid", 0, 0, G(pid_file), NULL,
 	  NULL, NULL, "the file the master writes its pid to", 0 },
 	{ "error_log", CS_GLOBAL, CT_PATH, LOCALSTATEDIR "/log/portico/error.log", 0, 0,
-	  G(error_log), NULL, check_error_log, NULL,
+	  G(error_log), NULL, conf_check_log_dest, NULL,
 	  "the file every process logs to, or a syslog destination (syslog:server=...)",
 	  CF_LOG_DEST },
 	{ "log_level", CS_GLOBAL, CT_CUSTOM, "info", 0, 0, 0, read_log_level, NULL,

@@ -16,6 +16,7 @@
 #include "cidr.h"
 #include "conf_loader.h"
 #include "conf_parts.h"
+#include "syslog.h"
 
 #define FORMAT(field) offsetof(struct conf_log_format, field)
 #define LOG(field) offsetof(struct conf_log, field)
@@ -295,16 +296,21 @@ const struct conf_option conf_log_options[] = {
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 };
 
-/* A log section's destination: a file path, relative ones taken from
- * the main file's directory; NULL after an error. */
+/* A log section's destination: a syslog destination as written, or a
+ * file path, relative ones taken from the main file's directory; NULL
+ * after an error. */
 static char *destination(struct loader *ld, cfg_t *sec)
 {
 	const char *title = ld_title_of(ld, sec);
 	char full[PATH_MAX];
 
-	if (strncmp(title, "syslog:", 7) == 0) {
-		ld_error(ld, ld_sec_line(ld, sec), "log \"%s\": syslog destinations are not "
-			 "supported yet: write the path of a file", title);
+	if (syslog_is_dest(title)) {
+		struct syslog_dest d;
+		char err[256];
+
+		if (syslog_dest_parse(title, &d, err, sizeof(err)) == 0)
+			return ld_strdup(ld, title);
+		ld_error(ld, ld_sec_line(ld, sec), "log \"%s\": %s", title, err);
 		return NULL;
 	}
 	if (*title == '\0') {

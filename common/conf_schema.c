@@ -143,14 +143,15 @@ void conf_read(struct loader *ld, cfg_t *sec, const struct conf_option *table, v
 		read_option(ld, sec, table, obj, c);
 }
 
-void conf_check_log_path(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj)
+void conf_check_log_dest(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj)
 {
 	const char *s = cfg_getstr(sec, o->name);
+	struct syslog_dest d;
+	char err[256];
 
 	(void)obj;
-	if (s != NULL && strncmp(s, "syslog:", 7) == 0)
-		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: \"%s\": syslog is not supported: "
-			 "write the path of a file", o->name, s);
+	if (syslog_is_dest(s) && syslog_dest_parse(s, &d, err, sizeof(err)) < 0)
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s \"%s\": %s", o->name, s, err);
 }
 
 /* ---- writing back ---- */

@@ -138,7 +138,7 @@ static inline const void *conf_cfield(const struct conf_option *o, const void *o
 
 /* A check for log file options: a file path, not "syslog:..." (nginx's
  * way to name syslog, which portico does not speak). */
-void conf_check_log_path(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj);
+void conf_check_log_dest(struct loader *ld, cfg_t *sec, const struct conf_option *o, void *obj);
 
 /* Writing values back: a quoted string (escaped so that it reads back
  * the same), a duration, a size. */

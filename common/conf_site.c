@@ -176,9 +176,10 @@ const struct conf_option conf_site_options[] = {
 	{ "hosts", CS_SITE, CT_CUSTOM, "{\"*\"}", 0, 0, 0, read_hosts, NULL, dump_hosts,
 	  "the host names it answers: \"example.com\", \"*.example.com\", \"www.example.*\", "
 	  "\"~ regex\", \"*\"", CF_LIST },
-	{ "access_log", CS_SITE, CT_PATH, NULL, 0, 0, SITE(access_log), NULL, conf_check_log_path,
+	{ "access_log", CS_SITE, CT_PATH, NULL, 0, 0, SITE(access_log), NULL, conf_check_log_dest,
 	  NULL,
-	  "the file its requests are logged to; none without it", 0 },
+	  "the file its requests are logged to, or a syslog destination (syslog:server=...); "
+	  "none without it", CF_LOG_DEST },
 	{ "forwarded_headers", CS_SITE, CT_CUSTOM,
 	  "{\"x-forwarded-for\", \"x-real-ip\", \"x-forwarded-proto\", \"forwarded\"}", 0, 0, 0,
 	  read_forwarded, NULL, dump_forwarded,

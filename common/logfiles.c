@@ -29,20 +29,48 @@ int logfiles_error_fd(const struct logfiles *lf)
 	return lf->error_syslog == NULL && lf->n > 0 ? lf->fds[0] : -1;
 }
 
-/* The error log's destination, when it is syslog; the loader checked it. */
-static int error_syslog_parse(struct logfiles *lf, const char *spec, char *err, size_t errlen)
+struct syslog_dest *logfiles_syslog(const struct logfiles *lf, const char *spec)
+{
+	unsigned i;
+
+	for (i = 0; i < lf->nsyslogs; i++)
+		if (strcmp(lf->syslog_specs[i], spec) == 0)
+			return &lf->syslogs[i];
+	return NULL;
+}
+
+void logfiles_close_syslogs(const struct logfiles *lf)
+{
+	unsigned i;
+
+	for (i = 0; i < lf->nsyslogs; i++)
+		syslog_dest_close(&lf->syslogs[i]);
+}
+
+/* A syslog destination of the set, once however many logs name it; the
+ * loader checked it. */
+static int add_syslog(struct logfiles *lf, const char *spec, char *err, size_t errlen)
 {
 	char why[256];
 
-	lf->error_syslog = malloc(sizeof(*lf->error_syslog));
-	if (lf->error_syslog == NULL) {
-		snprintf(err, errlen, "out of memory opening log files");
+	if (logfiles_syslog(lf, spec) != NULL)
+		return 0;
+	if (syslog_dest_parse(spec, &lf->syslogs[lf->nsyslogs], why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "\"%s\": %s", spec, why);
 		return -1;
 	}
-	if (syslog_dest_parse(spec, lf->error_syslog, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "error_log \"%s\": %s", spec, why);
-		return -1;
-	}
+	lf->syslog_specs[lf->nsyslogs++] = spec;
+	return 0;
+}
+
+/* A destination of the set: a file opened once however many logs name
+ * it, or a syslog destination. */
+static int add_dest(struct logfiles *lf, char *dest, char *err, size_t errlen)
+{
+	if (syslog_is_dest(dest))
+		return add_syslog(lf, dest, err, errlen);
+	if (logfiles_index(lf, dest) < 0)
+		lf->paths[lf->n++] = dest;
 	return 0;
 }
 
@@ -87,19 +115,18 @@ struct logfiles *logfiles_open(const struct conf *conf, char *err, size_t errlen
 		nlogs += conf->sites[i].nlogs;
 	lf->paths = calloc(nlogs + 1, sizeof(*lf->paths));
 	lf->fds = calloc(nlogs + 1, sizeof(*lf->fds));
-	if (lf->paths == NULL || lf->fds == NULL)
+	lf->syslog_specs = calloc(nlogs + 1, sizeof(*lf->syslog_specs));
+	lf->syslogs = calloc(nlogs + 1, sizeof(*lf->syslogs));
+	if (lf->paths == NULL || lf->fds == NULL || lf->syslog_specs == NULL ||
+	    lf->syslogs == NULL)
 		goto nomem;
-	if (!syslog_is_dest(conf->error_log))
-		lf->paths[lf->n++] = conf->error_log;
-	else if (error_syslog_parse(lf, conf->error_log, err, errlen) < 0)
+	if (add_dest(lf, conf->error_log, err, errlen) < 0)
 		goto fail;
+	lf->error_syslog = logfiles_syslog(lf, conf->error_log);
 	for (i = 0; i < conf->nsites; i++)
-		for (k = 0; k < conf->sites[i].nlogs; k++) {
-			char *p = conf->sites[i].logs[k].destination;
-
-			if (logfiles_index(lf, p) < 0)
-				lf->paths[lf->n++] = p;
-		}
+		for (k = 0; k < conf->sites[i].nlogs; k++)
+			if (add_dest(lf, conf->sites[i].logs[k].destination, err, errlen) < 0)
+				goto fail;
 	if (logfiles_reopen(lf, lf->fds, err, errlen) < 0) {
 		lf->n = 0;
 		goto fail;
@@ -120,10 +147,9 @@ void logfiles_free(struct logfiles *lf)
 	for (i = 0; i < lf->n; i++)
 		if (lf->fds[i] >= 0)
 			close(lf->fds[i]);
-	if (lf->error_syslog != NULL) {
-		syslog_dest_close(lf->error_syslog);
-		free(lf->error_syslog);
-	}
+	logfiles_close_syslogs(lf);
+	free(lf->syslogs);
+	free(lf->syslog_specs);
 	free(lf->paths);
 	free(lf->fds);
 	free(lf);

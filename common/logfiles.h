@@ -7,7 +7,8 @@
  * LOG_GROUP when it exists, as logrotate makes them), and the order in
  * which their descriptors travel to workers when they are reopened. An
  * error log sent to syslog is no file: the set holds its destination
- * instead, whose socket each process opens for itself.
+ * instead, whose socket each process opens for itself, and so do access
+ * logs sent to syslog.
  */
 #ifndef PORTICO_LOGFILES_H
 #define PORTICO_LOGFILES_H
@@ -23,7 +24,10 @@ struct logfiles {
 				 * syslog), then access logs */
 	char **paths;		/* borrowed from the conf */
 	int *fds;
-	struct syslog_dest *error_syslog;	/* the error log, or NULL */
+	unsigned nsyslogs;	/* each distinct syslog destination, once: */
+	const char **syslog_specs;	/* as written, borrowed from the conf */
+	struct syslog_dest *syslogs;
+	struct syslog_dest *error_syslog;	/* the error log's, or NULL */
 };
 
 /*
@@ -38,6 +42,13 @@ int logfiles_reopen(const struct logfiles *lf, int *fds, char *err, size_t errle
 
 /* The error log's descriptor in lf, -1 when it goes to syslog. */
 int logfiles_error_fd(const struct logfiles *lf);
+
+/* The syslog destination written spec in lf, or NULL. */
+struct syslog_dest *logfiles_syslog(const struct logfiles *lf, const char *spec);
+
+/* Close this process's syslog sockets (after a fork, or to reconnect:
+ * each reopens on its next message). */
+void logfiles_close_syslogs(const struct logfiles *lf);
 
 /* Position of path in lf, or -1. */
 int logfiles_index(const struct logfiles *lf, const char *path);

@@ -547,8 +547,7 @@ static void reopen_logs(void)
 	}
 	log_use_error_log(logs);
 	/* A syslog receiver is connected again too, on the next line. */
-	if (logs->error_syslog != NULL)
-		syslog_dest_close(logs->error_syslog);
+	logfiles_close_syslogs(logs);
 	/* Older generations are draining with the log files of their own
 	 * configuration; they finish in the renamed files. */
 	for (i = 0; i < nprocs; i++)

@@ -12,6 +12,7 @@ use strict;
 use warnings;
 
 use Sys::Hostname qw(hostname);
+use JSON::PP ();
 use Test::More;
 use Test::Portico;
 use Test::Portico::Syslog qw(parse_bsd parse_rfc5424 pri);
@@ -216,6 +217,44 @@ $p->signal('HUP');
 ok($again->wait_message(qr/reload refused: .*portico\.conf:\d+: error_log .*unknown facility/),
     'a bad destination refuses a reload, said where the error log goes now');
 
+# ==== access logs to syslog ====
+
+# access_log's combined lines to a unix socket at its own severity, and a
+# log section's JSON lines over UDP in RFC 5424, beside the error log.
+my $acc = Test::Portico::Syslog->new(unix => $p->tmp . '/access.sock');
+(my $logged = $conf) =~ s/^site s \{\n/site s {
+	access_log = "syslog:server=${\ $acc->address},facility=local3,severity=notice,tag=acc"
+	log "syslog:server=${\ $udp->address},format=rfc5424" { format = "j" }
+/m;
+$p->write_conf(qq(log_format j { format = "{\\"uri\\": \\"\$uri\\", \\"status\\": \$status, )
+    . qq(\\"id\\": \\"\$request_id\\"}"  escape = "json" }\n)
+    . qq(error_log = "syslog:server=${\ $again->address}"\n) . $logged);
+ok($p->reload_and_wait, 'reloaded: access logs to syslog');
+my $line;
+wait_for(sub {
+	http_get($p->port('http'), '/status?to=syslog');
+	$line = $acc->wait_message(qr{GET /status\?to=syslog }, timeout => 0.5);
+}, 30, 0);
+$f = parse_bsd($line, host => 0);
+ok($f, 'access_log to a unix socket: a BSD message') or diag($line // 'none');
+is($f->{pri}, pri($LOCAL3, $NOTICE), '... local3 and the severity it was given');
+is($f->{tag}, 'acc', '... its tag');
+like($f->{msg}, qr{^127\.0\.0\.1 - - \[[^]]+\] "GET /status\?to=syslog HTTP/1\.1" 200 \d+ "-" "[^"]*"\z},
+    '... the combined line, without a newline');
+my $json;
+wait_for(sub {
+	http_get($p->port('http'), '/status?to=udp');
+	$json = $udp->wait_message(qr{"uri": "/status"}, timeout => 0.5);
+}, 30, 0);
+$f = parse_rfc5424($json);
+ok($f, 'a log section over UDP: an RFC 5424 message') or diag($json // 'none');
+is($f->{pri}, pri($LOCAL7, $INFO), '... local7 and info by default');
+my $doc17 = eval { JSON::PP::decode_json($f->{msg}) };
+ok($doc17 && $doc17->{status} == 200 && $doc17->{id} =~ /\A[0-9a-f]{32}\z/,
+    '... its message the JSON line of the format') or diag($f->{msg});
+ok(!$again->wait_message(qr{GET /status\?to=syslog}, timeout => 0.2),
+    'access lines do not go to the error log\'s receiver');
+
 # ==== -T writes it back ====
 
 my $t = Test::Portico->new(conf => $conf . qq(error_log = "syslog:server=[::1]:5514,facility=local0,tag=a_b,severity=notice,format=rfc5424,nohostname"\n));
@@ -227,4 +266,5 @@ dump_reads_back($out);
 
 $unix->stop;
 $udp->stop;
+$acc->stop;
 done_testing();

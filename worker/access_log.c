@@ -15,6 +15,7 @@
 #include "event.h"
 #include "access_log.h"
 #include "request_id.h"
+#include "syslog.h"
 
 #define ACCESS_BUF_SIZE 65536
 #define ACCESS_LINE_MAX 8192
@@ -28,14 +29,15 @@ struct access_file {
 };
 
 /*
- * Where a log's lines go. A file today: its line is written in its
- * buffer. Another kind (syslog) gets its line rendered into a buffer of
- * its own and handed over, in log_emit().
+ * Where a log's lines go. A file's line is written in its buffer; a
+ * syslog destination's is rendered on the stack and sent as one datagram
+ * at once, in log_emit().
  */
-enum dest_kind { DEST_FILE };
+enum dest_kind { DEST_FILE, DEST_SYSLOG };
 struct log_dest {
 	enum dest_kind kind;
 	struct access_file *file;	/* DEST_FILE */
+	struct syslog_dest *syslog;	/* DEST_SYSLOG */
 };
 
 static struct access_file *files;	/* indexed like the logfiles set */
@@ -90,9 +92,13 @@ static void flush_timeout(struct ev_timer *t)
 /* The destination of log l into d; -1 when out of memory. */
 static int dest_of(const struct logfiles *lf, const struct conf_log *l, struct log_dest *d)
 {
-	int idx = logfiles_index(lf, l->destination);
+	int idx;
 
-	if (idx < 0)
+	if ((d->syslog = logfiles_syslog(lf, l->destination)) != NULL) {
+		d->kind = DEST_SYSLOG;
+		return 0;
+	}
+	if ((idx = logfiles_index(lf, l->destination)) < 0)
 		return -1;
 	d->kind = DEST_FILE;
 	d->file = &files[idx];
@@ -357,6 +363,16 @@ static void emit_to_file(struct access_file *f, const struct conf_log_format *fm
 		ev_timer_set(&flush_timer, 1000);
 }
 
+/* Longer lines are cut by the sender anyway: a datagram holds no more. */
+static void emit_to_syslog(struct syslog_dest *d, const struct conf_log_format *fmt,
+			   struct line_ctx *lc)
+{
+	char line[SYSLOG_DATAGRAM_MAX];
+	size_t n = render(&fmt->format, fmt->escape, false, lc, line, sizeof(line));
+
+	syslog_send(d, d->severity, line, n);
+}
+
 /* Hand a line of format fmt to destination d: the one place a new kind
  * of destination is added. */
 static void log_emit(const struct log_dest *d, const struct conf_log_format *fmt,
@@ -365,6 +381,9 @@ static void log_emit(const struct log_dest *d, const struct conf_log_format *fmt
 	switch (d->kind) {
 	case DEST_FILE:
 		emit_to_file(d->file, fmt, lc);
+		break;
+	case DEST_SYSLOG:
+		emit_to_syslog(d->syslog, fmt, lc);
 		break;
 	}
 }

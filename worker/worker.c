@@ -203,8 +203,7 @@ static void reopen_logs(const int *fds, unsigned nfds)
 		logs->fds[i] = fds[i];
 	}
 	log_use_fd(logfiles_error_fd(logs));
-	if (logs->error_syslog != NULL)
-		syslog_dest_close(logs->error_syslog);
+	logfiles_close_syslogs(logs);
 	log_msg(LL_INFO, "log files reopened");
 }
 

@@ -307,10 +307,28 @@ static void test_paths(void)
 		     "\"127.0.0.1:0\": port must be a number from 1 to 65535"),
 	   "... a bad one refused at its line");
 	free(errs);
-	load("syslog.conf", "site s { access_log = \"syslog:server=127.0.0.1\"\n"
+	c = load("syslog.conf", "listen http { address = \"127.0.0.1:8080\" }\n"
+		 "site s { access_log = \"syslog:server=127.0.0.1,severity=notice\"\n"
+		 "log \"syslog:\" { format = \"portico\" }\n"
+		 "route \"/\" { return = 204 } }\n", &errs);
+	ok(c != NULL && errs == NULL, "access_log and log: syslog destinations are accepted");
+	ok(c != NULL && c->nsites == 1 && c->sites[0].nlogs == 2 &&
+	   strcmp(c->sites[0].logs[0].destination, "syslog:server=127.0.0.1,severity=notice") == 0 &&
+	   strcmp(c->sites[0].logs[1].destination, "syslog:") == 0,
+	   "... kept as written, not made paths");
+	if (c != NULL)
+		conf_free(c);
+	free(errs);
+	load("syslog.conf", "site s { access_log = \"syslog:facility=nope\"\n"
+	     "log \"syslog:tag=a b\" { }\n"
 	     "route \"/\" { return = 204 } }\n", &errs);
-	ok(has_error(errs, "syslog.conf", 1, "access_log: \"syslog:server=127.0.0.1\": syslog is "
-		     "not supported: write the path of a file"), "access_log: syslog: is refused clearly");
+	ok(has_error(errs, "syslog.conf", 1, "access_log \"syslog:facility=nope\": unknown facility "
+		     "\"nope\" (kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, "
+		     "ftp, ntp, audit, alert, clock, local0 .. local7)"),
+	   "access_log: a bad syslog destination refused at its line");
+	ok(has_error(errs, "syslog.conf", 2, "log \"syslog:tag=a b\": tag \"a b\": 1 to 32 letters, "
+		     "digits, '_' or '-'"),
+	   "log: a bad syslog destination refused at its line");
 	free(errs);
 }
 
