@@ -11,6 +11,7 @@
 #include "core.h"
 #include "geo_table.h"
 #include "shared.h"
+#include "stats_series.h"
 
 #define ZONE_MIN	(64 * 1024)
 #define PEER_COST	(256 + 128)	/* an entry's slab block and its key */
@@ -40,16 +41,24 @@ static size_t health_size(const struct conf *c)
 	return zone_size((size_t)c->nservers * PEER_COST);
 }
 
+/* A record: its counters, conns[] and its series (8-byte aligned). */
+static size_t proc_bytes(unsigned nservers, size_t words)
+{
+	size_t conns = (nservers * sizeof(int32_t) + 7) & ~(size_t)7;
+
+	return sizeof(struct stats_proc) + conns + words * sizeof(uint64_t);
+}
+
 static size_t proc_size(const struct conf *c)
 {
-	return sizeof(struct stats_proc) + c->nservers * sizeof(int32_t);
+	return proc_bytes(c->nservers, stats_layout_words(c));
 }
 
 /* Every worker and the checker, of up to three generations at once. */
 static size_t stats_size(const struct conf *c)
 {
 	return zone_size(3 * (c->workers + 1) * (proc_size(c) + 64) +
-			 sizeof(struct stats_root));
+			 sizeof(struct stats_root) + 3 * stats_layout_bytes(c));
 }
 
 /* What tls_session_cache asks for; never less than the smallest zone,
@@ -224,6 +233,7 @@ static int stats_init(struct zone_ref *zr, const struct zone_ref *prev, char *er
 	memset(zr->root, 0, sizeof(*zr->root));
 	if (prev != NULL && shm_lock(prev->z) != P_ERROR) {
 		zr->root->retired = prev->root->retired;
+		zr->root->master = prev->root->master;
 		shm_unlock(prev->z);
 	}
 	return 0;
@@ -340,6 +350,8 @@ static void shared_free(struct shared *sh)
 	free(sh->stores);
 	if (sh->health != NULL)
 		peers_unbind(sh);
+	if (sh->layout != NULL)
+		stats_layout_put(sh->stats->z, sh->stats->root, sh->layout);
 	zone_put(sh->health);
 	zone_put(sh->stats);
 	zone_put(sh->tls);
@@ -384,6 +396,12 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 	if (sh->stats == NULL ||
 	    (fresh && stats_init(sh->stats, prev ? prev->stats : NULL, err, errlen) < 0))
 		goto fail;
+	sh->layout = stats_layout_new(sh->stats->z, sh->stats->root, c,
+				      fresh && prev ? prev->stats->root : NULL);
+	if (sh->layout == NULL) {
+		snprintf(err, errlen, "stats zone full");
+		goto fail;
+	}
 	if (caches_get(sh, c, prev, err, errlen) < 0 ||
 	    limits_get(sh, c, prev, err, errlen) < 0)
 		goto fail;
@@ -424,6 +442,11 @@ struct stats_root *shared_stats_root(const struct shared *sh)
 	return sh->stats->root;
 }
 
+struct stats_master *shared_master_stats(const struct shared *sh)
+{
+	return &sh->stats->root->master;
+}
+
 struct tls_cache *shared_tls_cache(const struct shared *sh)
 {
 	return sh->tls ? sh->tls->cache : NULL;
@@ -448,7 +471,7 @@ struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation)
 {
 	struct zone_ref *zr = sh->stats;
 	struct stats_proc *p;
-	size_t size = sizeof(*p) + sh->npeers * sizeof(p->conns[0]);
+	size_t size = proc_bytes(sh->npeers, sh->layout->words);
 
 	if (shm_lock(zr->z) == P_ERROR)
 		return NULL;
@@ -457,6 +480,8 @@ struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation)
 		memset(p, 0, size);
 		p->generation = generation;
 		p->nservers = sh->npeers;
+		p->layout = sh->layout;
+		p->vals = (uint64_t *)((char *)p + size) - sh->layout->words;
 		p->next = zr->root->procs;
 		zr->root->procs = p;
 	}
@@ -479,12 +504,13 @@ static void conns_give_back(struct shared *sh, const struct stats_proc *p)
 }
 
 /* Into the zone the status page reads now, which may have replaced the
- * one the process counted in. */
-static void retire(struct zone_ref *into, struct stats_proc *p)
+ * one the process counted in (from). */
+static void retire(struct zone_ref *into, const struct zone_ref *from, struct stats_proc *p)
 {
 	if (shm_lock(into->z) == P_ERROR)
 		return;
 	stats_retire(into->root, p);
+	stats_retire_series(into->root, p, into == from);
 	shm_unlock(into->z);
 }
 
@@ -494,7 +520,7 @@ void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *
 	struct stats_proc **pp;
 
 	conns_give_back(sh, p);
-	retire(now->stats, p);
+	retire(now->stats, zr, p);
 	if (shm_lock(zr->z) != P_ERROR) {
 		for (pp = &zr->root->procs; *pp != NULL && *pp != p; pp = &(*pp)->next)
 			;

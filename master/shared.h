@@ -42,6 +42,7 @@ struct shared {
 	struct limit_ref **limit_refs;	/* by conf_limit.index */
 	struct limit_zone **limits;	/* ... their zones, for the workers */
 	unsigned nlimits;
+	struct stats_layout *layout;	/* its series in the stats zone */
 	unsigned refs;
 };
 
@@ -67,6 +68,10 @@ struct auth_cache *shared_auth_cache(const struct shared *sh);
  * Also done by shared_create(), so every reload rotates. */
 void shared_rotate_ticket_keys(struct shared *sh);
 struct stats_root *shared_stats_root(const struct shared *sh);
+
+/* The master's counters in the stats zone; the master alone writes them
+ * (with STATS_ADD), and they pass to a new zone with the totals. */
+struct stats_master *shared_master_stats(const struct shared *sh);
 
 /* A stats record for a child about to be forked (NULL when the zone is
  * full: the child then counts privately). Takes a reference. */
