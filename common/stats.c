@@ -79,9 +79,16 @@ size_t stats_kind_words(enum stats_kind kind)
 		[STATS_ROUTE] = sizeof(struct stats_route_vals),
 		[STATS_SITE] = sizeof(struct stats_site_vals),
 		[STATS_UPSTREAM] = sizeof(struct stats_upstream_vals),
+		[STATS_LISTEN] = sizeof(struct stats_listen_vals),
+		[STATS_LIMIT] = sizeof(struct stats_limit_vals),
 	};
 
 	return size[kind] / sizeof(uint64_t);
+}
+
+size_t stats_kind_counters(enum stats_kind kind)
+{
+	return kind == STATS_LISTEN ? 1 : stats_kind_words(kind);
 }
 
 static void words_add(uint64_t *to, const uint64_t *from, size_t n)
@@ -166,7 +173,7 @@ void stats_retire_series(struct stats_root *root, const struct stats_proc *p, bo
 			if (!same)
 				s = stats_series_find(root, k, s->key);
 			if (s != NULL)
-				words_add(s->retired, stats_slot(p, k, i), stats_kind_words(k));
+				words_add(s->retired, stats_slot(p, k, i), stats_kind_counters(k));
 		}
 }
 

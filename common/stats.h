@@ -107,7 +107,21 @@ struct stats_upstream_vals {
 	struct stats_hist header_time;	/* request sent to response head */
 };
 
-enum stats_kind { STATS_ROUTE, STATS_SITE, STATS_UPSTREAM, STATS_KINDS };
+/* A listener's: its connections. */
+struct stats_listen_vals {
+	uint64_t accepted;
+	uint64_t open;			/* a gauge, left out of retired totals */
+};
+
+/* A limit's (limit_req or limit_conn). */
+struct stats_limit_vals {
+	uint64_t refused;
+	uint64_t delayed;		/* limit_req: made to wait their turn */
+};
+
+enum stats_kind {
+	STATS_ROUTE, STATS_SITE, STATS_UPSTREAM, STATS_LISTEN, STATS_LIMIT, STATS_KINDS
+};
 
 /* A series' name in the zone and what exited processes counted in it. */
 struct stats_series {
@@ -126,6 +140,7 @@ struct stats_layout {
 	struct stats_series **series[STATS_KINDS];
 	unsigned *route_base;		/* by site index, and one more */
 	size_t at[STATS_KINDS];		/* where each kind's slots start */
+	size_t width[STATS_KINDS];	/* values in a slot of each kind */
 	size_t words;			/* uint64_t values in a record */
 	unsigned refs;			/* struct shared using it */
 };
@@ -185,8 +200,11 @@ struct conf_site;
  * the how-manieth with its pattern route i is, from 1. */
 unsigned stats_route_ordinal(const struct conf_site *site, unsigned i);
 
-/* Values of a series of kind. */
+/* Values of a series of kind; the first stats_kind_counters() of them
+ * are counters, which a process that exits leaves to the retired
+ * totals, the rest gauges, which go with it. */
 size_t stats_kind_words(enum stats_kind kind);
+size_t stats_kind_counters(enum stats_kind kind);
 
 /* The route slot of a request; site and route are indexes in the
  * configuration, -1 for none. A site's slots are its routes' then one
@@ -198,13 +216,10 @@ static inline unsigned stats_route_slot(const struct stats_layout *l, int site, 
 	return route >= 0 ? l->route_base[site] + (unsigned)route : l->route_base[site + 1] - 1;
 }
 
-/* A record's values of slot i of kind. */
+/* A record's values of slot i of kind (the record has a layout). */
 static inline uint64_t *stats_slot(const struct stats_proc *p, enum stats_kind kind, unsigned i)
 {
-	return p->vals + p->layout->at[kind] + i * (kind == STATS_ROUTE ?
-		sizeof(struct stats_route_vals) : kind == STATS_SITE ?
-		sizeof(struct stats_site_vals) : sizeof(struct stats_upstream_vals)) /
-		sizeof(uint64_t);
+	return p->vals + p->layout->at[kind] + i * p->layout->width[kind];
 }
 
 /* An http_method's place among the method labels. */

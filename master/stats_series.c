@@ -27,6 +27,8 @@ static void slot_counts(const struct conf *c, unsigned n[STATS_KINDS])
 	n[STATS_ROUTE] = route_slots(c);
 	n[STATS_SITE] = c->nsites + 1;
 	n[STATS_UPSTREAM] = c->nupstreams;
+	n[STATS_LISTEN] = c->nlistens;
+	n[STATS_LIMIT] = c->nlimits;
 }
 
 size_t stats_layout_words(const struct conf *c)
@@ -137,12 +139,19 @@ static int fill_sites(struct builder *b, const struct conf *c)
 	return fill_slot(b, STATS_SITE, c->nsites, NONE);
 }
 
-static int fill_upstreams(struct builder *b, const struct conf *c)
+/* Upstreams, listeners and limits, by name. */
+static int fill_named(struct builder *b, const struct conf *c)
 {
 	unsigned i;
 
 	for (i = 0; i < c->nupstreams; i++)
 		if (fill_slot(b, STATS_UPSTREAM, i, c->upstreams[i].name) < 0)
+			return -1;
+	for (i = 0; i < c->nlistens; i++)
+		if (fill_slot(b, STATS_LISTEN, i, c->listens[i].name) < 0)
+			return -1;
+	for (i = 0; i < c->nlimits; i++)
+		if (fill_slot(b, STATS_LIMIT, i, c->limits[i].name) < 0)
 			return -1;
 	return 0;
 }
@@ -179,7 +188,8 @@ static int layout_alloc(struct shm_zone *z, struct stats_layout *l, const struct
 	slot_counts(c, l->n);
 	for (k = 0; k < STATS_KINDS; k++) {
 		l->at[k] = l->words;
-		l->words += l->n[k] * stats_kind_words(k);
+		l->width[k] = stats_kind_words(k);
+		l->words += l->n[k] * l->width[k];
 	}
 	l->refs = 1;
 	l->route_base = shm_alloc_locked(z, (c->nsites + 2) * sizeof(unsigned));
@@ -207,7 +217,7 @@ struct stats_layout *stats_layout_new(struct shm_zone *z, struct stats_root *roo
 	b.l = shm_alloc_locked(z, sizeof(*b.l));
 	rc = b.l == NULL ? -1 : layout_alloc(z, b.l, c);
 	if (rc == 0)
-		rc = fill_routes(&b, c) < 0 || fill_sites(&b, c) < 0 || fill_upstreams(&b, c) < 0;
+		rc = fill_routes(&b, c) < 0 || fill_sites(&b, c) < 0 || fill_named(&b, c) < 0;
 	if (rc != 0 && b.l != NULL) {
 		layout_free(z, root, b.l);
 		b.l = NULL;

@@ -35,9 +35,11 @@ site two {
 }
 EOF
 my $mon = <<'EOF';
+limit_req once { rate = "1r/h"  burst = 1  nodelay = true }
 site mon {
 	listen = {"mon"}
 	route "/metrics" { metrics = true  allow = {"127.0.0.1/32"} }
+	route "/limited" { return = 200  limit_req = "once" }
 }
 EOF
 
@@ -150,6 +152,18 @@ my $srv = 'upstream="app",server="' . $p->backend('a')->address . '"';
 is($m->{"portico_upstream_server_up{$srv}"}, 1, 'the server is up');
 is($m->{"portico_upstream_server_requests_total{$srv}"}, 12, 'and took every proxied request');
 cmp_ok($m->{portico_connections_accepted_total}, '>=', 2, 'connections accepted');
+cmp_ok($m->{'portico_listener_connections_accepted_total{listener="http"}'}, '>=', 2,
+    '... by listener');
+cmp_ok($m->{'portico_listener_connections_open{listener="mon"}'}, '>=', 1,
+    'connections open by listener (the scrape\'s own)');
+
+# Limits by name: the burst passes, the rest is refused.
+my @limited = map { http_get($p->port('mon'), '/limited')->{status} } 1 .. 4;
+is_deeply(\@limited, [200, 200, 429, 429], 'a limit lets its burst through');
+wait_for(sub { (undef, $m) = scrape();
+    ($m->{'portico_limit_zone_refused_total{limit="once"}'} // 0) == 2 });
+is($m->{'portico_limit_zone_refused_total{limit="once"}'}, 2, 'refusals counted by limit');
+is($m->{'portico_limit_refused_total{kind="limit_req"}'}, 2, '... and by kind');
 
 # ---- the route's rules ----
 my $c = Test::Portico::Client->new($p->port('mon'), from => '127.0.0.2');

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,49 @@ static void put_upstream_times(struct text *t, const struct conf *c, const struc
 				  c->upstreams[i].name, &v->header_time);
 }
 
+/* One family of a kind named by the configuration: value picks the
+ * value of a slot's sums (NULL: none to show). */
+static void put_named(struct text *t, const struct series *s, enum stats_kind kind,
+		      const char *name, const char *type, const char *help, const char *label,
+		      const char *(*name_of)(const struct conf *c, unsigned i),
+		      size_t field, const struct conf *c)
+{
+	const uint64_t *v;
+	unsigned i;
+
+	family(t, name, type, help);
+	for (i = 0; i < s->l->n[kind]; i++)
+		if ((v = slot_sums(s, kind, i)) != NULL)
+			sample(t, name, (const char *const[]){ label, name_of(c, i), NULL },
+			       v[field / sizeof(uint64_t)]);
+}
+
+static const char *listen_name(const struct conf *c, unsigned i)
+{
+	return c->listens[i].name;
+}
+
+static const char *limit_name(const struct conf *c, unsigned i)
+{
+	return c->limits[i].name;
+}
+
+static void put_listens_limits(struct text *t, const struct conf *c, const struct series *s)
+{
+	put_named(t, s, STATS_LISTEN, "listener_connections_accepted_total", "counter",
+		  "Client connections accepted, by listener.", "listener", listen_name,
+		  offsetof(struct stats_listen_vals, accepted), c);
+	put_named(t, s, STATS_LISTEN, "listener_connections_open", "gauge",
+		  "Client connections open now, by listener.", "listener", listen_name,
+		  offsetof(struct stats_listen_vals, open), c);
+	put_named(t, s, STATS_LIMIT, "limit_zone_refused_total", "counter",
+		  "Requests a limit refused, by limit.", "limit", limit_name,
+		  offsetof(struct stats_limit_vals, refused), c);
+	put_named(t, s, STATS_LIMIT, "limit_zone_delayed_total", "counter",
+		  "Requests a limit_req made wait their turn, by limit.", "limit", limit_name,
+		  offsetof(struct stats_limit_vals, delayed), c);
+}
+
 static void put_series(struct text *t, const struct worker_ctx *ctx)
 {
 	struct series s = { ctx->stats->layout, { NULL }, { 0 } };
@@ -277,6 +321,7 @@ static void put_series(struct text *t, const struct worker_ctx *ctx)
 	put_requests(t, ctx->conf, &s);
 	put_sites(t, ctx->conf, &s);
 	put_upstream_times(t, ctx->conf, &s);
+	put_listens_limits(t, ctx->conf, &s);
 	for (k = 0; k < STATS_KINDS; k++)
 		free(s.sums[k]);
 }
