@@ -8,7 +8,9 @@
  * zone lock, which the master also takes to link and unlink records. When
  * a process has exited, the master folds its counters into the zone's
  * retired totals, so nothing counted is lost, and gives back its share of
- * open connections in the health table.
+ * open connections in the health table. The same holds for the series
+ * (below), which the master lays out and names (master/stats_series.h),
+ * and the master's own counters in the zone's first block.
  */
 #ifndef PORTICO_STATS_H
 #define PORTICO_STATS_H
@@ -64,8 +66,8 @@ struct stats_gauges {
 };
 
 /*
- * Series: counters kept per site, per route and per upstream of the
- * configuration, for the metrics. Each process's record holds one block
+ * Series: counters kept per site, route, upstream, listener and limit of
+ * the configuration, for the metrics. Each process's record holds one block
  * of values per series of its generation, by configuration index (the
  * layout says where); each series is named in the zone (struct
  * stats_series) so that what processes counted is added up by name, and
@@ -126,8 +128,11 @@ enum stats_kind {
 /* A series' name in the zone and what exited processes counted in it. */
 struct stats_series {
 	struct stats_series *next;	/* all series of the zone */
-	char *key;			/* kind and names: stats_series_key() */
-	unsigned id;			/* dense within its kind, for readers */
+	char *key;			/* its names within its kind (the site;
+					 * site, route pattern and ordinal; the
+					 * upstream, listener or limit) */
+	unsigned id;			/* within its kind, for readers' sums;
+					 * not given again while the zone lasts */
 	unsigned refs;			/* layouts naming it */
 	uint8_t kind;			/* enum stats_kind */
 	uint64_t retired[];		/* the kind's values */
