@@ -159,22 +159,59 @@ struct stats_series *stats_series_find(struct stats_root *root, enum stats_kind 
 	return NULL;
 }
 
-void stats_retire_series(struct stats_root *root, const struct stats_proc *p, bool same)
+/* vals (laid out as p's) into root's series of the same names; taken
+ * back with minus. */
+static void series_fold(struct stats_root *root, const struct stats_proc *p, const uint64_t *vals,
+			bool same, bool minus)
 {
 	const struct stats_layout *l = p->layout;
-	unsigned k, i;
+	unsigned k, i, j;
 
 	if (l == NULL)
 		return;
 	for (k = 0; k < STATS_KINDS; k++)
 		for (i = 0; i < l->n[k]; i++) {
 			struct stats_series *s = l->series[k][i];
+			const uint64_t *v = vals + l->at[k] + i * l->width[k];
 
 			if (!same)
 				s = stats_series_find(root, k, s->key);
-			if (s != NULL)
-				words_add(s->retired, stats_slot(p, k, i), stats_kind_counters(k));
+			for (j = 0; s != NULL && j < stats_kind_counters(k); j++)
+				s->retired[j] += minus ? -__atomic_load_n(&v[j], __ATOMIC_RELAXED) :
+					__atomic_load_n(&v[j], __ATOMIC_RELAXED);
 		}
+}
+
+void stats_retire_series(struct stats_root *root, const struct stats_proc *p, bool same)
+{
+	series_fold(root, p, p->vals, same, false);
+}
+
+struct stats_snapshot *stats_snapshot(const struct stats_proc *p)
+{
+	size_t words = p->layout != NULL ? p->layout->words : 0;
+	struct stats_snapshot *s = malloc(sizeof(*s) + words * sizeof(uint64_t));
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	memset(&s->c, 0, sizeof(s->c));
+	counters_add(&s->c, &p->c);
+	for (i = 0; i < words; i++)
+		s->vals[i] = __atomic_load_n(&p->vals[i], __ATOMIC_RELAXED);
+	return s;
+}
+
+void stats_fold_snapshot(struct stats_root *root, const struct stats_proc *p,
+			 const struct stats_snapshot *s, bool minus)
+{
+	uint64_t *t = (uint64_t *)&root->retired;
+	const uint64_t *f = (const uint64_t *)&s->c;
+	size_t i;
+
+	for (i = 0; i < STATS_NCOUNTERS; i++)
+		t[i] += minus ? -f[i] : f[i];
+	series_fold(root, p, s->vals, false, minus);
 }
 
 /* Routes of one site may share a pattern (conditions tell them apart):

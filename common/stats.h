@@ -257,4 +257,21 @@ struct stats_series *stats_series_find(struct stats_root *root, enum stats_kind 
  * (same: root is the zone it counted in, and its series are root's). */
 void stats_retire_series(struct stats_root *root, const struct stats_proc *p, bool same);
 
+/* What a live record has counted so far, copied (its series' values laid
+ * out as the record's). */
+struct stats_snapshot {
+	struct stats_counters c;
+	uint64_t vals[];
+};
+
+/* A snapshot of p, malloc'd; NULL when out of memory. */
+struct stats_snapshot *stats_snapshot(const struct stats_proc *p);
+
+/* Add snapshot s of p to root's retired totals, the series by name, or
+ * take it back (minus): so that a new zone can take over what the live
+ * records of the zone it replaces have counted, and their exit adds only
+ * what they counted after. The caller (the master) holds the lock. */
+void stats_fold_snapshot(struct stats_root *root, const struct stats_proc *p,
+			 const struct stats_snapshot *s, bool minus);
+
 #endif

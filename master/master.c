@@ -499,6 +499,7 @@ static bool reload(void)
 	}
 	/* The new generation starts before the old one is told to stop, so
 	 * some worker accepts connections at every moment. */
+	shared_take_over(nsh, shared);
 	listen_close_unused(conf, listen_fds, nc, nfds);
 	free(listen_fds);
 	listen_fds = nfds;

@@ -16,11 +16,19 @@
 #define ZONE_MIN	(64 * 1024)
 #define PEER_COST	(256 + 128)	/* an entry's slab block and its key */
 
+/* What a new stats zone took over from a live record of this one. */
+struct carried {
+	const struct stats_proc *p;
+	struct stats_snapshot *counted;	/* p's counts then */
+	struct carried *next;
+};
+
 struct zone_ref {
 	struct shm_zone *z;
 	unsigned refs;			/* struct shared using it */
 	struct health_peer *peers;	/* "health": every entry */
 	struct stats_root *root;	/* "stats": the first block */
+	struct carried *carried;	/* "stats": taken over by a newer zone */
 	struct tls_cache *cache;	/* "tls": the first block */
 	struct auth_cache *auth;	/* "auth": the first block */
 };
@@ -93,8 +101,15 @@ static struct zone_ref *zone_new(const char *name, size_t size, char *err, size_
 
 static void zone_put(struct zone_ref *zr)
 {
+	struct carried *k;
+
 	if (zr == NULL || --zr->refs > 0)
 		return;
+	while ((k = zr->carried) != NULL) {
+		zr->carried = k->next;
+		free(k->counted);
+		free(k);
+	}
 	shm_zone_destroy(zr->z);
 	free(zr);
 }
@@ -237,6 +252,59 @@ static int stats_init(struct zone_ref *zr, const struct zone_ref *prev, char *er
 		shm_unlock(prev->z);
 	}
 	return 0;
+}
+
+/*
+ * A new stats zone takes over what the live records of the one it
+ * replaces have counted so far, so that no counter seems to go back while
+ * they drain; each one's exit then adds only what it counted after
+ * (retire). A record that cannot be copied (out of memory) adds all of it
+ * at its exit, as before.
+ */
+static void stats_carry(struct zone_ref *to, struct zone_ref *from)
+{
+	struct carried *k, *taken = NULL;
+	const struct stats_proc *p;
+
+	if (shm_lock(from->z) == P_ERROR)
+		return;
+	for (p = from->root->procs; p != NULL; p = p->next) {
+		if ((k = malloc(sizeof(*k))) == NULL || (k->counted = stats_snapshot(p)) == NULL) {
+			free(k);
+			continue;
+		}
+		k->p = p;
+		k->next = taken;
+		taken = k;
+	}
+	shm_unlock(from->z);
+	if (shm_lock(to->z) != P_ERROR) {
+		for (k = taken; k != NULL; k = k->next)
+			stats_fold_snapshot(to->root, k->p, k->counted, false);
+		shm_unlock(to->z);
+	}
+	while ((k = taken) != NULL) {
+		taken = k->next;
+		k->next = from->carried;
+		from->carried = k;
+	}
+}
+
+/* The snapshot a newer zone took of p, now p's (NULL: none). */
+static struct stats_snapshot *carried_take(struct zone_ref *zr, const struct stats_proc *p)
+{
+	struct carried **kk, *k;
+	struct stats_snapshot *s;
+
+	for (kk = &zr->carried; *kk != NULL; kk = &(*kk)->next)
+		if ((*kk)->p == p) {
+			k = *kk;
+			*kk = k->next;
+			s = k->counted;
+			free(k);
+			return s;
+		}
+	return NULL;
 }
 
 /* A new cache keeps the ticket keys of the one before it, so tickets
@@ -426,6 +494,12 @@ fail:
 	return NULL;
 }
 
+void shared_take_over(struct shared *sh, struct shared *prev)
+{
+	if (sh->stats != prev->stats)
+		stats_carry(sh->stats, prev->stats);
+}
+
 void shared_put(struct shared *sh)
 {
 	if (sh != NULL && --sh->refs == 0)
@@ -504,14 +578,20 @@ static void conns_give_back(struct shared *sh, const struct stats_proc *p)
 }
 
 /* Into the zone the status page reads now, which may have replaced the
- * one the process counted in (from). */
-static void retire(struct zone_ref *into, const struct zone_ref *from, struct stats_proc *p)
+ * one the process counted in (from): less what a newer zone took over
+ * from it already. */
+static void retire(struct zone_ref *into, struct zone_ref *from, struct stats_proc *p)
 {
-	if (shm_lock(into->z) == P_ERROR)
-		return;
-	stats_retire(into->root, p);
-	stats_retire_series(into->root, p, into == from);
-	shm_unlock(into->z);
+	struct stats_snapshot *counted = carried_take(from, p);
+
+	if (shm_lock(into->z) != P_ERROR) {
+		stats_retire(into->root, p);
+		stats_retire_series(into->root, p, into == from);
+		if (counted != NULL)
+			stats_fold_snapshot(into->root, p, counted, true);
+		shm_unlock(into->z);
+	}
+	free(counted);
 }
 
 void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *now)

@@ -213,15 +213,34 @@ is(scalar(grep { /site="two"/ } keys %$m), 0, 'site two\'s series are gone');
 is(requests($m, 'one', '/', '2xx', 'GET'), 6, 'site one\'s stay');
 
 # ---- a new stats zone (more workers): the totals come along by name ----
+# An old worker kept busy drains while the new zone serves: what it
+# counted is in the new zone's sums already, and its exit adds the rest.
+my $held = Test::Portico::Client->new($port);
+$held->request(GET => '/delay/60000', host => 'one.test');
+ok(wait_for(sub { (undef, $m) = scrape();
+    ($m->{"portico_upstream_server_active_requests{$srv}"} // 0) == 1 }),
+    'a request holds an old worker');
+my %drain = %$m;
 my $more = ($sites . $mon) =~ s/^workers = 2$/workers = 12/mr;
 $p->write_conf($more);
-ok(scalar $p->reload_and_wait(timeout => 20), 'reload with twelve workers');
+ok(scalar $p->reload_and_wait(timeout => 20, wait_old => 0), 'reload with twelve workers');
 like($p->error_log, qr/shared memory zone "stats": \d+ KiB(?s:.*)shared memory zone "stats"/,
     'a new stats zone was made');
 (undef, $m) = scrape();
-is(requests($m, 'one', '/', '2xx', 'GET'), 6, 'site one\'s counts are in the new zone');
-is($m->{portico_reloads_total}, 3, 'and so are the master\'s');
-is($m->{portico_processes}, 12, 'the new zone holds the twelve workers');
+is(requests($m, 'one', '/', '2xx', 'GET'), 6, 'site one\'s counts are in the new zone at once');
+@back = grep { /^portico_(http|upstream_header|listener_connections_accepted|reloads|connections_accepted)/
+    && (!defined $m->{$_} || $m->{$_} < $drain{$_}) } keys %drain;
+is_deeply(\@back, [], 'while the old worker drains, no count went back');
+$p->backend('a')->release;
+my $answer = $held->response;
+is($answer && $answer->{status}, 200, 'the held request is answered');
+ok(wait_for(sub { (undef, $m) = scrape(); requests($m, 'one', '/', '2xx', 'GET') == 7 }),
+    'and counted once, when its worker has gone') or diag(requests($m, 'one', '/', '2xx', 'GET'));
+ok(wait_for(sub { (undef, $m) = scrape(); $m->{portico_processes} == 12 }),
+    'the new zone holds the twelve workers');
+is(requests($m, 'one', '/', '2xx', 'GET'), 7, '... and the count stays');
+histogram_ok($m, 'http_request_duration_seconds', 'site="one"', 13, 'site one in the new zone');
+is($m->{portico_reloads_total}, 3, 'the master\'s counts are in the new zone');
 
 # ---- -T ----
 my ($rc, $out, $err) = $p->run('-T');
