@@ -479,6 +479,7 @@ struct conf_route {
 	unsigned nconds;
 	struct conf_upstream *upstream;	/* NULL for a status route */
 	bool status;			/* answer with portico's status page */
+	bool metrics;			/* answer with the Prometheus metrics */
 	bool auth;			/* false: no authentication here, whatever
 					 * the site asks (auth = off) */
 	size_t client_max_body_size;	/* bytes of request body; 0: no limit

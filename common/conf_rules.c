@@ -522,9 +522,10 @@ static void check_exclusive(struct loader *ld, cfg_t *sec, const struct conf_rou
 	if (what != NULL && r->return_status != 0 && r->redirect.text != NULL)
 		ld_error(ld, ld_opt_line(ld, sec, "redirect"), "route \"%s\": return and redirect "
 			 "exclude each other", r->pattern);
-	else if (what != NULL && (r->upstream != NULL || r->status))
+	else if (what != NULL && (r->upstream != NULL || r->status || r->metrics))
 		ld_error(ld, ld_opt_line(ld, sec, what), "route \"%s\": %s and %s exclude each "
-			 "other", r->pattern, what, r->upstream ? "upstream" : "status = true");
+			 "other", r->pattern, what, r->upstream ? "upstream" : r->status ?
+			 "status = true" : "metrics = true");
 	if (r->redirect.text == NULL && ld_opt_written(ld, sec, "redirect_status"))
 		ld_error(ld, ld_opt_line(ld, sec, "redirect_status"), "route \"%s\": "
 			 "redirect_status needs redirect", r->pattern);

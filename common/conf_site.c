@@ -241,6 +241,8 @@ const struct conf_option conf_route_options[] = {
 	  "the upstream its requests go to", 0 },
 	{ "status", CS_ROUTE, CT_BOOL, "false", 0, 0, ROUTE(status), NULL, NULL, NULL,
 	  "answer with portico's status page instead", 0 },
+	{ "metrics", CS_ROUTE, CT_BOOL, "false", 0, 0, ROUTE(metrics), NULL, NULL, NULL,
+	  "answer with the metrics in Prometheus text format instead", 0 },
 	{ "auth", CS_ROUTE, CT_BOOL, "true", 0, 0, ROUTE(auth), NULL, NULL, NULL,
 	  "false (or off): no authentication on this route, whatever its site asks", 0 },
 	{ "client_max_body_size", CS_ROUTE, CT_SIZE, NULL, 0, BODY_SIZE_MAX,
@@ -339,7 +341,11 @@ static void resolve_route(struct loader *ld, cfg_t *sec, struct conf *c,
 	if (has_upstream && r->status)
 		ld_error(ld, ld_opt_line(ld, sec, "status"), "route \"%s\": upstream and status = "
 			 "true exclude each other", r->pattern);
-	else if (!has_upstream && !r->status && !conf_route_answers(r))
+	else if (r->metrics && (has_upstream || r->status))
+		ld_error(ld, ld_opt_line(ld, sec, "metrics"), "route \"%s\": metrics = true and "
+			 "%s exclude each other", r->pattern, has_upstream ? "upstream" :
+			 "status = true");
+	else if (!has_upstream && !r->status && !r->metrics && !conf_route_answers(r))
 		ld_error(ld, ld_sec_line(ld, sec), "route \"%s\" has no upstream", r->pattern);
 	conf_route_cache_check(ld, sec, r);
 }

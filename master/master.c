@@ -288,6 +288,18 @@ static void stop_workers(void)
 	signal_all(SIGQUIT, conf->shutdown_timeout + QUIT_GRACE);
 }
 
+/* The master's figures in the stats zone, for the metrics; a reload may
+ * have made the zone anew (the totals came with it). */
+static void note_serving(void)
+{
+	struct stats_master *m = shared_master_stats(shared);
+
+	if (m->start_time == 0)
+		__atomic_store_n(&m->start_time, (uint64_t)time(NULL), __ATOMIC_RELAXED);
+	__atomic_store_n(&m->generation, (uint64_t)generation, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->workers, (uint64_t)conf->workers, __ATOMIC_RELAXED);
+}
+
 static void schedule_respawn(struct proc *p)
 {
 	struct slot *s = &slots[p->slot];
@@ -296,6 +308,8 @@ static void schedule_respawn(struct proc *p)
 	if (now - p->started >= STABLE_AFTER)
 		s->backoff = RESPAWN_BACKOFF_MIN;
 	s->respawn_at = now + s->backoff;
+	if (p->slot < conf->workers)
+		STATS_ADD(shared_master_stats(shared), worker_restarts, 1);
 	if (s->backoff > RESPAWN_BACKOFF_MIN)
 		log_msg(LL_WARN, "%s keeps exiting, respawning in %u ms", slot_name(p->slot),
 			s->backoff);
@@ -504,6 +518,7 @@ static bool reload(void)
 	}
 	/* The new generation starts before the old one is told to stop, so
 	 * some worker accepts connections at every moment. */
+	shared_take_over(nsh, shared);
 	listen_close_unused(conf, listen_fds, nc, nfds);
 	free(listen_fds);
 	listen_fds = nfds;
@@ -518,6 +533,8 @@ static bool reload(void)
 	schedule_key_rotation(now_ms());
 	generation++;
 	workers_stopped = false;
+	STATS_ADD(shared_master_stats(shared), reloads, 1);
+	note_serving();
 	if (spawn_generation() < 0)
 		log_msg(LL_ALERT, "out of memory starting generation %u", generation);
 	signal_generation(old_gen, SIGQUIT, conf->shutdown_timeout + QUIT_GRACE);
@@ -627,6 +644,7 @@ static void upgrade(void)
 		return;
 	}
 	new_master = pid;
+	STATS_ADD(shared_master_stats(shared), upgrades, 1);
 	log_msg(LL_NOTICE, "binary upgrade: new master pid %ld started", (long)pid);
 }
 
@@ -820,6 +838,7 @@ int master_run(struct conf *c, const char *path, const char *exe, bool fg)
 		return 1;
 	}
 	schedule_key_rotation(now_ms());
+	note_serving();
 	/* A new master from an upgrade stays the old one's child, which is
 	 * how the old one notices it failing. */
 	if (!foreground && conf->daemon && old_master == 0 && process_daemonize() < 0) {

@@ -11,15 +11,24 @@
 #include "core.h"
 #include "geo_table.h"
 #include "shared.h"
+#include "stats_series.h"
 
 #define ZONE_MIN	(64 * 1024)
 #define PEER_COST	(256 + 128)	/* an entry's slab block and its key */
+
+/* What a new stats zone took over from a live record of this one. */
+struct carried {
+	const struct stats_proc *p;
+	struct stats_snapshot *counted;	/* p's counts then */
+	struct carried *next;
+};
 
 struct zone_ref {
 	struct shm_zone *z;
 	unsigned refs;			/* struct shared using it */
 	struct health_peer *peers;	/* "health": every entry */
 	struct stats_root *root;	/* "stats": the first block */
+	struct carried *carried;	/* "stats": taken over by a newer zone */
 	struct tls_cache *cache;	/* "tls": the first block */
 	struct auth_cache *auth;	/* "auth": the first block */
 };
@@ -40,16 +49,24 @@ static size_t health_size(const struct conf *c)
 	return zone_size((size_t)c->nservers * PEER_COST);
 }
 
+/* A record: its counters, conns[] and its series (8-byte aligned). */
+static size_t proc_bytes(unsigned nservers, size_t words)
+{
+	size_t conns = (nservers * sizeof(int32_t) + 7) & ~(size_t)7;
+
+	return sizeof(struct stats_proc) + conns + words * sizeof(uint64_t);
+}
+
 static size_t proc_size(const struct conf *c)
 {
-	return sizeof(struct stats_proc) + c->nservers * sizeof(int32_t);
+	return proc_bytes(c->nservers, stats_layout_words(c));
 }
 
 /* Every worker and the checker, of up to three generations at once. */
 static size_t stats_size(const struct conf *c)
 {
 	return zone_size(3 * (c->workers + 1) * (proc_size(c) + 64) +
-			 sizeof(struct stats_root));
+			 sizeof(struct stats_root) + 3 * stats_layout_bytes(c));
 }
 
 /* What tls_session_cache asks for; never less than the smallest zone,
@@ -84,8 +101,15 @@ static struct zone_ref *zone_new(const char *name, size_t size, char *err, size_
 
 static void zone_put(struct zone_ref *zr)
 {
+	struct carried *k;
+
 	if (zr == NULL || --zr->refs > 0)
 		return;
+	while ((k = zr->carried) != NULL) {
+		zr->carried = k->next;
+		free(k->counted);
+		free(k);
+	}
 	shm_zone_destroy(zr->z);
 	free(zr);
 }
@@ -224,9 +248,63 @@ static int stats_init(struct zone_ref *zr, const struct zone_ref *prev, char *er
 	memset(zr->root, 0, sizeof(*zr->root));
 	if (prev != NULL && shm_lock(prev->z) != P_ERROR) {
 		zr->root->retired = prev->root->retired;
+		zr->root->master = prev->root->master;
 		shm_unlock(prev->z);
 	}
 	return 0;
+}
+
+/*
+ * A new stats zone takes over what the live records of the one it
+ * replaces have counted so far, so that no counter seems to go back while
+ * they drain; each one's exit then adds only what it counted after
+ * (retire). A record that cannot be copied (out of memory) adds all of it
+ * at its exit, as before.
+ */
+static void stats_carry(struct zone_ref *to, struct zone_ref *from)
+{
+	struct carried *k, *taken = NULL;
+	const struct stats_proc *p;
+
+	if (shm_lock(from->z) == P_ERROR)
+		return;
+	for (p = from->root->procs; p != NULL; p = p->next) {
+		if ((k = malloc(sizeof(*k))) == NULL || (k->counted = stats_snapshot(p)) == NULL) {
+			free(k);
+			continue;
+		}
+		k->p = p;
+		k->next = taken;
+		taken = k;
+	}
+	shm_unlock(from->z);
+	if (shm_lock(to->z) != P_ERROR) {
+		for (k = taken; k != NULL; k = k->next)
+			stats_fold_snapshot(to->root, k->p, k->counted, false);
+		shm_unlock(to->z);
+	}
+	while ((k = taken) != NULL) {
+		taken = k->next;
+		k->next = from->carried;
+		from->carried = k;
+	}
+}
+
+/* The snapshot a newer zone took of p, now p's (NULL: none). */
+static struct stats_snapshot *carried_take(struct zone_ref *zr, const struct stats_proc *p)
+{
+	struct carried **kk, *k;
+	struct stats_snapshot *s;
+
+	for (kk = &zr->carried; *kk != NULL; kk = &(*kk)->next)
+		if ((*kk)->p == p) {
+			k = *kk;
+			*kk = k->next;
+			s = k->counted;
+			free(k);
+			return s;
+		}
+	return NULL;
 }
 
 /* A new cache keeps the ticket keys of the one before it, so tickets
@@ -340,6 +418,8 @@ static void shared_free(struct shared *sh)
 	free(sh->stores);
 	if (sh->health != NULL)
 		peers_unbind(sh);
+	if (sh->layout != NULL)
+		stats_layout_put(sh->stats->z, sh->stats->root, sh->layout);
 	zone_put(sh->health);
 	zone_put(sh->stats);
 	zone_put(sh->tls);
@@ -384,6 +464,12 @@ struct shared *shared_create(const struct conf *c, struct shared *prev,
 	if (sh->stats == NULL ||
 	    (fresh && stats_init(sh->stats, prev ? prev->stats : NULL, err, errlen) < 0))
 		goto fail;
+	sh->layout = stats_layout_new(sh->stats->z, sh->stats->root, c,
+				      fresh && prev ? prev->stats->root : NULL);
+	if (sh->layout == NULL) {
+		snprintf(err, errlen, "stats zone full");
+		goto fail;
+	}
 	if (caches_get(sh, c, prev, err, errlen) < 0 ||
 	    limits_get(sh, c, prev, err, errlen) < 0)
 		goto fail;
@@ -408,6 +494,12 @@ fail:
 	return NULL;
 }
 
+void shared_take_over(struct shared *sh, struct shared *prev)
+{
+	if (sh->stats != prev->stats)
+		stats_carry(sh->stats, prev->stats);
+}
+
 void shared_put(struct shared *sh)
 {
 	if (sh != NULL && --sh->refs == 0)
@@ -422,6 +514,11 @@ struct shm_zone *shared_stats_zone(const struct shared *sh)
 struct stats_root *shared_stats_root(const struct shared *sh)
 {
 	return sh->stats->root;
+}
+
+struct stats_master *shared_master_stats(const struct shared *sh)
+{
+	return &sh->stats->root->master;
 }
 
 struct tls_cache *shared_tls_cache(const struct shared *sh)
@@ -448,7 +545,7 @@ struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation)
 {
 	struct zone_ref *zr = sh->stats;
 	struct stats_proc *p;
-	size_t size = sizeof(*p) + sh->npeers * sizeof(p->conns[0]);
+	size_t size = proc_bytes(sh->npeers, sh->layout->words);
 
 	if (shm_lock(zr->z) == P_ERROR)
 		return NULL;
@@ -457,6 +554,8 @@ struct stats_proc *shared_proc_new(struct shared *sh, unsigned generation)
 		memset(p, 0, size);
 		p->generation = generation;
 		p->nservers = sh->npeers;
+		p->layout = sh->layout;
+		p->vals = (uint64_t *)((char *)p + size) - sh->layout->words;
 		p->next = zr->root->procs;
 		zr->root->procs = p;
 	}
@@ -489,13 +588,20 @@ static void conns_give_back(struct shared *sh, const struct stats_proc *p)
 }
 
 /* Into the zone the status page reads now, which may have replaced the
- * one the process counted in. */
-static void retire(struct zone_ref *into, struct stats_proc *p)
+ * one the process counted in (from): less what a newer zone took over
+ * from it already. */
+static void retire(struct zone_ref *into, struct zone_ref *from, struct stats_proc *p)
 {
-	if (shm_lock(into->z) == P_ERROR)
-		return;
-	stats_retire(into->root, p);
-	shm_unlock(into->z);
+	struct stats_snapshot *counted = carried_take(from, p);
+
+	if (shm_lock(into->z) != P_ERROR) {
+		stats_retire(into->root, p);
+		stats_retire_series(into->root, p, into == from);
+		if (counted != NULL)
+			stats_fold_snapshot(into->root, p, counted, true);
+		shm_unlock(into->z);
+	}
+	free(counted);
 }
 
 void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *now)
@@ -504,7 +610,7 @@ void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *
 	struct stats_proc **pp;
 
 	conns_give_back(sh, p);
-	retire(now->stats, p);
+	retire(now->stats, zr, p);
 	if (shm_lock(zr->z) != P_ERROR) {
 		for (pp = &zr->root->procs; *pp != NULL && *pp != p; pp = &(*pp)->next)
 			;

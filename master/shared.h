@@ -12,7 +12,9 @@
  * (and carrying each server's health over by "upstream/address" when the
  * zone must change), and the life of each child's stats record: made
  * before fork, and after the child exits, its counters retired and its
- * open connections given back to the health table.
+ * open connections given back to the health table; the stats series of
+ * each configuration (stats_series.h), and a new stats zone taking over
+ * the counts of the one it replaces (shared_take_over).
  *
  * A struct shared is counted: one reference for the generation that runs
  * with it, one per live child forked with it. The zones and entries it
@@ -42,6 +44,7 @@ struct shared {
 	struct limit_ref **limit_refs;	/* by conf_limit.index */
 	struct limit_zone **limits;	/* ... their zones, for the workers */
 	unsigned nlimits;
+	struct stats_layout *layout;	/* its series in the stats zone */
 	unsigned refs;
 };
 
@@ -52,6 +55,11 @@ struct shared {
  */
 struct shared *shared_create(const struct conf *c, struct shared *prev,
 			     char *err, size_t errlen);
+
+/* sh replaces prev (a reload that can no longer fail): when its stats
+ * zone is new, it takes over what prev's live processes have counted, so
+ * that no counter seems to go back while they drain. */
+void shared_take_over(struct shared *sh, struct shared *prev);
 
 /* Drop a reference; the last one frees. */
 void shared_put(struct shared *sh);
@@ -67,6 +75,10 @@ struct auth_cache *shared_auth_cache(const struct shared *sh);
  * Also done by shared_create(), so every reload rotates. */
 void shared_rotate_ticket_keys(struct shared *sh);
 struct stats_root *shared_stats_root(const struct shared *sh);
+
+/* The master's counters in the stats zone; the master alone writes them
+ * (with STATS_ADD), and they pass to a new zone with the totals. */
+struct stats_master *shared_master_stats(const struct shared *sh);
 
 /* A stats record for a child about to be forked (NULL when the zone is
  * full: the child then counts privately). Takes a reference. */

@@ -301,6 +301,7 @@ SKIP: {
 
 my $h = Test::Portico->new;	# ports and backends on 127.0.0.1
 my $port = $h->port('http');
+my $mon_port = $h->port('mon');
 my $default_conf = slurp($CONF);
 
 # The installed configuration, listening on $port in front of backend $name.
@@ -311,6 +312,8 @@ sub conf_for {
 	$c =~ s/^(\s*address\s*=\s*)"0\.0\.0\.0:80"/$1"127.0.0.1:$port"/m or die "no listen address in $CONF\n";
 	$c =~ s/^(\s*server\s*)"127\.0\.0\.1:8080"/$1"$addr"/m or die "no server in $CONF\n";
 	$c =~ s/^workers = .*$/workers = 2/m;
+	# The operator's listener (status page, metrics) on a free port too.
+	$c =~ s/"127\.0\.0\.1:8081"/"127.0.0.1:$mon_port"/;
 	return $c;
 }
 

@@ -131,10 +131,19 @@ static bool bodiless(int status)
 	return status == 204 || status == 304;
 }
 
+/* A lent body's bytes: arg is its end. */
+static ssize_t lend_answer(void *arg, uint64_t remaining, const char **p)
+{
+	*p = (const char *)arg - remaining;
+	return (ssize_t)remaining;
+}
+
 /* The answer's head in x->resp and its body (and location) in
- * x->body_in; then on to the head filters. */
+ * x->body_in, or the body lent where it is (lend); then on to the head
+ * filters. */
 static void respond(struct exchange *x, int status, enum term_cause cause, bool close,
-		    const char *type, const char *body, size_t len, const char *location)
+		    const char *type, const char *body, size_t len, const char *location,
+		    bool lend)
 {
 	struct http_message *m = &x->resp;
 	size_t loc_len = location ? strlen(location) : 0;
@@ -161,15 +170,20 @@ static void respond(struct exchange *x, int status, enum term_cause cause, bool 
 		return;
 	}
 	b = x->body_in;
-	if (len + loc_len > (size_t)(b->end - b->start)) {
+	if ((lend ? 0 : len) + loc_len > (size_t)(b->end - b->start)) {
 		log_msg(LL_ALERT, "an answer of %zu bytes does not fit a buffer", len + loc_len);
 		x->abort_client = true;
 		exchange_end(x, TERM_RESOURCE);
 		return;
 	}
-	b->pos = b->start;
-	memcpy(b->start, body, len);
-	b->last = b->start + len;
+	b->pos = b->last = b->start;
+	if (lend) {
+		x->body_view = lend_answer;
+		x->body_view_arg = (void *)(body + len);
+	} else {
+		memcpy(b->start, body, len);
+		b->last += len;
+	}
 	if (location != NULL)
 		memcpy(b->last, location, loc_len);
 
@@ -208,7 +222,7 @@ static void respond_page(struct exchange *x, int status, enum term_cause cause, 
 	int len;
 
 	if (x->site != NULL && (own = conf_site_error_page(x->site, status)) != NULL) {
-		respond(x, status, cause, close, own->type, own->body, own->len, location);
+		respond(x, status, cause, close, own->type, own->body, own->len, location, false);
 		return;
 	}
 	len = snprintf(page, sizeof(page),
@@ -217,7 +231,7 @@ static void respond_page(struct exchange *x, int status, enum term_cause cause, 
 		       "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
 		       status, reason, status, reason);
 	respond(x, status, cause, close, "text/html", page, (size_t)MIN(len, (int)sizeof(page) - 1),
-		location);
+		location, false);
 }
 
 void exchange_respond(struct exchange *x, int status, enum term_cause cause, bool close)
@@ -228,7 +242,13 @@ void exchange_respond(struct exchange *x, int status, enum term_cause cause, boo
 void exchange_respond_body(struct exchange *x, int status, const char *type,
 			   const char *body, size_t len)
 {
-	respond(x, status, TERM_LOCAL, false, type, body, len, NULL);
+	respond(x, status, TERM_LOCAL, false, type, body, len, NULL, false);
+}
+
+void exchange_respond_lent(struct exchange *x, int status, const char *type,
+			   const char *body, size_t len)
+{
+	respond(x, status, TERM_LOCAL, false, type, body, len, NULL, true);
 }
 
 void exchange_redirect(struct exchange *x, int status, const char *location)

@@ -301,14 +301,42 @@ static int response_head(struct exchange *x)
 
 /* ---- the end ---- */
 
+/* The exchange's series: its route's requests by class and method, its
+ * site's bytes and time, its upstream's wait for the response head. */
+static void count_series(const struct exchange *x, struct stats_proc *st, unsigned class)
+{
+	const struct conf_site *site = x->site;
+	int si = site != NULL ? (int)(site - x->ctx->conf->sites) : -1;
+	int ri = site != NULL && x->route != NULL ? (int)(x->route - site->routes) : -1;
+	struct stats_route_vals *r = (struct stats_route_vals *)
+		stats_slot(st, STATS_ROUTE, stats_route_slot(st->layout, si, ri));
+	struct stats_site_vals *s = (struct stats_site_vals *)
+		stats_slot(st, STATS_SITE, si >= 0 ? (unsigned)si : st->layout->n[STATS_SITE] - 1);
+
+	STATS_ADD(r, requests[class][stats_method(x->req.method_id)], 1);
+	STATS_ADD(s, bytes_in, x->req.head_len + x->req_pump.taken);
+	STATS_ADD(s, bytes_out, x->resp_pump.sent);
+	stats_observe(&s->time, ev_now_us() - x->start_us);
+	if (x->header_us != 0 && x->route != NULL && x->route->upstream != NULL) {
+		const struct conf_upstream *u = x->route->upstream;
+		struct stats_upstream_vals *uv = (struct stats_upstream_vals *)
+			stats_slot(st, STATS_UPSTREAM, (unsigned)(u - x->ctx->conf->upstreams));
+
+		stats_observe(&uv->header_time, x->header_us);
+	}
+}
+
 static void count_response(const struct exchange *x)
 {
 	struct stats_proc *st = x->ctx->stats;
 	int class = x->status / 100;
 
+	class = class >= 1 && class <= 5 ? class : 0;
 	STATS_ADD(st, c.requests, 1);
-	STATS_ADD(st, c.responses[class >= 1 && class <= 5 ? class : 0], 1);
+	STATS_ADD(st, c.responses[class], 1);
 	STATS_ADD(st, c.bytes_out, x->resp_pump.sent);
+	if (st->layout != NULL)
+		count_series(x, st, (unsigned)class);
 }
 
 /* Every abnormal end is worth a line at info: the client side of it

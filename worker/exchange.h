@@ -335,6 +335,12 @@ void exchange_respond_body(struct exchange *x, int status, const char *type,
 			   const char *body, size_t len);
 void exchange_redirect(struct exchange *x, int status, const char *location);
 
+/* Like exchange_respond_body, with a body of any size that is lent, not
+ * copied: it must stay as it is until the exchange ends (the module's end
+ * hook may let go of it). */
+void exchange_respond_lent(struct exchange *x, int status, const char *type,
+			   const char *body, size_t len);
+
 /* What the request's variables ($host, $1, ...) are read from. */
 struct var_source exchange_vars(const struct exchange *x);
 

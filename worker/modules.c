@@ -14,7 +14,7 @@
  * the route's rules after the real client address (their
  * values may name it): its rewrite in the route phase, its own answers
  * (return, redirect) first among the content; portico's own content (the
- * status page) and the cache before the upstream (the cache sends its
+ * status page, the metrics) and the cache before the upstream (the cache sends its
  * misses there itself); among the head filters, gunzip's and gzip's
  * first (gunzip's before gzip's: an answer it inflates is not encoded
  * any more), then the cache's (it stores what they made, one variant
@@ -44,6 +44,7 @@
 #include "modules/header_rules.h"
 #include "modules/headers.h"
 #include "modules/methods.h"
+#include "modules/metrics.h"
 #include "modules/realip.h"
 #include "modules/limits.h"
 #include "modules/rules.h"
@@ -65,6 +66,7 @@ const struct module *const modules[] = {
 	&auth_request_module,
 	&body_size_module,
 	&status_module,
+	&metrics_module,
 	&gunzip_module,
 	&gzip_module,
 	&cache_module,

@@ -90,6 +90,10 @@ static void session_close(struct session *s, const char *reason)
 		s->next->prev = s->prev;
 	open_count--;
 	STATS_ADD(ctx->stats, g.connections_open, -1);
+	if (ctx->stats->layout != NULL)
+		STATS_ADD((struct stats_listen_vals *)stats_slot(ctx->stats, STATS_LISTEN,
+								   (unsigned)s->listen->index),
+			  open, -1);
 	/* Stays in the free list, never freed: see struct ev_io. */
 	s->next = session_free;
 	session_free = s;
@@ -213,6 +217,13 @@ void session_accept(int fd, const struct conf_listen *lst,
 	open_count++;
 	STATS_ADD(ctx->stats, c.connections, 1);
 	STATS_ADD(ctx->stats, g.connections_open, 1);
+	if (ctx->stats->layout != NULL) {
+		struct stats_listen_vals *lv = (struct stats_listen_vals *)
+			stats_slot(ctx->stats, STATS_LISTEN, (unsigned)lst->index);
+
+		STATS_ADD(lv, accepted, 1);
+		STATS_ADD(lv, open, 1);
+	}
 
 	if (ev_add(&s->client.io, false) < 0) {
 		log_errno(LL_ALERT, errno, "epoll_ctl(ADD) of a client failed");

@@ -45,12 +45,24 @@ static void log_eviction(const struct exchange *x, const struct conf_limit *l)
 		     limit_zone_capacity(x->ctx->limits[l->index]));
 }
 
+/* l's series, for the metrics; NULL when this process counts none. */
+static struct stats_limit_vals *series_of(const struct exchange *x, const struct conf_limit *l)
+{
+	const struct stats_proc *st = x->ctx->stats;
+
+	return st->layout == NULL ? NULL : (struct stats_limit_vals *)
+		stats_slot(st, STATS_LIMIT, (unsigned)l->index);
+}
+
 /* Refused by l: its status, and for limit_req when to come back. */
 static void refuse(struct exchange *x, const struct conf_limit *l, uint64_t wait_us)
 {
 	uint64_t secs = (wait_us + 999999) / 1000000;
+	struct stats_limit_vals *lv;
 
 	exchange_deny(x, (int)l->status, l->refused_by, false);
+	if ((lv = series_of(x, l)) != NULL)
+		STATS_ADD(lv, refused, 1);
 	if (l->kind != CONF_LIMIT_REQ) {
 		STATS_ADD(x->ctx->stats, c.limit_conn_refused, 1);
 		return;
@@ -137,6 +149,7 @@ static int check_req(struct exchange *x, const struct conf_limit *l)
 	};
 	struct limit_result r;
 	struct limit_key k;
+	struct stats_limit_vals *lv;
 
 	if (x->req_counted) {
 		if (client_left(x, l))
@@ -156,6 +169,8 @@ static int check_req(struct exchange *x, const struct conf_limit *l)
 		return P_OK;
 	case LIMIT_DELAY:
 		STATS_ADD(x->ctx->stats, c.limit_req_delayed, 1);
+		if ((lv = series_of(x, l)) != NULL)
+			STATS_ADD(lv, delayed, 1);
 		x->req_counted = true;
 		x->delay_until = ev_now() + (r.wait_us + 999) / 1000;
 		exchange_set_content(x, &delay_wait);
