@@ -54,6 +54,8 @@ struct stats_counters {
 	uint64_t auth_request_cache_hits;	/* decisions found in the auth cache */
 	uint64_t auth_request_refused;	/* answered 401, 403 or 3xx as told */
 	uint64_t auth_request_failed;	/* answered 500: no decision to go by */
+	uint64_t request_time_us;	/* sum of the answered requests' times,
+					 * head complete to end */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 
@@ -77,6 +79,9 @@ struct stats_proc {
 struct stats_root {
 	struct stats_counters retired;	/* of processes that have exited */
 	struct stats_proc *procs;
+	int64_t started;		/* Unix time the first zone was made:
+					 * the server's start, kept over
+					 * reloads */
 };
 
 /* One writer: a plain read-modify-write, stored whole for the readers. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "core.h"
@@ -222,8 +223,10 @@ static int stats_init(struct zone_ref *zr, const struct zone_ref *prev, char *er
 		return -1;
 	}
 	memset(zr->root, 0, sizeof(*zr->root));
+	zr->root->started = (int64_t)time(NULL);
 	if (prev != NULL && shm_lock(prev->z) != P_ERROR) {
 		zr->root->retired = prev->root->retired;
+		zr->root->started = prev->root->started;
 		shm_unlock(prev->z);
 	}
 	return 0;

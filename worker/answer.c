@@ -131,10 +131,22 @@ static bool bodiless(int status)
 	return status == 204 || status == 304;
 }
 
+/* A body that outlives every exchange (a page built into the program),
+ * lent to the pump instead of copied: the bytes it still lacks. */
+static ssize_t lend_static(void *arg, uint64_t remaining, const char **p)
+{
+	const struct slice *body = arg;
+
+	*p = body->p + (body->len - remaining);
+	return (ssize_t)remaining;
+}
+
 /* The answer's head in x->resp and its body (and location) in
- * x->body_in; then on to the head filters. */
+ * x->body_in, or its body lent when lent is not NULL (body and len are
+ * its own then); then on to the head filters. */
 static void respond(struct exchange *x, int status, enum term_cause cause, bool close,
-		    const char *type, const char *body, size_t len, const char *location)
+		    const char *type, const char *body, size_t len, const char *location,
+		    const struct slice *lent)
 {
 	struct http_message *m = &x->resp;
 	size_t loc_len = location ? strlen(location) : 0;
@@ -161,15 +173,21 @@ static void respond(struct exchange *x, int status, enum term_cause cause, bool 
 		return;
 	}
 	b = x->body_in;
-	if (len + loc_len > (size_t)(b->end - b->start)) {
+	if ((lent ? 0 : len) + loc_len > (size_t)(b->end - b->start)) {
 		log_msg(LL_ALERT, "an answer of %zu bytes does not fit a buffer", len + loc_len);
 		x->abort_client = true;
 		exchange_end(x, TERM_RESOURCE);
 		return;
 	}
 	b->pos = b->start;
-	memcpy(b->start, body, len);
-	b->last = b->start + len;
+	b->last = b->start;
+	if (lent != NULL) {
+		x->body_view = lend_static;
+		x->body_view_arg = (void *)lent;
+	} else {
+		memcpy(b->start, body, len);
+		b->last += len;
+	}
 	if (location != NULL)
 		memcpy(b->last, location, loc_len);
 
@@ -208,7 +226,7 @@ static void respond_page(struct exchange *x, int status, enum term_cause cause, 
 	int len;
 
 	if (x->site != NULL && (own = conf_site_error_page(x->site, status)) != NULL) {
-		respond(x, status, cause, close, own->type, own->body, own->len, location);
+		respond(x, status, cause, close, own->type, own->body, own->len, location, NULL);
 		return;
 	}
 	len = snprintf(page, sizeof(page),
@@ -217,7 +235,7 @@ static void respond_page(struct exchange *x, int status, enum term_cause cause, 
 		       "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n",
 		       status, reason, status, reason);
 	respond(x, status, cause, close, "text/html", page, (size_t)MIN(len, (int)sizeof(page) - 1),
-		location);
+		location, NULL);
 }
 
 void exchange_respond(struct exchange *x, int status, enum term_cause cause, bool close)
@@ -228,7 +246,13 @@ void exchange_respond(struct exchange *x, int status, enum term_cause cause, boo
 void exchange_respond_body(struct exchange *x, int status, const char *type,
 			   const char *body, size_t len)
 {
-	respond(x, status, TERM_LOCAL, false, type, body, len, NULL);
+	respond(x, status, TERM_LOCAL, false, type, body, len, NULL, NULL);
+}
+
+void exchange_respond_static(struct exchange *x, int status, const char *type,
+			     const struct slice *body)
+{
+	respond(x, status, TERM_LOCAL, false, type, body->p, body->len, NULL, body);
 }
 
 void exchange_redirect(struct exchange *x, int status, const char *location)

@@ -335,6 +335,12 @@ void exchange_respond_body(struct exchange *x, int status, const char *type,
 			   const char *body, size_t len);
 void exchange_redirect(struct exchange *x, int status, const char *location);
 
+/* An answer whose body is lent, not copied, so that it may be larger
+ * than a buffer: body (and its bytes) must outlive every exchange, as a
+ * page built into the program does. */
+void exchange_respond_static(struct exchange *x, int status, const char *type,
+			     const struct slice *body);
+
 /* What the request's variables ($host, $1, ...) are read from. */
 struct var_source exchange_vars(const struct exchange *x);
 
