@@ -8,7 +8,8 @@
 # Then the page itself in headless Chromium against a running portico
 # with traffic: it renders both servers of an upstream with their states,
 # draws its charts from several polls, logs no console error, and leaves
-# screenshots (desktop and phone) in t/artifacts of the build tree. The
+# screenshots (desktop, phone, dark, stale) in t/artifacts of the build
+# tree. The
 # browser is driven over the DevTools protocol, so the page runs in real
 # time and every console message reaches the test.
 #
@@ -341,16 +342,19 @@ sub browser_tests {
 
 	my $artifacts = dirname(abs_path(portico_bin())) . '/t/artifacts';
 	make_path($artifacts);
-	for my $shot (['desktop', 1280, 900, 0], ['phone', 390, 844, 1]) {
-		my ($name, $w, $h, $mobile) = @$shot;
+	for my $shot (['desktop', 1280, 900, 0, 'light'], ['phone', 390, 844, 1, 'light'],
+	    ['dark', 1280, 900, 0, 'dark']) {
+		my ($name, $w, $h, $mobile, $scheme) = @$shot;
 		my $png = "$artifacts/status-page-$name.png";
 		unlink $png;
+		cdp($s, 'Emulation.setEmulatedMedia',
+		    { features => [{ name => 'prefers-color-scheme', value => $scheme }] });
 		screenshot($s, $png, $w, $h, $mobile);
 		ok(-s $png, "a $name screenshot (${w}x$h)");
 		diag("status page screenshot: $png");
+		ok(!js($s, 'document.documentElement.scrollWidth > window.innerWidth'),
+		   '... and the page does not scroll sideways') if $mobile;
 	}
-	ok(!js($s, 'document.documentElement.scrollWidth > window.innerWidth'),
-	   'on a phone the page does not scroll sideways (tables scroll in their own box)');
 	my @c = complaints();
 	is(scalar(@c), 0, 'no console message, exception or logged error in the browser')
 	    or diag(join("\n", @c));
