@@ -381,6 +381,20 @@ static const struct representation *negotiate(const struct exchange *x)
 	return format.p != NULL ? NULL : best;
 }
 
+/* 400, with the formats there are. */
+static void respond_unknown_format(struct exchange *x)
+{
+	char text[128];
+	struct out o = { text, text + sizeof(text), false };
+	size_t i;
+
+	put(&o, "unknown format; the formats are:");
+	for (i = 0; i < sizeof(representations) / sizeof(representations[0]); i++)
+		put(&o, " %s", representations[i].format);
+	put(&o, "\n");
+	exchange_respond_body(x, 400, "text/plain", text, (size_t)(o.p - text));
+}
+
 static bool status_claim(struct exchange *x)
 {
 	const struct representation *r;
@@ -389,9 +403,7 @@ static bool status_claim(struct exchange *x)
 		return false;
 	r = negotiate(x);
 	if (r == NULL) {
-		static const char why[] = "unknown format: json or html\n";
-
-		exchange_respond_body(x, 400, "text/plain", why, sizeof(why) - 1);
+		respond_unknown_format(x);
 		return true;
 	}
 	r->respond(x);
