@@ -1,7 +1,10 @@
 /*
- * http_coding.c: Accept-Encoding read, q-values honoured.
+ * http_coding.c: Accept-Encoding read, q-values honoured; and Accept,
+ * for an answer that comes in several media types.
  */
 #include "config.h"
+
+#include <strings.h>
 
 #include "http_coding.h"
 
@@ -131,4 +134,54 @@ bool http_accepts_gzip(const struct http_message *req)
 
 	http_accept_coding(req, &a);
 	return accept_coding_allows(&a, CODING_GZIP);
+}
+
+/* How closely a media range names type: 3 the type itself, 2 the range
+ * of its major type ("text" and a star), 1 the range of every type, 0
+ * not at all. */
+static int range_match(struct slice range, const char *type)
+{
+	size_t major = (size_t)(strchr(type, '/') - type) + 1;	/* "text/" */
+
+	if (slice_ieq(range, type))
+		return 3;
+	if (range.len == major + 1 && range.p[major] == '*' &&
+	    strncasecmp(range.p, type, major) == 0)
+		return 2;
+	return slice_ieq(range, "*/*") ? 1 : 0;
+}
+
+int http_accept_media(const struct http_message *req, const char *type)
+{
+	int best = 0, q = 0;
+	bool seen = false;
+	unsigned i;
+
+	for (i = 0; i < req->nheaders; i++) {
+		const char *p, *end;
+		struct slice item;
+
+		if (!slice_ieq(req->headers[i].name, "accept"))
+			continue;
+		seen = true;
+		p = req->headers[i].value.p;
+		end = p + req->headers[i].value.len;
+		while (slice_list_next(&p, end, &item)) {
+			const char *semi = memchr(item.p, ';', item.len);
+			size_t range_len = semi ? (size_t)(semi - item.p) : item.len;
+			struct slice params = { item.p + range_len, item.len - range_len };
+			int how = range_match(slice_trim((struct slice){ item.p, range_len }), type);
+
+			if (how == 0 || how < best)
+				continue;
+			if (params.len > 0) {
+				params.p++;
+				params.len--;
+			}
+			/* the same range twice: the lowest holds, as for codings */
+			q = how > best ? member_weight(params) : MIN(q, member_weight(params));
+			best = how;
+		}
+	}
+	return seen ? q : -1;
 }

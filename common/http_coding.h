@@ -45,6 +45,15 @@ void http_accept_coding(const struct http_message *req, struct accept_coding *a)
 /* Whether every Accept-Encoding field of req together allows gzip. */
 bool http_accepts_gzip(const struct http_message *req);
 
+/*
+ * The weight, in thousandths, that the request's Accept fields (RFC 9110
+ * 12.5.1) give the media type "type/subtype" (lower case): that of the
+ * most specific range naming it (the type itself, then its "type/" range
+ * with a star, then the range of every type), 0 when no range does, and
+ * -1 when the request has no Accept field (anything goes).
+ */
+int http_accept_media(const struct http_message *req, const char *type);
+
 /* The coding's token, lower case ("gzip"). */
 const char *http_coding_name(enum http_coding coding);
 

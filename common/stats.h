@@ -58,6 +58,8 @@ struct stats_counters {
 	uint64_t auth_request_refused;	/* answered 401, 403 or 3xx as told */
 	uint64_t auth_request_failed;	/* answered 500: no decision to go by */
 	uint64_t syslog_dropped;	/* log messages a syslog receiver could not take */
+	uint64_t request_time_us;	/* sum of the answered requests' times,
+					 * head complete to end */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

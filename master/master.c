@@ -294,8 +294,6 @@ static void note_serving(void)
 {
 	struct stats_master *m = shared_master_stats(shared);
 
-	if (m->start_time == 0)
-		__atomic_store_n(&m->start_time, (uint64_t)time(NULL), __ATOMIC_RELAXED);
 	__atomic_store_n(&m->generation, (uint64_t)generation, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->workers, (uint64_t)conf->workers, __ATOMIC_RELAXED);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "core.h"
@@ -246,6 +247,7 @@ static int stats_init(struct zone_ref *zr, const struct zone_ref *prev, char *er
 		return -1;
 	}
 	memset(zr->root, 0, sizeof(*zr->root));
+	zr->root->master.start_time = (uint64_t)time(NULL);
 	if (prev != NULL && shm_lock(prev->z) != P_ERROR) {
 		zr->root->retired = prev->root->retired;
 		zr->root->master = prev->root->master;

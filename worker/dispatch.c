@@ -333,6 +333,7 @@ static void count_response(const struct exchange *x)
 
 	class = class >= 1 && class <= 5 ? class : 0;
 	STATS_ADD(st, c.requests, 1);
+	STATS_ADD(st, c.request_time_us, ev_now_us() - x->start_us);
 	STATS_ADD(st, c.responses[class], 1);
 	STATS_ADD(st, c.bytes_out, x->resp_pump.sent);
 	if (st->layout != NULL)

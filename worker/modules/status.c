@@ -1,18 +1,27 @@
 /*
- * status.c: the status document, written as JSON into one buffer.
+ * status.c: the status route. It answers in the representation the
+ * request asks for: the status document, written as JSON into one
+ * buffer, or the page (status_page.html, built in) that shows it live.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "log.h"
 #include "health.h"
 #include "event.h"
+#include "http_coding.h"
+#include "http_cond.h"
+#include "metrics.h"
 #include "stats.h"
 #include "status.h"
+#include "status_page.h"
 
 struct out {
 	char *p, *end;
@@ -59,12 +68,17 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	struct stats_counters c;
 	struct stats_gauges g;
 	unsigned nprocs;
+	/* written by the master before any worker started */
+	time_t start = (time_t)ctx->stats_root->master.start_time;
 
 	stats_sum(ctx->stats_zone, ctx->stats_root, &c, &g, &nprocs);
 	put(o, "\"processes\": %u,\n", nprocs);
+	put(o, "\"started\": %lld,\n\"uptime\": %lld,\n", (long long)start,
+	    (long long)MAX(time(NULL) - start, (time_t)0));
 	put(o, "\"connections\": {\"accepted\": %lu, \"open\": %lu},\n",
 	    (unsigned long)c.connections, (unsigned long)g.connections_open);
 	put(o, "\"requests\": %lu,\n", (unsigned long)c.requests);
+	put(o, "\"request_time_us\": %lu,\n", (unsigned long)c.request_time_us);
 	put(o, "\"responses\": {\"1xx\": %lu, \"2xx\": %lu, \"3xx\": %lu, \"4xx\": %lu, "
 	    "\"5xx\": %lu, \"other\": %lu},\n",
 	    (unsigned long)c.responses[1], (unsigned long)c.responses[2],
@@ -192,7 +206,13 @@ static void put_upstreams(struct out *o, const struct worker_ctx *ctx)
 	put(o, "]\n");
 }
 
-static void respond(struct exchange *x)
+/* Every representation says that it was chosen by Accept. */
+static void add_vary(struct exchange *x)
+{
+	exchange_add_field(x, SLICE_LIT("Vary"), SLICE_LIT("Accept"));
+}
+
+static void respond_json(struct exchange *x)
 {
 	struct buf *b = buf_get();
 	struct out o;
@@ -216,19 +236,194 @@ static void respond(struct exchange *x)
 	} else {
 		exchange_respond_body(x, 200, "application/json", b->start,
 				      (size_t)(o.p - b->start));
+		add_vary(x);
 	}
 	buf_put(b);
 }
 
+/*
+ * The page and the fields that go with it, made once from its bytes when
+ * the worker starts: the Content-Security-Policy allows its inline
+ * <style> and <script> blocks by their SHA-256 (nothing else runs, and
+ * the page fetches only from its own origin), and the ETag is a digest
+ * of the whole page.
+ */
+static struct {
+	struct slice body;
+	char csp[512];
+	char etag[24];
+} page;
+
+#define PAGE_TYPE "text/html; charset=utf-8"
+
+/* SHA-256 of data in base64, into b64 (45 bytes). */
+static void sha256_base64(const char *data, size_t len, char b64[45])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
+}
+
+/* " 'sha256-...'" for each block between open and close in the page. */
+static void put_block_hashes(struct out *o, const char *open, const char *close)
+{
+	const char *p = page.body.p, *start, *end;
+	char b64[45];
+
+	while ((start = strstr(p, open)) != NULL && (end = strstr(start, close)) != NULL) {
+		start += strlen(open);
+		sha256_base64(start, (size_t)(end - start), b64);
+		put(o, " 'sha256-%s'", b64);
+		p = end + strlen(close);
+	}
+}
+
+static int page_init(const struct worker_ctx *ctx)
+{
+	struct out o = { page.csp, page.csp + sizeof(page.csp), false };
+	char b64[45];
+
+	(void)ctx;
+	page.body = (struct slice){ status_page_html, status_page_html_len };
+	put(&o, "default-src 'none'; script-src");
+	put_block_hashes(&o, "<script>", "</script>");
+	put(&o, "; style-src");
+	put_block_hashes(&o, "<style>", "</style>");
+	put(&o, "; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+	    "frame-ancestors 'none'");
+	if (o.overflow) {
+		log_msg(LL_ALERT, "the status page has more inline blocks than its "
+			"Content-Security-Policy can name");
+		return -1;
+	}
+	sha256_base64(page.body.p, page.body.len, b64);
+	snprintf(page.etag, sizeof(page.etag), "\"%.16s\"", b64);
+	return 0;
+}
+
+static void add_page_fields(struct exchange *x)
+{
+	exchange_add_field(x, SLICE_LIT("ETag"), (struct slice){ page.etag, strlen(page.etag) });
+	exchange_add_field(x, SLICE_LIT("Cache-Control"), SLICE_LIT("no-cache"));
+	add_vary(x);
+}
+
+static void respond_page(struct exchange *x)
+{
+	if (http_not_modified(&x->req, (struct slice){ page.etag, strlen(page.etag) },
+			      (struct slice){ NULL, 0 })) {
+		exchange_respond_body(x, 304, PAGE_TYPE, "", 0);
+		add_page_fields(x);
+		return;
+	}
+	exchange_respond_lent(x, 200, PAGE_TYPE, page.body.p, page.body.len);
+	add_page_fields(x);
+	exchange_add_field(x, SLICE_LIT("Content-Security-Policy"),
+			   (struct slice){ page.csp, strlen(page.csp) });
+	exchange_add_field(x, SLICE_LIT("X-Content-Type-Options"), SLICE_LIT("nosniff"));
+}
+
+/* The metrics route's text, for a scraper that asks the status route. */
+static void respond_metrics(struct exchange *x)
+{
+	metrics_respond(x);
+	if (x->status == 200)
+		add_vary(x);
+}
+
+/* What the status route answers in, by the name a "?format=" query
+ * gives and the media type Accept weighs. */
+struct representation {
+	const char *format;
+	const char *type;
+	void (*respond)(struct exchange *x);
+};
+
+/* The first is the default: for a request without Accept, and when
+ * several weigh alike (Accept of any type), so that scripts keep the
+ * JSON they had before the page. */
+static const struct representation representations[] = {
+	{ "json", "application/json", respond_json },
+	{ "html", "text/html", respond_page },
+	{ "prometheus", "text/plain", respond_metrics },
+};
+
+/* The value of "format=" in the query, or a NULL slice. */
+static struct slice query_format(struct slice query)
+{
+	const char *p = query.p, *end = query.p + query.len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *item_end = amp ? amp : end;
+
+		if (item_end - p >= 7 && memcmp(p, "format=", 7) == 0)
+			return (struct slice){ p + 7, (size_t)(item_end - p - 7) };
+		p = item_end + 1;
+	}
+	return (struct slice){ NULL, 0 };
+}
+
+/* The representation the request asks for: the one "?format=" names
+ * (NULL when it names none we have), else the one Accept weighs most. */
+static const struct representation *negotiate(const struct exchange *x)
+{
+	struct slice format = query_format(x->req.query);
+	const struct representation *best = &representations[0];
+	int best_q = -1;
+	size_t i;
+
+	for (i = 0; i < sizeof(representations) / sizeof(representations[0]); i++) {
+		const struct representation *r = &representations[i];
+		int q;
+
+		if (format.p != NULL) {
+			if (slice_ieq(format, r->format))
+				return r;
+			continue;
+		}
+		q = http_accept_media(&x->req, r->type);
+		if (q > best_q) {
+			best = r;
+			best_q = q;
+		}
+	}
+	return format.p != NULL ? NULL : best;
+}
+
+/* 400, with the formats there are. */
+static void respond_unknown_format(struct exchange *x)
+{
+	char text[128];
+	struct out o = { text, text + sizeof(text), false };
+	size_t i;
+
+	put(&o, "unknown format; the formats are:");
+	for (i = 0; i < sizeof(representations) / sizeof(representations[0]); i++)
+		put(&o, " %s", representations[i].format);
+	put(&o, "\n");
+	exchange_respond_body(x, 400, "text/plain", text, (size_t)(o.p - text));
+}
+
 static bool status_claim(struct exchange *x)
 {
+	const struct representation *r;
+
 	if (x->route == NULL || !x->route->status)
 		return false;
-	respond(x);
+	r = negotiate(x);
+	if (r == NULL) {
+		respond_unknown_format(x);
+		return true;
+	}
+	r->respond(x);
 	return true;
 }
 
 const struct module status_module = {
 	.name = "status",
+	.init = page_init,
 	.content = status_claim,
 };
