@@ -39,6 +39,7 @@ limit_req once { rate = "1r/h"  burst = 1  nodelay = true }
 site mon {
 	listen = {"mon"}
 	route "/metrics" { metrics = true  allow = {"127.0.0.1/32"} }
+	route "/status" { status = true }
 	route "/limited" { return = 200  limit_req = "once" }
 }
 EOF
@@ -73,13 +74,10 @@ my ($r, $m) = scrape();
 is($r->{status}, 200, 'the metrics route answers');
 is($r->{header}{'content-type'}, 'text/plain; version=0.0.4; charset=utf-8',
     'in the text exposition format 0.0.4');
-SKIP: {
-	skip 'promtool is not installed (Debian package prometheus)', 1
-	    unless system('command -v promtool >/dev/null 2>&1') == 0;
-	my $file = $p->write_file('metrics.txt', $r->{body});
-	my $out = `promtool check metrics < '$file' 2>&1`;
-	is($?, 0, 'promtool check metrics accepts it') or diag($out);
-}
+# promtool comes with Debian's prometheus package (.ci/deps installs it).
+my $file = $p->write_file('metrics.txt', $r->{body});
+my $promtool = `promtool check metrics < '$file' 2>&1`;
+is($?, 0, 'promtool check metrics accepts it') or diag($promtool);
 like($r->{body}, qr/^# HELP portico_http_requests_total .+\n# TYPE portico_http_requests_total counter$/m,
     'every family has its HELP and TYPE');
 is($m->{'portico_build_info{version="' . ($r->{body} =~ /version="([^"]+)"/)[0] . '"}'}, 1,
@@ -164,6 +162,20 @@ wait_for(sub { (undef, $m) = scrape();
     ($m->{'portico_limit_zone_refused_total{limit="once"}'} // 0) == 2 });
 is($m->{'portico_limit_zone_refused_total{limit="once"}'}, 2, 'refusals counted by limit');
 is($m->{'portico_limit_refused_total{kind="limit_req"}'}, 2, '... and by kind');
+
+# ---- the status route answers a scraper in the same text ----
+# Prometheus's own Accept: OpenMetrics first, then text/plain 0.0.4.
+my $scraper = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+my $st = http_get($p->port('mon'), '/status', headers => [Accept => $scraper]);
+is($st->{header}{'content-type'}, 'text/plain; version=0.0.4; charset=utf-8',
+    'the status route gives a scraper the metrics text');
+like($st->{body}, qr/^# TYPE portico_http_requests_total counter$/m, '... the same families');
+is($st->{header}{vary}, 'Accept', '... chosen by Accept');
+$file = $p->write_file('status-metrics.txt', $st->{body});
+$promtool = `promtool check metrics < '$file' 2>&1`;
+is($?, 0, '... which promtool accepts') or diag($promtool);
+is(http_get($p->port('mon'), '/status', headers => [Accept => '*/*'])->{header}{'content-type'},
+    'application/json', 'a client of any type still gets the JSON');
 
 # ---- the route's rules ----
 my $c = Test::Portico::Client->new($p->port('mon'), from => '127.0.0.2');
