@@ -17,33 +17,12 @@
 #include "log.h"
 #include "syslog.h"
 
-static const char *const level_names[] = {
-	"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"
-};
-
 static int log_fd_current = -1;		/* the error log, once open */
 static struct syslog_dest *log_syslog;	/* ... or where it is sent */
 static int log_console = STDERR_FILENO;	/* warnings and worse, or -1 */
 static bool console_is_log;		/* the same file: no second copy */
 static int log_level_current = LL_INFO;
 static char log_role[32] = "";
-
-int log_level_parse(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-		if (strcmp(name, level_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *log_level_name(int level)
-{
-	if (level < LL_EMERG || level > LL_DEBUG)
-		return "?";
-	return level_names[level];
-}
 
 void log_set_level(int level)
 {
@@ -130,7 +109,7 @@ static void log_write(int level, int err, const char *fmt, va_list ap)
 	localtime_r(&tv.tv_sec, &tm);
 	n = stamp = strftime(line, sizeof(line), "%Y/%m/%d %H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof(line) - n, " [%s] %ld%s%s: ",
-		     level_names[level], (long)getpid(),
+		     log_level_name(level), (long)getpid(),
 		     log_role[0] ? " " : "", log_role);
 	if (r > 0)
 		n += MIN((size_t)r, sizeof(line) - n - 1);
@@ -147,11 +126,23 @@ static void log_write(int level, int err, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	if (log_fd_current >= 0)
 		write_line(log_fd_current, line, n);
-	if (log_syslog != NULL)
+	if (log_syslog != NULL) {
 		syslog_send(log_syslog, level, line + stamp + 1, n - stamp - 2);
+		log_syslog_drops(log_syslog);
+	}
 	if (log_console >= 0 && level <= LL_WARN && !console_is_log)
 		write_line(log_console, line, n);
 	errno = saved_errno;
+}
+
+/* A report that goes to the destination it is about may be dropped in
+ * turn: it is then counted in the next one. */
+void log_syslog_drops(struct syslog_dest *d)
+{
+	char report[256];
+
+	if (syslog_drop_report(d, report, sizeof(report)))
+		log_msg(LL_WARN, "%s", report);
 }
 
 void log_msg(int level, const char *fmt, ...)

@@ -18,14 +18,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
-enum log_level {
-	LL_EMERG = 0, LL_ALERT, LL_CRIT, LL_ERROR, LL_WARN, LL_NOTICE,
-	LL_INFO, LL_DEBUG
-};
-
-/* Level from its name ("error", "warn", ...); -1 if unknown. */
-int log_level_parse(const char *name);
-const char *log_level_name(int level);
+#include "log_level.h"
 
 void log_set_level(int level);
 
@@ -49,6 +42,10 @@ struct syslog_dest;
  * NULL: to syslog no more. d is borrowed: the caller keeps it until it
  * names another. */
 void log_use_syslog(struct syslog_dest *d);
+
+/* Say in the error log what d had to drop, when a report is due (at most
+ * once a minute): for every sender to d, after it sent. */
+void log_syslog_drops(struct syslog_dest *d);
 
 /* Show warnings and worse on fd as well (-1: nowhere), unless fd is the
  * error log itself (a stderr redirected to it gets no second copy). */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "log.h"
+#include "log_level.h"
 #include "syslog.h"
 
 #define REOPEN_INTERVAL 1000		/* ms between attempts to connect */
@@ -351,19 +351,17 @@ static void count_drop(struct syslog_dest *d, int err)
 	__atomic_store_n(drop_counter, *drop_counter + 1, __ATOMIC_RELAXED);
 }
 
-/* In the error log at most once per REPORT_INTERVAL; when the error log
- * is this destination, the report may be dropped in turn, and counted in
- * the next one. */
-static void report_drops(struct syslog_dest *d, uint64_t now)
+bool syslog_drop_report(struct syslog_dest *d, char *out, size_t cap)
 {
-	uint64_t n = d->unreported;
+	uint64_t n = d->unreported, now;
 
-	if (n == 0 || now < d->report_at)
-		return;
+	if (n == 0 || (now = monotonic_ms()) < d->report_at)
+		return false;
 	d->unreported = 0;
 	d->report_at = now + REPORT_INTERVAL;
-	log_msg(LL_WARN, "syslog %s: %lu message%s dropped (%d: %s)", d->server,
-		(unsigned long)n, n == 1 ? "" : "s", d->last_error, strerror(d->last_error));
+	snprintf(out, cap, "syslog %s: %lu message%s dropped (%d: %s)", d->server,
+		 (unsigned long)n, n == 1 ? "" : "s", d->last_error, strerror(d->last_error));
+	return true;
 }
 
 /* What a failed send says of the socket: the receiver is only busy (keep
@@ -401,7 +399,6 @@ void syslog_send(struct syslog_dest *d, int severity, const char *msg, size_t le
 			count_drop(d, err);
 		}
 	}
-	report_drops(d, now);
 	errno = saved_errno;
 }
 

@@ -98,6 +98,13 @@ size_t syslog_format_message(const struct syslog_dest *d, int severity,
  */
 void syslog_send(struct syslog_dest *d, int severity, const char *msg, size_t len);
 
+/*
+ * When d dropped messages and no report was made for a minute: the report
+ * ("syslog ADDRESS: N messages dropped (errno: text)") into out[cap], and
+ * true; the caller logs it.
+ */
+bool syslog_drop_report(struct syslog_dest *d, char *out, size_t cap);
+
 /* Close d's socket if this process opened it; the next message opens it
  * again (the logs are reopened, or d goes away). */
 void syslog_dest_close(struct syslog_dest *d);

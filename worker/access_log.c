@@ -371,6 +371,7 @@ static void emit_to_syslog(struct syslog_dest *d, const struct conf_log_format *
 	size_t n = render(&fmt->format, fmt->escape, false, lc, line, sizeof(line));
 
 	syslog_send(d, d->severity, line, n);
+	log_syslog_drops(d);
 }
 
 /* Hand a line of format fmt to destination d: the one place a new kind
