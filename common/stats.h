@@ -60,6 +60,10 @@ struct stats_counters {
 	uint64_t syslog_dropped;	/* log messages a syslog receiver could not take */
 	uint64_t request_time_us;	/* sum of the answered requests' times,
 					 * head complete to end */
+	/* requests a route's own rules refused */
+	uint64_t acl_refused;		/* by allow or deny (403) */
+	uint64_t methods_refused;	/* by methods (405) */
+	uint64_t body_size_refused;	/* over client_max_body_size (413) */
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 

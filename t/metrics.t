@@ -40,6 +40,7 @@ site mon {
 	listen = {"mon"}
 	route "/metrics" { metrics = true  allow = {"127.0.0.1/32"} }
 	route "/status" { status = true }
+	route "/strict" { return = 200  methods = {"GET"}  client_max_body_size = "4" }
 	route "/limited" { return = 200  limit_req = "once" }
 }
 EOF
@@ -181,6 +182,15 @@ is(http_get($p->port('mon'), '/status', headers => [Accept => '*/*'])->{header}{
 my $c = Test::Portico::Client->new($p->port('mon'), from => '127.0.0.2');
 my $denied = $c && $c->get('/metrics');
 is($denied && $denied->{status}, 403, 'allow keeps other addresses out');
+is(http($p->port('mon'), method => 'PUT', target => '/strict', body => 'x')->{status}, 405,
+    'a method a route does not take');
+is(http($p->port('mon'), method => 'GET', target => '/strict', body => 'too long')->{status},
+    413, 'a body over client_max_body_size');
+ok(wait_for(sub { (undef, $m) = scrape();
+    ($m->{'portico_rule_refused_total{rule="client_max_body_size"}'} // 0) == 1 }),
+    'refusals counted by rule: the body size');
+is($m->{'portico_rule_refused_total{rule="acl"}'}, 1, '... allow');
+is($m->{'portico_rule_refused_total{rule="methods"}'}, 1, '... methods');
 my $head = http($p->port('mon'), method => 'HEAD', target => '/metrics');
 is($head->{status}, 200, 'HEAD answers');
 is($head->{body}, '', '... with no body');

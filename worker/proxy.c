@@ -351,6 +351,7 @@ static int send_request(struct exchange *x)
 	case PUMP_SRC_TOO_LARGE:
 		exchange_log(x, LL_INFO, 0, "the request body grew past client_max_body_size (%zu "
 			     "bytes)", x->route->client_max_body_size);
+		STATS_ADD(x->ctx->stats, c.body_size_refused, 1);
 		exchange_deny(x, 413, "client_max_body_size", true);
 		return P_DONE;
 	case PUMP_SRC_EOF:

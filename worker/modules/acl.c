@@ -17,11 +17,13 @@ static int check_address(struct exchange *x)
 	if (a == NULL)
 		return P_OK;
 	if (a->deny_tree != NULL && addr != NULL && prefix_tree_lookup(a->deny_tree, addr, NULL)) {
+		STATS_ADD(x->ctx->stats, c.acl_refused, 1);
 		exchange_deny(x, 403, "deny", false);
 		return P_DONE;
 	}
 	if (a->allow_tree != NULL &&
 	    (addr == NULL || !prefix_tree_lookup(a->allow_tree, addr, NULL))) {
+		STATS_ADD(x->ctx->stats, c.acl_refused, 1);
 		exchange_deny(x, 403, "allow", false);
 		return P_DONE;
 	}

@@ -14,6 +14,7 @@ static int check_length(struct exchange *x)
 		return P_OK;
 	exchange_log(x, LL_INFO, 0, "a request body of %llu bytes is over client_max_body_size "
 		     "(%zu bytes)", (unsigned long long)x->req.content_length, max);
+	STATS_ADD(x->ctx->stats, c.body_size_refused, 1);
 	exchange_deny(x, 413, "client_max_body_size", true);
 	return P_DONE;
 }

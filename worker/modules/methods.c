@@ -28,6 +28,7 @@ static int check_method(struct exchange *x)
 		return P_OK;
 	exchange_log(x, LL_INFO, 0, "method %.*s is not among the route's methods (%s)",
 		     (int)x->req.method.len, x->req.method.p, m->allow);
+	STATS_ADD(x->ctx->stats, c.methods_refused, 1);
 	exchange_deny(x, 405, "methods", false);
 	/* The answer starts with no added field, so there is room for
 	 * Allow (none when the answer could not start and the exchange

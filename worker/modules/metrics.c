@@ -535,6 +535,15 @@ static void put_counters(struct text *t, const struct worker_ctx *ctx)
 	       s.limit_req_delayed);
 	single(t, "filter_refused_total", "counter", "Requests a request filter refused.",
 	       s.filtered);
+	family(t, "rule_refused_total", "counter",
+	       "Requests a route's own rules refused, by rule: allow or deny (403), methods "
+	       "(405), client_max_body_size (413).");
+	sample(t, "rule_refused_total", (const char *const[]){ "rule", "acl", NULL },
+	       s.acl_refused);
+	sample(t, "rule_refused_total", (const char *const[]){ "rule", "methods", NULL },
+	       s.methods_refused);
+	sample(t, "rule_refused_total", (const char *const[]){ "rule", "client_max_body_size", NULL },
+	       s.body_size_refused);
 	put_auth(t, &s);
 }
 

@@ -89,6 +89,9 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	    (unsigned long)c.upstream_failures, (unsigned long)c.retries,
 	    (unsigned long)c.no_server);
 	put(o, "\"filtered\": %lu,\n", (unsigned long)c.filtered);
+	put(o, "\"refused\": {\"acl\": %lu, \"methods\": %lu, \"client_max_body_size\": %lu},\n",
+	    (unsigned long)c.acl_refused, (unsigned long)c.methods_refused,
+	    (unsigned long)c.body_size_refused);
 	put(o, "\"syslog_dropped\": %lu,\n", (unsigned long)c.syslog_dropped);
 	put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
 	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
