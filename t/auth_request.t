@@ -101,6 +101,9 @@ is($q->{header}{'x-forwarded-host'}, 'localhost', '... X-Forwarded-Host');
 is($q->{header}{'x-forwarded-proto'}, 'http', '... X-Forwarded-Proto');
 is($q->{header}{'x-forwarded-for'}, '127.0.0.1', '... X-Forwarded-For');
 is($q->{header}{'x-real-ip'}, '127.0.0.1', '... X-Real-IP');
+like($q->{header}{'x-request-id'}, qr/\A[0-9a-f]{32}\z/, '... X-Request-ID')
+    and is($q->{header}{'x-request-id'}, $e->{header}{'x-request-id'},
+    '... the id the request itself goes upstream with');
 is($q->{header}{authorization}, 'Bearer ok-alice', '... the client\'s Authorization');
 ok(!exists $q->{header}{'x-other'}, '... and not the fields it was not told to pass');
 is($q->{body_length} // 0, 0, '... and no body');

@@ -190,14 +190,14 @@ static bool put_edited_fields(struct head_writer *w, const struct exchange *x,
 
 /* Whether name is the site's request id field: a client's own never
  * passes, portico sends $request_id (a trusted client's value, kept). */
-static bool is_request_id_field(const struct exchange *x, struct slice name)
+bool head_is_request_id_field(const struct exchange *x, struct slice name)
 {
 	const char *f = x->site->request_id_header;
 
 	return f != NULL && name.len == strlen(f) && strncasecmp(name.p, f, name.len) == 0;
 }
 
-static void put_request_id(struct head_writer *w, const struct exchange *x)
+void head_put_request_id(struct head_writer *w, const struct exchange *x)
 {
 	if (x->site->request_id_header == NULL)
 		return;
@@ -213,7 +213,7 @@ static bool passes_up(const struct exchange *x, const struct http_header *h, con
 	/* Expect is answered by portico itself (see proxy_start). */
 	if ((h->flags & (HTTP_HDR_HOP | HTTP_HDR_DROP)) || h->id == HDR_EXPECT ||
 	    is_forwarding_field(h->name) || has_underscore(h->name) ||
-	    is_request_id_field(x, h->name) ||
+	    head_is_request_id_field(x, h->name) ||
 	    (subject != NULL && h->name.len == strlen(subject) &&
 	     strncasecmp(h->name.p, subject, h->name.len) == 0))
 		return false;
@@ -257,7 +257,7 @@ size_t head_request(const struct exchange *x, struct buf *b)
 	}
 	put_forwarded(&w, x, x->site->forwarded);
 	put_subject(&w, x, subject);
-	put_request_id(&w, x);
+	head_put_request_id(&w, x);
 	if (x->site->via)
 		hw_put_str(&w, "Via: 1.1 portico\r\n");
 	return hw_finish(&w, b->start);

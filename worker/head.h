@@ -25,6 +25,15 @@ enum head_kind {
  * (GET without a body, "Connection: upgrade"), else an empty slice. */
 struct slice head_upgrade_request(const struct http_message *req);
 
+struct head_writer;
+
+/* Whether name is the site's request id field (request_id_header): a
+ * client's own never passes, portico sends $request_id instead. */
+bool head_is_request_id_field(const struct exchange *x, struct slice name);
+
+/* The site's request id field with $request_id, when it has one. */
+void head_put_request_id(struct head_writer *w, const struct exchange *x);
+
 /* Write into b the head to send upstream (server x->up.server of
  * x->up.upstream) for x's request; returns its length, or 0 when it does
  * not fit. */

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "head.h"
 #include "head_writer.h"
 #include "health.h"
 #include "modules/auth_request_state.h"
@@ -104,7 +105,8 @@ static void put_asked(struct head_writer *w, const struct auth_request_state *st
 
 	put_forwarded(w, x);
 	for (i = 0; i < x->req.nheaders; i++)
-		if (auth_names_has(st->conf->headers, x->req.headers[i].name))
+		if (auth_names_has(st->conf->headers, x->req.headers[i].name) &&
+		    !head_is_request_id_field(x, x->req.headers[i].name))
 			hw_put_header(w, &x->req.headers[i]);
 }
 
@@ -127,6 +129,9 @@ static size_t build_head(const struct auth_request_state *st, struct buf *b)
 	hw_put_str(&w, srv->addr.ss_family == AF_UNIX ? "localhost" : srv->address);
 	hw_put(&w, "\r\n", 2);
 	put_asked(&w, st);
+	/* Not part of the question (a cache key): the same one, asked again,
+	 * comes with another id. */
+	head_put_request_id(&w, st->x);
 	if (st->up->conf->keepalive == 0)
 		hw_put_str(&w, "Connection: close\r\n");
 	return hw_finish(&w, b->start);
