@@ -21,6 +21,12 @@
 
 #include "shm.h"
 
+/* Latency buckets, in microseconds: the upper bounds; one more bucket
+ * takes the rest (+Inf). */
+#define STATS_BOUNDS 14
+#define STATS_BUCKETS (STATS_BOUNDS + 1)
+extern const uint64_t stats_bounds_us[STATS_BOUNDS];
+
 struct stats_counters {
 	uint64_t connections;		/* client connections accepted */
 	uint64_t requests;		/* requests answered */
@@ -64,6 +70,9 @@ struct stats_counters {
 	uint64_t acl_refused;		/* by allow or deny (403) */
 	uint64_t methods_refused;	/* by methods (405) */
 	uint64_t body_size_refused;	/* over client_max_body_size (413) */
+	/* answered requests by time (head read to the end of the answer),
+	 * in the buckets of stats_bounds_us: the status page's percentiles */
+	uint64_t request_time_hist[STATS_BUCKETS];
 };
 #define STATS_NCOUNTERS (sizeof(struct stats_counters) / sizeof(uint64_t))
 
@@ -80,12 +89,6 @@ struct stats_gauges {
  * stats_series) so that what processes counted is added up by name, and
  * kept by name across a reload and a process's exit.
  */
-
-/* Latency buckets, in microseconds: the upper bounds; one more bucket
- * takes the rest (+Inf). */
-#define STATS_BOUNDS 14
-#define STATS_BUCKETS (STATS_BOUNDS + 1)
-extern const uint64_t stats_bounds_us[STATS_BOUNDS];
 
 /* Status classes (0: none or out of range, 1..5: 1xx..5xx) and methods
  * (stats_method(): GET HEAD POST PUT DELETE PATCH OPTIONS, 7: other). */

@@ -108,6 +108,21 @@ my $after;
 ok(wait_for(sub { $after = ($p->status_doc // {})->{request_time_us} // 0; $after - $before >= 150_000 }),
    'request_time_us grew by its time at least') or diag("from $before to $after");
 
+# request_time_hist: every answered request in the bucket of its time.
+my $h;
+ok(wait_for(sub {
+	my $d = $p->status_doc or return 0;
+	$h = $d->{request_time_hist};
+	my $n = 0;
+	$n += $_ for @{ $h->{counts} };
+	return $n == $d->{requests};
+}), 'request_time_hist counts every answered request once');
+is(scalar @{ $h->{counts} }, @{ $h->{bounds_us} } + 1, '... in one bucket more than it has bounds');
+my ($slow) = grep { $h->{bounds_us}[$_] >= 150_000 } 0 .. $#{ $h->{bounds_us} };
+my $above = 0;
+$above += $h->{counts}[$_] for $slow .. $#{ $h->{counts} };
+is($above, 1, '... the 150 ms request in a bucket above 150 ms, alone there');
+
 # ---- the page's fields ----
 
 $r = get_status(accept => 'text/html');

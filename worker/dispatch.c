@@ -303,7 +303,8 @@ static int response_head(struct exchange *x)
 
 /* The exchange's series: its route's requests by class and method, its
  * site's bytes and time, its upstream's wait for the response head. */
-static void count_series(const struct exchange *x, struct stats_proc *st, unsigned class)
+static void count_series(const struct exchange *x, struct stats_proc *st, unsigned class,
+			 uint64_t us)
 {
 	const struct conf_site *site = x->site;
 	int si = site != NULL ? (int)(site - x->ctx->conf->sites) : -1;
@@ -316,7 +317,7 @@ static void count_series(const struct exchange *x, struct stats_proc *st, unsign
 	STATS_ADD(r, requests[class][stats_method(x->req.method_id)], 1);
 	STATS_ADD(s, bytes_in, x->req.head_len + x->req_pump.taken);
 	STATS_ADD(s, bytes_out, x->resp_pump.sent);
-	stats_observe(&s->time, ev_now_us() - x->start_us);
+	stats_observe(&s->time, us);
 	if (x->header_us != 0 && x->route != NULL && x->route->upstream != NULL) {
 		const struct conf_upstream *u = x->route->upstream;
 		struct stats_upstream_vals *uv = (struct stats_upstream_vals *)
@@ -330,14 +331,16 @@ static void count_response(const struct exchange *x)
 {
 	struct stats_proc *st = x->ctx->stats;
 	int class = x->status / 100;
+	uint64_t us = ev_now_us() - x->start_us;
 
 	class = class >= 1 && class <= 5 ? class : 0;
 	STATS_ADD(st, c.requests, 1);
-	STATS_ADD(st, c.request_time_us, ev_now_us() - x->start_us);
+	STATS_ADD(st, c.request_time_us, us);
+	STATS_ADD(st, c.request_time_hist[stats_bucket(us)], 1);
 	STATS_ADD(st, c.responses[class], 1);
 	STATS_ADD(st, c.bytes_out, x->resp_pump.sent);
 	if (st->layout != NULL)
-		count_series(x, st, (unsigned)class);
+		count_series(x, st, (unsigned)class, us);
 }
 
 /* Every abnormal end is worth a line at info: the client side of it

@@ -63,6 +63,21 @@ static void put_string(struct out *o, const char *s)
 	put(o, "\"");
 }
 
+/* The requests by time: each bucket's upper bound (the last has none) and
+ * count, from which the page draws percentiles. */
+static void put_time_hist(struct out *o, const struct stats_counters *c)
+{
+	unsigned i;
+
+	put(o, "\"request_time_hist\": {\"bounds_us\": [");
+	for (i = 0; i < STATS_BOUNDS; i++)
+		put(o, "%s%lu", i ? ", " : "", (unsigned long)stats_bounds_us[i]);
+	put(o, "], \"counts\": [");
+	for (i = 0; i < STATS_BUCKETS; i++)
+		put(o, "%s%lu", i ? ", " : "", (unsigned long)c->request_time_hist[i]);
+	put(o, "]},\n");
+}
+
 static void put_counters(struct out *o, const struct worker_ctx *ctx)
 {
 	struct stats_counters c;
@@ -79,6 +94,7 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	    (unsigned long)c.connections, (unsigned long)g.connections_open);
 	put(o, "\"requests\": %lu,\n", (unsigned long)c.requests);
 	put(o, "\"request_time_us\": %lu,\n", (unsigned long)c.request_time_us);
+	put_time_hist(o, &c);
 	put(o, "\"responses\": {\"1xx\": %lu, \"2xx\": %lu, \"3xx\": %lu, \"4xx\": %lu, "
 	    "\"5xx\": %lu, \"other\": %lu},\n",
 	    (unsigned long)c.responses[1], (unsigned long)c.responses[2],
