@@ -76,7 +76,7 @@ sub reload_to {
 $p->write_conf(conf_with('syslog:server=' . $unix->address . ',facility=local3,tag=ptest'));
 $p->start;
 my $master = $p->master_pid;
-my ($worker) = $p->worker_pids;
+my ($worker) = $p->wait_workers;
 
 my $m = $unix->wait_message(qr/portico \S+ started/);
 my $f = parse_bsd($m, host => 0);
