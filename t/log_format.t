@@ -309,6 +309,11 @@ site main {
 	log "/tmp/x.log" { format = "missing" }
 	route "/" { upstream = "app"  cache_key = "$status" }
 }
+site other {
+	hosts = {"other.test"}
+	request_id_header = "Content-Length"
+	route "/" { upstream = "app" }
+}
 EOF
 my ($rc, undef, $err) = run_portico('-t', '-c', $bad->conf_file);
 isnt($rc, 0, 'a bad configuration is refused');
@@ -320,6 +325,8 @@ like($err, qr/$f:6: access_log_format: unknown log format "nope"/, 'an unknown f
 like($err, qr/$f:7: format: unknown log format "missing"/, '... in a log section too');
 like($err, qr/$f:8: .*"\$status" is known only in log formats/,
      'a log variable where no log is written, at file:line');
+like($err, qr/$f:12: request_id_header: "Content-Length" cannot carry the request id: it frames the body/,
+     'a request id field that would reframe every request, at file:line');
 
 my $good = Test::Portico->new(conf => <<'EOF');
 listen http { address = "127.0.0.1:%%PORT:http%%" }
