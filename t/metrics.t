@@ -9,6 +9,7 @@
 use strict;
 use warnings;
 
+use JSON::PP ();
 use Test::More;
 use Test::Portico;
 use Test::Portico::Client;
@@ -268,9 +269,11 @@ $p->stop;
 my $odd = Test::Portico->new(conf => <<"EOF")->start;
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream "up\\"q\\\\b" { server "%%BACKEND:a%%" {} }
+upstream "caf\xc3\xa9 \xff" { server "127.0.0.1:%%PORT:none%%" {} }
 site "s\\"1\\\\2\\n3 caf\xc3\xa9" {
 	route "/caf\xe9" { upstream = "up\\"q\\\\b" }
 	route "/metrics" { metrics = true }
+	route "/status" { status = true }
 }
 EOF
 is(http_get($odd->port('http'), "/caf\xe9")->{status}, 200, 'a request to a Latin-1 route');
@@ -282,5 +285,14 @@ like($r->{body}, qr{^portico_http_requests_total\{site="s\\"1\\\\2\\n3 caf\xc3\x
     '... each escaped as the format has it');
 like($r->{body}, qr{^portico_upstream_header_duration_seconds_count\{upstream="up\\"q\\\\b"\} 1$}m,
     '... an upstream\'s too');
+like($r->{body}, qr{^portico_upstream_server_up\{upstream="caf\xc3\xa9 \\\\xFF",}m,
+    '... and one in UTF-8 with a byte that is not');
+# The status JSON keeps UTF-8 too: the page shows a name as it is written.
+my $st = http_get($odd->port('http'), '/status');
+my $sd = eval { JSON::PP->new->utf8->decode($st->{body}) };
+is_deeply([map { $_->{name} } @{ $sd ? $sd->{upstreams} : [] }],
+    ["up\"q\\b", "caf\x{e9} \x{ff}"], 'the status JSON: UTF-8 kept, another byte as its code point')
+    or diag($st->{body});
+like($st->{body}, qr{"caf\xc3\xa9 \\u00ff"}, '... written as such');
 
 done_testing();

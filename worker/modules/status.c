@@ -18,6 +18,7 @@
 #include "event.h"
 #include "http_coding.h"
 #include "http_cond.h"
+#include "log_escape.h"
 #include "metrics.h"
 #include "stats.h"
 #include "status.h"
@@ -46,19 +47,29 @@ static void put(struct out *o, const char *fmt, ...)
 		o->p += n;
 }
 
-/* A JSON string: names in the configuration may hold any byte. */
+/* A JSON string: names in the configuration may hold any byte. Valid
+ * UTF-8 stays as it is (a name in another script reads as written on
+ * the page); any other byte above 0x7e is written as the code point of
+ * its value, as the access log's JSON escape does. */
 static void put_string(struct out *o, const char *s)
 {
-	put(o, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t len = strlen(s), i, n;
 
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
+	put(o, "\"");
+	for (i = 0; i < len; i += n) {
+		unsigned char c = (unsigned char)s[i];
+
+		n = c < 0x80 ? 1 : log_utf8_sequence(s + i, len - i);
+		if (n == 0) {
 			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
+			n = 1;
+		} else if (c == '"' || c == '\\') {
+			put(o, "\\%c", c);
+		} else if (c < 0x20 || c == 0x7f) {
+			put(o, "\\u%04x", c);
+		} else {
+			put(o, "%.*s", (int)n, s + i);
+		}
 	}
 	put(o, "\"");
 }
