@@ -121,6 +121,7 @@ size_t log_escape(enum conf_log_escape mode, const char *in, size_t len, char *o
 		break;
 	}
 	len = len < cap ? len : cap;
-	memcpy(out, in, len);
+	if (len > 0)		/* an empty value has no bytes, maybe no pointer */
+		memcpy(out, in, len);
 	return len;
 }
