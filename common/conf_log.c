@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -198,7 +199,8 @@ static void read_request_id_header(struct loader *ld, cfg_t *sec, const struct c
 				   void *obj, struct conf *c)
 {
 	struct conf_site *site = obj;
-	const char *s = cfg_getstr(sec, o->name);
+	const char *s = cfg_getstr(sec, o->name), *why;
+	char lower[64];			/* as the worker looks it up */
 	size_t i;
 
 	(void)c;
@@ -207,11 +209,23 @@ static void read_request_id_header(struct loader *ld, cfg_t *sec, const struct c
 	if (*s == '\0' || strcmp(s, "off") == 0)
 		return;
 	for (i = 0; s[i] != '\0'; i++)
-		if (s[i] <= ' ' || s[i] >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", s[i]) != NULL) {
+		if (s[i] <= ' ' || s[i] >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", s[i]) != NULL ||
+		    i + 1 >= sizeof(lower)) {
 			ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: \"%s\" is not a header "
-				 "field name", o->name, s);
+				 "field name of at most %zu characters", o->name, s,
+				 sizeof(lower) - 1);
 			return;
 		}
+	for (i = 0; s[i] != '\0'; i++)
+		lower[i] = (char)tolower((unsigned char)s[i]);
+	lower[i] = '\0';
+	/* The client's field of that name is dropped and portico's added:
+	 * Content-Length or Host would reframe or misroute every request. */
+	if ((why = conf_request_field_refused(lower)) != NULL) {
+		ld_error(ld, ld_opt_line(ld, sec, o->name), "%s: \"%s\" cannot carry the request "
+			 "id: %s", o->name, s, why);
+		return;
+	}
 	site->request_id_header = ld_strdup(ld, s);
 }
 

@@ -27,6 +27,10 @@ void conf_sites_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
  * (conf_log.c); a site's logs and request id options, read with its
  * others; its log sections written back; freed. */
 void conf_log_formats_resolve(struct loader *ld, cfg_t *cfg, struct conf *c);
+/* Why portico may not add the request field lower (lower-case) to what
+ * it sends upstream (it frames the message, it is hop-by-hop, portico
+ * writes it), or NULL (conf_rules.c). */
+const char *conf_request_field_refused(const char *lower);
 void conf_log_format_dump(const struct conf_log_format *f, FILE *out);
 void conf_log_format_free(struct conf_log_format *f);
 void conf_site_logs_read(struct loader *ld, cfg_t *sec, struct conf *c, struct conf_site *site);

@@ -90,6 +90,11 @@ static const char *why_untouchable(const char *lower, enum conf_header_edit_kind
 	return NULL;
 }
 
+const char *conf_request_field_refused(const char *lower)
+{
+	return why_untouchable(lower, CONF_ADD_REQUEST);
+}
+
 /* The bytes a field value may hold as written: no control characters but
  * tab (a line break would start another field). */
 static bool valid_value_text(const char *s)

@@ -10,10 +10,9 @@
 static const char hex[] = "0123456789abcdef";
 static const char upper_hex[] = "0123456789ABCDEF";	/* as nginx writes \xHH */
 
-/* The length of the valid UTF-8 sequence at p (2 to 4 bytes; RFC 3629:
- * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_sequence(const unsigned char *p, size_t len)
+size_t log_utf8_sequence(const char *text, size_t len)
 {
+	const unsigned char *p = (const unsigned char *)text;
 	size_t n, i;
 
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
@@ -92,7 +91,7 @@ static size_t escape_json(const unsigned char *in, size_t len, char *out, size_t
 			out[o++] = '\\';
 			out[o++] = s;
 			i++;
-		} else if (c >= 0x80 && (n = utf8_sequence(in + i, len - i)) > 0) {
+		} else if (c >= 0x80 && (n = log_utf8_sequence((const char *)in + i, len - i)) > 0) {
 			if (o + n > cap)
 				break;
 			memcpy(out + o, in + i, n);
@@ -122,6 +121,7 @@ size_t log_escape(enum conf_log_escape mode, const char *in, size_t len, char *o
 		break;
 	}
 	len = len < cap ? len : cap;
-	memcpy(out, in, len);
+	if (len > 0)		/* an empty value has no bytes, maybe no pointer */
+		memcpy(out, in, len);
 	return len;
 }

@@ -25,4 +25,9 @@
  */
 size_t log_escape(enum conf_log_escape mode, const char *in, size_t len, char *out, size_t cap);
 
+/* The length of the valid UTF-8 sequence of 2 to 4 bytes that p[len]
+ * starts with (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF), or 0. */
+size_t log_utf8_sequence(const char *p, size_t len);
+
 #endif

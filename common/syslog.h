@@ -37,6 +37,11 @@
 #define SYSLOG_DEFAULT_SERVER "unix:/dev/log"
 #define SYSLOG_DEFAULT_PORT "514"
 #define SYSLOG_HOST_MAX 255		/* RFC 5424's HOSTNAME */
+/* A message's header at most, in either format: priority, time, a host
+ * of SYSLOG_HOST_MAX, a tag of SYSLOG_TAG_MAX and a pid (RFC 5424's is
+ * the longer, some 350 bytes). A line of SYSLOG_DATAGRAM_MAX less this
+ * is never cut by the sender. */
+#define SYSLOG_HEADER_MAX 384
 
 enum syslog_format {
 	SYSLOG_BSD,			/* <PRI>Mmm dd hh:mm:ss [HOST ]TAG[PID]: MSG */

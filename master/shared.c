@@ -589,31 +589,39 @@ static void conns_give_back(struct shared *sh, const struct stats_proc *p)
 			__atomic_sub_fetch(&sh->peers[i]->conns, p->conns[i], __ATOMIC_RELAXED);
 }
 
-/* Into the zone the status page reads now, which may have replaced the
- * one the process counted in (from): less what a newer zone took over
- * from it already. */
-static void retire(struct zone_ref *into, struct zone_ref *from, struct stats_proc *p)
+/* p's counts into the zone the status page reads now (into), which may
+ * have replaced the one the process counted in (from): less what a newer
+ * zone took over from it already (counted). The caller holds the lock of
+ * into. */
+static void retire(struct zone_ref *into, struct zone_ref *from, struct stats_proc *p,
+		   const struct stats_snapshot *counted)
 {
-	struct stats_snapshot *counted = carried_take(from, p);
-
-	if (shm_lock(into->z) != P_ERROR) {
-		stats_retire(into->root, p);
-		stats_retire_series(into->root, p, into == from);
-		if (counted != NULL)
-			stats_fold_snapshot(into->root, p, counted, true);
-		shm_unlock(into->z);
-	}
-	free(counted);
+	stats_retire(into->root, p);
+	stats_retire_series(into->root, p, into == from);
+	if (counted != NULL)
+		stats_fold_snapshot(into->root, p, counted, true);
 }
 
+/*
+ * In p's own zone, its counts move to the retired totals and p leaves the
+ * list of records under one lock: a reader between the two would add
+ * them twice, then see every counter of p go back (a reset, to a
+ * scraper).
+ */
 void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *now)
 {
-	struct zone_ref *zr = sh->stats;
+	struct zone_ref *zr = sh->stats, *into = now->stats;
+	struct stats_snapshot *counted = carried_take(zr, p);
 	struct stats_proc **pp;
 
 	conns_give_back(sh, p);
-	retire(now->stats, zr, p);
+	if (into != zr && shm_lock(into->z) != P_ERROR) {
+		retire(into, zr, p, counted);
+		shm_unlock(into->z);
+	}
 	if (shm_lock(zr->z) != P_ERROR) {
+		if (into == zr)
+			retire(into, zr, p, counted);
 		for (pp = &zr->root->procs; *pp != NULL && *pp != p; pp = &(*pp)->next)
 			;
 		if (*pp == p)
@@ -621,5 +629,6 @@ void shared_proc_exited(struct shared *sh, struct stats_proc *p, struct shared *
 		shm_free_locked(zr->z, p);
 		shm_unlock(zr->z);
 	}
+	free(counted);
 	shared_put(sh);
 }

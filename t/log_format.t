@@ -174,6 +174,23 @@ my $raw = wait_for(sub { (grep { /^$id / } $p->access_log("raw.log"))[0] }, 10) 
 is($raw, qq{$id 200 "$evil" } . ($raw =~ /(\S+)\z/)[0], 'none: the bytes as they came');
 like($raw // '', qr/ \d+\.\d{3}\z/, '... a number as it is');
 
+# ---- a line longer than 8 KiB ----
+
+# A field of 6000 quotes is 12000 bytes in JSON, 24000 as \xHH: the value
+# is cut, never the line's text nor an escape, so the line still parses and
+# keeps what follows the long value, each later value at least 64 bytes.
+$r = http_get($port, '/long/ua', headers => ['User-Agent' => '"' x 6000, 'X-Evil' => '"' x 6000]);
+is($r->{status}, 200, 'a request with two fields of 6000 quotes');
+$j = json_line('/long/ua');
+ok($j && $j->{http_user_agent} =~ /\A"+\z/ && length($j->{http_user_agent}) < 6000 &&
+   $j->{status} == 200 && $j->{http_x_evil} =~ /\A"{32}\z/ && $j->{upstream_status} == 200,
+   'json: the long value is cut, the line is whole, a later value keeps 64 bytes');
+$id = $j ? $j->{request_id} : 'none';
+$plain = wait_for(sub { (grep { /^$id / } $p->access_log("plain.log"))[0] }, 10) // '';
+like($plain, qr{\A$id 200 "(?:\\x22)+" "GET /long/ua HTTP/1\.1"\z},
+     'default: the long value cut between two escapes, the line whole');
+ok(length($plain) < 8192, '... and under 8 KiB');
+
 # ---- two logs, one combined ----
 
 my $combined = wait_for(sub { (grep { m{"GET /echo\?a=1 } } $p->access_log('combined.log'))[0] }, 10);
@@ -292,6 +309,11 @@ site main {
 	log "/tmp/x.log" { format = "missing" }
 	route "/" { upstream = "app"  cache_key = "$status" }
 }
+site other {
+	hosts = {"other.test"}
+	request_id_header = "Content-Length"
+	route "/" { upstream = "app" }
+}
 EOF
 my ($rc, undef, $err) = run_portico('-t', '-c', $bad->conf_file);
 isnt($rc, 0, 'a bad configuration is refused');
@@ -303,6 +325,8 @@ like($err, qr/$f:6: access_log_format: unknown log format "nope"/, 'an unknown f
 like($err, qr/$f:7: format: unknown log format "missing"/, '... in a log section too');
 like($err, qr/$f:8: .*"\$status" is known only in log formats/,
      'a log variable where no log is written, at file:line');
+like($err, qr/$f:12: request_id_header: "Content-Length" cannot carry the request id: it frames the body/,
+     'a request id field that would reframe every request, at file:line');
 
 my $good = Test::Portico->new(conf => <<'EOF');
 listen http { address = "127.0.0.1:%%PORT:http%%" }

@@ -9,6 +9,7 @@
 use strict;
 use warnings;
 
+use JSON::PP ();
 use Test::More;
 use Test::Portico;
 use Test::Portico::Client;
@@ -269,5 +270,39 @@ my ($rc, $out, $err) = $p->run('-T');
 is($rc, 0, '-T: accepted') or diag($err);
 like($out, qr{^\t\tmetrics = true$}m, '-T writes metrics');
 dump_reads_back($out);
+$p->stop;
+
+# ---- names the text must escape ----
+# Quotes, backslashes and newlines escaped, UTF-8 kept; a byte that is not
+# UTF-8 (a Latin-1 route) written as \xHH: a scraper refuses the whole
+# text for one bad byte.
+my $odd = Test::Portico->new(conf => <<"EOF")->start;
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+upstream "up\\"q\\\\b" { server "%%BACKEND:a%%" {} }
+upstream "caf\xc3\xa9 \xff" { server "127.0.0.1:%%PORT:none%%" {} }
+site "s\\"1\\\\2\\n3 caf\xc3\xa9" {
+	route "/caf\xe9" { upstream = "up\\"q\\\\b" }
+	route "/metrics" { metrics = true }
+	route "/status" { status = true }
+}
+EOF
+is(http_get($odd->port('http'), "/caf\xe9")->{status}, 200, 'a request to a Latin-1 route');
+$r = http_get($odd->port('http'), '/metrics');
+$file = $odd->write_file('odd.txt', $r->{body});
+$promtool = `promtool check metrics < '$file' 2>&1`;
+is($?, 0, 'promtool accepts the text of odd names') or diag($promtool);
+like($r->{body}, qr{^portico_http_requests_total\{site="s\\"1\\\\2\\n3 caf\xc3\xa9",route="/caf\\\\xE9",code="2xx",method="GET"\} 1$}m,
+    '... each escaped as the format has it');
+like($r->{body}, qr{^portico_upstream_header_duration_seconds_count\{upstream="up\\"q\\\\b"\} 1$}m,
+    '... an upstream\'s too');
+like($r->{body}, qr{^portico_upstream_server_up\{upstream="caf\xc3\xa9 \\\\xFF",}m,
+    '... and one in UTF-8 with a byte that is not');
+# The status JSON keeps UTF-8 too: the page shows a name as it is written.
+my $st = http_get($odd->port('http'), '/status');
+my $sd = eval { JSON::PP->new->utf8->decode($st->{body}) };
+is_deeply([map { $_->{name} } @{ $sd ? $sd->{upstreams} : [] }],
+    ["up\"q\\b", "caf\x{e9} \x{ff}"], 'the status JSON: UTF-8 kept, another byte as its code point')
+    or diag($st->{body});
+like($st->{body}, qr{"caf\xc3\xa9 \\u00ff"}, '... written as such');
 
 done_testing();

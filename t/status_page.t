@@ -178,6 +178,36 @@ is($r->{status}, 403, '... and no JSON');
 $r = get_status(from => '127.0.0.3', accept => 'text/html');
 is($r->{status}, 200, 'another client gets the page');
 
+# ---- a document longer than a buffer ----
+# 400 servers make some 100 KB of JSON, past the 36 KiB of a buffer: the
+# document grows with the configuration, on every poll, and HEAD has none.
+my $servers = join "\n", map { "\tserver \"127.0.0.1:" . (20000 + $_) . "\" {}" } 1 .. 200;
+my $big = Test::Portico->new(conf => <<"EOF")->start;
+listen http { address = "127.0.0.1:%%PORT:http%%" }
+upstream one {
+$servers
+}
+upstream two {
+$servers
+}
+site s {
+	route "/status" { status = true }
+	route "/one" { upstream = "one" }
+	route "/" { upstream = "two" }
+}
+EOF
+for my $n (1 .. 2) {
+	$r = http_get($big->port('http'), '/status');
+	my $d = eval { JSON::PP::decode_json($r->{body}) };
+	is($r->{status} . ' ' . ($d ? join('+', map { scalar @{ $_->{servers} } } @{ $d->{upstreams} })
+				    : 'no JSON'), '200 200+200',
+	   "status document $n of 400 servers, " . length($r->{body}) . ' bytes');
+}
+$r = http($big->port('http'), method => 'HEAD', target => '/status');
+ok($r->{status} == 200 && $r->{body} eq '' && $r->{header}{'content-length'} > 65536,
+   '... HEAD: its length, no body');
+$big->stop;
+
 # ---- the page in a browser ----
 
 ok(wait_for(sub {

@@ -76,7 +76,7 @@ sub reload_to {
 $p->write_conf(conf_with('syslog:server=' . $unix->address . ',facility=local3,tag=ptest'));
 $p->start;
 my $master = $p->master_pid;
-my ($worker) = $p->worker_pids;
+my ($worker) = $p->wait_workers;
 
 my $m = $unix->wait_message(qr/portico \S+ started/);
 my $f = parse_bsd($m, host => 0);
@@ -254,6 +254,19 @@ ok($doc17 && $doc17->{status} == 200 && $doc17->{id} =~ /\A[0-9a-f]{32}\z/,
     '... its message the JSON line of the format') or diag($f->{msg});
 ok(!$again->wait_message(qr{GET /status\?to=syslog}, timeout => 0.2),
     'access lines do not go to the error log\'s receiver');
+
+# A line longer than a datagram holds (a target of 400 bytes that JSON
+# writes as \u00ff each) has its value cut, not the line: still JSON,
+# with what follows the long value, no escape cut in two.
+my $from = @{ $udp->{messages} };
+http_get($p->port('http'), '/long/' . ("\xff" x 400));
+$json = $udp->wait_message(qr{"uri": "/long/}, from => $from);
+$f = parse_rfc5424($json);
+ok($f && length($json) <= 2048, 'a long line over UDP: one datagram') or diag($json // 'none');
+$doc17 = eval { JSON::PP::decode_json($f->{msg}) };
+ok($doc17 && $doc17->{status} == 404 && $doc17->{id} =~ /\A[0-9a-f]{32}\z/ &&
+   $doc17->{uri} =~ m{\A/long/\x{ff}+\z}, '... a JSON line, its value cut, what follows kept')
+    or diag($f ? $f->{msg} : 'none');
 
 # ==== -T writes it back ====
 

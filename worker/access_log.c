@@ -287,18 +287,70 @@ static struct slice part_value(const struct conf_key_part *kp, struct line_ctx *
 	return var_value(kp, &lc->src, out);
 }
 
+/* What a string value keeps of its own however long the values before
+ * it, when the line has room for it: a request line's method and path. */
+#define VALUE_SHARE 64
+
+/* The bytes part kp always gets in a line, however long the values
+ * before it: its text, a number, or share of a string (at least the "-"
+ * of an empty one). */
+static size_t part_reserve(const struct conf_key_part *kp, enum conf_log_escape mode,
+			   size_t share)
+{
+	if (kp->var == KEY_TEXT)
+		return kp->name_len;
+	if (is_number(kp->var))
+		return SCRATCH;
+	return MAX(share, (size_t)(mode != LOG_ESCAPE_JSON));
+}
+
+/* The share of each string value that the parts of e can all reserve in
+ * cap: VALUE_SHARE, else none; -1 when even their text does not fit. What
+ * they reserve with it into *reserve. */
+static long line_share(const struct conf_expr *e, enum conf_log_escape mode, size_t cap,
+		       size_t *reserve)
+{
+	size_t want = 0, need = 0;
+	unsigned k;
+
+	for (k = 0; k < e->nparts; k++) {
+		want += part_reserve(&e->parts[k], mode, VALUE_SHARE);
+		need += part_reserve(&e->parts[k], mode, 0);
+	}
+	*reserve = want <= cap ? want : need <= cap ? need : 0;
+	return want <= cap ? VALUE_SHARE : need <= cap ? 0 : -1;
+}
+
+/* How much of v, kept escaped (\xHH) already, to write in room bytes
+ * without cutting an escape in two. */
+static size_t whole_escapes(struct slice v, size_t room)
+{
+	size_t i;
+
+	for (i = room; i > 0 && i + 3 > room; i--)
+		if (v.p[i - 1] == '\\')
+			return i - 1;
+	return room;
+}
+
 /*
  * The line of format f into out[cap] (no newline): literal text as it
  * is, values escaped, "-" for an empty one (nothing in JSON, null for a
  * number). $request is kept escaped already (\xHH) by the session: it
  * is written as it is but in JSON. With raw (a condition's value),
- * values are copied and empty ones stay empty. Returns the length; a
- * line too long is cut.
+ * values are copied and empty ones stay empty. Returns the length.
+ *
+ * A line too long cuts its string values, not its text: each value
+ * leaves room for what every later part reserves (part_reserve), so
+ * that a client's long field still makes a whole line (a JSON line
+ * still parses) that keeps the start of every later value. Only a format
+ * whose text alone does not fit is cut anywhere.
  */
 static size_t render(const struct conf_expr *e, enum conf_log_escape mode, bool raw,
 		     struct line_ctx *lc, char *out, size_t cap)
 {
-	size_t n = 0;
+	size_t n = 0, reserve = 0, room;
+	long share = raw ? -1 : line_share(e, mode, cap, &reserve);
 	unsigned k;
 
 	for (k = 0; k < e->nparts && n < cap; k++) {
@@ -307,6 +359,8 @@ static size_t render(const struct conf_expr *e, enum conf_log_escape mode, bool 
 		enum conf_log_escape m = mode;
 		struct slice v;
 
+		if (share >= 0)
+			reserve -= part_reserve(kp, mode, (size_t)share);
 		if (kp->var == KEY_TEXT) {
 			v = (struct slice){ kp->name, kp->name_len };
 			m = LOG_ESCAPE_NONE;
@@ -319,7 +373,10 @@ static size_t render(const struct conf_expr *e, enum conf_log_escape mode, bool 
 				v = mode != LOG_ESCAPE_JSON ? SLICE_LIT("-") :
 				    is_number(kp->var) ? SLICE_LIT("null") : v;
 		}
-		n += log_escape(m, v.p, v.len, out + n, cap - n);
+		room = cap - n - MIN(reserve, cap - n);
+		if (kp->var == KEY_REQUEST && m == LOG_ESCAPE_NONE && v.len > room)
+			room = whole_escapes(v, room);
+		n += log_escape(m, v.p, v.len, out + n, room);
 	}
 	return n;
 }
@@ -363,11 +420,13 @@ static void emit_to_file(struct access_file *f, const struct conf_log_format *fm
 		ev_timer_set(&flush_timer, 1000);
 }
 
-/* Longer lines are cut by the sender anyway: a datagram holds no more. */
+/* A line that leaves room for any header in its datagram: made to fit
+ * by render(), not cut by the sender (in an escape, or before a JSON
+ * line's end). */
 static void emit_to_syslog(struct syslog_dest *d, const struct conf_log_format *fmt,
 			   struct line_ctx *lc)
 {
-	char line[SYSLOG_DATAGRAM_MAX];
+	char line[SYSLOG_DATAGRAM_MAX - SYSLOG_HEADER_MAX];
 	size_t n = render(&fmt->format, fmt->escape, false, lc, line, sizeof(line));
 
 	syslog_send(d, d->severity, line, n);

@@ -196,6 +196,36 @@ static void test_truncation(void)
 	is_int(n, 9, "a header longer than the room is cut too");
 }
 
+/* The longest header either format makes (a host longer than any, the
+ * longest tag, the highest priority and pid) leaves SYSLOG_DATAGRAM_MAX
+ * less SYSLOG_HEADER_MAX for the line: access lines are made that long,
+ * and must not be cut by the sender. */
+static void test_header_max(void)
+{
+	static const char *const specs[] = {
+		"syslog:server=127.0.0.1:514,format=bsd,tag=",
+		"syslog:server=127.0.0.1:514,format=rfc5424,tag=",
+	};
+	char host[400], spec[128], out[SYSLOG_DATAGRAM_MAX];
+	struct syslog_time t;
+	size_t i, n;
+
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	test_time(&t, -(23 * 3600 + 59 * 60));
+	t.tm.tm_mday = 31;
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		snprintf(spec, sizeof(spec), "%s%.*s", specs[i], SYSLOG_TAG_MAX,
+			 "tttttttttttttttttttttttttttttttttttttttt");
+		is_int(parse(spec), 0, "%s", spec);
+		d.facility = 23;
+		n = syslog_format_message(&d, LL_DEBUG, &t, host, -9223372036854775807L - 1, "",
+					  0, out, sizeof(out));
+		ok(n <= SYSLOG_HEADER_MAX, "the longest %s header is %zu bytes, at most %d",
+		   i ? "RFC 5424" : "BSD", n, SYSLOG_HEADER_MAX);
+	}
+}
+
 /* A unix datagram receiver bound at path. */
 static int receiver(const char *path)
 {
@@ -274,6 +304,7 @@ int main(void)
 	test_parameters();
 	test_formats();
 	test_truncation();
+	test_header_max();
 	test_send();
 	return done_testing();
 }

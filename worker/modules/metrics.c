@@ -14,6 +14,7 @@
 #include "log.h"
 #include "event.h"
 #include "health.h"
+#include "log_escape.h"
 #include "stats.h"
 #include "modules/metrics.h"
 
@@ -70,16 +71,29 @@ static void put(struct text *t, const char *fmt, ...)
 	t->len += (size_t)n;
 }
 
-/* A label value: names in the configuration may hold any byte. */
+/* A label value: names in the configuration may hold any byte, but the
+ * format takes UTF-8 only (a scraper refuses the whole text for one bad
+ * byte): a byte that is not part of valid UTF-8 is written as the four
+ * characters \xHH. */
 static void put_value(struct text *t, const char *s)
 {
-	for (; *s; s++)
-		if (*s == '\\' || *s == '"')
-			put(t, "\\%c", *s);
-		else if (*s == '\n')
+	size_t len = strlen(s), i, n;
+
+	for (i = 0; i < len; i += n) {
+		unsigned char c = (unsigned char)s[i];
+
+		n = c < 0x80 ? 1 : log_utf8_sequence(s + i, len - i);
+		if (n == 0) {
+			put(t, "\\\\x%02X", c);
+			n = 1;
+		} else if (c == '\\' || c == '"') {
+			put(t, "\\%c", c);
+		} else if (c == '\n') {
 			put(t, "\\n");
-		else
-			put(t, "%c", *s);
+		} else {
+			put(t, "%.*s", (int)n, s + i);
+		}
+	}
 }
 
 /* {name="value"} with one label, or more (pairs, NULL-terminated). */

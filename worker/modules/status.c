@@ -1,13 +1,15 @@
 /*
  * status.c: the status route. It answers in the representation the
- * request asks for: the status document, written as JSON into one
- * buffer, or the page (status_page.html, built in) that shows it live.
+ * request asks for: the status document, written as JSON into a text
+ * that grows with the configuration and is lent to the answer, or the
+ * page (status_page.html, built in) that shows it live.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,15 +20,36 @@
 #include "event.h"
 #include "http_coding.h"
 #include "http_cond.h"
+#include "log_escape.h"
 #include "metrics.h"
 #include "stats.h"
 #include "status.h"
 #include "status_page.h"
 
+/* Text written into a fixed buffer, or a heap one that grows (start
+ * malloc'd, grows set). */
 struct out {
 	char *p, *end;
-	bool overflow;
+	bool overflow;			/* did not fit, or out of memory */
+	bool grows;
+	char *start;			/* grows: the heap buffer */
 };
+
+/* Room for more bytes and a NUL in a growing text. */
+static bool out_grow(struct out *o, size_t more)
+{
+	size_t used = (size_t)(o->p - o->start), cap = (size_t)(o->end - o->start);
+	char *p;
+
+	while (cap - used <= more)
+		cap *= 2;
+	if ((p = realloc(o->start, cap)) == NULL)
+		return false;
+	o->start = p;
+	o->p = p + used;
+	o->end = p + cap;
+	return true;
+}
 
 static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -40,25 +63,40 @@ static void put(struct out *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(o->p, (size_t)(o->end - o->p), fmt, ap);
 	va_end(ap);
+	if (n >= 0 && n >= o->end - o->p && o->grows && out_grow(o, (size_t)n)) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->p, (size_t)(o->end - o->p), fmt, ap);
+		va_end(ap);
+	}
 	if (n < 0 || n >= o->end - o->p)
 		o->overflow = true;
 	else
 		o->p += n;
 }
 
-/* A JSON string: names in the configuration may hold any byte. */
+/* A JSON string: names in the configuration may hold any byte. Valid
+ * UTF-8 stays as it is (a name in another script reads as written on
+ * the page); any other byte above 0x7e is written as the code point of
+ * its value, as the access log's JSON escape does. */
 static void put_string(struct out *o, const char *s)
 {
-	put(o, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t len = strlen(s), i, n;
 
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
+	put(o, "\"");
+	for (i = 0; i < len; i += n) {
+		unsigned char c = (unsigned char)s[i];
+
+		n = c < 0x80 ? 1 : log_utf8_sequence(s + i, len - i);
+		if (n == 0) {
 			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
+			n = 1;
+		} else if (c == '"' || c == '\\') {
+			put(o, "\\%c", c);
+		} else if (c < 0x20 || c == 0x7f) {
+			put(o, "\\u%04x", c);
+		} else {
+			put(o, "%.*s", (int)n, s + i);
+		}
 	}
 	put(o, "\"");
 }
@@ -231,17 +269,31 @@ static void add_vary(struct exchange *x)
 	exchange_add_field(x, SLICE_LIT("Vary"), SLICE_LIT("Accept"));
 }
 
+/* Status documents lent to answers in flight, freed when their exchange
+ * ends: a document of many upstreams is longer than a buffer. */
+struct lent_doc {
+	struct exchange *x;
+	char *text;
+	struct lent_doc *next;
+};
+static struct lent_doc *lent_docs;
+
+#define DOC_START 16384
+
 static void respond_json(struct exchange *x)
 {
-	struct buf *b = buf_get();
-	struct out o;
+	struct lent_doc *l = malloc(sizeof(*l));
+	struct out o = { NULL, NULL, false, true, malloc(DOC_START) };
 
-	if (b == NULL) {
-		exchange_log(x, LL_ERROR, ENOMEM, "no buffer for the status document");
+	if (l == NULL || o.start == NULL) {
+		free(l);
+		free(o.start);
+		exchange_log(x, LL_ERROR, ENOMEM, "no memory for the status document");
 		exchange_respond(x, 500, TERM_RESOURCE, false);
 		return;
 	}
-	o = (struct out){ b->start, b->end, false };
+	o.p = o.start;
+	o.end = o.start + DOC_START;
 	put(&o, "{\n\"version\": \"%s\",\n\"pid\": %ld,\n", PACKAGE_VERSION, (long)getpid());
 	put_counters(&o, x->ctx);
 	put_caches(&o, x->ctx);
@@ -249,15 +301,32 @@ static void respond_json(struct exchange *x)
 	put_upstreams(&o, x->ctx);
 	put(&o, "}\n");
 	if (o.overflow) {
-		exchange_log(x, LL_ERROR, 0, "the status document does not fit a buffer "
-			     "(header_buffer_size)");
-		exchange_respond(x, 500, TERM_PROXY, false);
-	} else {
-		exchange_respond_body(x, 200, "application/json", b->start,
-				      (size_t)(o.p - b->start));
-		add_vary(x);
+		free(l);
+		free(o.start);
+		exchange_log(x, LL_ERROR, ENOMEM, "no memory for the status document");
+		exchange_respond(x, 500, TERM_RESOURCE, false);
+		return;
 	}
-	buf_put(b);
+	l->x = x;
+	l->text = o.start;
+	l->next = lent_docs;
+	lent_docs = l;
+	exchange_respond_lent(x, 200, "application/json", o.start, (size_t)(o.p - o.start));
+	add_vary(x);
+}
+
+static void status_end(struct exchange *x)
+{
+	struct lent_doc **pp, *l;
+
+	for (pp = &lent_docs; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->x == x) {
+			l = *pp;
+			*pp = l->next;
+			free(l->text);
+			free(l);
+			return;
+		}
 }
 
 /*
@@ -301,7 +370,7 @@ static void put_block_hashes(struct out *o, const char *open, const char *close)
 
 static int page_init(const struct worker_ctx *ctx)
 {
-	struct out o = { page.csp, page.csp + sizeof(page.csp), false };
+	struct out o = { page.csp, page.csp + sizeof(page.csp), false, false, NULL };
 	char b64[45];
 
 	(void)ctx;
@@ -416,7 +485,7 @@ static const struct representation *negotiate(const struct exchange *x)
 static void respond_unknown_format(struct exchange *x)
 {
 	char text[128];
-	struct out o = { text, text + sizeof(text), false };
+	struct out o = { text, text + sizeof(text), false, false, NULL };
 	size_t i;
 
 	put(&o, "unknown format; the formats are:");
@@ -445,4 +514,5 @@ const struct module status_module = {
 	.name = "status",
 	.init = page_init,
 	.content = status_claim,
+	.end = status_end,
 };
