@@ -29,6 +29,7 @@ listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream dead { max_fails = 0  server "127.0.0.1:%%PORT:dead%%" {} }
 site s {
 	route "/status" { status = true }
+	route "/metrics" { metrics = true }
 	route "/dead" { upstream = "dead" }
 }
 EOF
@@ -175,7 +176,11 @@ ok(wait_for(sub {
 	return $p->status_doc->{syslog_dropped} > $base;
 }, 60, 0), 'a full receiver queue: lines dropped and counted');
 is($ok, $sent, "... and not one of $sent requests stalled or failed");
-ok($p->status_doc, 'the status page answers too');
+my $counted = $p->status_doc->{syslog_dropped};
+ok($counted, 'the status page answers too');
+my $metrics = http_get($p->port('http'), '/metrics');
+my ($dropped) = ($metrics->{body} // '') =~ /^portico_syslog_dropped_total (\d+)$/m;
+cmp_ok($dropped // -1, '>=', $counted, 'the metrics count the drops too');
 
 # The receiver is back (a syslog daemon restarted at the same path): the
 # lines arrive again, without a reload.

@@ -559,6 +559,8 @@ static void put_counters(struct text *t, const struct worker_ctx *ctx)
 	sample(t, "rule_refused_total", (const char *const[]){ "rule", "client_max_body_size", NULL },
 	       s.body_size_refused);
 	put_auth(t, &s);
+	single(t, "syslog_dropped_total", "counter",
+	       "Log messages a syslog receiver could not take, dropped.", s.syslog_dropped);
 }
 
 static void put_master(struct text *t, const struct worker_ctx *ctx)
