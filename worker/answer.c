@@ -251,6 +251,13 @@ void exchange_respond_lent(struct exchange *x, int status, const char *type,
 	respond(x, status, TERM_LOCAL, false, type, body, len, NULL, true);
 }
 
+void exchange_respond_given(struct exchange *x, int status, const char *type,
+			    char *body, size_t len)
+{
+	x->body_given = body;
+	exchange_respond_lent(x, status, type, body, len);
+}
+
 void exchange_redirect(struct exchange *x, int status, const char *location)
 {
 	respond_page(x, status, TERM_LOCAL, false, location);

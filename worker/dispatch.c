@@ -61,6 +61,8 @@ void exchange_free(struct exchange *x)
 	buf_put(x->resp_head);
 	buf_put(x->body_in);
 	buf_put(x->uri_buf);
+	free(x->body_given);
+	x->body_given = NULL;
 	x->next_free = exchange_free_list;
 	exchange_free_list = x;
 }

@@ -196,6 +196,7 @@ struct exchange {
 	struct conn *body_src;
 	pump_view_fn body_view;
 	void *body_view_arg;
+	char *body_given;		/* a lent body the exchange frees */
 	unsigned nfilters;		/* of filters[] */
 	uint8_t filters_pending;	/* bit i: filters[i] has more to emit */
 	unsigned nadded;		/* of added[] */
@@ -336,10 +337,15 @@ void exchange_respond_body(struct exchange *x, int status, const char *type,
 void exchange_redirect(struct exchange *x, int status, const char *location);
 
 /* Like exchange_respond_body, with a body of any size that is lent, not
- * copied: it must stay as it is until the exchange ends (the module's end
- * hook may let go of it). */
+ * copied: it must stay as it is until the exchange ends (a page built
+ * into the program). */
 void exchange_respond_lent(struct exchange *x, int status, const char *type,
 			   const char *body, size_t len);
+
+/* Like exchange_respond_lent, with a body made for this answer (malloc'd):
+ * the exchange frees it when it ends, whatever happened to the answer. */
+void exchange_respond_given(struct exchange *x, int status, const char *type,
+			    char *body, size_t len);
 
 /* What the request's variables ($host, $1, ...) are read from. */
 struct var_source exchange_vars(const struct exchange *x);

@@ -607,29 +607,17 @@ char *metrics_text(const struct worker_ctx *ctx, size_t *len)
 
 /* ---- the answer ---- */
 
-/* Texts lent to answers in flight, freed when their exchange ends. */
-struct lent {
-	struct exchange *x;
-	char *text;
-	struct lent *next;
-};
-static struct lent *lent_texts;
-
 void metrics_respond(struct exchange *x)
 {
-	struct lent *l = malloc(sizeof(*l));
 	size_t len = 0;
+	char *text = metrics_text(x->ctx, &len);
 
-	if (l == NULL || (l->text = metrics_text(x->ctx, &len)) == NULL) {
-		free(l);
+	if (text == NULL) {
 		exchange_log(x, LL_ERROR, ENOMEM, "no memory for the metrics");
 		exchange_respond(x, 500, TERM_RESOURCE, false);
 		return;
 	}
-	l->x = x;
-	l->next = lent_texts;
-	lent_texts = l;
-	exchange_respond_lent(x, 200, METRICS_CONTENT_TYPE, l->text, len);
+	exchange_respond_given(x, 200, METRICS_CONTENT_TYPE, text, len);
 }
 
 /* GET and HEAD only: the metrics change nothing. */
@@ -647,22 +635,7 @@ static bool metrics_claim(struct exchange *x)
 	return true;
 }
 
-static void metrics_end(struct exchange *x)
-{
-	struct lent **pp, *l;
-
-	for (pp = &lent_texts; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->x == x) {
-			l = *pp;
-			*pp = l->next;
-			free(l->text);
-			free(l);
-			return;
-		}
-}
-
 const struct module metrics_module = {
 	.name = "metrics",
 	.content = metrics_claim,
-	.end = metrics_end,
 };

@@ -1,7 +1,7 @@
 /*
  * status.c: the status route. It answers in the representation the
  * request asks for: the status document, written as JSON into a text
- * that grows with the configuration and is lent to the answer, or the
+ * that grows with the configuration and is given to the answer, or the
  * page (status_page.html, built in) that shows it live.
  */
 #include "config.h"
@@ -269,25 +269,15 @@ static void add_vary(struct exchange *x)
 	exchange_add_field(x, SLICE_LIT("Vary"), SLICE_LIT("Accept"));
 }
 
-/* Status documents lent to answers in flight, freed when their exchange
- * ends: a document of many upstreams is longer than a buffer. */
-struct lent_doc {
-	struct exchange *x;
-	char *text;
-	struct lent_doc *next;
-};
-static struct lent_doc *lent_docs;
-
+/* Made in memory of its own, given to the answer: a document of many
+ * upstreams is longer than a buffer. */
 #define DOC_START 16384
 
 static void respond_json(struct exchange *x)
 {
-	struct lent_doc *l = malloc(sizeof(*l));
 	struct out o = { NULL, NULL, false, true, malloc(DOC_START) };
 
-	if (l == NULL || o.start == NULL) {
-		free(l);
-		free(o.start);
+	if (o.start == NULL) {
 		exchange_log(x, LL_ERROR, ENOMEM, "no memory for the status document");
 		exchange_respond(x, 500, TERM_RESOURCE, false);
 		return;
@@ -301,32 +291,13 @@ static void respond_json(struct exchange *x)
 	put_upstreams(&o, x->ctx);
 	put(&o, "}\n");
 	if (o.overflow) {
-		free(l);
 		free(o.start);
 		exchange_log(x, LL_ERROR, ENOMEM, "no memory for the status document");
 		exchange_respond(x, 500, TERM_RESOURCE, false);
 		return;
 	}
-	l->x = x;
-	l->text = o.start;
-	l->next = lent_docs;
-	lent_docs = l;
-	exchange_respond_lent(x, 200, "application/json", o.start, (size_t)(o.p - o.start));
+	exchange_respond_given(x, 200, "application/json", o.start, (size_t)(o.p - o.start));
 	add_vary(x);
-}
-
-static void status_end(struct exchange *x)
-{
-	struct lent_doc **pp, *l;
-
-	for (pp = &lent_docs; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->x == x) {
-			l = *pp;
-			*pp = l->next;
-			free(l->text);
-			free(l);
-			return;
-		}
 }
 
 /*
@@ -514,5 +485,4 @@ const struct module status_module = {
 	.name = "status",
 	.init = page_init,
 	.content = status_claim,
-	.end = status_end,
 };
