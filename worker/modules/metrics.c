@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,61 +14,9 @@
 #include "event.h"
 #include "health.h"
 #include "log_escape.h"
+#include "text.h"
 #include "stats.h"
 #include "modules/metrics.h"
-
-/* The text as it grows. */
-struct text {
-	char *p;
-	size_t len, cap;
-	bool failed;			/* out of memory: the text is void */
-};
-
-static bool text_room(struct text *t, size_t more)
-{
-	size_t cap = t->cap ? t->cap : 16384;
-	char *p;
-
-	if (t->failed)
-		return false;
-	while (cap - t->len <= more)
-		cap *= 2;
-	if (cap == t->cap)
-		return true;
-	if ((p = realloc(t->p, cap)) == NULL) {
-		t->failed = true;
-		return false;
-	}
-	t->p = p;
-	t->cap = cap;
-	return true;
-}
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->failed)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		t->failed = true;
-		return;
-	}
-	if (t->p == NULL || (size_t)n >= t->cap - t->len) {
-		if (!text_room(t, (size_t)n))
-			return;
-		va_start(ap, fmt);
-		vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-	}
-	t->len += (size_t)n;
-}
 
 /* A label value: names in the configuration may hold any byte, but the
  * format takes UTF-8 only (a scraper refuses the whole text for one bad
@@ -84,14 +31,14 @@ static void put_value(struct text *t, const char *s)
 
 		n = c < 0x80 ? 1 : log_utf8_sequence(s + i, len - i);
 		if (n == 0) {
-			put(t, "\\\\x%02X", c);
+			text_put(t, "\\\\x%02X", c);
 			n = 1;
 		} else if (c == '\\' || c == '"') {
-			put(t, "\\%c", c);
+			text_put(t, "\\%c", c);
 		} else if (c == '\n') {
-			put(t, "\\n");
+			text_put(t, "\\n");
 		} else {
-			put(t, "%.*s", (int)n, s + i);
+			text_put(t, "%.*s", (int)n, s + i);
 		}
 	}
 }
@@ -101,18 +48,18 @@ static void put_labels(struct text *t, const char *const *pairs)
 {
 	unsigned i;
 
-	put(t, "{");
+	text_put(t, "{");
 	for (i = 0; pairs[i] != NULL; i += 2) {
-		put(t, "%s%s=\"", i ? "," : "", pairs[i]);
+		text_put(t, "%s%s=\"", i ? "," : "", pairs[i]);
 		put_value(t, pairs[i + 1]);
-		put(t, "\"");
+		text_put(t, "\"");
 	}
-	put(t, "}");
+	text_put(t, "}");
 }
 
 static void family(struct text *t, const char *name, const char *type, const char *help)
 {
-	put(t, "# HELP portico_%s %s\n# TYPE portico_%s %s\n", name, help, name, type);
+	text_put(t, "# HELP portico_%s %s\n# TYPE portico_%s %s\n", name, help, name, type);
 }
 
 /* A family of one series without labels. */
@@ -120,14 +67,14 @@ static void single(struct text *t, const char *name, const char *type, const cha
 		   uint64_t v)
 {
 	family(t, name, type, help);
-	put(t, "portico_%s %lu\n", name, (unsigned long)v);
+	text_put(t, "portico_%s %lu\n", name, (unsigned long)v);
 }
 
 static void sample(struct text *t, const char *name, const char *const *labels, uint64_t v)
 {
-	put(t, "portico_%s", name);
+	text_put(t, "portico_%s", name);
 	put_labels(t, labels);
-	put(t, " %lu\n", (unsigned long)v);
+	text_put(t, " %lu\n", (unsigned long)v);
 }
 
 /* _bucket (cumulative), _sum and _count of h, in seconds. */
@@ -144,16 +91,16 @@ static void histogram(struct text *t, const char *name, const char *label, const
 			snprintf(le, sizeof(le), "%g", (double)stats_bounds_us[i] / 1e6);
 		else
 			snprintf(le, sizeof(le), "+Inf");
-		put(t, "portico_%s_bucket", name);
+		text_put(t, "portico_%s_bucket", name);
 		put_labels(t, (const char *const[]){ label, value, "le", le, NULL });
-		put(t, " %lu\n", (unsigned long)count);
+		text_put(t, " %lu\n", (unsigned long)count);
 	}
-	put(t, "portico_%s_sum", name);
+	text_put(t, "portico_%s_sum", name);
 	put_labels(t, (const char *const[]){ label, value, NULL });
-	put(t, " %.6f\n", (double)h->sum_us / 1e6);
-	put(t, "portico_%s_count", name);
+	text_put(t, " %.6f\n", (double)h->sum_us / 1e6);
+	text_put(t, "portico_%s_count", name);
 	put_labels(t, (const char *const[]){ label, value, NULL });
-	put(t, " %lu\n", (unsigned long)count);
+	text_put(t, " %lu\n", (unsigned long)count);
 }
 
 /* The series sums and this worker's layout, to read them by index. */
@@ -436,9 +383,9 @@ static void put_caches(struct text *t, const struct worker_ctx *ctx)
 	do {									\
 		family(t, fam, type, help);					\
 		for (i = 0; i < c->ncaches; i++) {				\
-			put(t, "portico_" fam);					\
+			text_put(t, "portico_" fam);					\
 			put_labels(t, (const char *const[]){ "cache", c->caches[i].name, NULL }); \
-			put(t, " " fmt "\n", expr);				\
+			text_put(t, " " fmt "\n", expr);				\
 		}								\
 	} while (0)
 	EACH_CACHE("cache_objects", "gauge", "Answers stored in the cache zone.", "%u",
@@ -597,12 +544,7 @@ char *metrics_text(const struct worker_ctx *ctx, size_t *len)
 	put_servers(&t, ctx);
 	put_caches(&t, ctx);
 	put_limits(&t, ctx);
-	if (t.failed) {
-		free(t.p);
-		return NULL;
-	}
-	*len = t.len;
-	return t.p;
+	return text_take(&t, len);
 }
 
 /* ---- the answer ---- */

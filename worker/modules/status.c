@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -25,98 +24,51 @@
 #include "stats.h"
 #include "status.h"
 #include "status_page.h"
-
-/* Text written into a fixed buffer, or a heap one that grows (start
- * malloc'd, grows set). */
-struct out {
-	char *p, *end;
-	bool overflow;			/* did not fit, or out of memory */
-	bool grows;
-	char *start;			/* grows: the heap buffer */
-};
-
-/* Room for more bytes and a NUL in a growing text. */
-static bool out_grow(struct out *o, size_t more)
-{
-	size_t used = (size_t)(o->p - o->start), cap = (size_t)(o->end - o->start);
-	char *p;
-
-	while (cap - used <= more)
-		cap *= 2;
-	if ((p = realloc(o->start, cap)) == NULL)
-		return false;
-	o->start = p;
-	o->p = p + used;
-	o->end = p + cap;
-	return true;
-}
-
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->p, (size_t)(o->end - o->p), fmt, ap);
-	va_end(ap);
-	if (n >= 0 && n >= o->end - o->p && o->grows && out_grow(o, (size_t)n)) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->p, (size_t)(o->end - o->p), fmt, ap);
-		va_end(ap);
-	}
-	if (n < 0 || n >= o->end - o->p)
-		o->overflow = true;
-	else
-		o->p += n;
-}
+#include "text.h"
 
 /* A JSON string: names in the configuration may hold any byte. Valid
  * UTF-8 stays as it is (a name in another script reads as written on
  * the page); any other byte above 0x7e is written as the code point of
  * its value, as the access log's JSON escape does. */
-static void put_string(struct out *o, const char *s)
+static void put_string(struct text *o, const char *s)
 {
 	size_t len = strlen(s), i, n;
 
-	put(o, "\"");
+	text_put(o, "\"");
 	for (i = 0; i < len; i += n) {
 		unsigned char c = (unsigned char)s[i];
 
 		n = c < 0x80 ? 1 : log_utf8_sequence(s + i, len - i);
 		if (n == 0) {
-			put(o, "\\u%04x", c);
+			text_put(o, "\\u%04x", c);
 			n = 1;
 		} else if (c == '"' || c == '\\') {
-			put(o, "\\%c", c);
+			text_put(o, "\\%c", c);
 		} else if (c < 0x20 || c == 0x7f) {
-			put(o, "\\u%04x", c);
+			text_put(o, "\\u%04x", c);
 		} else {
-			put(o, "%.*s", (int)n, s + i);
+			text_put(o, "%.*s", (int)n, s + i);
 		}
 	}
-	put(o, "\"");
+	text_put(o, "\"");
 }
 
 /* The requests by time: each bucket's upper bound (the last has none) and
  * count, from which the page draws percentiles. */
-static void put_time_hist(struct out *o, const struct stats_counters *c)
+static void put_time_hist(struct text *o, const struct stats_counters *c)
 {
 	unsigned i;
 
-	put(o, "\"request_time_hist\": {\"bounds_us\": [");
+	text_put(o, "\"request_time_hist\": {\"bounds_us\": [");
 	for (i = 0; i < STATS_BOUNDS; i++)
-		put(o, "%s%lu", i ? ", " : "", (unsigned long)stats_bounds_us[i]);
-	put(o, "], \"counts\": [");
+		text_put(o, "%s%lu", i ? ", " : "", (unsigned long)stats_bounds_us[i]);
+	text_put(o, "], \"counts\": [");
 	for (i = 0; i < STATS_BUCKETS; i++)
-		put(o, "%s%lu", i ? ", " : "", (unsigned long)c->request_time_hist[i]);
-	put(o, "]},\n");
+		text_put(o, "%s%lu", i ? ", " : "", (unsigned long)c->request_time_hist[i]);
+	text_put(o, "]},\n");
 }
 
-static void put_counters(struct out *o, const struct worker_ctx *ctx)
+static void put_counters(struct text *o, const struct worker_ctx *ctx)
 {
 	struct stats_counters c;
 	struct stats_gauges g;
@@ -125,142 +77,142 @@ static void put_counters(struct out *o, const struct worker_ctx *ctx)
 	time_t start = (time_t)ctx->stats_root->master.start_time;
 
 	stats_sum(ctx->stats_zone, ctx->stats_root, &c, &g, &nprocs);
-	put(o, "\"processes\": %u,\n", nprocs);
-	put(o, "\"started\": %lld,\n\"uptime\": %lld,\n", (long long)start,
+	text_put(o, "\"processes\": %u,\n", nprocs);
+	text_put(o, "\"started\": %lld,\n\"uptime\": %lld,\n", (long long)start,
 	    (long long)MAX(time(NULL) - start, (time_t)0));
-	put(o, "\"connections\": {\"accepted\": %lu, \"open\": %lu},\n",
+	text_put(o, "\"connections\": {\"accepted\": %lu, \"open\": %lu},\n",
 	    (unsigned long)c.connections, (unsigned long)g.connections_open);
-	put(o, "\"requests\": %lu,\n", (unsigned long)c.requests);
-	put(o, "\"request_time_us\": %lu,\n", (unsigned long)c.request_time_us);
+	text_put(o, "\"requests\": %lu,\n", (unsigned long)c.requests);
+	text_put(o, "\"request_time_us\": %lu,\n", (unsigned long)c.request_time_us);
 	put_time_hist(o, &c);
-	put(o, "\"responses\": {\"1xx\": %lu, \"2xx\": %lu, \"3xx\": %lu, \"4xx\": %lu, "
+	text_put(o, "\"responses\": {\"1xx\": %lu, \"2xx\": %lu, \"3xx\": %lu, \"4xx\": %lu, "
 	    "\"5xx\": %lu, \"other\": %lu},\n",
 	    (unsigned long)c.responses[1], (unsigned long)c.responses[2],
 	    (unsigned long)c.responses[3], (unsigned long)c.responses[4],
 	    (unsigned long)c.responses[5], (unsigned long)c.responses[0]);
-	put(o, "\"bytes_out\": %lu,\n", (unsigned long)c.bytes_out);
-	put(o, "\"upstream_failures\": %lu,\n\"retries\": %lu,\n\"no_server\": %lu,\n",
+	text_put(o, "\"bytes_out\": %lu,\n", (unsigned long)c.bytes_out);
+	text_put(o, "\"upstream_failures\": %lu,\n\"retries\": %lu,\n\"no_server\": %lu,\n",
 	    (unsigned long)c.upstream_failures, (unsigned long)c.retries,
 	    (unsigned long)c.no_server);
-	put(o, "\"filtered\": %lu,\n", (unsigned long)c.filtered);
-	put(o, "\"refused\": {\"acl\": %lu, \"methods\": %lu, \"client_max_body_size\": %lu},\n",
+	text_put(o, "\"filtered\": %lu,\n", (unsigned long)c.filtered);
+	text_put(o, "\"refused\": {\"acl\": %lu, \"methods\": %lu, \"client_max_body_size\": %lu},\n",
 	    (unsigned long)c.acl_refused, (unsigned long)c.methods_refused,
 	    (unsigned long)c.body_size_refused);
-	put(o, "\"syslog_dropped\": %lu,\n", (unsigned long)c.syslog_dropped);
-	put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
+	text_put(o, "\"syslog_dropped\": %lu,\n", (unsigned long)c.syslog_dropped);
+	text_put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
 	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
 	if (ctx->tls_cache != NULL)
-		put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(ctx->tls_cache));
+		text_put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(ctx->tls_cache));
 	if (ctx->auth_cache != NULL)
-		put(o, "\"auth_decisions_cached\": %u,\n", auth_cache_count(ctx->auth_cache));
-	put(o, "\"cache\": {\"hits\": %lu, \"misses\": %lu, \"stale\": %lu, "
+		text_put(o, "\"auth_decisions_cached\": %u,\n", auth_cache_count(ctx->auth_cache));
+	text_put(o, "\"cache\": {\"hits\": %lu, \"misses\": %lu, \"stale\": %lu, "
 	    "\"revalidated\": %lu, \"bypassed\": %lu, \"stored\": %lu, \"collapsed\": %lu},\n",
 	    (unsigned long)c.cache_hits, (unsigned long)c.cache_misses,
 	    (unsigned long)c.cache_stale, (unsigned long)c.cache_revalidated,
 	    (unsigned long)c.cache_bypassed, (unsigned long)c.cache_stored,
 	    (unsigned long)c.cache_collapsed);
-	put(o, "\"limits\": {\"req_refused\": %lu, \"req_delayed\": %lu, \"conn_refused\": %lu},\n",
+	text_put(o, "\"limits\": {\"req_refused\": %lu, \"req_delayed\": %lu, \"conn_refused\": %lu},\n",
 	    (unsigned long)c.limit_req_refused, (unsigned long)c.limit_req_delayed,
 	    (unsigned long)c.limit_conn_refused);
-	put(o, "\"auth_basic\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
+	text_put(o, "\"auth_basic\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
 	    (unsigned long)c.auth_basic_verifications, (unsigned long)c.auth_basic_cache_hits,
 	    (unsigned long)c.auth_basic_refused);
-	put(o, "\"auth_jwt\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
+	text_put(o, "\"auth_jwt\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
 	    (unsigned long)c.auth_jwt_verifications, (unsigned long)c.auth_jwt_cache_hits,
 	    (unsigned long)c.auth_jwt_refused);
-	put(o, "\"auth_request\": {\"asked\": %lu, \"cache_hits\": %lu, \"refused\": %lu, "
+	text_put(o, "\"auth_request\": {\"asked\": %lu, \"cache_hits\": %lu, \"refused\": %lu, "
 	    "\"failed\": %lu},\n", (unsigned long)c.auth_request_asked,
 	    (unsigned long)c.auth_request_cache_hits, (unsigned long)c.auth_request_refused,
 	    (unsigned long)c.auth_request_failed);
 }
 
 /* Each limit's zone: the keys it holds and can hold. */
-static void put_limits(struct out *o, const struct worker_ctx *ctx)
+static void put_limits(struct text *o, const struct worker_ctx *ctx)
 {
 	const struct conf *c = ctx->conf;
 	unsigned i;
 
-	put(o, "\"limit_zones\": [");
+	text_put(o, "\"limit_zones\": [");
 	for (i = 0; i < c->nlimits; i++) {
-		put(o, "%s\n {\"name\": ", i ? "," : "");
+		text_put(o, "%s\n {\"name\": ", i ? "," : "");
 		put_string(o, c->limits[i].refused_by);
-		put(o, ", \"keys\": %u, \"capacity\": %u}", limit_zone_keys(ctx->limits[i]),
+		text_put(o, ", \"keys\": %u, \"capacity\": %u}", limit_zone_keys(ctx->limits[i]),
 		    limit_zone_capacity(ctx->limits[i]));
 	}
-	put(o, "],\n");
+	text_put(o, "],\n");
 }
 
 /* Each cache zone: what it holds, how full, what it dropped. */
-static void put_caches(struct out *o, const struct worker_ctx *ctx)
+static void put_caches(struct text *o, const struct worker_ctx *ctx)
 {
 	const struct conf *c = ctx->conf;
 	struct cs_stats st;
 	unsigned i;
 
-	put(o, "\"caches\": [");
+	text_put(o, "\"caches\": [");
 	for (i = 0; i < c->ncaches; i++) {
 		cs_stats(ctx->caches[i], &st);
-		put(o, "%s\n {\"name\": ", i ? "," : "");
+		text_put(o, "%s\n {\"name\": ", i ? "," : "");
 		put_string(o, c->caches[i].name);
-		put(o, ", \"size\": %zu, \"objects\": %u, \"writing\": %u, "
+		text_put(o, ", \"size\": %zu, \"objects\": %u, \"writing\": %u, "
 		    "\"blocks\": %u, \"blocks_used\": %u, \"fill\": %.3f, \"stored\": %lu, "
 		    "\"evicted\": %lu, \"expired\": %lu, \"reaped\": %lu}",
 		    st.size, st.objects, st.writing, st.blocks, st.blocks_used,
 		    st.blocks ? (double)st.blocks_used / st.blocks : 0.0, st.stored, st.evicted,
 		    st.expired, st.reaped);
 	}
-	put(o, "],\n");
+	text_put(o, "],\n");
 }
 
-static void put_server(struct out *o, const struct worker_ctx *ctx,
+static void put_server(struct text *o, const struct worker_ctx *ctx,
 		       const struct conf_upstream *u, const struct conf_server *srv, uint64_t now)
 {
 	const struct health_peer *p = ctx->peers[srv->id];
 	bool checked = u->health_check != NULL;
 	uint64_t down_until = health_load(p, down_until);
 
-	put(o, "{\"address\": ");
+	text_put(o, "{\"address\": ");
 	put_string(o, srv->address);
-	put(o, ", \"state\": \"%s\", \"weight\": %d, \"backup\": %s, ",
+	text_put(o, ", \"state\": \"%s\", \"weight\": %d, \"backup\": %s, ",
 	    health_up(p, checked, now) ? "up" : "down", srv->weight, srv->backup ? "true" : "false");
 	if (srv->region != NULL) {
-		put(o, "\"region\": ");
+		text_put(o, "\"region\": ");
 		put_string(o, srv->region->name);
-		put(o, ", ");
+		text_put(o, ", ");
 	}
-	put(o, "\"checks_down\": %s, \"failed_down_ms\": %lu, ",
+	text_put(o, "\"checks_down\": %s, \"failed_down_ms\": %lu, ",
 	    health_checks_down(p, checked) ? "true" : "false",
 	    (unsigned long)(down_until > now ? down_until - now : 0));
-	put(o, "\"active\": %d, \"requests\": %lu, \"failures\": %lu, \"fails\": %u, ",
+	text_put(o, "\"active\": %d, \"requests\": %lu, \"failures\": %lu, \"fails\": %u, ",
 	    health_conns(p), (unsigned long)health_load(p, requests),
 	    (unsigned long)health_load(p, failures), health_load(p, fails));
-	put(o, "\"checks\": %lu, \"checks_failed\": %lu, \"last_check_status\": %d, ",
+	text_put(o, "\"checks\": %lu, \"checks_failed\": %lu, \"last_check_status\": %d, ",
 	    (unsigned long)health_load(p, checks), (unsigned long)health_load(p, checks_failed),
 	    health_load(p, last_status));
-	put(o, "\"ewma_us\": %lu}", (unsigned long)health_ewma(p, now, u->ewma_decay));
+	text_put(o, "\"ewma_us\": %lu}", (unsigned long)health_ewma(p, now, u->ewma_decay));
 }
 
-static void put_upstreams(struct out *o, const struct worker_ctx *ctx)
+static void put_upstreams(struct text *o, const struct worker_ctx *ctx)
 {
 	const struct conf *c = ctx->conf;
 	uint64_t now = ev_now();
 	unsigned i, j;
 
-	put(o, "\"upstreams\": [");
+	text_put(o, "\"upstreams\": [");
 	for (i = 0; i < c->nupstreams; i++) {
 		const struct conf_upstream *u = &c->upstreams[i];
 
-		put(o, "%s\n {\"name\": ", i ? "," : "");
+		text_put(o, "%s\n {\"name\": ", i ? "," : "");
 		put_string(o, u->name);
-		put(o, ", \"balance\": \"%s\", \"health_check\": %s, \"servers\": [",
+		text_put(o, ", \"balance\": \"%s\", \"health_check\": %s, \"servers\": [",
 		    conf_balance_name(u->balance), u->health_check ? "true" : "false");
 		for (j = 0; j < u->nservers; j++) {
-			put(o, "%s\n  ", j ? "," : "");
+			text_put(o, "%s\n  ", j ? "," : "");
 			put_server(o, ctx, u, &u->servers[j], now);
 		}
-		put(o, "]}");
+		text_put(o, "]}");
 	}
-	put(o, "]\n");
+	text_put(o, "]\n");
 }
 
 /* Every representation says that it was chosen by Accept. */
@@ -269,34 +221,26 @@ static void add_vary(struct exchange *x)
 	exchange_add_field(x, SLICE_LIT("Vary"), SLICE_LIT("Accept"));
 }
 
-/* Made in memory of its own, given to the answer: a document of many
+/* Made in a text of its own, given to the answer: a document of many
  * upstreams is longer than a buffer. */
-#define DOC_START 16384
-
 static void respond_json(struct exchange *x)
 {
-	struct out o = { NULL, NULL, false, true, malloc(DOC_START) };
+	struct text o = { NULL, 0, 0, false };
+	size_t len;
+	char *doc;
 
-	if (o.start == NULL) {
-		exchange_log(x, LL_ERROR, ENOMEM, "no memory for the status document");
-		exchange_respond(x, 500, TERM_RESOURCE, false);
-		return;
-	}
-	o.p = o.start;
-	o.end = o.start + DOC_START;
-	put(&o, "{\n\"version\": \"%s\",\n\"pid\": %ld,\n", PACKAGE_VERSION, (long)getpid());
+	text_put(&o, "{\n\"version\": \"%s\",\n\"pid\": %ld,\n", PACKAGE_VERSION, (long)getpid());
 	put_counters(&o, x->ctx);
 	put_caches(&o, x->ctx);
 	put_limits(&o, x->ctx);
 	put_upstreams(&o, x->ctx);
-	put(&o, "}\n");
-	if (o.overflow) {
-		free(o.start);
+	text_put(&o, "}\n");
+	if ((doc = text_take(&o, &len)) == NULL) {
 		exchange_log(x, LL_ERROR, ENOMEM, "no memory for the status document");
 		exchange_respond(x, 500, TERM_RESOURCE, false);
 		return;
 	}
-	exchange_respond_given(x, 200, "application/json", o.start, (size_t)(o.p - o.start));
+	exchange_respond_given(x, 200, "application/json", doc, len);
 	add_vary(x);
 }
 
@@ -309,7 +253,7 @@ static void respond_json(struct exchange *x)
  */
 static struct {
 	struct slice body;
-	char csp[512];
+	char *csp;
 	char etag[24];
 } page;
 
@@ -326,7 +270,7 @@ static void sha256_base64(const char *data, size_t len, char b64[45])
 }
 
 /* " 'sha256-...'" for each block between open and close in the page. */
-static void put_block_hashes(struct out *o, const char *open, const char *close)
+static void put_block_hashes(struct text *o, const char *open, const char *close)
 {
 	const char *p = page.body.p, *start, *end;
 	char b64[45];
@@ -334,27 +278,27 @@ static void put_block_hashes(struct out *o, const char *open, const char *close)
 	while ((start = strstr(p, open)) != NULL && (end = strstr(start, close)) != NULL) {
 		start += strlen(open);
 		sha256_base64(start, (size_t)(end - start), b64);
-		put(o, " 'sha256-%s'", b64);
+		text_put(o, " 'sha256-%s'", b64);
 		p = end + strlen(close);
 	}
 }
 
 static int page_init(const struct worker_ctx *ctx)
 {
-	struct out o = { page.csp, page.csp + sizeof(page.csp), false, false, NULL };
+	struct text o = { NULL, 0, 0, false };
+	size_t len;
 	char b64[45];
 
 	(void)ctx;
 	page.body = (struct slice){ status_page_html, status_page_html_len };
-	put(&o, "default-src 'none'; script-src");
+	text_put(&o, "default-src 'none'; script-src");
 	put_block_hashes(&o, "<script>", "</script>");
-	put(&o, "; style-src");
+	text_put(&o, "; style-src");
 	put_block_hashes(&o, "<style>", "</style>");
-	put(&o, "; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
-	    "frame-ancestors 'none'");
-	if (o.overflow) {
-		log_msg(LL_ALERT, "the status page has more inline blocks than its "
-			"Content-Security-Policy can name");
+	text_put(&o, "; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+		 "frame-ancestors 'none'");
+	if ((page.csp = text_take(&o, &len)) == NULL) {
+		log_msg(LL_ALERT, "no memory for the status page's Content-Security-Policy");
 		return -1;
 	}
 	sha256_base64(page.body.p, page.body.len, b64);
@@ -455,15 +399,19 @@ static const struct representation *negotiate(const struct exchange *x)
 /* 400, with the formats there are. */
 static void respond_unknown_format(struct exchange *x)
 {
-	char text[128];
-	struct out o = { text, text + sizeof(text), false, false, NULL };
-	size_t i;
+	struct text o = { NULL, 0, 0, false };
+	size_t i, len;
+	char *text;
 
-	put(&o, "unknown format; the formats are:");
+	text_put(&o, "unknown format; the formats are:");
 	for (i = 0; i < sizeof(representations) / sizeof(representations[0]); i++)
-		put(&o, " %s", representations[i].format);
-	put(&o, "\n");
-	exchange_respond_body(x, 400, "text/plain", text, (size_t)(o.p - text));
+		text_put(&o, " %s", representations[i].format);
+	text_put(&o, "\n");
+	if ((text = text_take(&o, &len)) == NULL) {
+		exchange_respond(x, 500, TERM_RESOURCE, false);
+		return;
+	}
+	exchange_respond_given(x, 400, "text/plain", text, len);
 }
 
 static bool status_claim(struct exchange *x)
