@@ -200,11 +200,9 @@ struct stats_root {
 /* The bucket of a latency. */
 unsigned stats_bucket(uint64_t us);
 
-/* One more in h (its owner's), us long. */
-static inline void stats_observe(struct stats_hist *h, uint64_t us)
+/* One more in h (its owner's), us long, in bucket b (stats_bucket(us)). */
+static inline void stats_observe(struct stats_hist *h, unsigned b, uint64_t us)
 {
-	unsigned b = stats_bucket(us);
-
 	STATS_ADD(h, buckets[b], 1);
 	STATS_ADD(h, sum_us, us);
 }

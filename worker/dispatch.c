@@ -306,7 +306,7 @@ static int response_head(struct exchange *x)
 /* The exchange's series: its route's requests by class and method, its
  * site's bytes and time, its upstream's wait for the response head. */
 static void count_series(const struct exchange *x, struct stats_proc *st, unsigned class,
-			 uint64_t us)
+			 unsigned bucket, uint64_t us)
 {
 	const struct conf_site *site = x->site;
 	int si = site != NULL ? (int)(site - x->ctx->conf->sites) : -1;
@@ -319,13 +319,13 @@ static void count_series(const struct exchange *x, struct stats_proc *st, unsign
 	STATS_ADD(r, requests[class][stats_method(x->req.method_id)], 1);
 	STATS_ADD(s, bytes_in, x->req.head_len + x->req_pump.taken);
 	STATS_ADD(s, bytes_out, x->resp_pump.sent);
-	stats_observe(&s->time, us);
+	stats_observe(&s->time, bucket, us);
 	if (x->header_us != 0 && x->route != NULL && x->route->upstream != NULL) {
 		const struct conf_upstream *u = x->route->upstream;
 		struct stats_upstream_vals *uv = (struct stats_upstream_vals *)
 			stats_slot(st, STATS_UPSTREAM, (unsigned)(u - x->ctx->conf->upstreams));
 
-		stats_observe(&uv->header_time, x->header_us);
+		stats_observe(&uv->header_time, stats_bucket(x->header_us), x->header_us);
 	}
 }
 
@@ -334,15 +334,16 @@ static void count_response(const struct exchange *x)
 	struct stats_proc *st = x->ctx->stats;
 	int class = x->status / 100;
 	uint64_t us = ev_now_us() - x->start_us;
+	unsigned bucket = stats_bucket(us);
 
 	class = class >= 1 && class <= 5 ? class : 0;
 	STATS_ADD(st, c.requests, 1);
 	STATS_ADD(st, c.request_time_us, us);
-	STATS_ADD(st, c.request_time_hist[stats_bucket(us)], 1);
+	STATS_ADD(st, c.request_time_hist[bucket], 1);
 	STATS_ADD(st, c.responses[class], 1);
 	STATS_ADD(st, c.bytes_out, x->resp_pump.sent);
 	if (st->layout != NULL)
-		count_series(x, st, (unsigned)class, us);
+		count_series(x, st, (unsigned)class, bucket, us);
 }
 
 /* Every abnormal end is worth a line at info: the client side of it

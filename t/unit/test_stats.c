@@ -95,7 +95,7 @@ static void observe(struct stats_proc *p, unsigned n)
 	struct stats_upstream_vals *v = (void *)stats_slot(p, STATS_UPSTREAM, 0);
 
 	while (n-- > 0)
-		stats_observe(&v->header_time, 5000);
+		stats_observe(&v->header_time, stats_bucket(5000), 5000);
 }
 
 static void test_sums_and_carry(void)
