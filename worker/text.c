@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "log_escape.h"
 #include "text.h"
 
 #define TEXT_START 16384
@@ -52,6 +53,14 @@ void text_put(struct text *t, const char *fmt, ...)
 		va_end(ap);
 	}
 	t->len += (size_t)n;
+}
+
+void text_escape(struct text *t, enum conf_log_escape mode, const char *s, size_t len)
+{
+	if (t->failed || !text_room(t, len * LOG_ESCAPE_WIDEST))
+		return;
+	t->len += log_escape(mode, s, len, t->p + t->len, t->cap - t->len - 1);
+	t->p[t->len] = '\0';
 }
 
 char *text_take(struct text *t, size_t *len)

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "conf.h"
+
 struct text {
 	char *p;
 	size_t len, cap;
@@ -21,6 +23,10 @@ struct text {
 
 /* Append, as printf would write it (always NUL-terminated after). */
 void text_put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append s[len] escaped for mode, as an access log writes a value
+ * (log_escape.h): json makes the inside of a JSON string. */
+void text_escape(struct text *t, enum conf_log_escape mode, const char *s, size_t len);
 
 /* The text, malloc'd, its length in *len, for the caller to free; the
  * text is empty again. NULL (and nothing to free) when it failed or

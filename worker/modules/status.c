@@ -19,37 +19,19 @@
 #include "event.h"
 #include "http_coding.h"
 #include "http_cond.h"
-#include "log_escape.h"
 #include "metrics.h"
 #include "stats.h"
 #include "status.h"
 #include "status_page.h"
 #include "text.h"
 
-/* A JSON string: names in the configuration may hold any byte. Valid
- * UTF-8 stays as it is (a name in another script reads as written on
- * the page); any other byte above 0x7e is written as the code point of
- * its value, as the access log's JSON escape does. */
+/* A JSON string: names in the configuration may hold any byte (valid
+ * UTF-8 stays as it is, so a name in another script reads as written on
+ * the page). */
 static void put_string(struct text *o, const char *s)
 {
-	size_t len = strlen(s), i, n;
-
 	text_put(o, "\"");
-	for (i = 0; i < len; i += n) {
-		unsigned char c = (unsigned char)s[i];
-
-		n = c < 0x80 ? 1 : log_utf8_sequence(s + i, len - i);
-		if (n == 0) {
-			text_put(o, "\\u%04x", c);
-			n = 1;
-		} else if (c == '"' || c == '\\') {
-			text_put(o, "\\%c", c);
-		} else if (c < 0x20 || c == 0x7f) {
-			text_put(o, "\\u%04x", c);
-		} else {
-			text_put(o, "%.*s", (int)n, s + i);
-		}
-	}
+	text_escape(o, LOG_ESCAPE_JSON, s, strlen(s));
 	text_put(o, "\"");
 }
 
