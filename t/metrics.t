@@ -168,12 +168,12 @@ is($m->{'portico_limit_refused_total{kind="limit_req"}'}, 2, '... and by kind');
 # ---- the status route answers a scraper in the same text ----
 # Prometheus's own Accept: OpenMetrics first, then text/plain 0.0.4.
 my $scraper = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
-my $st = http_get($p->port('mon'), '/status', headers => [Accept => $scraper]);
-is($st->{header}{'content-type'}, 'text/plain; version=0.0.4; charset=utf-8',
+my $as_scraper = http_get($p->port('mon'), '/status', headers => [Accept => $scraper]);
+is($as_scraper->{header}{'content-type'}, 'text/plain; version=0.0.4; charset=utf-8',
     'the status route gives a scraper the metrics text');
-like($st->{body}, qr/^# TYPE portico_http_requests_total counter$/m, '... the same families');
-is($st->{header}{vary}, 'Accept', '... chosen by Accept');
-$file = $p->write_file('status-metrics.txt', $st->{body});
+like($as_scraper->{body}, qr/^# TYPE portico_http_requests_total counter$/m, '... the same families');
+is($as_scraper->{header}{vary}, 'Accept', '... chosen by Accept');
+$file = $p->write_file('status-metrics.txt', $as_scraper->{body});
 $promtool = `promtool check metrics < '$file' 2>&1`;
 is($?, 0, '... which promtool accepts') or diag($promtool);
 is(http_get($p->port('mon'), '/status', headers => [Accept => '*/*'])->{header}{'content-type'},
