@@ -305,6 +305,18 @@ static void block_put(struct cache_store *cs, uint32_t b)
 	cs->blocks_free++;
 }
 
+/* Put e's chain on the free list as it is, so that the next object takes
+ * its blocks in the same order: in runs that follow each other in
+ * memory, which a hit lends in one piece each (cs_view). */
+static void chain_put(struct cache_store *cs, const struct cs_entry *e)
+{
+	if (e->nblocks == 0)
+		return;
+	next_block(cs)[e->last] = cs->free_blocks;
+	cs->free_blocks = e->first;
+	cs->blocks_free += e->nblocks;
+}
+
 static void entry_put(struct cache_store *cs, uint32_t i)
 {
 	entry(cs, i)->link = cs->free_entries;
@@ -320,7 +332,7 @@ static void entry_put(struct cache_store *cs, uint32_t i)
 static void entry_free(struct cache_store *cs, uint32_t i)
 {
 	struct cs_entry *e = entry(cs, i);
-	uint32_t state = e->state, b, n;
+	uint32_t state = e->state;
 
 	__atomic_store_n(&e->version, e->version + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -332,12 +344,7 @@ static void entry_free(struct cache_store *cs, uint32_t i)
 	} else if (state == E_WRITING) {
 		cs->writing--;
 	}
-	for (b = e->first, n = e->nblocks; n > 0 && b != 0; n--) {
-		uint32_t nb = next_block(cs)[b];
-
-		block_put(cs, b);
-		b = nb;
-	}
+	chain_put(cs, e);
 	e->first = e->last = e->nblocks = 0;
 	e->len = 0;
 	entry_put(cs, i);
