@@ -2,8 +2,9 @@
 
 # The cache zone across processes: concurrent misses in both workers make
 # one request to the server; a worker killed while it stores an answer
-# leaves nothing half written to serve; the zone survives a reload (same
-# name and size) and a binary upgrade.
+# leaves nothing half written to serve; an answer on its way to a client
+# stays as it was when its blocks go to another; the zone survives a
+# reload (same name and size) and a binary upgrade.
 
 use strict;
 use warnings;
@@ -12,6 +13,7 @@ use Test::More;
 use Test::Portico;
 use Test::Portico::Backend qw(content);
 use Test::Portico::Client;
+use IO::Select;
 use IO::Socket::IP;
 
 plan skip_all => "no portico binary at " . portico_bin() unless -x portico_bin();
@@ -23,7 +25,12 @@ listen http { address = "127.0.0.1:%%PORT:http%%" }
 cache main { size = "%%SIZE%%"  max_object = "1m" }
 upstream app { server "%%BACKEND:app%%" {} }
 site s {
-	route "/" { upstream = "app"  cache = "main"  cache_lock_timeout = "120s" }
+	route "/" {
+		upstream = "app"
+		cache = "main"
+		cache_lock_timeout = "120s"
+		cache_purge = {"127.0.0.0/8"}
+	}
 	route "/status" { status = true }
 }
 EOF
@@ -31,6 +38,7 @@ my $p = Test::Portico->new(conf => $conf =~ s/%%SIZE%%/16m/r)->start;
 my $port = $p->port('http');
 my $app = $p->backend('app');
 $p->allow_log(qr/worker \d+ \(pid \d+\) killed by signal 9/);
+$p->allow_log(qr/an answer was evicted while being sent/);
 
 sub origin_count {
 	my ($target) = @_;
@@ -73,6 +81,42 @@ is($after->{body}, content(20000), 'the next request gets the whole answer, not 
 like($after->{header}{'cache-status'}, qr/fwd=miss/, '... fetched anew');
 is(http_get($port, '/raw/slow')->{body}, content(20000), '... and stored whole');
 ok(zone()->{reaped} >= 1, 'the status page counts what was reaped');
+
+# ---- an answer on its way while another takes its blocks ----
+# A hit's body is lent from the zone's blocks, not copied out first. The
+# client reads a little of it, the answer is purged and a new one of the
+# same size is stored in the blocks it freed (they are taken again in
+# their order); what the client reads then is still the first answer
+# (whole, or cut short where portico saw the purge), never bytes of the
+# new one.
+my $unread = '/hdr?Cache-Control=max-age%3D60&body=60000&x=unread';
+http_get($port, $unread);
+like(http_get($port, $unread)->{header}{'cache-status'}, qr/hit/, 'a 60000-byte answer is stored');
+# Up to $n bytes in all from $sock, read no further than that (what
+# follows stays in the kernel), waiting up to 30 s for each read.
+sub read_upto {
+	my ($sock, $n) = @_;
+	my ($got, $sel) = ('', IO::Select->new($sock));
+	while (length $got < $n && $sel->can_read(30)) {
+		sysread($sock, $got, $n - length $got, length $got) or last;
+	}
+	return $got;
+}
+my $reader = Test::Portico::Client->new($port);
+$reader->request('GET', $unread);
+my $start = read_upto($reader->socket, 10000);
+my $head_len = index($start, "\r\n\r\n") + 4;
+ok($head_len > 4, 'a client reads the first 10000 bytes of it from the cache');
+is(http($port, method => 'PURGE', target => $unread)->{status}, 200, 'the answer is purged meanwhile');
+$app->set_raw('other', "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 60000\r\n\r\n" .
+	      ('Z' x 60000));
+http_get($port, '/raw/other');
+like(http_get($port, '/raw/other')->{header}{'cache-status'}, qr/hit/,
+     '... and another answer of its size stored in its place');
+my $rest = read_upto($reader->socket, $head_len + 60000 - length $start);
+my $body = substr($start . $rest, $head_len);
+ok(length $body > 10000 - $head_len && $body eq substr(content(60000), 0, length $body),
+   'the client then reads the first answer, never the new one (' . length($body) . ' bytes)');
 
 # ---- a reload keeps the zone; a new size makes a new one ----
 my $kept = '/hdr?Cache-Control=max-age%3D600&x=kept';
