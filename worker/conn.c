@@ -52,7 +52,7 @@ static void write_blocked(struct conn *c)
 	ev_want_write(&c->io);
 }
 
-static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int n)
+static ssize_t plain_sendmsg(struct conn *c, const struct iovec *iov, int n, int flags)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
 	ssize_t w;
@@ -60,7 +60,7 @@ static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int n)
 	if (!c->io.writable)
 		return P_AGAIN;
 	for (;;) {
-		w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
+		w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL | flags);
 		if (w >= 0)
 			return w;
 		if (errno == EINTR)
@@ -72,6 +72,11 @@ static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int n)
 		c->err = errno;
 		return P_ERROR;
 	}
+}
+
+static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int n)
+{
+	return plain_sendmsg(c, iov, n, 0);
 }
 
 /*
@@ -262,6 +267,11 @@ ssize_t conn_recv(struct conn *c, char *buf, size_t len)
 ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n)
 {
 	return c->ssl ? tls_writev(c, iov, n) : plain_writev(c, iov, n);
+}
+
+ssize_t conn_writev_more(struct conn *c, const struct iovec *iov, int n)
+{
+	return c->ssl ? tls_writev(c, iov, n) : plain_sendmsg(c, iov, n, MSG_MORE);
 }
 
 bool conn_has_input(const struct conn *c)

@@ -50,6 +50,9 @@ ssize_t conn_recv(struct conn *c, char *buf, size_t len);
 /* Write iov[0..n). Returns the count written (possibly partial),
  * P_AGAIN, or P_ERROR (c->err set). */
 ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n);
+/* The same, when more bytes follow at once: the kernel keeps a last
+ * packet that is not full for them (in the clear; TLS writes as is). */
+ssize_t conn_writev_more(struct conn *c, const struct iovec *iov, int n);
 
 /* After a hang-up event: whether the peer has really closed or reset
  * (no byte is waiting to be read before the end). */

@@ -126,11 +126,17 @@ static int pass(struct pump *p, struct slice data, bool last)
 	return P_OK;
 }
 
-/* Write what is queued; P_OK once all of it went out. */
+/* Write what is queued; P_OK once all of it went out. A lent body's
+ * last bytes follow its other bytes at once, in the same pump_run: the
+ * kernel is told, so that they leave in one packet with what precedes
+ * them instead of one of their own. */
 static int flush(struct pump *p)
 {
+	bool more = p->view != NULL && !p->in_done;
+
 	while (p->iov_count > 0) {
-		ssize_t n = conn_writev(p->dst, &p->iov[p->iov_first], p->iov_count);
+		ssize_t n = more ? conn_writev_more(p->dst, &p->iov[p->iov_first], p->iov_count)
+				 : conn_writev(p->dst, &p->iov[p->iov_first], p->iov_count);
 		int done;
 
 		if (n < 0) {
