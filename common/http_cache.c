@@ -306,7 +306,7 @@ enum http_cache_refusal http_cache_storable(const struct http_message *req,
 					    const struct http_cc *req_cc,
 					    const struct http_message *resp,
 					    const struct http_cc *resp_cc,
-					    bool allow_set_cookie)
+					    bool allow_set_cookie, bool credentials)
 {
 	bool explicit_expiry = resp_cc->max_age != CC_UNSET || resp_cc->s_maxage != CC_UNSET ||
 			       http_header_value(resp, "expires").p != NULL;
@@ -320,7 +320,7 @@ enum http_cache_refusal http_cache_storable(const struct http_message *req,
 		return HC_NO_STORE;
 	if (resp_cc->flags & CC_PRIVATE)
 		return HC_PRIVATE;
-	if (http_header_value(req, "authorization").p != NULL &&
+	if ((credentials || http_header_value(req, "authorization").p != NULL) &&
 	    !(resp_cc->flags & (CC_PUBLIC | CC_MUST_REVALIDATE)) && resp_cc->s_maxage == CC_UNSET)
 		return HC_AUTHORIZATION;
 	if (!allow_set_cookie && http_header_value(resp, "set-cookie").p != NULL)

@@ -66,11 +66,15 @@ enum http_cache_refusal {
 /* A word for the logs and Cache-Status' detail. */
 const char *http_cache_refusal_name(enum http_cache_refusal why);
 
+/* Why resp to req may not be stored by a shared cache (RFC 9111 3),
+ * or HC_STORABLE. credentials: req was let in by credentials, maybe not
+ * in its Authorization field (forward authentication by a cookie, say),
+ * which count as Authorization does (3.5). */
 enum http_cache_refusal http_cache_storable(const struct http_message *req,
 					    const struct http_cc *req_cc,
 					    const struct http_message *resp,
 					    const struct http_cc *resp_cc,
-					    bool allow_set_cookie);
+					    bool allow_set_cookie, bool credentials);
 
 /* Whether a status may be given a heuristic lifetime (RFC 9110 15.1). */
 bool http_status_heuristic(int status);

@@ -8,8 +8,9 @@
 # HMAC token signed with an RSA public key as its secret, an unknown kid
 # and malformed tokens are all answered 401 with the RFC 6750 challenge;
 # the claims go upstream as fields (the client's own never pass), sub is
-# $remote_user; a route with auth = off is open; a reload reads the keys
-# again; mistakes are named by file:line; -T writes it all back.
+# $remote_user; a route with auth = off is open; the HTTP cache shares a
+# token's answer only when it is marked shareable; a reload reads the
+# keys again; mistakes are named by file:line; -T writes it all back.
 
 use strict;
 use warnings;
@@ -156,6 +157,7 @@ my $p = Test::Portico->new(files => \%files, conf => <<'EOF')->start;
 workers = 2
 listen http { address = "127.0.0.1:%%PORT:http%%" }
 upstream app { server "%%BACKEND:app%%" {} }
+cache main { size = "4m" }
 site rsaonly {
 	hosts = {"rsaonly.test"}
 	auth_jwt = "rsa only"
@@ -178,6 +180,7 @@ site main {
 	}
 	route "/leeway/" { upstream = "app"  auth_jwt_leeway = "60s" }
 	route "/cookie/" { upstream = "app"  auth_jwt_token = "$cookie_token" }
+	route "/stored/" { upstream = "app"  auth_jwt_token = "$cookie_token"  cache = "main" }
 	route "/nojwt/" { upstream = "app"  auth_jwt = "off" }
 	route "/nocache/" { upstream = "app"  auth_jwt_cache_time = "0" }
 	route "/status" { status = true  auth = off }
@@ -326,6 +329,16 @@ $r = get('/twice', undef, Authorization => "Bearer $good",
 	 Authorization => 'Bearer ' . jwt('HS256', $secret, claims('admin')));
 is($r->{status}, 400, 'two Authorization fields: 400, neither verified');
 ok(!reached('/twice'), '... and nothing reached the server');
+
+# ---- the HTTP cache: a token in a cookie counts as Authorization ----
+my $mine = '/stored/hdr?Cache-Control=max-age%3D60';
+my @as = map { http_get($port, $mine, host => 'main.test',
+			headers => [Cookie => 'token=' . jwt('RS512', 'rsa', claims($_))]) } qw(carol dave);
+is($as[0]{status}, 200, 'a cached route with the token in a cookie answers');
+like($as[0]{header}{'cache-status'}, qr/detail=authorization/,
+     '... an answer with max-age alone is not stored');
+isnt($as[1]{body}, $as[0]{body}, '... the next user gets one of his own');
+is(scalar(grep { $_->{target} eq $mine } $app->requests), 2, '... from the server');
 
 # ---- the signature cache ----
 # A token verified in one worker is known good in the other: only its

@@ -9,8 +9,9 @@
 # server down or too slow) is 500 and logged. The subrequest carries the
 # method, target, host, scheme, client address and chosen fields, and no
 # body; the request's own body reaches the upstream after it, and
-# keep-alive connections carry request after request. auth = off opens a
-# route; an unknown upstream is a file:line error; -T writes it all back.
+# keep-alive connections carry request after request. Behind it, the HTTP
+# cache shares only answers marked shareable. auth = off opens a route;
+# an unknown upstream is a file:line error; -T writes it all back.
 
 use strict;
 use warnings;
@@ -33,6 +34,7 @@ upstream slowauth {
 	max_fails = 0
 }
 upstream deadauth { server "127.0.0.1:%%PORT:dead%%" {} }
+cache main { size = "4m" }
 upstream pairauth {
 	server "127.0.0.1:%%PORT:dead%%" { weight = 10 }
 	server "%%BACKEND:auth%%" {}
@@ -54,6 +56,7 @@ site main {
 	route "/slow/" { upstream = "app"  auth_request = "slowauth" }
 	route "/down/" { upstream = "app"  auth_request = "deadauth" }
 	route "/plain/" { upstream = "app"  auth_request = "off" }
+	route "/stored/" { upstream = "app"  cache = "main" }
 	route "/pair/" { upstream = "app"  auth_request = "pairauth" }
 	route "/cached/" {
 		upstream = "app"
@@ -269,6 +272,27 @@ cmp_ok($counts->{failed}, '>=', 6, '... and those that failed');
 my $conns = () = $auth->connections;
 cmp_ok($conns, '<', scalar($auth->requests) / 2,
     'connections to the auth server are kept alive and serve again');
+
+# ---- the HTTP cache behind forward authentication ----
+# The auth server let the request in by its cookie, not by Authorization:
+# an answer not marked shareable (public, s-maxage, must-revalidate) is not
+# stored, as one to a request with Authorization is not (RFC 9111 3.5), so
+# that another user never gets it; one marked public is shared.
+my $mine = '/stored/hdr?Cache-Control=max-age%3D60';
+my $alice = http_get($port, $mine, headers => ['Cookie' => 'session=ok-alice']);
+is($alice->{status}, 200, 'a cached route behind forward authentication answers');
+like($alice->{header}{'cache-status'}, qr/fwd-status=200; detail=authorization/,
+     '... an answer with max-age alone is not stored (Cache-Status says why)');
+my $bob = http_get($port, $mine, headers => ['Cookie' => 'session=ok-bob']);
+isnt($bob->{body}, $alice->{body}, '... another user gets an answer of his own');
+is(reached($mine), 2, '... from the server');
+my $shared = '/stored/hdr?Cache-Control=public%2C%20max-age%3D60';
+$alice = http_get($port, $shared, headers => ['Cookie' => 'session=ok-alice']);
+like($alice->{header}{'cache-status'}, qr/stored/, 'an answer marked public is stored');
+$bob = http_get($port, $shared, headers => ['Cookie' => 'session=ok-bob']);
+like($bob->{header}{'cache-status'}, qr/^portico; hit/, '... and shared');
+is($bob->{body}, $alice->{body}, '... the same answer');
+is(reached($shared), 1, '... asked of the server once');
 
 # ---- auth = off, auth_request = "off" ----
 my $n = @{ asked() };

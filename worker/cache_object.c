@@ -59,7 +59,7 @@ bool cache_meta_make(const struct http_message *req, const struct http_message *
 	http_cc_parse(req, &req_cc);
 	http_cc_parse(&view, &cc);
 	*why = http_cache_storable(req, &req_cc, &view, &cc,
-				   rules->ignore & CONF_IGNORE_SET_COOKIE);
+				   rules->ignore & CONF_IGNORE_SET_COOKIE, rules->credentials);
 	if (*why == HC_NO_FRESHNESS && rules->valid_s > 0)
 		*why = HC_STORABLE;
 	if (*why != HC_STORABLE)

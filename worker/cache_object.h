@@ -78,6 +78,9 @@ static inline int64_t cache_meta_staleness(const struct cache_meta *m, int64_t n
 struct cache_rules {
 	unsigned ignore;		/* CONF_IGNORE_* */
 	unsigned valid_s;		/* cache_valid, s; 0: the heuristic */
+	bool credentials;		/* requests come in by authentication:
+					 * each is taken as asked with
+					 * Authorization */
 };
 
 /*

@@ -105,7 +105,20 @@ static enum http_cache_refusal verdict(const char *req_fields, int status, const
 	parse_resp(status, resp_fields);
 	http_cc_parse(&req, &rq);
 	http_cc_parse(&resp, &rs);
-	return http_cache_storable(&req, &rq, &resp, &rs, allow_set_cookie);
+	return http_cache_storable(&req, &rq, &resp, &rs, allow_set_cookie, false);
+}
+
+/* The verdict on a 200 to a GET without Authorization that
+ * authentication let in (by a cookie, say). */
+static enum http_cache_refusal credentials_verdict(const char *resp_fields)
+{
+	struct http_cc rq, rs;
+
+	parse_req("");
+	parse_resp(200, resp_fields);
+	http_cc_parse(&req, &rq);
+	http_cc_parse(&resp, &rs);
+	return http_cache_storable(&req, &rq, &resp, &rs, false, true);
 }
 
 static void test_storable(void)
@@ -129,6 +142,10 @@ static void test_storable(void)
 	       HC_STORABLE, "... with public: shared");
 	is_int(verdict("Authorization: Basic eDp5\r\n", 200, "Cache-Control: must-revalidate, max-age=5\r\n", false),
 	       HC_STORABLE, "... with must-revalidate: shared");
+	is_int(credentials_verdict("Cache-Control: max-age=60\r\n"), HC_AUTHORIZATION,
+	       "let in by credentials elsewhere than in Authorization, max-age alone: not shared");
+	is_int(credentials_verdict("Cache-Control: public, max-age=60\r\n"), HC_STORABLE,
+	       "... with public: shared");
 	is_int(verdict("", 200, "Set-Cookie: a=b\r\nCache-Control: max-age=60\r\n", false), HC_SET_COOKIE,
 	       "Set-Cookie: not stored by default");
 	is_int(verdict("", 200, "Set-Cookie: a=b\r\nCache-Control: max-age=60\r\n", true), HC_STORABLE,
@@ -271,7 +288,7 @@ static void test_stored_form(void)
 {
 	struct http_message stored, merged;
 	char head[1024], out[1024], names[256], key[512];
-	struct cache_rules rules = { 0, 0 };
+	struct cache_rules rules = { .ignore = 0 };
 	enum http_cache_refusal why;
 	struct cache_meta m;
 	size_t n, klen;

@@ -151,12 +151,26 @@ static bool too_large(const struct cache_state *st, const struct http_message *r
 	return resp->framing == HTTP_BODY_LENGTH && resp->content_length > st->zone->max_object;
 }
 
+/* What decides whether rt's answers are stored. A route behind
+ * authentication lets a request in by its credentials, which need not
+ * be in Authorization (a session cookie forward authentication reads, a
+ * JWT taken from a cookie): its answers are shared only when marked so,
+ * as those to a request with Authorization are. */
+static struct cache_rules rules_of(const struct conf_route *rt)
+{
+	bool authenticated = rt->auth && (rt->auth_basic.realm != NULL || rt->jwt.realm != NULL ||
+					  rt->auth_request.upstream != NULL);
+
+	return (struct cache_rules){ .ignore = rt->cache_ignore, .valid_s = rt->cache_valid / 1000,
+				     .credentials = authenticated };
+}
+
 /* Whether the answer is stored, and if so, its start written and the
  * filter that copies the body set. */
 static void start_store(struct exchange *x, struct cache_state *st)
 {
 	const struct conf_route *rt = x->route;
-	struct cache_rules rules = { rt->cache_ignore, rt->cache_valid / 1000 };
+	struct cache_rules rules = rules_of(rt);
 	struct http_message sent, *resp = &sent;
 	enum http_cache_refusal why;
 	int64_t now = cache_now();
@@ -195,7 +209,7 @@ static void start_store(struct exchange *x, struct cache_state *st)
 static bool refresh(struct exchange *x, struct cache_state *st)
 {
 	const struct conf_route *rt = x->route;
-	struct cache_rules rules = { rt->cache_ignore, rt->cache_valid / 1000 };
+	struct cache_rules rules = rules_of(rt);
 	struct http_message stored, merged;
 	int64_t now = cache_now();
 	enum http_cache_refusal why;
