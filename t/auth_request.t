@@ -57,6 +57,11 @@ site main {
 	route "/down/" { upstream = "app"  auth_request = "deadauth" }
 	route "/plain/" { upstream = "app"  auth_request = "off" }
 	route "/stored/" { upstream = "app"  cache = "main" }
+	route "/peruser/" {
+		upstream = "app"
+		cache = "main"
+		cache_key = "$scheme$host$request_uri $remote_user"
+	}
 	route "/pair/" { upstream = "app"  auth_request = "pairauth" }
 	route "/cached/" {
 		upstream = "app"
@@ -293,6 +298,12 @@ $bob = http_get($port, $shared, headers => ['Cookie' => 'session=ok-bob']);
 like($bob->{header}{'cache-status'}, qr/^portico; hit/, '... and shared');
 is($bob->{body}, $alice->{body}, '... the same answer');
 is(reached($shared), 1, '... asked of the server once');
+my $own = '/peruser/hdr?Cache-Control=public%2C%20max-age%3D60';
+my @firsts = map { http_get($port, $own, headers => ['Cookie' => "session=ok-$_"]) } qw(alice bob);
+my $again = http_get($port, $own, headers => ['Cookie' => 'session=ok-alice']);
+isnt($firsts[1]{body}, $firsts[0]{body}, 'with the user in cache_key, each user gets an answer of his own ...');
+like($again->{header}{'cache-status'}, qr/^portico; hit/, '... kept for him');
+is($again->{body}, $firsts[0]{body}, '... his own');
 
 # ---- auth = off, auth_request = "off" ----
 my $n = @{ asked() };
