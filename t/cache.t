@@ -43,6 +43,13 @@ site s {
 	route "/brief/" { upstream = "app"  cache = "brief" }
 	route "/only/" { upstream = "app"  cache = "main"  cache_statuses = {"404"} }
 	route "/plain/" { upstream = "app" }
+	route "/ignore/" {
+		upstream = "app"
+		cache = "main"
+		cache_ignore_headers = {"Cache-Control", "Set-Cookie"}
+		cache_valid = "60s"
+	}
+	route "/getonly/" { upstream = "app"  cache = "main"  cache_methods = {"GET"} }
 	route "/status" { status = true }
 }
 EOF
@@ -117,6 +124,26 @@ get($star);
 get($star);
 is(origin_count($star), 2, 'Vary: * is never served from the cache');
 
+# ---- freshness without max-age: Expires, and the heuristic ----
+sub http_date { strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime($_[0])) }
+sub uri_escape { my ($s) = @_; $s =~ s/([^A-Za-z0-9])/sprintf('%%%02X', ord $1)/ge; $s }
+my $expires = '/hdr?Expires=' . uri_escape(http_date(time + 600));
+get($expires);
+like(get($expires)->{header}{'cache-status'}, qr/^portico; hit/, 'Expires ahead of Date: served from the cache');
+my $expired = '/hdr?x=expired&Expires=' . uri_escape(http_date(time - 600));
+get($expired);
+get($expired);
+is(origin_count($expired), 2, 'Expires behind Date, no validator: never served from the cache');
+my $lm = http_date(time - 10 * 86400);
+my $guessed = '/hdr?Last-Modified=' . uri_escape($lm);
+get($guessed);
+like(get($guessed)->{header}{'cache-status'}, qr/^portico; hit; ttl=\d+$/,
+     'a 200 with only Last-Modified: fresh for a share of its age (the heuristic)');
+my $moved = '/hdr?status=302&Location=%2Fx&Last-Modified=' . uri_escape($lm);
+get($moved);
+get($moved);
+is(origin_count($moved), 2, '... not for a status the heuristic does not cover (302)');
+
 # ---- conditional requests and ranges, from the store ----
 my $etagged = '/hdr?Cache-Control=max-age%3D60&ETag=%22v1%22&body=10000';
 my $full = get($etagged);
@@ -136,6 +163,13 @@ is($r416->{header}{'content-range'}, 'bytes */10000', '... saying the length');
 is(get($etagged, Range => 'bytes=0-1', 'If-Range' => '"v0"')->{status}, 200,
    'an If-Range that does not match: the whole answer');
 is(origin_count($etagged), 1, 'all of them from one fetch');
+my $dated = '/hdr?Cache-Control=max-age%3D60&body=100&Last-Modified=' . uri_escape($lm);
+get($dated);
+my $ims = get($dated, 'If-Modified-Since' => $lm);
+is($ims->{status}, 304, 'If-Modified-Since of the stored Last-Modified: 304 from the cache');
+is(get($dated, 'If-Modified-Since' => http_date(time - 20 * 86400))->{status}, 200,
+   '... an earlier date: the whole answer');
+is(origin_count($dated), 1, '... both from one fetch');
 my $large = '/hdr?Cache-Control=max-age%3D60&body=60000';
 get($large);
 my $lh = get($large);
@@ -270,6 +304,18 @@ my $brief = '/brief/hdr?Cache-Control=max-age%3D600';
 like(get($brief)->{header}{'cache-status'}, qr/stored/, 'inactive: stored');
 sleep 3.2;
 like(get($brief)->{header}{'cache-status'}, qr/fwd=miss/, '... and dropped after going unasked for longer, fresh as it was');
+my $ignored = '/ignore/hdr?Cache-Control=no-store&Set-Cookie=s%3D1';
+get($ignored);
+my $ig = get($ignored);
+like($ig->{header}{'cache-status'}, qr/hit/,
+     'cache_ignore_headers = {"Cache-Control", "Set-Cookie"}: no-store and a cookie do not stop storing');
+ok(!defined $ig->{header}{'set-cookie'}, '... and the cookie is not served from the cache');
+is(origin_count($ignored), 1, '... one fetch');
+my $getonly = '/getonly/hdr?Cache-Control=max-age%3D60';
+get($getonly);
+like(http($port, method => 'HEAD', target => $getonly)->{header}{'cache-status'}, qr/fwd=method/,
+     'cache_methods = {"GET"}: a HEAD goes to the server');
+like(get($getonly)->{header}{'cache-status'}, qr/hit/, '... a GET is answered from the cache');
 my $only = '/only/hdr?Cache-Control=max-age%3D60';
 get($only);
 like(get($only)->{header}{'cache-status'}, qr/fwd=miss/, 'cache_statuses = {"404"}: a 200 is not stored');
