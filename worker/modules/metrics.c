@@ -383,9 +383,9 @@ static void put_caches(struct text *t, const struct worker_ctx *ctx)
 	do {									\
 		family(t, fam, type, help);					\
 		for (i = 0; i < c->ncaches; i++) {				\
-			text_put(t, "portico_" fam);					\
+			text_put(t, "portico_" fam);				\
 			put_labels(t, (const char *const[]){ "cache", c->caches[i].name, NULL }); \
-			text_put(t, " " fmt "\n", expr);				\
+			text_put(t, " " fmt "\n", expr);			\
 		}								\
 	} while (0)
 	EACH_CACHE("cache_objects", "gauge", "Answers stored in the cache zone.", "%u",

@@ -61,51 +61,55 @@ static void put_counters(struct text *o, const struct worker_ctx *ctx)
 	stats_sum(ctx->stats_zone, ctx->stats_root, &c, &g, &nprocs);
 	text_put(o, "\"processes\": %u,\n", nprocs);
 	text_put(o, "\"started\": %lld,\n\"uptime\": %lld,\n", (long long)start,
-	    (long long)MAX(time(NULL) - start, (time_t)0));
+		 (long long)MAX(time(NULL) - start, (time_t)0));
 	text_put(o, "\"connections\": {\"accepted\": %lu, \"open\": %lu},\n",
-	    (unsigned long)c.connections, (unsigned long)g.connections_open);
+		 (unsigned long)c.connections, (unsigned long)g.connections_open);
 	text_put(o, "\"requests\": %lu,\n", (unsigned long)c.requests);
 	text_put(o, "\"request_time_us\": %lu,\n", (unsigned long)c.request_time_us);
 	put_time_hist(o, &c);
 	text_put(o, "\"responses\": {\"1xx\": %lu, \"2xx\": %lu, \"3xx\": %lu, \"4xx\": %lu, "
-	    "\"5xx\": %lu, \"other\": %lu},\n",
-	    (unsigned long)c.responses[1], (unsigned long)c.responses[2],
-	    (unsigned long)c.responses[3], (unsigned long)c.responses[4],
-	    (unsigned long)c.responses[5], (unsigned long)c.responses[0]);
+		 "\"5xx\": %lu, \"other\": %lu},\n",
+		 (unsigned long)c.responses[1], (unsigned long)c.responses[2],
+		 (unsigned long)c.responses[3], (unsigned long)c.responses[4],
+		 (unsigned long)c.responses[5], (unsigned long)c.responses[0]);
 	text_put(o, "\"bytes_out\": %lu,\n", (unsigned long)c.bytes_out);
 	text_put(o, "\"upstream_failures\": %lu,\n\"retries\": %lu,\n\"no_server\": %lu,\n",
-	    (unsigned long)c.upstream_failures, (unsigned long)c.retries,
-	    (unsigned long)c.no_server);
+		 (unsigned long)c.upstream_failures, (unsigned long)c.retries,
+		 (unsigned long)c.no_server);
 	text_put(o, "\"filtered\": %lu,\n", (unsigned long)c.filtered);
-	text_put(o, "\"refused\": {\"acl\": %lu, \"methods\": %lu, \"client_max_body_size\": %lu},\n",
-	    (unsigned long)c.acl_refused, (unsigned long)c.methods_refused,
-	    (unsigned long)c.body_size_refused);
+	text_put(o, "\"refused\": {\"acl\": %lu, \"methods\": %lu, "
+		 "\"client_max_body_size\": %lu},\n",
+		 (unsigned long)c.acl_refused, (unsigned long)c.methods_refused,
+		 (unsigned long)c.body_size_refused);
 	text_put(o, "\"syslog_dropped\": %lu,\n", (unsigned long)c.syslog_dropped);
 	text_put(o, "\"tls_handshakes\": {\"completed\": %lu, \"resumed\": %lu},\n",
-	    (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
+		 (unsigned long)c.tls_handshakes, (unsigned long)c.tls_resumed);
 	if (ctx->tls_cache != NULL)
 		text_put(o, "\"tls_sessions_cached\": %u,\n", tls_cache_count(ctx->tls_cache));
 	if (ctx->auth_cache != NULL)
 		text_put(o, "\"auth_decisions_cached\": %u,\n", auth_cache_count(ctx->auth_cache));
 	text_put(o, "\"cache\": {\"hits\": %lu, \"misses\": %lu, \"stale\": %lu, "
-	    "\"revalidated\": %lu, \"bypassed\": %lu, \"stored\": %lu, \"collapsed\": %lu},\n",
-	    (unsigned long)c.cache_hits, (unsigned long)c.cache_misses,
-	    (unsigned long)c.cache_stale, (unsigned long)c.cache_revalidated,
-	    (unsigned long)c.cache_bypassed, (unsigned long)c.cache_stored,
-	    (unsigned long)c.cache_collapsed);
-	text_put(o, "\"limits\": {\"req_refused\": %lu, \"req_delayed\": %lu, \"conn_refused\": %lu},\n",
-	    (unsigned long)c.limit_req_refused, (unsigned long)c.limit_req_delayed,
-	    (unsigned long)c.limit_conn_refused);
-	text_put(o, "\"auth_basic\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
-	    (unsigned long)c.auth_basic_verifications, (unsigned long)c.auth_basic_cache_hits,
-	    (unsigned long)c.auth_basic_refused);
-	text_put(o, "\"auth_jwt\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
-	    (unsigned long)c.auth_jwt_verifications, (unsigned long)c.auth_jwt_cache_hits,
-	    (unsigned long)c.auth_jwt_refused);
+		 "\"revalidated\": %lu, \"bypassed\": %lu, \"stored\": %lu, \"collapsed\": %lu},\n",
+		 (unsigned long)c.cache_hits, (unsigned long)c.cache_misses,
+		 (unsigned long)c.cache_stale, (unsigned long)c.cache_revalidated,
+		 (unsigned long)c.cache_bypassed, (unsigned long)c.cache_stored,
+		 (unsigned long)c.cache_collapsed);
+	text_put(o, "\"limits\": {\"req_refused\": %lu, \"req_delayed\": %lu, "
+		 "\"conn_refused\": %lu},\n",
+		 (unsigned long)c.limit_req_refused, (unsigned long)c.limit_req_delayed,
+		 (unsigned long)c.limit_conn_refused);
+	text_put(o, "\"auth_basic\": {\"verifications\": %lu, \"cache_hits\": %lu, "
+		 "\"refused\": %lu},\n",
+		 (unsigned long)c.auth_basic_verifications, (unsigned long)c.auth_basic_cache_hits,
+		 (unsigned long)c.auth_basic_refused);
+	text_put(o, "\"auth_jwt\": {\"verifications\": %lu, \"cache_hits\": %lu, "
+		 "\"refused\": %lu},\n",
+		 (unsigned long)c.auth_jwt_verifications, (unsigned long)c.auth_jwt_cache_hits,
+		 (unsigned long)c.auth_jwt_refused);
 	text_put(o, "\"auth_request\": {\"asked\": %lu, \"cache_hits\": %lu, \"refused\": %lu, "
-	    "\"failed\": %lu},\n", (unsigned long)c.auth_request_asked,
-	    (unsigned long)c.auth_request_cache_hits, (unsigned long)c.auth_request_refused,
-	    (unsigned long)c.auth_request_failed);
+		 "\"failed\": %lu},\n", (unsigned long)c.auth_request_asked,
+		 (unsigned long)c.auth_request_cache_hits, (unsigned long)c.auth_request_refused,
+		 (unsigned long)c.auth_request_failed);
 }
 
 /* Each limit's zone: the keys it holds and can hold. */
@@ -119,7 +123,7 @@ static void put_limits(struct text *o, const struct worker_ctx *ctx)
 		text_put(o, "%s\n {\"name\": ", i ? "," : "");
 		put_string(o, c->limits[i].refused_by);
 		text_put(o, ", \"keys\": %u, \"capacity\": %u}", limit_zone_keys(ctx->limits[i]),
-		    limit_zone_capacity(ctx->limits[i]));
+			 limit_zone_capacity(ctx->limits[i]));
 	}
 	text_put(o, "],\n");
 }
@@ -137,11 +141,11 @@ static void put_caches(struct text *o, const struct worker_ctx *ctx)
 		text_put(o, "%s\n {\"name\": ", i ? "," : "");
 		put_string(o, c->caches[i].name);
 		text_put(o, ", \"size\": %zu, \"objects\": %u, \"writing\": %u, "
-		    "\"blocks\": %u, \"blocks_used\": %u, \"fill\": %.3f, \"stored\": %lu, "
-		    "\"evicted\": %lu, \"expired\": %lu, \"reaped\": %lu}",
-		    st.size, st.objects, st.writing, st.blocks, st.blocks_used,
-		    st.blocks ? (double)st.blocks_used / st.blocks : 0.0, st.stored, st.evicted,
-		    st.expired, st.reaped);
+			 "\"blocks\": %u, \"blocks_used\": %u, \"fill\": %.3f, \"stored\": %lu, "
+			 "\"evicted\": %lu, \"expired\": %lu, \"reaped\": %lu}",
+			 st.size, st.objects, st.writing, st.blocks, st.blocks_used,
+			 st.blocks ? (double)st.blocks_used / st.blocks : 0.0, st.stored,
+			 st.evicted, st.expired, st.reaped);
 	}
 	text_put(o, "],\n");
 }
@@ -156,21 +160,22 @@ static void put_server(struct text *o, const struct worker_ctx *ctx,
 	text_put(o, "{\"address\": ");
 	put_string(o, srv->address);
 	text_put(o, ", \"state\": \"%s\", \"weight\": %d, \"backup\": %s, ",
-	    health_up(p, checked, now) ? "up" : "down", srv->weight, srv->backup ? "true" : "false");
+		 health_up(p, checked, now) ? "up" : "down", srv->weight,
+		 srv->backup ? "true" : "false");
 	if (srv->region != NULL) {
 		text_put(o, "\"region\": ");
 		put_string(o, srv->region->name);
 		text_put(o, ", ");
 	}
 	text_put(o, "\"checks_down\": %s, \"failed_down_ms\": %lu, ",
-	    health_checks_down(p, checked) ? "true" : "false",
-	    (unsigned long)(down_until > now ? down_until - now : 0));
+		 health_checks_down(p, checked) ? "true" : "false",
+		 (unsigned long)(down_until > now ? down_until - now : 0));
 	text_put(o, "\"active\": %d, \"requests\": %lu, \"failures\": %lu, \"fails\": %u, ",
-	    health_conns(p), (unsigned long)health_load(p, requests),
-	    (unsigned long)health_load(p, failures), health_load(p, fails));
+		 health_conns(p), (unsigned long)health_load(p, requests),
+		 (unsigned long)health_load(p, failures), health_load(p, fails));
 	text_put(o, "\"checks\": %lu, \"checks_failed\": %lu, \"last_check_status\": %d, ",
-	    (unsigned long)health_load(p, checks), (unsigned long)health_load(p, checks_failed),
-	    health_load(p, last_status));
+		 (unsigned long)health_load(p, checks),
+		 (unsigned long)health_load(p, checks_failed), health_load(p, last_status));
 	text_put(o, "\"ewma_us\": %lu}", (unsigned long)health_ewma(p, now, u->ewma_decay));
 }
 
@@ -187,7 +192,7 @@ static void put_upstreams(struct text *o, const struct worker_ctx *ctx)
 		text_put(o, "%s\n {\"name\": ", i ? "," : "");
 		put_string(o, u->name);
 		text_put(o, ", \"balance\": \"%s\", \"health_check\": %s, \"servers\": [",
-		    conf_balance_name(u->balance), u->health_check ? "true" : "false");
+			 conf_balance_name(u->balance), u->health_check ? "true" : "false");
 		for (j = 0; j < u->nservers; j++) {
 			text_put(o, "%s\n  ", j ? "," : "");
 			put_server(o, ctx, u, &u->servers[j], now);
