@@ -735,6 +735,14 @@ static inline const char *conf_region_name(const struct conf *c, unsigned id)
 	return id < c->nregions ? c->regions[id]->name : "";
 }
 
+/* Whether a route lets requests in only by credentials: Basic, JWT or
+ * forward authentication (each module asks for its own part of this). */
+static inline bool conf_route_authenticates(const struct conf_route *r)
+{
+	return r->auth && (r->auth_basic.realm != NULL || r->jwt.realm != NULL ||
+			   r->auth_request.upstream != NULL);
+}
+
 /* The region named name, NULL when the configuration never mentions it. */
 const struct conf_region *conf_region_find(const struct conf *c, const char *name);
 

@@ -158,11 +158,8 @@ static bool too_large(const struct cache_state *st, const struct http_message *r
  * as those to a request with Authorization are. */
 static struct cache_rules rules_of(const struct conf_route *rt)
 {
-	bool authenticated = rt->auth && (rt->auth_basic.realm != NULL || rt->jwt.realm != NULL ||
-					  rt->auth_request.upstream != NULL);
-
 	return (struct cache_rules){ .ignore = rt->cache_ignore, .valid_s = rt->cache_valid / 1000,
-				     .credentials = authenticated };
+				     .credentials = conf_route_authenticates(rt) };
 }
 
 /* Whether the answer is stored, and if so, its start written and the
