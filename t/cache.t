@@ -66,6 +66,9 @@ sub origin_count {
 	return scalar grep { $_->{target} eq $target } $app->requests;
 }
 
+sub http_date { strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime($_[0])) }
+sub uri_escape { my ($s) = @_; $s =~ s/([^A-Za-z0-9])/sprintf('%%%02X', ord $1)/ge; $s }
+
 my $url = '/hdr?Cache-Control=max-age%3D60';
 my $r1 = get($url);
 is($r1->{status}, 200, 'a cacheable answer comes through');
@@ -125,8 +128,6 @@ get($star);
 is(origin_count($star), 2, 'Vary: * is never served from the cache');
 
 # ---- freshness without max-age: Expires, and the heuristic ----
-sub http_date { strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime($_[0])) }
-sub uri_escape { my ($s) = @_; $s =~ s/([^A-Za-z0-9])/sprintf('%%%02X', ord $1)/ge; $s }
 my $expires = '/hdr?Expires=' . uri_escape(http_date(time + 600));
 get($expires);
 like(get($expires)->{header}{'cache-status'}, qr/^portico; hit/, 'Expires ahead of Date: served from the cache');

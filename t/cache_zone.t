@@ -48,6 +48,17 @@ sub origin_count {
 sub zone { ($p->status_doc // {})->{caches}[0] // {} }
 sub counter { ($p->status_doc // {})->{cache}{$_[0]} // 0 }
 
+# Up to $n bytes in all from $sock, read no further than that (what
+# follows stays in the kernel), waiting up to 30 s for each read.
+sub read_upto {
+	my ($sock, $n) = @_;
+	my ($got, $sel) = ('', IO::Select->new($sock));
+	while (length $got < $n && $sel->can_read(30)) {
+		sysread($sock, $got, $n - length $got, length $got) or last;
+	}
+	return $got;
+}
+
 # ---- 100 concurrent misses, 2 workers, 1 request to the server ----
 my $cold = '/hdr?Cache-Control=max-age%3D60&x=cold';
 $app->set_behavior(delay => 120000);
@@ -92,16 +103,6 @@ ok(zone()->{reaped} >= 1, 'the status page counts what was reaped');
 my $unread = '/hdr?Cache-Control=max-age%3D60&body=60000&x=unread';
 http_get($port, $unread);
 like(http_get($port, $unread)->{header}{'cache-status'}, qr/hit/, 'a 60000-byte answer is stored');
-# Up to $n bytes in all from $sock, read no further than that (what
-# follows stays in the kernel), waiting up to 30 s for each read.
-sub read_upto {
-	my ($sock, $n) = @_;
-	my ($got, $sel) = ('', IO::Select->new($sock));
-	while (length $got < $n && $sel->can_read(30)) {
-		sysread($sock, $got, $n - length $got, length $got) or last;
-	}
-	return $got;
-}
 my $reader = Test::Portico::Client->new($port);
 $reader->request('GET', $unread);
 my $start = read_upto($reader->socket, 10000);
