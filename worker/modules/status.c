@@ -50,6 +50,16 @@ static void put_time_hist(struct text *o, const struct stats_counters *c)
 	text_put(o, "]},\n");
 }
 
+/* The counters of a kind of authentication that verifies credentials
+ * itself (Basic, JWT). */
+static void put_verifier(struct text *o, const char *name, uint64_t verifications,
+			 uint64_t cache_hits, uint64_t refused)
+{
+	text_put(o, "\"%s\": {\"verifications\": %lu, \"cache_hits\": %lu, \"refused\": %lu},\n",
+		 name, (unsigned long)verifications, (unsigned long)cache_hits,
+		 (unsigned long)refused);
+}
+
 static void put_counters(struct text *o, const struct worker_ctx *ctx)
 {
 	struct stats_counters c;
@@ -98,14 +108,10 @@ static void put_counters(struct text *o, const struct worker_ctx *ctx)
 		 "\"conn_refused\": %lu},\n",
 		 (unsigned long)c.limit_req_refused, (unsigned long)c.limit_req_delayed,
 		 (unsigned long)c.limit_conn_refused);
-	text_put(o, "\"auth_basic\": {\"verifications\": %lu, \"cache_hits\": %lu, "
-		 "\"refused\": %lu},\n",
-		 (unsigned long)c.auth_basic_verifications, (unsigned long)c.auth_basic_cache_hits,
-		 (unsigned long)c.auth_basic_refused);
-	text_put(o, "\"auth_jwt\": {\"verifications\": %lu, \"cache_hits\": %lu, "
-		 "\"refused\": %lu},\n",
-		 (unsigned long)c.auth_jwt_verifications, (unsigned long)c.auth_jwt_cache_hits,
-		 (unsigned long)c.auth_jwt_refused);
+	put_verifier(o, "auth_basic", c.auth_basic_verifications, c.auth_basic_cache_hits,
+		     c.auth_basic_refused);
+	put_verifier(o, "auth_jwt", c.auth_jwt_verifications, c.auth_jwt_cache_hits,
+		     c.auth_jwt_refused);
 	text_put(o, "\"auth_request\": {\"asked\": %lu, \"cache_hits\": %lu, \"refused\": %lu, "
 		 "\"failed\": %lu},\n", (unsigned long)c.auth_request_asked,
 		 (unsigned long)c.auth_request_cache_hits, (unsigned long)c.auth_request_refused,
